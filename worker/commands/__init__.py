@@ -1,0 +1,1 @@
+"""One module per ``diamond`` subcommand: ``HELP``, ``configure(parser)``, ``run(args)``."""

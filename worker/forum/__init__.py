@@ -1,0 +1,1 @@
+"""Everything that speaks HTTP to Discourse, and the sandbox forum that imitates it."""

@@ -62,3 +62,20 @@ def test_mentions_outside_quotes_and_code() -> None:
 @given(st.text(max_size=300))
 def test_counting_never_fails_and_is_never_negative(raw: str) -> None:
     assert count_units(raw) >= 0
+
+
+def test_post_fact_from_real_captured_webhook() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from tests.conftest import DISCOURSE_REF
+    from worker.engine.facts import PostFact
+
+    body = json.loads(
+        (DISCOURSE_REF / "webhooks/post__post_created__2025.12.0-latest-body.json").read_text()
+    )
+    fact = PostFact.from_discourse(body["post"])
+    assert (fact.id, fact.topic_id, fact.post_number, fact.username) == (12, 10, 1, "user1")
+    assert fact.created_at == datetime(2026, 1, 2, 13, 58, 49, 606000, tzinfo=UTC)
+    assert fact.units == count_units(body["post"]["raw"]) > 50
+    assert not fact.deleted and not fact.private_message

@@ -1,0 +1,90 @@
+"""Plain facts about the forum that engines decide on.
+
+Built at the edges (from webhook payloads, API reads or the ledger) and handed
+to pure engine functions. Timestamps are timezone-aware (UTC from Discourse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from worker.engine.textlen import QuoteRef, count_units, mentions, quoted_posts
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """Discourse's ISO timestamps ('2026-01-02T13:58:49.606Z') as aware datetimes."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class PostFact:
+    """One post as it stands now; ``units`` is its countable length (字数)."""
+
+    id: int
+    topic_id: int
+    post_number: int
+    user_id: int
+    username: str
+    created_at: datetime
+    units: int
+    category_id: int | None = None
+    reply_to_post_number: int | None = None
+    quotes: tuple[QuoteRef, ...] = ()
+    mentions: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    deleted: bool = False
+    private_message: bool = False
+    topic_title: str = ""
+    tags: tuple[str, ...] = ()
+    like_count: int = 0
+
+    @classmethod
+    def from_discourse(cls, post: Mapping[str, object]) -> PostFact:
+        """From a Discourse post JSON (webhook ``post`` object or ``GET /posts/{id}.json``)."""
+        raw = str(post.get("raw") or "")
+        created = parse_time(str(post["created_at"]))
+        updated = post.get("updated_at")
+        return cls(
+            id=int(post["id"]),  # type: ignore[arg-type]
+            topic_id=int(post["topic_id"]),  # type: ignore[arg-type]
+            post_number=int(post["post_number"]),  # type: ignore[arg-type]
+            user_id=int(post.get("user_id") or 0),  # type: ignore[arg-type]
+            username=str(post.get("username") or ""),
+            created_at=created,
+            units=count_units(raw),
+            category_id=_int_or_none(post.get("category_id")),
+            reply_to_post_number=_int_or_none(post.get("reply_to_post_number")),
+            quotes=tuple(quoted_posts(raw)),
+            mentions=tuple(mentions(raw)),
+            updated_at=parse_time(str(updated)) if updated else None,
+            deleted=bool(post.get("deleted_at")) or bool(post.get("user_deleted")),
+            private_message=post.get("topic_archetype") == "private_message",
+            topic_title=str(post.get("topic_title") or ""),
+            tags=tuple(str(t) for t in post.get("tags") or ()),  # type: ignore[union-attr]
+            like_count=int(post.get("like_count") or 0),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFact:
+    """A forum user as the engines need them: identity, groups and standing."""
+
+    user_id: int
+    username: str
+    groups: frozenset[str] = field(default_factory=frozenset)
+    staff: bool = False
+    created_at: datetime | None = None
+    approved: bool = True
+    silenced_until: datetime | None = None
+    suspended_until: datetime | None = None
+    user_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    return int(value)  # type: ignore[call-overload]

@@ -88,3 +88,37 @@ def _int_or_none(value: object) -> int | None:
     if value is None or value == "":
         return None
     return int(value)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True, slots=True)
+class Squad:
+    """One squad (小组): a Discourse group with a private category and a leader."""
+
+    slug: str  # the Discourse group name (ASCII, ≤ 20 chars)
+    full_name: str  # may be Chinese, e.g. "2026秋·3组"
+    cohort: str  # the intake it was formed from, e.g. "2026-11"
+    members: tuple[str, ...]  # usernames, the leader included
+    leader: str | None = None
+    class_slug: str | None = None  # the class (e.g. a city class of ~20) it belongs to
+    group_id: int | None = None
+    category_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """Every squad at one moment; engines ask it who is where."""
+
+    squads: tuple[Squad, ...] = ()
+
+    def squad_of(self, username: str) -> Squad | None:
+        for squad in self.squads:
+            if username in squad.members:
+                return squad
+        return None
+
+    def by_slug(self, slug: str) -> Squad | None:
+        return next((s for s in self.squads if s.slug == slug), None)
+
+    @property
+    def members(self) -> frozenset[str]:
+        return frozenset(u for s in self.squads for u in s.members)

@@ -109,16 +109,18 @@ class Roster:
     """Every squad at one moment; engines ask it who is where."""
 
     squads: tuple[Squad, ...] = ()
+    _by_member: dict[str, Squad] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index = {u: s for s in self.squads for u in s.members}
+        object.__setattr__(self, "_by_member", index)
 
     def squad_of(self, username: str) -> Squad | None:
-        for squad in self.squads:
-            if username in squad.members:
-                return squad
-        return None
+        return self._by_member.get(username)
 
     def by_slug(self, slug: str) -> Squad | None:
         return next((s for s in self.squads if s.slug == slug), None)
 
     @property
     def members(self) -> frozenset[str]:
-        return frozenset(u for s in self.squads for u in s.members)
+        return frozenset(self._by_member)

@@ -1,0 +1,101 @@
+"""The one door: actions run once per key, shadow mode acts on no one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from worker import actions as a
+from worker.apply import Applier
+from worker.forum.errors import ForumUnavailable
+
+
+class RecordingClient:
+    """Stands in for ForumClient: records writes, can fail on a chosen call."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.fail_on = fail_on
+
+    def _record(self, name: str, *args: object) -> dict:
+        if self.fail_on == name:
+            self.fail_on = None
+            raise ForumUnavailable("boom", status=502)
+        self.calls.append((name, args))
+        return {"ok": name}
+
+    def approve_user(self, user_id, reason=""):
+        return self._record("approve_user", user_id)
+
+    def send_private_message(self, recipients, title, raw, reason=""):
+        return self._record("send_private_message", tuple(recipients), title)
+
+    def get_group(self, name):
+        return {"group": {"id": {"camp": 41}[name], "name": name}}
+
+    def add_group_members(self, group_id, usernames, reason=""):
+        return self._record("add_group_members", group_id, tuple(usernames))
+
+    def silence_user(self, user_id, until, reason, message=None):
+        return self._record("silence_user", user_id, until)
+
+    def create_post(self, topic_id, raw, reply_to_post_number=None, created_at=None, reason=""):
+        return self._record("create_post", topic_id)
+
+
+def plan() -> list[a.Action]:
+    return [
+        a.ApproveUser(key="approve:7", reason="application passed", user_id=7, username="alice"),
+        a.AddToGroup(key="camp:7", reason="joins camp", group="camp", usernames=("alice",)),
+        a.SendPrivateMessage(
+            key="welcome:7", reason="camp tasks", recipients=("alice",), title="欢迎", raw="任务"
+        ),
+        a.CreatePost(
+            key="audit-log:7", reason="audit log", topic_id=3, raw="approved", affects_members=False
+        ),
+    ]
+
+
+@pytest.mark.integration
+def test_live_actions_run_once_even_when_applied_twice(redis_client):
+    client = RecordingClient()
+    first = Applier(client, redis_client, live=True).apply(plan())
+    second = Applier(client, redis_client, live=True).apply(plan())
+    assert [c[0] for c in client.calls] == [
+        "approve_user",
+        "add_group_members",
+        "send_private_message",
+        "create_post",
+    ]
+    assert client.calls[1] == ("add_group_members", (41, ("alice",)))
+    assert len(first.done) == 4 and not first.already_done
+    assert not second.done and len(second.already_done) == 4
+
+
+@pytest.mark.integration
+def test_shadow_mode_acts_on_no_member_but_still_writes_the_audit_log(redis_client):
+    client = RecordingClient()
+    report = Applier(client, redis_client, live=False).apply(plan())
+    assert [c[0] for c in client.calls] == ["create_post"]
+    assert [x.key for x in report.shadowed] == ["approve:7", "camp:7", "welcome:7"]
+
+
+@pytest.mark.integration
+def test_failure_midway_is_retried_without_repeating_what_was_done(redis_client):
+    client = RecordingClient(fail_on="send_private_message")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply(plan())
+    Applier(client, redis_client, live=True).apply(plan())
+    names = [c[0] for c in client.calls]
+    assert names == ["approve_user", "add_group_members", "send_private_message", "create_post"]
+
+
+@pytest.mark.integration
+def test_silence_passes_the_exact_until(redis_client):
+    client = RecordingClient()
+    until = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    Applier(client, redis_client, live=True).apply(
+        [a.SilenceUser(key="s:1", reason="ladder step 4", user_id=1, username="bob", until=until)]
+    )
+    assert client.calls == [("silence_user", (1, until))]

@@ -1,0 +1,103 @@
+"""The vocabulary of writes Diamond makes to the forum, as plain data.
+
+Engines return lists of these; ``worker.apply`` executes them through the one
+client. Every action carries ``key``, an idempotency key naming *this* decision
+(e.g. ``"camp-welcome:alice"``), so a job run twice acts once, and ``reason``,
+the line logged with the write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    key: str
+    reason: str
+    # False for writes that touch no member (e.g. a report in the staff audit log):
+    # those still happen in shadow mode.
+    affects_members: bool = True
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveUser(Action):
+    user_id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RejectUser(Action):
+    """Delete a pending applicant; ``block`` also blocks the email and IP."""
+
+    user_id: int
+    username: str
+    block: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendPrivateMessage(Action):
+    recipients: tuple[str, ...]
+    title: str
+    raw: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddToGroup(Action):
+    group: str  # Discourse group name
+    usernames: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveFromGroup(Action):
+    group: str
+    usernames: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddGroupOwners(Action):
+    group: str
+    usernames: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SilenceUser(Action):
+    user_id: int
+    username: str
+    until: datetime
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateTopic(Action):
+    category_id: int
+    title: str
+    raw: str
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreatePost(Action):
+    topic_id: int
+    raw: str
+    reply_to_post_number: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantBadge(Action):
+    username: str
+    badge_name: str
+    reason_url: str  # the post that earned it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeBadge(Action):
+    username: str
+    badge_name: str

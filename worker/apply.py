@@ -1,0 +1,170 @@
+"""The one door: executes engine actions through the forum client.
+
+Each action is done at most once per idempotency key: a Redis record is kept
+after success, so a job that is retried, redelivered after a crash or fed a
+duplicate event skips what it already did. Writes that are idempotent on the
+forum's side (group membership, approval, silence) are also safe to repeat in
+the narrow window between the write and the record; posts and PMs are the
+only writes where that window matters, and it is one Redis round trip wide.
+
+In shadow mode, actions that affect members are reported, not executed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from worker import actions as a
+from worker.forum.errors import ForumRejected, NotFound
+
+log = logging.getLogger(__name__)
+
+DONE_PREFIX = "diamond:done:"
+DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
+
+
+@dataclass
+class ApplyReport:
+    done: list[a.Action] = field(default_factory=list)
+    already_done: list[a.Action] = field(default_factory=list)
+    shadowed: list[a.Action] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)  # key -> forum answer (ids etc.)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.done)} done, {len(self.already_done)} already done, "
+            f"{len(self.shadowed)} not acted on (shadow mode)"
+        )
+
+
+class Applier:
+    """Executes actions in order through ``client``; stops at the first forum error.
+
+    The error propagates (``RateLimited`` → the actor retries later); on the
+    retry, the actions already done are skipped by their keys.
+    """
+
+    def __init__(self, client: Any, redis_client: redis.Redis, *, live: bool) -> None:
+        self.client = client
+        self.redis = redis_client
+        self.live = live
+        self._group_ids: dict[str, int] = {}
+        self._badge_ids: dict[str, int] = {}
+
+    def apply(self, actions: Iterable[a.Action]) -> ApplyReport:
+        report = ApplyReport()
+        for action in actions:
+            if not self.live and action.affects_members:
+                log.info("shadow: would %s (%s) [%s]", action.kind, action.reason, action.key)
+                report.shadowed.append(action)
+                continue
+            done_key = DONE_PREFIX + action.key
+            if self.redis.exists(done_key):
+                report.already_done.append(action)
+                continue
+            result = self._execute(action)
+            self.redis.set(done_key, "1", ex=DONE_TTL_SECONDS)
+            log.info("%s: %s [%s]", action.kind, action.reason, action.key)
+            report.done.append(action)
+            report.results[action.key] = result
+        return report
+
+    # --- one method per action kind -------------------------------------------------
+
+    def _execute(self, action: a.Action) -> Any:
+        handler = getattr(self, "_do_" + action.kind)
+        return handler(action)
+
+    def _do_ApproveUser(self, act: a.ApproveUser) -> Any:
+        return self.client.approve_user(act.user_id, reason=act.reason)
+
+    def _do_RejectUser(self, act: a.RejectUser) -> Any:
+        try:
+            return self.client.delete_user(
+                act.user_id, block_email=act.block, block_ip=act.block, reason=act.reason
+            )
+        except NotFound:
+            return None  # already gone: the decision holds
+
+    def _do_SendPrivateMessage(self, act: a.SendPrivateMessage) -> Any:
+        return self.client.send_private_message(
+            list(act.recipients), act.title, act.raw, reason=act.reason
+        )
+
+    def _do_AddToGroup(self, act: a.AddToGroup) -> Any:
+        group_id = self._group_id(act.group)
+        return self.client.add_group_members(group_id, list(act.usernames), reason=act.reason)
+
+    def _do_RemoveFromGroup(self, act: a.RemoveFromGroup) -> Any:
+        group_id = self._group_id(act.group)
+        try:
+            return self.client.remove_group_members(
+                group_id, list(act.usernames), reason=act.reason
+            )
+        except ForumRejected as exc:
+            if exc.status == 422:
+                return None  # not members any more: nothing to remove
+            raise
+
+    def _do_AddGroupOwners(self, act: a.AddGroupOwners) -> Any:
+        group_id = self._group_id(act.group)
+        return self.client.add_group_owners(group_id, list(act.usernames), reason=act.reason)
+
+    def _do_SilenceUser(self, act: a.SilenceUser) -> Any:
+        return self.client.silence_user(
+            act.user_id, act.until, act.reason, message=act.message or None
+        )
+
+    def _do_CreateTopic(self, act: a.CreateTopic) -> Any:
+        return self.client.create_topic(
+            act.title,
+            act.raw,
+            act.category_id,
+            created_at=act.created_at,
+            tags=list(act.tags) or None,
+            reason=act.reason,
+        )
+
+    def _do_CreatePost(self, act: a.CreatePost) -> Any:
+        return self.client.create_post(
+            act.topic_id,
+            act.raw,
+            reply_to_post_number=act.reply_to_post_number,
+            created_at=act.created_at,
+            reason=act.reason,
+        )
+
+    def _do_GrantBadge(self, act: a.GrantBadge) -> Any:
+        badge_id = self._badge_id(act.badge_name)
+        return self.client.grant_badge(act.username, badge_id, act.reason_url)
+
+    def _do_RevokeBadge(self, act: a.RevokeBadge) -> Any:
+        badge_id = self._badge_id(act.badge_name)
+        answer = self.client.user_badges(act.username)
+        for grant in answer.get("user_badges", []):
+            if grant.get("badge_id") == badge_id:
+                self.client.revoke_user_badge(grant["id"])
+        return None
+
+    # --- name → id lookups, cached for one applier ----------------------------------
+
+    def _group_id(self, name: str) -> int:
+        if name not in self._group_ids:
+            answer = self.client.get_group(name)
+            group = answer.get("group", answer)
+            self._group_ids[name] = int(group["id"])
+        return self._group_ids[name]
+
+    def _badge_id(self, name: str) -> int:
+        if name not in self._badge_ids:
+            answer = self.client.list_badges()
+            badges = answer.get("badges", []) if isinstance(answer, dict) else answer
+            self._badge_ids.update({b["name"]: int(b["id"]) for b in badges})
+        if name not in self._badge_ids:
+            raise NotFound(f"badge {name!r} does not exist; run `diamond apply --yes`")
+        return self._badge_ids[name]

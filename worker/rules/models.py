@@ -1,0 +1,763 @@
+"""Typed, frozen models of the rule files in ``rules/``.
+
+One model per file; the YAML keys are the field names (no aliases), so an error
+path such as ``penalties.ladder[1].strikes`` is both the YAML path and the
+attribute path. Every model forbids unknown keys. Lists are tuples so the whole
+``Rules`` value is immutable once loaded.
+
+Durations are whole days/hours/weeks; lengths are text units as counted by
+``worker.engine.textlen`` (one Chinese character or one Latin word per unit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+
+from worker.rules.types import (
+    LANGUAGES,
+    CategorySlug,
+    CronExpr,
+    FormatText,
+    GroupSlug,
+    Language,
+    MessageKey,
+    NonNegativeInt,
+    PositiveInt,
+    Regex,
+    Share,
+    TemplateKey,
+    TimeZoneName,
+    UserFieldName,
+    Weekday,
+)
+
+
+class RulesModel(BaseModel):
+    """Base of every rule model: immutable, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+# ───────────────────────────── community.yml ─────────────────────────────
+
+
+class BaseGroups(RulesModel):
+    """Discourse group names of the community's standing groups."""
+
+    camp: GroupSlug = "camp"  # newcomers on probation
+    members: GroupSlug = "members"  # full members (passed camp)
+    leaders: GroupSlug = "leaders"  # squad and class leaders
+    alumni: GroupSlug = "alumni"  # former members who left in good standing or were removed
+    reviewers: GroupSlug = "reviewers"  # staff helpers who review held applications
+
+
+class BaseCategories(RulesModel):
+    """Category slugs the worker reads from or posts to."""
+
+    introductions: CategorySlug = "introductions"  # camp self-introductions
+    checkins: CategorySlug = "checkins"  # daily camp check-ins
+    digests: CategorySlug = "digests"  # curated weekly digests (digest_curator badge)
+    audit_log: CategorySlug = "audit-log"  # staff-only: audit summaries, health reports
+
+
+class Community(RulesModel):
+    name: str = Field(min_length=1, max_length=100)
+    timezone: TimeZoneName = "Asia/Shanghai"  # weeks, deadlines and cron run in this zone
+    default_language: Language = "zh"  # for members without a language preference
+    # User field holding a member's preferred language ("zh"/"en"); None: everyone gets default.
+    language_field: UserFieldName | None = None
+    staff_groups: tuple[GroupSlug, ...] = ("staff",)  # members of these are never penalised
+    groups: BaseGroups = BaseGroups()
+    categories: BaseCategories = BaseCategories()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# ───────────────────────────── gating.yml ─────────────────────────────
+
+GateFailAction = Literal["reject", "hold_for_review"]
+ReferralVia = Literal["invite", "user_field"]
+ScreenTarget = Literal["application", "username", "email_domain"]
+
+
+class ReferrerRequirements(RulesModel):
+    """What the person who refers an applicant must be."""
+
+    must_be_member: bool = True
+    not_on_probation: bool = True  # not in the camp group
+    max_strikes: NonNegativeInt = 2  # referrer must have fewer than or equal to this many
+    max_referrals_per_month: PositiveInt = 3
+
+
+class Referral(RulesModel):
+    required: bool = True
+    # Accepted ways to name a referrer: a Discourse invite (invited_by) or a user field.
+    via: tuple[ReferralVia, ...] = Field(default=("invite", "user_field"), min_length=1)
+    referrer_field: UserFieldName | None = None  # user field with the referrer's username
+    referrer: ReferrerRequirements = ReferrerRequirements()
+    on_fail: GateFailAction | None = None  # None: use gating.on_fail
+
+    @model_validator(mode="after")
+    def _field_named_when_used(self) -> Referral:
+        if "user_field" in self.via and not self.referrer_field:
+            raise ValueError("referrer_field must be set when via includes 'user_field'")
+        return self
+
+
+class Application(RulesModel):
+    """The written application (self-introduction) entered at sign-up."""
+
+    field: UserFieldName  # user field holding the application text
+    min_length: NonNegativeInt = 200  # text units (字数 / words)
+    on_fail: GateFailAction | None = None
+
+
+class ScreenList(RulesModel):
+    """One values-screening list; any match flags the applicant with ``reason``."""
+
+    name: str = Field(min_length=1)
+    applies_to: tuple[ScreenTarget, ...] = Field(min_length=1)
+    keywords: tuple[str, ...] = ()  # case-insensitive substrings
+    patterns: tuple[Regex, ...] = ()  # Python regular expressions, case-insensitive
+    reason: str = Field(min_length=1)  # shown to reviewers
+    on_match: GateFailAction | None = None  # None: use gating.on_fail
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ScreenList:
+        if not self.keywords and not self.patterns:
+            raise ValueError("a screening list needs at least one keyword or pattern")
+        return self
+
+
+class Payment(RulesModel):
+    required: bool = False
+    paid_group: GroupSlug | None = None  # membership of this group proves payment
+    confirmed_field: UserFieldName | None = None  # or a staff-set user field (non-empty = paid)
+    on_fail: GateFailAction | None = None
+
+    @model_validator(mode="after")
+    def _some_proof(self) -> Payment:
+        if self.required and not (self.paid_group or self.confirmed_field):
+            raise ValueError("payment is required: set paid_group or confirmed_field")
+        return self
+
+
+class GatingMessages(RulesModel):
+    rejected: TemplateKey  # PM to a rejected applicant
+    held_for_review: TemplateKey  # staff audit-log summary of an application held for review
+    referrer_notice: TemplateKey  # PM to the referrer: someone named you
+
+
+class Gating(RulesModel):
+    on_fail: GateFailAction = "hold_for_review"  # default for every check below
+    block_on_reject: bool = False  # also block the email and IP of rejected applicants
+    referral: Referral = Referral(via=("invite",))
+    application: Application
+    screening: tuple[ScreenList, ...] = ()
+    payment: Payment = Payment()
+    messages: GatingMessages
+
+    def fail_action(self, check: Referral | Application | ScreenList | Payment) -> GateFailAction:
+        """What a failed ``check`` leads to, after its own override."""
+        own = check.on_match if isinstance(check, ScreenList) else check.on_fail
+        return own or self.on_fail
+
+
+# ───────────────────────────── camp.yml ─────────────────────────────
+
+
+class IntroductionTask(RulesModel):
+    category: CategorySlug  # a topic here by the camper counts
+    min_length: NonNegativeInt = 100
+
+
+class CheckinTask(RulesModel):
+    category: CategorySlug  # a post here (topic or reply) on a camp day counts for that day
+    min_days: PositiveInt = 5  # of the camp's days (days in the community time zone)
+    min_length: NonNegativeInt = 0
+
+
+class RepliesTask(RulesModel):
+    min_replies: NonNegativeInt = 3  # replies to posts of *other* campers
+    min_length: NonNegativeInt = 20
+
+
+class CampTasks(RulesModel):
+    introduction: IntroductionTask
+    checkins: CheckinTask
+    replies: RepliesTask = RepliesTask()
+
+
+class CampExtension(RulesModel):
+    days: PositiveInt = 7
+    times: NonNegativeInt = 1  # how many extensions before removal
+
+
+class CampMessages(RulesModel):
+    welcome: TemplateKey  # PM: welcome to camp, with the tasks
+    passed: TemplateKey  # PM: passed, now a member
+    extended: TemplateKey  # PM: not yet, camp extended
+    failed: TemplateKey  # PM: removed after camp
+    referrer_passed: TemplateKey  # PM to referrer
+    referrer_failed: TemplateKey  # PM to referrer
+
+
+class Camp(RulesModel):
+    duration_days: PositiveInt = 7
+    tasks: CampTasks
+    on_pass: Literal["promote"] = "promote"  # move from camp group to members group
+    on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
+    extension: CampExtension = CampExtension()
+    check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated
+    messages: CampMessages
+
+    @model_validator(mode="after")
+    def _checkins_fit(self) -> Camp:
+        if self.tasks.checkins.min_days > self.duration_days:
+            raise ValueError(
+                f"tasks.checkins.min_days ({self.tasks.checkins.min_days}) "
+                f"exceeds duration_days ({self.duration_days})"
+            )
+        return self
+
+
+# ───────────────────────────── squads.yml ─────────────────────────────
+
+LeaderSource = Literal["volunteers", "most_active", "staff"]
+
+
+class SquadSize(RulesModel):
+    target: PositiveInt = 10
+    min: PositiveInt = 8
+    max: PositiveInt = 12
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SquadSize:
+        if not self.min <= self.target <= self.max:
+            raise ValueError(
+                f"must satisfy min <= target <= max (got min={self.min}, "
+                f"target={self.target}, max={self.max})"
+            )
+        return self
+
+
+class Grouping(RulesModel):
+    """Squads are formed within classes of members sharing a key (e.g. city)."""
+
+    key_field: UserFieldName | None = None  # None: one class per intake
+    unknown_value: str = "other"  # class key for members with the field empty
+    class_size: PositiveInt = 20  # members per class; a class is split into squads
+    class_leader: bool = True  # pick a class leader among the squad leaders
+
+
+class LeaderSelection(RulesModel):
+    order: tuple[LeaderSource, ...] = Field(
+        default=("volunteers", "most_active", "staff"), min_length=1
+    )
+    volunteer_field: UserFieldName | None = None  # user field; truthy = volunteers to lead
+
+    @model_validator(mode="after")
+    def _unique(self) -> LeaderSelection:
+        if len(set(self.order)) != len(self.order):
+            raise ValueError(f"order lists a source twice: {list(self.order)}")
+        if "volunteers" in self.order and not self.volunteer_field:
+            raise ValueError("volunteer_field must be set when order includes 'volunteers'")
+        return self
+
+
+# Placeholders available in naming templates. ``cohort`` is the intake date
+# formatted with ``naming.cohort_format``; ``n`` numbers squads within the intake,
+# ``class_n`` numbers classes; ``class_key`` is the grouping value (may be Chinese).
+SLUG_PLACEHOLDERS = ("cohort", "n", "class_n")
+NAME_PLACEHOLDERS = ("cohort", "n", "class_n", "class_key")
+
+
+class Naming(RulesModel):
+    cohort_format: str = "%Y-%m"  # strftime of the intake date, e.g. "2026-11"
+    squad_slug: FormatText = "sq-{cohort}-{n}"  # Discourse group name, ASCII, <= 20 chars
+    squad_full_name: FormatText = "{cohort} 第{n}组"  # display name, Chinese allowed
+    class_slug: FormatText = "cl-{cohort}-{class_n}"
+    class_full_name: FormatText = "{cohort} {class_key}班"
+
+    def cohort(self, intake: dt.datetime) -> str:
+        return intake.strftime(self.cohort_format)
+
+
+class SquadMessages(RulesModel):
+    assigned: TemplateKey  # PM to each member: your squad and leader
+    leader_squad_list: TemplateKey  # PM to the leader: the members of your squad
+    weekly_summary: TemplateKey  # post in the squad category after each audit
+
+
+class Squads(RulesModel):
+    size: SquadSize = SquadSize()
+    grouping: Grouping = Grouping()
+    leader: LeaderSelection = LeaderSelection(order=("most_active", "staff"))
+    naming: Naming = Naming()
+    private_category: bool = True  # each squad gets a category only it (and staff) can see
+    messages: SquadMessages
+
+
+# ───────────────────────────── obligations.yml ─────────────────────────────
+
+PostingMode = Literal["topic", "thread"]
+
+
+class ArticleObligation(RulesModel):
+    # "topic": each article is a new topic; "thread": a reply in the squad's weekly thread.
+    mode: PostingMode = "topic"
+    category: CategorySlug | None = None  # None: the member's squad category
+    thread_title: FormatText = "Week {week}"  # title of the weekly thread ("thread" mode)
+    min_length: PositiveInt = 800
+
+
+ReviewKind = Literal["reply", "quote"]
+
+
+class ReviewObligation(RulesModel):
+    """Review the articles directly above and below one's own (by posting order)."""
+
+    neighbours: PositiveInt = 1  # articles reviewed on each side
+    counts_as: tuple[ReviewKind, ...] = Field(default=("reply", "quote"), min_length=1)
+    min_length: PositiveInt = 100
+    # Reviews of week W's articles count until the article deadline + window_hours.
+    window_hours: PositiveInt = 48
+
+
+class Deadline(RulesModel):
+    """Weekly article deadline in the community time zone (weeks are ISO weeks)."""
+
+    weekday: Weekday = "sunday"
+    time: dt.time = dt.time(22, 0)
+    late_hours: NonNegativeInt = 24  # an article this late counts as "late", later as missing
+
+
+class Reminder(RulesModel):
+    name: str = Field(min_length=1)
+    about: Literal["article", "review"]
+    cron: CronExpr  # community time zone
+    template: TemplateKey
+    only_missing: bool = True  # remind only those who have not done it yet
+
+
+class LeaveOfAbsence(RulesModel):
+    enabled: bool = True
+    category: CategorySlug = "leave"  # a post here by the member requests leave
+    min_notice_hours: NonNegativeInt = 24  # before the deadline of the week requested
+    max_weeks_in_a_row: PositiveInt = 2
+    max_weeks_per_year: NonNegativeInt = 6
+
+
+class StrikeWeights(RulesModel):
+    missing_article: NonNegativeInt = 2
+    missing_review: NonNegativeInt = 1  # per review not written
+    late: NonNegativeInt = 1  # article or review within the late window
+
+
+class StrikeExpiry(RulesModel):
+    clean_weeks: PositiveInt = 4  # consecutive weeks with no new strike
+    forgive: Literal["all", "one"] = "all"  # what those weeks wipe out
+
+
+class PmAction(RulesModel):
+    action: Literal["pm"]
+    template: TemplateKey
+
+
+class NotifyLeaderAction(RulesModel):
+    action: Literal["notify_leader"]
+    template: TemplateKey
+
+
+class PublicNoticeAction(RulesModel):
+    action: Literal["public_notice"]
+    template: TemplateKey
+    category: CategorySlug | None = None  # None: the member's squad category
+
+
+class SilenceAction(RulesModel):
+    action: Literal["silence"]
+    days: PositiveInt
+    template: TemplateKey  # reason shown to the member
+
+
+class RemoveFromSquadAction(RulesModel):
+    action: Literal["remove_from_squad"]
+    template: TemplateKey
+    to_group: Literal["alumni"] | None = "alumni"  # also add to community.groups.alumni
+
+
+PenaltyAction = Annotated[
+    PmAction | NotifyLeaderAction | PublicNoticeAction | SilenceAction | RemoveFromSquadAction,
+    Field(discriminator="action"),
+]
+
+
+class LadderStep(RulesModel):
+    strikes: PositiveInt  # reached when a member's active strikes >= this
+    actions: tuple[PenaltyAction, ...] = Field(min_length=1)
+
+
+class Penalties(RulesModel):
+    weights: StrikeWeights = StrikeWeights()
+    ladder: tuple[LadderStep, ...] = Field(min_length=1)
+    expiry: StrikeExpiry = StrikeExpiry()
+
+
+class Audit(RulesModel):
+    cron: CronExpr  # weekly audit, after deadline + review window
+    # Largest share of members one audit may penalise; beyond it the audit stops and asks staff.
+    max_penalised_share: Share = 0.3
+
+
+class ObligationMessages(RulesModel):
+    squad_weekly_summary: TemplateKey  # post in each squad category after the audit
+    audit_summary: TemplateKey  # staff audit-log post
+    audit_halted: TemplateKey  # staff audit-log post when max_penalised_share is exceeded
+
+
+class Obligations(RulesModel):
+    starts_after_camp: bool = True  # obligations begin in the first full week after camp
+    article: ArticleObligation = ArticleObligation()
+    review: ReviewObligation = ReviewObligation()
+    deadline: Deadline = Deadline()
+    reminders: tuple[Reminder, ...] = ()
+    leave: LeaveOfAbsence = LeaveOfAbsence()
+    penalties: Penalties
+    audit: Audit
+    messages: ObligationMessages
+
+
+# ───────────────────────────── badges.yml ─────────────────────────────
+
+
+class ReviewerBeyondDuty(RulesModel):
+    kind: Literal["reviewer_beyond_duty"]
+    min_extra_reviews: PositiveInt = 5  # reviews beyond one's obligation
+    weeks: PositiveInt = 4  # within the last N weeks
+    min_length: NonNegativeInt = 100
+
+
+class DigestCurator(RulesModel):
+    kind: Literal["digest_curator"]
+    min_digests: PositiveInt = 2  # topics in community.categories.digests
+    weeks: PositiveInt = 4
+    min_length: NonNegativeInt = 300
+
+
+class HomeworkReminder(RulesModel):
+    kind: Literal["homework_reminder"]
+    min_reminders: PositiveInt = 3  # posts mentioning squad mates who had not yet posted
+    weeks: PositiveInt = 4
+
+
+class Connector(RulesModel):
+    kind: Literal["connector"]
+    min_other_squads: PositiveInt = 3  # distinct other squads replied to / reviewed
+    weeks: PositiveInt = 4
+
+
+class Welcomer(RulesModel):
+    kind: Literal["welcomer"]
+    min_campers_welcomed: PositiveInt = 5  # distinct campers replied to in introductions
+    weeks: PositiveInt = 4
+
+
+class Streak(RulesModel):
+    kind: Literal["streak"]
+    weeks: PositiveInt = 8  # consecutive weeks with every obligation met
+
+
+class FullAttendance(RulesModel):
+    kind: Literal["full_attendance"]
+    weeks: PositiveInt = 4  # consecutive weeks in which every squad member met every obligation
+
+
+BadgeCriterion = Annotated[
+    ReviewerBeyondDuty
+    | DigestCurator
+    | HomeworkReminder
+    | Connector
+    | Welcomer
+    | Streak
+    | FullAttendance,
+    Field(discriminator="kind"),
+]
+
+BadgeKind = Literal[
+    "reviewer_beyond_duty",
+    "digest_curator",
+    "homework_reminder",
+    "connector",
+    "welcomer",
+    "streak",
+    "full_attendance",
+]
+
+
+class Badge(RulesModel):
+    slug: GroupSlug  # stable id used by Diamond (ASCII); the marker of what it owns
+    name: str = Field(min_length=1, max_length=100)  # Discourse badge name, Chinese allowed
+    tier: Literal["gold", "silver", "bronze"]
+    description: str = Field(min_length=1)
+    criterion: BadgeCriterion
+    revocable: bool = False  # revoke when the criterion no longer holds
+    template: TemplateKey  # PM when granted
+
+    @property
+    def kind(self) -> BadgeKind:
+        return self.criterion.kind
+
+    @property
+    def badge_type_id(self) -> int:
+        return {"gold": 1, "silver": 2, "bronze": 3}[self.tier]
+
+
+class Badges(RulesModel):
+    badges: tuple[Badge, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Badges:
+        for attr in ("slug", "name"):
+            seen: set[str] = set()
+            for badge in self.badges:
+                value = getattr(badge, attr)
+                if value in seen:
+                    raise ValueError(f"two badges share the {attr} {value!r}")
+                seen.add(value)
+        return self
+
+
+# ───────────────────────────── health.yml ─────────────────────────────
+
+
+class AtLeast(RulesModel):
+    """A metric where more is better: healthy at or above ``healthy``, alarm below ``critical``."""
+
+    healthy: float = Field(ge=0)
+    critical: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AtLeast:
+        if self.critical > self.healthy:
+            raise ValueError(f"critical ({self.critical}) must not exceed healthy ({self.healthy})")
+        return self
+
+
+class AtMost(RulesModel):
+    """A metric where less is better: healthy at or below ``healthy``, alarm above ``critical``."""
+
+    healthy: float = Field(ge=0)
+    critical: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AtMost:
+        if self.critical < self.healthy:
+            raise ValueError(
+                f"critical ({self.critical}) must not be below healthy ({self.healthy})"
+            )
+        return self
+
+
+class HealthThresholds(RulesModel):
+    article_rate: AtLeast = AtLeast(healthy=0.85, critical=0.6)  # share who wrote
+    review_rate: AtLeast = AtLeast(healthy=0.8, critical=0.5)  # reviews written / owed
+    cross_squad_reply_rate: AtLeast = AtLeast(healthy=0.15, critical=0.05)  # bonds between squads
+    partners_per_member: AtLeast = AtLeast(healthy=3, critical=1)  # distinct people replied to
+    silent_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members with no post this week
+    penalised_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members who got a strike
+    camp_pass_rate: AtLeast = AtLeast(healthy=0.6, critical=0.3)
+
+    @model_validator(mode="after")
+    def _rates_are_fractions(self) -> HealthThresholds:
+        for name in type(self).model_fields:
+            if name == "partners_per_member":
+                continue
+            band = getattr(self, name)
+            if band.healthy > 1 or band.critical > 1:
+                raise ValueError(f"{name} is a fraction: healthy and critical must be <= 1")
+        return self
+
+
+class HealthMessages(RulesModel):
+    report: TemplateKey  # the staff health report post
+    leader_part: TemplateKey  # a leader's part: their squad's figures, PM'd to the leader
+
+
+class Health(RulesModel):
+    report_cron: CronExpr = "0 21 * * sun"
+    report_category: CategorySlug | None = None  # None: community.categories.audit_log
+    lookback_weeks: PositiveInt = 4  # trends are computed over this many weeks
+    thresholds: HealthThresholds = HealthThresholds()
+    messages: HealthMessages
+
+
+# ───────────────────────────── messages/<lang>.yml ─────────────────────────────
+
+
+class MessageTemplate(RulesModel):
+    """A message: an optional title (PM/topic title) and a body, both str.format templates.
+
+    In the file a plain string is a body without title.
+    """
+
+    title: FormatText | None = None
+    body: FormatText
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string_is_body(cls, data: object) -> object:
+        return {"body": data} if isinstance(data, str) else data
+
+
+class Rendered(RulesModel):
+    title: str
+    body: str
+
+
+class Messages(RootModel[dict[MessageKey, MessageTemplate]]):
+    """``messages/<lang>.yml``: template key -> body text or {title, body}."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @property
+    def templates(self) -> Mapping[str, MessageTemplate]:
+        return self.root
+
+
+# ───────────────────────────── all rules ─────────────────────────────
+
+
+class _LenientValues(dict):
+    # A placeholder the caller did not supply stays visible instead of crashing a job.
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+class Rules(RulesModel):
+    """All rule files of one directory, validated together."""
+
+    community: Community
+    gating: Gating
+    camp: Camp
+    squads: Squads
+    obligations: Obligations
+    badges: Badges
+    health: Health
+    messages: Mapping[Language, Messages]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.community.tz
+
+    def template(self, key: str, lang: Language | None = None) -> MessageTemplate:
+        lang = lang if lang in LANGUAGES else self.community.default_language
+        return self.messages[lang].templates[key]
+
+    def render(self, key: str, lang: Language | None = None, **values: object) -> Rendered:
+        """Title and body of template ``key`` in ``lang`` (default language when None).
+
+        ``community`` is always available as a placeholder. A title-less template
+        gets the community name as its title.
+        """
+        template = self.template(key, lang)
+        mapping = _LenientValues(community=self.community.name, **values)
+        title = template.title.format_map(mapping) if template.title else self.community.name
+        return Rendered(title=title, body=template.body.format_map(mapping))
+
+    def message(self, key: str, lang: Language | None = None, **values: object) -> str:
+        """The rendered body of template ``key``."""
+        return self.render(key, lang, **values).body
+
+
+# file name (relative to the rules dir) -> (Rules field, model)
+SECTION_FILES: dict[str, tuple[str, type[RulesModel]]] = {
+    "community.yml": ("community", Community),
+    "gating.yml": ("gating", Gating),
+    "camp.yml": ("camp", Camp),
+    "squads.yml": ("squads", Squads),
+    "obligations.yml": ("obligations", Obligations),
+    "badges.yml": ("badges", Badges),
+    "health.yml": ("health", Health),
+}
+MESSAGE_FILES: dict[str, Language] = {f"messages/{lang}.yml": lang for lang in LANGUAGES}
+
+__all__ = [
+    "NAME_PLACEHOLDERS",
+    "SLUG_PLACEHOLDERS",
+    "Application",
+    "ArticleObligation",
+    "AtLeast",
+    "AtMost",
+    "Audit",
+    "Badge",
+    "BadgeCriterion",
+    "BadgeKind",
+    "Badges",
+    "BaseCategories",
+    "BaseGroups",
+    "Camp",
+    "CampExtension",
+    "CampMessages",
+    "CampTasks",
+    "CheckinTask",
+    "Community",
+    "Connector",
+    "Deadline",
+    "DigestCurator",
+    "FullAttendance",
+    "GateFailAction",
+    "Gating",
+    "GatingMessages",
+    "Grouping",
+    "Health",
+    "HealthMessages",
+    "HealthThresholds",
+    "HomeworkReminder",
+    "IntroductionTask",
+    "LadderStep",
+    "LeaderSelection",
+    "LeaderSource",
+    "LeaveOfAbsence",
+    "MessageTemplate",
+    "Messages",
+    "Naming",
+    "NotifyLeaderAction",
+    "ObligationMessages",
+    "Obligations",
+    "Payment",
+    "Penalties",
+    "PenaltyAction",
+    "PmAction",
+    "PostingMode",
+    "PublicNoticeAction",
+    "Referral",
+    "ReferralVia",
+    "ReferrerRequirements",
+    "Reminder",
+    "RemoveFromSquadAction",
+    "Rendered",
+    "RepliesTask",
+    "ReviewKind",
+    "ReviewObligation",
+    "ReviewerBeyondDuty",
+    "Rules",
+    "RulesModel",
+    "ScreenList",
+    "ScreenTarget",
+    "SilenceAction",
+    "SquadMessages",
+    "SquadSize",
+    "Squads",
+    "Streak",
+    "StrikeExpiry",
+    "StrikeWeights",
+    "Welcomer",
+]

@@ -1,0 +1,189 @@
+"""Small validated value types shared by the rule models.
+
+Each is an ``Annotated`` alias so a wrong value fails where it is written,
+with a message a moderator can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field
+
+Language = Literal["zh", "en"]
+LANGUAGES: tuple[Language, ...] = ("zh", "en")
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+# Discourse group names follow its username rules: 3..20 chars by default. We keep
+# them lowercase ASCII so they are safe in URLs and mentions.
+GROUP_SLUG_MAX = 20
+_GROUP_SLUG = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
+
+
+def group_slug_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid Discourse group name, or None when it is."""
+    if not 3 <= len(value) <= GROUP_SLUG_MAX:
+        return f"must be 3 to {GROUP_SLUG_MAX} characters long (got {len(value)}: {value!r})"
+    if not _GROUP_SLUG.fullmatch(value):
+        return (
+            "may only contain lowercase ASCII letters, digits, '_' and '-', "
+            f"and must not start or end with '-' (got {value!r})"
+        )
+    if "--" in value or "__" in value or "-_" in value or "_-" in value:
+        return f"must not contain two special characters in a row (got {value!r})"
+    return None
+
+
+def _check_group_slug(value: str) -> str:
+    problem = group_slug_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A Discourse group name, e.g. "camp", "sq-2026-11-3".
+GroupSlug = Annotated[str, AfterValidator(_check_group_slug)]
+
+_CATEGORY_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")
+
+
+def _check_category_slug(value: str) -> str:
+    if not _CATEGORY_SLUG.fullmatch(value):
+        raise ValueError(
+            "must be a category slug: lowercase ASCII letters, digits and '-', "
+            f"at most 50 characters (got {value!r})"
+        )
+    return value
+
+
+# A Discourse category slug, e.g. "introductions".
+CategorySlug = Annotated[str, AfterValidator(_check_category_slug)]
+
+_USER_FIELD = re.compile(r"\S.{0,99}", re.DOTALL)
+
+
+def _check_user_field(value: str) -> str:
+    if not _USER_FIELD.fullmatch(value) or value != value.strip():
+        raise ValueError(f"must be a user field name without surrounding spaces (got {value!r})")
+    return value
+
+
+# The name of a Discourse custom user field as declared in plugin_config (e.g. "referrer").
+UserFieldName = Annotated[str, AfterValidator(_check_user_field)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai')"
+        ) from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _check_cron(value: str) -> str:
+    # Imported here: APScheduler is only needed when a cron string is validated.
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = value.split()
+    if len(fields) != 5:
+        raise ValueError(
+            "must be a cron expression with 5 fields 'minute hour day month weekday' "
+            f"(got {len(fields)} field{'s' if len(fields) != 1 else ''}: {value!r})"
+        )
+    try:
+        CronTrigger.from_crontab(value, timezone=UTC)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+    return value
+
+
+# A 5-field crontab string, evaluated in the community's time zone, e.g. "0 20 * * sun".
+CronExpr = Annotated[str, AfterValidator(_check_cron)]
+
+
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_check_regex)]
+
+Share = Annotated[float, Field(gt=0, le=1)]  # a fraction of members, 0 < x <= 1
+Rate = Annotated[float, Field(ge=0, le=1)]  # a ratio, 0 <= x <= 1
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """Marks a field whose value is a key into ``messages/<lang>.yml``.
+
+    The loader finds every such field by walking the models, so a new template
+    reference is checked in both languages without further code.
+    """
+
+
+# A key into messages/zh.yml and messages/en.yml, e.g. "camp_welcome".
+_TEMPLATE_KEY = re.compile(r"[a-z][a-z0-9_.]*")
+
+
+def _check_template_key(value: str) -> str:
+    if not _TEMPLATE_KEY.fullmatch(value):
+        raise ValueError(
+            "must be a message key: lowercase ASCII letters, digits, '_' and '.', "
+            f"starting with a letter (got {value!r})"
+        )
+    return value
+
+
+TemplateKey = Annotated[str, AfterValidator(_check_template_key), TemplateRef()]
+# The same shape where a template is defined (messages files), not referenced.
+MessageKey = Annotated[str, AfterValidator(_check_template_key)]
+
+
+def format_fields(template: str) -> list[str]:
+    """The ``{placeholder}`` names used in a str.format template; ValueError if malformed."""
+    names = []
+    for _literal, field_name, _spec, _conv in string.Formatter().parse(template):
+        if field_name is None:
+            continue
+        if field_name == "" or field_name.isdigit():
+            raise ValueError("placeholders must be named, like {username} (found '{}')")
+        root = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        names.append(root)
+    return names
+
+
+def _check_format(value: str) -> str:
+    try:
+        format_fields(value)
+    except ValueError as exc:
+        raise ValueError(f"bad placeholder: {exc}") from None
+    return value
+
+
+# Text with {named} placeholders (str.format style). Use {{ and }} for literal braces.
+FormatText = Annotated[str, AfterValidator(_check_format)]

@@ -293,7 +293,6 @@ class Naming(RulesModel):
 class SquadMessages(RulesModel):
     assigned: TemplateKey  # PM to each member: your squad and leader
     leader_squad_list: TemplateKey  # PM to the leader: the members of your squad
-    weekly_summary: TemplateKey  # post in the squad category after each audit
 
 
 class Squads(RulesModel):

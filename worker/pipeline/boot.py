@@ -1,0 +1,33 @@
+"""Entry point for dramatiq's worker processes: ``dramatiq worker.pipeline.boot:boot``.
+
+``diamond worker`` runs dramatiq's CLI with it; each worker process calls
+``boot()``, which connects the broker to ``DIAMOND_REDIS_URL`` and imports every
+actor module (``ACTOR_MODULES`` plus ``DIAMOND_EXTRA_ACTOR_MODULES``, comma-separated).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from worker.logs import SecretFilter
+from worker.pipeline import runtime
+from worker.pipeline.broker import setup_broker
+from worker.pipeline.jobs import load_actors
+
+EXTRA_MODULES_ENV = "DIAMOND_EXTRA_ACTOR_MODULES"
+
+
+def extra_actor_modules() -> list[str]:
+    return [m.strip() for m in os.environ.get(EXTRA_MODULES_ENV, "").split(",") if m.strip()]
+
+
+def boot() -> None:
+    # dramatiq set up logging in this process; scrub secrets from what it prints.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
+    cfg = runtime.settings()
+    cfg.require("redis_url")
+    setup_broker(cfg.redis_url)
+    load_actors(extra_actor_modules())

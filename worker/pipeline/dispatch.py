@@ -1,0 +1,66 @@
+"""From one event (webhook or catch-up scan) to enqueued jobs: route, filter, dedup, send.
+
+The receiver and the catch-up scan share this so a post seen both ways runs its
+actors once (same event identity) and Diamond's own posts never loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import dramatiq
+
+from worker.pipeline import routes as r
+from worker.pipeline.dedup import Deduper, identity_key
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # jobs enqueued
+    DUPLICATE = "duplicate"  # seen before within the dedup TTL
+    OWN = "own"  # done by Diamond's own API user
+    UNUSED = "unused"  # no route for this event
+
+
+class Dispatcher:
+    def __init__(self, broker: dramatiq.Broker, deduper: Deduper, api_username: str) -> None:
+        self.broker = broker
+        self.deduper = deduper
+        self._own_user = api_username.casefold()
+
+    def dispatch(
+        self,
+        event_type: str,
+        event: str,
+        obj: Mapping[str, Any],
+        *,
+        dedup_keys: tuple[str, ...] = (),
+    ) -> tuple[Outcome, int]:
+        """Enqueue the routed actors for ``event``; returns the outcome and jobs sent.
+
+        ``BadEvent`` when a route's id is missing; ``redis.RedisError`` when Redis is
+        down (nothing is claimed then, so a retry of the same event is not a duplicate).
+        """
+        calls = [(route.actor, route.extract(obj)) for route in r.routes_for(event)]
+        if not calls:
+            return Outcome.UNUSED, 0
+        author = r.author_of(event_type, obj)
+        if author is not None and author.casefold() == self._own_user:
+            return Outcome.OWN, 0
+        keys = list(dedup_keys)
+        ident = r.identity(event, obj)
+        if ident:
+            keys.append(identity_key(ident))
+        if not self.deduper.claim(keys):
+            return Outcome.DUPLICATE, 0
+        try:
+            for actor_name, kwargs in calls:
+                self.broker.get_actor(actor_name).send_with_options(kwargs=kwargs)
+        except Exception:
+            self.deduper.release(keys)  # a retry of this event must not look like a duplicate
+            raise
+        return Outcome.ACCEPTED, len(calls)

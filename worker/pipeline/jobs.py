@@ -1,0 +1,179 @@
+"""How actors are declared: ``diamond_actor`` and the list of modules that hold them.
+
+    from worker.pipeline.jobs import diamond_actor
+
+    @diamond_actor(queue="membership", time_limit=120)
+    def on_user_created(user_id: int) -> None:
+        ...
+
+and add the module to ``ACTOR_MODULES`` so the worker (and the receiver, which
+checks its routes against them) imports it.
+
+What the decorator adds to ``dramatiq.actor``:
+- a time limit on every actor (seconds, required to be finite);
+- the forum's errors mapped to retry behaviour:
+  ``RateLimited`` → ``dramatiq.Retry(delay=wait)`` (not counted as a failure, bounded
+  separately); ``ForumRejected`` (any non-retriable error) → no retry; anything else →
+  bounded exponential backoff, then the job is dead-lettered with one log line that says
+  what failed and what to do;
+- ``ActionBusy`` from ``idempotency.once`` → retry after the other run's lease.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from worker.forum.errors import ForumError, RateLimited
+from worker.pipeline.broker import current_broker
+from worker.pipeline.config import pipeline_settings
+from worker.pipeline.idempotency import ActionBusy
+
+log = logging.getLogger(__name__)
+
+# Modules that declare actors. Domain modules add themselves here (one line each).
+ACTOR_MODULES: list[str] = [
+    "worker.pipeline.catchup",
+]
+
+DEFAULT_TIME_LIMIT_SECONDS = 120
+RATE_LIMITED_OPTION = "diamond_rate_limited"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class GaveUp(Exception):
+    """The job will not be retried; the reason was logged. dramatiq fails the message
+    (it goes to the dead-letter queue ``diamond:<queue>.XQ`` for a week)."""
+
+
+def load_actors(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Import every actor module; returns the modules imported."""
+    modules = [*ACTOR_MODULES, *extra]
+    for name in modules:
+        importlib.import_module(name)
+    return modules
+
+
+def diamond_actor(
+    fn: F | None = None,
+    *,
+    queue: str = "default",
+    time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
+    max_retries: int | None = None,
+    actor_name: str | None = None,
+    priority: int = 0,
+    **options: Any,
+) -> Any:
+    """Declare a dramatiq actor with Diamond's time limit and error mapping.
+
+    ``time_limit`` is in seconds; ``max_retries`` bounds retries of failures other
+    than rate limits (default ``DIAMOND_MAX_RETRIES``). The actor name defaults to
+    ``<last module part>.<function>``, e.g. ``membership.on_user_created``.
+    """
+
+    def decorate(func: F) -> dramatiq.Actor:
+        if not 0 < time_limit < 24 * 3600:
+            raise ValueError(f"{func.__qualname__}: time_limit must be 0 < seconds < 1 day")
+        name = actor_name or f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
+        wrapped = _with_error_mapping(func, name, max_retries)
+        cfg = pipeline_settings()
+        failures = cfg.max_retries if max_retries is None else max_retries
+        return dramatiq.actor(
+            wrapped,
+            actor_name=name,
+            queue_name=queue,
+            priority=priority,
+            broker=current_broker(),
+            time_limit=int(time_limit * 1000),
+            throws=(GaveUp,),
+            # The wrapper decides when to give up; this is only a backstop that
+            # leaves room for every rate-limited retry on top of the failures.
+            max_retries=failures + cfg.max_rate_limited_retries + 1,
+            **options,
+        )
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def _with_error_mapping(func: F, name: str, max_retries: int | None) -> F:
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GaveUp:
+            raise
+        except RateLimited as exc:
+            options = _message_options()
+            waited = options.get(RATE_LIMITED_OPTION, 0)
+            if waited >= pipeline_settings().max_rate_limited_retries:
+                _dead_letter(name, args, kwargs, waited, exc, "rate limited every time")
+                raise GaveUp(str(exc)) from exc
+            options[RATE_LIMITED_OPTION] = waited + 1
+            delay_ms = max(1, round(exc.wait_seconds * 1000))
+            log.info("%s: forum rate limit, retrying in %.1f s", name, delay_ms / 1000)
+            raise dramatiq.Retry(str(exc), delay=delay_ms) from exc
+        except ActionBusy as exc:
+            # Another run holds this action's lease: come back when it has expired.
+            raise dramatiq.Retry(str(exc), delay=exc.retry_after_ms) from exc
+        except ForumError as exc:
+            if not exc.retriable:
+                _dead_letter(name, args, kwargs, _failures() + 1, exc, "the forum refused it")
+                raise GaveUp(str(exc)) from exc
+            _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
+            raise
+        except Exception as exc:
+            _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
+            raise
+
+    return run  # type: ignore[return-value]
+
+
+def _message_options() -> dict[str, Any]:
+    message = CurrentMessage.get_current_message()
+    return message.options if message is not None else {}
+
+
+def _failures() -> int:
+    """Failed attempts so far (rate-limited retries do not count)."""
+    options = _message_options()
+    return int(options.get("retries", 0)) - int(options.get(RATE_LIMITED_OPTION, 0))
+
+
+def _give_up_if_exhausted(
+    name: str, args: tuple, kwargs: dict, exc: BaseException, max_retries: int | None
+) -> None:
+    limit = pipeline_settings().max_retries if max_retries is None else max_retries
+    failures = _failures()
+    if failures >= limit:
+        _dead_letter(name, args, kwargs, failures + 1, exc, f"it failed {failures + 1} times")
+        raise GaveUp(str(exc)) from exc
+
+
+def _dead_letter(
+    name: str, args: tuple, kwargs: dict, attempts: int, exc: BaseException, why: str
+) -> None:
+    message = CurrentMessage.get_current_message()
+    message_id = message.message_id if message is not None else "?"
+    queue = message.queue_name if message is not None else "?"
+    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    log.error(
+        "GAVE UP on job %s(%s) [message %s, queue %s] after %d attempt(s), because %s: "
+        "%s: %s. Nothing more will happen for this job; fix the cause (forum reachable? "
+        "rule or data problem named above?) — the catch-up scan or the next scheduled run "
+        "will pick the work up again, or re-send it from the dead-letter queue.",
+        name,
+        call,
+        message_id,
+        queue,
+        attempts,
+        why,
+        type(exc).__name__,
+        exc,
+    )

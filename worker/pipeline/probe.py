@@ -1,0 +1,68 @@
+"""Probe actors: prove a deployment's pipeline works end to end (and test it).
+
+Not in ``ACTOR_MODULES``; load them explicitly::
+
+    diamond worker --actors worker.pipeline.probe
+
+Each probe leaves its effect in Redis under ``diamond:probe:`` (or, for
+``reply``, on the forum) exactly once per key, however often its job runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from worker.pipeline import runtime
+from worker.pipeline.idempotency import once
+from worker.pipeline.jobs import diamond_actor
+
+PREFIX = "diamond:probe:"
+QUEUE = "probe"
+
+
+def effects_key(name: str) -> str:
+    return f"{PREFIX}effects:{name}"
+
+
+def attempts_key(name: str) -> str:
+    return f"{PREFIX}attempts:{name}"
+
+
+def acted_key(name: str) -> str:
+    return f"{PREFIX}acted:{name}"
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def record(name: str, hold_seconds: float = 0.0, lease_seconds: int = 2) -> None:
+    """Append ``name`` to its effects list once; then stay busy ``hold_seconds``.
+
+    The hold keeps the job unfinished (unacknowledged) after its effect, which is
+    where a worker killed mid-job hurts most.
+    """
+    client = runtime.redis_client()
+    client.incr(attempts_key(name))
+    with once(client, f"probe:{name}", lease_seconds=lease_seconds) as first:
+        if first:
+            client.rpush(effects_key(name), name)
+    client.set(acted_key(name), "1")
+    if hold_seconds:
+        time.sleep(hold_seconds)
+
+
+@diamond_actor(queue=QUEUE, time_limit=30)
+def on_post(post_id: int) -> None:
+    """Record a post id once (webhook → job probe)."""
+    client = runtime.redis_client()
+    with once(client, f"probe:post:{post_id}") as first:
+        if first:
+            client.rpush(effects_key("posts"), post_id)
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def reply(post_id: int, topic_id: int) -> None:
+    """Reply on the forum to a post, once: the effect lands where members see it."""
+    with once(runtime.redis_client(), f"probe:reply:{post_id}") as first:
+        if first:
+            runtime.forum().create_post(
+                topic_id, f"probe: seen post {post_id}", reason="pipeline probe"
+            )

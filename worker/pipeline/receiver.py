@@ -1,0 +1,166 @@
+"""The webhook receiver: a small WSGI app (werkzeug) served by gunicorn.
+
+For each POST it: checks size (413), signature over the raw body (401), JSON and
+shape (400); answers ``ping`` (200) and events nobody routes (204); ignores what
+Diamond's own API user did (204); drops duplicates (200); enqueues the ids for
+each routed actor (202). Redis down → 503 so the sender may retry. Nothing it
+answers carries a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+import redis
+from werkzeug.wrappers import Request, Response
+
+from worker.pipeline import routes as r
+from worker.pipeline.dedup import Deduper, delivery_key
+from worker.pipeline.dispatch import Dispatcher, Outcome
+from worker.pipeline.signature import verify
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+WEBHOOK_PATHS = frozenset({"/", "/webhook", "/webhooks/discourse"})
+
+
+class ReceiverConfigError(Exception):
+    """The receiver cannot start safely; the message says which setting to fix."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    secret: str | None  # None only with an explicit development flag
+    api_username: str
+    dedup_ttl_seconds: int = 7 * 24 * 3600
+
+
+def _json(code: int, /, **body: Any) -> Response:
+    return Response(json.dumps(body), status=code, mimetype="application/json")
+
+
+_NO_CONTENT = 204
+
+
+class Receiver:
+    """WSGI callable. ``broker`` holds the actors; ``redis_client`` the dedup keys."""
+
+    def __init__(
+        self, config: ReceiverConfig, broker: dramatiq.Broker, redis_client: redis.Redis
+    ) -> None:
+        if config.secret is not None and not config.secret:
+            raise ReceiverConfigError("DIAMOND_WEBHOOK_SECRET: must be set")
+        self.config = config
+        self.broker = broker
+        self.redis = redis_client
+        self.dispatcher = Dispatcher(
+            broker, Deduper(redis_client, config.dedup_ttl_seconds), config.api_username
+        )
+
+    def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self.handle(request)
+        except Exception:
+            # A bug in this code: log it here, tell the sender nothing about it.
+            log.exception("receiver: unexpected error on %s %s", request.method, request.path)
+            response = _json(500, error="internal error")
+        return response(environ, start_response)
+
+    # --- request handling --------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if request.path == "/healthz":
+            return self.healthz()
+        if request.path not in WEBHOOK_PATHS:
+            return _json(404, error="not found")
+        if request.method != "POST":
+            return _json(405, error="POST a Discourse webhook here")
+        return self.webhook(request)
+
+    def healthz(self) -> Response:
+        try:
+            self.redis.ping()
+        except redis.RedisError:
+            return _json(503, status="degraded", redis="unreachable")
+        return _json(200, status="ok", redis="ok")
+
+    def webhook(self, request: Request) -> Response:
+        declared = request.content_length
+        if declared is not None and declared > MAX_BODY_BYTES:
+            return _json(413, error=f"body larger than {MAX_BODY_BYTES} bytes")
+        body = request.stream.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return _json(413, error=f"body larger than {MAX_BODY_BYTES} bytes")
+
+        headers = request.headers
+        if self.config.secret is not None and not verify(
+            self.config.secret, body, headers.get("X-Discourse-Event-Signature")
+        ):
+            return _json(401, error="missing or wrong X-Discourse-Event-Signature")
+
+        event_type = headers.get("X-Discourse-Event-Type", "")
+        event = headers.get("X-Discourse-Event", "")
+        if not event_type or not event:
+            return _json(400, error="X-Discourse-Event-Type and X-Discourse-Event are required")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _json(400, error="body is not valid JSON")
+
+        if event_type == "ping":
+            return _json(200, status="pong")
+        try:
+            obj = r.event_object(event_type, payload)
+            keys: tuple[str, ...] = ()
+            delivery_id = headers.get("X-Discourse-Event-Id")
+            if delivery_id:
+                keys = (delivery_key(headers.get("X-Discourse-Instance", ""), delivery_id),)
+            outcome, jobs = self.dispatcher.dispatch(event_type, event, obj, dedup_keys=keys)
+        except r.BadEvent as exc:
+            return _json(400, error=str(exc))
+        except redis.RedisError as exc:
+            log.warning("receiver: Redis unreachable, asked the sender to retry (%s)", exc)
+            return _json(503, error="queue unavailable, retry later")
+        if outcome is Outcome.ACCEPTED:
+            return _json(202, status="accepted", jobs=jobs)
+        if outcome is Outcome.DUPLICATE:
+            return _json(200, status="duplicate")
+        log.debug("receiver: %s ignored (%s)", event, outcome)
+        return Response(status=_NO_CONTENT)
+
+
+def missing_actors(broker: dramatiq.Broker) -> list[str]:
+    """Routes whose actor is not declared: a wiring mistake to refuse at start."""
+    declared = set(broker.get_declared_actors())
+    return sorted(
+        f"{route.event} → {route.actor}"
+        for routes in r.ROUTES.values()
+        for route in routes
+        if route.actor not in declared
+    )
+
+
+def build_receiver(
+    config: ReceiverConfig, redis_url: str, *, extra_actor_modules: Iterable[str] = ()
+) -> Receiver:
+    """Connect to Redis, load the actors, check the routes, return the WSGI app."""
+    from worker.pipeline.broker import setup_broker
+    from worker.pipeline.jobs import load_actors
+
+    broker = setup_broker(redis_url)
+    load_actors(tuple(extra_actor_modules))
+    missing = missing_actors(broker)
+    if missing:
+        raise ReceiverConfigError(
+            "routes to actors that are not declared (add their module to "
+            "worker.pipeline.jobs.ACTOR_MODULES): " + ", ".join(missing)
+        )
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    return Receiver(config, broker, client)

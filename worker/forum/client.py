@@ -1112,7 +1112,7 @@ def _decode_success(response: requests.Response, label: str) -> Any:
             path=label,
         )
     if isinstance(body, dict) and body.get("errors"):
-        errors = [str(e) for e in body["errors"]] if isinstance(body["errors"], list) else []
+        errors = [scrub(str(e)) for e in body["errors"]] if isinstance(body["errors"], list) else []
         raise ForumRejected(
             "; ".join(errors) or "Discourse reported errors",
             status=response.status_code,
@@ -1124,7 +1124,13 @@ def _decode_success(response: requests.Response, label: str) -> Any:
 
 
 def _error_details(response: requests.Response) -> tuple[str, list[str], str | None]:
-    """(message, errors, error_type) from any error body: JSON, text or HTML."""
+    """(message, errors, error_type) from any error body, with registered secrets masked
+    (a misbehaving proxy or plugin may echo request headers back)."""
+    message, errors, error_type = _raw_error_details(response)
+    return scrub(message), [scrub(e) for e in errors], error_type
+
+
+def _raw_error_details(response: requests.Response) -> tuple[str, list[str], str | None]:
     body = _json_or_none(response)
     if isinstance(body, dict):
         raw = body.get("errors")

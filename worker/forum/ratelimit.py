@@ -132,6 +132,8 @@ class LocalRateLimiter:
     def __init__(self, *, limit: int = 50, period: float = 60.0) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1 request")
+        if period <= 0:
+            raise ValueError("period must be positive")
         self.limit = limit
         self.period = period
         self._sent: deque[float] = deque()

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     api_key: SecretStr = Field(default=SecretStr(""), description="Discourse admin API key")
     api_username: str = "system"
     webhook_secret: SecretStr = Field(default=SecretStr(""))
+    # Public URL of the receiver that Discourse's webhook posts to (`diamond apply` sets it).
+    receiver_url: str = Field(default="", description="Webhook payload URL (the receiver)")
     redis_url: str = Field(default="", description="Empty: start an embedded Redis server")
     rules_dir: Path = Path("rules")
     plugin_config_dir: Path = Path("plugin_config")

@@ -1,0 +1,241 @@
+"""Execute a plan through the forum client; converge by re-planning after a failure.
+
+Each step is safe to repeat: creates are only planned for what the forum lacks, and
+updates send the whole desired state of one resource. After a 429 or 5xx in the
+middle, ``sync`` waits, re-reads the forum and plans again, so what already landed
+is not applied twice and what is left gets done (or the next ``diamond apply`` does it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from worker.config_sync.actual import read_actual
+from worker.config_sync.desired import Desired
+from worker.config_sync.diff import diff
+from worker.config_sync.ownership import mark
+from worker.config_sync.plan import (
+    BADGE,
+    CATEGORY,
+    GROUP,
+    SITE_SETTING,
+    USER_FIELD,
+    WEBHOOK,
+    Change,
+    ForumState,
+    Kind,
+    Plan,
+)
+from worker.config_sync.safety import check_safety
+from worker.forum.errors import ForumError, ForumUnavailable, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+class ApplyFailed(Exception):
+    """A step failed; ``done`` lists what landed before it, ``change`` the failed step."""
+
+    def __init__(self, change: Change, error: ForumError, done: list[Change]) -> None:
+        super().__init__(f"{change.kind} {change.resource} {change.key}: {error}")
+        self.change = change
+        self.error = error
+        self.done = done
+
+
+@dataclass
+class SyncReport:
+    first_plan: Plan
+    final_plan: Plan
+    done: list[Change] = field(default_factory=list)
+    rounds: int = 0
+    failures: list[str] = field(default_factory=list)  # one line per retried failure
+
+    @property
+    def converged(self) -> bool:
+        return not self.final_plan.changes
+
+
+def apply_plan(client: Any, plan: Plan, state: ForumState) -> list[Change]:
+    """Run every change in order; stop at the first forum error (``ApplyFailed``)."""
+    runner = _Runner(client, state)
+    done: list[Change] = []
+    for change in plan.changes:
+        try:
+            runner.run(change)
+        except ForumError as exc:
+            raise ApplyFailed(change, exc, done) from exc
+        log.info("applied: %s %s %s", change.kind, change.resource, change.key)
+        done.append(change)
+    return done
+
+
+def sync(
+    client: Any,
+    desired: Desired,
+    *,
+    force: bool = False,
+    max_rounds: int = 6,
+    max_wait: float = 60.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> SyncReport:
+    """Plan, check safety, apply; after a retriable failure wait and plan again.
+
+    Raises ``UnsafePlan`` (nothing written) and non-retriable ``ForumError``s; a forum
+    that keeps failing leaves ``report.converged`` false and the rest for the next run.
+    """
+    report: SyncReport | None = None
+    backoff = 1.0
+    for round_number in range(1, max_rounds + 1):
+        try:
+            state = read_actual(client, desired)
+            plan = diff(desired, state)
+            check_safety(plan, desired.safety, force=force)
+            if report is None:
+                report = SyncReport(first_plan=plan, final_plan=plan)
+                if on_plan is not None:
+                    on_plan(plan)
+            report.final_plan, report.rounds = plan, round_number
+            if not plan.changes:
+                return report
+            report.done += apply_plan(client, plan, state)
+        except ApplyFailed as exc:
+            assert report is not None
+            report.done += exc.done
+            if not exc.error.retriable:
+                raise exc.error from exc
+            wait = _wait_for(exc.error, backoff)
+            report.failures.append(f"{exc} (retrying in {wait:.0f}s)")
+        except (RateLimited, ForumUnavailable) as exc:  # while reading the forum
+            wait = _wait_for(exc, backoff)
+            if report is not None:
+                report.failures.append(f"reading the forum: {exc} (retrying in {wait:.0f}s)")
+            elif round_number == max_rounds:
+                raise
+        else:
+            continue  # applied the whole plan: the next round confirms nothing is left
+        sleep(min(wait, max_wait))
+        backoff = min(backoff * 2, max_wait)
+    if report is None:  # pragma: no cover - the loop either returns, raises or sets it
+        raise RuntimeError("no round completed")
+    try:
+        report.final_plan = diff(desired, read_actual(client, desired))
+    except (RateLimited, ForumUnavailable) as exc:
+        report.failures.append(f"reading the forum: {exc}")
+    return report
+
+
+def _wait_for(error: ForumError, backoff: float) -> float:
+    if isinstance(error, RateLimited):
+        return max(error.wait_seconds, 0.0)
+    return backoff
+
+
+class _Runner:
+    """Turns one ``Change`` into one client call, resolving names to forum ids."""
+
+    def __init__(self, client: Any, state: ForumState) -> None:
+        self.client = client
+        self.event_types = dict(state.event_types)
+        self.group_ids = {g.natural_key: g.id for g in state.groups}
+        self.category_ids = {c.natural_key: c.id for c in state.categories}
+
+    def run(self, change: Change) -> None:
+        reason = f"plugin_config: {change.kind} {change.resource} {change.key}"
+        if change.kind is Kind.DELETE:
+            getattr(self.client, f"delete_{_CLIENT_NAMES[change.resource]}")(
+                change.id, reason=reason
+            )
+            return
+        handler = getattr(self, f"_{change.resource}")
+        handler(change, reason)
+
+    def _site_setting(self, change: Change, reason: str) -> None:
+        self.client.set_site_setting(change.key, change.desired["value"], reason=reason)
+
+    def _user_field(self, change: Change, reason: str) -> None:
+        attrs = dict(change.desired)
+        attrs["description"] = mark(attrs.get("description", ""), change.key)
+        attrs["options"] = list(attrs.get("options", ()))
+        if change.kind is Kind.CREATE:
+            self.client.create_user_field(reason=reason, **attrs)
+        else:
+            self.client.update_user_field(change.id, reason=reason, **attrs)
+
+    def _group(self, change: Change, reason: str) -> None:
+        attrs = dict(change.desired)
+        attrs["bio_raw"] = mark(attrs.pop("bio", ""), change.key)
+        if change.kind is Kind.CREATE:
+            name = attrs.pop("name")
+            created = self.client.create_group(
+                name, attrs.pop("full_name", None), reason=reason, **attrs
+            )
+            if isinstance(created, Mapping) and "id" in created:
+                self.group_ids[name] = int(created["id"])
+            else:  # the answer lacked the id: look it up for categories that name the group
+                self.group_ids[name] = int(self.client.get_group(name)["id"])
+        else:
+            self.client.update_group(change.id, reason=reason, **attrs)
+            self.group_ids[attrs["name"]] = int(change.id)  # type: ignore[arg-type]
+
+    def _category(self, change: Change, reason: str) -> None:
+        attrs = dict(change.desired)
+        attrs["description"] = mark(attrs.get("description", ""), change.key)
+        parent = attrs.pop("parent", None)
+        attrs["parent_category_id"] = self.category_ids[parent] if parent else None
+        moderating = attrs.pop("moderating_groups", None)
+        if moderating is not None:
+            attrs["moderating_group_ids"] = [self._group_id(name) for name in moderating]
+        if change.kind is Kind.CREATE:
+            created = self.client.create_category(attrs.pop("name"), reason=reason, **attrs)
+            self.category_ids[change.desired["slug"]] = int(created["id"])
+        else:
+            if parent is None:
+                attrs.pop("parent_category_id")  # None would be dropped by the client anyway
+            self.client.update_category(change.id, reason=reason, **attrs)
+
+    def _group_id(self, name: str) -> int:
+        if name not in self.group_ids:
+            self.group_ids[name] = int(self.client.get_group(name)["id"])
+        return self.group_ids[name]
+
+    def _badge(self, change: Change, reason: str) -> None:
+        attrs = dict(change.desired)
+        attrs["description"] = mark(attrs.get("description", ""), change.key)
+        if change.kind is Kind.CREATE:
+            name, tier = attrs.pop("name"), attrs.pop("badge_type_id")
+            self.client.create_badge(name, tier, reason=reason, **attrs)
+        else:
+            self.client.update_badge(change.id, reason=reason, **attrs)
+
+    def _webhook(self, change: Change, reason: str) -> None:
+        attrs = dict(change.desired)
+        missing = [name for name in attrs["events"] if name not in self.event_types]
+        if missing:
+            raise ValueError(f"the forum has no webhook event type(s) {', '.join(missing)}")
+        ids = sorted(self.event_types[name] for name in attrs.pop("events"))
+        secret = attrs.pop("secret")
+        secret_text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+        if change.kind is Kind.CREATE:
+            url = attrs.pop("payload_url")
+            self.client.create_webhook(url, secret_text, ids, reason=reason, **attrs)
+        else:
+            self.client.update_webhook(
+                change.id, reason=reason, secret=secret_text, event_type_ids=ids, **attrs
+            )
+
+
+_CLIENT_NAMES = {
+    USER_FIELD: "user_field",
+    GROUP: "group",
+    CATEGORY: "category",
+    BADGE: "badge",
+    WEBHOOK: "webhook",
+    SITE_SETTING: "site_setting",
+}

@@ -1,0 +1,562 @@
+"""What the forum must have: typed models of ``plugin_config/`` and their loader.
+
+Every model exposes ``key`` (stable identity, written in the ownership marker) and
+``managed()``: the fields the moderators actually wrote, in the shape ``actual``
+reads from the forum. Fields left out of the YAML are not managed, so Diamond does
+not fight an admin over settings it was never told about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+# Discourse's Group.visibility_levels and Group::ALIAS_LEVELS.
+VISIBILITY_LEVELS: dict[str, int] = {
+    "public": 0,
+    "logged_on_users": 1,
+    "members": 2,
+    "staff": 3,
+    "owners": 4,
+}
+ALIAS_LEVELS: dict[str, int] = {
+    "nobody": 0,
+    "only_admins": 1,
+    "mods_and_admins": 2,
+    "members_mods_and_admins": 3,
+    "owners_mods_and_admins": 4,
+    "everyone": 99,
+}
+# CategoryGroup.permission_types
+PERMISSION_TYPES: dict[str, int] = {"full": 1, "create_post": 2, "readonly": 3}
+BADGE_TIERS: dict[str, int] = {"gold": 1, "silver": 2, "bronze": 3}
+# Discourse seeds these groupings with fixed ids (BadgeGrouping::GettingStarted = 1, ...).
+BADGE_GROUPINGS: dict[str, int] = {
+    "getting_started": 1,
+    "community": 2,
+    "posting": 3,
+    "trust_level": 4,
+    "other": 5,
+}
+# Discourse's automatic groups, which categories may grant permissions to.
+BUILTIN_GROUPS = frozenset(
+    {"everyone", "admins", "moderators", "staff"} | {f"trust_level_{n}" for n in range(5)}
+)
+WEBHOOK_CONTENT_TYPES: dict[str, int] = {"json": 1, "form": 2}
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,19}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9\-]{0,49}$")
+KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,50}$")
+HEX_COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
+
+
+def _level(table: Mapping[str, int], what: str) -> Callable[[Any], int]:
+    """Accept a level by name (readable YAML) or by Discourse's number."""
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"must be one of {', '.join(table)}")
+        if isinstance(value, int) and value in table.values():
+            return value
+        if isinstance(value, str) and value in table:
+            return table[value]
+        raise ValueError(f"unknown {what} {value!r}; use one of {', '.join(table)}")
+
+    return convert
+
+
+# fields that identify a resource or steer the sync rather than describe the resource
+CONTROL_FIELDS = frozenset({"key", "adopt"})
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def managed(self) -> dict[str, Any]:
+        """The fields written in the YAML, as the forum shape ``actual`` produces."""
+        required = {name for name, info in type(self).model_fields.items() if info.is_required()}
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set | required
+            if name not in CONTROL_FIELDS
+        }
+
+
+class UserFieldSpec(_Spec):
+    key: str
+    name: str = Field(min_length=1)
+    description: str = ""
+    field_type: Literal["text", "confirm", "dropdown", "multiselect"]
+    requirement: Literal["optional", "on_signup", "for_all_users"] = "optional"
+    editable: bool = True
+    show_on_profile: bool = False
+    show_on_user_card: bool = False
+    searchable: bool = False
+    options: tuple[str, ...] = ()
+    adopt: bool = False
+
+    @field_validator("key")
+    @classmethod
+    def _key_pattern(cls, value: str) -> str:
+        return _match(KEY, value, "a key (letters, digits, _.-)")
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> UserFieldSpec:
+        if self.field_type in ("dropdown", "multiselect") and not self.options:
+            raise ValueError(f"options: a {self.field_type} field needs at least one option")
+        if self.field_type not in ("dropdown", "multiselect") and self.options:
+            raise ValueError("options: only dropdown and multiselect fields have options")
+        return self
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        # description and options are always managed: they carry meaning on the signup form
+        data.setdefault("description", self.description)
+        data.setdefault("options", self.options)
+        data["options"] = tuple(data["options"])
+        return data
+
+
+class GroupSpec(_Spec):
+    name: str
+    full_name: str = ""
+    bio: str = ""
+    visibility_level: int = 0
+    members_visibility_level: int = 0
+    messageable_level: int = 0
+    mentionable_level: int = 0
+    public_admission: bool = False
+    public_exit: bool = False
+    allow_membership_requests: bool = False
+    primary_group: bool = False
+    title: str = ""
+    default_notification_level: int = Field(default=3, ge=0, le=4)
+    adopt: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_pattern(cls, value: str) -> str:
+        return _match(GROUP_NAME, value, "a Discourse group name (ASCII letters, digits, _.-, ≤20)")
+
+    @field_validator("visibility_level", "members_visibility_level", mode="before")
+    @classmethod
+    def _visibility(cls, value: Any) -> int:
+        return _level(VISIBILITY_LEVELS, "visibility level")(value)
+
+    @field_validator("messageable_level", "mentionable_level", mode="before")
+    @classmethod
+    def _alias(cls, value: Any) -> int:
+        return _level(ALIAS_LEVELS, "level")(value)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        data.setdefault("bio", self.bio)
+        return data
+
+
+class CategorySpec(_Spec):
+    slug: str
+    name: str = Field(min_length=1, max_length=50)
+    color: str = "0088CC"
+    text_color: str = "FFFFFF"
+    parent: str | None = None
+    description: str = ""
+    permissions: dict[str, int] = Field(default_factory=dict)
+    moderating_groups: tuple[str, ...] = ()
+    adopt: bool = False
+
+    @field_validator("slug")
+    @classmethod
+    def _slug_pattern(cls, value: str) -> str:
+        return _match(SLUG, value, "a slug (lower-case ASCII letters, digits, -)")
+
+    @field_validator("color", "text_color")
+    @classmethod
+    def _colors(cls, value: str) -> str:
+        return _match(HEX_COLOR, value, "a hex colour without # (e.g. 0088CC)").upper()
+
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def _permission_names(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        convert = _level(PERMISSION_TYPES, "permission")
+        return {str(group): convert(level) for group, level in value.items()}
+
+    @property
+    def key(self) -> str:
+        return self.slug
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        data.setdefault("description", self.description)
+        data.setdefault("parent", self.parent)
+        data["moderating_groups"] = tuple(sorted(self.moderating_groups))
+        return data
+
+
+class BadgeSpec(_Spec):
+    key: str
+    name: str = Field(min_length=1)
+    badge_type_id: int = Field(ge=1, le=3)
+    description: str = ""
+    badge_grouping_id: int = 5
+    allow_title: bool = False
+    multiple_grant: bool = False
+    listable: bool = True
+    enabled: bool = True
+    icon: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key_pattern(cls, value: str) -> str:
+        return _match(KEY, value, "a key (letters, digits, _.-)")
+
+    @field_validator("badge_type_id", mode="before")
+    @classmethod
+    def _tier(cls, value: Any) -> int:
+        return _level(BADGE_TIERS, "tier")(value)
+
+    @field_validator("badge_grouping_id", mode="before")
+    @classmethod
+    def _grouping(cls, value: Any) -> int:
+        return _level(BADGE_GROUPINGS, "badge grouping")(value)
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        data.setdefault("description", self.description)
+        return data
+
+
+class WebhookSpec(_Spec):
+    payload_url: str
+    secret: SecretStr
+    events: tuple[str, ...]
+    content_type: int = 1
+    active: bool = True
+    verify_certificate: bool = True
+
+    @field_validator("content_type", mode="before")
+    @classmethod
+    def _content(cls, value: Any) -> int:
+        return _level(WEBHOOK_CONTENT_TYPES, "content type")(value)
+
+    @property
+    def key(self) -> str:
+        return "receiver"
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        data["events"] = tuple(sorted(set(self.events)))
+        return data
+
+
+def _match(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+# --- sections (one file each) ---------------------------------------------------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    prune: bool = False
+
+
+class SafetyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_change_share: float = Field(default=0.3, gt=0, le=1)
+    always_allow: int = Field(default=1, ge=0)
+
+
+class SyncFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    safety: SafetyOptions = SafetyOptions()
+
+
+class SiteSettingsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    settings: dict[str, bool | int | float | str] = Field(default_factory=dict)
+
+
+class UserFieldsFile(_Section):
+    fields: tuple[UserFieldSpec, ...] = ()
+
+
+class GroupsFile(_Section):
+    groups: tuple[GroupSpec, ...] = ()
+
+
+class CategoriesFile(_Section):
+    categories: tuple[CategorySpec, ...] = ()
+
+
+class BadgesFile(_Section):
+    grouping: str = "community"
+
+    @field_validator("grouping")
+    @classmethod
+    def _known_grouping(cls, value: str) -> str:
+        _level(BADGE_GROUPINGS, "badge grouping")(value)
+        return value
+
+
+class WebhookFile(_Section):
+    enabled: bool = True
+    events: tuple[str, ...] = ()
+    content_type: str = "json"
+    active: bool = True
+    verify_certificate: bool = True
+
+
+@dataclass(frozen=True)
+class Section:
+    """A list of resources of one kind and whether owned leftovers are deleted."""
+
+    items: tuple[Any, ...] = ()
+    prune: bool = False
+
+
+@dataclass(frozen=True)
+class Desired:
+    safety: SafetyOptions = field(default_factory=SafetyOptions)
+    site_settings: Mapping[str, Any] = field(default_factory=dict)
+    user_fields: Section = Section()
+    groups: Section = Section()
+    categories: Section = Section()
+    badges: Section = Section()
+    webhook: WebhookSpec | None = None
+    webhook_prune: bool = False
+
+
+class ConfigProblems(Exception):
+    """``plugin_config/`` is invalid; ``problems`` lists every mistake, one line each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+
+# --- loading ----------------------------------------------------------------------------
+
+FILES: dict[str, type[BaseModel]] = {
+    "sync.yml": SyncFile,
+    "site_settings.yml": SiteSettingsFile,
+    "user_fields.yml": UserFieldsFile,
+    "groups.yml": GroupsFile,
+    "categories.yml": CategoriesFile,
+    "badges.yml": BadgesFile,
+    "webhook.yml": WebhookFile,
+}
+
+
+def load_desired(
+    config_dir: Path,
+    *,
+    receiver_url: str = "",
+    webhook_secret: str = "",
+    badges: Iterable[Any] = (),
+) -> Desired:
+    """Read ``plugin_config/`` (+ badges from the rules) into ``Desired``.
+
+    ``badges``: the rules' badge definitions (``rules.badges.badges``: slug, name, tier,
+    description) or ready ``BadgeSpec`` objects. Raises ``ConfigProblems`` with every
+    problem in every file at once.
+    """
+    problems: list[str] = []
+    parsed: dict[str, Any] = {}
+    for filename, model in FILES.items():
+        path = Path(config_dir) / filename
+        parsed[filename] = _load_file(path, model, problems)
+    if problems:
+        raise ConfigProblems(problems)
+
+    sync: SyncFile = parsed["sync.yml"]
+    groups: GroupsFile = parsed["groups.yml"]
+    categories: CategoriesFile = parsed["categories.yml"]
+    user_fields: UserFieldsFile = parsed["user_fields.yml"]
+    hook: WebhookFile = parsed["webhook.yml"]
+    badge_list = badge_specs(badges, grouping=parsed["badges.yml"].grouping)
+
+    base = str(config_dir).rstrip("/")
+    problems += _duplicates(f"{base}/user_fields.yml", "fields", user_fields.fields)
+    problems += _duplicates(f"{base}/groups.yml", "groups", groups.groups)
+    problems += _duplicates(f"{base}/categories.yml", "categories", categories.categories)
+    problems += _duplicates("rules/badges.yml", "badges", badge_list)
+    problems += _check_categories(f"{base}/categories.yml", categories.categories, groups.groups)
+
+    webhook = None
+    if hook.enabled:
+        webhook, hook_problems = _webhook(f"{base}/webhook.yml", hook, receiver_url, webhook_secret)
+        problems += hook_problems
+    if problems:
+        raise ConfigProblems(problems)
+
+    return Desired(
+        safety=sync.safety,
+        site_settings=dict(parsed["site_settings.yml"].settings),
+        user_fields=Section(user_fields.fields, user_fields.prune),
+        groups=Section(groups.groups, groups.prune),
+        categories=Section(categories.categories, categories.prune),
+        badges=Section(badge_list, parsed["badges.yml"].prune),
+        webhook=webhook,
+        webhook_prune=hook.prune,
+    )
+
+
+def badge_specs(badges: Iterable[Any], *, grouping: str = "community") -> tuple[BadgeSpec, ...]:
+    """The rules' badges as the forum should have them (rules own name, tier, description)."""
+    specs = []
+    for badge in badges:
+        if isinstance(badge, BadgeSpec):
+            specs.append(badge)
+            continue
+        specs.append(
+            BadgeSpec(
+                key=badge.slug,
+                name=badge.name,
+                badge_type_id=badge.tier,
+                description=badge.description,
+                # a per-badge grouping in the rules wins over the sync default
+                badge_grouping_id=getattr(badge, "grouping", None) or grouping,
+                # grants come from Diamond with a post as reason; members may not pick them
+                allow_title=False,
+                multiple_grant=False,
+                listable=True,
+                enabled=True,
+            )
+        )
+    return tuple(specs)
+
+
+def _load_file(path: Path, model: type[BaseModel], problems: list[str]) -> Any:
+    if not path.exists():
+        return model()  # every file is optional: an absent section manages nothing
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problems.append(f"{where}: {getattr(exc, 'problem', None) or exc}")
+        return None
+    except OSError as exc:
+        problems.append(f"{path}: cannot read ({exc.strerror})")
+        return None
+    try:
+        return model.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.append(f"{path}: {_loc(error['loc'])}: {_msg(error)}")
+        return None
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not str(part).startswith(("function-", "lambda")):
+            out += ("." if out else "") + str(part)
+    return out or "(file)"
+
+
+def _msg(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _duplicates(path: str, where: str, items: Sequence[Any]) -> list[str]:
+    problems, seen = [], {}
+    for index, item in enumerate(items):
+        if item.key in seen:
+            problems.append(
+                f"{path}: {where}[{index}]: duplicate {item.key!r} (also {where}[{seen[item.key]}])"
+            )
+        seen.setdefault(item.key, index)
+    return problems
+
+
+def _check_categories(
+    path: str, categories: Sequence[CategorySpec], groups: Sequence[GroupSpec]
+) -> list[str]:
+    problems: list[str] = []
+    known_groups = BUILTIN_GROUPS | {g.name for g in groups}
+    slugs = {c.slug: c for c in categories}
+    for index, category in enumerate(categories):
+        where = f"{path}: categories[{index}]"
+        for group in category.permissions:
+            if group not in known_groups:
+                problems.append(f"{where}.permissions.{group}: {_unknown_group(group, groups)}")
+        for group in category.moderating_groups:
+            if group not in known_groups:
+                problems.append(f"{where}.moderating_groups: {_unknown_group(group, groups)}")
+        if category.parent is not None:
+            if category.parent not in slugs:
+                problems.append(f"{where}.parent: no category with slug {category.parent!r}")
+            elif _has_cycle(category.slug, slugs):
+                problems.append(f"{where}.parent: categories form a cycle")
+    return problems
+
+
+def _unknown_group(group: str, groups: Sequence[GroupSpec]) -> str:
+    names = ", ".join(g.name for g in groups)
+    return f"unknown group {group!r} (groups.yml has: {names}; or a built-in group like staff)"
+
+
+def _has_cycle(slug: str, slugs: Mapping[str, CategorySpec]) -> bool:
+    seen = set()
+    while slug in slugs and slugs[slug].parent is not None:
+        if slug in seen:
+            return True
+        seen.add(slug)
+        slug = slugs[slug].parent  # type: ignore[assignment]
+    return False
+
+
+def _webhook(
+    path: str, hook: WebhookFile, receiver_url: str, secret: str
+) -> tuple[WebhookSpec | None, list[str]]:
+    problems = []
+    if not receiver_url.startswith(("http://", "https://")):
+        problems.append(
+            f"{path}: the webhook needs DIAMOND_RECEIVER_URL (http:// or https://), "
+            "or set enabled: false"
+        )
+    if not secret:
+        problems.append(f"{path}: the webhook needs DIAMOND_WEBHOOK_SECRET, or set enabled: false")
+    if not hook.events:
+        problems.append(f"{path}: events: list the events the worker needs")
+    if problems:
+        return None, problems
+    try:
+        spec = WebhookSpec(
+            payload_url=receiver_url,
+            secret=SecretStr(secret),
+            events=hook.events,
+            content_type=hook.content_type,  # type: ignore[arg-type]
+            active=hook.active,
+            verify_certificate=hook.verify_certificate,
+        )
+    except ValidationError as exc:
+        return None, [f"{path}: {_loc(e['loc'])}: {_msg(e)}" for e in exc.errors()]
+    return spec, []

@@ -153,6 +153,12 @@ def test_badges_grant_and_revoke(rsps, client) -> None:
     assert body_of(rsps.calls[1]) == {"username": "ann", "badge_id": 101, "reason": url}
 
 
+def test_user_badges_keep_grant_ids_for_revoking(rsps, client) -> None:
+    answer = {"badges": [{"id": 101}], "user_badges": [{"id": 7, "badge_id": 101}]}
+    rsps.add("GET", f"{BASE}/user-badges/ann.json", json=answer)
+    assert client.user_badges("ann") == answer
+
+
 def test_site_settings_read_as_a_dict_and_written_by_name(rsps, client) -> None:
     rsps.add(
         "GET",

@@ -974,10 +974,10 @@ class ForumClient(DiscourseClient):
             "POST", "/user_badges.json", json=body, reason=f"badge {badge_id} for {reason}"
         )
 
-    def user_badges(self, username: str) -> list[dict[str, Any]]:
-        return self._call("GET", "/user-badges/{username}.json", username=username).get(
-            "user_badges", []
-        )
+    def user_badges(self, username: str) -> dict[str, Any]:
+        """``GET /user-badges/{username}.json``: ``user_badges`` (each with its ``id`` for
+        revoking and ``badge_id``) plus the side-loaded ``badges``."""
+        return self._call("GET", "/user-badges/{username}.json", username=username)
 
     def revoke_user_badge(self, user_badge_id: int, *, reason: str | None = None) -> dict:
         return self._delete_idempotent(

@@ -33,20 +33,20 @@ def acted_key(name: str) -> str:
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
-def record(name: str, hold_seconds: float = 0.0, lease_seconds: int = 2) -> None:
-    """Append ``name`` to its effects list once; then stay busy ``hold_seconds``.
+def record(name: str, hold_first_seconds: float = 0.0, lease_seconds: int = 2) -> None:
+    """Append ``name`` to its effects list once; the first attempt then stays busy.
 
-    The hold keeps the job unfinished (unacknowledged) after its effect, which is
-    where a worker killed mid-job hurts most.
+    The hold keeps the first attempt unfinished (unacknowledged) after its effect,
+    which is where a worker killed mid-job hurts most.
     """
     client = runtime.redis_client()
-    client.incr(attempts_key(name))
+    attempt = client.incr(attempts_key(name))
     with once(client, f"probe:{name}", lease_seconds=lease_seconds) as first:
         if first:
             client.rpush(effects_key(name), name)
     client.set(acted_key(name), "1")
-    if hold_seconds:
-        time.sleep(hold_seconds)
+    if attempt == 1 and hold_first_seconds:
+        time.sleep(hold_first_seconds)
 
 
 @diamond_actor(queue=QUEUE, time_limit=30)
@@ -66,3 +66,12 @@ def reply(post_id: int, topic_id: int) -> None:
             runtime.forum().create_post(
                 topic_id, f"probe: seen post {post_id}", reason="pipeline probe"
             )
+
+
+@diamond_actor(queue=QUEUE, time_limit=30)
+def seen(object_id: int, event: str) -> None:
+    """Record ``<event>:<id>`` once (any routed webhook → job probe)."""
+    client = runtime.redis_client()
+    with once(client, f"probe:seen:{event}:{object_id}") as first:
+        if first:
+            client.rpush(effects_key("seen"), f"{event}:{object_id}")

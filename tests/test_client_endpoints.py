@@ -216,6 +216,12 @@ def test_iter_admin_users_pages_until_an_empty_page(rsps, client) -> None:
     assert [u["id"] for u in client.iter_admin_users("pending")] == [1, 2, 3]
 
 
+def test_iterator_stops_when_the_forum_ignores_the_page_parameter(rsps, client) -> None:
+    rsps.add("GET", f"{BASE}/admin/users/list/active.json", json=[{"id": 1}, {"id": 2}])
+    assert [u["id"] for u in client.iter_admin_users("active")] == [1, 2]
+    assert len(rsps.calls) == 2
+
+
 def test_iter_group_members_follows_offsets_and_marks_owners(rsps, client) -> None:
     def page(ids, offset):
         return {

@@ -84,6 +84,18 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _unseen(items: list[dict[str, Any]], seen: set[Any]) -> list[dict[str, Any]]:
+    """Items not yielded before, by id: pages shift when rows are added meanwhile, and a
+    server that ignores the page parameter must not make an iterator loop forever."""
+    fresh = []
+    for item in items:
+        key = item.get("id", id(item)) if isinstance(item, dict) else id(item)
+        if key not in seen:
+            seen.add(key)
+            fresh.append(item)
+    return fresh
+
+
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -323,12 +335,14 @@ class ForumClient(DiscourseClient):
         if flag not in ADMIN_USER_FLAGS:
             raise ValueError(f"flag must be one of {sorted(ADMIN_USER_FLAGS)}, not {flag!r}")
         page = 1
+        seen: set[Any] = set()
         while True:
             params = {"page": page, "show_emails": "true" if show_emails else "false"}
             users = self._call("GET", "/admin/users/list/{flag}.json", flag=flag, params=params)
-            if not users:
+            fresh = _unseen(users or [], seen)
+            if not fresh:
                 return
-            yield from users
+            yield from fresh
             page += 1
 
     def create_user(
@@ -511,13 +525,15 @@ class ForumClient(DiscourseClient):
     ) -> Iterator[dict[str, Any]]:
         """``GET /review.json?type=&status=&offset=`` following ``meta.load_more_reviewables``."""
         offset = 0
+        seen: set[Any] = set()
         while True:
             params = {"type": type, "status": status, "offset": offset}
             page = self._call("GET", "/review.json", params=params)
             items = page.get("reviewables") or []
-            yield from items
+            fresh = _unseen(items, seen)
+            yield from fresh
             offset += len(items)
-            if not items or not (page.get("meta") or {}).get("load_more_reviewables"):
+            if not fresh or not (page.get("meta") or {}).get("load_more_reviewables"):
                 return
 
     def get_reviewable(self, reviewable_id: int) -> dict[str, Any]:
@@ -570,10 +586,11 @@ class ForumClient(DiscourseClient):
     def list_groups(self) -> list[dict[str, Any]]:
         """Every group, over ``GET /groups.json?page=N`` (0-based) pages."""
         groups: list[dict[str, Any]] = []
+        seen: set[Any] = set()
         page = 0
         while True:
             result = self._call("GET", "/groups.json", params={"page": page})
-            items = result.get("groups") or []
+            items = _unseen(result.get("groups") or [], seen)
             groups.extend(items)
             total = result.get("total_rows_groups")
             if not items or (total is not None and len(groups) >= total):
@@ -692,6 +709,7 @@ class ForumClient(DiscourseClient):
         if not 0 < limit <= 1000:
             raise ValueError("limit must be 1-1000")
         offset = 0
+        seen: set[Any] = set()
         owner_ids: set[int] | None = None
         while True:
             params = {"limit": limit, "offset": offset}
@@ -699,11 +717,12 @@ class ForumClient(DiscourseClient):
             if owner_ids is None:
                 owner_ids = {o["id"] for o in page.get("owners") or [] if "id" in o}
             members = page.get("members") or []
-            for member in members:
+            fresh = _unseen(members, seen)
+            for member in fresh:
                 yield {**member, "owner": member.get("id") in owner_ids}
             offset += len(members)
             total = (page.get("meta") or {}).get("total")
-            if not members or (total is not None and offset >= total):
+            if not fresh or (total is not None and offset >= total):
                 return
 
     # ------------------------------------------------------------------ categories
@@ -782,12 +801,13 @@ class ForumClient(DiscourseClient):
     def iter_category_topics(self, slug_or_id: int | str) -> Iterator[dict[str, Any]]:
         """``GET /c/{id}.json?page=N`` (0-based) while ``topic_list.more_topics_url`` says so."""
         page = 0
+        seen: set[Any] = set()
         while True:
             result = self._call("GET", "/c/{id}.json", id=slug_or_id, params={"page": page})
             topic_list = result.get("topic_list") or {}
-            topics = topic_list.get("topics") or []
-            yield from topics
-            if not topics or not topic_list.get("more_topics_url"):
+            fresh = _unseen(topic_list.get("topics") or [], seen)
+            yield from fresh
+            if not fresh or not topic_list.get("more_topics_url"):
                 return
             page += 1
 
@@ -1011,9 +1031,10 @@ class ForumClient(DiscourseClient):
 
     def list_webhooks(self) -> list[dict[str, Any]]:
         hooks: list[dict[str, Any]] = []
+        seen: set[Any] = set()
         while True:
             page = self._webhooks_page(len(hooks))
-            items = page.get("web_hooks") or []
+            items = _unseen(page.get("web_hooks") or [], seen)
             hooks.extend(items)
             total = page.get("total_rows_web_hooks")
             if not items or total is None or len(hooks) >= total:

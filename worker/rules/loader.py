@@ -1,42 +1,106 @@
-"""Load a rules directory into ``Rules`` or raise ``RulesInvalid`` with every problem."""
+"""Load a rules directory into ``Rules`` or raise ``RulesInvalid`` with every problem.
+
+All files are read and validated before anything is returned, so a caller gets
+either complete valid rules or the full list of located problems.
+"""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel
 
-from worker.rules.models import MESSAGE_FILES, SECTION_FILES, Messages, Rules
+from worker.rules.checks import check_ladder, check_naming, check_template_refs
+from worker.rules.located import LocationIndex, load_located_yaml, validate_located
+from worker.rules.models import (
+    MESSAGE_FILES,
+    SECTION_FILES,
+    Language,
+    Messages,
+    Rules,
+)
 from worker.rules.problems import Problem, RulesInvalid
 
+RULE_FILES: tuple[str, ...] = (*SECTION_FILES, *MESSAGE_FILES)
 
-def load_rules(directory: Path) -> Rules:
+
+def display_path(directory: Path, name: str) -> str:
+    """How problems name a file: the directory as given, joined with the file name."""
+    return (Path(directory) / name).as_posix()
+
+
+def load_rules(directory: Path | str) -> Rules:
+    """Every rule file of ``directory`` validated together; raises ``RulesInvalid``."""
     directory = Path(directory)
     problems: list[Problem] = []
-    sections: dict[str, object] = {}
-    messages: dict[str, object] = {}
-    for name, (field, model) in SECTION_FILES.items():
-        value = _load(directory / name, model, problems)
-        if value is not None:
-            sections[field] = value
+    if not directory.is_dir():
+        raise RulesInvalid([Problem(directory.as_posix(), 1, 1, "", "rules directory not found")])
+    sections: dict[str, tuple[BaseModel, LocationIndex]] = {}
+    for name, (section, model_cls) in SECTION_FILES.items():
+        loaded = _load_file(directory, name, model_cls, problems)
+        if loaded is not None:
+            sections[section] = loaded
+    messages: dict[Language, tuple[Messages, LocationIndex]] = {}
     for name, lang in MESSAGE_FILES.items():
-        value = _load(directory / name, Messages, problems)
-        if value is not None:
-            messages[lang] = value
+        loaded = _load_file(directory, name, Messages, problems)
+        if loaded is not None:
+            messages[lang] = loaded  # type: ignore[assignment]
+    problems.extend(_unknown_files(directory))
+
+    if len(messages) == len(MESSAGE_FILES):
+        files = {lang: display_path(directory, name) for name, lang in MESSAGE_FILES.items()}
+        problems.extend(check_template_refs(sections, messages, files))
+    if "obligations" in sections:
+        obligations, index = sections["obligations"]
+        problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]
+    if "squads" in sections:
+        squads, index = sections["squads"]
+        problems.extend(check_naming(squads, index))  # type: ignore[arg-type]
+
     if problems:
         raise RulesInvalid(problems)
-    return Rules(**sections, messages=messages)
+    return Rules(
+        **{section: model for section, (model, _index) in sections.items()},
+        messages={lang: model for lang, (model, _index) in messages.items()},
+    )
 
 
-def _load(path: Path, model, problems: list[Problem]):
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return model.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
-        problems.append(Problem(str(path), 1, 1, "", str(exc)))
-    except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            field = ".".join(str(x) for x in err["loc"])
-            problems.append(Problem(str(path), 1, 1, field, err["msg"]))
-    return None
+def _load_file(
+    directory: Path, name: str, model_cls: type[BaseModel], problems: list[Problem]
+) -> tuple[BaseModel, LocationIndex] | None:
+    path = directory / name
+    shown = display_path(directory, name)
+    if not path.is_file():
+        problems.append(Problem(shown, 1, 1, "", "file is missing"))
+        return None
+    doc = load_located_yaml(path, shown)
+    if doc.problems:
+        # Syntax or structure problems: validating what was salvaged would only add noise
+        # for syntax errors, but duplicate keys leave sound data worth checking too.
+        problems.extend(doc.problems)
+        if doc.data is None:
+            return None
+    result = validate_located(model_cls, doc.data, doc.index)
+    if isinstance(result, list):
+        problems.extend(result)
+        return None
+    return (result, doc.index) if not doc.problems else None
+
+
+def _unknown_files(directory: Path) -> list[Problem]:
+    """A misnamed rule file would be silently ignored; say so instead."""
+    problems = []
+    known = set(RULE_FILES)
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or path.suffix not in (".yml", ".yaml"):
+            continue
+        name = path.relative_to(directory).as_posix()
+        if name in known:
+            continue
+        message = "not a rule file Diamond reads"
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+        problems.append(Problem(display_path(directory, name), 1, 1, "", message))
+    return problems

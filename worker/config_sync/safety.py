@@ -8,6 +8,7 @@ user fields, webhook) over the resources Diamond owns on the forum right now.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from worker.config_sync.desired import SafetyOptions
 from worker.config_sync.plan import Plan
@@ -21,21 +22,36 @@ class UnsafePlan(Exception):
         self.reasons = reasons
 
 
-def unsafe_reasons(plan: Plan, options: SafetyOptions) -> list[str]:
-    """One line per resource kind whose share of touched owned resources is too high."""
+@dataclass(frozen=True)
+class Refusal:
+    resource: str
+    touched: int
+    owned: int
+    limit: float
+
+    def __str__(self) -> str:
+        return (
+            f"would update or delete {self.touched} of {self.owned} {self.resource}s Diamond owns "
+            f"({self.touched / self.owned:.0%} > {self.limit:.0%})"
+        )
+
+
+def refusals(plan: Plan, options: SafetyOptions) -> list[Refusal]:
+    """Each resource kind whose share of touched owned resources is over the limit."""
     touched = Counter(change.resource for change in plan.changes if change.touches_owned)
-    reasons = []
+    found = []
     for resource, count in sorted(touched.items()):
         owned = plan.owned_counts.get(resource, 0)
         if count <= options.always_allow or owned == 0:
             continue
-        share = count / owned
-        if share > options.max_change_share:
-            reasons.append(
-                f"would update or delete {count} of {owned} {resource}s Diamond owns "
-                f"({share:.0%} > {options.max_change_share:.0%})"
-            )
-    return reasons
+        if count / owned > options.max_change_share:
+            found.append(Refusal(resource, count, owned, options.max_change_share))
+    return found
+
+
+def unsafe_reasons(plan: Plan, options: SafetyOptions) -> list[str]:
+    """One readable line per refusal."""
+    return [str(refusal) for refusal in refusals(plan, options)]
 
 
 def check_safety(plan: Plan, options: SafetyOptions, *, force: bool = False) -> None:

@@ -10,7 +10,7 @@ arrive by webhook has the same event identity and is not enqueued again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,22 +59,29 @@ def scan(
     """
     dispatcher = Dispatcher(broker, Deduper(redis_client, dedup_ttl_seconds), api_username)
     report = ScanReport()
+    report.last_post_id = int(redis_client.get(LAST_POST_KEY) or 0)
+    report.last_user_id = int(redis_client.get(LAST_USER_KEY) or 0)
+    try:
+        for post in client.iter_posts_since(report.last_post_id):
+            if report.posts_seen >= max_items:
+                break
+            if _feed(dispatcher, report, "post", "post_created", post, report.last_post_id):
+                report.last_post_id = _int_id(post)
+                report.posts_seen += 1
+    finally:  # what was dispatched stays dispatched, even if reading failed midway
+        redis_client.set(LAST_POST_KEY, report.last_post_id)
 
-    last_post = int(redis_client.get(LAST_POST_KEY) or 0)
-    posts = client.iter_posts_since(last_post)
-    report.last_post_id, report.posts_seen = _feed(
-        dispatcher, report, "post", "post_created", posts, last_post, max_items
-    )
-    redis_client.set(LAST_POST_KEY, report.last_post_id)
-
-    last_user = int(redis_client.get(LAST_USER_KEY) or 0)
     pending = sorted(
-        (u for u in client.iter_admin_users("pending") if _int_id(u) > last_user), key=_int_id
+        (u for u in client.iter_admin_users("pending") if _int_id(u) > report.last_user_id),
+        key=_int_id,
     )
-    report.last_user_id, report.users_seen = _feed(
-        dispatcher, report, "user", "user_created", pending, last_user, max_items
-    )
-    redis_client.set(LAST_USER_KEY, report.last_user_id)
+    try:
+        for user in pending[:max_items]:
+            _feed(dispatcher, report, "user", "user_created", user, report.last_user_id)
+            report.last_user_id = _int_id(user)
+            report.users_seen += 1
+    finally:
+        redis_client.set(LAST_USER_KEY, report.last_user_id)
     return report
 
 
@@ -83,26 +90,21 @@ def _feed(
     report: ScanReport,
     event_type: str,
     event: str,
-    objects: Iterable[Mapping[str, Any]],
+    obj: Mapping[str, Any],
     last_id: int,
-    max_items: int,
-) -> tuple[int, int]:
-    seen = 0
-    for obj in objects:
-        if seen >= max_items:
-            break
-        object_id = _int_id(obj)
-        if object_id <= last_id:
-            continue
-        try:
-            outcome, jobs = dispatcher.dispatch(event_type, event, obj)
-        except BadEvent as exc:
-            log.warning("catch-up: skipped %s %s: %s", event_type, object_id, exc)
-            outcome, jobs = Outcome.UNUSED, 0
-        report.enqueued += jobs
-        report.duplicates += outcome is Outcome.DUPLICATE
-        last_id, seen = object_id, seen + 1
-    return last_id, seen
+) -> bool:
+    """Dispatch one object newer than ``last_id``; False if it is not newer."""
+    object_id = _int_id(obj)
+    if object_id <= last_id:
+        return False
+    try:
+        outcome, jobs = dispatcher.dispatch(event_type, event, obj)
+    except BadEvent as exc:
+        log.warning("catch-up: skipped %s %s: %s", event_type, object_id, exc)
+        return True
+    report.enqueued += jobs
+    report.duplicates += outcome is Outcome.DUPLICATE
+    return True
 
 
 def _int_id(obj: Mapping[str, Any]) -> int:

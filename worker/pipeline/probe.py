@@ -75,3 +75,9 @@ def seen(object_id: int, event: str) -> None:
     with once(client, f"probe:seen:{event}:{object_id}") as first:
         if first:
             client.rpush(effects_key("seen"), f"{event}:{object_id}")
+
+
+@diamond_actor(queue=QUEUE, time_limit=30)
+def seen_schedule(scheduled_for: str, tag: str = "") -> None:
+    """Record one periodic run (scheduler → job probe)."""
+    runtime.redis_client().rpush(effects_key("schedule"), f"{tag}:{scheduled_for}")

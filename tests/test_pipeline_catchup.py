@@ -1,0 +1,133 @@
+"""The catch-up scan feeds what webhooks missed to the same actors, once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from dramatiq.message import Message
+
+from worker.forum.errors import RateLimited
+from worker.pipeline import probe, routes
+from worker.pipeline.broker import setup_broker
+from worker.pipeline.catchup import LAST_POST_KEY, LAST_USER_KEY, scan
+from worker.pipeline.dedup import Deduper
+from worker.pipeline.dispatch import Dispatcher
+from worker.pipeline.jobs import load_actors
+
+API_USER = "diamond_bot"
+pytestmark = pytest.mark.integration
+
+
+class ForumReadings:
+    """What ``ForumClient`` returns for the two listings the scan reads (no HTTP)."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
+        self.fail_after: int | None = None
+
+    def post(self, post_id: int, username: str = "alice", updated_at: str = "t1") -> None:
+        self.posts.append({"id": post_id, "username": username, "updated_at": updated_at})
+
+    def iter_posts_since(self, after_post_id: int) -> Iterator[dict[str, Any]]:
+        for served, post in enumerate(p for p in self.posts if p["id"] > after_post_id):
+            if self.fail_after is not None and served >= self.fail_after:
+                raise RateLimited(30)
+            yield post
+
+    def iter_admin_users(self, flag: str) -> Iterator[dict[str, Any]]:
+        assert flag == "pending"
+        yield from self.pending
+
+
+@pytest.fixture
+def wired(redis_url: str):
+    broker = setup_broker(redis_url)
+    load_actors(["worker.pipeline.probe"])
+    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+    routes.add_route("post_created", "probe.on_post", ids={"post_id": "id"})
+    routes.add_route("user_created", "probe.seen", ids={"object_id": "id"}, pass_event=True)
+    yield broker
+    routes.ROUTES.clear()
+    routes.ROUTES.update(saved)
+
+
+def run_scan(forum: ForumReadings, client: redis.Redis, broker, **kw: Any):
+    return scan(forum, client, broker, api_username=API_USER, dedup_ttl_seconds=3600, **kw)
+
+
+def sent(client: redis.Redis) -> list[tuple[str, dict]]:
+    messages = [Message.decode(raw) for raw in client.hvals(f"diamond:{probe.QUEUE}.msgs")]
+    return sorted((m.actor_name, json.dumps(m.args or m.kwargs)) for m in messages)
+
+
+def test_scan_feeds_posts_and_pending_users_and_remembers_the_last_ids(
+    wired, redis_client: redis.Redis
+) -> None:
+    forum = ForumReadings()
+    forum.post(5)
+    forum.post(7)
+    forum.pending = [{"id": 40, "username": "newbie"}]
+    report = run_scan(forum, redis_client, wired)
+    assert (report.enqueued, report.last_post_id, report.last_user_id) == (3, 7, 40)
+    assert sent(redis_client) == [
+        ("probe.on_post", '{"post_id": 5}'),
+        ("probe.on_post", '{"post_id": 7}'),
+        ("probe.seen", '{"object_id": 40, "event": "user_created"}'),
+    ]
+    assert (redis_client.get(LAST_POST_KEY), redis_client.get(LAST_USER_KEY)) == (b"7", b"40")
+
+
+def test_second_scan_sends_only_what_is_new(wired, redis_client: redis.Redis) -> None:
+    forum = ForumReadings()
+    forum.post(5)
+    forum.pending = [{"id": 40}]
+    run_scan(forum, redis_client, wired)
+    forum.post(9)
+    forum.pending.append({"id": 41})
+    report = run_scan(forum, redis_client, wired)
+    assert (report.posts_seen, report.users_seen, report.enqueued) == (1, 1, 2)
+    assert len(sent(redis_client)) == 4
+
+
+def test_post_that_arrived_by_webhook_is_not_sent_again(wired, redis_client: redis.Redis) -> None:
+    webhook = Dispatcher(wired, Deduper(redis_client, 3600), API_USER)
+    webhook.dispatch("post", "post_created", {"id": 5, "username": "alice", "updated_at": "t1"})
+    forum = ForumReadings()
+    forum.post(5)
+    report = run_scan(forum, redis_client, wired)
+    assert (report.enqueued, report.duplicates) == (0, 1)
+    assert sent(redis_client) == [("probe.on_post", '{"post_id": 5}')]
+
+
+def test_diamonds_own_posts_are_skipped(wired, redis_client: redis.Redis) -> None:
+    forum = ForumReadings()
+    forum.post(5, username=API_USER)
+    report = run_scan(forum, redis_client, wired)
+    assert (report.enqueued, report.last_post_id) == (0, 5)
+
+
+def test_one_scan_is_bounded_and_the_next_goes_on(wired, redis_client: redis.Redis) -> None:
+    forum = ForumReadings()
+    for post_id in (1, 2, 3):
+        forum.post(post_id)
+    assert run_scan(forum, redis_client, wired, max_items=2).last_post_id == 2
+    assert run_scan(forum, redis_client, wired, max_items=2).last_post_id == 3
+    assert len(sent(redis_client)) == 3
+
+
+def test_rate_limit_midway_keeps_what_was_sent(wired, redis_client: redis.Redis) -> None:
+    forum = ForumReadings()
+    for post_id in (1, 2, 3):
+        forum.post(post_id)
+    forum.fail_after = 1
+    with pytest.raises(RateLimited):
+        run_scan(forum, redis_client, wired)
+    assert redis_client.get(LAST_POST_KEY) == b"1"
+    forum.fail_after = None
+    run_scan(forum, redis_client, wired)
+    assert [a for a, _ in sent(redis_client)] == ["probe.on_post"] * 3

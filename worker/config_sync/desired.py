@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
+
+from worker.rules.located import LocationIndex, load_located_yaml, validate_located
+from worker.rules.problems import Problem
 
 # Discourse's Group.visibility_levels and Group::ALIAS_LEVELS.
 VISIBILITY_LEVELS: dict[str, int] = {
@@ -324,7 +325,7 @@ class BadgesFile(_Section):
 class WebhookFile(_Section):
     enabled: bool = True
     events: tuple[str, ...] = ()
-    content_type: str = "json"
+    content_type: Literal["json", "form"] = "json"
     active: bool = True
     verify_certificate: bool = True
 
@@ -350,11 +351,11 @@ class Desired:
 
 
 class ConfigProblems(Exception):
-    """``plugin_config/`` is invalid; ``problems`` lists every mistake, one line each."""
+    """``plugin_config/`` is invalid; ``problems`` lists every mistake, located."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -371,7 +372,7 @@ FILES: dict[str, type[BaseModel]] = {
 
 
 def load_desired(
-    config_dir: Path,
+    config_dir: Path | str,
     *,
     receiver_url: str = "",
     webhook_secret: str = "",
@@ -381,13 +382,16 @@ def load_desired(
 
     ``badges``: the rules' badge definitions (``rules.badges.badges``: slug, name, tier,
     description) or ready ``BadgeSpec`` objects. Raises ``ConfigProblems`` with every
-    problem in every file at once.
+    problem in every file at once, each as ``file:line:col: field.path: message``.
     """
-    problems: list[str] = []
+    config_dir = Path(config_dir)
+    problems: list[Problem] = []
+    if not config_dir.is_dir():
+        raise ConfigProblems([Problem(config_dir.as_posix(), 1, 1, "", "directory not found")])
     parsed: dict[str, Any] = {}
+    index: dict[str, LocationIndex] = {}
     for filename, model in FILES.items():
-        path = Path(config_dir) / filename
-        parsed[filename] = _load_file(path, model, problems)
+        parsed[filename], index[filename] = _load_file(config_dir, filename, model, problems)
     if problems:
         raise ConfigProblems(problems)
 
@@ -398,16 +402,14 @@ def load_desired(
     hook: WebhookFile = parsed["webhook.yml"]
     badge_list = badge_specs(badges, grouping=parsed["badges.yml"].grouping)
 
-    base = str(config_dir).rstrip("/")
-    problems += _duplicates(f"{base}/user_fields.yml", "fields", user_fields.fields)
-    problems += _duplicates(f"{base}/groups.yml", "groups", groups.groups)
-    problems += _duplicates(f"{base}/categories.yml", "categories", categories.categories)
-    problems += _duplicates("rules/badges.yml", "badges", badge_list)
-    problems += _check_categories(f"{base}/categories.yml", categories.categories, groups.groups)
+    problems += _duplicates(index["user_fields.yml"], "fields", user_fields.fields)
+    problems += _duplicates(index["groups.yml"], "groups", groups.groups)
+    problems += _duplicates(index["categories.yml"], "categories", categories.categories)
+    problems += _check_categories(index["categories.yml"], categories.categories, groups.groups)
 
     webhook = None
     if hook.enabled:
-        webhook, hook_problems = _webhook(f"{base}/webhook.yml", hook, receiver_url, webhook_secret)
+        webhook, hook_problems = _webhook(index["webhook.yml"], hook, receiver_url, webhook_secret)
         problems += hook_problems
     if problems:
         raise ConfigProblems(problems)
@@ -449,72 +451,68 @@ def badge_specs(badges: Iterable[Any], *, grouping: str = "community") -> tuple[
     return tuple(specs)
 
 
-def _load_file(path: Path, model: type[BaseModel], problems: list[str]) -> Any:
+def _load_file(
+    directory: Path, name: str, model: type[BaseModel], problems: list[Problem]
+) -> tuple[Any, LocationIndex]:
+    path = directory / name
+    shown = (directory / name).as_posix()
     if not path.exists():
-        return model()  # every file is optional: an absent section manages nothing
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problems.append(f"{where}: {getattr(exc, 'problem', None) or exc}")
-        return None
-    except OSError as exc:
-        problems.append(f"{path}: cannot read ({exc.strerror})")
-        return None
-    try:
-        return model.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        for error in exc.errors():
-            problems.append(f"{path}: {_loc(error['loc'])}: {_msg(error)}")
-        return None
+        # every file is optional: an absent section manages nothing
+        empty = model(enabled=False) if model is WebhookFile else model()
+        return empty, LocationIndex(shown)
+    doc = load_located_yaml(path, shown)
+    problems.extend(doc.problems)
+    if doc.problems and doc.data is None:
+        return None, doc.index
+    result = validate_located(model, doc.data if doc.data is not None else {}, doc.index)
+    if isinstance(result, list):
+        problems.extend(result)
+        return None, doc.index
+    return result, doc.index
 
 
-def _loc(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not str(part).startswith(("function-", "lambda")):
-            out += ("." if out else "") + str(part)
-    return out or "(file)"
-
-
-def _msg(error: Mapping[str, Any]) -> str:
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _duplicates(path: str, where: str, items: Sequence[Any]) -> list[str]:
+def _duplicates(index: LocationIndex, where: str, items: Sequence[Any]) -> list[Problem]:
     problems, seen = [], {}
-    for index, item in enumerate(items):
+    for position, item in enumerate(items):
         if item.key in seen:
             problems.append(
-                f"{path}: {where}[{index}]: duplicate {item.key!r} (also {where}[{seen[item.key]}])"
+                index.problem(
+                    (where, position),
+                    f"duplicate {item.key!r} (also {where}[{seen[item.key]}])",
+                )
             )
-        seen.setdefault(item.key, index)
+        seen.setdefault(item.key, position)
     return problems
 
 
 def _check_categories(
-    path: str, categories: Sequence[CategorySpec], groups: Sequence[GroupSpec]
-) -> list[str]:
-    problems: list[str] = []
+    index: LocationIndex, categories: Sequence[CategorySpec], groups: Sequence[GroupSpec]
+) -> list[Problem]:
+    problems: list[Problem] = []
     known_groups = BUILTIN_GROUPS | {g.name for g in groups}
     slugs = {c.slug: c for c in categories}
-    for index, category in enumerate(categories):
-        where = f"{path}: categories[{index}]"
+    for position, category in enumerate(categories):
+        at = ("categories", position)
         for group in category.permissions:
             if group not in known_groups:
-                problems.append(f"{where}.permissions.{group}: {_unknown_group(group, groups)}")
-        for group in category.moderating_groups:
+                problems.append(
+                    index.problem((*at, "permissions", group), _unknown_group(group, groups))
+                )
+        for number, group in enumerate(category.moderating_groups):
             if group not in known_groups:
-                problems.append(f"{where}.moderating_groups: {_unknown_group(group, groups)}")
+                problems.append(
+                    index.problem(
+                        (*at, "moderating_groups", number),
+                        _unknown_group(group, groups),
+                        at_value=True,
+                    )
+                )
         if category.parent is not None:
             if category.parent not in slugs:
-                problems.append(f"{where}.parent: no category with slug {category.parent!r}")
+                message = f"no category with slug {category.parent!r} in this file"
+                problems.append(index.problem((*at, "parent"), message))
             elif _has_cycle(category.slug, slugs):
-                problems.append(f"{where}.parent: categories form a cycle")
+                problems.append(index.problem((*at, "parent"), "categories form a cycle"))
     return problems
 
 
@@ -534,29 +532,33 @@ def _has_cycle(slug: str, slugs: Mapping[str, CategorySpec]) -> bool:
 
 
 def _webhook(
-    path: str, hook: WebhookFile, receiver_url: str, secret: str
-) -> tuple[WebhookSpec | None, list[str]]:
+    index: LocationIndex, hook: WebhookFile, receiver_url: str, secret: str
+) -> tuple[WebhookSpec | None, list[Problem]]:
     problems = []
     if not receiver_url.startswith(("http://", "https://")):
         problems.append(
-            f"{path}: the webhook needs DIAMOND_RECEIVER_URL (http:// or https://), "
-            "or set enabled: false"
+            index.problem(
+                ("enabled",),
+                "the webhook needs DIAMOND_RECEIVER_URL (http:// or https://), "
+                "or set enabled: false",
+            )
         )
     if not secret:
-        problems.append(f"{path}: the webhook needs DIAMOND_WEBHOOK_SECRET, or set enabled: false")
+        problems.append(
+            index.problem(
+                ("enabled",), "the webhook needs DIAMOND_WEBHOOK_SECRET, or set enabled: false"
+            )
+        )
     if not hook.events:
-        problems.append(f"{path}: events: list the events the worker needs")
+        problems.append(index.problem(("events",), "list the events the worker needs"))
     if problems:
         return None, problems
-    try:
-        spec = WebhookSpec(
-            payload_url=receiver_url,
-            secret=SecretStr(secret),
-            events=hook.events,
-            content_type=hook.content_type,  # type: ignore[arg-type]
-            active=hook.active,
-            verify_certificate=hook.verify_certificate,
-        )
-    except ValidationError as exc:
-        return None, [f"{path}: {_loc(e['loc'])}: {_msg(e)}" for e in exc.errors()]
+    spec = WebhookSpec(
+        payload_url=receiver_url,
+        secret=SecretStr(secret),
+        events=hook.events,
+        content_type=hook.content_type,  # type: ignore[arg-type]
+        active=hook.active,
+        verify_certificate=hook.verify_certificate,
+    )
     return spec, []

@@ -16,6 +16,7 @@ from worker.rules.located import DataPath, LocationIndex
 from worker.rules.models import (
     NAME_PLACEHOLDERS,
     SLUG_PLACEHOLDERS,
+    Camp,
     Language,
     Messages,
     Obligations,
@@ -106,6 +107,18 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
                 )
             )
     return problems
+
+
+def check_camp(camp: Camp, index: LocationIndex) -> list[Problem]:
+    checkins = camp.tasks.checkins
+    if checkins.min_days > camp.duration_days:
+        return [
+            index.problem(
+                ("tasks", "checkins", "min_days"),
+                f"must not exceed duration_days ({camp.duration_days}) (got {checkins.min_days})",
+            )
+        ]
+    return []
 
 
 def check_naming(squads: Squads, index: LocationIndex) -> list[Problem]:

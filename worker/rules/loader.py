@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from worker.rules.checks import check_ladder, check_naming, check_template_refs
+from worker.rules.checks import check_camp, check_ladder, check_naming, check_template_refs
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.models import (
     MESSAGE_FILES,
@@ -54,6 +54,9 @@ def load_rules(directory: Path | str) -> Rules:
     if "obligations" in sections:
         obligations, index = sections["obligations"]
         problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]
+    if "camp" in sections:
+        camp, index = sections["camp"]
+        problems.extend(check_camp(camp, index))  # type: ignore[arg-type]
     if "squads" in sections:
         squads, index = sections["squads"]
         problems.extend(check_naming(squads, index))  # type: ignore[arg-type]

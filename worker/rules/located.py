@@ -298,10 +298,22 @@ def validate_located(model_cls: type[M], data: Any, index: LocationIndex) -> M |
     try:
         return model_cls.model_validate(data)
     except ValidationError as exc:
-        return [
-            problem_from_error(error, model_cls, data, index)
-            for error in exc.errors(include_url=False)
-        ]
+        errors = _without_echoes(exc.errors(include_url=False))
+        return [problem_from_error(error, model_cls, data, index) for error in errors]
+
+
+def _without_echoes(errors: list[Any]) -> list[Any]:
+    """Drop "at least N items after validation" when an item's own error explains it."""
+    kept = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        echo = error["type"] == "too_short" and any(
+            len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
+            for other in errors
+        )
+        if not echo:
+            kept.append(error)
+    return kept
 
 
 def problem_from_error(
@@ -316,10 +328,10 @@ def problem_from_error(
     shown_path = (*path, *[p for p in rest if isinstance(p, str) and not p.startswith("[")])
     at: DataPath = path
 
-    if kind == "missing":
+    if data is None and not loc:
+        message = "the file is empty; it needs the keys of this section"
+    elif kind == "missing":
         message = "required key is missing"
-        if data is None and not path:
-            message = "the file is empty; it needs the keys of this section"
     elif kind == "extra_forbidden":
         key = path[-1] if path else rest[-1] if rest else "?"
         message = f"unknown key '{key}'"
@@ -331,7 +343,8 @@ def problem_from_error(
         tag_key = str(ctx.get("discriminator", "")).strip("'\"")
         expected = str(ctx.get("expected_tags", ""))
         if kind == "union_tag_not_found":
-            message = f"required key {tag_key!r} is missing (one of: {expected})"
+            tags = ", ".join(repr(t) for t in tag_values_at(model_cls, loc, tag_key))
+            message = f"required key {tag_key!r} is missing (one of: {tags})"
             shown_path = (*path, tag_key)
         else:
             tag = ctx.get("tag")
@@ -387,6 +400,20 @@ def field_names_at(model_cls: type[BaseModel], loc: Sequence[Any]) -> list[str]:
         for model in _models(tp):
             names.extend(model.model_fields)
     return sorted(set(names))
+
+
+def tag_values_at(model_cls: type[BaseModel], loc: Sequence[Any], tag_key: str) -> list[str]:
+    """The values a discriminated union at ``loc`` accepts for ``tag_key``."""
+    current: list[Any] = [model_cls]
+    for part in loc:
+        current = [nxt for tp in current for nxt in _step(tp, part)]
+    values: list[str] = []
+    for tp in current:
+        for model in _models(tp):
+            info = model.model_fields.get(tag_key)
+            if info and typing.get_origin(info.annotation) is typing.Literal:
+                values.extend(str(v) for v in typing.get_args(info.annotation))
+    return values
 
 
 def _models(tp: Any) -> list[type[BaseModel]]:
@@ -466,7 +493,7 @@ def _friendly(msg: str, kind: str, value: Any) -> str:
     msg = re.sub(r"^String should have ", "must have ", msg)
     msg = re.sub(r"^Tuple should have ", "must have ", msg)
     msg = re.sub(r"^Dictionary should have ", "must have ", msg)
-    if msg.startswith("must") and value is not None and _is_scalar(value):
+    if msg.startswith("must") and "(got" not in msg and value is not None and _is_scalar(value):
         msg += f" (got {value!r})"
     return msg
 

@@ -218,15 +218,6 @@ class Camp(RulesModel):
     check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated
     messages: CampMessages
 
-    @model_validator(mode="after")
-    def _checkins_fit(self) -> Camp:
-        if self.tasks.checkins.min_days > self.duration_days:
-            raise ValueError(
-                f"tasks.checkins.min_days ({self.tasks.checkins.min_days}) "
-                f"exceeds duration_days ({self.duration_days})"
-            )
-        return self
-
 
 # ───────────────────────────── squads.yml ─────────────────────────────
 

@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
 
@@ -90,7 +90,7 @@ UserFieldName = Annotated[str, AfterValidator(_check_user_field)]
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    except Exception:  # ZoneInfoNotFoundError, ValueError, OSError...: never crash a validator
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name such as 'Asia/Shanghai')"
         ) from None
@@ -112,7 +112,7 @@ def _check_cron(value: str) -> str:
         )
     try:
         CronTrigger.from_crontab(value, timezone=UTC)
-    except (ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # APScheduler raises several kinds; a validator must not crash
         raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
     return value
 
@@ -124,7 +124,7 @@ CronExpr = Annotated[str, AfterValidator(_check_cron)]
 def _check_regex(value: str) -> str:
     try:
         re.compile(value)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
     return value
 
@@ -165,23 +165,29 @@ MessageKey = Annotated[str, AfterValidator(_check_template_key)]
 
 
 def format_fields(template: str) -> list[str]:
-    """The ``{placeholder}`` names used in a str.format template; ValueError if malformed."""
+    """The ``{placeholder}`` names used in a str.format template; ValueError if malformed.
+
+    Only plain ``{name}`` is allowed: no positions, format specs, conversions,
+    attributes or indexes, so rendering with any values can never fail.
+    """
     names = []
-    for _literal, field_name, _spec, _conv in string.Formatter().parse(template):
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{exc}; write {{{{ or }}}} for a literal brace") from None
+    for _literal, field_name, spec, conversion in parsed:
         if field_name is None:
             continue
-        if field_name == "" or field_name.isdigit():
-            raise ValueError("placeholders must be named, like {username} (found '{}')")
-        root = re.split(r"[.\[]", field_name, maxsplit=1)[0]
-        names.append(root)
+        if not re.fullmatch(r"[A-Za-z_]\w*", field_name) or spec or conversion:
+            shown = "{" + field_name + (f"!{conversion}" if conversion else "")
+            shown += (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"use plain named placeholders like {{username}} (found {shown})")
+        names.append(field_name)
     return names
 
 
 def _check_format(value: str) -> str:
-    try:
-        format_fields(value)
-    except ValueError as exc:
-        raise ValueError(f"bad placeholder: {exc}") from None
+    format_fields(value)  # its ValueError names the bad placeholder
     return value
 
 

@@ -48,7 +48,9 @@ EVENT_TYPES = {
 class FakeForum:
     """Config endpoints of the ForumClient over dicts; counts calls; injects failures."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, description_in_about_topic: bool = False) -> None:
+        # like real Discourse: a category's description is its About topic's first post
+        self.about_topics = description_in_about_topic
         self.ids = itertools.count(50)
         self.settings: dict[str, Any] = {
             "must_approve_users": "false",
@@ -162,13 +164,28 @@ class FakeForum:
         parent = attrs.get("parent_category_id")
         assert parent is None or parent in self.categories, "parent must exist first"
         new = {"id": next(self.ids), "name": name, **attrs}
+        if self.about_topics:
+            new["description"] = "[Replace this first paragraph with a short description]"
+            new["topic_url"] = f"/t/about-the-{attrs.get('slug')}-category/{new['id'] + 1000}"
         self.categories[new["id"]] = new
-        return new
+        return dict(new)
+
+    def get_topic(self, topic_id: int) -> dict:
+        self._call("get_topic")
+        return {"id": topic_id, "post_stream": {"posts": [{"id": topic_id + 1000}]}}
+
+    def update_post(self, post_id: int, raw: str, edit_reason=None, *, reason=None) -> dict:
+        self._call("update_post")
+        category = next(c for c in self.categories.values() if c["id"] + 2000 == post_id)
+        category["description"] = f"<p>{raw.replace('&', '&amp;')}</p>"
+        return {"id": post_id}
 
     def update_category(self, category_id: int, *, reason: str | None = None, **attrs) -> dict:
         self._call("update_category")
+        if self.about_topics:
+            attrs.pop("description", None)
         self.categories[category_id].update(attrs)
-        return self.categories[category_id]
+        return dict(self.categories[category_id])
 
     def delete_category(self, category_id: int, *, reason: str | None = None) -> dict:
         self._call("delete_category")
@@ -370,3 +387,14 @@ def test_hand_edit_shows_as_exactly_that_drift(shipped: Desired) -> None:
     assert [(c.kind, c.resource, c.key, dict(c.fields)) for c in plan.changes] == [
         (Kind.UPDATE, "group", "members", {"messageable_level": (99, 2)})
     ]
+
+
+def test_category_description_goes_to_the_about_topic_on_real_discourse(shipped: Desired) -> None:
+    fake = FakeForum(description_in_about_topic=True)
+    report = sync(fake, shipped, sleep=_no_sleep)
+    assert report.converged and not report.final_plan.conflicts
+    assert fake.calls["update_post"] == len(shipped.categories.items)
+    audit = next(c for c in fake.categories.values() if c.get("slug") == "audit-log")
+    assert audit["description"].endswith("[diamond:audit-log]</p>")
+    writes = fake.writes
+    assert sync(fake, shipped, sleep=_no_sleep).done == [] and fake.writes == writes

@@ -123,11 +123,9 @@ def _categories(
 ) -> Iterable[Existing]:
     slugs = {int(c["id"]): c.get("slug") for c in categories if "id" in c}
     for data in categories:
-        text = data.get("description_text")
-        if text is not None:
-            description, owner = read_mark(text)
-        else:
-            description, owner = read_mark(data.get("description"), cooked=True)
+        # plain text when the forum gives it; both may carry HTML entities
+        text = data.get("description_text") or data.get("description")
+        description, owner = read_mark(text, cooked=True)
         details: Mapping[str, Any] = data
         wanted = owner is not None or data.get("slug") in interesting
         if wanted and "group_permissions" not in data:

@@ -9,6 +9,7 @@ is not applied twice and what is left gets done (or the next ``diamond apply`` d
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from pydantic import SecretStr
 from worker.config_sync.actual import read_actual
 from worker.config_sync.desired import Desired
 from worker.config_sync.diff import diff
-from worker.config_sync.ownership import mark
+from worker.config_sync.ownership import mark, read_mark
 from worker.config_sync.plan import (
     BADGE,
     CATEGORY,
@@ -193,12 +194,29 @@ class _Runner:
         if moderating is not None:
             attrs["moderating_group_ids"] = [self._group_id(name) for name in moderating]
         if change.kind is Kind.CREATE:
-            created = self.client.create_category(attrs.pop("name"), reason=reason, **attrs)
-            self.category_ids[change.desired["slug"]] = int(created["id"])
+            result = self.client.create_category(attrs.pop("name"), reason=reason, **attrs)
+            self.category_ids[change.desired["slug"]] = int(result["id"])
         else:
             if parent is None:
                 attrs.pop("parent_category_id")  # None would be dropped by the client anyway
-            self.client.update_category(change.id, reason=reason, **attrs)
+            result = self.client.update_category(change.id, reason=reason, **attrs)
+        self._describe_category(result, attrs["description"], change.key, reason)
+
+    def _describe_category(
+        self, category: Mapping[str, Any], text: str, key: str, reason: str
+    ) -> None:
+        """Real Discourse ignores ``description`` on create/update: the description is the
+        first paragraph of the category's "About" topic, so write it there when needed."""
+        shown = category.get("description_text") or category.get("description")
+        if read_mark(shown, cooked=True)[1] == key:
+            return  # the forum took the description (the sandbox does)
+        match = re.search(r"/(\d+)/?$", str(category.get("topic_url") or ""))
+        if not match:
+            return
+        topic = self.client.get_topic(int(match.group(1)))
+        posts = ((topic.get("post_stream") or {}).get("posts")) or []
+        if posts:
+            self.client.update_post(int(posts[0]["id"]), text, reason=reason)
 
     def _group_id(self, name: str) -> int:
         if name not in self.group_ids:

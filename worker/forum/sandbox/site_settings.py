@@ -1,0 +1,66 @@
+"""Site settings the sandbox knows, with Discourse's defaults and types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    type: str  # bool | integer | string | list
+    category: str
+    description: str
+
+
+SPECS: tuple[SettingSpec, ...] = (
+    SettingSpec("title", "Diamond Sandbox", "string", "required", "The name of this site."),
+    SettingSpec(
+        "must_approve_users", False, "bool", "login", "Staff must approve all new user accounts."
+    ),
+    SettingSpec(
+        "enable_category_group_moderation",
+        False,
+        "bool",
+        "groups",
+        "Allow groups to moderate content in specific categories.",
+    ),
+    SettingSpec(
+        "max_admin_api_reqs_per_minute",
+        60,
+        "integer",
+        "api",
+        "Maximum number of admin API requests per minute.",
+    ),
+    SettingSpec("min_post_length", 20, "integer", "posting", "Minimum post length."),
+    SettingSpec("min_first_post_length", 20, "integer", "posting", "Minimum first post length."),
+    SettingSpec("min_topic_title_length", 15, "integer", "posting", "Minimum title length."),
+    SettingSpec("min_personal_message_post_length", 10, "integer", "posting", "Minimum PM length."),
+    SettingSpec("min_personal_message_title_length", 2, "integer", "posting", "Min PM title."),
+    SettingSpec("max_username_length", 20, "integer", "users", "Maximum username length."),
+    SettingSpec("min_username_length", 3, "integer", "users", "Minimum username length."),
+    SettingSpec("tagging_enabled", True, "bool", "tags", "Enable tags on topics."),
+    SettingSpec("enable_badges", True, "bool", "badges", "Enable the badge system."),
+    SettingSpec("default_locale", "en", "string", "required", "Default language."),
+    SettingSpec("enable_user_directory", True, "bool", "users", "User directory."),
+)
+
+BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
+
+
+def coerce(spec: SettingSpec, value: Any) -> Any:
+    """Turn a form value into the setting's type; ValueError when it does not fit."""
+    if spec.type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "t", "1"}:
+            return True
+        if text in {"false", "f", "0", ""}:
+            return False
+        raise ValueError(value)
+    if spec.type == "integer":
+        return int(value)
+    return "" if value is None else str(value)

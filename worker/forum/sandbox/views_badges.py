@@ -1,0 +1,208 @@
+"""Badges (admin CRUD) and user badges (grant, list, revoke)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.forum.sandbox import payloads
+from worker.forum.sandbox.app import Ctx, Reply
+from worker.forum.sandbox.errors import invalid_access, not_found, param_missing, unprocessable
+from worker.forum.sandbox.models import Badge
+from worker.forum.sandbox.params import as_bool, as_int
+
+BADGE_GROUPINGS = [
+    {"id": 1, "name": "Getting Started", "description": None, "position": 10, "system": True},
+    {"id": 2, "name": "Community", "description": None, "position": 11, "system": True},
+    {"id": 3, "name": "Posting", "description": None, "position": 12, "system": True},
+    {"id": 4, "name": "Trust Level", "description": None, "position": 13, "system": True},
+    {"id": 5, "name": "Other", "description": None, "position": 14, "system": True},
+]
+_BOOL_ATTRS = (
+    "allow_title",
+    "multiple_grant",
+    "listable",
+    "enabled",
+    "show_posts",
+    "target_posts",
+    "auto_revoke",
+    "show_in_post_header",
+)
+_STR_ATTRS = ("description", "long_description", "icon")
+
+
+def _apply(ctx: Ctx, badge: Badge, *, is_new: bool) -> None:
+    p = ctx.params.get("badge") if isinstance(ctx.params.get("badge"), dict) else ctx.params
+    errors = []
+    if "name" in p or is_new:
+        name = str(p.get("name") or "").strip()
+        if not name:
+            errors.append("Name can't be blank")
+        elif any(
+            b.name.lower() == name.lower() and b.id != badge.id for b in ctx.forum.badges.values()
+        ):
+            errors.append("Name has already been taken")
+        else:
+            badge.name = name
+    if "badge_type_id" in p or is_new:
+        try:
+            badge_type = int(p.get("badge_type_id"))
+        except (TypeError, ValueError):
+            badge_type = 0
+        if badge_type not in (1, 2, 3):
+            errors.append("Badge type can't be blank")
+        else:
+            badge.badge_type_id = badge_type
+    if errors:
+        raise unprocessable(*errors)
+    for key in _BOOL_ATTRS:
+        if key in p:
+            setattr(badge, key, as_bool(p[key]))
+    for key in _STR_ATTRS:
+        if key in p:
+            setattr(badge, key, "" if p[key] is None else str(p[key]))
+    if p.get("badge_grouping_id"):
+        badge.badge_grouping_id = as_int(p["badge_grouping_id"], "badge_grouping_id")
+
+
+def _badge(ctx: Ctx, badge_id: int) -> Badge:
+    badge = ctx.forum.badges.get(badge_id)
+    if badge is None:
+        raise not_found()
+    return badge
+
+
+def index(ctx: Ctx) -> Any:
+    ctx.require_admin()
+    forum = ctx.forum
+    badges = sorted(forum.badges.values(), key=lambda b: b.id)
+    return {
+        "badges": [payloads.badge(forum, b) for b in badges],
+        "badge_types": payloads.BADGE_TYPES,
+        "badge_groupings": BADGE_GROUPINGS,
+        "admin_badges": {
+            "protected_system_fields": [],
+            "triggers": {
+                "user_change": 8,
+                "none": 0,
+                "post_revision": 2,
+                "trust_level_change": 4,
+                "post_action": 1,
+            },
+            "badge_ids": [b.id for b in badges],
+            "badge_grouping_ids": [g["id"] for g in BADGE_GROUPINGS],
+            "badge_type_ids": [t["id"] for t in payloads.BADGE_TYPES],
+        },
+    }
+
+
+def create(ctx: Ctx) -> Any:
+    ctx.require_admin()
+    forum = ctx.forum
+    badge = Badge(id=0, name="", badge_type_id=3, created_at=forum.now())
+    _apply(ctx, badge, is_new=True)
+    badge.id = forum.next_id("badge", start=100)  # Discourse's own badges hold ids below 100
+    forum.badges[badge.id] = badge
+    return {"badge_types": payloads.BADGE_TYPES, "badge": _admin_badge(ctx, badge)}
+
+
+def _admin_badge(ctx: Ctx, badge: Badge) -> dict[str, Any]:
+    data = payloads.badge(ctx.forum, badge)
+    data["trigger"] = None if badge.trigger is None else str(badge.trigger)
+    return data
+
+
+def update(ctx: Ctx, badge_id: int) -> Any:
+    ctx.require_admin()
+    badge = _badge(ctx, badge_id)
+    _apply(ctx, badge, is_new=False)
+    return {"badge_types": payloads.BADGE_TYPES, "badge": _admin_badge(ctx, badge)}
+
+
+def destroy(ctx: Ctx, badge_id: int) -> Any:
+    ctx.require_admin()
+    badge = _badge(ctx, badge_id)
+    if badge.system:
+        raise invalid_access()
+    forum = ctx.forum
+    for key in [k for k, ub in forum.user_badges.items() if ub.badge_id == badge.id]:
+        del forum.user_badges[key]
+    del forum.badges[badge.id]
+    return None
+
+
+def grant(ctx: Ctx) -> Any:
+    actor = ctx.require_staff()
+    forum = ctx.forum
+    p = ctx.params
+    if not p.get("username"):
+        raise param_missing("username")
+    user = forum.user_or_404(str(p["username"]))
+    badge = None
+    if p.get("badge_id"):
+        badge = forum.badges.get(as_int(p["badge_id"], "badge_id"))
+    elif p.get("badge_name"):
+        wanted = str(p["badge_name"]).lower()
+        badge = next((b for b in forum.badges.values() if b.name.lower() == wanted), None)
+    else:
+        raise param_missing("badge_id")
+    if badge is None:
+        raise not_found()
+    if not badge.enabled:
+        raise unprocessable("This badge is not enabled")
+    reason = p.get("reason") or None
+    if reason and forum.post_id_from_url(str(reason)) is None:
+        return Reply(
+            {
+                "failed": "FAILED",
+                "message": "Reason must be a link to a post or topic on this forum.",
+            },
+            400,
+        )
+    user_badge = forum.grant_badge(badge, user, by=actor, reason=reason)
+    body = payloads.user_badge(forum, user_badge) | {
+        "user_id": user.id,
+        "post_id": user_badge.post_id,
+    }
+    return {
+        "badges": [payloads.basic_badge(forum, badge)],
+        "badge_types": payloads.BADGE_TYPES,
+        "users": [payloads.basic_user(user)],
+        "user_badge": body,
+    }
+
+
+def list_for_user(ctx: Ctx, username: str) -> Any:
+    forum = ctx.forum
+    user = forum.user_or_404(username)
+    granted = sorted(
+        (ub for ub in forum.user_badges.values() if ub.user_id == user.id), key=lambda ub: ub.id
+    )
+    badge_ids = sorted({ub.badge_id for ub in granted})
+    granters = sorted({ub.granted_by_id for ub in granted})
+    return {
+        "badges": [payloads.basic_badge(forum, forum.badges[b]) for b in badge_ids],
+        "badge_types": payloads.BADGE_TYPES,
+        "granted_bies": [payloads.granted_by(forum.users[u]) for u in granters if u in forum.users],
+        "user_badges": [payloads.user_badge(forum, ub) for ub in granted],
+    }
+
+
+def revoke(ctx: Ctx, user_badge_id: int) -> Any:
+    ctx.require_staff()
+    forum = ctx.forum
+    user_badge = forum.user_badges.pop(user_badge_id, None)
+    if user_badge is None:
+        raise not_found()
+    forum.emit("user_badge_revoked", {"user_badge": payloads.webhook_user_badge(forum, user_badge)})
+    return {"success": "OK"}
+
+
+ROUTES = [
+    ("/admin/badges.json", ["GET"], index),
+    ("/admin/badges.json", ["POST"], create),
+    ("/admin/badges/<int:badge_id>.json", ["PUT"], update),
+    ("/admin/badges/<int:badge_id>.json", ["DELETE"], destroy),
+    ("/user_badges.json", ["POST"], grant),
+    ("/user-badges/<username>.json", ["GET"], list_for_user),
+    ("/user_badges/<int:user_badge_id>.json", ["DELETE"], revoke),
+]

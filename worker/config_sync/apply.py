@@ -71,7 +71,7 @@ def apply_plan(client: Any, plan: Plan, state: ForumState) -> list[Change]:
             runner.run(change)
         except ForumError as exc:
             raise ApplyFailed(change, exc, done) from exc
-        log.info("applied: %s %s %s", change.kind, change.resource, change.key)
+        log.debug("applied: %s %s %s", change.kind, change.resource, change.key)
         done.append(change)
     return done
 
@@ -97,11 +97,11 @@ def sync(
         try:
             state = read_actual(client, desired)
             plan = diff(desired, state)
-            check_safety(plan, desired.safety, force=force)
             if report is None:
                 report = SyncReport(first_plan=plan, final_plan=plan)
                 if on_plan is not None:
-                    on_plan(plan)
+                    on_plan(plan)  # shown before the safety check, so a refusal can be read
+            check_safety(plan, desired.safety, force=force)
             report.final_plan, report.rounds = plan, round_number
             if not plan.changes:
                 return report

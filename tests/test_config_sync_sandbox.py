@@ -120,3 +120,21 @@ def test_faulty_forum_converges_by_repeated_apply(forum: RunningSandbox, shipped
     assert len(names) == len(set(names))
     assert len(state.webhooks) == 1
     assert len([b for b in state.badges if b.owner_key]) == len(shipped.badges.items)
+
+
+def test_cli_apply_then_plan_against_the_sandbox(
+    forum: RunningSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from worker.cli import main
+
+    monkeypatch.setenv("DIAMOND_FORUM_URL", forum.url)
+    monkeypatch.setenv("DIAMOND_API_KEY", forum.api_key)
+    monkeypatch.setenv("DIAMOND_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("DIAMOND_RECEIVER_URL", RECEIVER)
+    monkeypatch.setenv("DIAMOND_REDIS_URL", "")
+    monkeypatch.chdir(ROOT)
+    assert main(["plan"]) == 2
+    assert main(["apply", "--yes"]) == 0
+    assert main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert "No changes" in out and SECRET not in out

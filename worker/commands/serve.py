@@ -16,8 +16,8 @@ NO_SECRET_FLAG = "--insecure-dev-no-secret"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", default="0.0.0.0:8080", help="host:port (default 0.0.0.0:8080)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
     parser.add_argument("--dev", action="store_true", help="werkzeug's server, one process")
     parser.add_argument(
         NO_SECRET_FLAG,

@@ -6,6 +6,7 @@ import argparse
 
 from worker.config_sync.apply import sync
 from worker.config_sync.command import (
+    APPLY_EXIT_CODES_HELP,
     EXIT_ERROR,
     EXIT_IN_SYNC,
     add_common_arguments,
@@ -22,6 +23,7 @@ HELP = "make the forum match plugin_config/ (shows the plan; writes only with --
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
+    parser.epilog = APPLY_EXIT_CODES_HELP
     parser.add_argument(
         "--yes", action="store_true", help="apply the plan (otherwise only show it)"
     )

@@ -17,7 +17,12 @@ EXIT_CHANGES = 2  # changes are pending
 
 EXIT_CODES_HELP = (
     "exit codes: 0 = the forum matches, 2 = changes pending, "
-    "1 = error (bad config, forum unreachable, conflicts, unsafe or incomplete)"
+    "1 = error (bad config or rules, forum unreachable, conflicts)"
+)
+APPLY_EXIT_CODES_HELP = (
+    "with --yes, exit codes: 0 = the forum now matches, 1 = refused (unsafe plan), "
+    "rejected by the forum, conflicts left, or not finished (run it again); "
+    "without --yes: as `diamond plan`"
 )
 
 

@@ -84,6 +84,15 @@ class MemberFact:
     user_fields: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class LikeFact:
+    """One like: ``user`` liked post ``post_id`` (the author is found through the post)."""
+
+    post_id: int
+    user: str
+    created_at: datetime
+
+
 def _int_or_none(value: object) -> int | None:
     if value is None or value == "":
         return None

@@ -64,7 +64,9 @@ def reply(post_id: int, topic_id: int) -> None:
     with once(runtime.redis_client(), f"probe:reply:{post_id}") as first:
         if first:
             runtime.forum().create_post(
-                topic_id, f"probe: seen post {post_id}", reason="pipeline probe"
+                topic_id,
+                f"probe: seen post {post_id}; webhook, queue and worker all work.",
+                reason="pipeline probe",
             )
 
 

@@ -37,3 +37,16 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
 @pytest.fixture
 def redis_client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[object]:
+    """A running sandbox forum on a free port (``.url``, ``.api_key``, ``.forum``, faults,
+    rate limit, webhooks: see ``worker.forum.sandbox.server.Sandbox``)."""
+    from worker.forum.sandbox import start_sandbox
+
+    running = start_sandbox(port=0, api_key="sandbox-test-key")
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -272,7 +272,6 @@ def user_option(user: User) -> dict[str, Any]:
         "dynamic_favicon": False,
         "enable_quoting": True,
         "enable_smart_lists": True,
-        "enable_defer": False,
         "enable_markdown_monospace_font": True,
         "digest_after_minutes": 1440,
         "automatically_unpin_topics": True,
@@ -396,6 +395,7 @@ def webhook_user(forum: Forum, user: User, *, created: bool = False) -> dict[str
     data = _user_common(forum, user)
     data["email"] = user.email
     data["secondary_emails"] = []
+    data["user_option"]["enable_defer"] = False  # still sent by 2025.12 webhooks
     if not created and forum.user_fields:
         data["user_fields"] = user_fields_of(forum, user)
     data["cakedate"] = iso(user.created_at)[:10] if user.created_at else None
@@ -726,7 +726,8 @@ def post(forum: Forum, post: Post, viewer: User | None) -> dict[str, Any]:
 def post_in_stream(forum: Forum, p: Post, viewer: User | None) -> dict[str, Any]:
     """PostSerializer as used in a topic's post_stream."""
     data = post(forum, p, viewer)
-    for key in ("raw", "posts_count", "badges_granted", "flair_group_id", "mentioned_users"):
+    drop = ("raw", "posts_count", "badges_granted", "flair_group_id", "mentioned_users", "post_url")
+    for key in drop:
         data.pop(key, None)
     data["reviewable_id"] = 0
     data["link_counts"] = []
@@ -1037,8 +1038,8 @@ def topic_list_item(forum: Forum, topic: Topic, viewer: User | None) -> dict[str
         "visible": topic.visible,
         "closed": topic.closed,
         "archived": topic.archived,
-        "bookmarked": None,
-        "liked": None,
+        "bookmarked": False if viewer is not None else None,
+        "liked": (viewer.id in _likers_of_topic(forum, topic)) if viewer is not None else None,
         "tags": list(topic.tags),
         "views": topic.views,
         "like_count": sum(len(forum.posts[pid].likers) for pid in topic.post_ids),
@@ -1072,6 +1073,10 @@ def topic_list_item(forum: Forum, topic: Topic, viewer: User | None) -> dict[str
             }
         )
     return data
+
+
+def _likers_of_topic(forum: Forum, topic: Topic) -> set[int]:
+    return {uid for pid in topic.post_ids for uid in forum.posts[pid].likers}
 
 
 def topic_list_users(forum: Forum, topics: list[Topic]) -> list[dict[str, Any]]:

@@ -507,7 +507,7 @@ class Forum:
             category.topic_id = about.id
             from worker.forum.sandbox import payloads
 
-            self.emit("category_created", {"category": payloads.category(self, category, None)})
+            self.emit("category_created", {"category": payloads.webhook_category(self, category)})
             return category
 
     def resolve_permissions(self, permissions: dict[str, Any] | None) -> dict[int, int]:

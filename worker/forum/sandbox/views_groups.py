@@ -169,7 +169,9 @@ def create(ctx: Ctx) -> Any:
     forum.add_members(group, members)
     forum.add_members(group, owner_users, owners=True)
     forum.emit("group_created", {"group": payloads.basic_group(forum, group, None)})
-    return {"basic_group": payloads.basic_group(forum, group, ctx.actor)}
+    created = payloads.basic_group(forum, group, ctx.actor)
+    del created["display_name"]  # Admin::GroupsController#create answers without it
+    return {"basic_group": created}
 
 
 def update(ctx: Ctx, key: str) -> Any:

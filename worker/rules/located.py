@@ -267,8 +267,7 @@ class _Builder:
         # Continuation lines of a multi-line plain scalar: a mistyped key hides there
         # because YAML folds it into the previous value instead of failing.
         for number in range(first + 1, min(last, len(self.lines) - 1) + 1):
-            for line, col, hint in find_hazards(self.lines[number]):
-                del line
+            for _line, col, hint in find_hazards(self.lines[number]):
                 self.problems.append(
                     Problem(
                         self.index.file,

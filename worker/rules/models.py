@@ -92,7 +92,7 @@ class ReferrerRequirements(RulesModel):
 
     must_be_member: bool = True
     not_on_probation: bool = True  # not in the camp group
-    max_strikes: NonNegativeInt = 2  # referrer must have fewer than or equal to this many
+    max_strikes: NonNegativeInt = 2  # at most this many active strikes
     max_referrals_per_month: PositiveInt = 3
 
 

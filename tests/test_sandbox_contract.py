@@ -192,7 +192,7 @@ def drive_everything(api: Api) -> dict[str, Any]:
                 "password": "p" * 16,
                 "active": True,
                 "approved": True,
-                f"user_fields": {str(field["id"]): f"{name} wants in"},
+                "user_fields": {str(field["id"]): f"{name} wants in"},
             },
         )
     alice = admin.get("/u/alice.json").body["user"]
@@ -321,8 +321,8 @@ def drive_everything(api: Api) -> dict[str, Any]:
         {
             "topic_id": topic_post["topic_id"],
             "reply_to_post_number": 1,
-            "raw": '[quote="alice, post:1, topic:%d"]\nbody\n[/quote]\nA thoughtful review, thanks!'
-            % topic_post["topic_id"],
+            "raw": f'[quote="alice, post:1, topic:{topic_post["topic_id"]}"]\nbody\n[/quote]\n'
+            "A thoughtful review, thanks!",
         },
     ).body
     admin.post(

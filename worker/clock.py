@@ -1,0 +1,38 @@
+"""Where the edges get ``now`` from; engines never read the clock themselves.
+
+In production it is the system clock. The demo and end-to-end tests replay
+weeks in minutes by setting a simulated time in Redis (``set_simulated_now``);
+every process that shares the Redis (receiver, workers, scheduler) then sees
+the same simulated ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import redis
+
+SIMULATED_NOW_KEY = "diamond:clock:simulated-now"
+
+
+def system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def now(redis_client: redis.Redis | None = None) -> datetime:
+    """The simulated time if one is set in Redis, else the system time (aware, UTC)."""
+    if redis_client is not None:
+        value = redis_client.get(SIMULATED_NOW_KEY)
+        if value:
+            return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+    return system_now()
+
+
+def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:
+    """Move the shared simulated clock (``None`` returns to the system clock)."""
+    if when is None:
+        redis_client.delete(SIMULATED_NOW_KEY)
+        return
+    if when.tzinfo is None:
+        raise ValueError("simulated time must be timezone-aware")
+    redis_client.set(SIMULATED_NOW_KEY, when.astimezone(UTC).isoformat())

@@ -301,10 +301,14 @@ PostingMode = Literal["topic", "thread"]
 
 
 class ArticleObligation(RulesModel):
-    # "topic": each article is a new topic; "thread": a reply in the squad's weekly thread.
-    mode: PostingMode = "topic"
+    # "thread": a reply (floor) in the squad's weekly thread; "topic": each article a new topic.
+    mode: PostingMode = "thread"
     category: CategorySlug | None = None  # None: the member's squad category
-    thread_title: FormatText = "Week {week}"  # title of the weekly thread ("thread" mode)
+    # Title of the weekly thread ("thread" mode); {week} {year} {squad} {squad_slug}.
+    thread_title: FormatText = "第{week}周作业 · {squad}"
+    # When the scheduler opens each squad's weekly thread ("thread" mode; community time zone).
+    thread_opens: CronExpr = "5 0 * * mon"
+    tag: str | None = None  # "topic" mode: only topics with this tag are articles
     min_length: PositiveInt = 800
 
 
@@ -317,7 +321,11 @@ class ReviewObligation(RulesModel):
     neighbours: PositiveInt = 1  # articles reviewed on each side
     counts_as: tuple[ReviewKind, ...] = Field(default=("reply", "quote"), min_length=1)
     min_length: PositiveInt = 100
-    # Reviews of week W's articles count until the article deadline + window_hours.
+    # A review is on time by the end of the day this many days after the neighbour's article
+    # (community time zone); None: on time until the cap below.
+    due_days_after_article: NonNegativeInt | None = 1
+    # Cap: reviews of week W's articles count until the article deadline + window_hours
+    # (later than their due time they count as late; after the cap as missing).
     window_hours: PositiveInt = 48
 
 
@@ -343,6 +351,8 @@ class LeaveOfAbsence(RulesModel):
     min_notice_hours: NonNegativeInt = 24  # before the deadline of the week requested
     max_weeks_in_a_row: PositiveInt = 2
     max_weeks_per_year: NonNegativeInt = 6
+    # Optional user field listing weeks of leave, e.g. "2026-W47, 2026-W48".
+    user_field: UserFieldName | None = None
 
 
 class StrikeWeights(RulesModel):
@@ -405,12 +415,15 @@ class Audit(RulesModel):
     cron: CronExpr  # weekly audit, after deadline + review window
     # Largest share of members one audit may penalise; beyond it the audit stops and asks staff.
     max_penalised_share: Share = 0.3
+    name_missing: bool = True  # the squad's weekly summary names who wrote no article
 
 
 class ObligationMessages(RulesModel):
     squad_weekly_summary: TemplateKey  # post in each squad category after the audit
     audit_summary: TemplateKey  # staff audit-log post
     audit_halted: TemplateKey  # staff audit-log post when max_penalised_share is exceeded
+    weekly_thread: TemplateKey | None = None  # first post of the weekly thread ("thread" mode)
+    leader_reminder: TemplateKey | None = None  # PM to a leader: who in the squad still owes
 
 
 class Obligations(RulesModel):

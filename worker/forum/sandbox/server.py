@@ -172,7 +172,10 @@ def start_sandbox(
     running.url = url
     running._server = server
     running._thread = threading.Thread(
-        target=server.serve_forever, name="sandbox-forum", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # stop() returns quickly in tests
+        name="sandbox-forum",
+        daemon=True,
     )
     running._thread.start()
     return running

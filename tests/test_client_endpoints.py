@@ -435,6 +435,30 @@ def test_approving_an_approved_user_is_done(rsps, client) -> None:
     assert client.approve_user(5)["already_done"] is True
 
 
+def test_approve_when_the_forum_does_not_require_approval_is_done(rsps, client) -> None:
+    # Discourse leaves `approved` out of the admin view when must_approve_users is off
+    rsps.add(
+        "PUT",
+        f"{BASE}/admin/users/5/approve.json",
+        status=403,
+        json={"errors": ["You are not permitted"]},
+    )
+    rsps.add("GET", f"{BASE}/admin/users/5.json", json={"id": 5, "active": True})
+    assert client.approve_user(5)["already_done"] is True
+
+
+def test_approve_refused_for_an_inactive_user_is_still_rejected(rsps, client) -> None:
+    rsps.add(
+        "PUT",
+        f"{BASE}/admin/users/5/approve.json",
+        status=403,
+        json={"errors": ["You are not permitted"]},
+    )
+    rsps.add("GET", f"{BASE}/admin/users/5.json", json={"id": 5, "active": False})
+    with pytest.raises(ForumRejected):
+        client.approve_user(5)
+
+
 def test_approve_refused_for_an_unapproved_user_is_still_rejected(rsps, client) -> None:
     rsps.add(
         "PUT",

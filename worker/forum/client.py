@@ -59,7 +59,8 @@ PERMISSION_LEVELS = {1: "full", 2: "create_post", 3: "readonly"}
 ALREADY_DONE_CASES = {
     "add_group_members": "422 member_already_exist: every username is already a member "
     "(older Discourse refuses the whole batch if any is; the others are re-sent)",
-    "approve_user": "403 from approve when the user is already approved (checked by reading it)",
+    "approve_user": "403 from approve when the user is already approved, or approval is off "
+    "and the user is active (checked by reading it)",
     "delete_user": "403/404 when the user no longer exists (checked by reading it)",
     "silence_user": "409 not_silenced_already: the user is already silenced",
     "suspend_user": "409 not_suspended_already: the user is already suspended",
@@ -388,8 +389,13 @@ class ForumClient(DiscourseClient):
         except NotFound:
             raise
         except ForumRejected as exc:
-            # Discourse answers 403 (ensure_can_approve!) for an approved user.
-            if exc.status == 403 and self.admin_get_user(user_id).get("approved"):
+            # Discourse answers 403 (ensure_can_approve!) for an approved user. Its admin
+            # serializer leaves ``approved`` out when must_approve_users is off: then an
+            # active user needs no approval, which is what approving was for.
+            if exc.status != 403:
+                raise
+            user = self.admin_get_user(user_id)
+            if user.get("approved") or ("approved" not in user and user.get("active")):
                 return self._already(f"approve user {user_id}", "already approved")
             raise
 

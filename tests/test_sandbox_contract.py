@@ -343,7 +343,9 @@ def drive_everything(api: Api) -> dict[str, Any]:
     admin.get("/posts.json", before=str(reply["id"]))
     admin.get(f"/t/{topic_post['topic_id']}.json")
     admin.get(f"/t/slug/{topic_post['topic_id']}.json")
-    admin.get(f"/t/{topic_post['topic_id']}/posts.json", post_ids=[str(reply["id"])])
+    admin.request(
+        "GET", f"/t/{topic_post['topic_id']}/posts.json", query={"post_ids[]": [str(reply["id"])]}
+    )
     admin.get(f"/c/{cat['slug']}/{cat['id']}.json")
     admin.get(f"/c/{cat['id']}.json")
     admin.get(f"/c/{cat['slug']}/{cat['id']}/l/latest.json")

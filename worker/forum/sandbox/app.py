@@ -167,13 +167,7 @@ class SandboxApp:
             self.request_log.append((request.method, request.path, status))
 
     def _dispatch(self, request: Request) -> Response:
-        adapter = self.url_map.bind_to_environ(request.environ)
-        try:
-            endpoint, args = adapter.match()
-        except (NotFound, MethodNotAllowed) as exc:
-            raise not_found() from exc
-        except HTTPException as exc:  # e.g. RequestRedirect
-            raise not_found() from exc
+        endpoint, args = self._match(request)
         with self.forum.lock:
             actor, via_key, admin_key = self._authenticate(request)
         if request.path.startswith("/admin/") and not (actor and actor.staff):
@@ -202,6 +196,21 @@ class SandboxApp:
         if result is None:
             return Response(b"", status=200, content_type="text/plain; charset=utf-8")
         return _json_response(result)
+
+    def _match(self, request: Request) -> tuple[str, dict[str, Any]]:
+        """Route a request; like Rails, ``/users`` answers as ``/users.json`` for API clients."""
+        adapter = self.url_map.bind_to_environ(request.environ)
+        candidates = [request.path]
+        if not request.path.endswith(".json"):
+            candidates.append(request.path.rstrip("/") + ".json")
+        for path in candidates:
+            try:
+                return adapter.match(path_info=path)
+            except (NotFound, MethodNotAllowed):
+                continue
+            except HTTPException as exc:  # e.g. RequestRedirect
+                raise not_found() from exc
+        raise not_found()
 
     def _authenticate(self, request: Request) -> tuple[User | None, bool, bool]:
         """(acting user, authenticated by API key, counts against the admin bucket)."""

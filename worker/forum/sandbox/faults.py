@@ -145,7 +145,10 @@ def _too_many(shape: str, wait: int) -> FaultResponse:
         return FaultResponse(429, page.encode(), "text/html", {})
     error = rate_limited(wait)
     return FaultResponse(
-        429, json.dumps(error.body).encode(), "application/json; charset=utf-8", error.headers
+        429,
+        json.dumps(error.body, ensure_ascii=False).encode(),
+        "application/json; charset=utf-8",
+        error.headers,
     )
 
 

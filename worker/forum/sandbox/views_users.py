@@ -8,6 +8,7 @@ Discourse does it.
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -366,7 +367,14 @@ def create_invite(ctx: Ctx) -> Any:
     }
 
 
+def honeypot(ctx: Ctx) -> Any:
+    """``GET /session/hp.json``: the sign-up challenge pydiscourse fetches (unchecked here)."""
+    value = secrets.token_hex(16)
+    return {"value": value, "challenge": value[::-1]}
+
+
 ROUTES = [
+    ("/session/hp.json", ["GET"], honeypot),
     ("/users.json", ["POST"], create_user),
     ("/u/<username>.json", ["GET"], show_user),
     ("/u/<username>.json", ["PUT"], update_user),

@@ -1,0 +1,761 @@
+"""Weekly obligations: one article, reviews of the neighbours above and below (上下楼点评).
+
+Pure functions of (rules, facts, moments). The facts are a squad's posts of one
+week as the ledger saw them, each with its versions (edits), so an article counts
+as it stood at the deadline and a deleted post is simply absent.
+
+- Articles of a week in a squad, in posting order, form a ring; each author owes a
+  review to the ``review.neighbours`` articles on each side (first and last wrap
+  around; with two articles each reviews the other; a lone article owes none).
+- Article: on time if a qualifying version stood at the deadline, late if at the
+  end of the late window, else missing.
+- Review: a reply to the article post (thread mode: ``reply_to_post_number``;
+  topic mode: any reply in the article's topic) or a post quoting it, at least
+  ``review.min_length`` units not counting quotes. On time by the end of the day
+  ``due_days_after_article`` after the article (never after the cap), late until
+  the cap (deadline + ``window_hours``), else missing.
+
+``WeekResult`` is what other engines consume (badges: streaks and full
+attendance; health: completion rates): ``outcome`` is met / excused / missed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from worker import actions as a
+from worker.engine.facts import PostFact, Squad
+from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
+from worker.rules.models import Obligations, Reminder, Rules
+
+Status = Literal["on_time", "late", "missing"]
+Outcome = Literal["met", "excused", "missed"]
+
+
+# ─────────────────────────────── facts ───────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One state of a post: from ``at`` on it had ``units`` and these quotes."""
+
+    at: dt.datetime
+    units: int
+    quotes: tuple[QuoteRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WeekPost:
+    """A post in a squad's weekly thread (or article topic), with its versions, oldest first."""
+
+    id: int
+    topic_id: int
+    post_number: int
+    username: str
+    created_at: dt.datetime
+    versions: tuple[Version, ...]
+    reply_to_post_number: int | None = None
+
+    def as_at(self, moment: dt.datetime) -> Version | None:
+        """The version standing at ``moment`` (None if the post did not exist yet)."""
+        if self.created_at > moment:
+            return None
+        found = self.versions[0]
+        for version in self.versions[1:]:
+            if version.at > moment:
+                break
+            found = version
+        return found
+
+    @classmethod
+    def from_fact(cls, post: PostFact) -> WeekPost:
+        return cls(
+            id=post.id,
+            topic_id=post.topic_id,
+            post_number=post.post_number,
+            username=post.username,
+            created_at=post.created_at,
+            versions=(Version(post.created_at, post.units, post.quotes),),
+            reply_to_post_number=post.reply_to_post_number,
+        )
+
+    def edited(self, at: dt.datetime, units: int, quotes: tuple[QuoteRef, ...] = ()) -> WeekPost:
+        """This post with one more version (an edit at ``at``), versions kept in time order."""
+        versions = tuple(sorted((*self.versions, Version(at, units, quotes)), key=_version_at))
+        return WeekPost(
+            self.id,
+            self.topic_id,
+            self.post_number,
+            self.username,
+            self.created_at,
+            versions,
+            self.reply_to_post_number,
+        )
+
+
+def _version_at(version: Version) -> dt.datetime:
+    return version.at
+
+
+@dataclass(frozen=True, slots=True)
+class SquadWeek:
+    """What the ledger holds for one squad and week.
+
+    Thread mode: ``posts`` are the replies in the weekly thread ``thread_topic_id``.
+    Topic mode: ``posts`` are article topics' first posts and their replies filed under
+    this week's article period; ``next_posts`` the next period's (late articles posted
+    after the deadline live there) and ``previous_posts`` the one before (a post in the
+    previous week's late window may have counted for that week).
+    """
+
+    squad: Squad
+    week: Week
+    posts: tuple[WeekPost, ...] = ()
+    thread_topic_id: int | None = None
+    next_posts: tuple[WeekPost, ...] = ()
+    previous_posts: tuple[WeekPost, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRequest:
+    """Weeks a member asked leave for; ``requested_at`` None for a user field (no notice rule)."""
+
+    username: str
+    weeks: tuple[Week, ...]
+    requested_at: dt.datetime | None = None
+    source: str = ""  # e.g. "post 123" or "user field"
+
+
+# ─────────────────────────────── results ───────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    post_id: int
+    topic_id: int
+    post_number: int
+    created_at: dt.datetime
+
+    @property
+    def path(self) -> str:
+        """Relative link to the post (Discourse renders it as a link in posts and PMs)."""
+        return f"/t/{self.topic_id}/{self.post_number}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewResult:
+    """One review owed by ``reviewer`` to ``author``'s article."""
+
+    reviewer: str
+    author: str
+    article: PostRef
+    due: dt.datetime
+    status: Status
+    review: PostRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekResult:
+    """One member's week: what they owed, what they did, and the strikes it earns.
+
+    ``strikes`` is 0 when excused or exempt (staff: computed, never penalised).
+    """
+
+    username: str
+    squad: str
+    week: Week
+    article: Status
+    article_post: PostRef | None = None
+    reviews: tuple[ReviewResult, ...] = ()
+    excused: bool = False
+    exempt: bool = False
+    strikes: int = 0
+    reasons: tuple[str, ...] = ()  # e.g. ("missing_article",), ("late_review:bob",)
+
+    @property
+    def reviews_owed(self) -> int:
+        return len(self.reviews)
+
+    @property
+    def reviews_done(self) -> int:
+        return sum(1 for r in self.reviews if r.status != "missing")
+
+    @property
+    def all_on_time(self) -> bool:
+        return self.article == "on_time" and all(r.status == "on_time" for r in self.reviews)
+
+    @property
+    def outcome(self) -> Outcome:
+        """met: article and every review on time; excused: on leave; else missed."""
+        if self.excused:
+            return "excused"
+        return "met" if self.all_on_time else "missed"
+
+
+@dataclass(frozen=True, slots=True)
+class SquadWeekResult:
+    squad: Squad
+    week: Week
+    articles: tuple[tuple[str, PostRef], ...]  # (author, post) in ring order
+    results: tuple[WeekResult, ...]  # one per squad member, in roster order
+
+    @property
+    def reviews_owed(self) -> int:
+        return sum(r.reviews_owed for r in self.results)
+
+    @property
+    def reviews_done(self) -> int:
+        return sum(r.reviews_done for r in self.results)
+
+    @property
+    def missing_articles(self) -> tuple[str, ...]:
+        return tuple(r.username for r in self.results if r.article == "missing" and not r.excused)
+
+
+# ─────────────────────────────── neighbours ───────────────────────────────
+
+
+def neighbour_indexes(count: int, per_side: int = 1) -> list[tuple[int, ...]]:
+    """For each of ``count`` articles in ring order, the indexes of the articles it reviews.
+
+    Previous ones first, then next ones; each other article at most once, never itself.
+    """
+    out: list[tuple[int, ...]] = []
+    for i in range(count):
+        chosen: dict[int, None] = {}
+        for step in range(1, per_side + 1):
+            for j in ((i - step) % count, (i + step) % count):
+                if j != i:
+                    chosen.setdefault(j, None)
+        out.append(tuple(chosen))
+    return out
+
+
+# ─────────────────────────────── evaluation ───────────────────────────────
+
+
+@dataclass(slots=True)
+class _Context:
+    obligations: Obligations
+    tz: ZoneInfo
+    times: WeekTimes
+    as_of: dt.datetime | None
+
+    def cut(self, moment: dt.datetime) -> dt.datetime:
+        """A rule's moment, but never later than what is known (``as_of``)."""
+        return moment if self.as_of is None or moment <= self.as_of else self.as_of
+
+
+def _qualifies(post: WeekPost, moment: dt.datetime, minimum: int) -> bool:
+    version = post.as_at(moment)
+    return version is not None and version.units >= minimum
+
+
+def _ref(post: WeekPost) -> PostRef:
+    return PostRef(post.id, post.topic_id, post.post_number, post.created_at)
+
+
+def _is_article_shape(post: WeekPost, thread_mode: bool) -> bool:
+    if thread_mode:  # a floor of its own, not a reply to somebody's post
+        return post.post_number > 1 and post.reply_to_post_number in (None, 1)
+    return post.post_number == 1
+
+
+def _on_time_authors(
+    posts: Iterable[WeekPost], ctx: _Context, times: WeekTimes, members: frozenset[str]
+) -> set[str]:
+    minimum = ctx.obligations.article.min_length
+    deadline = ctx.cut(times.deadline)
+    return {
+        p.username
+        for p in posts
+        if p.username in members and p.post_number == 1 and _qualifies(p, deadline, minimum)
+    }
+
+
+def _choose_articles(sw: SquadWeek, ctx: _Context, members: frozenset[str]) -> dict[str, tuple]:
+    """author -> (status, post) for every member with an article this week."""
+    thread_mode = ctx.obligations.article.mode == "thread"
+    minimum = ctx.obligations.article.min_length
+    times = ctx.times
+    deadline, late_until = ctx.cut(times.deadline), ctx.cut(times.late_until)
+    candidates = [
+        p for p in sw.posts if p.username in members and _is_article_shape(p, thread_mode)
+    ]
+    late_pool = list(candidates)
+    if not thread_mode:
+        # A post in the previous week's late window counted for that week if its author
+        # had nothing on time then; it is not this week's article.
+        previous = week_times(ctx.obligations, sw.week.previous(), ctx.tz)
+        prev_on_time = _on_time_authors(sw.previous_posts, ctx, previous, members)
+        candidates = [
+            p
+            for p in candidates
+            if not (
+                p.created_at <= previous.late_until
+                and p.username not in prev_on_time
+                and _qualifies(p, previous.late_until, minimum)
+            )
+        ]
+        late_pool = candidates + [
+            p for p in sw.next_posts if p.username in members and _is_article_shape(p, thread_mode)
+        ]
+    chosen: dict[str, tuple] = {}
+    for post in sorted(candidates, key=_posting_order):
+        if post.username not in chosen and _qualifies(post, deadline, minimum):
+            chosen[post.username] = ("on_time", post)
+    for post in sorted(late_pool, key=_posting_order):
+        if post.username not in chosen and _qualifies(post, late_until, minimum):
+            chosen[post.username] = ("late", post)
+    return chosen
+
+
+def _posting_order(post: WeekPost) -> tuple[dt.datetime, int]:
+    return (post.created_at, post.id)
+
+
+def _review_targets(post: WeekPost, version: Version, thread_mode: bool, kinds) -> set:
+    targets = set()
+    if "reply" in kinds:
+        if thread_mode:
+            if post.reply_to_post_number and post.reply_to_post_number > 1:
+                targets.add((post.topic_id, post.reply_to_post_number))
+        elif post.post_number > 1:
+            targets.add((post.topic_id, 1))
+    if "quote" in kinds:
+        for quote in version.quotes:
+            targets.add((quote.topic_id, quote.post_number))
+    return targets
+
+
+def _index_reviews(posts: Iterable[WeekPost], thread_mode: bool, kinds) -> dict:
+    """(reviewer, topic_id, post_number) -> candidate review posts, in posting order.
+
+    Indexed by every target any version of the post had; each candidate is checked
+    again against the version standing at the moment that matters.
+    """
+    index: dict[tuple[str, int, int], list[WeekPost]] = defaultdict(list)
+    for post in sorted(posts, key=_posting_order):
+        targets = set()
+        for version in post.versions:
+            targets |= _review_targets(post, version, thread_mode, kinds)
+        for topic_id, post_number in targets:
+            index[(post.username, topic_id, post_number)].append(post)
+    return index
+
+
+def _review_status(
+    candidates: Sequence[WeekPost],
+    article: WeekPost,
+    due: dt.datetime,
+    cap: dt.datetime,
+    ctx: _Context,
+) -> tuple[Status, WeekPost | None]:
+    thread_mode = ctx.obligations.article.mode == "thread"
+    kinds = ctx.obligations.review.counts_as
+    minimum = ctx.obligations.review.min_length
+    target = (article.topic_id, article.post_number)
+
+    def counts_at(post: WeekPost, moment: dt.datetime) -> bool:
+        if post.id == article.id:
+            return False
+        version = post.as_at(moment)
+        return (
+            version is not None
+            and version.units >= minimum
+            and target in _review_targets(post, version, thread_mode, kinds)
+        )
+
+    for status, moment in (("on_time", ctx.cut(due)), ("late", ctx.cut(cap))):
+        for post in candidates:
+            if counts_at(post, moment):
+                return status, post  # type: ignore[return-value]
+    return "missing", None
+
+
+def evaluate_squad_week(
+    obligations: Obligations,
+    tz: ZoneInfo,
+    squad_week: SquadWeek,
+    *,
+    staff: frozenset[str] = frozenset(),
+    excused: frozenset[str] = frozenset(),
+    as_of: dt.datetime | None = None,
+) -> SquadWeekResult:
+    """Every member's result for one squad and week.
+
+    ``as_of`` (reminders): only what existed by then counts, so "missing" reads
+    "not done yet". The audit passes None: the rule moments decide.
+    """
+    ctx = _Context(obligations, tz, week_times(obligations, squad_week.week, tz), as_of)
+    squad = squad_week.squad
+    members = frozenset(squad.members)
+    chosen = _choose_articles(squad_week, ctx, members)
+    ring = sorted(chosen.items(), key=lambda item: _posting_order(item[1][1]))
+    thread_mode = obligations.article.mode == "thread"
+    pool = (*squad_week.posts, *squad_week.next_posts)
+    index = _index_reviews(pool, thread_mode, obligations.review.counts_as)
+    due_days = obligations.review.due_days_after_article
+    cap = ctx.times.review_cap
+
+    owed: dict[str, list[ReviewResult]] = defaultdict(list)
+    for i, targets in enumerate(neighbour_indexes(len(ring), obligations.review.neighbours)):
+        reviewer = ring[i][0]
+        for j in targets:
+            author, (_status, article) = ring[j]
+            due = (
+                cap if due_days is None else min(cap, end_of_day(article.created_at, due_days, tz))
+            )
+            candidates = index.get((reviewer, article.topic_id, article.post_number), ())
+            status, review = _review_status(candidates, article, due, cap, ctx)
+            owed[reviewer].append(
+                ReviewResult(
+                    reviewer=reviewer,
+                    author=author,
+                    article=_ref(article),
+                    due=due,
+                    status=status,
+                    review=_ref(review) if review is not None else None,
+                )
+            )
+
+    weights = obligations.penalties.weights
+    results = []
+    for username in squad.members:
+        status, post = chosen.get(username, ("missing", None))
+        reviews = tuple(owed.get(username, ()))
+        reasons = _reasons(status, reviews)
+        is_excused = username in excused
+        is_exempt = username in staff
+        strikes = 0 if is_excused or is_exempt else _strikes(reasons, weights)
+        results.append(
+            WeekResult(
+                username=username,
+                squad=squad.slug,
+                week=squad_week.week,
+                article=status,
+                article_post=_ref(post) if post is not None else None,
+                reviews=reviews,
+                excused=is_excused,
+                exempt=is_exempt,
+                strikes=strikes,
+                reasons=reasons,
+            )
+        )
+    return SquadWeekResult(
+        squad=squad,
+        week=squad_week.week,
+        articles=tuple((author, _ref(post)) for author, (_s, post) in ring),
+        results=tuple(results),
+    )
+
+
+def _reasons(article: Status, reviews: Sequence[ReviewResult]) -> tuple[str, ...]:
+    reasons = []
+    if article == "missing":
+        reasons.append("missing_article")
+    elif article == "late":
+        reasons.append("late_article")
+    for review in reviews:
+        if review.status == "missing":
+            reasons.append(f"missing_review:{review.author}")
+        elif review.status == "late":
+            reasons.append(f"late_review:{review.author}")
+    return tuple(reasons)
+
+
+def _strikes(reasons: Sequence[str], weights) -> int:
+    total = 0
+    for reason in reasons:
+        kind = reason.split(":", 1)[0]
+        if kind == "missing_article":
+            total += weights.missing_article
+        elif kind == "missing_review":
+            total += weights.missing_review
+        else:  # late article or late review
+            total += weights.late
+    return total
+
+
+# ─────────────────────────────── leave ───────────────────────────────
+
+_WEEK_IN_TEXT = re.compile(r"\b(\d{4})-?W(\d{1,2})\b", re.IGNORECASE)
+
+
+def weeks_named(text: str) -> tuple[Week, ...]:
+    """ISO weeks written in ``text`` ("2026-W47", "2026W48"), valid ones only, in order."""
+    found: dict[Week, None] = {}
+    for match in _WEEK_IN_TEXT.finditer(text or ""):
+        try:
+            found.setdefault(Week(int(match[1]), int(match[2])), None)
+        except ValueError:
+            continue
+    return tuple(found)
+
+
+def leave_request_from_post(
+    obligations: Obligations,
+    tz: ZoneInfo,
+    username: str,
+    created_at: dt.datetime,
+    named: Sequence[Week],
+    source: str = "",
+) -> LeaveRequest:
+    """A leave post asks for the weeks it names, else for the first week it gives notice for."""
+    if named:
+        return LeaveRequest(username, tuple(named), created_at, source)
+    notice = dt.timedelta(hours=obligations.leave.min_notice_hours)
+    week = Week.of_date(created_at.astimezone(tz).date())
+    while week_times(obligations, week, tz).deadline - notice < created_at:
+        week = week.next()
+    return LeaveRequest(username, (week,), created_at, source)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveDecision:
+    granted: Mapping[str, frozenset[Week]]
+    refused: Mapping[str, tuple[tuple[Week, str], ...]]  # (week, why) for staff reports
+
+    def excused(self, week: Week) -> frozenset[str]:
+        return frozenset(u for u, weeks in self.granted.items() if week in weeks)
+
+
+_UNSET: dt.datetime = dt.datetime.min.replace(tzinfo=dt.UTC)  # marker: week not asked yet
+
+
+def grant_leave(
+    obligations: Obligations, tz: ZoneInfo, requests: Iterable[LeaveRequest]
+) -> LeaveDecision:
+    """Which requested weeks are excused, oldest first, within notice and caps."""
+    rule = obligations.leave
+    notice = dt.timedelta(hours=rule.min_notice_hours)
+    # The earliest request of a week decides its notice; None (a user field) needs none.
+    asked: dict[str, dict[Week, dt.datetime | None]] = defaultdict(dict)
+    for request in requests:
+        for week in request.weeks:
+            mine = asked[request.username]
+            current = mine.get(week, _UNSET)
+            at = request.requested_at
+            if current is _UNSET or (current is not None and (at is None or at < current)):
+                mine[week] = at
+    granted: dict[str, frozenset[Week]] = {}
+    refused: dict[str, tuple[tuple[Week, str], ...]] = {}
+    for username, weeks in asked.items():
+        ok: list[Week] = []
+        no: list[tuple[Week, str]] = []
+        per_year: dict[int, int] = defaultdict(int)
+        for week in sorted(weeks):
+            at = weeks[week]
+            if not rule.enabled:
+                no.append((week, "leave_disabled"))
+            elif at is not None and at > week_times(obligations, week, tz).deadline - notice:
+                no.append((week, "too_late"))
+            elif per_year[week.year] >= rule.max_weeks_per_year:
+                no.append((week, "max_weeks_per_year"))
+            elif _run_length(ok, week) >= rule.max_weeks_in_a_row:
+                no.append((week, "max_weeks_in_a_row"))
+            else:
+                ok.append(week)
+                per_year[week.year] += 1
+        granted[username] = frozenset(ok)
+        if no:
+            refused[username] = tuple(no)
+    return LeaveDecision(granted, refused)
+
+
+def _run_length(granted: Sequence[Week], week: Week) -> int:
+    """How many granted weeks directly precede ``week`` without a gap."""
+    run, expected = 0, week.previous()
+    for earlier in reversed(granted):
+        if earlier != expected:
+            break
+        run += 1
+        expected = expected.previous()
+    return run
+
+
+# ─────────────────────────────── many squads ───────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class WeekResults:
+    """Every audited member's result for one week, by username."""
+
+    week: Week
+    squads: tuple[SquadWeekResult, ...] = ()
+    by_member: Mapping[str, WeekResult] = field(default_factory=dict)
+
+
+def evaluate_week(
+    obligations: Obligations,
+    tz: ZoneInfo,
+    week: Week,
+    squad_weeks: Iterable[SquadWeek],
+    *,
+    staff: frozenset[str] = frozenset(),
+    excused: frozenset[str] = frozenset(),
+    as_of: dt.datetime | None = None,
+) -> WeekResults:
+    """``evaluate_squad_week`` for every squad of ``week``; a member in two squads is
+    judged by the first."""
+    squads = []
+    by_member: dict[str, WeekResult] = {}
+    for sw in squad_weeks:
+        if sw.week != week:
+            raise ValueError(f"squad {sw.squad.slug} is for {sw.week}, not {week}")
+        result = evaluate_squad_week(obligations, tz, sw, staff=staff, excused=excused, as_of=as_of)
+        squads.append(result)
+        for member in result.results:
+            by_member.setdefault(member.username, member)
+    return WeekResults(week, tuple(squads), by_member)
+
+
+# ─────────────────────────────── plans: threads and reminders ───────────────────────────────
+
+
+def thread_title(obligations: Obligations, week: Week, squad: Squad) -> str:
+    return obligations.article.thread_title.format_map(
+        _Lenient(week=week.number, year=week.year, squad=squad.full_name, squad_slug=squad.slug)
+    )
+
+
+class _Lenient(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def plan_weekly_threads(
+    rules: Rules, squads: Iterable[Squad], week: Week, existing: Mapping[str, int]
+) -> list[a.Action]:
+    """One ``CreateTopic`` per squad (with a category) that has no thread for ``week`` yet."""
+    obligations = rules.obligations
+    if obligations.article.mode != "thread":
+        return []
+    times = week_times(obligations, week, rules.tz)
+    out: list[a.Action] = []
+    for squad in squads:
+        if squad.slug in existing or squad.category_id is None:
+            continue
+        title = thread_title(obligations, week, squad)
+        values = {
+            "squad": squad.full_name,
+            "week": week.number,
+            "year": week.year,
+            "deadline": _when(times.deadline, rules.tz),
+            "min_length": obligations.article.min_length,
+            "review_min_length": obligations.review.min_length,
+        }
+        body = title
+        if obligations.messages.weekly_thread:
+            body = rules.render(obligations.messages.weekly_thread, None, **values).body
+        out.append(
+            a.CreateTopic(
+                key=f"weekly-thread:{squad.slug}:{week}",
+                reason=f"open {week} thread of {squad.slug}",
+                category_id=squad.category_id,
+                title=title,
+                raw=body,
+                tags=(obligations.article.tag,) if obligations.article.tag else (),
+            )
+        )
+    return out
+
+
+def _when(moment: dt.datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def reminder_id(reminder: Reminder) -> str:
+    """Stable short id of a reminder rule (its name may be Chinese and long)."""
+    return hashlib.sha1(f"{reminder.about}|{reminder.name}".encode()).hexdigest()[:8]
+
+
+def plan_reminders(
+    rules: Rules,
+    reminder: Reminder,
+    progress: WeekResults,
+) -> list[a.Action]:
+    """PMs for one reminder run, from the week's progress (``evaluate_week`` with ``as_of``).
+
+    Article reminders go to members without an article; review reminders to members who
+    owe reviews, with links; each leader gets the list of their squad (if the template is set).
+    Staff and excused members are not reminded.
+    """
+    obligations = rules.obligations
+    week = progress.week
+    times = week_times(obligations, week, rules.tz)
+    rid = reminder_id(reminder)
+    out: list[a.Action] = []
+    for sr in progress.squads:
+        missing_articles: list[str] = []
+        owed_lines: list[str] = []
+        for result in sr.results:
+            if result.exempt or result.excused:
+                continue
+            owed = [r for r in result.reviews if r.status == "missing"]
+            if result.article == "missing":
+                missing_articles.append(result.username)
+            owed_lines.extend(f"- @{r.reviewer} → @{r.author} {r.article.path}" for r in owed)
+            if reminder.about == "article":
+                if reminder.only_missing and result.article != "missing":
+                    continue
+                values = {
+                    "username": result.username,
+                    "week": week.number,
+                    "deadline": _when(times.deadline, rules.tz),
+                    "min_length": obligations.article.min_length,
+                    "squad": sr.squad.full_name,
+                }
+            else:
+                if not owed and (reminder.only_missing or not result.reviews):
+                    continue
+                links = "\n".join(
+                    f"- @{r.author}: {r.article.path}" for r in owed or result.reviews
+                )
+                values = {
+                    "username": result.username,
+                    "week": week.number,
+                    "review_links": links,
+                    "review_deadline": _when(min(r.due for r in owed or result.reviews), rules.tz),
+                    "squad": sr.squad.full_name,
+                }
+            msg = rules.render(reminder.template, None, **values)
+            out.append(
+                a.SendPrivateMessage(
+                    key=f"remind:{rid}:{week}:{result.username}",
+                    reason=f"{reminder.about} reminder for {week}",
+                    recipients=(result.username,),
+                    title=msg.title,
+                    raw=msg.body,
+                )
+            )
+        template = obligations.messages.leader_reminder
+        leader = sr.squad.leader
+        if template and leader and (missing_articles or owed_lines):
+            msg = rules.render(
+                template,
+                None,
+                username=leader,
+                squad=sr.squad.full_name,
+                week=week.number,
+                missing_articles=", ".join(f"@{u}" for u in missing_articles) or "—",
+                owed_reviews="\n".join(owed_lines) or "—",
+            )
+            out.append(
+                a.SendPrivateMessage(
+                    key=f"remind-leader:{rid}:{week}:{sr.squad.slug}",
+                    reason=f"{reminder.about} reminder for {week}: {sr.squad.slug}'s list",
+                    recipients=(leader,),
+                    title=msg.title,
+                    raw=msg.body,
+                )
+            )
+    return out

@@ -450,9 +450,12 @@ class ReviewerBeyondDuty(RulesModel):
 
 class DigestCurator(RulesModel):
     kind: Literal["digest_curator"]
-    min_digests: PositiveInt = 2  # topics in community.categories.digests
+    min_digests: PositiveInt = 2  # topics in community.categories.digests (or tagged `tag`)
     weeks: PositiveInt = 4
     min_length: NonNegativeInt = 300
+    min_likes: NonNegativeInt = 3  # liked by at least this many others
+    min_replies: NonNegativeInt = 1  # replies by others: it gathered a discussion
+    tag: str | None = "digest"  # topics with this tag count as digests wherever they are
 
 
 class HomeworkReminder(RulesModel):
@@ -464,6 +467,7 @@ class HomeworkReminder(RulesModel):
 class Connector(RulesModel):
     kind: Literal["connector"]
     min_other_squads: PositiveInt = 3  # distinct other squads replied to / reviewed
+    min_people: NonNegativeInt = 5  # distinct people of other squads replied to / reviewed
     weeks: PositiveInt = 4
 
 
@@ -577,6 +581,13 @@ class HealthThresholds(RulesModel):
     silent_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members with no post this week
     penalised_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members who got a strike
     camp_pass_rate: AtLeast = AtLeast(healthy=0.6, critical=0.3)
+    # Signs of a dying group:
+    staff_post_share: AtMost = AtMost(healthy=0.4, critical=0.6)  # posts by staff and leaders
+    ad_post_share: AtMost = AtMost(healthy=0.02, critical=0.05)  # screened words, link-only
+    actives_ratio: AtLeast = AtLeast(healthy=0.9, critical=0.7)  # actives vs previous weeks
+    unanswered_share: AtMost = AtMost(healthy=0.2, critical=0.4)  # topics nobody answered
+    contributor_share: AtLeast = AtLeast(healthy=0.2, critical=0.1)  # members giving beyond duty
+    isolated_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # no interaction for 2 weeks
 
     @model_validator(mode="after")
     def _rates_are_fractions(self) -> HealthThresholds:
@@ -598,6 +609,9 @@ class Health(RulesModel):
     report_cron: CronExpr = "0 21 * * sun"
     report_category: CategorySlug | None = None  # None: community.categories.audit_log
     lookback_weeks: PositiveInt = 4  # trends are computed over this many weeks
+    isolation_weeks: PositiveInt = 2  # no interaction for this many weeks: isolated
+    unanswered_hours: PositiveInt = 48  # a topic this old with no reply by others: unanswered
+    link_only_max_units: NonNegativeInt = 5  # a post with a link and at most this much text
     thresholds: HealthThresholds = HealthThresholds()
     messages: HealthMessages
 

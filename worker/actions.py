@@ -101,3 +101,34 @@ class GrantBadge(Action):
 class RevokeBadge(Action):
     username: str
     badge_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateGroup(Action):
+    """Create a group unless one with this ``name`` exists (then nothing is changed)."""
+
+    name: str  # Discourse group name (ASCII slug)
+    full_name: str = ""
+    bio_raw: str = ""
+    visibility_level: int = 0  # 0 public, 1 logged on, 2 members, 3 staff, 4 owners
+    members_visibility_level: int = 0
+    messageable_level: int = 0
+    mentionable_level: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateCategory(Action):
+    """Create a category unless one with this ``slug`` exists (then nothing is changed).
+
+    ``permissions`` are (group name, 1 full | 2 create_post | 3 readonly); only those
+    groups (and admins) can see it. ``moderating_groups`` are group names (the site
+    setting ``enable_category_group_moderation`` must be on).
+    """
+
+    name: str
+    slug: str
+    permissions: tuple[tuple[str, int], ...] = ()
+    moderating_groups: tuple[str, ...] = ()
+    description: str = ""
+    color: str = "0088CC"
+    text_color: str = "FFFFFF"

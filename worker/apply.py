@@ -151,6 +151,45 @@ class Applier:
                 self.client.revoke_user_badge(grant["id"])
         return None
 
+    def _do_CreateGroup(self, act: a.CreateGroup) -> Any:
+        # Look before creating: a retry after a crash between create and record finds it.
+        try:
+            existing = self.client.get_group(act.name)
+        except NotFound:
+            existing = None
+        if existing:
+            group = existing.get("group", existing)
+            self._group_ids[act.name] = int(group["id"])
+            return {"id": int(group["id"]), "existed": True}
+        created = self.client.create_group(
+            act.name,
+            act.full_name or None,
+            reason=act.reason,
+            bio_raw=act.bio_raw,
+            visibility_level=act.visibility_level,
+            members_visibility_level=act.members_visibility_level,
+            messageable_level=act.messageable_level,
+            mentionable_level=act.mentionable_level,
+        )
+        self._group_ids[act.name] = int(created["id"])
+        return {"id": int(created["id"]), "existed": False}
+
+    def _do_CreateCategory(self, act: a.CreateCategory) -> Any:
+        for category in self.client.list_categories():
+            if category.get("slug") == act.slug:
+                return {"id": int(category["id"]), "existed": True}
+        created = self.client.create_category(
+            act.name,
+            slug=act.slug,
+            color=act.color,
+            text_color=act.text_color,
+            permissions=dict(act.permissions) or None,
+            moderating_group_ids=[self._group_id(g) for g in act.moderating_groups] or None,
+            description=act.description or None,
+            reason=act.reason,
+        )
+        return {"id": int(created["id"]), "existed": False}
+
     # --- name → id lookups, cached for one applier ----------------------------------
 
     def _group_id(self, name: str) -> int:

@@ -111,6 +111,7 @@ class Squad:
     class_slug: str | None = None  # the class (e.g. a city class of ~20) it belongs to
     group_id: int | None = None
     category_id: int | None = None
+    class_key: str | None = None  # the grouping value of its class (e.g. a city)
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,10 +149,22 @@ class Payment(RulesModel):
         return self
 
 
+class Duplicates(RulesModel):
+    """A second application by the same person."""
+
+    # Same email once normalised (case; for gmail.com also dots and +tags) as an earlier applicant.
+    same_email: bool = True
+    # User field an applicant fills in when they were a member before (their old username).
+    reapplication_field: UserFieldName | None = None
+    on_match: GateFailAction | None = None  # None: use gating.on_fail
+
+
 class GatingMessages(RulesModel):
     rejected: TemplateKey  # PM to a rejected applicant
     held_for_review: TemplateKey  # staff audit-log summary of an application held for review
     referrer_notice: TemplateKey  # PM to the referrer: someone named you
+    referrer_approved: TemplateKey | None = None  # PM to the referrer: your applicant is in
+    decided: TemplateKey | None = None  # staff audit-log entry for an approval or rejection
 
 
 class Gating(RulesModel):
@@ -162,11 +174,14 @@ class Gating(RulesModel):
     application: Application
     screening: tuple[ScreenList, ...] = ()
     payment: Payment = Payment()
+    duplicates: Duplicates = Duplicates()
     messages: GatingMessages
 
-    def fail_action(self, check: Referral | Application | ScreenList | Payment) -> GateFailAction:
+    def fail_action(
+        self, check: Referral | Application | ScreenList | Payment | Duplicates
+    ) -> GateFailAction:
         """What a failed ``check`` leads to, after its own override."""
-        own = check.on_match if isinstance(check, ScreenList) else check.on_fail
+        own = check.on_match if isinstance(check, ScreenList | Duplicates) else check.on_fail
         return own or self.on_fail
 
 
@@ -207,6 +222,7 @@ class CampMessages(RulesModel):
     failed: TemplateKey  # PM: removed after camp
     referrer_passed: TemplateKey  # PM to referrer
     referrer_failed: TemplateKey  # PM to referrer
+    decided: TemplateKey | None = None  # staff audit-log entry for a pass, extension or removal
 
 
 class Camp(RulesModel):
@@ -276,6 +292,8 @@ class Naming(RulesModel):
     squad_full_name: FormatText = "{cohort} 第{n}组"  # display name, Chinese allowed
     class_slug: FormatText = "cl-{cohort}-{class_n}"
     class_full_name: FormatText = "{cohort} {class_key}班"
+    # The squad's leader group (moderates the squad category): squad slug + this suffix.
+    leader_group_suffix: str = Field(default="-lead", pattern=r"^[a-z0-9_\-]{1,8}$")
 
     def cohort(self, intake: dt.datetime) -> str:
         return intake.strftime(self.cohort_format)
@@ -284,6 +302,7 @@ class Naming(RulesModel):
 class SquadMessages(RulesModel):
     assigned: TemplateKey  # PM to each member: your squad and leader
     leader_squad_list: TemplateKey  # PM to the leader: the members of your squad
+    formed: TemplateKey | None = None  # staff audit-log entry: squads formed or changed
 
 
 class Squads(RulesModel):
@@ -292,6 +311,9 @@ class Squads(RulesModel):
     leader: LeaderSelection = LeaderSelection(order=("most_active", "staff"))
     naming: Naming = Naming()
     private_category: bool = True  # each squad gets a category only it (and staff) can see
+    # A squad below size.min: "merge" moves its members into the smallest squads of its class,
+    # "refill" fills it first with late graduates, "keep" leaves it as it is.
+    on_shrink: Literal["merge", "refill", "keep"] = "refill"
     messages: SquadMessages
 
 
@@ -729,6 +751,7 @@ __all__ = [
     "Connector",
     "Deadline",
     "DigestCurator",
+    "Duplicates",
     "FullAttendance",
     "GateFailAction",
     "Gating",

@@ -1,0 +1,330 @@
+"""The probation camp (预备营): timeline, progress and the verdict at its end.
+
+Pure: (rules, camper, their camp posts, now) → ``CampVerdict``. Days are calendar
+days in the community time zone: the camp starts on the day of approval (day 1)
+and lasts ``duration_days`` days; it ends at the local midnight after its last
+day (plus any extension). The verdict is given once the camp has ended; before
+that it is ``in_progress`` with the progress so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from worker import actions as a
+from worker.rules import Rules
+
+Verdict = Literal["in_progress", "pass", "extend", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Camper:
+    """One camper's camp record (kept in the ledger from the approval on)."""
+
+    user_id: int
+    username: str
+    started_at: datetime  # approval time, aware
+    extensions: int = 0  # extensions already granted
+    referrer: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampPost:
+    """A post by a camper, as far as the camp cares.
+
+    ``category`` is the category *slug*; ``reply_to`` the author of the post or topic
+    replied to (None for a new topic, or a reply to nobody in particular).
+    """
+
+    id: int
+    created_at: datetime
+    units: int
+    category: str | None = None
+    is_topic: bool = False
+    reply_to: str | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CampProgress:
+    introduction: bool
+    checkin_days: tuple[date, ...]  # local days with a qualifying check-in
+    fellows_replied: tuple[str, ...]  # distinct fellow campers replied to
+    activity: int  # qualifying posts of any kind: "most active" for leader choice
+
+    def lines(self, rules: Rules) -> list[str]:
+        tasks = rules.camp.tasks
+        return [
+            f"introduction: {'✓' if self.introduction else '✗'}",
+            f"check-in days: {len(self.checkin_days)}/{tasks.checkins.min_days}",
+            f"fellow campers replied to: {len(self.fellows_replied)}/{tasks.replies.min_replies}",
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class CampVerdict:
+    verdict: Verdict
+    progress: CampProgress
+    missing: tuple[str, ...]  # open tasks, in words
+    ends_at: datetime  # end of the camp as it stands (after this verdict's extension)
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def camp_end(rules: Rules, started_at: datetime, extensions: int = 0) -> datetime:
+    """Local midnight after the camp's last day, with ``extensions`` extensions added."""
+    tz = rules.tz
+    days = rules.camp.duration_days + extensions * rules.camp.extension.days
+    first = local_day(started_at, tz)
+    return datetime.combine(first + timedelta(days=days), time(0), tzinfo=tz)
+
+
+def camp_progress(
+    rules: Rules,
+    camper: Camper,
+    posts: Iterable[CampPost],
+    fellow_campers: frozenset[str],
+    *,
+    until: datetime,
+) -> CampProgress:
+    """What the camper did between the approval and ``until`` (the camp's end)."""
+    tasks = rules.camp.tasks
+    tz = rules.tz
+    me = camper.username.lower()
+    fellows = {f.lower(): f for f in fellow_campers if f.lower() != me}
+    intro = False
+    days: set[date] = set()
+    replied: set[str] = set()
+    activity = 0
+    for post in posts:
+        if post.deleted or not camper.started_at <= post.created_at < until:
+            continue
+        counted = False
+        if (
+            post.is_topic
+            and post.category == tasks.introduction.category
+            and post.units >= tasks.introduction.min_length
+        ):
+            intro = counted = True
+        if post.category == tasks.checkins.category and post.units >= tasks.checkins.min_length:
+            days.add(local_day(post.created_at, tz))
+            counted = True
+        if (
+            post.reply_to
+            and post.reply_to.lower() in fellows
+            and post.units >= tasks.replies.min_length
+        ):
+            replied.add(fellows[post.reply_to.lower()])
+            counted = True
+        activity += counted
+    return CampProgress(intro, tuple(sorted(days)), tuple(sorted(replied)), activity)
+
+
+def missing_tasks(rules: Rules, progress: CampProgress) -> tuple[str, ...]:
+    tasks = rules.camp.tasks
+    missing = []
+    if not progress.introduction:
+        missing.append(
+            f"self-introduction topic in #{tasks.introduction.category} "
+            f"(at least {tasks.introduction.min_length} units)"
+        )
+    if len(progress.checkin_days) < tasks.checkins.min_days:
+        missing.append(
+            f"check-ins in #{tasks.checkins.category} on {len(progress.checkin_days)} days "
+            f"(at least {tasks.checkins.min_days})"
+        )
+    if len(progress.fellows_replied) < tasks.replies.min_replies:
+        missing.append(
+            f"replies to {len(progress.fellows_replied)} fellow campers "
+            f"(at least {tasks.replies.min_replies})"
+        )
+    return tuple(missing)
+
+
+def evaluate_camp(
+    rules: Rules,
+    camper: Camper,
+    posts: Sequence[CampPost],
+    fellow_campers: frozenset[str],
+    now: datetime,
+) -> CampVerdict:
+    """Before the camp's end: in progress. After it: pass, extend once (per rules), or fail."""
+    ends_at = camp_end(rules, camper.started_at, camper.extensions)
+    progress = camp_progress(rules, camper, posts, fellow_campers, until=ends_at)
+    missing = missing_tasks(rules, progress)
+    if now < ends_at:
+        return CampVerdict("in_progress", progress, missing, ends_at)
+    if not missing:
+        return CampVerdict("pass", progress, missing, ends_at)
+    camp = rules.camp
+    if camp.on_fail == "extend" and camper.extensions < camp.extension.times:
+        extended = camp_end(rules, camper.started_at, camper.extensions + 1)
+        return CampVerdict("extend", progress, missing, extended)
+    return CampVerdict("fail", progress, missing, ends_at)
+
+
+# ─────────────────────────────── actions ───────────────────────────────
+
+VERDICT_WORDS = {
+    "zh": {"pass": "通过", "extend": "延长", "fail": "未通过,移出", "in_progress": "进行中"},
+    "en": {"pass": "passed", "extend": "extended", "fail": "failed, removed", "in_progress": "…"},
+}
+
+
+def _lang(rules: Rules, camper: Camper) -> str:
+    return camper.language if camper.language in ("zh", "en") else rules.community.default_language
+
+
+def fmt_day(rules: Rules, moment: datetime) -> str:
+    """The last camp day as people say it: the day before the end's local midnight."""
+    return (moment.astimezone(rules.tz) - timedelta(seconds=1)).strftime("%Y-%m-%d")
+
+
+def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
+    """The welcome PM listing the tasks (sent when the camper is approved)."""
+    tasks = rules.camp.tasks
+    msg = rules.render(
+        rules.camp.messages.welcome,
+        _lang(rules, camper),  # type: ignore[arg-type]
+        username=camper.username,
+        camp_days=rules.camp.duration_days,
+        camp_ends=fmt_day(rules, camp_end(rules, camper.started_at)),
+        intro_category=f"#{tasks.introduction.category}",
+        intro_min_length=tasks.introduction.min_length,
+        checkin_category=f"#{tasks.checkins.category}",
+        checkin_days=tasks.checkins.min_days,
+        min_replies=tasks.replies.min_replies,
+    )
+    return [
+        a.SendPrivateMessage(
+            key=f"camp-welcome:{camper.user_id}",
+            reason=f"welcome {camper.username} to the camp",
+            recipients=(camper.username,),
+            title=msg.title,
+            raw=msg.body,
+        )
+    ]
+
+
+def verdict_actions(
+    rules: Rules, camper: Camper, verdict: CampVerdict, *, audit_category_id: int | None
+) -> list[a.Action]:
+    """Writes for a pass, an extension or a removal (none while in progress)."""
+    if verdict.verdict == "in_progress":
+        return []
+    camp = rules.camp
+    groups = rules.community.groups
+    lang = _lang(rules, camper)
+    user, uid = camper.username, camper.user_id
+    # Keys carry the extension count: a second camp period decides afresh.
+    tag = f"{uid}:{camper.extensions}"
+    missing = "\n".join(f"- {m}" for m in verdict.missing) or "- —"
+    why = "; ".join(verdict.missing) or "every task done"
+    out: list[a.Action] = []
+    if audit_category_id is not None and camp.messages.decided:
+        msg = rules.render(
+            camp.messages.decided,
+            lang,  # type: ignore[arg-type]
+            username=user,
+            outcome=VERDICT_WORDS[lang][verdict.verdict],
+            progress="\n".join(f"- {line}" for line in verdict.progress.lines(rules)),
+            missing=missing,
+        )
+        out.append(
+            a.CreateTopic(
+                key=f"camp-audit:{tag}:{verdict.verdict}",
+                reason=f"camp {verdict.verdict} {user}: {why}",
+                affects_members=False,
+                category_id=audit_category_id,
+                title=msg.title,
+                raw=msg.body,
+            )
+        )
+
+    def pm(key: str, template: str, to: str, **values: object) -> a.SendPrivateMessage:
+        msg = rules.render(template, lang, **values)  # type: ignore[arg-type]
+        return a.SendPrivateMessage(
+            key=key,
+            reason=f"camp {verdict.verdict}: {user}",
+            recipients=(to,),
+            title=msg.title,
+            raw=msg.body,
+        )
+
+    if verdict.verdict == "pass":
+        out += [
+            a.AddToGroup(
+                key=f"camp-promote:{uid}",
+                reason="passed the camp",
+                group=groups.members,
+                usernames=(user,),
+            ),
+            a.RemoveFromGroup(
+                key=f"camp-leave:{uid}",
+                reason="passed the camp",
+                group=groups.camp,
+                usernames=(user,),
+            ),
+            pm(f"camp-passed:{uid}", camp.messages.passed, user, username=user),
+        ]
+        if camper.referrer:
+            out.append(
+                pm(
+                    f"referrer-camp-passed:{uid}",
+                    camp.messages.referrer_passed,
+                    camper.referrer,
+                    username=camper.referrer,
+                    newcomer=user,
+                )
+            )
+    elif verdict.verdict == "extend":
+        out.append(
+            pm(
+                f"camp-extended:{tag}",
+                camp.messages.extended,
+                user,
+                username=user,
+                missing=missing,
+                extension_days=camp.extension.days,
+                camp_ends=fmt_day(rules, verdict.ends_at),
+            )
+        )
+    else:
+        out += [
+            a.AddToGroup(
+                key=f"camp-alumni:{uid}",
+                reason=f"failed the camp: {why}",
+                group=groups.alumni,
+                usernames=(user,),
+            ),
+            a.RemoveFromGroup(
+                key=f"camp-remove:{uid}",
+                reason=f"failed the camp: {why}",
+                group=groups.camp,
+                usernames=(user,),
+            ),
+            pm(f"camp-failed:{uid}", camp.messages.failed, user, username=user, missing=missing),
+        ]
+        if camper.referrer:
+            out.append(
+                pm(
+                    f"referrer-camp-failed:{uid}",
+                    camp.messages.referrer_failed,
+                    camper.referrer,
+                    username=camper.referrer,
+                    newcomer=user,
+                )
+            )
+    return out
+
+
+def extended(camper: Camper) -> Camper:
+    """The camper's record after an extension was granted."""
+    return replace(camper, extensions=camper.extensions + 1)

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+SYSTEM_USER_ID = -1  # Discourse's "system" user
+UNCATEGORIZED_ID = 1
+
 # Discourse's automatic group ids (Group::AUTO_GROUPS).
 AUTO_GROUPS: dict[str, int] = {
     "everyone": 0,

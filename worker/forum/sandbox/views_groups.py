@@ -186,9 +186,9 @@ def update(ctx: Ctx, key: str) -> Any:
     if new_name and new_name != group.name:
         if group.automatic or not actor.admin:
             raise invalid_access()
-        from worker.forum.sandbox.state import _name_errors
+        from worker.forum.sandbox.state import name_errors
 
-        errors = _name_errors("Name", str(new_name), 3, forum.settings["max_username_length"])
+        errors = name_errors("Name", str(new_name), 3, forum.settings["max_username_length"])
         other = forum.find_group(str(new_name))
         if not errors and other is not None and other.id != group.id:
             errors.append("Name has already been taken")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import redis
 
 from worker.redis_server import EmbeddedRedis
+
+if TYPE_CHECKING:
+    from worker.forum.sandbox import RunningSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -40,7 +44,7 @@ def redis_client(redis_url: str) -> redis.Redis:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[object]:
+def sandbox() -> Iterator[RunningSandbox]:
     """A running sandbox forum on a free port (``.url``, ``.api_key``, ``.forum``, faults,
     rate limit, webhooks: see ``worker.forum.sandbox.server.Sandbox``)."""
     from worker.forum.sandbox import start_sandbox

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def _user(api: Api, username: str, **extra: Any) -> int:
 
 
 @pytest.fixture
-def api() -> Api:
+def api() -> Iterator[Api]:
     sandbox = build_sandbox(api_key="access-key")
     yield Api(sandbox)
     sandbox.webhooks.close()

@@ -1,0 +1,618 @@
+"""Value contributors: who gave more than they had to, and the badges it earns.
+
+Pure: (rules, facts, week) → contributions → badge decisions → actions. Each
+contribution names the post that earned it; a badge's ``reason`` is the URL of
+the post that completed the criterion. Grants are idempotent twice over: badges
+already held are skipped, and every action carries a key.
+
+Contribution kinds (thresholds in ``rules/badges.yml``):
+
+- ``reviewer_beyond_duty``: a substantive review (reply to or quote of an
+  article, at least ``min_length`` units) of an article the reviewer did not owe;
+- ``digest_curator``: a topic in the digest category or with the digest tag, at
+  least ``min_length`` units, liked by ``min_likes`` others and answered by
+  ``min_replies`` others;
+- ``homework_reminder``: a post mentioning squad mates who, at that moment, had
+  not yet posted their article, before the week's deadline (judged once the
+  week's results are in);
+- ``connector``: replies to / reviews / quotes of members of other squads;
+- ``welcomer``: the first reply by someone else to a newcomer's introduction;
+- ``streak``: N consecutive weeks with obligations met (excused weeks neither
+  count nor break the run);
+- ``full_attendance``: a squad in which nobody missed an obligation for N
+  consecutive weeks (excused is not missed) — every member gets the badge.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Literal
+
+from worker import actions as a
+from worker.engine.facts import LikeFact, PostFact, Roster
+from worker.engine.graph import PostIndex, iso_week, shift_week, week_bounds, week_start
+from worker.rules.models import (
+    Badge,
+    BadgeKind,
+    Connector,
+    DigestCurator,
+    FullAttendance,
+    HomeworkReminder,
+    ReviewerBeyondDuty,
+    Rules,
+    Streak,
+    Welcomer,
+)
+from worker.rules.types import WEEKDAYS
+
+Outcome = Literal["met", "excused", "missed"]
+# Kinds that are giving beyond one's duty (value contributors); streaks and full
+# attendance reward meeting it.
+GIVING_KINDS: tuple[BadgeKind, ...] = (
+    "reviewer_beyond_duty",
+    "digest_curator",
+    "homework_reminder",
+    "connector",
+    "welcomer",
+)
+MAX_STREAK_WEEKS = 520  # how far back a streak is followed
+
+
+@dataclass(frozen=True, slots=True)
+class WeekResult:
+    """One member's week as the obligations audit judged it.
+
+    ``met``: article and every owed review done; ``excused``: on leave;
+    ``missed``: anything else.
+    """
+
+    status: Outcome
+    article_post_id: int | None = None
+    article_at: datetime | None = None
+    owed_reviews: frozenset[int] = frozenset()  # article post ids this member had to review
+    reviews_done: int = 0
+    struck: bool = False  # got a strike this week
+
+
+# ISO week ("2026-W47") → username → result
+WeekResults = Mapping[str, Mapping[str, WeekResult]]
+
+
+@dataclass(frozen=True)
+class RecognitionFacts:
+    """What recognition decides on; built at the edge (see ``worker.jobs.recognition``)."""
+
+    posts: PostIndex
+    likes: Sequence[LikeFact]
+    roster: Roster
+    results: WeekResults
+    category_ids: Mapping[str, int]  # category slug → id (digests, introductions)
+    base_url: str  # the forum's address, for post URLs
+    newcomers: frozenset[str] | None = None  # introduction authors who count; None: all
+    languages: Mapping[str, str] = field(default_factory=dict)  # username → "zh"/"en"
+
+    def url(self, post: PostFact) -> str:
+        return post_url(self.base_url, post.topic_id, post.post_number)
+
+
+def post_url(base_url: str, topic_id: int, post_number: int) -> str:
+    return f"{base_url.rstrip('/')}/t/{topic_id}/{post_number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    kind: BadgeKind
+    username: str
+    post: PostFact  # the post that counts
+    other: str = ""  # the person it was for (reviewed, reminded, welcomed…), if one
+    other_squad: str = ""  # connector: that person's squad
+
+    @property
+    def at(self) -> datetime:
+        return self.post.created_at
+
+
+# ───────────────────────────── detection, one function per kind ─────────────────────────────
+
+
+def _articles(results: WeekResults) -> tuple[set[int], dict[str, set[int]]]:
+    articles: set[int] = set()
+    owed: dict[str, set[int]] = defaultdict(set)
+    for week in results.values():
+        for name, result in week.items():
+            if result.article_post_id is not None:
+                articles.add(result.article_post_id)
+            owed[name] |= result.owed_reviews
+    return articles, owed
+
+
+def _in(post: PostFact, start: datetime, end: datetime) -> bool:
+    return start <= post.created_at < end
+
+
+def extra_reviews(
+    facts: RecognitionFacts, start: datetime, end: datetime, min_length: int
+) -> list[Contribution]:
+    """Substantive reviews of articles the reviewer did not owe; one per reviewer and article."""
+    articles, owed = _articles(facts.results)
+    index = facts.posts
+    out: list[Contribution] = []
+    seen: set[tuple[str, int]] = set()
+    for post in index:
+        if post.units < min_length or not _in(post, start, end):
+            continue
+        targets = []
+        replied = index.reply_target(post)
+        if replied is not None:
+            targets.append(replied)
+        targets.extend(
+            q for ref in post.quotes if (q := index.at(ref.topic_id, ref.post_number)) is not None
+        )
+        for target in targets:
+            key = (post.username, target.id)
+            if (
+                target.id in articles
+                and target.username != post.username
+                and target.id not in owed.get(post.username, ())
+                and key not in seen
+            ):
+                seen.add(key)
+                out.append(
+                    Contribution("reviewer_beyond_duty", post.username, post, target.username)
+                )
+    return out
+
+
+def digests(
+    facts: RecognitionFacts, start: datetime, end: datetime, criterion: DigestCurator
+) -> list[Contribution]:
+    """Digest topics that drew at least ``min_likes`` others' likes and ``min_replies`` replies.
+
+    Likes are the distinct likers in ``facts.likes`` (the author excluded), or the
+    post's ``like_count`` if that is higher (Discourse forbids liking one's own post).
+    """
+    category = facts.category_ids.get("digests")
+    likers: dict[int, set[str]] = defaultdict(set)
+    for like in facts.likes:
+        likers[like.post_id].add(like.user)
+    repliers: dict[int, set[str]] = defaultdict(set)
+    candidates = []
+    for post in facts.posts:
+        if post.post_number == 1:
+            is_digest = (category is not None and post.category_id == category) or (
+                criterion.tag is not None and criterion.tag in post.tags
+            )
+            if is_digest and post.units >= criterion.min_length and _in(post, start, end):
+                candidates.append(post)
+        else:
+            repliers[post.topic_id].add(post.username)
+    out = []
+    for post in candidates:
+        likes = max(len(likers[post.id] - {post.username}), post.like_count)
+        replies = len(repliers[post.topic_id] - {post.username})
+        if likes >= criterion.min_likes and replies >= criterion.min_replies:
+            out.append(Contribution("digest_curator", post.username, post))
+    return out
+
+
+def homework_reminders(
+    facts: RecognitionFacts,
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+    deadline_of: Callable[[str], datetime],
+) -> list[Contribution]:
+    """Posts mentioning squad mates whose article for the week was not yet posted.
+
+    Counted only before the week's deadline and only for weeks whose results
+    are known (otherwise "not yet posted" cannot be told apart from "never").
+    Excused mates did not need a reminder. One contribution per post.
+    """
+    out = []
+    for post in facts.posts:
+        if not post.mentions or not _in(post, start, end):
+            continue
+        squad = facts.roster.squad_of(post.username)
+        week = iso_week(post.created_at, tz)
+        results = facts.results.get(week)
+        if squad is None or not results or post.created_at >= deadline_of(week):
+            continue
+        mates = {m.lower(): m for m in squad.members if m != post.username}
+        for mentioned in post.mentions:
+            mate = mates.get(mentioned.lower())
+            result = results.get(mate) if mate else None
+            if mate is None or result is None or result.status == "excused":
+                continue
+            if result.article_at is None or result.article_at > post.created_at:
+                out.append(Contribution("homework_reminder", post.username, post, mate))
+                break
+    return out
+
+
+def connections(facts: RecognitionFacts, start: datetime, end: datetime) -> list[Contribution]:
+    """Replies, reviews and quotes to members of other squads; one per (author, person)."""
+    index, roster = facts.posts, facts.roster
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for post in index:
+        mine = roster.squad_of(post.username)
+        if mine is None or not _in(post, start, end):
+            continue
+        others = []
+        replied = index.reply_target(post)
+        if replied is not None:
+            others.append(replied.username)
+        for ref in post.quotes:
+            quoted = index.at(ref.topic_id, ref.post_number)
+            others.append(quoted.username if quoted is not None else ref.username)
+        for other in others:
+            theirs = roster.squad_of(other)
+            if theirs is None or theirs.slug == mine.slug or (post.username, other) in seen:
+                continue
+            seen.add((post.username, other))
+            out.append(Contribution("connector", post.username, post, other, theirs.slug))
+    return out
+
+
+def welcomes(facts: RecognitionFacts, start: datetime, end: datetime) -> list[Contribution]:
+    """The first reply by someone else to each newcomer's introduction topic."""
+    category = facts.category_ids.get("introductions")
+    if category is None:
+        return []
+    by_topic = {
+        p.topic_id: p
+        for p in facts.posts
+        if p.post_number == 1
+        and p.category_id == category
+        and (facts.newcomers is None or p.username in facts.newcomers)
+    }
+    first: dict[int, PostFact] = {}
+    for post in facts.posts:
+        intro = by_topic.get(post.topic_id)
+        if intro is None or post.post_number == 1 or post.username == intro.username:
+            continue
+        best = first.get(post.topic_id)
+        if best is None or (post.created_at, post.post_number) < (
+            best.created_at,
+            best.post_number,
+        ):
+            first[post.topic_id] = post
+    return [
+        Contribution("welcomer", reply.username, reply, by_topic[topic].username)
+        for topic, reply in first.items()
+        if _in(reply, start, end)
+    ]
+
+
+def streak_length(results: WeekResults, username: str, week: str) -> tuple[int, str | None]:
+    """Weeks met in a row ending at ``week`` (excused weeks skipped), and the last met week."""
+    count, last_met = 0, None
+    current = week
+    for _ in range(MAX_STREAK_WEEKS):
+        result = results.get(current, {}).get(username)
+        if result is None or result.status == "missed":
+            break
+        if result.status == "met":
+            count += 1
+            last_met = last_met or current
+        current = shift_week(current, -1)
+    return count, last_met
+
+
+def streaks(facts: RecognitionFacts, week: str, weeks: int) -> list[Contribution]:
+    """Members whose run of met weeks, ending at ``week``, is at least ``weeks`` long.
+
+    The post is the member's article of the last week they met.
+    """
+    out = []
+    for name in sorted(facts.results.get(week, {})):
+        count, last_met = streak_length(facts.results, name, week)
+        if count >= weeks and last_met is not None:
+            article = _article(facts, last_met, name)
+            if article is not None:
+                out.append(Contribution("streak", name, article))
+    return out
+
+
+def full_attendance(facts: RecognitionFacts, week: str, weeks: int) -> list[Contribution]:
+    """Every member of each squad in which nobody missed for ``weeks`` weeks ending at ``week``.
+
+    A squad week counts when at least one member has a result and none missed.
+    Each member's post is their latest article in the period, else the squad's.
+    """
+    period = [shift_week(week, -k) for k in range(weeks)]  # newest first
+    out = []
+    for squad in facts.roster.squads:
+        full = True
+        for w in period:
+            results = [facts.results.get(w, {}).get(m) for m in squad.members]
+            known = [r for r in results if r is not None]
+            if not known or any(r.status == "missed" for r in known):
+                full = False
+                break
+        if not full:
+            continue
+        squad_article = next(
+            (p for w in period for m in squad.members if (p := _article(facts, w, m))), None
+        )
+        for member in squad.members:
+            own = next((p for w in period if (p := _article(facts, w, member))), None)
+            post = own or squad_article
+            if post is not None:
+                out.append(Contribution("full_attendance", member, post))
+    return out
+
+
+def _article(facts: RecognitionFacts, week: str, username: str) -> PostFact | None:
+    result = facts.results.get(week, {}).get(username)
+    if result is None or result.article_post_id is None:
+        return None
+    return facts.posts.get(result.article_post_id)
+
+
+# ───────────────────────────── windows and the dispatcher ─────────────────────────────
+
+
+def deadline_fn(rules: Rules) -> Callable[[str], datetime]:
+    """The article deadline of an ISO week, per ``rules.obligations.deadline``."""
+    deadline = rules.obligations.deadline
+    offset = timedelta(
+        days=WEEKDAYS.index(deadline.weekday),
+        hours=deadline.time.hour,
+        minutes=deadline.time.minute,
+    )
+
+    def of(week: str) -> datetime:
+        monday = week_start(week, rules.tz)
+        local = monday.replace(tzinfo=None) + offset  # wall-clock time, then the zone
+        return local.replace(tzinfo=rules.tz)
+
+    return of
+
+
+def window(week: str, weeks: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the ``weeks`` ISO weeks ending with ``week``."""
+    start, _ = week_bounds(shift_week(week, -(weeks - 1)), tz)
+    _, end = week_bounds(week, tz)
+    return start, end
+
+
+def detect(
+    rules: Rules, facts: RecognitionFacts, criterion: object, week: str, weeks: int | None = None
+) -> list[Contribution]:
+    """Contributions of ``criterion``'s kind over its window ending at ``week``.
+
+    ``weeks`` overrides the criterion's window (health counts one week at a time).
+    """
+    span = weeks or getattr(criterion, "weeks", 1)
+    start, end = window(week, span, rules.tz)
+    match criterion:
+        case ReviewerBeyondDuty(min_length=min_length):
+            return extra_reviews(facts, start, end, min_length)
+        case DigestCurator():
+            return digests(facts, start, end, criterion)
+        case HomeworkReminder():
+            return homework_reminders(facts, start, end, rules.tz, deadline_fn(rules))
+        case Connector():
+            return connections(facts, start, end)
+        case Welcomer():
+            return welcomes(facts, start, end)
+        case Streak():
+            return streaks(facts, week, span)
+        case FullAttendance():
+            return full_attendance(facts, week, span)
+    raise TypeError(f"unknown badge criterion {criterion!r}")
+
+
+_DEFAULT_CRITERIA: dict[BadgeKind, object] = {
+    "reviewer_beyond_duty": ReviewerBeyondDuty(kind="reviewer_beyond_duty"),
+    "digest_curator": DigestCurator(kind="digest_curator"),
+    "homework_reminder": HomeworkReminder(kind="homework_reminder"),
+    "connector": Connector(kind="connector"),
+    "welcomer": Welcomer(kind="welcomer"),
+}
+
+
+def value_criteria(rules: Rules) -> dict[BadgeKind, object]:
+    """The criterion used to spot each giving kind: the first badge of that kind, else defaults.
+
+    Only the per-contribution thresholds matter here (e.g. a review's minimum length).
+    """
+    criteria = dict(_DEFAULT_CRITERIA)
+    for badge in reversed(rules.badges.badges):
+        if badge.kind in criteria:
+            criteria[badge.kind] = badge.criterion
+    return criteria
+
+
+def value_contributors(
+    rules: Rules, facts: RecognitionFacts, week: str
+) -> dict[str, frozenset[BadgeKind]]:
+    """Who gave beyond their duty during ``week`` (one week), and how."""
+    criteria = value_criteria(rules)
+    found: dict[str, set[BadgeKind]] = defaultdict(set)
+    for kind in GIVING_KINDS:
+        for c in detect(rules, facts, criteria[kind], week, weeks=1):
+            found[c.username].add(kind)
+    return {name: frozenset(kinds) for name, kinds in found.items()}
+
+
+# ───────────────────────────── badges ─────────────────────────────
+
+
+@dataclass(frozen=True, slots=True)
+class BadgeDecision:
+    """Grant or revoke ``badge`` for ``username``; ``evidence`` are the posts that count."""
+
+    badge: Badge
+    username: str
+    grant: bool
+    reason_url: str = ""  # the post that earned it (grants)
+    evidence: tuple[Contribution, ...] = ()
+    evidence_urls: tuple[str, ...] = ()
+
+
+def qualifiers(
+    badge: Badge, contributions: Iterable[Contribution]
+) -> dict[str, tuple[Contribution, ...]]:
+    """Members meeting ``badge``'s criterion, with their contributions (oldest first)."""
+    mine: dict[str, list[Contribution]] = defaultdict(list)
+    for c in contributions:
+        mine[c.username].append(c)
+    criterion = badge.criterion
+    out = {}
+    for name, items in mine.items():
+        items.sort(key=lambda c: (c.at, c.post.id))
+        if _meets(criterion, items):
+            out[name] = tuple(items)
+    return out
+
+
+def _meets(criterion: object, items: Sequence[Contribution]) -> bool:
+    n = len(items)
+    match criterion:
+        case ReviewerBeyondDuty(min_extra_reviews=k):
+            return n >= k
+        case DigestCurator(min_digests=k):
+            return n >= k
+        case HomeworkReminder(min_reminders=k):
+            return n >= k
+        case Connector(min_other_squads=squads, min_people=people):
+            return n >= people and len(_other_squads(items)) >= squads
+        case Welcomer(min_campers_welcomed=k):
+            return len({c.other for c in items}) >= k
+        case Streak() | FullAttendance():
+            return n >= 1
+    return False
+
+
+def _other_squads(items: Iterable[Contribution]) -> set[str]:
+    return {c.other_squad for c in items if c.other_squad}
+
+
+def _earning_post(badge: Badge, items: Sequence[Contribution]) -> Contribution:
+    """The contribution that completed the criterion: the k-th, or the latest."""
+    criterion = badge.criterion
+    k = {
+        "reviewer_beyond_duty": getattr(criterion, "min_extra_reviews", 0),
+        "digest_curator": getattr(criterion, "min_digests", 0),
+        "homework_reminder": getattr(criterion, "min_reminders", 0),
+    }.get(badge.kind, 0)
+    return items[k - 1] if 0 < k <= len(items) else items[-1]
+
+
+def evaluate_badges(
+    rules: Rules,
+    facts: RecognitionFacts,
+    week: str,
+    held: Mapping[str, Collection[str]],
+) -> list[BadgeDecision]:
+    """Grants (and, for revocable badges, revocations) as of the end of ``week``.
+
+    ``held``: badge slug → usernames holding it now (read from the forum). Those
+    are never granted again. Revocations happen only for badges the rules mark
+    ``revocable`` and only when ``week`` has obligation results, so a failed
+    audit or an empty read cannot strip everyone.
+    """
+    decisions: list[BadgeDecision] = []
+    for badge in rules.badges.badges:
+        winners = qualifiers(badge, detect(rules, facts, badge.criterion, week))
+        holders = set(held.get(badge.slug, ()))
+        for name in sorted(winners.keys() - holders):
+            evidence = winners[name]
+            earned = _earning_post(badge, evidence)
+            urls = tuple(facts.url(c.post) for c in evidence)
+            decisions.append(
+                BadgeDecision(badge, name, True, facts.url(earned.post), tuple(evidence), urls)
+            )
+        if badge.revocable and facts.results.get(week):
+            for name in sorted(holders - winners.keys()):
+                decisions.append(BadgeDecision(badge, name, False))
+    return decisions
+
+
+def badge_actions(
+    rules: Rules,
+    decisions: Sequence[BadgeDecision],
+    week: str,
+    *,
+    audit_category_id: int | None,
+    languages: Mapping[str, str] | None = None,
+) -> list[a.Action]:
+    """Grant/revoke actions, a PM per grant, and one audit-log topic explaining them all.
+
+    Keys: a non-revocable badge is granted once ever (``badge:<slug>:<user>``); a
+    revocable one once per week it is (re)earned, so it can come back after a
+    revocation.
+    """
+    languages = languages or {}
+    out: list[a.Action] = []
+    lines = []
+    for d in decisions:
+        badge, user = d.badge, d.username
+        suffix = f":{week}" if badge.revocable else ""
+        if d.grant:
+            out.append(
+                a.GrantBadge(
+                    key=f"badge:{badge.slug}:{user}{suffix}",
+                    reason=f"{badge.slug} earned by {user} ({len(d.evidence)} posts, {week})",
+                    username=user,
+                    badge_name=badge.name,
+                    reason_url=d.reason_url,
+                )
+            )
+            pm = rules.render(
+                badge.template,
+                languages.get(user),  # type: ignore[arg-type]
+                username=user,
+                badge=badge.name,
+                description=badge.description,
+                reason_url=d.reason_url,
+            )
+            out.append(
+                a.SendPrivateMessage(
+                    key=f"badge-pm:{badge.slug}:{user}{suffix}",
+                    reason=f"tell {user} about the {badge.slug} badge",
+                    recipients=(user,),
+                    title=pm.title,
+                    raw=pm.body,
+                )
+            )
+            template = "badge_audit_grant"
+        else:
+            out.append(
+                a.RevokeBadge(
+                    key=f"badge-revoke:{badge.slug}:{user}:{week}",
+                    reason=f"{badge.slug} no longer held by {user} ({week})",
+                    username=user,
+                    badge_name=badge.name,
+                )
+            )
+            template = "badge_audit_revoke"
+        evidence = "\n".join(f"  - {url}" for url in d.evidence_urls)
+        lines.append(
+            rules.message(
+                template,
+                username=user,
+                badge=badge.name,
+                reason_url=d.reason_url,
+                count=len(d.evidence),
+                evidence=evidence,
+            ).rstrip()
+        )
+    if lines and audit_category_id is not None:
+        report = rules.render("badge_audit", week=week, decisions="\n".join(lines))
+        out.append(
+            a.CreateTopic(
+                key=f"badge-audit:{week}",
+                reason=f"badge decisions of {week} explained in the audit log",
+                affects_members=False,
+                category_id=audit_category_id,
+                title=report.title,
+                raw=report.body,
+            )
+        )
+    return out

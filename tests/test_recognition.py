@@ -35,38 +35,38 @@ def names(contributions) -> list[tuple[str, str]]:
 # ───────────── reviewing beyond the obligation ─────────────
 
 
-def review_world() -> tuple[World, list]:
+def review_world() -> tuple[World, dict]:
     w = World()
     red = w.squad("red", "ann", "bob", "cat", "dan")
     arts = w.week_of_articles(WEEK, red)  # ann owes bob & dan; bob owes ann & cat; ...
-    return w, arts
+    return w, dict(zip(red.members, arts, strict=True))
 
 
 EXTRA = ReviewerBeyondDuty(kind="reviewer_beyond_duty", min_length=100, weeks=1)
 
 
 def test_review_of_an_article_not_owed_counts() -> None:
-    w, (ann, bob, cat, dan) = review_world()
-    w.reply("ann", cat, at(WEEK, 3))  # ann owes bob and dan, not cat
+    w, art = review_world()
+    w.reply("ann", art["cat"], at(WEEK, 3))  # ann owes bob and dan, not cat
     assert names(detect(RULES, w.facts(), EXTRA, WEEK)) == [("ann", "cat")]
 
 
 def test_review_of_an_owed_neighbour_is_duty_not_extra() -> None:
-    w, (ann, bob, cat, dan) = review_world()
-    w.reply("ann", bob, at(WEEK, 3))
+    w, art = review_world()
+    w.reply("ann", art["bob"], at(WEEK, 3))
     assert detect(RULES, w.facts(), EXTRA, WEEK) == []
 
 
 def test_short_review_does_not_count() -> None:
-    w, (ann, bob, cat, dan) = review_world()
-    w.reply("ann", cat, at(WEEK, 3), units=99)
+    w, art = review_world()
+    w.reply("ann", art["cat"], at(WEEK, 3), units=99)
     assert detect(RULES, w.facts(), EXTRA, WEEK) == []
 
 
 def test_quoting_an_article_elsewhere_counts_as_a_review() -> None:
-    w, (ann, bob, cat, dan) = review_world()
+    w, art = review_world()
     other = w.topic("eve", at(WEEK, 1))
-    w.reply("ann", other, at(WEEK, 3), quote=cat)
+    w.reply("ann", other, at(WEEK, 3), quote=art["cat"])
     assert ("ann", "cat") in names(detect(RULES, w.facts(), EXTRA, WEEK))
 
 
@@ -78,9 +78,9 @@ def test_reply_to_a_post_that_is_not_an_article_is_not_a_review() -> None:
 
 
 def test_same_article_reviewed_twice_counts_once() -> None:
-    w, (ann, bob, cat, dan) = review_world()
-    w.reply("ann", cat, at(WEEK, 3))
-    w.reply("ann", cat, at(WEEK, 4))
+    w, art = review_world()
+    w.reply("ann", art["cat"], at(WEEK, 3))
+    w.reply("ann", art["cat"], at(WEEK, 4))
     assert len(detect(RULES, w.facts(), EXTRA, WEEK)) == 1
 
 
@@ -474,9 +474,9 @@ def test_no_audit_post_when_nothing_was_decided() -> None:
 
 
 def test_value_contributors_of_one_week_name_their_kinds() -> None:
-    w, (ann, bob, cat, dan) = review_world()
-    w.reply("ann", cat, at(WEEK, 3))  # extra review
+    w, art = review_world()
+    w.reply("ann", art["cat"], at(WEEK, 3))  # extra review
     w.reply("bob", w.topic("newbie", at(WEEK, 0), category=51), at(WEEK, 1))  # welcome
-    w.reply("cat", cat, at(WEEK, 3))  # self-reply: nothing
+    w.reply("cat", art["cat"], at(WEEK, 3))  # self-reply: nothing
     found = value_contributors(RULES, w.facts(), WEEK)
     assert found == {"ann": {"reviewer_beyond_duty"}, "bob": {"welcomer"}}

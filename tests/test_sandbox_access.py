@@ -275,3 +275,14 @@ def test_pm_to_unknown_user_is_rejected_with_discourses_message(api: Api) -> Non
         422,
         {"action": "create_post", "errors": ["Sorry, we couldn't find 'ghost'."]},
     )
+
+
+def test_login_required_closes_the_forum_to_anonymous_readers_but_not_signup(api: Api) -> None:
+    api.put("/admin/site_settings/login_required.json", form={"login_required": "true"})
+    reply = api.anonymous().get("/categories.json")
+    assert (reply.status, reply.body["error_type"]) == (403, "not_logged_in")
+    signup = api.anonymous().post(
+        "/users.json", {"username": "newcomer", "email": "new@example.com", "password": "p" * 16}
+    )
+    assert signup.body["success"] is True
+    assert api.get("/categories.json").status == 200

@@ -272,3 +272,14 @@ def test_deleting_a_user_with_posts_needs_delete_posts(api: Api) -> None:
     assert (refused.status, refused.body["deleted"]) == (403, False)
     done = api.delete(f"/admin/users/{created['user_id']}.json", delete_posts="true")
     assert done.body == {"deleted": True}
+
+
+def test_auto_approve_email_domains_skip_the_review(api: Api) -> None:
+    _pending(api).put(
+        "/admin/site_settings/auto_approve_email_domains.json",
+        form={"auto_approve_email_domains": "school.edu|lab.org"},
+    )
+    trusted = _signup(api, "student", email="student@school.edu")
+    stranger = _signup(api, "stranger")
+    assert api.get(f"/admin/users/{trusted['user_id']}.json").body["approved"] is True
+    assert api.get(f"/admin/users/{stranger['user_id']}.json").body["approved"] is False

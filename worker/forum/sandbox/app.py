@@ -35,6 +35,8 @@ from worker.forum.sandbox.state import Forum
 log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json; charset=utf-8"
+# Endpoints anonymous visitors may use even with login_required (signing up).
+_PUBLIC = {"views_users.create_user", "views_users.honeypot"}
 
 View = Callable[..., Any]
 Route = tuple[str, Iterable[str], View]
@@ -172,6 +174,8 @@ class SandboxApp:
             actor, via_key, admin_key = self._authenticate(request)
         if request.path.startswith("/admin/") and not (actor and actor.staff):
             raise not_found()  # Discourse's StaffConstraint: the route does not exist
+        if actor is None and self.forum.settings["login_required"] and endpoint not in _PUBLIC:
+            raise not_logged_in()
         if admin_key:
             wait = self.limiter.hit()
             if wait is not None:

@@ -18,6 +18,17 @@ class SettingSpec:
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("title", "Diamond Sandbox", "string", "required", "The name of this site."),
     SettingSpec(
+        "login_required", False, "bool", "login", "Require authentication to read content."
+    ),
+    SettingSpec(
+        "auto_approve_email_domains",
+        "",
+        "list",
+        "login",
+        "Users with email addresses from this list of domains (a|b) are approved automatically.",
+    ),
+    SettingSpec("allow_user_locale", False, "bool", "basic", "Allow users to choose a language."),
+    SettingSpec(
         "must_approve_users", False, "bool", "login", "Staff must approve all new user accounts."
     ),
     SettingSpec(

@@ -72,6 +72,11 @@ class PeopleOps:
             now = created_at or self.now()
             must_approve = self.settings["must_approve_users"]
             is_approved = bool(approved) if approved is not None else not must_approve
+            domains = [
+                d.strip().lower() for d in self.settings["auto_approve_email_domains"].split("|")
+            ]
+            if email.rsplit("@", 1)[-1].lower() in [d for d in domains if d]:
+                is_approved = True
             if admin or moderator:
                 is_approved = True
             user = User(

@@ -1,0 +1,438 @@
+"""The weekly health report, as data: is the community bonding or falling apart?
+
+Pure: (rules, facts, week) → ``HealthReport``. Renderers (terminal, forum post,
+HTML) live in ``worker.report``; they only format what is here.
+
+What it holds:
+- members by stage (pending, camp, members, alumni) and the flows between two
+  snapshots a week apart (``new`` and ``gone`` for people appearing/leaving);
+- value contributors (recognition's giving kinds) per week: count, share, trend;
+- the interaction graph's measures per week (``worker.engine.graph``);
+- completion rate per squad and week (met / (met + missed); excused left out);
+- activity per week: actives, posts, posts by staff and leaders, ad-like posts,
+  unanswered topics;
+- indicators, each judged against its band in ``rules/health.yml``: ``healthy``,
+  ``watch`` (between the lines) or ``alert`` (past the critical line).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from worker.engine.facts import PostFact, Squad
+from worker.engine.graph import (
+    GraphTrend,
+    graph_trend,
+    interactions,
+    shift_week,
+    week_range,
+    week_start,
+)
+from worker.engine.recognition import (
+    GIVING_KINDS,
+    RecognitionFacts,
+    detect,
+    value_criteria,
+)
+from worker.engine.textlen import count_units
+from worker.rules.models import AtLeast, AtMost, Rules, ScreenList
+
+Stage = Literal["pending", "camp", "members", "alumni"]
+STAGES: tuple[Stage, ...] = ("pending", "camp", "members", "alumni")
+NEW, GONE = "new", "gone"  # pseudo-stages of the flows
+Status = Literal["healthy", "watch", "alert", "unknown"]
+_SEVERITY: dict[Status, int] = {"unknown": 0, "healthy": 1, "watch": 2, "alert": 3}
+
+
+# ───────────────────────────── ad-like posts ─────────────────────────────
+
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+
+class AdScreen:
+    """Tells whether a post's raw text looks like an ad (done at the edge, where raw is read).
+
+    Uses the gating rules' screening lists that apply to written text, and flags
+    link-only posts (a link and at most ``link_only_max_units`` units of text).
+    """
+
+    def __init__(self, lists: Iterable[ScreenList], link_only_max_units: int) -> None:
+        self.lists = [
+            (
+                s.name,
+                tuple(k.lower() for k in s.keywords),
+                [re.compile(p, re.I) for p in s.patterns],
+            )
+            for s in lists
+            if "application" in s.applies_to
+        ]
+        self.link_only_max_units = link_only_max_units
+
+    @classmethod
+    def from_rules(cls, rules: Rules) -> AdScreen:
+        return cls(rules.gating.screening, rules.health.link_only_max_units)
+
+    def signal(self, raw: str) -> str | None:
+        """``"screen:<list name>"``, ``"link-only"`` or None."""
+        lowered = raw.lower()
+        for name, keywords, patterns in self.lists:
+            if any(k in lowered for k in keywords) or any(p.search(raw) for p in patterns):
+                return f"screen:{name}"
+        if _LINK.search(raw) and count_units(raw) <= self.link_only_max_units:
+            return "link-only"
+        return None
+
+
+# ───────────────────────────── inputs and outputs ─────────────────────────────
+
+
+@dataclass(frozen=True)
+class HealthFacts:
+    recognition: RecognitionFacts  # posts, likes, roster, obligation results, category ids
+    stages: Mapping[str, frozenset[str]]  # stage → usernames now
+    previous_stages: Mapping[str, frozenset[str]] | None = None  # a week earlier, for flows
+    staff: frozenset[str] = frozenset()  # staff users (and Diamond's own API user)
+    leaders: frozenset[str] = frozenset()  # squad and class leaders (the roster's are added)
+    ad_posts: Mapping[int, str] = field(default_factory=dict)  # post id → AdScreen signal
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    name: str  # the threshold's name in rules/health.yml
+    value: float | None  # None: not measurable this week (no data)
+    status: Status
+    healthy: float
+    critical: float
+    higher_is_better: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContributorWeek:
+    week: str
+    count: int
+    members: int
+    kinds: Mapping[str, int]  # kind → people who gave that way
+
+    @property
+    def share(self) -> float:
+        return self.count / self.members if self.members else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SquadWeek:
+    week: str
+    met: int
+    excused: int
+    missed: int
+
+    @property
+    def rate(self) -> float | None:
+        judged = self.met + self.missed
+        return self.met / judged if judged else None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityWeek:
+    week: str
+    actives: int  # distinct authors
+    posts: int
+    staff_posts: int  # by staff and leaders
+    ad_posts: int
+    topics: int  # member topics old enough to judge whether they were answered
+    unanswered: int
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    week: str
+    weeks: tuple[str, ...]  # the look-back, oldest first, ending with ``week``
+    stages: Mapping[str, int]
+    flows: Mapping[tuple[str, str], int]  # (from, to) → people; NEW/GONE for in/out
+    contributors: tuple[ContributorWeek, ...]
+    contributor_names: Mapping[str, frozenset[str]]  # this week: username → kinds
+    graph: GraphTrend
+    completion: Mapping[str, tuple[SquadWeek, ...]]  # squad slug → weeks (oldest first)
+    activity: tuple[ActivityWeek, ...]
+    indicators: tuple[Indicator, ...]
+    squads: tuple[Squad, ...]
+    member_squads: Mapping[str, str]  # measured member → squad slug ("" none)
+    partners: Mapping[str, int]  # member → distinct people they interacted with this week
+
+    @property
+    def alerts(self) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.status == "alert")
+
+    @property
+    def verdict(self) -> Status:
+        return max((i.status for i in self.indicators), key=_SEVERITY.get, default="unknown")
+
+    def indicator(self, name: str) -> Indicator:
+        return next(i for i in self.indicators if i.name == name)
+
+    def squad_part(self, slug: str) -> SquadPart:
+        squad = next(s for s in self.squads if s.slug == slug)
+        members = set(squad.members)
+        return SquadPart(
+            squad=squad,
+            week=self.week,
+            completion=self.completion.get(slug, ()),
+            isolated=self.graph.current.isolated.get(slug, ()),
+            contributors=tuple(sorted(n for n in self.contributor_names if n in members)),
+            partners={name: self.partners.get(name, 0) for name in sorted(members)},
+        )
+
+
+@dataclass(frozen=True)
+class SquadPart:
+    """A leader's slice of the report: their squad's figures."""
+
+    squad: Squad
+    week: str
+    completion: tuple[SquadWeek, ...]
+    isolated: tuple[str, ...]
+    contributors: tuple[str, ...]
+    partners: Mapping[str, int]  # member → distinct people they interacted with this week
+
+
+# ───────────────────────────── building the report ─────────────────────────────
+
+
+def stage_of(stages: Mapping[str, frozenset[str]]) -> dict[str, str]:
+    """username → one stage; a later stage wins (a member still in camp is a member)."""
+    out: dict[str, str] = {}
+    for stage in STAGES:
+        for name in stages.get(stage, ()):
+            out[name] = stage
+    return out
+
+
+def flows(
+    before: Mapping[str, frozenset[str]], after: Mapping[str, frozenset[str]]
+) -> dict[tuple[str, str], int]:
+    """People who changed stage between two snapshots: (from, to) → count."""
+    was, now = stage_of(before), stage_of(after)
+    moved: Counter[tuple[str, str]] = Counter()
+    for name in was.keys() | now.keys():
+        a, b = was.get(name, NEW), now.get(name, GONE)
+        if a != b:
+            moved[(a, b)] += 1
+    return dict(sorted(moved.items()))
+
+
+def build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
+    """The health report of ``week`` with trends over ``rules.health.lookback_weeks``."""
+    health, tz = rules.health, rules.tz
+    rec = facts.recognition
+    weeks = week_range(week, health.lookback_weeks)
+    staff = facts.staff
+    community = facts.stages.get("members", frozenset()) | facts.stages.get("camp", frozenset())
+    community -= staff
+    leaders = facts.leaders | {s.leader for s in rec.roster.squads if s.leader}
+
+    articles = {
+        r.article_post_id
+        for results in rec.results.values()
+        for r in results.values()
+        if r.article_post_id is not None
+    }
+    items = interactions(rec.posts, rec.likes, articles)
+    graph = graph_trend(
+        items,
+        community,
+        rec.roster,
+        week,
+        tz,
+        weeks=health.lookback_weeks,
+        isolation_weeks=health.isolation_weeks,
+    )
+    contributors, names = _contributors(rules, rec, weeks, community)
+    activity = _activity(rules, facts, weeks, staff, leaders)
+    completion = {
+        squad.slug: tuple(_squad_week(rec, squad, w) for w in weeks) for squad in rec.roster.squads
+    }
+    stage_counts = {s: len(facts.stages.get(s, ())) for s in STAGES}
+    moved = flows(facts.previous_stages, facts.stages) if facts.previous_stages else {}
+    indicators = _indicators(rules, rec, week, community, graph, activity, moved, names)
+    degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
+    return HealthReport(
+        week=week,
+        weeks=weeks,
+        stages=stage_counts,
+        flows=moved,
+        contributors=contributors,
+        contributor_names=names,
+        graph=graph,
+        completion=completion,
+        activity=activity,
+        indicators=indicators,
+        squads=rec.roster.squads,
+        member_squads={
+            n: (sq.slug if (sq := rec.roster.squad_of(n)) else "") for n in sorted(community)
+        },
+        partners=dict(degree),
+    )
+
+
+def _contributors(
+    rules: Rules, rec: RecognitionFacts, weeks: Sequence[str], community: frozenset[str]
+) -> tuple[tuple[ContributorWeek, ...], dict[str, frozenset[str]]]:
+    """Value contributors per week: one pass per kind over the whole look-back."""
+    tz = rules.tz
+    bounds = [week_start(w, tz).timestamp() for w in weeks]
+    per_week: list[dict[str, set[str]]] = [defaultdict(set) for _ in weeks]
+    criteria = value_criteria(rules)
+    for kind in GIVING_KINDS:
+        for c in detect(rules, rec, criteria[kind], weeks[-1], weeks=len(weeks)):
+            if c.username not in community:
+                continue
+            slot = bisect_right(bounds, c.at.timestamp()) - 1
+            if 0 <= slot < len(weeks):
+                per_week[slot][c.username].add(kind)
+    out = []
+    for w, found in zip(weeks, per_week, strict=True):
+        kinds: Counter[str] = Counter(k for ks in found.values() for k in ks)
+        out.append(ContributorWeek(w, len(found), len(community), dict(sorted(kinds.items()))))
+    names = {n: frozenset(ks) for n, ks in sorted(per_week[-1].items())}
+    return tuple(out), names
+
+
+def _visible(post: PostFact) -> bool:
+    return not post.deleted and not post.private_message
+
+
+def _activity(
+    rules: Rules,
+    facts: HealthFacts,
+    weeks: Sequence[str],
+    staff: frozenset[str],
+    leaders: frozenset[str],
+) -> tuple[ActivityWeek, ...]:
+    tz, index = rules.tz, facts.recognition.posts
+    lag = timedelta(hours=rules.health.unanswered_hours)
+    starts = [week_start(w, tz) for w in weeks]
+    ends = [*starts[1:], week_start(shift_week(weeks[-1], 1), tz)]
+    bounds = [s.timestamp() for s in starts]
+    n = len(weeks)
+    authors: list[set[str]] = [set() for _ in weeks]
+    posts = [0] * n
+    staff_posts = [0] * n
+    ads = [0] * n
+    loud = staff | leaders
+    topic_start: dict[int, PostFact] = {}
+    for post in index:
+        if not _visible(post):
+            continue
+        if post.post_number == 1:
+            topic_start[post.topic_id] = post
+        slot = bisect_right(bounds, post.created_at.timestamp()) - 1
+        if not 0 <= slot < n or post.created_at >= ends[-1]:
+            continue
+        authors[slot].add(post.username)
+        posts[slot] += 1
+        staff_posts[slot] += post.username in loud
+        ads[slot] += post.id in facts.ad_posts
+    # A member's topic is judged unanswered at the end of the week it turned
+    # ``unanswered_hours`` old: no post by anyone else in it before that week ended.
+    first_answer: dict[int, datetime] = {}
+    for post in index:
+        opener = topic_start.get(post.topic_id)
+        if opener is None or post.post_number == 1 or post.username == opener.username:
+            continue
+        if not _visible(post):
+            continue
+        known = first_answer.get(post.topic_id)
+        if known is None or post.created_at < known:
+            first_answer[post.topic_id] = post.created_at
+    topics = [0] * n
+    unanswered = [0] * n
+    for topic_id, opener in topic_start.items():
+        if opener.username in staff:
+            continue  # Diamond's and staff's own topics (audit log, weekly threads)
+        due = opener.created_at + lag
+        slot = bisect_right(bounds, due.timestamp()) - 1
+        if not 0 <= slot < n or due >= ends[-1]:
+            continue
+        topics[slot] += 1
+        answered = first_answer.get(topic_id)
+        if answered is None or answered >= ends[slot]:
+            unanswered[slot] += 1
+    return tuple(
+        ActivityWeek(w, len(authors[i]), posts[i], staff_posts[i], ads[i], topics[i], unanswered[i])
+        for i, w in enumerate(weeks)
+    )
+
+
+def _squad_week(rec: RecognitionFacts, squad: Squad, week: str) -> SquadWeek:
+    results = rec.results.get(week, {})
+    tally = Counter(r.status for m in squad.members if (r := results.get(m)) is not None)
+    return SquadWeek(week, tally["met"], tally["excused"], tally["missed"])
+
+
+def judge(name: str, value: float | None, band: AtLeast | AtMost) -> Indicator:
+    """The status of ``value`` against its band (healthy / watch / alert)."""
+    higher = isinstance(band, AtLeast)
+    status: Status
+    if value is None:
+        status = "unknown"
+    elif higher:
+        status = (
+            "healthy" if value >= band.healthy else "alert" if value < band.critical else "watch"
+        )
+    else:
+        status = (
+            "healthy" if value <= band.healthy else "alert" if value > band.critical else "watch"
+        )
+    return Indicator(name, value, status, band.healthy, band.critical, higher)
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _indicators(
+    rules: Rules,
+    rec: RecognitionFacts,
+    week: str,
+    community: frozenset[str],
+    graph: GraphTrend,
+    activity: Sequence[ActivityWeek],
+    moved: Mapping[tuple[str, str], int],
+    names: Mapping[str, frozenset[str]],
+) -> tuple[Indicator, ...]:
+    t = rules.health.thresholds
+    results = [r for r in rec.results.get(week, {}).values() if r.status != "excused"]
+    owed = sum(len(r.owed_reviews) for r in results)
+    wrote = sum(1 for r in results if r.article_post_id is not None)
+    now, before = activity[-1], activity[:-1]
+    earlier = [w.actives for w in before if w.actives]
+    passed = moved.get(("camp", "members"), 0)
+    left_camp = passed + sum(n for (a, b), n in moved.items() if a == "camp" and b != "members")
+    quiet = community - {p.username for p in _posts_in_week(rec, rules, week)}
+    g = graph.current
+    values: dict[str, float | None] = {
+        "article_rate": _share(wrote, len(results)),
+        "review_rate": _share(sum(min(r.reviews_done, len(r.owed_reviews)) for r in results), owed),
+        "cross_squad_reply_rate": g.cross_squad_reply_rate if g.post_interactions else None,
+        "partners_per_member": g.avg_partners if g.members else None,
+        "silent_share": _share(len(quiet), len(community)),
+        "penalised_share": _share(sum(1 for r in results if r.struck), len(results)),
+        "camp_pass_rate": _share(passed, left_camp),
+        "isolated_share": _share(g.isolated_count, g.members),
+        "staff_post_share": _share(now.staff_posts, now.posts),
+        "ad_post_share": _share(now.ad_posts, now.posts),
+        "unanswered_share": _share(now.unanswered, now.topics),
+        "actives_ratio": _share(now.actives, sum(earlier) / len(earlier)) if earlier else None,
+        "contributor_share": _share(len(names), len(community)),
+    }
+    return tuple(judge(name, values.get(name), getattr(t, name)) for name in type(t).model_fields)
+
+
+def _posts_in_week(rec: RecognitionFacts, rules: Rules, week: str) -> Iterable[PostFact]:
+    start, end = week_start(week, rules.tz), week_start(shift_week(week, 1), rules.tz)
+    return (p for p in rec.posts if _visible(p) and start <= p.created_at < end)

@@ -1,0 +1,27 @@
+"""The obligations ledger: posts per week and squad, threads, leave and strikes, in Redis.
+
+from worker.ledger import Ledger, rebuild, run_audit
+"""
+
+from worker.ledger.store import Ledger, TopicInfo
+from worker.ledger.weekly import (
+    AuditRun,
+    RebuildReport,
+    handle_post_event,
+    open_threads,
+    rebuild,
+    run_audit,
+    run_reminder,
+)
+
+__all__ = [
+    "AuditRun",
+    "Ledger",
+    "RebuildReport",
+    "TopicInfo",
+    "handle_post_event",
+    "open_threads",
+    "rebuild",
+    "run_audit",
+    "run_reminder",
+]

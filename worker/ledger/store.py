@@ -1,0 +1,259 @@
+"""The obligations ledger in Redis: what the worker has seen of each squad's weeks.
+
+Layout (all keys under ``diamond:ledger:``; values are small JSON documents):
+
+    threads:{week}          hash  squad slug -> weekly thread topic id
+    topics                  hash  topic id -> {"kind": "thread"|"article"|"leave"|"other",
+                                               "week", "squad"}
+    squad-categories        hash  category id -> squad slug
+    posts:{week}:{squad}    hash  post id -> post with its versions (see ``_encode``)
+    post-places             hash  post id -> "{week}|{squad}" (to find a post on edit/delete)
+    leave                   hash  post id -> {"u": username, "c": created_at, "w": [weeks]}
+    strikes:{username}      hash  week -> strikes added that week, "x" when excused
+
+Everything but ``strikes`` is rebuilt from the forum by ``worker.ledger.rebuild``;
+strikes are recomputed from the rebuilt posts by re-auditing (``diamond ledger rebuild``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import redis
+
+from worker.engine.obligations import LeaveRequest, Version, WeekPost
+from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week
+
+PREFIX = "diamond:ledger:"
+EXCUSED = "x"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    kind: str  # "thread" | "article" | "leave" | "other"
+    week: Week | None = None
+    squad: str | None = None
+
+
+class Ledger:
+    """Typed access to the ledger keys; every method is one or two Redis round trips."""
+
+    def __init__(self, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+
+    # --- topics and threads ---------------------------------------------------------
+
+    def record_thread(self, week: Week, squad: str, topic_id: int) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hset(f"{PREFIX}threads:{week}", squad, topic_id)
+        pipe.hset(f"{PREFIX}topics", topic_id, _dump_topic(TopicInfo("thread", week, squad)))
+        pipe.execute()
+
+    def threads(self, week: Week) -> dict[str, int]:
+        raw = self.redis.hgetall(f"{PREFIX}threads:{week}")
+        return {_s(k): int(v) for k, v in raw.items()}
+
+    def record_topic(self, topic_id: int, info: TopicInfo) -> None:
+        self.redis.hset(f"{PREFIX}topics", topic_id, _dump_topic(info))
+
+    def topic(self, topic_id: int) -> TopicInfo | None:
+        raw = self.redis.hget(f"{PREFIX}topics", topic_id)
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        week = Week.parse(data["week"]) if data.get("week") else None
+        return TopicInfo(data["kind"], week, data.get("squad"))
+
+    def record_squad_categories(self, mapping: Mapping[int, str]) -> None:
+        if mapping:
+            self.redis.hset(f"{PREFIX}squad-categories", mapping={k: v for k, v in mapping.items()})
+
+    def squad_of_category(self, category_id: int | None) -> str | None:
+        if category_id is None:
+            return None
+        raw = self.redis.hget(f"{PREFIX}squad-categories", category_id)
+        return _s(raw) if raw is not None else None
+
+    # --- posts ----------------------------------------------------------------------
+
+    def upsert_post(self, week: Week, squad: str, post: WeekPost) -> WeekPost:
+        """Record ``post`` (a single current version); an edit adds a version.
+
+        Returns the post as stored. A version with the same length and quotes as the
+        latest is not a change (a webhook delivered twice, a catch-up re-read).
+        """
+        place = f"{week}|{squad}"
+        key = f"{PREFIX}posts:{week}:{squad}"
+        old_place = self.redis.hget(f"{PREFIX}post-places", post.id)
+        stored = None
+        if old_place is not None and _s(old_place) == place:
+            raw = self.redis.hget(key, post.id)
+            stored = _decode(raw) if raw is not None else None
+        elif old_place is not None:  # moved (e.g. topic re-filed): forget the old place
+            self.remove_post(post.id)
+        new = post.versions[-1]
+        if stored is None:
+            merged = post
+        elif new.at in {v.at for v in stored.versions} or _same(stored.versions[-1], new):
+            merged = stored
+        else:
+            merged = stored.edited(new.at, new.units, new.quotes)
+        pipe = self.redis.pipeline()
+        pipe.hset(key, post.id, _encode(merged))
+        pipe.hset(f"{PREFIX}post-places", post.id, place)
+        pipe.execute()
+        return merged
+
+    def remove_post(self, post_id: int) -> bool:
+        place = self.redis.hget(f"{PREFIX}post-places", post_id)
+        if place is None:
+            return self._remove_leave(post_id)
+        week, squad = _s(place).split("|", 1)
+        pipe = self.redis.pipeline()
+        pipe.hdel(f"{PREFIX}posts:{week}:{squad}", post_id)
+        pipe.hdel(f"{PREFIX}post-places", post_id)
+        pipe.execute()
+        return True
+
+    def posts(self, week: Week, squad: str) -> tuple[WeekPost, ...]:
+        raw = self.redis.hgetall(f"{PREFIX}posts:{week}:{squad}")
+        return tuple(sorted((_decode(v) for v in raw.values()), key=lambda p: (p.created_at, p.id)))
+
+    def posts_many(self, week: Week, squads: Iterable[str]) -> dict[str, tuple[WeekPost, ...]]:
+        """Every squad's posts of ``week`` in one pipelined round trip."""
+        names = list(squads)
+        pipe = self.redis.pipeline()
+        for squad in names:
+            pipe.hgetall(f"{PREFIX}posts:{week}:{squad}")
+        out = {}
+        for squad, raw in zip(names, pipe.execute(), strict=True):
+            posts = (_decode(v) for v in raw.values())
+            out[squad] = tuple(sorted(posts, key=lambda p: (p.created_at, p.id)))
+        return out
+
+    def clear_posts(self, since: Week) -> int:
+        """Forget every post, thread and topic of weeks >= ``since`` (before a rebuild)."""
+        removed = 0
+        for key in list(self.redis.scan_iter(match=f"{PREFIX}posts:*", count=1000)):
+            week = Week.parse(_s(key).split(":")[3])
+            if week >= since:
+                ids = self.redis.hkeys(key)
+                if ids:
+                    self.redis.hdel(f"{PREFIX}post-places", *ids)
+                self.redis.delete(key)
+                removed += len(ids)
+        for key in list(self.redis.scan_iter(match=f"{PREFIX}threads:*", count=1000)):
+            if Week.parse(_s(key).split(":")[3]) >= since:
+                self.redis.delete(key)
+        for topic_id, raw in list(self.redis.hscan_iter(f"{PREFIX}topics", count=1000)):
+            week = json.loads(raw).get("week")
+            if week and Week.parse(week) >= since:
+                self.redis.hdel(f"{PREFIX}topics", topic_id)
+        return removed
+
+    # --- leave ----------------------------------------------------------------------
+
+    def record_leave(
+        self, post_id: int, username: str, created_at: dt.datetime, weeks: Iterable[Week]
+    ) -> None:
+        doc = {"u": username, "c": created_at.isoformat(), "w": [str(w) for w in weeks]}
+        self.redis.hset(f"{PREFIX}leave", post_id, json.dumps(doc))
+
+    def _remove_leave(self, post_id: int) -> bool:
+        return bool(self.redis.hdel(f"{PREFIX}leave", post_id))
+
+    def leave_requests(self) -> list[LeaveRequest]:
+        out = []
+        for post_id, raw in self.redis.hgetall(f"{PREFIX}leave").items():
+            doc = json.loads(raw)
+            out.append(
+                LeaveRequest(
+                    doc["u"],
+                    tuple(Week.parse(w) for w in doc["w"]),
+                    dt.datetime.fromisoformat(doc["c"]),
+                    f"post {_s(post_id)}",
+                )
+            )
+        return out
+
+    # --- strikes --------------------------------------------------------------------
+
+    def record_strikes(self, week: Week, strikes: Mapping[str, int | None]) -> None:
+        """This week's strikes per member (None: excused); re-recording a week replaces it."""
+        pipe = self.redis.pipeline()
+        for username, value in strikes.items():
+            pipe.hset(f"{PREFIX}strikes:{username}", str(week), EXCUSED if value is None else value)
+        pipe.execute()
+
+    def histories(self, usernames: Iterable[str]) -> dict[str, dict[Week, int | None]]:
+        names = list(usernames)
+        pipe = self.redis.pipeline()
+        for username in names:
+            pipe.hgetall(f"{PREFIX}strikes:{username}")
+        out: dict[str, dict[Week, int | None]] = {}
+        for username, raw in zip(names, pipe.execute(), strict=True):
+            if raw:
+                out[username] = {
+                    Week.parse(_s(k)): (None if _s(v) == EXCUSED else int(v))
+                    for k, v in raw.items()
+                }
+        return out
+
+
+# --- encoding -------------------------------------------------------------------------
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _dump_topic(info: TopicInfo) -> str:
+    return json.dumps(
+        {"kind": info.kind, "week": str(info.week) if info.week else None, "squad": info.squad}
+    )
+
+
+def _same(a: Version, b: Version) -> bool:
+    return a.units == b.units and a.quotes == b.quotes
+
+
+def _encode(post: WeekPost) -> str:
+    return json.dumps(
+        {
+            "i": post.id,
+            "t": post.topic_id,
+            "n": post.post_number,
+            "u": post.username,
+            "c": post.created_at.isoformat(),
+            "r": post.reply_to_post_number,
+            "v": [
+                [
+                    v.at.isoformat(),
+                    v.units,
+                    [[q.username, q.topic_id, q.post_number] for q in v.quotes],
+                ]
+                for v in post.versions
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def _decode(raw: bytes | str) -> WeekPost:
+    d = json.loads(raw)
+    return WeekPost(
+        id=d["i"],
+        topic_id=d["t"],
+        post_number=d["n"],
+        username=d["u"],
+        created_at=dt.datetime.fromisoformat(d["c"]),
+        versions=tuple(
+            Version(dt.datetime.fromisoformat(at), units, tuple(QuoteRef(*q) for q in quotes))
+            for at, units, quotes in d["v"]
+        ),
+        reply_to_post_number=d["r"],
+    )

@@ -1,0 +1,502 @@
+"""The I/O around the obligation engines: gather facts, call the engine, apply the plan.
+
+Used by the actors (``worker.jobs.obligations``) and the commands (``diamond audit``,
+``diamond ledger``). Reads cost a handful of calls (categories, staff groups, user
+ids of members about to be silenced); posts come from the ledger, never from
+polling members.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from worker.apply import Applier, ApplyReport
+from worker.engine.facts import Roster, Squad, parse_time
+from worker.engine.obligations import (
+    LeaveDecision,
+    LeaveRequest,
+    SquadWeek,
+    WeekResults,
+    evaluate_week,
+    grant_leave,
+    plan_reminders,
+    plan_weekly_threads,
+    thread_title,
+)
+from worker.engine.penalties import AuditPlan, plan_audit
+from worker.engine.weeks import (
+    Week,
+    article_due_week,
+    audit_week,
+    review_due_week,
+    weeks_between,
+)
+from worker.forum.errors import NotFound
+from worker.ledger.ingest import (
+    classify_topic,
+    ingest_post,
+    is_deleted,
+    leave_weeks_from_field,
+)
+from worker.ledger.store import PREFIX, Ledger, TopicInfo
+from worker.rules.models import Reminder, Rules, SilenceAction
+
+log = logging.getLogger(__name__)
+
+CATEGORY_IDS_KEY = PREFIX + "category-ids"
+CATEGORY_IDS_TTL = 3600
+
+
+# ─────────────────────────────── facts ───────────────────────────────
+
+
+def category_ids(
+    client: Any, redis_client: redis.Redis, *, refresh: bool = False
+) -> dict[str, int]:
+    """Category slug -> id, cached in Redis for an hour (one call when stale)."""
+    if not refresh:
+        cached = redis_client.hgetall(CATEGORY_IDS_KEY)
+        if cached:
+            return {k.decode(): int(v) for k, v in cached.items()}
+    mapping = {str(c["slug"]): int(c["id"]) for c in client.list_categories() if "slug" in c}
+    if mapping:
+        pipe = redis_client.pipeline()
+        pipe.delete(CATEGORY_IDS_KEY)
+        pipe.hset(CATEGORY_IDS_KEY, mapping=mapping)
+        pipe.expire(CATEGORY_IDS_KEY, CATEGORY_IDS_TTL)
+        pipe.execute()
+    return mapping
+
+
+def staff_usernames(client: Any, rules: Rules) -> frozenset[str]:
+    """Members of the rules' staff groups (a few paginated calls; a missing group is none)."""
+    names: set[str] = set()
+    for group in rules.community.staff_groups:
+        try:
+            names.update(str(m["username"]) for m in client.iter_group_members(group))
+        except NotFound:
+            continue
+    return frozenset(names)
+
+
+def squads_by_category(roster: Roster) -> dict[int, Squad]:
+    return {s.category_id: s for s in roster.squads if s.category_id is not None}
+
+
+def squad_weeks(
+    ledger: Ledger, rules: Rules, squads: Sequence[Squad], week: Week
+) -> list[SquadWeek]:
+    slugs = [s.slug for s in squads]
+    threads = ledger.threads(week)
+    current = ledger.posts_many(week, slugs)
+    if rules.obligations.article.mode == "thread":
+        return [SquadWeek(s, week, current[s.slug], threads.get(s.slug)) for s in squads]
+    following = ledger.posts_many(week.next(), slugs)
+    previous = ledger.posts_many(week.previous(), slugs)
+    return [
+        SquadWeek(
+            s,
+            week,
+            current[s.slug],
+            None,
+            next_posts=following[s.slug],
+            previous_posts=previous[s.slug],
+        )
+        for s in squads
+    ]
+
+
+def leave_decision(
+    ledger: Ledger, rules: Rules, user_fields: Mapping[str, Mapping[str, str]] | None = None
+) -> LeaveDecision:
+    """Leave posts from the ledger plus, when the rules name a field, members' field values."""
+    requests = list(ledger.leave_requests())
+    field_name = rules.obligations.leave.user_field
+    if field_name and user_fields:
+        for username, fields in user_fields.items():
+            weeks = leave_weeks_from_field(fields.get(field_name))
+            if weeks:
+                requests.append(LeaveRequest(username, weeks, None, "user field"))
+    return grant_leave(rules.obligations, rules.tz, requests)
+
+
+@dataclass
+class WeekFacts:
+    week: Week
+    squads: list[SquadWeek]
+    staff: frozenset[str]
+    leave: LeaveDecision
+
+    @property
+    def excused(self) -> frozenset[str]:
+        return self.leave.excused(self.week)
+
+
+def gather(
+    client: Any,
+    ledger: Ledger,
+    rules: Rules,
+    roster: Roster,
+    week: Week,
+    *,
+    squad: str | None = None,
+    user_fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> WeekFacts:
+    squads = [s for s in roster.squads if squad is None or s.slug == squad]
+    if squad is not None and not squads:
+        raise ValueError(f"no squad {squad!r} in the roster")
+    ledger.record_squad_categories({cid: s.slug for cid, s in squads_by_category(roster).items()})
+    remember_squad_names(ledger.redis, roster)
+    return WeekFacts(
+        week,
+        squad_weeks(ledger, rules, squads, week),
+        staff_usernames(client, rules),
+        leave_decision(ledger, rules, user_fields),
+    )
+
+
+def evaluate(rules: Rules, facts: WeekFacts, *, as_of: dt.datetime | None = None) -> WeekResults:
+    return evaluate_week(
+        rules.obligations,
+        rules.tz,
+        facts.week,
+        facts.squads,
+        staff=facts.staff,
+        excused=facts.excused,
+        as_of=as_of,
+    )
+
+
+# ─────────────────────────────── audit ───────────────────────────────
+
+
+@dataclass
+class AuditRun:
+    plan: AuditPlan
+    report: ApplyReport | None = None  # None for a dry run
+    recorded: bool = False  # strikes written to the ledger
+
+
+def _silence_candidates(rules: Rules, plan: AuditPlan) -> set[str]:
+    return {
+        d.username
+        for d in plan.decisions
+        if any(isinstance(x, SilenceAction) for x in d.rule.actions)
+    }
+
+
+def user_ids_of(client: Any, usernames: Iterable[str]) -> dict[str, int]:
+    out = {}
+    for username in sorted(usernames):
+        try:
+            answer = client.get_user(username)
+        except NotFound:
+            log.warning("audit: user %s not found; cannot silence", username)
+            continue
+        user = answer.get("user", answer)
+        out[username] = int(user["id"])
+    return out
+
+
+def run_audit(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    week: Week,
+    *,
+    now: dt.datetime,
+    live: bool,
+    dry_run: bool = False,
+    confirm: bool = False,
+    squad: str | None = None,
+    user_fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> AuditRun:
+    """Audit ``week``: plan, then (unless ``dry_run``) record strikes and apply the plan.
+
+    Re-running is safe: the plan of a week is the same, and the one door skips keys it
+    has done. When the guard rail trips only the staff alert is applied and no strike is
+    recorded, until ``confirm``.
+    """
+    ledger = Ledger(redis_client)
+    facts = gather(client, ledger, rules, roster, week, squad=squad, user_fields=user_fields)
+    results = evaluate(rules, facts)
+    histories = ledger.histories(results.by_member)
+    audit_log = category_ids(client, redis_client).get(rules.community.categories.audit_log)
+    threads = ledger.threads(week)
+
+    def plan_with(user_ids: Mapping[str, int]) -> AuditPlan:
+        return plan_audit(
+            rules,
+            results,
+            histories,
+            now=now,
+            user_ids=user_ids,
+            threads=threads,
+            audit_log_category_id=audit_log,
+            confirmed=confirm,
+        )
+
+    plan = plan_with({})
+    wanted = _silence_candidates(rules, plan)
+    if wanted and not plan.halted:
+        plan = plan_with(user_ids_of(client, wanted))
+    if dry_run:
+        return AuditRun(plan)
+    if not plan.halted:
+        ledger.record_strikes(week, plan.strikes_to_record)
+    report = Applier(client, redis_client, live=live).apply(plan.actions)
+    return AuditRun(plan, report, recorded=not plan.halted)
+
+
+# ─────────────────────────────── reminders ───────────────────────────────
+
+
+def run_reminder(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    reminder: Reminder,
+    *,
+    now: dt.datetime,
+    live: bool,
+    user_fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> ApplyReport:
+    obligations = rules.obligations
+    due_week = article_due_week if reminder.about == "article" else review_due_week
+    week = due_week(obligations, now, rules.tz)
+    facts = gather(client, Ledger(redis_client), rules, roster, week, user_fields=user_fields)
+    progress = evaluate(rules, facts, as_of=now)
+    actions = plan_reminders(rules, reminder, progress)
+    return Applier(client, redis_client, live=live).apply(actions)
+
+
+# ─────────────────────────────── weekly threads ───────────────────────────────
+
+
+def find_threads(client: Any, rules: Rules, squads: Iterable[Squad], week: Week) -> dict[str, int]:
+    """Threads of ``week`` already on the forum (one category listing per squad)."""
+    found = {}
+    for squad in squads:
+        if squad.category_id is None:
+            continue
+        title = thread_title(rules.obligations, week, squad)
+        for topic in client.iter_category_topics(squad.category_id):
+            if topic.get("title") == title:
+                found[squad.slug] = int(topic["id"])
+                break
+    return found
+
+
+def open_threads(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    week: Week,
+) -> dict[str, int]:
+    """Open the weekly thread of every squad that has none; returns squad -> topic id.
+
+    Threads are infrastructure, not an act on a member: they are opened in shadow mode
+    too, so the ledger can follow a community that is trying Diamond out.
+    """
+    ledger = Ledger(redis_client)
+    ledger.record_squad_categories({cid: s.slug for cid, s in squads_by_category(roster).items()})
+    remember_squad_names(redis_client, roster)
+    known = ledger.threads(week)
+    missing = [s for s in roster.squads if s.slug not in known]
+    for slug, topic_id in find_threads(client, rules, missing, week).items():
+        ledger.record_thread(week, slug, topic_id)
+        known[slug] = topic_id
+    actions = [
+        dataclasses.replace(act, affects_members=False)
+        for act in plan_weekly_threads(rules, roster.squads, week, known)
+    ]
+    report = Applier(client, redis_client, live=True).apply(actions)
+    for key, answer in report.results.items():
+        slug = key.split(":")[1]  # weekly-thread:{squad}:{week}
+        if isinstance(answer, Mapping) and answer.get("topic_id"):
+            ledger.record_thread(week, slug, int(answer["topic_id"]))
+            known[slug] = int(answer["topic_id"])
+    return known
+
+
+# ─────────────────────────────── post events ───────────────────────────────
+
+
+def topic_info(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    topic_id: int,
+) -> TopicInfo:
+    """The ledger's classification of a topic; one ``/t/{id}.json`` read the first time."""
+    ledger = Ledger(redis_client)
+    known = ledger.topic(topic_id)
+    if known is not None:
+        return known
+    topic = client.get_topic(topic_id)
+    squads = _squads_from_ledger(redis_client, topic.get("category_id"))
+    leave_slug = rules.obligations.leave.category
+    leave_id = (
+        category_ids(client, redis_client).get(leave_slug)
+        if rules.obligations.leave.enabled
+        else None
+    )
+    info = classify_topic(rules, topic, squads, leave_id)
+    if info.kind == "thread" and info.week and info.squad:
+        ledger.record_thread(info.week, info.squad, topic_id)
+    else:
+        ledger.record_topic(topic_id, info)
+    return info
+
+
+def _squads_from_ledger(redis_client: redis.Redis, category_id: Any) -> dict[int, Squad]:
+    """A stand-in Squad for the category's squad (the ledger knows slugs, not rosters).
+
+    Thread titles need the squad's display name: it is kept with the category map.
+    """
+    if not isinstance(category_id, int):
+        return {}
+    slug = Ledger(redis_client).squad_of_category(category_id)
+    if slug is None:
+        return {}
+    name = redis_client.hget(PREFIX + "squad-names", slug)
+    full_name = name.decode() if name else slug
+    return {category_id: Squad(slug, full_name, "", (), category_id=category_id)}
+
+
+def remember_squad_names(redis_client: redis.Redis, roster: Roster) -> None:
+    if roster.squads:
+        redis_client.hset(
+            PREFIX + "squad-names", mapping={s.slug: s.full_name for s in roster.squads}
+        )
+
+
+def handle_post_event(
+    client: Any, redis_client: redis.Redis, rules: Rules, post_id: int, event: str
+) -> str:
+    """Bring the ledger up to date with one post (created, edited, destroyed, recovered)."""
+    ledger = Ledger(redis_client)
+    if event == "post_destroyed":
+        return "removed" if ledger.remove_post(post_id) else "ignored"
+    try:
+        post = client.get_post(post_id)
+    except NotFound:
+        return "removed" if ledger.remove_post(post_id) else "ignored"
+    if is_deleted(post):
+        return "removed" if ledger.remove_post(post_id) else "ignored"
+    info = topic_info(client, redis_client, rules, int(post["topic_id"]))
+    version_at = None
+    if event == "post_edited" and post.get("updated_at"):
+        version_at = parse_time(str(post["updated_at"]))
+    return ingest_post(ledger, rules, post, info, version_at=version_at)
+
+
+# ─────────────────────────────── rebuild ───────────────────────────────
+
+
+@dataclass
+class RebuildReport:
+    since: Week
+    threads: int = 0
+    topics: int = 0
+    posts: int = 0
+    leave: int = 0
+    weeks_reaudited: list[Week] = field(default_factory=list)
+
+
+def rebuild(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    since: Week,
+    *,
+    now: dt.datetime,
+    restrike: bool = True,
+) -> RebuildReport:
+    """Rebuild the ledger of weeks >= ``since`` from the forum alone.
+
+    Per squad: its category's topic list, then each relevant topic's posts (a few
+    paginated calls per thread); the leave category the same way. Only the current
+    version of each post is known then, as if it had always stood so (edits made
+    after a deadline are in the members' favour until the next event). With
+    ``restrike`` the strikes of every fully audited week since are recomputed from
+    the rebuilt posts (no action is applied).
+    """
+    ledger = Ledger(redis_client)
+    report = RebuildReport(since)
+    ledger.clear_posts(since)
+    remember_squad_names(redis_client, roster)
+    by_category = squads_by_category(roster)
+    ledger.record_squad_categories({cid: s.slug for cid, s in by_category.items()})
+    leave_id = None
+    if rules.obligations.leave.enabled:
+        leave_id = category_ids(client, redis_client, refresh=True).get(
+            rules.obligations.leave.category
+        )
+    start = since.start(rules.tz) - dt.timedelta(days=7)
+    categories = list(by_category) + ([leave_id] if leave_id is not None else [])
+    for category_id in categories:
+        for row in client.iter_category_topics(category_id):
+            created = row.get("created_at")
+            if not created:
+                continue
+            row = {"category_id": category_id, **row}
+            info = classify_topic(rules, row, by_category, leave_id)
+            if info.kind == "other" or (info.week is not None and info.week < since):
+                continue
+            if info.kind == "leave" and parse_time(str(created)) < start:
+                continue
+            topic_id = int(row["id"])
+            if info.kind == "thread" and info.week and info.squad:
+                ledger.record_thread(info.week, info.squad, topic_id)
+                report.threads += 1
+            else:
+                ledger.record_topic(topic_id, info)
+                report.topics += 1
+            for post in client.iter_topic_posts(topic_id):
+                outcome = ingest_post(ledger, rules, post, info)
+                report.posts += outcome == "recorded"
+                report.leave += outcome == "leave"
+    if restrike:
+        report.weeks_reaudited = restrike_weeks(client, redis_client, rules, roster, since, now=now)
+    return report
+
+
+def restrike_weeks(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    since: Week,
+    *,
+    now: dt.datetime,
+) -> list[Week]:
+    """Recompute and record the strikes of every week since ``since`` whose review window
+    has closed, from the ledger (no action applied)."""
+    last = audit_week(rules.obligations, now, rules.tz)
+    ledger = Ledger(redis_client)
+    done = []
+    for week in weeks_between(since, last):
+        facts = gather(client, ledger, rules, roster, week)
+        results = evaluate(rules, facts)
+        ledger.record_strikes(
+            week,
+            {
+                r.username: (None if r.excused else r.strikes)
+                for r in results.by_member.values()
+                if not r.exempt
+            },
+        )
+        done.append(week)
+    return done

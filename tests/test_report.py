@@ -1,0 +1,205 @@
+"""The report rendered: terminal text, forum posts, and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.recognition_world import WEEK, World, at, shipped_rules
+from tests.test_health import community_world, report_for
+from worker.report import Labels, render_html, render_leader_part, render_post, render_text
+from worker.report.labels import parse_labels
+from worker.report.svg import MAX_EDGES_DRAWN, graph_drawing, layout
+from worker.report.tables import sections
+
+RULES = shipped_rules()
+SECTION_IDS = [
+    "alerts",
+    "stages",
+    "flows",
+    "contributors",
+    "graph",
+    "isolated",
+    "activity",
+    "indicators",
+    "completion",
+]
+
+
+@pytest.fixture(scope="module")
+def report():
+    w, stages = community_world()
+    return report_for(w, stages)
+
+
+class Page(HTMLParser):
+    """Collects what the tests check: sections, circles in the drawing, external references."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.headings: list[str] = []
+        self.circles: list[dict[str, str]] = []
+        self.scripts = 0
+        self.external: list[str] = []
+        self._in_drawing = 0
+        self._in_h2 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "section":
+            self.sections.append(a.get("id", ""))
+        if tag == "script":
+            self.scripts += 1
+        if tag in ("link", "img", "iframe") or any(
+            k in ("src", "href") and "://" in v for k, v in a.items()
+        ):
+            self.external.append(f"{tag} {a}")
+        if tag == "svg" and a.get("id") == "graph-drawing":
+            self._in_drawing += 1
+        if tag == "circle" and self._in_drawing and "member" in a.get("class", "").split():
+            self.circles.append(a)
+        self._in_h2 = tag == "h2"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg" and self._in_drawing:
+            self._in_drawing -= 1
+        if tag == "h2":
+            self._in_h2 = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_h2:
+            self.headings.append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+# ───────────── HTML ─────────────
+
+
+def test_html_has_every_section_in_order(report) -> None:
+    page = parse(render_html(RULES, report))
+    assert page.sections == SECTION_IDS
+    labels = Labels.from_rules(RULES)
+    assert page.headings == [t.title for t in sections(report, labels)]
+
+
+def test_html_is_self_contained(report) -> None:
+    html = render_html(RULES, report)
+    page = parse(html)
+    assert page.scripts == 0 and page.external == []
+    assert html.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in html
+
+
+def test_graph_drawing_has_a_node_per_member_and_marks_the_isolated(report) -> None:
+    page = parse(render_html(RULES, report))
+    drawn = {c["data-member"]: c for c in page.circles}
+    assert sorted(drawn) == sorted(report.member_squads)
+    assert len(page.circles) == len(report.member_squads)  # one node each
+    marked = {n for n, c in drawn.items() if "isolated" in c["class"].split()}
+    assert marked == {"cam", "lurk"}
+    assert all(drawn[n]["data-squad"] == report.member_squads[n] for n in drawn)
+
+
+def test_every_svg_is_well_formed_xml(report) -> None:
+    html = render_html(RULES, report)
+    start = 0
+    count = 0
+    while (i := html.find("<svg", start)) >= 0:
+        j = html.index("</svg>", i) + len("</svg>")
+        ET.fromstring(html[i:j])  # raises if broken
+        count += 1
+        start = j
+    assert count >= 5  # stages, contributors, graph ×2, activity, drawing
+
+
+def test_completion_cells_are_coloured_by_rate(report) -> None:
+    html = render_html(RULES, report)
+    assert html.count('class="cell" style="background:hsl(120,') == 7  # red ×4, blue ×3
+    assert html.count('class="cell" style="background:hsl(0,') == 1  # blue's last week
+
+
+def test_html_escapes_what_members_wrote() -> None:
+    w = World()
+    w.squad("red", "<script>x</script>", "ann")
+    w.reply("ann", w.topic("<script>x</script>", at(WEEK, 1)), at(WEEK, 2))
+    report = report_for(w, {"members": frozenset({"<script>x</script>", "ann"})})
+    page = parse(render_html(RULES, report))
+    assert page.scripts == 0
+    assert {c["data-member"] for c in page.circles} == {"<script>x</script>", "ann"}
+
+
+def test_html_in_english_uses_the_english_labels(report) -> None:
+    html = render_html(RULES, report, "en")
+    assert '<html lang="en">' in html and "Interaction graph" in html and "互动网络" not in html
+
+
+# ───────────── the drawing alone ─────────────
+
+
+def test_layout_is_deterministic_and_inside_the_canvas() -> None:
+    squads = {f"m{i}": f"s{i % 7}" for i in range(60)} | {"lone": ""}
+    first, centres = layout(squads, 500)
+    again, _ = layout(dict(reversed(list(squads.items()))), 500)
+    assert first == again
+    assert len(centres) == 7
+    assert all(0 <= x <= 500 and 0 <= y <= 500 for x, y in first.values())
+
+
+def test_many_squads_are_laid_out_on_a_grid_inside_the_canvas() -> None:
+    squads = {f"m{i}": f"s{i // 10:03d}" for i in range(2000)}
+    pos, centres = layout(squads, 720)
+    assert len(centres) == 200 and len(pos) == 2000
+    assert all(0 <= x <= 720 and 0 <= y <= 720 for x, y in pos.values())
+
+
+def test_drawing_samples_edges_beyond_the_cap() -> None:
+    people = {f"m{i}": "s" for i in range(200)}
+    edges = {(f"m{i}", f"m{j}") for i in range(200) for j in range(i + 1, 200)}
+    svg = graph_drawing(people, edges, (), {}, title="g")
+    root = ET.fromstring(svg)
+    lines = root.findall(".//{http://www.w3.org/2000/svg}line")
+    assert len(lines) == MAX_EDGES_DRAWN
+    assert root.get("data-edges-total") == str(len(edges))
+
+
+# ───────────── terminal and forum posts ─────────────
+
+
+def test_terminal_report_has_every_section_and_the_isolated(report) -> None:
+    text = render_text(RULES, report, "en")
+    for table in sections(report, Labels.from_rules(RULES, "en")):
+        assert f"== {table.title} ==" in text
+    assert "@cam, @lurk" in text
+    assert text.splitlines()[0] == "Overall 2026-W47: ✗ ALERT"
+
+
+def test_forum_post_carries_every_section(report) -> None:
+    post = render_post(RULES, report)
+    assert post.title == "第 2026-W47 周社区健康报告"
+    for table in sections(report, Labels.from_rules(RULES)):
+        assert f"### {table.title}" in post.body, table.key
+    assert "{" not in post.body  # every placeholder filled
+    assert "| BLUE | @bob | 100% | 100% | 100% | 0% |" in post.body
+
+
+def test_leader_part_is_addressed_to_the_leader_with_their_squad(report) -> None:
+    part = render_leader_part(RULES, report, "blue", "en")
+    assert part.title == "BLUE: health in week 2026-W47"
+    assert part.body.startswith("@bob ")
+    assert "| @bea | 2 |" in part.body and "@ann" not in part.body
+    assert "| 2026-W47 | 0 | 1 | 2 | 0% |" in part.body
+
+
+def test_labels_come_from_the_rules_and_unknown_names_show_as_themselves() -> None:
+    labels = Labels.from_rules(RULES, "zh")
+    assert labels["density"] == "密度"
+    assert labels["no_such_label"] == "no_such_label"
+    assert parse_labels("a: 一\n# note: x\nb:二: 三\nbroken") == {"a": "一", "b": "二: 三"}

@@ -92,6 +92,23 @@ def test_only_one_scheduler_leads(broker, redis_client) -> None:
     assert second.lead()
 
 
+def test_a_standby_takes_the_lead_when_the_leader_dies_and_makes_the_missed_run(
+    broker, redis_client
+) -> None:
+    now = datetime(2026, 3, 2, 9, 10, tzinfo=SHANGHAI)
+    before = clock(datetime(2026, 3, 2, 8, 50, tzinfo=SHANGHAI))
+    leader = Scheduler(
+        broker, redis_client, SHANGHAI, jobs=job(), leader_ttl_seconds=0.3, clock=before
+    )
+    standby = Scheduler(
+        broker, redis_client, SHANGHAI, jobs=job(), leader_ttl_seconds=0.3, clock=clock(now)
+    )
+    assert leader.lead() and not standby.lead()
+    time.sleep(0.4)  # the leader died at 09:00 without firing or resigning
+    assert standby.lead()
+    assert sent(redis_client) == [{"scheduled_for": "2026-03-02T09:00:00+08:00"}]
+
+
 def test_two_schedulers_running_fire_each_periodic_job_once_per_period(
     broker, redis_url: str, redis_client: redis.Redis
 ) -> None:

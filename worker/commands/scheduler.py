@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.pipeline.jobs import load_actors
     from worker.pipeline.scheduler import Scheduler
 
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     settings = load_settings()
     settings.require("redis_url")
     broker = setup_broker(settings.redis_url)

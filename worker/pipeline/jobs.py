@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 # Modules that declare actors. Domain modules add themselves here (one line each).
 ACTOR_MODULES: list[str] = [
     "worker.pipeline.catchup",
+    "worker.jobs.membership",
+    "worker.jobs.obligations",
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

@@ -1,0 +1,1 @@
+"""Actors of the domain modules (membership, obligations, recognition, health)."""

@@ -1,0 +1,109 @@
+"""Membership actors: gating on sign-up, camp progress from posts, the daily camp check,
+squad formation. Thin: ids in, ``worker.membership.flows`` does the rest.
+
+Routes: ``user_created``/``user_updated`` → ``membership.on_user`` (the catch-up scan
+feeds pending users the webhook missed as ``user_created``); ``post_created``/
+``post_edited``/``post_destroyed`` → ``membership.on_post``. Periodic: the camp check
+at ``camp.check_schedule`` (community time zone).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from worker import clock
+from worker.membership import flows
+from worker.membership.store import MembershipStore
+from worker.pipeline import runtime
+from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.routes import add_route
+from worker.pipeline.scheduler import add_periodic_job
+from worker.rules import Rules
+from worker.rules.holder import RulesHolder
+
+log = logging.getLogger(__name__)
+QUEUE = "membership"
+DEFAULT_CAMP_CRON = "0 9 * * *"
+
+_lock = threading.Lock()
+_holder: RulesHolder | None = None
+
+
+def current_rules() -> Rules:
+    """The process's last good rules (from ``DIAMOND_RULES_DIR``)."""
+    global _holder
+    with _lock:
+        if _holder is None:
+            _holder = RulesHolder(runtime.settings().rules_dir)
+        return _holder.get()
+
+
+def _now(scheduled_for: str | None = None) -> datetime:
+    if scheduled_for:
+        return datetime.fromisoformat(scheduled_for)
+    return clock.now(runtime.redis_client())
+
+
+@diamond_actor(queue=QUEUE, time_limit=120)
+def on_user(user_id: int) -> None:
+    """A sign-up (or a change to a pending one): gate it."""
+    result = flows.decide_applicant(
+        runtime.forum(),
+        runtime.redis_client(),
+        current_rules(),
+        user_id,
+        _now(),
+        live=runtime.settings().live,
+    )
+    if result.decision is None:
+        log.debug("user %s is not pending: nothing to decide", user_id)
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_post(post_id: int) -> None:
+    """A post by a camper counts toward the camp tasks."""
+    flows.record_camp_post(runtime.forum(), runtime.redis_client(), post_id)
+
+
+@diamond_actor(queue=QUEUE, time_limit=600)
+def camp_check(scheduled_for: str | None = None) -> None:
+    """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
+    redis_client = runtime.redis_client()
+    rules = current_rules()
+    now = _now(scheduled_for)
+    checks = flows.check_camp(
+        runtime.forum(), redis_client, rules, now, live=runtime.settings().live
+    )
+    log.info("camp check at %s: %d decided", now.isoformat(), len(checks))
+    for cohort in flows.ready_cohorts(MembershipStore(redis_client), rules):
+        form_cohort_squads.send(cohort)
+
+
+@diamond_actor(queue=QUEUE, time_limit=600)
+def form_cohort_squads(cohort: str) -> None:
+    """Form (or complete) the squads of one cohort; re-running it changes nothing."""
+    flows.form_squads(
+        runtime.forum(),
+        runtime.redis_client(),
+        current_rules(),
+        cohort,
+        live=runtime.settings().live,
+    )
+
+
+def _camp_cron() -> dict[str, str]:
+    try:
+        expr = current_rules().camp.check_schedule
+    except Exception:  # no rules where this module is imported (e.g. the receiver's check)
+        expr = DEFAULT_CAMP_CRON
+    minute, hour, day, month, day_of_week = expr.split()
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+
+
+for _event in ("user_created", "user_updated"):
+    add_route(_event, on_user.actor_name, ids={"user_id": "id"})
+for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
+    add_route(_event, on_post.actor_name, ids={"post_id": "id"})
+add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())

@@ -1,0 +1,211 @@
+"""The membership steps, each: gather facts → engine decides → ``Applier`` writes → ledger.
+
+Actors in ``worker.jobs.membership`` call these with the process's client, Redis
+and rules; the scenario and tests call them directly with an explicit ``now``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker import actions as a
+from worker.apply import Applier, ApplyReport
+from worker.engine import camp as camp_engine
+from worker.engine.gating import GatingDecision, evaluate_application, gating_actions
+from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
+from worker.membership import gather
+from worker.membership.store import MembershipStore
+from worker.rules import Rules
+
+log = logging.getLogger(__name__)
+
+
+def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
+    """Whether an action of ``kind`` was done now or before (not merely shadowed)."""
+    return any(isinstance(x, kind) for x in (*report.done, *report.already_done))
+
+
+def _truthy(value: str | None) -> bool:
+    v = (value or "").strip().lower()
+    return bool(v) and not v.startswith(("暂不", "no", "not", "false", "0"))
+
+
+# --- gating ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatingResult:
+    username: str
+    decision: GatingDecision | None  # None: not pending any more (nothing to decide)
+    report: ApplyReport | None = None
+
+
+def decide_applicant(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    user_id: int,
+    now: datetime,
+    *,
+    live: bool,
+    strikes_of: gather.StrikesOf | None = None,
+) -> GatingResult:
+    """Gate one pending sign-up; approved applicants enter the camp."""
+    store = MembershipStore(redis_client)
+    ids = gather.field_ids(client)
+    applicant = gather.read_applicant(client, user_id, ids)
+    if applicant.approved:
+        return GatingResult(applicant.username, None)  # approved by a human or already done
+    strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now)
+    facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
+    decision = evaluate_application(rules, facts)
+    camper = camp_engine.Camper(
+        user_id=applicant.user_id,
+        username=applicant.username,
+        started_at=now,
+        referrer=decision.referrer,
+        language=applicant.fields.get(rules.community.language_field or "") or None,
+    )
+    audit = gather.category_ids(client).get(rules.community.categories.audit_log)
+    acts = gating_actions(
+        rules,
+        facts,
+        decision,
+        audit_category_id=audit,
+        camp_welcome=camp_engine.welcome_actions(rules, camper),
+        camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, now)),
+    )
+    report = Applier(client, redis_client, live=live).apply(acts)
+    gather.remember_applicant(store, applicant)
+    store.record_decision(applicant.user_id, decision.outcome)
+    log.info("gating %s: %s %s", applicant.username, decision.outcome, list(decision.reasons))
+    if decision.outcome == "approve" and _applied(report, a.ApproveUser):
+        squads = rules.squads
+        city = applicant.fields.get(squads.grouping.key_field or "") or None
+        volunteer = _truthy(applicant.fields.get(squads.leader.volunteer_field or ""))
+        store.start_camp(camper, city=city, volunteer=volunteer)
+        if decision.referrer:
+            store.record_referral(
+                decision.referrer, applicant.username, gather.month_of(now, rules)
+            )
+    elif decision.outcome == "reject" and _applied(report, a.RejectUser):
+        store.mark_removed(applicant.username)
+    return GatingResult(applicant.username, decision, report)
+
+
+def pending_user_ids(client: Any) -> list[int]:
+    return sorted(int(u["id"]) for u in client.iter_admin_users("pending"))
+
+
+# --- camp --------------------------------------------------------------------------------
+
+
+def record_camp_post(client: Any, redis_client: redis.Redis, post_id: int) -> bool:
+    """Remember a camper's post (False: not a camper's, or not found)."""
+    store = MembershipStore(redis_client)
+    post = client.get_post(post_id)
+    username = str(post.get("username") or "")
+    if not username or not store.is_camper(username):
+        return False
+    slugs = {v: k for k, v in gather.category_ids(client).items()}
+    store.record_camp_post(username, gather.camp_post(client, post, slugs))
+    return True
+
+
+@dataclass(frozen=True)
+class CampCheck:
+    username: str
+    verdict: camp_engine.CampVerdict
+    report: ApplyReport
+
+
+def check_camp(
+    client: Any, redis_client: redis.Redis, rules: Rules, now: datetime, *, live: bool
+) -> list[CampCheck]:
+    """The daily camp check: campers whose camp has ended pass, are extended or leave."""
+    store = MembershipStore(redis_client)
+    fellows = store.ever_campers()
+    audit: int | None = None
+    results = []
+    for username in store.active_campers():
+        camper = store.camper(username)
+        if camper is None:
+            continue
+        verdict = camp_engine.evaluate_camp(rules, camper, store.camp_posts(username), fellows, now)
+        if verdict.verdict == "in_progress":
+            continue
+        if audit is None:
+            audit = gather.category_ids(client).get(rules.community.categories.audit_log)
+        acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=audit)
+        report = Applier(client, redis_client, live=live).apply(acts)
+        results.append(CampCheck(camper.username, verdict, report))
+        if not live:
+            continue  # shadow: nothing happened to the camper, the ledger stays as it was
+        if verdict.verdict == "extend":
+            store.set_extensions(username, camper.extensions + 1)
+        elif verdict.verdict == "pass":
+            city, volunteer = store.camper_extra(username)
+            cohort = cohort_of(rules, camper)
+            store.queue_graduate(
+                cohort, Graduate(camper.username, city, volunteer, verdict.progress.activity)
+            )
+            store.end_camp(username)
+        else:
+            store.mark_removed(camper.username)
+            store.end_camp(username)
+    return results
+
+
+# --- squads ------------------------------------------------------------------------------
+
+
+def cohort_of(rules: Rules, camper: camp_engine.Camper) -> str:
+    """The intake a camper belongs to: their camp's start, formatted per ``naming``."""
+    return rules.squads.naming.cohort(camper.started_at.astimezone(rules.tz))
+
+
+def ready_cohorts(store: MembershipStore, rules: Rules) -> list[str]:
+    """Cohorts with new graduates whose first camp period is over for everyone.
+
+    Campers still in their first period would otherwise all arrive as "late" and
+    unbalance the split; extended campers do join later, as late graduates.
+    """
+    waiting = set()
+    for username in store.active_campers():
+        camper = store.camper(username)
+        if camper is not None and camper.extensions == 0:
+            waiting.add(cohort_of(rules, camper))
+    return [c for c in store.pending_cohorts() if c not in waiting]
+
+
+@dataclass(frozen=True)
+class Formation:
+    plan: SquadPlan
+    report: ApplyReport
+
+
+def form_squads(
+    client: Any, redis_client: redis.Redis, rules: Rules, cohort: str, *, live: bool
+) -> Formation:
+    """Plan the cohort's squads against the forum's roster and apply the difference."""
+    store = MembershipStore(redis_client)
+    members_group = rules.community.groups.members
+    current = {m["username"].lower() for m in client.iter_group_members(members_group)}
+    graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]
+    roster = gather.load_roster(client, rules)
+    errors = roster_errors(roster, cohort)
+    if errors:  # never make it worse: a human sorts out a double placement first
+        raise RuntimeError(f"cohort {cohort}: " + "; ".join(errors))
+    plan = plan_squads(rules, cohort, graduates, roster)
+    audit = gather.category_ids(client).get(rules.community.categories.audit_log)
+    acts = squad_actions(rules, plan, audit_category_id=audit)
+    report = Applier(client, redis_client, live=live).apply(acts)
+    if live:
+        store.formed(cohort)
+    log.info("squads of %s: %d squads, %s", cohort, len(plan.squads), report.summary())
+    return Formation(plan, report)

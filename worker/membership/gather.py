@@ -1,0 +1,214 @@
+"""Fact gathering for the membership journey: forum reads and the Redis ledger → engine facts.
+
+Every function here reads; none writes to the forum (writes go through ``Applier``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker.config_sync.actual import user_field_ids
+from worker.engine.camp import CampPost
+from worker.engine.facts import MemberFact, Roster, Squad, parse_time
+from worker.engine.gating import Applicant, GatingFacts, normalise_email, referrer_of
+from worker.engine.squads import read_squad_bio
+from worker.engine.textlen import count_units
+from worker.forum.errors import NotFound
+from worker.membership.store import MembershipStore
+from worker.rules import Rules
+
+StrikesOf = Callable[[str], int]
+
+
+# --- user fields ---------------------------------------------------------------------
+
+
+def field_ids(client: Any) -> dict[str, int]:
+    """``{rules key: forum user-field id}`` from the ``[diamond:<key>]`` marker of each field."""
+    return user_field_ids(client)
+
+
+def fields_by_key(raw: Mapping[str, Any] | None, ids: Mapping[str, int]) -> dict[str, str]:
+    """A user's ``user_fields`` (``{"<id>": value}``) keyed by the rules' field names."""
+    by_id = {str(v): k for k, v in ids.items()}
+    out: dict[str, str] = {}
+    for field_id, value in (raw or {}).items():
+        key = by_id.get(str(field_id))
+        if key is None or value is None:
+            continue
+        out[key] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return out
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+def _groups(data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(g.get("name")) for g in data.get("groups") or () if g.get("name"))
+
+
+def read_applicant(client: Any, user_id: int, ids: Mapping[str, int]) -> Applicant:
+    """The applicant through the admin API (webhook bodies may lack ``user_fields``)."""
+    data = client.admin_get_user(user_id)
+    inviter = data.get("invited_by") or {}
+    created = data.get("created_at")
+    return Applicant(
+        user_id=int(data["id"]),
+        username=str(data["username"]),
+        email=str(data.get("email") or ""),
+        created_at=parse_time(created) if created else None,
+        fields=fields_by_key(data.get("user_fields"), ids),
+        groups=_groups(data),
+        invited_by=inviter.get("username") if isinstance(inviter, Mapping) else None,
+        approved=bool(data.get("approved")),
+    )
+
+
+def member_fact(client: Any, username: str, rules: Rules) -> MemberFact | None:
+    """A forum user with their groups (None if there is no such user)."""
+    try:
+        public = client.get_user(username)
+    except NotFound:
+        return None
+    if not public or "id" not in public:
+        return None
+    data = client.admin_get_user(int(public["id"]))
+    groups = _groups(data)
+    staff = bool(data.get("admin") or data.get("moderator")) or bool(
+        groups & set(rules.community.staff_groups)
+    )
+    return MemberFact(
+        user_id=int(data["id"]),
+        username=str(data["username"]),
+        groups=groups,
+        staff=staff,
+        approved=bool(data.get("approved", True)),
+    )
+
+
+def strikes_from_ledger(redis_client: redis.Redis, rules: Rules, now: datetime) -> StrikesOf:
+    """Active strikes per member, from the obligations ledger (0 when it has none)."""
+    from worker.engine.penalties import standing
+    from worker.engine.weeks import week_of
+    from worker.ledger.store import Ledger
+
+    ledger = Ledger(redis_client)
+    week = week_of(now, rules.tz)
+
+    def strikes_of(username: str) -> int:
+        history = ledger.histories([username]).get(username) or {}
+        return standing(rules.obligations, username, history, week).active
+
+    return strikes_of
+
+
+def month_of(now: datetime, rules: Rules) -> str:
+    return now.astimezone(rules.tz).strftime("%Y-%m")
+
+
+def gating_facts(
+    client: Any,
+    store: MembershipStore,
+    rules: Rules,
+    applicant: Applicant,
+    now: datetime,
+    strikes_of: StrikesOf,
+) -> GatingFacts:
+    """Everything ``evaluate_application`` needs about ``applicant``."""
+    name = referrer_of(rules, applicant)
+    referrer = member_fact(client, name, rules) if name else None
+    strikes: dict[str, int] = {}
+    referred: dict[str, int] = {}
+    if referrer is not None:
+        strikes[referrer.username] = strikes_of(referrer.username)
+        referred[referrer.username] = store.referrals(referrer.username, month_of(now, rules))
+    return GatingFacts(
+        applicant=applicant,
+        referrer=referrer,
+        strikes_of=strikes,
+        referrals_this_month=referred,
+        earlier_emails=store.emails(),
+        removed=store.removed(),
+    )
+
+
+def remember_applicant(store: MembershipStore, applicant: Applicant) -> None:
+    if applicant.email:
+        store.remember_email(normalise_email(applicant.email), applicant.username)
+
+
+# --- categories ------------------------------------------------------------------------
+
+
+def category_ids(client: Any) -> dict[str, int]:
+    """``{slug: id}`` of every category the API user sees."""
+    return {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
+
+
+# --- camp posts --------------------------------------------------------------------------
+
+
+def camp_post(client: Any, post: Mapping[str, Any], slugs_by_id: Mapping[int, str]) -> CampPost:
+    """A post as the camp sees it: its category slug and whom it replies to (by topic read)."""
+    topic = client.get_topic(int(post["topic_id"]))
+    category_id = topic.get("category_id")
+    number = int(post["post_number"])
+    reply_to: str | None = None
+    if number > 1:
+        target = post.get("reply_to_post_number") or 1
+        reply_user = post.get("reply_to_user") or {}
+        reply_to = reply_user.get("username") if isinstance(reply_user, Mapping) else None
+        if reply_to is None:
+            for p in (topic.get("post_stream") or {}).get("posts") or ():
+                if int(p.get("post_number", 0)) == int(target):
+                    reply_to = p.get("username")
+                    break
+        if reply_to is None and int(target) == 1:
+            created_by = (topic.get("details") or {}).get("created_by") or {}
+            reply_to = created_by.get("username")
+    return CampPost(
+        id=int(post["id"]),
+        created_at=parse_time(str(post["created_at"])),
+        units=count_units(str(post.get("raw") or "")),
+        category=slugs_by_id.get(int(category_id)) if category_id is not None else None,
+        is_topic=number == 1,
+        reply_to=reply_to,
+        deleted=bool(post.get("deleted_at")),
+    )
+
+
+# --- squads --------------------------------------------------------------------------------
+
+
+def load_roster(client: Any, rules: Rules) -> Roster:
+    """Every Diamond squad on the forum: groups whose bio carries the squad marker."""
+    categories = {str(c.get("slug")): int(c["id"]) for c in client.list_categories()}
+    squads = []
+    for group in client.list_groups():
+        meta = read_squad_bio(group.get("bio_raw"))
+        if meta is None:
+            continue
+        name = str(group["name"])
+        members, leader = [], None
+        for member in client.iter_group_members(name):
+            members.append(str(member["username"]))
+            if member.get("owner") and leader is None:
+                leader = str(member["username"])
+        squads.append(
+            Squad(
+                slug=name,
+                full_name=str(group.get("full_name") or name),
+                cohort=str(meta.get("cohort") or ""),
+                members=tuple(sorted(members)),
+                leader=leader,
+                class_slug=meta.get("class") or None,  # type: ignore[arg-type]
+                group_id=int(group["id"]),
+                category_id=categories.get(name),
+                class_key=meta.get("key") or None,  # type: ignore[arg-type]
+            )
+        )
+    return Roster(tuple(sorted(squads, key=lambda s: s.slug)))

@@ -1,0 +1,200 @@
+"""What the membership journey remembers in Redis (keys under ``diamond:membership:``).
+
+    emails                 hash  normalised email -> username of the first applicant with it
+    removed                set   usernames rejected or removed (lower-case)
+    referrals:{ref}:{ym}   set   applicants approved on ``ref``'s referral in month ``ym``
+    decisions              hash  user id -> outcome of the last gating decision
+    campers                hash  username -> camper record (JSON, see ``_camper``)
+    camp:active            set   usernames in camp now
+    camp:ever              set   everyone who was ever in camp (who counts as a fellow camper)
+    camp:posts:{username}  hash  post id -> camp post (JSON)
+    graduates:{cohort}     hash  username -> graduate (JSON): the cohort's squad queue
+    cohorts                set   cohorts with graduates
+    cohorts:pending        set   cohorts with graduates not yet given to squad formation
+
+Camp posts are also on the forum, so the camp part can be rebuilt by replaying
+post events; decisions are in the staff audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import redis
+
+from worker.engine.camp import Camper, CampPost
+from worker.engine.squads import Graduate
+
+PREFIX = "diamond:membership:"
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class MembershipStore:
+    def __init__(self, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+
+    # --- gating -------------------------------------------------------------------
+
+    def remember_email(self, normalised: str, username: str) -> None:
+        self.redis.hsetnx(PREFIX + "emails", normalised, username)
+
+    def emails(self) -> dict[str, str]:
+        return {_s(k): _s(v) for k, v in self.redis.hgetall(PREFIX + "emails").items()}
+
+    def mark_removed(self, username: str) -> None:
+        self.redis.sadd(PREFIX + "removed", username.lower())
+
+    def removed(self) -> frozenset[str]:
+        return frozenset(_s(u) for u in self.redis.smembers(PREFIX + "removed"))
+
+    def record_referral(self, referrer: str, applicant: str, month: str) -> None:
+        self.redis.sadd(f"{PREFIX}referrals:{referrer.lower()}:{month}", applicant.lower())
+
+    def referrals(self, referrer: str, month: str) -> int:
+        return int(self.redis.scard(f"{PREFIX}referrals:{referrer.lower()}:{month}"))
+
+    def record_decision(self, user_id: int, outcome: str) -> None:
+        self.redis.hset(PREFIX + "decisions", str(user_id), outcome)
+
+    def decision(self, user_id: int) -> str | None:
+        value = self.redis.hget(PREFIX + "decisions", str(user_id))
+        return _s(value) if value else None
+
+    # --- camp ---------------------------------------------------------------------
+
+    def start_camp(self, camper: Camper, *, city: str | None, volunteer: bool) -> None:
+        record = {
+            "user_id": camper.user_id,
+            "username": camper.username,
+            "started_at": camper.started_at.isoformat(),
+            "extensions": camper.extensions,
+            "referrer": camper.referrer,
+            "language": camper.language,
+            "city": city,
+            "volunteer": volunteer,
+        }
+        key = camper.username.lower()
+        pipe = self.redis.pipeline()
+        pipe.hsetnx(PREFIX + "campers", key, json.dumps(record, ensure_ascii=False))
+        pipe.sadd(PREFIX + "camp:active", key)
+        pipe.sadd(PREFIX + "camp:ever", key)
+        pipe.execute()
+
+    def _record(self, username: str) -> dict | None:
+        raw = self.redis.hget(PREFIX + "campers", username.lower())
+        return json.loads(raw) if raw else None
+
+    def camper(self, username: str) -> Camper | None:
+        record = self._record(username)
+        if record is None:
+            return None
+        return Camper(
+            user_id=int(record["user_id"]),
+            username=record["username"],
+            started_at=datetime.fromisoformat(record["started_at"]),
+            extensions=int(record.get("extensions") or 0),
+            referrer=record.get("referrer"),
+            language=record.get("language"),
+        )
+
+    def camper_extra(self, username: str) -> tuple[str | None, bool]:
+        """(city, volunteer) as the camper's application said."""
+        record = self._record(username) or {}
+        return record.get("city"), bool(record.get("volunteer"))
+
+    def set_extensions(self, username: str, extensions: int) -> None:
+        record = self._record(username)
+        if record is not None:
+            record["extensions"] = extensions
+            self.redis.hset(PREFIX + "campers", username.lower(), json.dumps(record))
+
+    def end_camp(self, username: str) -> None:
+        self.redis.srem(PREFIX + "camp:active", username.lower())
+
+    def active_campers(self) -> list[str]:
+        return sorted(_s(u) for u in self.redis.smembers(PREFIX + "camp:active"))
+
+    def ever_campers(self) -> frozenset[str]:
+        return frozenset(_s(u) for u in self.redis.smembers(PREFIX + "camp:ever"))
+
+    def is_camper(self, username: str) -> bool:
+        return bool(self.redis.sismember(PREFIX + "camp:active", username.lower()))
+
+    def record_camp_post(self, username: str, post: CampPost) -> None:
+        data = {
+            "id": post.id,
+            "created_at": post.created_at.isoformat(),
+            "units": post.units,
+            "category": post.category,
+            "is_topic": post.is_topic,
+            "reply_to": post.reply_to,
+            "deleted": post.deleted,
+        }
+        self.redis.hset(f"{PREFIX}camp:posts:{username.lower()}", str(post.id), json.dumps(data))
+
+    def camp_posts(self, username: str) -> list[CampPost]:
+        raw = self.redis.hgetall(f"{PREFIX}camp:posts:{username.lower()}")
+        posts = []
+        for value in raw.values():
+            d = json.loads(value)
+            posts.append(
+                CampPost(
+                    id=int(d["id"]),
+                    created_at=datetime.fromisoformat(d["created_at"]),
+                    units=int(d["units"]),
+                    category=d.get("category"),
+                    is_topic=bool(d.get("is_topic")),
+                    reply_to=d.get("reply_to"),
+                    deleted=bool(d.get("deleted")),
+                )
+            )
+        return sorted(posts, key=lambda p: p.id)
+
+    # --- squads -------------------------------------------------------------------
+
+    def queue_graduate(self, cohort: str, graduate: Graduate) -> None:
+        data = {
+            "username": graduate.username,
+            "class_key": graduate.class_key,
+            "volunteer": graduate.volunteer,
+            "activity": graduate.activity,
+        }
+        pipe = self.redis.pipeline()
+        pipe.hset(f"{PREFIX}graduates:{cohort}", graduate.username.lower(), json.dumps(data))
+        pipe.sadd(PREFIX + "cohorts", cohort)
+        pipe.sadd(PREFIX + "cohorts:pending", cohort)
+        pipe.execute()
+
+    def graduates(self, cohort: str) -> list[Graduate]:
+        raw = self.redis.hgetall(f"{PREFIX}graduates:{cohort}")
+        out = []
+        for value in raw.values():
+            d = json.loads(value)
+            out.append(
+                Graduate(
+                    d["username"],
+                    d.get("class_key"),
+                    bool(d.get("volunteer")),
+                    int(d.get("activity") or 0),
+                )
+            )
+        return sorted(out, key=lambda g: g.username.lower())
+
+    def cohorts(self) -> list[str]:
+        return sorted(_s(c) for c in self.redis.smembers(PREFIX + "cohorts"))
+
+    def pending_cohorts(self) -> list[str]:
+        return sorted(_s(c) for c in self.redis.smembers(PREFIX + "cohorts:pending"))
+
+    def formed(self, cohort: str) -> None:
+        self.redis.srem(PREFIX + "cohorts:pending", cohort)
+
+    def forget(self, usernames: Iterable[str]) -> None:
+        """Drop people from the camp (used when a camper is deleted from the forum)."""
+        for name in usernames:
+            self.redis.srem(PREFIX + "camp:active", name.lower())

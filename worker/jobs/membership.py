@@ -10,8 +10,10 @@ at ``camp.check_schedule`` (community time zone).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime
+from pathlib import Path
 
 from worker import clock
 from worker.membership import flows
@@ -20,7 +22,7 @@ from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import add_periodic_job
-from worker.rules import Rules
+from worker.rules import Rules, load_rules
 from worker.rules.holder import RulesHolder
 
 log = logging.getLogger(__name__)
@@ -94,9 +96,10 @@ def form_cohort_squads(cohort: str) -> None:
 
 
 def _camp_cron() -> dict[str, str]:
+    # Read the rules directly: importing this module must not fix the process's settings.
     try:
-        expr = current_rules().camp.check_schedule
-    except Exception:  # no rules where this module is imported (e.g. the receiver's check)
+        expr = load_rules(Path(os.environ.get("DIAMOND_RULES_DIR", "rules"))).camp.check_schedule
+    except Exception:  # no (valid) rules where this module is imported: the shipped default
         expr = DEFAULT_CAMP_CRON
     minute, hour, day, month, day_of_week = expr.split()
     return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}

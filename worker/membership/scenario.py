@@ -82,8 +82,12 @@ def personas(n: int, referrers: list[str], *, seed: int = 0) -> list[Persona]:
     for i, kind in enumerate(kinds):
         name = f"ap{i + 1:03d}"
         city = rnd.choice(CITIES)
-        referrer = referrers[ref_i % len(referrers)]
-        ref_i += kind in ("good", "invited")
+        # Good applicants share all referrers but the last (referrals per month are
+        # limited); flawed ones name the last, whose quota they never use up.
+        good = kind in ("good", "invited")
+        pool = referrers[:-1] or referrers
+        referrer = pool[ref_i % len(pool)] if good else referrers[-1]
+        ref_i += good
         p = Persona(
             username=name,
             email=f"{name}@example.com",
@@ -259,7 +263,7 @@ def run_cohort(
     rules = diamond.rules
     max_refs = rules.gating.referral.referrer.max_referrals_per_month
     diamond.set_now(start)
-    mentors = seed_referrers(people_client, referrers or max(2, -(-n // max_refs) + 1))
+    mentors = seed_referrers(people_client, referrers or max(2, -(-n // max_refs) + 2))
     people = personas(n, mentors, seed=seed)
     ids = gather.field_ids(people_client)
     # Duplicates last: the earlier application must be on record first.

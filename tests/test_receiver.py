@@ -275,3 +275,14 @@ def test_serve_command_needs_a_secret_unless_the_development_flag_is_given(
     unsigned = headers(POST_BODY)
     del unsigned["X-Discourse-Event-Signature"]
     assert Client(app).post("/", data=POST_BODY, headers=unsigned).status_code == 202
+
+
+def test_delivery_after_redis_forgot_its_scripts_is_still_enqueued(
+    client: Client, redis_client: redis.Redis
+) -> None:
+    routes.add_route("post_created", "probe.on_post", ids={"post_id": "id"})  # two actors
+    redis_client.script_flush()  # what a Redis restart without the scripts looks like
+    response = client.post("/", data=POST_BODY, headers=headers(POST_BODY))
+    assert response.status_code == 202 and response.json["jobs"] >= 2
+    assert ("probe.on_post", {"post_id": 12}) in enqueued(redis_client)
+    assert ("probe.seen", {"object_id": 12, "event": "post_created"}) in enqueued(redis_client)

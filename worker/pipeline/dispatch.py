@@ -14,6 +14,7 @@ from typing import Any
 import dramatiq
 
 from worker.pipeline import routes as r
+from worker.pipeline.broker import enqueue_many
 from worker.pipeline.dedup import Deduper, identity_key
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,12 @@ class Dispatcher:
             keys.append(identity_key(ident))
         if not self.deduper.claim(keys):
             return Outcome.DUPLICATE, 0
+        messages = [
+            self.broker.get_actor(actor_name).message_with_options(kwargs=kwargs)
+            for actor_name, kwargs in calls
+        ]
         try:
-            for actor_name, kwargs in calls:
-                self.broker.get_actor(actor_name).send_with_options(kwargs=kwargs)
+            enqueue_many(self.broker, messages)
         except Exception:
             self.deduper.release(keys)  # a retry of this event must not look like a duplicate
             raise

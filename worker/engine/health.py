@@ -22,7 +22,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 from worker.engine.facts import PostFact, Squad
@@ -284,14 +284,14 @@ def _contributors(
 ) -> tuple[tuple[ContributorWeek, ...], dict[str, frozenset[str]]]:
     """Value contributors per week: one pass per kind over the whole look-back."""
     tz = rules.tz
-    bounds = [week_start(w, tz).timestamp() for w in weeks]
+    bounds = [week_start(w, tz) for w in weeks]
     per_week: list[dict[str, set[str]]] = [defaultdict(set) for _ in weeks]
     criteria = value_criteria(rules)
     for kind in GIVING_KINDS:
         for c in detect(rules, rec, criteria[kind], weeks[-1], weeks=len(weeks)):
             if c.username not in community:
                 continue
-            slot = bisect_right(bounds, c.at.timestamp()) - 1
+            slot = bisect_right(bounds, c.at) - 1
             if 0 <= slot < len(weeks):
                 per_week[slot][c.username].add(kind)
     out = []
@@ -315,52 +315,61 @@ def _activity(
 ) -> tuple[ActivityWeek, ...]:
     tz, index = rules.tz, facts.recognition.posts
     lag = timedelta(hours=rules.health.unanswered_hours)
-    starts = [week_start(w, tz) for w in weeks]
-    ends = [*starts[1:], week_start(shift_week(weeks[-1], 1), tz)]
-    bounds = [s.timestamp() for s in starts]
+    bounds = [week_start(w, tz) for w in weeks]
+    end = week_start(shift_week(weeks[-1], 1), tz)
+    ends = [*bounds[1:], end]
     n = len(weeks)
     authors: list[set[str]] = [set() for _ in weeks]
     posts = [0] * n
     staff_posts = [0] * n
     ads = [0] * n
     loud = staff | leaders
-    topic_start: dict[int, PostFact] = {}
+    ad_posts = facts.ad_posts
+    openers: dict[int, PostFact] = {}
+    replies: list[PostFact] = []
     for post in index:
-        if not _visible(post):
+        if post.deleted or post.private_message:
             continue
         if post.post_number == 1:
-            topic_start[post.topic_id] = post
-        slot = bisect_right(bounds, post.created_at.timestamp()) - 1
-        if not 0 <= slot < n or post.created_at >= ends[-1]:
+            openers[post.topic_id] = post
+        else:
+            replies.append(post)
+        at = post.created_at
+        if at >= end:
             continue
-        authors[slot].add(post.username)
+        slot = bisect_right(bounds, at) - 1
+        if slot < 0:
+            continue
+        name = post.username
+        authors[slot].add(name)
         posts[slot] += 1
-        staff_posts[slot] += post.username in loud
-        ads[slot] += post.id in facts.ad_posts
+        if name in loud:
+            staff_posts[slot] += 1
+        if ad_posts and post.id in ad_posts:
+            ads[slot] += 1
     # A member's topic is judged unanswered at the end of the week it turned
     # ``unanswered_hours`` old: no post by anyone else in it before that week ended.
-    first_answer: dict[int, datetime] = {}
-    for post in index:
-        opener = topic_start.get(post.topic_id)
-        if opener is None or post.post_number == 1 or post.username == opener.username:
-            continue
-        if not _visible(post):
-            continue
-        known = first_answer.get(post.topic_id)
-        if known is None or post.created_at < known:
-            first_answer[post.topic_id] = post.created_at
-    topics = [0] * n
-    unanswered = [0] * n
-    for topic_id, opener in topic_start.items():
+    judged: dict[int, int] = {}  # topic id → slot of the week it is judged in
+    for topic_id, opener in openers.items():
         if opener.username in staff:
             continue  # Diamond's and staff's own topics (audit log, weekly threads)
         due = opener.created_at + lag
-        slot = bisect_right(bounds, due.timestamp()) - 1
-        if not 0 <= slot < n or due >= ends[-1]:
-            continue
+        if due < end and (slot := bisect_right(bounds, due) - 1) >= 0:
+            judged[topic_id] = slot
+    answered: set[int] = set()
+    for post in replies:
+        slot = judged.get(post.topic_id)
+        if (
+            slot is not None
+            and post.created_at < ends[slot]
+            and post.username != openers[post.topic_id].username
+        ):
+            answered.add(post.topic_id)
+    topics = [0] * n
+    unanswered = [0] * n
+    for topic_id, slot in judged.items():
         topics[slot] += 1
-        answered = first_answer.get(topic_id)
-        if answered is None or answered >= ends[slot]:
+        if topic_id not in answered:
             unanswered[slot] += 1
     return tuple(
         ActivityWeek(w, len(authors[i]), posts[i], staff_posts[i], ads[i], topics[i], unanswered[i])

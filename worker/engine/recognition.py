@@ -28,12 +28,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from worker import actions as a
 from worker.engine.facts import LikeFact, PostFact, Roster
-from worker.engine.graph import PostIndex, iso_week, shift_week, week_bounds, week_start
+from worker.engine.graph import PostIndex, iso_week, parse_week, shift_week, week_bounds
 from worker.rules.models import (
     Badge,
     BadgeKind,
@@ -141,16 +141,12 @@ def extra_reviews(
     index = facts.posts
     out: list[Contribution] = []
     seen: set[tuple[str, int]] = set()
-    for post in index:
-        if post.units < min_length or not _in(post, start, end):
+    for post, replied, quoted in index.resolved():
+        if post.units < min_length or not start <= post.created_at < end:
             continue
-        targets = []
-        replied = index.reply_target(post)
-        if replied is not None:
-            targets.append(replied)
-        targets.extend(
-            q for ref in post.quotes if (q := index.at(ref.topic_id, ref.post_number)) is not None
-        )
+        targets = [replied] if replied is not None else []
+        if quoted:
+            targets += [q for _, q in quoted if q is not None]
         for target in targets:
             key = (post.username, target.id)
             if (
@@ -175,22 +171,28 @@ def digests(
     post's ``like_count`` if that is higher (Discourse forbids liking one's own post).
     """
     category = facts.category_ids.get("digests")
+    tag = criterion.tag
+    candidates = {
+        post.topic_id: post
+        for post in facts.posts
+        if post.post_number == 1
+        and ((category is not None and post.category_id == category) or (tag and tag in post.tags))
+        and post.units >= criterion.min_length
+        and _in(post, start, end)
+    }
+    if not candidates:
+        return []
+    wanted = {post.id for post in candidates.values()}
     likers: dict[int, set[str]] = defaultdict(set)
     for like in facts.likes:
-        likers[like.post_id].add(like.user)
+        if like.post_id in wanted:
+            likers[like.post_id].add(like.user)
     repliers: dict[int, set[str]] = defaultdict(set)
-    candidates = []
     for post in facts.posts:
-        if post.post_number == 1:
-            is_digest = (category is not None and post.category_id == category) or (
-                criterion.tag is not None and criterion.tag in post.tags
-            )
-            if is_digest and post.units >= criterion.min_length and _in(post, start, end):
-                candidates.append(post)
-        else:
+        if post.post_number > 1 and post.topic_id in candidates:
             repliers[post.topic_id].add(post.username)
     out = []
-    for post in candidates:
+    for post in candidates.values():
         likes = max(len(likers[post.id] - {post.username}), post.like_count)
         replies = len(repliers[post.topic_id] - {post.username})
         if likes >= criterion.min_likes and replies >= criterion.min_replies:
@@ -234,26 +236,25 @@ def homework_reminders(
 
 def connections(facts: RecognitionFacts, start: datetime, end: datetime) -> list[Contribution]:
     """Replies, reviews and quotes to members of other squads; one per (author, person)."""
-    index, roster = facts.posts, facts.roster
+    squad_of = {m: s.slug for s in facts.roster.squads for m in s.members}
     out = []
     seen: set[tuple[str, str]] = set()
-    for post in index:
-        mine = roster.squad_of(post.username)
-        if mine is None or not _in(post, start, end):
+    for post, replied, quoted in facts.posts.resolved():
+        if not start <= post.created_at < end:
             continue
-        others = []
-        replied = index.reply_target(post)
-        if replied is not None:
-            others.append(replied.username)
-        for ref in post.quotes:
-            quoted = index.at(ref.topic_id, ref.post_number)
-            others.append(quoted.username if quoted is not None else ref.username)
+        author = post.username
+        mine = squad_of.get(author)
+        if mine is None:
+            continue
+        others = [replied.username] if replied is not None else []
+        if quoted:
+            others += [name for name, _ in quoted]
         for other in others:
-            theirs = roster.squad_of(other)
-            if theirs is None or theirs.slug == mine.slug or (post.username, other) in seen:
+            theirs = squad_of.get(other)
+            if theirs is None or theirs == mine or (author, other) in seen:
                 continue
-            seen.add((post.username, other))
-            out.append(Contribution("connector", post.username, post, other, theirs.slug))
+            seen.add((author, other))
+            out.append(Contribution("connector", author, post, other, theirs))
     return out
 
 
@@ -366,9 +367,9 @@ def deadline_fn(rules: Rules) -> Callable[[str], datetime]:
     )
 
     def of(week: str) -> datetime:
-        monday = week_start(week, rules.tz)
-        local = monday.replace(tzinfo=None) + offset  # wall-clock time, then the zone
-        return local.replace(tzinfo=rules.tz)
+        year, number = parse_week(week)
+        monday = datetime.combine(date.fromisocalendar(year, number, 1), time(0))
+        return (monday + offset).replace(tzinfo=rules.tz)  # wall-clock time in the zone
 
     return of
 

@@ -130,7 +130,7 @@ def _raw_of(world: World, topic: Any) -> str:
 
 def test_a_cohort_goes_from_signup_to_private_squads(pipeline: PipelineDiamond) -> None:
     world = pipeline.world
-    report: ScenarioReport = run_cohort(world.people, pipeline, start=START, n=30, seed=3)
+    report: ScenarioReport = run_cohort(world.people, pipeline, start=START, n=20, seed=3)
     forum = world.sandbox.forum
 
     # Gating: every decision as the rules say, each explained in the audit log.

@@ -132,6 +132,7 @@ def check_camp(
     fellows = store.ever_campers()
     audit: int | None = None
     results = []
+    applier = Applier(client, redis_client, live=live)  # one: group ids are looked up once
     for username in store.active_campers():
         camper = store.camper(username)
         if camper is None:
@@ -142,7 +143,7 @@ def check_camp(
         if audit is None:
             audit = gather.category_ids(client).get(rules.community.categories.audit_log)
         acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=audit)
-        report = Applier(client, redis_client, live=live).apply(acts)
+        report = applier.apply(acts)
         results.append(CampCheck(camper.username, verdict, report))
         if not live:
             continue  # shadow: nothing happened to the camper, the ledger stays as it was

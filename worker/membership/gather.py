@@ -5,6 +5,8 @@ Every function here reads; none writes to the forum (writes go through ``Applier
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,12 +26,42 @@ from worker.rules import Rules
 StrikesOf = Callable[[str], int]
 
 
+# Ids of user fields and categories change only when an admin edits the forum: remember
+# them for a minute per forum, instead of reading them for every sign-up and post.
+CACHE_SECONDS = 60.0
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(client: Any, what: str, read: Callable[[], Any]) -> Any:
+    key = (str(getattr(client, "host", id(client))), what)
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    value = read()
+    with _cache_lock:
+        _cache[key] = (now, value)
+    return value
+
+
+def forget_topic(client: Any, topic_id: int) -> None:
+    with _cache_lock:
+        _cache.pop((str(getattr(client, "host", id(client))), f"topic:{topic_id}"), None)
+
+
+def forget_cached() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
 # --- user fields ---------------------------------------------------------------------
 
 
 def field_ids(client: Any) -> dict[str, int]:
     """``{rules key: forum user-field id}`` from the ``[diamond:<key>]`` marker of each field."""
-    return user_field_ids(client)
+    return dict(_cached(client, "user_fields", lambda: user_field_ids(client)))
 
 
 def fields_by_key(raw: Mapping[str, Any] | None, ids: Mapping[str, int]) -> dict[str, str]:
@@ -144,32 +176,56 @@ def remember_applicant(store: MembershipStore, applicant: Applicant) -> None:
 # --- categories ------------------------------------------------------------------------
 
 
-def category_ids(client: Any) -> dict[str, int]:
-    """``{slug: id}`` of every category the API user sees."""
-    return {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
+def category_ids(client: Any, *, fresh: bool = False) -> dict[str, int]:
+    """``{slug: id}`` of every category the API user sees (cached a minute unless ``fresh``)."""
+
+    def read() -> dict[str, int]:
+        return {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
+
+    if fresh:
+        forget_cached()
+    return dict(_cached(client, "categories", read))
 
 
 # --- camp posts --------------------------------------------------------------------------
 
 
-def camp_post(client: Any, post: Mapping[str, Any], slugs_by_id: Mapping[int, str]) -> CampPost:
-    """A post as the camp sees it: its category slug and whom it replies to (by topic read)."""
-    topic = client.get_topic(int(post["topic_id"]))
+def _topic_summary(topic: Mapping[str, Any]) -> tuple[int | None, dict[int, str]]:
+    """(category id, {post number: author}) of a topic JSON."""
+    authors = {
+        int(p["post_number"]): str(p.get("username"))
+        for p in (topic.get("post_stream") or {}).get("posts") or ()
+        if "post_number" in p
+    }
+    created_by = (topic.get("details") or {}).get("created_by") or {}
+    if 1 not in authors and created_by.get("username"):
+        authors[1] = str(created_by["username"])
     category_id = topic.get("category_id")
+    return (int(category_id) if category_id is not None else None), authors
+
+
+def camp_post(client: Any, post: Mapping[str, Any], slugs_by_id: Mapping[int, str]) -> CampPost:
+    """A post as the camp sees it: its category slug and whom it replies to.
+
+    The topic is read once and remembered (a topic's category and earlier posts' authors
+    do not change); it is read again when the replied-to post is newer than what we saw.
+    """
+    topic_id = int(post["topic_id"])
     number = int(post["post_number"])
+    target = int(post.get("reply_to_post_number") or 1)
+
+    def read() -> tuple[int | None, dict[int, str]]:
+        return _topic_summary(client.get_topic(topic_id))
+
+    category_id, authors = _cached(client, f"topic:{topic_id}", read)
+    if number > 1 and target not in authors:
+        forget_topic(client, topic_id)
+        category_id, authors = _cached(client, f"topic:{topic_id}", read)
     reply_to: str | None = None
     if number > 1:
-        target = post.get("reply_to_post_number") or 1
         reply_user = post.get("reply_to_user") or {}
         reply_to = reply_user.get("username") if isinstance(reply_user, Mapping) else None
-        if reply_to is None:
-            for p in (topic.get("post_stream") or {}).get("posts") or ():
-                if int(p.get("post_number", 0)) == int(target):
-                    reply_to = p.get("username")
-                    break
-        if reply_to is None and int(target) == 1:
-            created_by = (topic.get("details") or {}).get("created_by") or {}
-            reply_to = created_by.get("username")
+        reply_to = reply_to or authors.get(target)
     return CampPost(
         id=int(post["id"]),
         created_at=parse_time(str(post["created_at"])),

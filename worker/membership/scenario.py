@@ -365,7 +365,7 @@ def _camp_days(
             raw = f"欢迎 @{other}!我是 {p.username},读了你的介绍很受启发,期待一起写作和互相点评。"
             post = me.create_post(intro_topics[other], raw, reply_to_post_number=1)
             diamond.posted(int(post["id"]))
-    for day in range(days):
+    for day in range(min(days, tasks.checkins.min_days)):
         diamond.set_now(start + timedelta(days=day, hours=1))
         for p in workers:
             me = people_client.as_user(p.username)

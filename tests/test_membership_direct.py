@@ -85,3 +85,36 @@ def test_77_applicants_go_from_signup_to_squads(redis_client: redis.Redis) -> No
         (cohort,) = MembershipStore(redis_client).cohorts()
         again = flows.form_squads(world.client, redis_client, rules, cohort, live=True)
         assert again.report.done == [] and not again.plan.changed
+
+
+def test_a_held_application_approved_by_a_reviewer_enters_the_camp(
+    redis_client: redis.Redis,
+) -> None:
+    from worker.membership.scenario import Persona, seed_referrers, sign_up
+
+    with membership_world(redis_client, START) as world:
+        (mentor,) = seed_referrers(world.people, 1)
+        p = Persona(
+            "held01",
+            "held01@example.com",
+            "unpaid",
+            referrer=mentor,
+            payment="no",
+            application="字" * 250,
+            city="北京",
+        )
+        uid = sign_up(world.people, p, gather.field_ids(world.people))
+        first = flows.decide_applicant(
+            world.client, redis_client, world.rules, uid, START, live=True, strikes_of=lambda _u: 0
+        )
+        assert first.decision is not None and first.decision.outcome == "hold"
+        world.people.approve_user(uid)  # a reviewer decides on the forum
+        flows.decide_applicant(world.client, redis_client, world.rules, uid, START, live=True)
+        store = MembershipStore(redis_client)
+        assert store.camper("held01") is not None and store.is_camper("held01")
+        camp = {m["username"] for m in world.client.iter_group_members("camp")}
+        assert "held01" in camp
+        again = flows.decide_applicant(
+            world.client, redis_client, world.rules, uid, START, live=True
+        )
+        assert again.report is None  # nothing more to do

@@ -1,7 +1,8 @@
 """Membership actors: gating on sign-up, camp progress from posts, the daily camp check,
 squad formation. Thin: ids in, ``worker.membership.flows`` does the rest.
 
-Routes: ``user_created``/``user_updated`` → ``membership.on_user`` (the catch-up scan
+Routes: ``user_created``/``user_updated``/``user_approved`` → ``membership.on_user``
+(a held application approved by a reviewer enters the camp; the catch-up scan
 feeds pending users the webhook missed as ``user_created``); ``post_created``/
 ``post_edited``/``post_destroyed`` → ``membership.on_post``. Periodic: the camp check
 at ``camp.check_schedule`` (community time zone).
@@ -105,7 +106,7 @@ def _camp_cron() -> dict[str, str]:
     return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
 
 
-for _event in ("user_created", "user_updated"):
+for _event in ("user_created", "user_updated", "user_approved"):
     add_route(_event, on_user.actor_name, ids={"user_id": "id"})
 for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
     add_route(_event, on_post.actor_name, ids={"post_id": "id"})

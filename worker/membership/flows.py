@@ -16,7 +16,12 @@ import redis
 from worker import actions as a
 from worker.apply import Applier, ApplyReport
 from worker.engine import camp as camp_engine
-from worker.engine.gating import GatingDecision, evaluate_application, gating_actions
+from worker.engine.gating import (
+    GatingDecision,
+    evaluate_application,
+    gating_actions,
+    referrer_of,
+)
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.membership import gather
 from worker.membership.store import MembershipStore
@@ -60,7 +65,9 @@ def decide_applicant(
     ids = gather.field_ids(client)
     applicant = gather.read_applicant(client, user_id, ids)
     if applicant.approved:
-        return GatingResult(applicant.username, None)  # approved by a human or already done
+        if store.decision(applicant.user_id) == "hold" and store.camper(applicant.username) is None:
+            return _enter_camp_after_review(client, redis_client, rules, applicant, now, live=live)
+        return GatingResult(applicant.username, None)  # approved by Diamond, or never gated
     strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now)
     facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
     decision = evaluate_application(rules, facts)
@@ -96,6 +103,40 @@ def decide_applicant(
     elif decision.outcome == "reject" and _applied(report, a.RejectUser):
         store.mark_removed(applicant.username)
     return GatingResult(applicant.username, decision, report)
+
+
+def _enter_camp_after_review(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    applicant: Any,
+    now: datetime,
+    *,
+    live: bool,
+) -> GatingResult:
+    """A reviewer approved a held application on the forum: the camp starts now."""
+    store = MembershipStore(redis_client)
+    referrer = referrer_of(rules, applicant)
+    camper = camp_engine.Camper(applicant.user_id, applicant.username, now, referrer=referrer)
+    acts: list[a.Action] = [
+        a.AddToGroup(
+            key=f"camp-join:{applicant.user_id}",
+            reason="approved by a reviewer",
+            group=rules.community.groups.camp,
+            usernames=(applicant.username,),
+        ),
+        *camp_engine.welcome_actions(rules, camper),
+    ]
+    report = Applier(client, redis_client, live=live).apply(acts)
+    if _applied(report, a.AddToGroup):
+        squads = rules.squads
+        store.start_camp(
+            camper,
+            city=applicant.fields.get(squads.grouping.key_field or "") or None,
+            volunteer=_truthy(applicant.fields.get(squads.leader.volunteer_field or "")),
+        )
+        store.record_decision(applicant.user_id, "approve")
+    return GatingResult(applicant.username, None, report)
 
 
 def pending_user_ids(client: Any) -> list[int]:

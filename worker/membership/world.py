@@ -14,7 +14,6 @@ import redis
 from worker import clock
 from worker.config_sync.apply import sync
 from worker.config_sync.desired import load_desired
-from worker.config_sync.ownership import mark
 from worker.forum.client import ForumClient
 from worker.forum.sandbox import RunningSandbox, start_sandbox
 from worker.rules import Rules, load_rules
@@ -61,16 +60,6 @@ def membership_world(
         )
         report = sync(client, desired, sleep=_no_sleep)
         assert report.converged, report.final_plan
-        # gating.yml names a re-application field that plugin_config/ does not define yet.
-        client.create_user_field(
-            name="曾用名 Previous username",
-            description=mark(
-                "以前的用户名 / Your username if you were a member before", "previous_username"
-            ),
-            field_type="text",
-            requirement="optional",
-            editable=False,
-        )
         world = World(sandbox, client, people, redis_client, RULES, start)
 
         def set_now(moment: datetime) -> None:

@@ -410,3 +410,13 @@ def test_weeks_parse_print_and_step_across_years() -> None:
         Week.parse("47")
     with pytest.raises(ValueError, match=r"weeks 1\.\.52"):
         Week(2025, 53)
+
+
+def test_a_review_of_an_earlier_neighbour_is_due_the_day_after_ones_own_article() -> None:
+    t = Thread()
+    a = t.post("alice", at(16, 9), FULL)  # Monday
+    t.post("bob", at(20, 9), FULL)  # Friday: now alice and bob are neighbours
+    t.post("bob", at(21, 23, 59, 59), REVIEW, reply_to=a.post_number)  # Saturday night
+    _, by = run(squad("alice", "bob"), t)
+    assert by["bob"].reviews[0].due == end_of_day(at(20, 9), 1, SH)
+    assert by["bob"].reviews[0].status == "on_time"

@@ -12,8 +12,9 @@ as it stood at the deadline and a deleted post is simply absent.
 - Review: a reply to the article post (thread mode: ``reply_to_post_number``;
   topic mode: any reply in the article's topic) or a post quoting it, at least
   ``review.min_length`` units not counting quotes. On time by the end of the day
-  ``due_days_after_article`` after the article (never after the cap), late until
-  the cap (deadline + ``window_hours``), else missing.
+  ``due_days_after_article`` after the two became neighbours (the later of the
+  neighbour's article and the reviewer's own; never after the cap), late until the
+  cap (deadline + ``window_hours``), else missing.
 
 ``WeekResult`` is what other engines consume (badges: streaks and full
 attendance; health: completion rates): ``outcome`` is met / excused / missed.
@@ -22,12 +23,14 @@ attendance; health: completion rates): ``outcome`` is met / excused / missed.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from worker import actions as a
@@ -68,8 +71,11 @@ class WeekPost:
         """The version standing at ``moment`` (None if the post did not exist yet)."""
         if self.created_at > moment:
             return None
-        found = self.versions[0]
-        for version in self.versions[1:]:
+        versions = self.versions
+        if len(versions) == 1:  # most posts are never edited
+            return versions[0]
+        found = versions[0]
+        for version in versions[1:]:
             if version.at > moment:
                 break
             found = version
@@ -137,8 +143,11 @@ class LeaveRequest:
 # ─────────────────────────────── results ───────────────────────────────
 
 
-@dataclass(frozen=True, slots=True)
-class PostRef:
+# Results are NamedTuples: immutable and several times cheaper to build than frozen
+# dataclasses, which matters for 100,000 members and 200,000 reviews in one audit.
+
+
+class PostRef(NamedTuple):
     post_id: int
     topic_id: int
     post_number: int
@@ -150,8 +159,7 @@ class PostRef:
         return f"/t/{self.topic_id}/{self.post_number}"
 
 
-@dataclass(frozen=True, slots=True)
-class ReviewResult:
+class ReviewResult(NamedTuple):
     """One review owed by ``reviewer`` to ``author``'s article."""
 
     reviewer: str
@@ -162,11 +170,13 @@ class ReviewResult:
     review: PostRef | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class WeekResult:
+class WeekResult(NamedTuple):
     """One member's week: what they owed, what they did, and the strikes it earns.
 
     ``strikes`` is 0 when excused or exempt (staff: computed, never penalised).
+    This is what the badge and health engines consume: ``outcome`` (met / excused /
+    missed), ``article_post_id``/``article_at``, ``owed_reviews`` (article post ids),
+    ``reviews_done``, ``struck``.
     """
 
     username: str
@@ -186,6 +196,7 @@ class WeekResult:
 
     @property
     def reviews_done(self) -> int:
+        """Reviews written, on time or late."""
         return sum(1 for r in self.reviews if r.status != "missing")
 
     @property
@@ -199,6 +210,23 @@ class WeekResult:
             return "excused"
         return "met" if self.all_on_time else "missed"
 
+    @property
+    def article_post_id(self) -> int | None:
+        return self.article_post.post_id if self.article_post else None
+
+    @property
+    def article_at(self) -> dt.datetime | None:
+        return self.article_post.created_at if self.article_post else None
+
+    @property
+    def owed_reviews(self) -> frozenset[int]:
+        """Post ids of the articles this member had to review."""
+        return frozenset(r.article.post_id for r in self.reviews)
+
+    @property
+    def struck(self) -> bool:
+        return self.strikes > 0
+
 
 @dataclass(frozen=True, slots=True)
 class SquadWeekResult:
@@ -206,14 +234,8 @@ class SquadWeekResult:
     week: Week
     articles: tuple[tuple[str, PostRef], ...]  # (author, post) in ring order
     results: tuple[WeekResult, ...]  # one per squad member, in roster order
-
-    @property
-    def reviews_owed(self) -> int:
-        return sum(r.reviews_owed for r in self.results)
-
-    @property
-    def reviews_done(self) -> int:
-        return sum(r.reviews_done for r in self.results)
+    reviews_owed: int = 0  # counted once when built (summaries and reports read them)
+    reviews_done: int = 0
 
     @property
     def missing_articles(self) -> tuple[str, ...]:
@@ -228,6 +250,8 @@ def neighbour_indexes(count: int, per_side: int = 1) -> list[tuple[int, ...]]:
 
     Previous ones first, then next ones; each other article at most once, never itself.
     """
+    if per_side == 1 and count > 2:  # the usual ring: previous and next
+        return [((i - 1) % count, (i + 1) % count) for i in range(count)]
     out: list[tuple[int, ...]] = []
     for i in range(count):
         chosen: dict[int, None] = {}
@@ -242,12 +266,25 @@ def neighbour_indexes(count: int, per_side: int = 1) -> list[tuple[int, ...]]:
 # ─────────────────────────────── evaluation ───────────────────────────────
 
 
-@dataclass(slots=True)
+@dataclass
 class _Context:
+    """One week's evaluation settings. Moments are kept in UTC: posts' times are UTC
+    (as Discourse sends them), and aware datetimes with the same tzinfo compare fast."""
+
     obligations: Obligations
     tz: ZoneInfo
     times: WeekTimes
     as_of: dt.datetime | None
+
+    def __post_init__(self) -> None:
+        self.times = self.times.in_utc()
+        if self.as_of is not None:
+            self.as_of = self.as_of.astimezone(dt.UTC)
+        review = self.obligations.review
+        self.thread_mode = self.obligations.article.mode == "thread"
+        self.by_reply = "reply" in review.counts_as
+        self.by_quote = "quote" in review.counts_as
+        self.review_min = review.min_length
 
     def cut(self, moment: dt.datetime) -> dt.datetime:
         """A rule's moment, but never later than what is known (``as_of``)."""
@@ -308,13 +345,25 @@ def _choose_articles(sw: SquadWeek, ctx: _Context, members: frozenset[str]) -> d
         late_pool = candidates + [
             p for p in sw.next_posts if p.username in members and _is_article_shape(p, thread_mode)
         ]
-    chosen: dict[str, tuple] = {}
-    for post in sorted(candidates, key=_posting_order):
-        if post.username not in chosen and _qualifies(post, deadline, minimum):
-            chosen[post.username] = ("on_time", post)
-    for post in sorted(late_pool, key=_posting_order):
-        if post.username not in chosen and _qualifies(post, late_until, minimum):
-            chosen[post.username] = ("late", post)
+    # Each author's earliest article qualifying on time, else earliest qualifying late.
+    on_time: dict[str, WeekPost] = {}
+    for post in candidates:
+        best = on_time.get(post.username)
+        if (best is None or _posting_order(post) < _posting_order(best)) and _qualifies(
+            post, deadline, minimum
+        ):
+            on_time[post.username] = post
+    late: dict[str, WeekPost] = {}
+    for post in late_pool:
+        if post.username in on_time:
+            continue
+        best = late.get(post.username)
+        if (best is None or _posting_order(post) < _posting_order(best)) and _qualifies(
+            post, late_until, minimum
+        ):
+            late[post.username] = post
+    chosen: dict[str, tuple] = {u: ("on_time", p) for u, p in on_time.items()}
+    chosen.update((u, ("late", p)) for u, p in late.items())
     return chosen
 
 
@@ -336,20 +385,52 @@ def _review_targets(post: WeekPost, version: Version, thread_mode: bool, kinds) 
     return targets
 
 
-def _index_reviews(posts: Iterable[WeekPost], thread_mode: bool, kinds) -> dict:
-    """(reviewer, topic_id, post_number) -> candidate review posts, in posting order.
+def _index_reviews(posts: Iterable[WeekPost], ctx: _Context) -> dict:
+    """(reviewer, topic_id, post_number) -> candidate review posts.
 
     Indexed by every target any version of the post had; each candidate is checked
     again against the version standing at the moment that matters.
     """
-    index: dict[tuple[str, int, int], list[WeekPost]] = defaultdict(list)
-    for post in sorted(posts, key=_posting_order):
-        targets = set()
-        for version in post.versions:
-            targets |= _review_targets(post, version, thread_mode, kinds)
-        for topic_id, post_number in targets:
-            index[(post.username, topic_id, post_number)].append(post)
+    index: dict[tuple[str, int, int], list[WeekPost]] = {}
+    thread_mode, by_reply, by_quote = ctx.thread_mode, ctx.by_reply, ctx.by_quote
+    for post in posts:
+        user, topic = post.username, post.topic_id
+        keys = []
+        if by_reply:
+            if thread_mode:
+                target = post.reply_to_post_number
+                if target and target > 1:
+                    keys.append((user, topic, target))
+            elif post.post_number > 1:
+                keys.append((user, topic, 1))
+        if by_quote:
+            for version in post.versions:
+                for quote in version.quotes:
+                    keys.append((user, quote.topic_id, quote.post_number))
+        if len(keys) > 1:
+            keys = list(dict.fromkeys(keys))
+        for key in keys:
+            found = index.get(key)
+            if found is None:
+                index[key] = [post]
+            else:
+                found.append(post)
     return index
+
+
+def _reviews_article(post: WeekPost, version: Version, topic: int, number: int, ctx) -> bool:
+    """Does this version of ``post`` review the article at (topic, number)?"""
+    if ctx.by_reply and post.topic_id == topic:
+        if ctx.thread_mode:
+            if post.reply_to_post_number == number and number > 1:
+                return True
+        elif number == 1 and post.post_number > 1:
+            return True
+    if ctx.by_quote:
+        for quote in version.quotes:
+            if quote.post_number == number and quote.topic_id == topic:
+                return True
+    return False
 
 
 def _review_status(
@@ -359,24 +440,19 @@ def _review_status(
     cap: dt.datetime,
     ctx: _Context,
 ) -> tuple[Status, WeekPost | None]:
-    thread_mode = ctx.obligations.article.mode == "thread"
-    kinds = ctx.obligations.review.counts_as
-    minimum = ctx.obligations.review.min_length
-    target = (article.topic_id, article.post_number)
-
-    def counts_at(post: WeekPost, moment: dt.datetime) -> bool:
-        if post.id == article.id:
-            return False
-        version = post.as_at(moment)
-        return (
-            version is not None
-            and version.units >= minimum
-            and target in _review_targets(post, version, thread_mode, kinds)
-        )
-
+    if not candidates:
+        return "missing", None
+    topic, number, minimum = article.topic_id, article.post_number, ctx.review_min
     for status, moment in (("on_time", ctx.cut(due)), ("late", ctx.cut(cap))):
         for post in candidates:
-            if counts_at(post, moment):
+            if post.id == article.id:
+                continue
+            version = post.as_at(moment)
+            if (
+                version is not None
+                and version.units >= minimum
+                and _reviews_article(post, version, topic, number, ctx)
+            ):
                 return status, post  # type: ignore[return-value]
     return "missing", None
 
@@ -396,66 +472,106 @@ def evaluate_squad_week(
     "not done yet". The audit passes None: the rule moments decide.
     """
     ctx = _Context(obligations, tz, week_times(obligations, squad_week.week, tz), as_of)
+    return _evaluate(ctx, squad_week, staff, excused, {})
+
+
+def _evaluate(
+    ctx: _Context,
+    squad_week: SquadWeek,
+    staff: frozenset[str],
+    excused: frozenset[str],
+    due_cache: dict[dt.date, dt.datetime],
+) -> SquadWeekResult:
+    obligations, tz = ctx.obligations, ctx.tz
     squad = squad_week.squad
+    week = squad_week.week
     members = frozenset(squad.members)
     chosen = _choose_articles(squad_week, ctx, members)
     ring = sorted(chosen.items(), key=lambda item: _posting_order(item[1][1]))
-    thread_mode = obligations.article.mode == "thread"
+    refs = {post.id: _ref(post) for _author, (_status, post) in ring}
     pool = (*squad_week.posts, *squad_week.next_posts)
-    index = _index_reviews(pool, thread_mode, obligations.review.counts_as)
+    index = _index_reviews(pool, ctx)
     due_days = obligations.review.due_days_after_article
     cap = ctx.times.review_cap
+    # An article's day in the community time zone; a review is due by the end of the
+    # day after the later of the two articles (neighbours from then on).
+    days = {post.id: post.created_at.astimezone(tz).date() for _a, (_s, post) in ring}
 
-    owed: dict[str, list[ReviewResult]] = defaultdict(list)
+    owed: dict[str, list[ReviewResult]] = {}
+    reviews_owed = reviews_done = 0
     for i, targets in enumerate(neighbour_indexes(len(ring), obligations.review.neighbours)):
-        reviewer = ring[i][0]
+        reviewer, (_status, own) = ring[i]
+        mine: list[ReviewResult] = []
         for j in targets:
             author, (_status, article) = ring[j]
-            due = (
-                cap if due_days is None else min(cap, end_of_day(article.created_at, due_days, tz))
-            )
-            candidates = index.get((reviewer, article.topic_id, article.post_number), ())
-            status, review = _review_status(candidates, article, due, cap, ctx)
-            owed[reviewer].append(
+            due = cap
+            if due_days is not None:
+                day = max(days[article.id], days[own.id])
+                cached = due_cache.get(day)
+                if cached is None:
+                    end = end_of_day(_noon(day, tz), due_days, tz).astimezone(dt.UTC)
+                    cached = due_cache[day] = min(cap, end)
+                due = cached
+            candidates = index.get((reviewer, article.topic_id, article.post_number))
+            if candidates:
+                status, review = _review_status(candidates, article, due, cap, ctx)
+            else:
+                status, review = "missing", None
+            reviews_owed += 1
+            reviews_done += status != "missing"
+            mine.append(
                 ReviewResult(
-                    reviewer=reviewer,
-                    author=author,
-                    article=_ref(article),
-                    due=due,
-                    status=status,
-                    review=_ref(review) if review is not None else None,
+                    reviewer,
+                    author,
+                    refs[article.id],
+                    due,
+                    status,
+                    _ref(review) if review is not None else None,
                 )
             )
+        owed[reviewer] = mine
 
     weights = obligations.penalties.weights
     results = []
     for username in squad.members:
-        status, post = chosen.get(username, ("missing", None))
+        status, post = chosen.get(username, _MISSING)
         reviews = tuple(owed.get(username, ()))
-        reasons = _reasons(status, reviews)
+        if status == "on_time" and all(r.status == "on_time" for r in reviews):
+            reasons: tuple[str, ...] = ()  # the common case: nothing to say
+        else:
+            reasons = _reasons(status, reviews)
         is_excused = username in excused
         is_exempt = username in staff
-        strikes = 0 if is_excused or is_exempt else _strikes(reasons, weights)
+        strikes = 0 if is_excused or is_exempt or not reasons else _strikes(reasons, weights)
         results.append(
             WeekResult(
-                username=username,
-                squad=squad.slug,
-                week=squad_week.week,
-                article=status,
-                article_post=_ref(post) if post is not None else None,
-                reviews=reviews,
-                excused=is_excused,
-                exempt=is_exempt,
-                strikes=strikes,
-                reasons=reasons,
+                username,
+                squad.slug,
+                week,
+                status,
+                refs[post.id] if post is not None else None,
+                reviews,
+                is_excused,
+                is_exempt,
+                strikes,
+                reasons,
             )
         )
     return SquadWeekResult(
         squad=squad,
-        week=squad_week.week,
-        articles=tuple((author, _ref(post)) for author, (_s, post) in ring),
+        week=week,
+        articles=tuple((author, refs[post.id]) for author, (_s, post) in ring),
         results=tuple(results),
+        reviews_owed=reviews_owed,
+        reviews_done=reviews_done,
     )
+
+
+_MISSING = ("missing", None)
+
+
+def _noon(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), tzinfo=tz)
 
 
 def _reasons(article: Status, reviews: Sequence[ReviewResult]) -> tuple[str, ...]:
@@ -608,14 +724,33 @@ def evaluate_week(
     judged by the first."""
     squads = []
     by_member: dict[str, WeekResult] = {}
-    for sw in squad_weeks:
-        if sw.week != week:
-            raise ValueError(f"squad {sw.squad.slug} is for {sw.week}, not {week}")
-        result = evaluate_squad_week(obligations, tz, sw, staff=staff, excused=excused, as_of=as_of)
-        squads.append(result)
-        for member in result.results:
-            by_member.setdefault(member.username, member)
+    ctx = _Context(obligations, tz, week_times(obligations, week, tz), as_of)
+    due_cache: dict[dt.date, dt.datetime] = {}
+    with no_cyclic_gc():
+        for sw in squad_weeks:
+            if sw.week != week:
+                raise ValueError(f"squad {sw.squad.slug} is for {sw.week}, not {week}")
+            result = _evaluate(ctx, sw, staff, excused, due_cache)
+            squads.append(result)
+            for member in result.results:
+                by_member.setdefault(member.username, member)
     return WeekResults(week, tuple(squads), by_member)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small acyclic objects.
+
+    An audit builds ~10^6 tuples; without this, the collector's full passes over an
+    ever larger heap take most of the time. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ─────────────────────────────── plans: threads and reminders ───────────────────────────────

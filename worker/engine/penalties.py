@@ -23,9 +23,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from worker import actions as a
-from worker.engine.obligations import SquadWeekResult, WeekResult, WeekResults
+from worker.engine.obligations import SquadWeekResult, WeekResult, WeekResults, no_cyclic_gc
 from worker.engine.weeks import Week
 from worker.rules.models import (
     LadderStep,
@@ -42,8 +43,7 @@ from worker.rules.models import (
 History = Mapping[Week, int | None]
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
+class Standing(NamedTuple):
     """A member's strikes after ``week`` was audited."""
 
     username: str
@@ -59,8 +59,9 @@ def standing(obligations: Obligations, username: str, history: History, week: We
     """Walk the member's audited weeks up to ``week`` (later weeks are ignored)."""
     expiry = obligations.penalties.expiry
     active = clean = before = added = 0
-    for audited in sorted(w for w in history if w <= week):
-        strikes = history[audited]
+    for audited, strikes in sorted(history.items()):
+        if audited > week:
+            break
         before, added = active, 0
         if strikes is None:  # excused: neither strike nor clean, the run goes on
             continue
@@ -75,8 +76,10 @@ def standing(obligations: Obligations, username: str, history: History, week: We
                 clean = 0
     if week not in history:
         before, added = active, 0
-    ladder = obligations.penalties.ladder
-    crossed = tuple(i for i, step in enumerate(ladder) if before < step.strikes <= active)
+    crossed: tuple[int, ...] = ()
+    if active > before:
+        ladder = obligations.penalties.ladder
+        crossed = tuple(i for i, step in enumerate(ladder) if before < step.strikes <= active)
     return Standing(username, week, added, before, active, clean, crossed)
 
 
@@ -139,6 +142,30 @@ def plan_audit(
     this audit's). ``threads``: squad slug -> this week's thread topic id (summaries and
     public notices go there; else a new topic in the squad category).
     """
+    with no_cyclic_gc():
+        return _plan_audit(
+            rules,
+            results,
+            histories,
+            now=now,
+            user_ids=user_ids or {},
+            threads=threads or {},
+            audit_log_category_id=audit_log_category_id,
+            confirmed=confirmed,
+        )
+
+
+def _plan_audit(
+    rules: Rules,
+    results: WeekResults,
+    histories: Mapping[str, History],
+    *,
+    now: dt.datetime,
+    user_ids: Mapping[str, int],
+    threads: Mapping[str, int],
+    audit_log_category_id: int | None,
+    confirmed: bool,
+) -> AuditPlan:
     obligations = rules.obligations
     week = results.week
     user_ids = user_ids or {}
@@ -368,26 +395,25 @@ def _summary_actions(
     by_member = {r.username: r for r in sr.results}
     lines = []
     for n, (author, ref) in enumerate(sr.articles, start=1):
-        mark = (
-            "" if by_member.get(author) is None or by_member[author].article == "on_time" else " ⏰"
-        )
-        reviews = (
-            ", ".join(f"@{r.author} {_MARKS[r.status]}" for r in by_member[author].reviews)
-            if author in by_member
-            else ""
-        )
-        lines.append(
-            f"{n}. @{author} [#{ref.post_number}]({ref.path}){mark}"
-            + (f" → {reviews}" if reviews else "")
-        )
-    missing = sr.missing_articles
+        result = by_member[author]
+        mark = "" if result.article == "on_time" else " ⏰"
+        reviews = ", ".join(f"@{r.author} {_MARKS[r.status]}" for r in result.reviews)
+        line = f"{n}. @{author} [#{ref.post_number}](/t/{ref.topic_id}/{ref.post_number}){mark}"
+        lines.append(f"{line} → {reviews}" if reviews else line)
+    missing, judged, wrote = [], 0, 0
+    owed, done = sr.reviews_owed, sr.reviews_done
+    for r in sr.results:
+        if r.excused:
+            continue
+        judged += 1
+        if r.article == "missing":
+            missing.append(r.username)
+        else:
+            wrote += 1
     if rules.obligations.audit.name_missing:
         missing_text = ", ".join(f"@{u}" for u in missing) or "—"
     else:
         missing_text = str(len(missing))
-    owed, done = sr.reviews_owed, sr.reviews_done
-    judged = [r for r in sr.results if not r.excused]
-    wrote = sum(1 for r in judged if r.article != "missing")
     msg = rules.render(
         key_name,
         None,
@@ -398,7 +424,7 @@ def _summary_actions(
         missing=missing_text,
         reviews_done=done,
         reviews_owed=owed,
-        completion=f"{(wrote / len(judged)) if judged else 1.0:.0%}",
+        completion=f"{(wrote / judged) if judged else 1.0:.0%}",
     )
     key = f"summary:{sr.squad.slug}:{sr.week}"
     post = _post_in_squad(

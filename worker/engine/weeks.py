@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from worker.rules.models import Obligations
@@ -16,17 +17,28 @@ from worker.rules.types import WEEKDAYS
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class Week:
-    """One ISO week, e.g. ``Week(2026, 47)`` written ``2026-W47``."""
-
+class _WeekFields(NamedTuple):
     year: int
     number: int
 
-    def __post_init__(self) -> None:
-        last = dt.date(self.year, 12, 28).isocalendar().week  # Dec 28 is always in the last week
-        if not 1 <= self.number <= last:
-            raise ValueError(f"{self.year} has ISO weeks 1..{last}, not {self.number}")
+
+class Week(_WeekFields):
+    """One ISO week, e.g. ``Week(2026, 47)`` written ``2026-W47``.
+
+    A tuple underneath: hashing, equality and ordering are C-fast, which counts when
+    every member's strike history is keyed by week.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, year: int, number: int) -> Week:
+        last = dt.date(year, 12, 28).isocalendar().week  # Dec 28 is always in the last week
+        if not 1 <= number <= last:
+            raise ValueError(f"{year} has ISO weeks 1..{last}, not {number}")
+        return super().__new__(cls, year, number)
+
+    def __repr__(self) -> str:
+        return f"Week({self.year}, {self.number})"
 
     @classmethod
     def parse(cls, text: str) -> Week:
@@ -93,6 +105,14 @@ class WeekTimes:
     deadline: dt.datetime  # articles on time until here (inclusive)
     late_until: dt.datetime  # articles late until here (inclusive); later = missing
     review_cap: dt.datetime  # no review of this week's articles counts after this
+
+    def in_utc(self) -> WeekTimes:
+        return WeekTimes(
+            self.week,
+            self.deadline.astimezone(dt.UTC),
+            self.late_until.astimezone(dt.UTC),
+            self.review_cap.astimezone(dt.UTC),
+        )
 
 
 def week_times(obligations: Obligations, week: Week, tz: ZoneInfo) -> WeekTimes:

@@ -344,7 +344,7 @@ class ReviewObligation(RulesModel):
     counts_as: tuple[ReviewKind, ...] = Field(default=("reply", "quote"), min_length=1)
     min_length: PositiveInt = 100
     # A review is on time by the end of the day this many days after the neighbour's article
-    # (community time zone); None: on time until the cap below.
+    # (or after one's own, if that came later; community time zone); None: until the cap.
     due_days_after_article: NonNegativeInt | None = 1
     # Cap: reviews of week W's articles count until the article deadline + window_hours
     # (later than their due time they count as late; after the cap as missing).

@@ -9,6 +9,7 @@ import pytest
 
 from worker.config_sync.desired import ConfigProblems, load_desired
 from worker.rules import load_rules
+from worker.rules.checks import user_field_refs
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "plugin_config"
@@ -40,15 +41,10 @@ def test_shipped_example_describes_the_whole_forum() -> None:
     assert rules.gating.payment.paid_group in {g.name for g in desired.groups.items}
     # every user field the rules read is declared (by key)
     keys = {f.key for f in desired.user_fields.items}
-    named = {
-        rules.gating.referral.referrer_field,
-        rules.gating.application.field,
-        rules.gating.payment.confirmed_field,
-        rules.squads.grouping.key_field,
-        rules.squads.leader.volunteer_field,
-        rules.community.language_field,
-    }
-    assert named - {None} <= keys
+    named = {name: ".".join(map(str, path)) for path, name in user_field_refs(rules)}
+    assert {"referrer", "application", "city", "previous_username"} <= set(named)
+    undeclared = {name: where for name, where in named.items() if name not in keys}
+    assert not undeclared, f"rules name user fields plugin_config/ does not declare: {undeclared}"
     assert {f.field_type for f in desired.user_fields.items} >= {"text", "confirm", "dropdown"}
     assert [b.key for b in desired.badges.items] == [b.slug for b in rules.badges.badges]
     assert desired.site_settings["must_approve_users"] is True

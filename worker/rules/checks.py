@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -23,7 +24,7 @@ from worker.rules.models import (
     Squads,
 )
 from worker.rules.problems import Problem
-from worker.rules.types import TemplateRef, format_fields, group_slug_problem
+from worker.rules.types import TemplateRef, UserFieldRef, format_fields, group_slug_problem
 
 # Worst case for naming templates: the widest cohort date and large counters.
 _WORST_INTAKE = dt.datetime(2099, 12, 31, 23, 59, 59)
@@ -32,26 +33,49 @@ _WORST_VALUES = {"n": 999, "class_n": 999, "class_key": "其他"}
 
 def template_refs(model: BaseModel, path: DataPath = ()) -> Iterator[tuple[DataPath, str]]:
     """Every (path, key) of a ``TemplateKey`` field in ``model``, found by its annotation."""
+    return marked_refs(model, TemplateRef, path)
+
+
+def user_field_refs(model: BaseModel) -> Iterator[tuple[DataPath, str]]:
+    """Every (path, name) of a ``UserFieldName`` field: plugin_config must declare each."""
+    return marked_refs(model, UserFieldRef)
+
+
+def marked_refs(
+    model: BaseModel, marker: type, path: DataPath = ()
+) -> Iterator[tuple[DataPath, str]]:
+    """Every (path, value) of a field whose annotation carries ``marker``."""
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         if value is None:
             continue
         here = (*path, name)
-        if any(isinstance(m, TemplateRef) for m in info.metadata):
+        if _carries(info.metadata, info.annotation, marker):
             yield here, value
         else:
-            yield from _refs_in(value, here)
+            yield from _refs_in(value, marker, here)
 
 
-def _refs_in(value: Any, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+def _carries(metadata: Any, annotation: Any, marker: type) -> bool:
+    """Whether a field is marked, also through ``X | None`` (pydantic keeps that inside)."""
+    if any(isinstance(m, marker) for m in metadata):
+        return True
+    if get_origin(annotation) is Annotated:
+        return any(isinstance(m, marker) for m in get_args(annotation)[1:])
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_carries((), arg, marker) for arg in get_args(annotation))
+    return False
+
+
+def _refs_in(value: Any, marker: type, path: DataPath) -> Iterator[tuple[DataPath, str]]:
     if isinstance(value, BaseModel):
-        yield from template_refs(value, path)
+        yield from marked_refs(value, marker, path)
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
-            yield from _refs_in(item, (*path, i))
+            yield from _refs_in(item, marker, (*path, i))
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _refs_in(item, (*path, key))
+            yield from _refs_in(item, marker, (*path, key))
 
 
 def check_template_refs(

@@ -83,8 +83,13 @@ def _check_user_field(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class UserFieldRef:
+    """Marks a field naming a user field, so plugin_config can be checked to declare it."""
+
+
 # The name of a Discourse custom user field as declared in plugin_config (e.g. "referrer").
-UserFieldName = Annotated[str, AfterValidator(_check_user_field)]
+UserFieldName = Annotated[str, AfterValidator(_check_user_field), UserFieldRef()]
 
 
 def _check_timezone(value: str) -> str:

@@ -113,9 +113,15 @@ class PostIndex:
         """Each post with whom it answers and quotes, resolved once and kept (cheap reuse)."""
         if self._resolved is None:
             out = []
+            append = out.append
             by_ref = self.by_ref
             for post in self.by_id.values():
-                replied = self.reply_target(post)
+                number = post.post_number
+                replied = (
+                    by_ref.get((post.topic_id, post.reply_to_post_number or 1))
+                    if number > 1
+                    else None
+                )
                 quoted: tuple[tuple[str, PostFact | None], ...] = ()
                 if post.quotes:
                     quoted = tuple(
@@ -128,7 +134,7 @@ class PostIndex:
                         for q in post.quotes
                     )
                 if replied is not None or quoted:
-                    out.append(Resolved(post, replied, quoted))
+                    append(Resolved(post, replied, quoted))
             self._resolved = out
         return self._resolved
 
@@ -262,23 +268,6 @@ def squad_slugs(roster: Roster, members: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def bucket_by_week(
-    items: Iterable[Interaction], weeks: Sequence[str], tz: tzinfo
-) -> list[list[Interaction]]:
-    """``items`` split over consecutive ``weeks`` (oldest first); others are dropped."""
-    if not weeks:
-        return []
-    bounds = [week_start(w, tz) for w in weeks]
-    bounds.append(week_start(shift_week(weeks[-1], 1), tz))
-    buckets: list[list[Interaction]] = [[] for _ in weeks]
-    last = len(weeks)
-    for item in items:
-        slot = bisect_right(bounds, item[3]) - 1  # item.at
-        if 0 <= slot < last:
-            buckets[slot].append(item)
-    return buckets
-
-
 def graph_trend(
     items: Iterable[Interaction],
     members: Collection[str],
@@ -295,8 +284,7 @@ def graph_trend(
     nodes = frozenset(members)
     squads = squad_slugs(roster, nodes)
     span = week_range(week, weeks + isolation_weeks - 1)
-    buckets = bucket_by_week(items, span, tz)
-    weekly = [_week_edges(bucket, nodes, squads) for bucket in buckets]
+    weekly = _weekly_edges(items, span, tz, squads)
     measures = []
     for i in range(isolation_weeks - 1, len(span)):
         recent = weekly[i - isolation_weeks + 1 : i + 1]
@@ -307,28 +295,43 @@ def graph_trend(
 @dataclass(slots=True)
 class _WeekEdges:
     edges: set[tuple[str, str]]
-    active: set[str]  # members with at least one interaction with another member
-    post_interactions: int
-    cross_post_interactions: int
+    post_interactions: int = 0
+    cross_post_interactions: int = 0
+
+    @property
+    def active(self) -> set[str]:
+        """Members with at least one interaction with another member."""
+        return {name for edge in self.edges for name in edge}
 
 
-def _week_edges(
-    items: Iterable[Interaction], nodes: frozenset[str], squads: Mapping[str, str]
-) -> _WeekEdges:
-    edges: set[tuple[str, str]] = set()
-    posts = cross = 0
-    for item in items:
-        a, b = item.source, item.target
-        if a == b or a not in nodes or b not in nodes:
+def _weekly_edges(
+    items: Iterable[Interaction], span: Sequence[str], tz: tzinfo, squads: Mapping[str, str]
+) -> list[_WeekEdges]:
+    """One pass: each interaction between two measured members into its week's edge set.
+
+    ``squads`` maps every measured member to their squad slug (so it is the node set).
+    """
+    bounds = [week_start(w, tz) for w in span]
+    end = week_start(shift_week(span[-1], 1), tz)
+    edge_sets: list[set[tuple[str, str]]] = [set() for _ in span]
+    posts = [0] * len(span)
+    cross = [0] * len(span)
+    get = squads.get
+    for a, b, kind, at, _ in items:
+        if a == b or at >= end:
             continue
-        edges.add((a, b) if a < b else (b, a))
-        if item.kind != "like":
-            posts += 1
-            sa, sb = squads[a], squads[b]
-            if sa != sb and sa != NO_SQUAD and sb != NO_SQUAD:
-                cross += 1
-    active = {name for edge in edges for name in edge}
-    return _WeekEdges(edges, active, posts, cross)
+        sa, sb = get(a), get(b)
+        if sa is None or sb is None:
+            continue
+        slot = bisect_right(bounds, at) - 1
+        if slot < 0:
+            continue
+        edge_sets[slot].add((a, b) if a < b else (b, a))
+        if kind != "like":
+            posts[slot] += 1
+            if sa != sb and sa and sb:  # NO_SQUAD is ""
+                cross[slot] += 1
+    return [_WeekEdges(e, p, c) for e, p, c in zip(edge_sets, posts, cross, strict=True)]
 
 
 def _measure(
@@ -368,9 +371,10 @@ def _measure(
 
 def largest_component(edges: Iterable[tuple[str, str]]) -> int:
     """Size of the largest connected component of the graph ``edges`` spans (union-find)."""
-    parent: dict[str, str] = {}
+    index: dict[str, int] = {}
+    parent: list[int] = []
 
-    def find(x: str) -> str:
+    def find(x: int) -> int:
         root = x
         while parent[root] != root:
             root = parent[root]
@@ -379,15 +383,21 @@ def largest_component(edges: Iterable[tuple[str, str]]) -> int:
         return root
 
     for a, b in edges:
-        parent.setdefault(a, a)
-        parent.setdefault(b, b)
-        ra, rb = find(a), find(b)
+        ia = index.get(a)
+        if ia is None:
+            ia = index[a] = len(parent)
+            parent.append(ia)
+        ib = index.get(b)
+        if ib is None:
+            ib = index[b] = len(parent)
+            parent.append(ib)
+        ra, rb = find(ia), find(ib)
         if ra != rb:
             parent[ra] = rb
-    sizes: dict[str, int] = defaultdict(int)
-    for name in parent:
-        sizes[find(name)] += 1
-    return max(sizes.values(), default=0)
+    sizes = [0] * len(parent)
+    for i in range(len(parent)):
+        sizes[find(i)] += 1
+    return max(sizes, default=0)
 
 
 def _ratio(part: float, whole: float) -> float:

@@ -17,10 +17,12 @@ What it holds:
 
 from __future__ import annotations
 
+import gc
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -227,6 +229,24 @@ def flows(
 
 def build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     """The health report of ``week`` with trends over ``rules.health.lookback_weeks``."""
+    with _no_cyclic_gc():
+        return _build_report(rules, facts, week)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic collector: a report builds ~10^6 small acyclic objects, and the
+    collector's passes over the growing heap would cost a fifth of the time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     health, tz = rules.health, rules.tz
     rec = facts.recognition
     weeks = week_range(week, health.lookback_weeks)

@@ -147,7 +147,7 @@ def test_an_edit_event_versions_from_its_update_time() -> None:
     [
         pytest.param(
             "thread",
-            "第47周作业 · 3组",
+            "2026年第47周作业 · 3组",
             30,
             [],
             TopicInfo("thread", W47, "sq-3"),

@@ -327,7 +327,7 @@ class ArticleObligation(RulesModel):
     mode: PostingMode = "thread"
     category: CategorySlug | None = None  # None: the member's squad category
     # Title of the weekly thread ("thread" mode); {week} {year} {squad} {squad_slug}.
-    thread_title: FormatText = "第{week}周作业 · {squad}"
+    thread_title: FormatText = "{year}年第{week}周作业 · {squad}"
     # When the scheduler opens each squad's weekly thread ("thread" mode; community time zone).
     thread_opens: CronExpr = "5 0 * * mon"
     tag: str | None = None  # "topic" mode: only topics with this tag are articles

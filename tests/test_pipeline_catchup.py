@@ -39,6 +39,9 @@ class ForumReadings:
                 raise RateLimited(30)
             yield post
 
+    def latest_post_id(self) -> int:
+        return max((p["id"] for p in self.posts), default=0)
+
     def iter_admin_users(self, flag: str) -> Iterator[dict[str, Any]]:
         assert flag == "pending"
         yield from self.pending
@@ -49,6 +52,7 @@ def wired(redis_url: str):
     broker = setup_broker(redis_url)
     load_actors(["worker.pipeline.probe"])
     saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+    routes.ROUTES.clear()  # only the probe's routes: the domain modules' would add jobs
     routes.add_route("post_created", "probe.on_post", ids={"post_id": "id"})
     routes.add_route("user_created", "probe.seen", ids={"object_id": "id"}, pass_event=True)
     yield broker
@@ -131,3 +135,14 @@ def test_rate_limit_midway_keeps_what_was_sent(wired, redis_client: redis.Redis)
     forum.fail_after = None
     run_scan(forum, redis_client, wired)
     assert [a for a, _ in sent(redis_client)] == ["probe.on_post"] * 3
+
+
+def test_first_scan_looks_back_a_bounded_number_of_posts_not_to_the_forums_start(
+    wired, redis_client: redis.Redis
+) -> None:
+    forum = ForumReadings()
+    for post_id in range(1, 31):
+        forum.post(post_id)
+    report = run_scan(forum, redis_client, wired, first_scan_lookback=10)
+    assert (report.posts_seen, report.last_post_id) == (10, 30)
+    assert sent(redis_client)[0] == ("probe.on_post", '{"post_id": 21}')

@@ -937,6 +937,11 @@ class ForumClient(DiscourseClient):
         for post_id in sorted(found):
             yield found[post_id]
 
+    def latest_post_id(self) -> int:
+        """The newest public post's id (0 on an empty forum): one ``GET /posts.json``."""
+        page = self._call("GET", "/posts.json").get("latest_posts") or []
+        return max((int(p["id"]) for p in page if "id" in p), default=0)
+
     def like_post(self, post_id: int, *, reason: str | None = None) -> dict[str, Any]:
         """``POST /post_actions.json id=&post_action_type_id=2`` as the client's user."""
         try:

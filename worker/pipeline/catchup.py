@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 LAST_POST_KEY = "diamond:catchup:last_post_id"
 LAST_USER_KEY = "diamond:catchup:last_user_id"
 MAX_PER_SCAN = 500  # bounds one scan's work; the next scan goes on from there
+# The very first scan looks back this many post ids, not to the forum's first post:
+# before Diamond was installed there were no webhooks to miss (history is the
+# ledger's `rebuild`, not the scan's job).
+FIRST_SCAN_LOOKBACK_POSTS = 1000
 
 
 @dataclass
@@ -50,6 +54,7 @@ def scan(
     api_username: str,
     dedup_ttl_seconds: int,
     max_items: int = MAX_PER_SCAN,
+    first_scan_lookback: int = FIRST_SCAN_LOOKBACK_POSTS,
 ) -> ScanReport:
     """Feed posts and pending users newer than the remembered ids to their actors.
 
@@ -59,7 +64,11 @@ def scan(
     """
     dispatcher = Dispatcher(broker, Deduper(redis_client, dedup_ttl_seconds), api_username)
     report = ScanReport()
-    report.last_post_id = int(redis_client.get(LAST_POST_KEY) or 0)
+    remembered = redis_client.get(LAST_POST_KEY)
+    if remembered is None:
+        report.last_post_id = max(0, client.latest_post_id() - first_scan_lookback)
+    else:
+        report.last_post_id = int(remembered)
     report.last_user_id = int(redis_client.get(LAST_USER_KEY) or 0)
     try:
         for post in client.iter_posts_since(report.last_post_id):

@@ -480,3 +480,36 @@ def test_value_contributors_of_one_week_name_their_kinds() -> None:
     w.reply("cat", art["cat"], at(WEEK, 3))  # self-reply: nothing
     found = value_contributors(RULES, w.facts(), WEEK)
     assert found == {"ann": {"reviewer_beyond_duty"}, "bob": {"welcomer"}}
+
+
+# ───────────── the obligations engine's results are read as they are ─────────────
+
+
+def test_obligations_week_results_feed_streaks_and_extra_reviews() -> None:
+    from worker.engine import obligations as ob
+    from worker.engine.weeks import Week
+
+    w = World()
+    w.squad("red", "ann", "bob", "cat")
+    for week in weeks_back(3):
+        arts = {m: w.topic(m, at(week, 2)) for m in ("ann", "bob", "cat")}
+        for m, art in arts.items():
+            ref = ob.PostRef(art.id, art.topic_id, art.post_number, art.created_at)
+            owed_to = [n for n in arts if n != m][:1]  # each owes one review
+            reviews = tuple(
+                ob.ReviewResult(
+                    m,
+                    n,
+                    ob.PostRef(arts[n].id, arts[n].topic_id, 1, arts[n].created_at),
+                    art.created_at,
+                    "on_time",
+                )
+                for n in owed_to
+            )
+            w.results[week][m] = ob.WeekResult(m, "red", Week.parse(week), "on_time", ref, reviews)
+    # cat owes ann's article (first other), so reviewing bob's is beyond duty
+    w.reply("cat", next(p for p in reversed(w.posts) if p.username == "bob"), at(WEEK, 3))
+    facts = w.facts()
+    assert streak_length(facts.results, "ann", WEEK)[0] == 3
+    assert names(detect(RULES, facts, EXTRA, WEEK)) == [("cat", "bob")]
+    assert len(detect(RULES, facts, FullAttendance(kind="full_attendance", weeks=3), WEEK)) == 3

@@ -399,7 +399,7 @@ def _activity(
 
 def _squad_week(rec: RecognitionFacts, squad: Squad, week: str) -> SquadWeek:
     results = rec.results.get(week, {})
-    tally = Counter(r.status for m in squad.members if (r := results.get(m)) is not None)
+    tally = Counter(r.outcome for m in squad.members if (r := results.get(m)) is not None)
     return SquadWeek(week, tally["met"], tally["excused"], tally["missed"])
 
 
@@ -435,7 +435,7 @@ def _indicators(
     names: Mapping[str, frozenset[str]],
 ) -> tuple[Indicator, ...]:
     t = rules.health.thresholds
-    results = [r for r in rec.results.get(week, {}).values() if r.status != "excused"]
+    results = [r for r in rec.results.get(week, {}).values() if r.outcome != "excused"]
     owed = sum(len(r.owed_reviews) for r in results)
     wrote = sum(1 for r in results if r.article_post_id is not None)
     now, before = activity[-1], activity[:-1]

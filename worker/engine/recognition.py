@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Literal
+from typing import Literal, Protocol
 
 from worker import actions as a
 from worker.engine.facts import LikeFact, PostFact, Roster
@@ -61,24 +61,45 @@ GIVING_KINDS: tuple[BadgeKind, ...] = (
 MAX_STREAK_WEEKS = 520  # how far back a streak is followed
 
 
-@dataclass(frozen=True, slots=True)
-class WeekResult:
-    """One member's week as the obligations audit judged it.
+class ObligationResult(Protocol):
+    """One member's week as the obligations audit judged it (what recognition and health read).
 
-    ``met``: article and every owed review done; ``excused``: on leave;
-    ``missed``: anything else.
+    ``worker.engine.obligations.WeekResult`` has this shape; so has ``WeekResult`` below.
     """
 
-    status: Outcome
+    @property
+    def outcome(self) -> Outcome: ...  # met: article and reviews on time; excused: on leave
+
+    @property
+    def article_post_id(self) -> int | None: ...
+
+    @property
+    def article_at(self) -> datetime | None: ...
+
+    @property
+    def owed_reviews(self) -> frozenset[int]: ...  # article post ids they had to review
+
+    @property
+    def reviews_done(self) -> int: ...
+
+    @property
+    def struck(self) -> bool: ...  # got a strike this week
+
+
+@dataclass(frozen=True, slots=True)
+class WeekResult:
+    """A plain ``ObligationResult`` (tests, benchmarks, results kept without the ledger)."""
+
+    outcome: Outcome
     article_post_id: int | None = None
     article_at: datetime | None = None
-    owed_reviews: frozenset[int] = frozenset()  # article post ids this member had to review
+    owed_reviews: frozenset[int] = frozenset()
     reviews_done: int = 0
-    struck: bool = False  # got a strike this week
+    struck: bool = False
 
 
 # ISO week ("2026-W47") → username → result
-WeekResults = Mapping[str, Mapping[str, WeekResult]]
+WeekResults = Mapping[str, Mapping[str, ObligationResult]]
 
 
 @dataclass(frozen=True)
@@ -226,7 +247,7 @@ def homework_reminders(
         for mentioned in post.mentions:
             mate = mates.get(mentioned.lower())
             result = results.get(mate) if mate else None
-            if mate is None or result is None or result.status == "excused":
+            if mate is None or result is None or result.outcome == "excused":
                 continue
             if result.article_at is None or result.article_at > post.created_at:
                 out.append(Contribution("homework_reminder", post.username, post, mate))
@@ -294,9 +315,9 @@ def streak_length(results: WeekResults, username: str, week: str) -> tuple[int, 
     current = week
     for _ in range(MAX_STREAK_WEEKS):
         result = results.get(current, {}).get(username)
-        if result is None or result.status == "missed":
+        if result is None or result.outcome == "missed":
             break
-        if result.status == "met":
+        if result.outcome == "met":
             count += 1
             last_met = last_met or current
         current = shift_week(current, -1)
@@ -331,7 +352,7 @@ def full_attendance(facts: RecognitionFacts, week: str, weeks: int) -> list[Cont
         for w in period:
             results = [facts.results.get(w, {}).get(m) for m in squad.members]
             known = [r for r in results if r is not None]
-            if not known or any(r.status == "missed" for r in known):
+            if not known or any(r.outcome == "missed" for r in known):
                 full = False
                 break
         if not full:

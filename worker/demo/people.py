@@ -342,7 +342,8 @@ def _finish(
             Applicant(
                 username=username, name=original.name, email=f"{local[:3]}.{local[3:]}@gmail.com",
                 kind="duplicate", city=original.city, application=original.application,
-                payment=original.payment, referrer=original.referrer, human_verdict="reject",
+                payment=original.payment, referrer=founders[-1].username,
+                human_verdict="reject",
             )
         )  # fmt: skip
     return _assign_habits(out, rng, size)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,6 +48,8 @@ class DemoOptions:
     workdir: Path | None = None  # default: a new temporary directory
     stack: StackOptions = field(default_factory=StackOptions)
     quiet: bool = False
+    # Called with the finished story before the stack stops (benchmarks read Redis here).
+    inspect: Callable[[Demo], None] | None = None
 
     @classmethod
     def smoke(cls, **overrides: object) -> DemoOptions:
@@ -151,6 +153,8 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
             calls = _calls(stack)
             wall = progress.elapsed()
             _print_summary(progress, demo, lines, failed, calls, wall)
+            if options.inspect is not None:
+                options.inspect(demo)
             return DemoResult(
                 workdir=workdir,
                 wall_seconds=wall,

@@ -249,6 +249,9 @@ class DemoStack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DIAMOND_")}
         self.env.update(diamond)
         self.env["PYTHONUNBUFFERED"] = "1"
+        # dramatiq's idle consumers poll with a backoff up to this many ms (default 1000);
+        # simulated weeks hand the worker a job every few hundred ms, so poll briskly.
+        self.env["dramatiq_worker_timeout"] = "50"
 
     def _start_sandbox(self) -> None:
         from worker.forum.sandbox import start_sandbox

@@ -203,3 +203,17 @@ def test_labels_come_from_the_rules_and_unknown_names_show_as_themselves() -> No
     assert labels["density"] == "密度"
     assert labels["no_such_label"] == "no_such_label"
     assert parse_labels("a: 一\n# note: x\nb:二: 三\nbroken") == {"a": "一", "b": "二: 三"}
+
+
+def test_forum_post_stays_under_discourses_length_limit_for_a_big_community() -> None:
+    w = World()
+    for k in range(400):
+        w.squad(f"s{k:03d}", *[f"m{k:03d}x{i}" for i in range(25)])
+    everyone = frozenset(m for s in w.squads for m in s.members)
+    report = report_for(w, {"members": everyone})
+    post = render_post(RULES, report, "en")
+    assert len(post.body) <= 32_000
+    assert "370 more rows not shown" in post.body  # completion: 30 of 400 squads shown
+    assert " …" in post.body  # 25 isolated names in a squad: cut to 20
+    html = render_html(RULES, report)
+    assert len(parse(html).circles) == 10_000  # the page keeps everyone

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from worker.engine.health import HealthReport
 from worker.report.fmt import md_table
 from worker.report.labels import Labels
@@ -17,12 +19,41 @@ def _section(table: Table) -> str:
     return "\n\n".join(parts)
 
 
+# Discourse refuses posts over ``max_post_length`` (32,000 characters by default): long
+# tables are cut to their first rows here (worst squads first); the HTML report has all.
+MAX_POST_CHARS = 30_000
+POST_ROWS = 30
+NAMES_PER_ROW = 20
+
+
+def _short(table: Table, labels: Labels, rows: int = POST_ROWS) -> Table:
+    if len(table.rows) <= rows:
+        return table
+    more = labels["more_rows"].replace("{n}", str(len(table.rows) - rows))
+    return replace(table, rows=table.rows[:rows], notes=(*table.notes, more))
+
+
+def _few_names(table: Table) -> Table:
+    """Isolated members: at most ``NAMES_PER_ROW`` names per squad in a post."""
+    rows = []
+    for row in table.rows:
+        names = row[-1].split(", ")
+        shown = ", ".join(names[:NAMES_PER_ROW]) + (" …" if len(names) > NAMES_PER_ROW else "")
+        rows.append((*row[:-1], shown))
+    return replace(table, rows=tuple(rows))
+
+
 def render_post(rules: Rules, report: HealthReport, lang: str | None = None) -> Rendered:
     """Title and body of the staff report post (template ``health.messages.report``)."""
     labels = Labels.from_rules(rules, lang)
-    values = {t.key: _section(t) for t in sections(report, labels)}
+    tables = []
+    for table in sections(report, labels, worst_first=True):
+        if table.key == "isolated":
+            table = _few_names(table)
+        tables.append(_short(table, labels))
+    values = {t.key: _section(t) for t in tables}
     values["squads"] = values.pop("completion")
-    return rules.render(
+    post = rules.render(
         rules.health.messages.report,
         labels.language,  # type: ignore[arg-type]
         week=report.week,
@@ -30,6 +61,12 @@ def render_post(rules: Rules, report: HealthReport, lang: str | None = None) -> 
         metrics="\n\n".join(values.values()),
         **values,
     )
+    if len(post.body) > MAX_POST_CHARS:  # a last resort: the sections above are bounded
+        cut = post.body[:MAX_POST_CHARS].rsplit("\n", 1)[0]
+        post = Rendered(
+            title=post.title, body=cut + "\n\n" + labels["more_rows"].replace("{n}", "…")
+        )
+    return post
 
 
 def render_leader_part(

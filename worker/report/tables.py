@@ -34,8 +34,9 @@ def status_word(labels: Labels, status: str) -> str:
     return f"{STATUS_MARK.get(status, '?')} {labels[status]}"
 
 
-def sections(report: HealthReport, labels: Labels) -> list[Table]:
-    """Every section of the report, in reading order."""
+def sections(report: HealthReport, labels: Labels, *, worst_first: bool = False) -> list[Table]:
+    """Every section of the report, in reading order (``worst_first``: squads by their
+    latest completion rate, lowest first, for views that show only the first rows)."""
     return [
         alerts(report, labels),
         stages(report, labels),
@@ -45,7 +46,7 @@ def sections(report: HealthReport, labels: Labels) -> list[Table]:
         isolated(report, labels),
         activity(report, labels),
         indicators(report, labels),
-        completion(report, labels),
+        completion(report, labels, worst_first=worst_first),
     ]
 
 
@@ -148,17 +149,26 @@ def indicators(report: HealthReport, labels: Labels) -> Table:
     return Table("indicators", labels["indicators"], header, rows)
 
 
-def completion(report: HealthReport, labels: Labels) -> Table:
+def completion(report: HealthReport, labels: Labels, *, worst_first: bool = False) -> Table:
     header = (labels["squad"], labels["leader"], *report.weeks)
+    squads = list(report.squads)
+    if worst_first:
+        squads.sort(key=lambda s: _latest_rate(report, s.slug))
     rows = tuple(
         (
             squad.full_name,
             "@" + squad.leader if squad.leader else "–",
             *(pct(w.rate) for w in report.completion.get(squad.slug, ())),
         )
-        for squad in report.squads
+        for squad in squads
     )
     return Table("completion", labels["completion"], header, rows)
+
+
+def _latest_rate(report: HealthReport, slug: str) -> float:
+    weeks = report.completion.get(slug, ())
+    rate = weeks[-1].rate if weeks else None
+    return 2.0 if rate is None else rate  # squads with nothing to judge go last
 
 
 def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:

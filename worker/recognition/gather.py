@@ -1,0 +1,229 @@
+"""Fact gathering for recognition and health (the I/O edge; engines stay pure).
+
+- ``ingest_post`` / ``ingest_like``: one post or like event → the store (one post
+  read; one topic read the first time a topic is seen, then cached).
+- ``recognition_facts`` / ``health_facts``: a week's facts from the store, the
+  obligations ledger (re-evaluated, pure) and a few group reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+
+from worker.engine.facts import LikeFact, PostFact, Roster
+from worker.engine.graph import PostIndex, shift_week, week_bounds, week_range
+from worker.engine.health import AdScreen, HealthFacts
+from worker.engine.recognition import ObligationResult, RecognitionFacts
+from worker.engine.weeks import Week
+from worker.forum.errors import NotFound
+from worker.ledger import weekly
+from worker.ledger.store import Ledger
+from worker.recognition.store import PREFIX, RecognitionStore
+from worker.rules.models import Rules
+
+log = logging.getLogger(__name__)
+
+TOPICS = PREFIX + "topics"  # hash topic id -> {"c": category id, "pm": bool, "tags": [...]}
+READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author
+LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
+
+
+# ───────────────────────────── events → store ─────────────────────────────
+
+
+@dataclass(frozen=True)
+class TopicMeta:
+    category_id: int | None
+    private_message: bool
+    tags: tuple[str, ...]
+    title: str = ""
+
+
+def topic_meta(client: Any, redis_client: redis.Redis, topic_id: int) -> TopicMeta:
+    """Category, archetype and tags of a topic: one read the first time, then from Redis."""
+    raw = redis_client.hget(TOPICS, topic_id)
+    if raw:
+        d = json.loads(raw)
+        return TopicMeta(
+            d.get("c"), bool(d.get("pm")), tuple(d.get("tags", ())), d.get("title", "")
+        )
+    topic = client.get_topic(topic_id)
+    tags = tuple(t["name"] if isinstance(t, dict) else str(t) for t in topic.get("tags") or ())
+    meta = TopicMeta(
+        topic.get("category_id"),
+        topic.get("archetype") == "private_message",
+        tags,
+        str(topic.get("title") or ""),
+    )
+    data = {
+        "c": meta.category_id,
+        "pm": meta.private_message,
+        "tags": list(tags),
+        "title": meta.title,
+    }
+    redis_client.hset(TOPICS, topic_id, json.dumps(data, ensure_ascii=False))
+    return meta
+
+
+def _like_count(post: Mapping[str, Any]) -> int:
+    if post.get("like_count") is not None:
+        return int(post["like_count"])
+    for action in post.get("actions_summary") or ():
+        if action.get("id") == LIKE_ACTION:
+            return int(action.get("count") or 0)
+    return 0
+
+
+def ingest_post(
+    client: Any, redis_client: redis.Redis, rules: Rules, post_id: int, event: str
+) -> str:
+    """Bring the store up to date with one post event; returns what happened."""
+    store = RecognitionStore(redis_client)
+    if event == "post_destroyed":
+        store.remove_post(post_id)
+        return "removed"
+    try:
+        post = client.get_post(post_id)
+    except NotFound:
+        store.remove_post(post_id)
+        return "gone"
+    meta = topic_meta(client, redis_client, int(post["topic_id"]))
+    merged = {
+        **post,
+        "category_id": post.get("category_id") or meta.category_id,
+        "topic_archetype": "private_message" if meta.private_message else "regular",
+        "tags": post.get("tags") or list(meta.tags),
+        "topic_title": post.get("topic_title") or meta.title,
+        "like_count": _like_count(post),
+    }
+    fact = PostFact.from_discourse(merged)
+    if fact.deleted:
+        store.remove_post(post_id)
+        return "removed"
+    raw = str(post.get("raw") or "")
+    store.put_post(fact, AdScreen.from_rules(rules).signal(raw) if raw else None)
+    return "stored"
+
+
+def ingest_like(
+    client: Any, redis_client: redis.Redis, post_id: int, user_id: int, at: datetime
+) -> bool:
+    """A ``post_liked`` event: who liked which post (one user read). False if known."""
+    user = client.admin_get_user(user_id)
+    username = str(user.get("username") or "")
+    if not username:
+        return False
+    return RecognitionStore(redis_client).put_like(LikeFact(post_id, username, at))
+
+
+# ───────────────────────────── store + ledger → facts ─────────────────────────────
+
+
+def results_weeks(rules: Rules) -> int:
+    """How many weeks of obligation results recognition and health need."""
+    badge_weeks = [getattr(b.criterion, "weeks", 1) for b in rules.badges.badges]
+    health = rules.health.lookback_weeks + rules.health.isolation_weeks - 1
+    return max([health, *badge_weeks])
+
+
+def week_results(
+    client: Any, redis_client: redis.Redis, rules: Rules, roster: Roster, weeks: list[str]
+) -> dict[str, Mapping[str, ObligationResult]]:
+    """Each week's results, re-evaluated from the obligations ledger (pure, no writes).
+
+    A week the ledger knows nothing of yields no results (so no streak crosses it).
+    """
+    ledger = Ledger(redis_client)
+    out: dict[str, Mapping[str, ObligationResult]] = {}
+    for name in weeks:
+        facts = weekly.gather(client, ledger, rules, roster, Week.parse(name))
+        if not any(sw.posts for sw in facts.squads):
+            continue
+        out[name] = weekly.evaluate(rules, facts).by_member
+    return out
+
+
+def recognition_facts(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    week: str,
+    *,
+    base_url: str,
+) -> tuple[RecognitionFacts, dict[int, str]]:
+    """What recognition decides on for ``week`` (and health reads), plus ad signals."""
+    span = results_weeks(rules)
+    first = shift_week(week, -(span - 1 + READ_MARGIN_WEEKS))
+    start, _ = week_bounds(first, rules.tz)
+    _, end = week_bounds(week, rules.tz)
+    store = RecognitionStore(redis_client)
+    posts, ads = store.posts_between(start, end)
+    likes = store.likes_between(start, end)
+    results = week_results(client, redis_client, rules, roster, list(week_range(week, span)))
+    facts = RecognitionFacts(
+        posts=PostIndex(posts),
+        likes=likes,
+        roster=roster,
+        results=results,
+        category_ids=weekly.category_ids(client, redis_client),
+        base_url=base_url,
+    )
+    return facts, ads
+
+
+def _members(client: Any, group: str) -> frozenset[str]:
+    try:
+        return frozenset(str(m["username"]) for m in client.iter_group_members(group))
+    except NotFound:
+        return frozenset()
+
+
+def current_stages(client: Any, rules: Rules) -> dict[str, frozenset[str]]:
+    groups = rules.community.groups
+    pending = frozenset(str(u["username"]) for u in client.iter_admin_users("pending"))
+    return {
+        "pending": pending,
+        "camp": _members(client, groups.camp),
+        "members": _members(client, groups.members),
+        "alumni": _members(client, groups.alumni),
+    }
+
+
+def health_facts(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    recognition: RecognitionFacts,
+    ads: Mapping[int, str],
+    week: str,
+    *,
+    api_username: str,
+    save_snapshot: bool = True,
+) -> HealthFacts:
+    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier."""
+    store = RecognitionStore(redis_client)
+    stages = current_stages(client, rules)
+    if save_snapshot:
+        store.save_stages(week, stages)
+    return HealthFacts(
+        recognition=recognition,
+        stages=stages,
+        previous_stages=store.stages(shift_week(week, -1)),
+        staff=weekly.staff_usernames(client, rules) | {api_username},
+        leaders=_members(client, rules.community.groups.leaders),
+        ad_posts=dict(ads),
+    )
+
+
+def prune_before(rules: Rules, week: str) -> datetime:
+    """Posts and likes older than this are no longer read by any report of ``week`` on."""
+    first = shift_week(week, -(results_weeks(rules) + READ_MARGIN_WEEKS))
+    return week_bounds(first, rules.tz)[0] - timedelta(days=7)

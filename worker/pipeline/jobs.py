@@ -42,6 +42,7 @@ ACTOR_MODULES: list[str] = [
     "worker.pipeline.catchup",
     "worker.jobs.membership",
     "worker.jobs.obligations",
+    "worker.jobs.recognition",
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

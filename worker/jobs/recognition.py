@@ -1,0 +1,168 @@
+"""Recognition and health actors: posts and likes into the store, weekly badges, weekly report.
+
+Thin: ids (or the scheduled time) in; ``worker.recognition`` gathers facts, calls the
+engines and applies through the one door.
+
+Routes: ``post_created``/``post_edited``/``post_destroyed``/``post_recovered`` →
+``recognition.on_post`` (the catch-up scan feeds missed posts as ``post_created``);
+``post_liked`` → ``recognition.on_like``. Periodic, at ``health.report_cron``
+(community time zone): ``recognition.weekly_badges`` and ``recognition.weekly_report``,
+both about the latest audited week (the week whose review window has closed), so a
+late or repeated run does the same thing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from worker import clock
+from worker.engine.facts import Roster
+from worker.engine.weeks import audit_week
+from worker.pipeline import runtime
+from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.routes import add_route
+from worker.pipeline.scheduler import add_periodic_job
+from worker.recognition import gather, run
+from worker.rules import Rules
+from worker.rules.holder import RulesHolder
+
+log = logging.getLogger(__name__)
+QUEUE = "recognition"
+
+_lock = threading.Lock()
+_holder: RulesHolder | None = None
+
+
+def current_rules() -> Rules:
+    """The process's last good rules (from ``DIAMOND_RULES_DIR``)."""
+    global _holder
+    with _lock:
+        if _holder is None:
+            _holder = RulesHolder(runtime.settings().rules_dir)
+        return _holder.get()
+
+
+def _load_roster(client: Any, rules: Rules) -> Roster:
+    from worker.membership.gather import load_roster  # the membership engineer's reader
+
+    return load_roster(client, rules)
+
+
+# Replaceable in tests and by the demo (e.g. a fixed roster).
+roster_loader: Callable[[Any, Rules], Roster] = _load_roster
+
+
+def _now(scheduled_for: str | None) -> datetime:
+    if scheduled_for:
+        return datetime.fromisoformat(scheduled_for)
+    return clock.now(runtime.redis_client())
+
+
+def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> str:
+    """``week`` if given, else the latest audited week at the run's scheduled time."""
+    if week:
+        return week
+    return str(audit_week(rules.obligations, _now(scheduled_for), rules.tz))
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_post(post_id: int, event: str = "post_created") -> None:
+    """One post changed: remember it as it is now (one post read)."""
+    outcome = gather.ingest_post(
+        runtime.forum(), runtime.redis_client(), current_rules(), post_id, event
+    )
+    log.debug("recognition: %s %s → %s", event, post_id, outcome)
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_like(post_id: int, user_id: int) -> None:
+    """Someone liked a post: remember who and when (one user read)."""
+    redis_client = runtime.redis_client()
+    gather.ingest_like(runtime.forum(), redis_client, post_id, user_id, clock.now(redis_client))
+
+
+@diamond_actor(queue=QUEUE, time_limit=1800)
+def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> None:
+    """Evaluate every badge and grant/revoke them (once each), explained in the audit log."""
+    rules = current_rules()
+    client, cfg = runtime.forum(), runtime.settings()
+    target = target_week(rules, scheduled_for, week)
+    result = run.run_badges(
+        client,
+        runtime.redis_client(),
+        rules,
+        roster_loader(client, rules),
+        target,
+        base_url=cfg.forum_url,
+        live=cfg.live,
+    )
+    grants = sum(1 for d in result.decisions if d.grant)
+    log.info(
+        "badges of %s: %d grants, %d revocations; %s",
+        target,
+        grants,
+        len(result.decisions) - grants,
+        result.applied.summary() if result.applied else "",
+    )
+
+
+@diamond_actor(queue=QUEUE, time_limit=1800)
+def weekly_report(scheduled_for: str | None = None, week: str | None = None) -> None:
+    """Post the health report to the staff category and each leader's part by PM."""
+    rules = current_rules()
+    client, cfg = runtime.forum(), runtime.settings()
+    target = target_week(rules, scheduled_for, week)
+    result = run.run_report(
+        client,
+        runtime.redis_client(),
+        rules,
+        roster_loader(client, rules),
+        target,
+        base_url=cfg.forum_url,
+        api_username=cfg.api_username,
+        live=cfg.live,
+    )
+    report = result.report
+    log.info(
+        "health report of %s: %s, %d alerts; %s",
+        target,
+        report.verdict,
+        len(report.alerts),
+        result.applied.summary() if result.applied else "",
+    )
+
+
+# ─────────────────────────────── wiring ───────────────────────────────
+
+_CRON_DAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri", "6": "sat"}
+_CRON_DAYS["7"] = "sun"
+
+
+def cron_fields(expr: str) -> dict[str, str]:
+    """A 5-field crontab as APScheduler ``CronTrigger`` fields (cron's 0 = Sunday)."""
+    minute, hour, day, month, day_of_week = expr.split()
+    day_of_week = re.sub(r"\d+", lambda m: _CRON_DAYS.get(m.group(0), m.group(0)), day_of_week)
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+
+
+def register_schedules(rules: Rules) -> list[str]:
+    """The weekly badge and report runs at ``health.report_cron``; returns the job names."""
+    fields = cron_fields(rules.health.report_cron)
+    add_periodic_job("recognition_weekly_badges", weekly_badges.actor_name, **fields)
+    add_periodic_job("recognition_weekly_report", weekly_report.actor_name, **fields)
+    return ["recognition_weekly_badges", "recognition_weekly_report"]
+
+
+for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
+    add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
+add_route("post_liked", on_like.actor_name, ids={"post_id": "post.id", "user_id": "user.id"})
+
+try:
+    register_schedules(current_rules())
+except Exception as exc:  # no rules where this module is imported (e.g. the receiver's check)
+    log.warning("recognition: no schedules registered (%s: %s)", type(exc).__name__, exc)

@@ -288,3 +288,47 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     assert sorted(c["data-member"] for c in parsed.circles) == sorted(everyone)
     assert main(["report", "--week", "47"]) == 1
     runtime.reset()
+
+
+def test_ingest_reads_category_archetype_likes_and_ad_signals(
+    sandbox: RunningSandbox, redis_client: redis.Redis
+) -> None:
+    from worker.recognition.gather import ingest_like, ingest_post
+    from worker.rules import load_rules
+
+    rules = load_rules(ROOT / "rules")
+    for name in ("ann", "bob"):
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", on_limit="raise")
+    made = client.create_category("Digests", slug="digests", permissions={"everyone": 1})
+    digests = int(made.get("category", made)["id"])
+    topic = client.as_user("ann").create_topic(
+        "本周精选:三篇值得一读的好文章推荐", "精选内容。" * 80, digests
+    )
+    ad = client.as_user("bob").create_post(topic["topic_id"], "https://shop.example/deal")
+    pm = client.as_user("ann").send_private_message(
+        ["bob"], "一条私信,只有我们两个人才看得到的内容", "你好" * 20
+    )
+    client.as_user("bob").like_post(topic["id"])
+
+    assert ingest_post(client, redis_client, rules, topic["id"], "post_created") == "stored"
+    assert ingest_post(client, redis_client, rules, ad["id"], "post_created") == "stored"
+    assert ingest_post(client, redis_client, rules, pm["id"], "post_created") == "stored"
+    bob = sandbox.forum.find_user("bob")
+    assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is True
+    assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is False
+
+    store = RecognitionStore(redis_client)
+    opener = store.post(topic["id"])
+    assert opener.category_id == digests and opener.like_count == 1
+    assert store.post(pm["id"]).private_message is True
+    _, ads = store.posts_between(T_LIKE - dt.timedelta(days=3650), T_LIKE + dt.timedelta(days=3650))
+    assert ads == {ad["id"]: "link-only"}
+    assert [
+        (lk.post_id, lk.user) for lk in store.likes_between(T_LIKE, T_LIKE + dt.timedelta(1))
+    ] == [(topic["id"], "bob")]
+    assert ingest_post(client, redis_client, rules, ad["id"], "post_destroyed") == "removed"
+    assert store.post(ad["id"]) is None
+
+
+T_LIKE = dt.datetime(2026, 11, 18, 3, tzinfo=dt.UTC)

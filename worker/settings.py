@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     rules_dir: Path = Path("rules")
     plugin_config_dir: Path = Path("plugin_config")
     api_requests_per_minute: int = Field(default=50, ge=1, le=10_000)
+    # The window of that budget: a minute, like Discourse's bucket. Only benchmarks and the
+    # demo shorten it, against a sandbox whose window is compressed the same way.
+    api_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     mode: Mode = Mode.SHADOW
 
     @field_validator("forum_url")

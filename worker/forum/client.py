@@ -166,10 +166,17 @@ class ForumClient(DiscourseClient):
 
             client = redis_lib.Redis.from_url(settings.redis_url)
         if client is not None:
-            limiter: RateLimiter = RedisRateLimiter(client, limit=settings.api_requests_per_minute)
+            limiter: RateLimiter = RedisRateLimiter(
+                client,
+                limit=settings.api_requests_per_minute,
+                period=getattr(settings, "api_window_seconds", 60.0),
+            )
         else:
             log.warning("no Redis configured: the forum rate limit is not shared between processes")
-            limiter = LocalRateLimiter(limit=settings.api_requests_per_minute)
+            limiter = LocalRateLimiter(
+                limit=settings.api_requests_per_minute,
+                period=getattr(settings, "api_window_seconds", 60.0),
+            )
         return cls(
             settings.forum_url,
             settings.api_key.get_secret_value(),

@@ -9,7 +9,9 @@ same facts is reported beside it.
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -127,6 +129,8 @@ def main() -> None:
     rules = load_rules(ROOT / "rules")
     with stopwatch() as setup:
         facts, post_count = build_world(rules)
+    load_before = os.getloadavg()[0]
+    cpu_start = time.process_time()
     with stopwatch() as report_time:
         report = build_report(rules, facts, WEEK)
     with stopwatch() as render_time:
@@ -134,6 +138,7 @@ def main() -> None:
         post = render_post(rules, report)
         html = render_html(rules, report)
         parts = [render_leader_part(rules, report, s.slug) for s in report.squads]
+    cpu_total = time.process_time() - cpu_start
     with stopwatch() as badge_time:
         decisions = evaluate_badges(rules, facts.recognition, WEEK, held={})
     interactions = sum(1 for p in facts.recognition.posts if p.post_number > 1) + len(
@@ -148,6 +153,7 @@ def main() -> None:
         Figure("build_report", report_time(), "s"),
         Figure("render text + post + HTML + leader parts", render_time(), "s"),
         at_most("report total (build + render)", total, "s", 10),
+        Figure("report total, CPU time of this process", cpu_total, "s"),
         Figure("evaluate_badges (7 badges)", badge_time(), "s"),
         Figure("badge grants decided", len(decisions), "grants"),
         Figure("graph edges this week", report.graph.current.edges, "edges"),
@@ -155,6 +161,7 @@ def main() -> None:
         Figure("post + terminal size", (len(post.body) + len(text)) / 1024, "KiB"),
         Figure("leader parts", len(parts), "PMs"),
         at_most("peak memory", peak_rss_mib(), "MiB", 2048),
+        Figure("machine load average (1 min) before the report", load_before, "procs"),
     ]
     emit(figures)
 

@@ -218,3 +218,19 @@ def test_empty_graph_measures_are_zero_not_errors() -> None:
 def test_largest_component_of_two_islands() -> None:
     assert largest_component([("a", "b"), ("b", "c"), ("x", "y")]) == 3
     assert largest_component([]) == 0
+
+
+def test_interactions_since_leave_out_older_posts_and_likes() -> None:
+    old, new = MONDAY - timedelta(days=1), MONDAY
+    index = PostIndex(
+        [
+            post(1, "ann", 10, 1, at=old),
+            post(2, "bob", 10, 2, at=old),
+            post(3, "cat", 10, 3, at=new),
+        ]
+    )
+    likes = [LikeFact(1, "dan", old), LikeFact(1, "eve", new)]
+    assert pairs(interactions(index, likes, since=MONDAY)) == [
+        ("cat", "ann", "reply"),
+        ("eve", "ann", "like"),
+    ]

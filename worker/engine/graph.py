@@ -115,6 +115,7 @@ class PostIndex:
             out = []
             append = out.append
             by_ref = self.by_ref
+            new = tuple.__new__  # skips NamedTuple's Python-level __new__
             for post in self.by_id.values():
                 number = post.post_number
                 replied = (
@@ -134,7 +135,7 @@ class PostIndex:
                         for q in post.quotes
                     )
                 if replied is not None or quoted:
-                    append(Resolved(post, replied, quoted))
+                    append(new(Resolved, (post, replied, quoted)))
             self._resolved = out
         return self._resolved
 
@@ -172,18 +173,24 @@ class Interaction(NamedTuple):
 
 
 def interactions(
-    index: PostIndex, likes: Iterable[LikeFact], articles: Collection[int] = frozenset()
+    index: PostIndex,
+    likes: Iterable[LikeFact],
+    articles: Collection[int] = frozenset(),
+    *,
+    since: datetime | None = None,
 ) -> list[Interaction]:
     """Every interaction between two different people in ``index`` and ``likes``.
 
     A reply to an article (``articles``: post ids the obligations ledger counts as
     articles) is a ``review``. A post that replies to and quotes the same person
-    gives one interaction, not two.
+    gives one interaction, not two. ``since``: leave out older ones.
     """
     out: list[Interaction] = []
     append = out.append
     new = tuple.__new__  # skips NamedTuple's Python-level __new__: a third of the cost
     for post, target, quotes in index.resolved():
+        if since is not None and post.created_at < since:
+            continue
         source = post.username
         named = ""
         if target is not None and target.username != source:
@@ -200,6 +207,8 @@ def interactions(
                 append(new(Interaction, (source, name, kind, post.created_at, post.id)))
     by_id = index.by_id
     for like in likes:
+        if since is not None and like.created_at < since:
+            continue
         liked = by_id.get(like.post_id)
         if liked is not None and liked.username != like.user:
             append(new(Interaction, (like.user, liked.username, "like", like.created_at, liked.id)))
@@ -295,13 +304,10 @@ def graph_trend(
 @dataclass(slots=True)
 class _WeekEdges:
     edges: set[tuple[str, str]]
+    cross_edges: int = 0  # edges whose ends are in two different squads
     post_interactions: int = 0
     cross_post_interactions: int = 0
-
-    @property
-    def active(self) -> set[str]:
-        """Members with at least one interaction with another member."""
-        return {name for edge in self.edges for name in edge}
+    active: set[str] = field(default_factory=set)  # members with an edge this week
 
 
 def _weekly_edges(
@@ -314,6 +320,7 @@ def _weekly_edges(
     bounds = [week_start(w, tz) for w in span]
     end = week_start(shift_week(span[-1], 1), tz)
     edge_sets: list[set[tuple[str, str]]] = [set() for _ in span]
+    cross_edges = [0] * len(span)
     posts = [0] * len(span)
     cross = [0] * len(span)
     get = squads.get
@@ -326,12 +333,19 @@ def _weekly_edges(
         slot = bisect_right(bounds, at) - 1
         if slot < 0:
             continue
-        edge_sets[slot].add((a, b) if a < b else (b, a))
+        crossing = sa != sb and sa != NO_SQUAD and sb != NO_SQUAD
+        edges = edge_sets[slot]
+        key = (a, b) if a < b else (b, a)
+        if key not in edges:
+            edges.add(key)
+            cross_edges[slot] += crossing
         if kind != "like":
             posts[slot] += 1
-            if sa != sb and sa and sb:  # NO_SQUAD is ""
-                cross[slot] += 1
-    return [_WeekEdges(e, p, c) for e, p, c in zip(edge_sets, posts, cross, strict=True)]
+            cross[slot] += crossing
+    return [
+        _WeekEdges(e, ce, p, c, {name for edge in e for name in edge})
+        for e, ce, p, c in zip(edge_sets, cross_edges, posts, cross, strict=True)
+    ]
 
 
 def _measure(
@@ -343,11 +357,7 @@ def _measure(
 ) -> GraphMeasures:
     n = len(nodes)
     e = len(this.edges)
-    cross = sum(
-        1
-        for a, b in this.edges
-        if squads[a] != squads[b] and squads[a] != NO_SQUAD and squads[b] != NO_SQUAD
-    )
+    cross = this.cross_edges
     largest = largest_component(this.edges) if e else (1 if n else 0)
     active: set[str] = set().union(*(w.active for w in recent))
     isolated: dict[str, list[str]] = defaultdict(list)

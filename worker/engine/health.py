@@ -261,7 +261,8 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
         for r in results.values()
         if r.article_post_id is not None
     }
-    items = interactions(rec.posts, rec.likes, articles)
+    first = shift_week(week, -(health.lookback_weeks + health.isolation_weeks - 2))
+    items = interactions(rec.posts, rec.likes, articles, since=week_start(first, tz))
     graph = graph_trend(
         items,
         community,

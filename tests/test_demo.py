@@ -206,3 +206,17 @@ def test_short_story_runs_through_the_real_pipeline_and_stops_everything(
     assert any(line.startswith("Applicants: 12") for line in result.summary)
     assert (tmp_path / "logs" / "worker.log").stat().st_size > 0
     assert not [pid for pid in seen["pids"] if _alive(pid)]
+
+
+@pytest.mark.integration
+def test_a_compressed_budget_window_reaches_diamonds_rate_limiter(
+    redis_client: redis.Redis,
+) -> None:
+    from worker.forum.client import ForumClient
+    from worker.settings import load_settings
+
+    settings = load_settings(
+        forum_url="http://127.0.0.1:9", api_key="k" * 8, api_window_seconds=2.5
+    )
+    limiter = ForumClient.from_settings(settings, redis_client).limiter
+    assert (limiter.limit, limiter.period) == (50, 2.5)

@@ -48,6 +48,7 @@ def set_up_forum(demo: Demo) -> None:
         badges=demo.rules.badges.badges,
     )
     report = sync(diamond_client(demo), desired)
+    demo.facts["config_changes"] = len(report.done)
     kinds = Counter(type(change).__name__ for change in report.done)
     demo.progress.result(
         f"plugin_config/ applied: {len(report.done)} changes in {report.rounds} round(s)"

@@ -35,11 +35,13 @@ REVIEW_TIME = (2, 20, 0)
 DIGEST_TIME = (3, 20, 0)
 DIGEST_ANSWERS_TIME = (3, 21, 0)
 CONNECTOR_TIME = (3, 22, 0)
+FOUNDERS_TIME = (4, 12, 0)
 WEEK_REPORT_TIME = (8, 23, 40)  # Tuesday after the week, after the 23:00 audit
 
 
 def schedule_weeks(demo: Demo) -> None:
-    for week in range(1, demo.weeks + 1):
+    """``demo.weeks`` audited weeks; people go on writing in the week after the last one."""
+    for week in range(1, demo.weeks + 2):
         monday = demo.week_monday(week)
 
         def at(
@@ -62,7 +64,9 @@ def schedule_weeks(demo: Demo) -> None:
         at(DIGEST_TIME, "digests", lambda w=week: _digests(demo, w))
         at(DIGEST_ANSWERS_TIME, "digest answers", lambda w=week: _digest_answers(demo, w))
         at(CONNECTOR_TIME, "connector", lambda w=week: _connect(demo, w))
-        at(WEEK_REPORT_TIME, "week report", lambda w=week: _week_report(demo, w))
+        at(FOUNDERS_TIME, "founders", lambda w=week: _founders(demo, w))
+        if week <= demo.weeks:
+            at(WEEK_REPORT_TIME, "week report", lambda w=week: _week_report(demo, w))
 
 
 def _days(n: int) -> Any:
@@ -246,6 +250,23 @@ def _connect(demo: Demo, week: int) -> None:
                         f"@{post.username} 同意你的看法," + review_text(demo.rng, 30),
                         to_post_number=post.post_number, what="connector reply",
                     )  # fmt: skip
+
+
+def _founders(demo: Demo, week: int) -> None:
+    """The founding members read the week's digests: a like and a word for each author."""
+    topics = demo.facts.get("digest_topics", {}).get(week, [])
+    for i, founder in enumerate(f.username for f in demo.cast.founders):
+        if not topics:
+            return
+        topic = topics[i % len(topics)]
+        posts = demo.view.posts_of(topic)
+        if not posts:
+            continue
+        demo.members.like(founder, posts[0].id)
+        demo.members.reply(
+            founder, topic, f"@{posts[0].username} 整理得真好," + review_text(demo.rng, 25),
+            to_post_number=1, what="founder reply",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- results

@@ -1,21 +1,22 @@
-"""Chapter 6: badges and the health report, after the last audit.
+"""Chapter 6: badges and the health report, the Sunday after the last audit.
 
-Badges are granted by Diamond's recognition jobs during the weeks (read back
-from the forum here). The health report is rendered to a self-contained HTML
-page in the demo's directory by ``diamond report``, run as an operator would,
-against the demo's forum and Redis.
+Badges are granted by Diamond's weekly recognition job (read back from the
+forum here); the weekly report job has posted the health report to the staff
+audit log and each leader. The demo then does what ``diamond report --html``
+does, in this process: builds the report of the last audited week from the
+forum and Redis, prints its measures and writes the self-contained HTML page
+into the demo's directory.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from worker.demo.context import Demo
 
-REPORT_TIMEOUT_SECONDS = 60
+HTML_NAME = "health-report.html"
 
 
 def schedule_wrapup(demo: Demo, when: datetime) -> None:
@@ -34,30 +35,70 @@ def wrap_up(demo: Demo) -> None:
             demo.progress.result(f"{name}: {shown}{more}")
     else:
         demo.progress.result("no badges granted")
-    html = write_html_report(demo)
-    demo.facts["report_html"] = html
-
-
-def write_html_report(demo: Demo) -> Path | None:
-    """``diamond report --html <file>`` against the demo's forum; None if not available."""
-    if not demo.note_unavailable("health report", "report", "health"):
-        return None
-    path = demo.stack.workdir / "health-report.html"
-    command = [sys.executable, "-m", "worker", "report", "--html", str(path)]
-    result = subprocess.run(
-        command,
-        env=demo.stack.env,
-        capture_output=True,
-        text=True,
-        timeout=REPORT_TIMEOUT_SECONDS,
-    )
-    demo.facts["report_text"] = result.stdout.strip()
-    if result.returncode != 0 or not path.exists():
-        demo.progress.warn(
-            f"`diamond report` failed ({result.returncode}): "
-            + (result.stderr.strip().splitlines() or ["no output"])[-1]
-        )
-        return None
-    for line in result.stdout.strip().splitlines()[:12]:
+    if not demo.note_unavailable("health report", "health", "report"):
+        return
+    report = build_report(demo)
+    if report is None:
+        return
+    demo.facts["health"] = health_lines(demo, report)
+    for line in demo.facts["health"]:
         demo.progress.result(line)
+    demo.facts["report_html"] = write_html(demo, report)
+    demo.progress.result(f"HTML report: {demo.facts['report_html']}")
+
+
+def build_report(demo: Demo) -> Any | None:
+    """The health report of the latest audited week, as ``diamond report`` builds it."""
+    from worker.demo.ch_gate import diamond_client
+    from worker.engine.weeks import audit_week
+    from worker.jobs.recognition import roster_loader
+    from worker.recognition.run import build_health
+
+    rules = demo.rules
+    settings = demo.stack.settings
+    assert settings is not None and demo.stack.redis is not None
+    client = diamond_client(demo)
+    week = str(audit_week(rules.obligations, demo.sim.now, rules.tz))
+    try:
+        report, _ = build_health(
+            client,
+            demo.stack.redis,
+            rules,
+            roster_loader(client, rules),
+            week,
+            base_url=settings.forum_url,
+            api_username=settings.api_username,
+            save_snapshot=False,
+        )
+    except Exception as exc:  # a bug there must not hide the rest of the story
+        demo.progress.warn(f"the health report could not be built: {type(exc).__name__}: {exc}")
+        demo.unavailable.append(f"health report: building it failed ({exc})")
+        return None
+    return report
+
+
+def health_lines(demo: Demo, report: Any) -> list[str]:
+    from worker.report import Labels
+
+    labels = Labels.from_rules(demo.rules)
+    marks = {"healthy": "✓", "watch": "~", "alert": "✗"}
+    shown = []
+    for indicator in report.indicators:
+        if indicator.value is None:
+            continue
+        value = indicator.value
+        is_share = indicator.healthy <= 1 and indicator.critical <= 1
+        text = f"{value:.0%}" if is_share else f"{value:.1f}"
+        shown.append(f"{labels[indicator.name]} {text} {marks.get(indicator.status, '?')}")
+    lines = [f"{report.week}: {labels[report.verdict]} ({report.verdict})"]
+    for start in range(0, len(shown), 5):
+        lines.append(" · ".join(shown[start : start + 5]))
+    return lines
+
+
+def write_html(demo: Demo, report: Any) -> Path:
+    from worker.report import render_html
+
+    path = demo.stack.workdir / HTML_NAME
+    path.write_text(render_html(demo.rules, report), encoding="utf-8")
     return path

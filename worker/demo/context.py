@@ -72,7 +72,7 @@ class Capabilities:
             squads=any(a.startswith("membership.") and "squad" in a for a in actors),
             obligations=any(a.startswith("obligations.") for a in periodic),
             recognition=has("recognition."),
-            health=has("health."),
+            health=any("report" in a for a in periodic if not a.startswith("probe.")),
             report=report,
         )
 
@@ -86,7 +86,7 @@ WHAT_PROVIDES = {
     "squads": "the squad formation actor (worker/jobs/membership.py)",
     "obligations": "the weekly thread, reminder and audit schedules (worker/jobs/obligations.py)",
     "recognition": "the badge actors (worker/jobs/recognition.py)",
-    "health": "the health report actor (worker/jobs/recognition.py or health)",
+    "health": "the weekly health report job (worker/jobs/recognition.py)",
     "report": "the report renderer (worker/report/)",
 }
 

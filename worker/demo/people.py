@@ -198,8 +198,8 @@ class CastSize:
     dropouts: int = 2
     missers: int = 6
     digest_writers: int = 2
-    extra_reviewers: int = 2
-    connectors: int = 1
+    extra_reviewers: int = 4
+    connectors: int = 2
     cities: tuple[str, ...] = field(default=CITIES)
 
     @classmethod

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from worker.demo.ch_camp import schedule_camp
 from worker.demo.ch_gate import schedule_applications, set_up_forum
-from worker.demo.ch_weeks import WEEK_REPORT_TIME, schedule_weeks
+from worker.demo.ch_weeks import schedule_weeks
 from worker.demo.ch_wrapup import schedule_wrapup
 from worker.demo.context import Capabilities, Demo
 from worker.demo.members import Members
@@ -35,7 +35,8 @@ from worker.demo.view import ForumView
 
 log = logging.getLogger(__name__)
 
-# A Sunday: applications on day 0, the camp through Saturday, squads on day 7.
+# A Sunday: applications on day 0, the camp through Saturday, squads on day 7; the weeks of
+# writing start the next day; the story ends on the Sunday evening after the last audit.
 STORY_START = datetime(2026, 3, 1)
 SET_UP_HOUR = 8
 
@@ -142,11 +143,10 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
             schedule_applications(demo)
             schedule_camp(demo)
             schedule_weeks(demo)
-            last_report = demo.week_monday(options.weeks) + timedelta(
-                days=WEEK_REPORT_TIME[0], hours=WEEK_REPORT_TIME[1], minutes=WEEK_REPORT_TIME[2]
-            )
-            schedule_wrapup(demo, last_report + timedelta(minutes=10))
-            demo.run_agenda(until=last_report + timedelta(minutes=15))
+            # Badges and the health report of a week come the Sunday after its audit.
+            finale = demo.week_monday(options.weeks + 1) + timedelta(days=6, hours=21, minutes=30)
+            schedule_wrapup(demo, finale)
+            demo.run_agenda(until=finale + timedelta(minutes=5))
             progress.done()
             lines = summary_lines(demo)
             failed = stack.failed_jobs()

@@ -125,6 +125,7 @@ class StackOptions:
     forum_rate_limit: tuple[int, float] | None = None
     # Diamond's own budget (DIAMOND_API_REQUESTS_PER_MINUTE); high: the sandbox has no limit
     api_requests_per_minute: int = 10_000
+    api_window_seconds: float = 60.0  # DIAMOND_API_WINDOW_SECONDS: compressed in benchmarks
     extra_env: dict[str, str] = field(default_factory=dict)
     # Set on the shared clock before anything starts (the sandbox stamps its seed data).
     simulated_start: datetime | None = None
@@ -236,6 +237,7 @@ class DemoStack:
             "DIAMOND_RULES_DIR": str(rules_dir),
             "DIAMOND_PLUGIN_CONFIG_DIR": str(config_dir),
             "DIAMOND_API_REQUESTS_PER_MINUTE": str(opts.api_requests_per_minute),
+            "DIAMOND_API_WINDOW_SECONDS": str(opts.api_window_seconds),
             "DIAMOND_MODE": "live",
             "DIAMOND_TIMEZONE": "",
             "DIAMOND_EXTRA_ACTOR_MODULES": "",

@@ -145,10 +145,8 @@ def _badges(demo: Demo) -> list[str]:
 
 
 def _health(demo: Demo) -> list[str]:
-    text = demo.facts.get("report_text", "")
+    health: list[str] = demo.facts.get("health", [])
     html: Path | None = demo.facts.get("report_html")
-    lines = []
-    if text:
-        lines.append("Health: " + " · ".join(text.splitlines()[:3]))
+    lines = [f"Health {health[0]}", *(f"  {line}" for line in health[1:])] if health else []
     lines.append(f"HTML report: {html}" if html else "HTML report: not produced")
     return lines

@@ -1,0 +1,203 @@
+"""API calls of the demo scenario, and the same scenario under the forum's admin rate limit.
+
+    python -m bench.api_calls [--weeks 4] [--small] [--skip-limited]
+
+1. **Calls by endpoint vs the minimum.** The demo's story (80 applicants, camp,
+   squads, four weeks) runs through the real pipeline against the sandbox; every
+   call Diamond's client makes is counted in Redis by endpoint template. The
+   minimum the story needs is counted from what happened, not from the calls:
+
+   - one write per change Diamond applied (each ``Applier`` action leaves a
+     ``diamond:done:<key>`` record: an approval, a group, a category, a membership
+     batch, a badge grant, a PM, a penalty, a topic…) plus each change
+     ``diamond apply`` made;
+   - the unavoidable reads: the six lists ``diamond apply`` plans from; one read
+     per user event about an applicant (``user_fields`` are not always in the
+     payload) and per post event (actors get ids and read the state once); one
+     roster read per scheduled run (two for a catch-up scan: new posts, pending
+     users).
+
+   Target: total calls <= 1.10 x minimum.
+
+2. **Under the forum's limit.** The same story with the sandbox enforcing its admin
+   API bucket, time compressed by raising the per-minute limit so that the limit,
+   not the story, sets the pace (Diamond's budget ``DIAMOND_API_REQUESTS_PER_MINUTE``
+   is 95% of it: its sliding window is a minute, like Discourse's). Targets: zero
+   failed jobs; total time <= 1.2 x (calls / limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.common import Figure, at_most, emit
+from worker.demo.context import Demo
+from worker.demo.people import CastSize
+from worker.demo.run import DemoOptions, run_demo
+from worker.demo.stack import StackOptions
+
+DONE_PREFIX = "diamond:done:"  # worker.apply.DONE_PREFIX
+CONFIG_SYNC_READS = 6  # site settings, user fields, groups, categories, badges, webhooks
+USER_EVENTS = ("user_created", "user_updated")
+POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered")
+TARGET_RATIO = 1.10
+TARGET_TIME_FACTOR = 1.2
+CATCHUP_JOB = "catchup_scan"
+
+
+@dataclass
+class Run:
+    wall_seconds: float = 0.0
+    calls: dict[str, int] = field(default_factory=dict)
+    done_by_kind: Counter[str] = field(default_factory=Counter)
+    config_changes: int = 0
+    user_events: int = 0
+    post_events: int = 0
+    periodic_runs: Counter[str] = field(default_factory=Counter)
+    failed_jobs: int = 0
+    forum_429: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def minimum_writes(self) -> int:
+        return sum(self.done_by_kind.values()) + self.config_changes
+
+    @property
+    def minimum_reads(self) -> int:
+        runs = sum(n for name, n in self.periodic_runs.items() if name != CATCHUP_JOB)
+        return (
+            CONFIG_SYNC_READS
+            + self.user_events
+            + self.post_events
+            + runs
+            + 2 * self.periodic_runs[CATCHUP_JOB]
+        )
+
+    @property
+    def minimum(self) -> int:
+        return self.minimum_writes + self.minimum_reads
+
+
+def _collect(run: Run) -> Any:
+    def inspect(demo: Demo) -> None:
+        redis = demo.stack.redis
+        assert redis is not None
+        for key in redis.scan_iter(match=DONE_PREFIX + "*", count=1000):
+            action_key = key.decode().removeprefix(DONE_PREFIX)
+            run.done_by_kind[action_key.split(":", 1)[0]] += 1
+        run.config_changes = int(demo.facts.get("config_changes", 0))  # type: ignore[arg-type]
+        accepted = [d for d in demo.stack.sandbox.deliveries() if d.status == 202]
+        run.user_events = len(
+            {(d.event, _object_id(d)) for d in accepted if d.event in USER_EVENTS}
+        )
+        run.post_events = len(
+            {(d.event, _object_id(d)) for d in accepted if d.event in POST_EVENTS}
+        )
+        run.periodic_runs = Counter(name for name, _when in demo.sim.fired)
+        run.forum_429 = sum(
+            1 for _m, _p, status in demo.stack.sandbox.app.request_log if status == 429
+        )
+
+    return inspect
+
+
+def _object_id(delivery: Any) -> Any:
+    body = delivery.json()
+    obj = body.get(delivery.event_type) or {}
+    return obj.get("id"), obj.get("updated_at")
+
+
+def scenario(options: DemoOptions) -> Run:
+    run = Run()
+    options.inspect = _collect(run)
+    options.quiet = True
+    result = run_demo(options)
+    run.wall_seconds = result.wall_seconds
+    run.calls = result.forum_calls
+    run.failed_jobs = result.failed_jobs
+    return run
+
+
+def call_figures(run: Run) -> list[Figure]:
+    figures = [
+        Figure(f"calls {label}", n, "calls") for label, n in sorted(run.calls.items(), key=_order)
+    ]
+    figures += [
+        Figure(f"minimum: {kind} writes", n, "calls")
+        for kind, n in sorted(run.done_by_kind.items())
+    ]
+    figures += [
+        Figure("minimum: diamond apply changes", run.config_changes, "calls"),
+        Figure("minimum: writes", run.minimum_writes, "calls"),
+        Figure("minimum: unavoidable reads", run.minimum_reads, "calls"),
+        Figure("calls: total", run.total, "calls"),
+        Figure(
+            "calls: writes",
+            sum(n for k, n in run.calls.items() if not k.startswith("GET")),
+            "calls",
+        ),
+        Figure("calls: minimum", run.minimum, "calls"),
+        at_most("calls / minimum", run.total / max(1, run.minimum), "x", TARGET_RATIO),
+        Figure("demo wall time (no forum limit)", run.wall_seconds, "s"),
+    ]
+    return figures
+
+
+def _order(item: tuple[str, int]) -> tuple[int, str]:
+    return (-item[1], item[0])
+
+
+def limited_figures(run: Run, limit: int) -> list[Figure]:
+    ideal = run.total / limit * 60
+    return [
+        Figure("limited: forum admin limit", limit, "req/min"),
+        Figure("limited: calls", run.total, "calls"),
+        Figure("limited: 429 answers from the forum", run.forum_429, "answers"),
+        at_most("limited: failed jobs", run.failed_jobs, "jobs", 0),
+        Figure("limited: calls / limit", ideal, "s"),
+        at_most(
+            "limited: time / (calls / limit)", run.wall_seconds / ideal, "x", TARGET_TIME_FACTOR
+        ),
+        Figure("limited: wall time", run.wall_seconds, "s"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument("--small", action="store_true", help="the smoke test's small cohort")
+    parser.add_argument("--skip-limited", action="store_true", help="only count the calls")
+    parser.add_argument(
+        "--slowdown",
+        type=float,
+        default=2.5,
+        help="the limited run's limit makes it take this many times the free run (default 2.5)",
+    )
+    args = parser.parse_args(argv)
+    size = CastSize.small() if args.small else CastSize.full()
+
+    free = scenario(DemoOptions(size=size, weeks=args.weeks))
+    figures = call_figures(free)
+    emit(figures)
+    if args.skip_limited:
+        return 0
+
+    # A per-minute limit under which the calls take `slowdown` times the free run.
+    limit = max(60, math.ceil(free.total / (args.slowdown * free.wall_seconds / 60)))
+    budget = max(1, int(limit * 0.95))
+    stack = StackOptions(forum_rate_limit=(limit, 60.0), api_requests_per_minute=budget)
+    limited = scenario(DemoOptions(size=size, weeks=args.weeks, stack=stack))
+    emit(limited_figures(limited, limit))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.common import Figure, at_most, emit, peak_rss_mib, stopwatch
 from worker.engine.facts import LikeFact, PostFact, Roster, Squad
 from worker.engine.graph import PostIndex, week_range, week_start
-from worker.engine.health import HealthFacts, build_report
+from worker.engine.health import HealthFacts, build_report, paused_gc
 from worker.engine.recognition import RecognitionFacts, WeekResult, evaluate_badges
 from worker.engine.textlen import QuoteRef
 from worker.report import render_html, render_leader_part, render_post, render_text
@@ -133,7 +133,7 @@ def main() -> None:
     cpu_start = time.process_time()
     with stopwatch() as report_time:
         report = build_report(rules, facts, WEEK)
-    with stopwatch() as render_time:
+    with stopwatch() as render_time, paused_gc():  # as worker.recognition.run renders
         text = render_text(rules, report)
         post = render_post(rules, report)
         html = render_html(rules, report)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Literal
 
 from worker.engine.facts import PostFact, Squad
@@ -177,16 +178,29 @@ class HealthReport:
     def indicator(self, name: str) -> Indicator:
         return next(i for i in self.indicators if i.name == name)
 
+    @cached_property
+    def _squads_by_slug(self) -> dict[str, Squad]:
+        return {s.slug: s for s in self.squads}
+
+    @cached_property
+    def _contributors_by_squad(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for squad in self.squads:
+            for name in squad.members:
+                if name in self.contributor_names:
+                    out[squad.slug].append(name)
+        return out
+
     def squad_part(self, slug: str) -> SquadPart:
-        squad = next(s for s in self.squads if s.slug == slug)
-        members = set(squad.members)
+        """A leader's slice; KeyError for a squad that is not in the report."""
+        squad = self._squads_by_slug[slug]
         return SquadPart(
             squad=squad,
             week=self.week,
             completion=self.completion.get(slug, ()),
             isolated=self.graph.current.isolated.get(slug, ()),
-            contributors=tuple(sorted(n for n in self.contributor_names if n in members)),
-            partners={name: self.partners.get(name, 0) for name in sorted(members)},
+            contributors=tuple(sorted(self._contributors_by_squad.get(slug, ()))),
+            partners={name: self.partners.get(name, 0) for name in sorted(squad.members)},
         )
 
 
@@ -229,14 +243,16 @@ def flows(
 
 def build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     """The health report of ``week`` with trends over ``rules.health.lookback_weeks``."""
-    with _no_cyclic_gc():
+    with paused_gc():
         return _build_report(rules, facts, week)
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def paused_gc() -> Iterator[None]:
     """Pause the cyclic collector: a report builds ~10^6 small acyclic objects, and the
-    collector's passes over the growing heap would cost a fifth of the time."""
+    collector's passes over the growing heap would cost a fifth of the time. Renderers
+    run inside it too (``worker.recognition.run``), or the first full pass after the
+    build lands on them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

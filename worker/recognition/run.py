@@ -13,7 +13,7 @@ import redis
 from worker import actions as a
 from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster
-from worker.engine.health import HealthReport, build_report
+from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
 from worker.recognition.gather import health_facts, prune_before, recognition_facts
 from worker.recognition.store import RecognitionStore
@@ -157,7 +157,8 @@ def run_report(
         client, redis_client, rules, roster, week, base_url=base_url, api_username=api_username
     )
     category_id = _category_id(rules, category_ids, rules.health.report_category)
-    run = ReportRun(week, report, report_actions(rules, report, category_id))
+    with paused_gc():
+        run = ReportRun(week, report, report_actions(rules, report, category_id))
     run.applied = Applier(client, redis_client, live=live).apply(run.actions)
     RecognitionStore(redis_client).prune(prune_before(rules, week))
     return run

@@ -1,6 +1,6 @@
-"""What actors share inside one worker process: settings, a Redis client, the forum client.
+"""What actors share inside one worker process: settings, rules, Redis, the forum client.
 
-    from worker.pipeline.runtime import forum, redis_client, settings
+    from worker.pipeline.runtime import forum, redis_client, rules, settings
 
 Built on first use and kept for the process (connection pools are thread-safe).
 The Redis client talks to the same Redis as the broker (``setup_broker``).
@@ -17,6 +17,7 @@ from worker.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
+    from worker.rules import Rules
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -32,6 +33,7 @@ def configure(*, redis_url: str | None = None, settings_obj: Settings | None = N
         if settings_obj is not None:
             _state["settings"] = settings_obj
             _state.pop("forum", None)
+            _state.pop("rules", None)
 
 
 def reset() -> None:
@@ -63,5 +65,26 @@ def forum() -> ForumClient:
     cfg, client = settings(), redis_client()
     with _lock:
         if "forum" not in _state:
-            _state["forum"] = ForumClient.from_settings(cfg, client)
+            # A short wait for the shared budget is waited out in the job: raising would
+            # restart the job and redo every call it made, and a job that needs more calls
+            # than the budget grants at once would never finish. Long waits still raise.
+            _state["forum"] = ForumClient.from_settings(
+                cfg, client, on_limit="wait", max_wait=cfg.api_window_seconds / 4
+            )
         return _state["forum"]  # type: ignore[return-value]
+
+
+def rules() -> Rules:
+    """The process's last good rules from ``DIAMOND_RULES_DIR``.
+
+    Re-read when the files change; a broken edit is reported and the last good
+    rules stay in force (``RulesHolder``). Raises only if the first load fails.
+    """
+    from worker.rules.holder import RulesHolder
+
+    cfg = settings()
+    with _lock:
+        if "rules" not in _state:
+            _state["rules"] = RulesHolder(cfg.rules_dir)
+        holder = _state["rules"]
+    return holder.get()  # type: ignore[attr-defined]

@@ -54,3 +54,22 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def preserve_routes() -> Iterator[None]:
+    """Event routes changed by the test are put back afterwards.
+
+    Every actor module is imported first: their routes are registered on import,
+    and a snapshot taken before that would drop them for the tests that follow.
+    """
+    from worker.pipeline import routes
+    from worker.pipeline.jobs import load_actors
+
+    load_actors()
+    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+    try:
+        yield
+    finally:
+        routes.ROUTES.clear()
+        routes.ROUTES.update(saved)

@@ -26,7 +26,7 @@ from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week
 from worker.forum.client import ForumClient
 from worker.ledger import Ledger
-from worker.pipeline import routes, runtime
+from worker.pipeline import runtime
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
 
 pytestmark = pytest.mark.integration
@@ -76,8 +76,7 @@ def forum(clock: Clock) -> Iterator[object]:
 
 
 @pytest.fixture
-def receiver_url(redis_url: str) -> Iterator[str]:
-    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+def receiver_url(redis_url: str, preserve_routes: None) -> Iterator[str]:
     app = build_receiver(
         ReceiverConfig(secret=SECRET, api_username="system"),
         redis_url,
@@ -91,8 +90,6 @@ def receiver_url(redis_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        routes.ROUTES.clear()
-        routes.ROUTES.update(saved)
 
 
 def _pms_to(forum, username: str) -> list[str]:
@@ -135,7 +132,6 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     runtime.configure(redis_url=redis_url)
     import worker.jobs.obligations as jobs
 
-    monkeypatch.setattr(jobs, "_holder", None)
     client = ForumClient(forum.url, forum.api_key, "system", timeout=(2, 10))
     members = ["alice", "bob", "carol", "dave"]
     for name in members:
@@ -194,7 +190,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     finally:
         worker.stop(timeout=5_000)
 
-    rules = jobs.current_rules()
+    rules = runtime.rules()
     friday, monday = (rid for rid in map(reminder_id, rules.obligations.reminders[::2]))
     # ── reminders: Friday 20:00 (articles), Monday 20:00 (reviews) ──
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())

@@ -240,9 +240,10 @@ def test_worker_killed_mid_job_the_job_is_redelivered_and_acts_once(
 
 
 @pytest.mark.integration
-def test_redis_restart_between_accept_and_processing_loses_nothing(tmp_path: Path) -> None:
+def test_redis_restart_between_accept_and_processing_loses_nothing(
+    tmp_path: Path, preserve_routes: None
+) -> None:
     server = EmbeddedRedis(data_dir=tmp_path).start()
-    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
     routes.add_route("post_created", "probe.on_post", ids={"post_id": "id"})
     try:
         app = build_receiver(
@@ -271,8 +272,6 @@ def test_redis_restart_between_accept_and_processing_loses_nothing(tmp_path: Pat
         done = sorted(int(x) for x in store.lrange(probe.effects_key("posts"), 0, -1))
         assert done == list(range(1, 21))
     finally:
-        routes.ROUTES.clear()
-        routes.ROUTES.update(saved)
         server.cleanup()
 
 

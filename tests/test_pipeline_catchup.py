@@ -48,16 +48,13 @@ class ForumReadings:
 
 
 @pytest.fixture
-def wired(redis_url: str):
+def wired(redis_url: str, preserve_routes: None):
     broker = setup_broker(redis_url)
     load_actors(["worker.pipeline.probe"])
-    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
     routes.ROUTES.clear()  # only the probe's routes: the domain modules' would add jobs
     routes.add_route("post_created", "probe.on_post", ids={"post_id": "id"})
     routes.add_route("user_created", "probe.seen", ids={"object_id": "id"}, pass_event=True)
     yield broker
-    routes.ROUTES.clear()
-    routes.ROUTES.update(saved)
 
 
 def run_scan(forum: ForumReadings, client: redis.Redis, broker, **kw: Any):

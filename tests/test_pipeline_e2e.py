@@ -33,8 +33,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str =
 
 
 @pytest.fixture
-def receiver_url(redis_url: str) -> Iterator[str]:
-    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+def receiver_url(redis_url: str, preserve_routes: None) -> Iterator[str]:
     routes.add_route("post_created", "probe.reply", ids={"post_id": "id", "topic_id": "topic_id"})
     app = build_receiver(
         ReceiverConfig(secret=SECRET, api_username="system"),
@@ -49,8 +48,6 @@ def receiver_url(redis_url: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        routes.ROUTES.clear()
-        routes.ROUTES.update(saved)
 
 
 def test_member_post_webhook_reaches_an_actor_whose_reply_lands_on_the_forum_once(

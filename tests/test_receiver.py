@@ -35,13 +35,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def probe_routes() -> Iterator[None]:
-    saved = {event: list(rs) for event, rs in routes.ROUTES.items()}
+def probe_routes(preserve_routes: None) -> Iterator[None]:
     for event in ROUTED:
         routes.add_route(event, "probe.seen", ids={"object_id": "id"}, pass_event=True)
     yield
-    routes.ROUTES.clear()
-    routes.ROUTES.update(saved)
 
 
 def make_client(url: str, secret: str | None = SECRET) -> Client:

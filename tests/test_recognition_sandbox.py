@@ -140,8 +140,6 @@ def _setup(forum: RunningSandbox, client: ForumClient, tmp_path: Path, redis_url
     import worker.jobs.obligations as obligations
     import worker.jobs.recognition as recognition
 
-    mp.setattr(obligations, "_holder", None)
-    mp.setattr(recognition, "_holder", None)
     everyone = [m for members in SQUADS.values() for m in members]
     for name in [*everyone, "newbie"]:
         forum.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
@@ -172,7 +170,7 @@ def _setup(forum: RunningSandbox, client: ForumClient, tmp_path: Path, redis_url
     roster = Roster(tuple(squads))
     mp.setattr(obligations, "roster_loader", lambda _c, _r: roster)
     mp.setattr(recognition, "roster_loader", lambda _c, _r: roster)
-    for badge in recognition.current_rules().badges.badges:
+    for badge in runtime.rules().badges.badges:
         client.create_badge(badge.name, badge.badge_type_id, badge.description)
     return obligations, recognition, ids
 

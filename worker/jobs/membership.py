@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -23,24 +22,11 @@ from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import add_periodic_job
-from worker.rules import Rules, load_rules
-from worker.rules.holder import RulesHolder
+from worker.rules import load_rules
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
 DEFAULT_CAMP_CRON = "0 9 * * *"
-
-_lock = threading.Lock()
-_holder: RulesHolder | None = None
-
-
-def current_rules() -> Rules:
-    """The process's last good rules (from ``DIAMOND_RULES_DIR``)."""
-    global _holder
-    with _lock:
-        if _holder is None:
-            _holder = RulesHolder(runtime.settings().rules_dir)
-        return _holder.get()
 
 
 def _now(scheduled_for: str | None = None) -> datetime:
@@ -55,7 +41,7 @@ def on_user(user_id: int) -> None:
     result = flows.decide_applicant(
         runtime.forum(),
         runtime.redis_client(),
-        current_rules(),
+        runtime.rules(),
         user_id,
         _now(),
         live=runtime.settings().live,
@@ -74,7 +60,7 @@ def on_post(post_id: int) -> None:
 def camp_check(scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
     redis_client = runtime.redis_client()
-    rules = current_rules()
+    rules = runtime.rules()
     now = _now(scheduled_for)
     checks = flows.check_camp(
         runtime.forum(), redis_client, rules, now, live=runtime.settings().live
@@ -90,7 +76,7 @@ def form_cohort_squads(cohort: str) -> None:
     flows.form_squads(
         runtime.forum(),
         runtime.redis_client(),
-        current_rules(),
+        runtime.rules(),
         cohort,
         live=runtime.settings().live,
     )

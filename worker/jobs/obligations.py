@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,22 +29,9 @@ from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import add_periodic_job
 from worker.rules import Rules
-from worker.rules.holder import RulesHolder
 
 log = logging.getLogger(__name__)
 QUEUE = "obligations"
-
-_lock = threading.Lock()
-_holder: RulesHolder | None = None
-
-
-def current_rules() -> Rules:
-    """The process's last good rules (from ``DIAMOND_RULES_DIR``)."""
-    global _holder
-    with _lock:
-        if _holder is None:
-            _holder = RulesHolder(runtime.settings().rules_dir)
-        return _holder.get()
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
@@ -68,7 +54,7 @@ def _when(scheduled_for: str | None) -> datetime:
 def on_post(post_id: int, event: str = "post_created") -> None:
     """One post changed: bring the ledger up to date (one post read, a topic read once)."""
     outcome = weekly.handle_post_event(
-        runtime.forum(), runtime.redis_client(), current_rules(), post_id, event
+        runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event
     )
     log.debug("ledger: %s %s → %s", event, post_id, outcome)
 
@@ -76,7 +62,7 @@ def on_post(post_id: int, event: str = "post_created") -> None:
 @diamond_actor(queue=QUEUE, time_limit=600)
 def open_threads(scheduled_for: str | None = None) -> None:
     """Weekly (thread mode): open each squad's thread for the week of the run."""
-    rules = current_rules()
+    rules = runtime.rules()
     if rules.obligations.article.mode != "thread":
         return
     client = runtime.forum()
@@ -90,7 +76,7 @@ def open_threads(scheduled_for: str | None = None) -> None:
 @diamond_actor(queue=QUEUE, time_limit=600)
 def remind(reminder: str, scheduled_for: str | None = None) -> None:
     """One reminder rule's run (``reminder`` is its ``reminder_id``)."""
-    rules = current_rules()
+    rules = runtime.rules()
     chosen = next((r for r in rules.obligations.reminders if reminder_id(r) == reminder), None)
     if chosen is None:
         log.warning("reminder %s is no longer in the rules; nothing sent", reminder)
@@ -111,7 +97,7 @@ def remind(reminder: str, scheduled_for: str | None = None) -> None:
 @diamond_actor(queue=QUEUE, time_limit=1800)
 def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> None:
     """The weekly audit of the latest week whose review window has closed."""
-    rules = current_rules()
+    rules = runtime.rules()
     now = _when(scheduled_for)
     target = Week.parse(week) if week else audit_week(rules.obligations, now, rules.tz)
     client = runtime.forum()
@@ -187,6 +173,6 @@ for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"
     add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
 
 try:
-    register_schedules(current_rules())
+    register_schedules(runtime.rules())
 except Exception as exc:  # no rules where this module is imported (e.g. the receiver's check)
     log.warning("obligations: no schedules registered (%s: %s)", type(exc).__name__, exc)

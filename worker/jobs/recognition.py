@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -29,22 +28,9 @@ from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import add_periodic_job
 from worker.recognition import gather, run
 from worker.rules import Rules
-from worker.rules.holder import RulesHolder
 
 log = logging.getLogger(__name__)
 QUEUE = "recognition"
-
-_lock = threading.Lock()
-_holder: RulesHolder | None = None
-
-
-def current_rules() -> Rules:
-    """The process's last good rules (from ``DIAMOND_RULES_DIR``)."""
-    global _holder
-    with _lock:
-        if _holder is None:
-            _holder = RulesHolder(runtime.settings().rules_dir)
-        return _holder.get()
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
@@ -74,7 +60,7 @@ def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> st
 def on_post(post_id: int, event: str = "post_created") -> None:
     """One post changed: remember it as it is now (one post read)."""
     outcome = gather.ingest_post(
-        runtime.forum(), runtime.redis_client(), current_rules(), post_id, event
+        runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event
     )
     log.debug("recognition: %s %s → %s", event, post_id, outcome)
 
@@ -89,7 +75,7 @@ def on_like(post_id: int, user_id: int) -> None:
 @diamond_actor(queue=QUEUE, time_limit=1800)
 def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> None:
     """Evaluate every badge and grant/revoke them (once each), explained in the audit log."""
-    rules = current_rules()
+    rules = runtime.rules()
     client, cfg = runtime.forum(), runtime.settings()
     target = target_week(rules, scheduled_for, week)
     result = run.run_badges(
@@ -114,7 +100,7 @@ def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> 
 @diamond_actor(queue=QUEUE, time_limit=1800)
 def weekly_report(scheduled_for: str | None = None, week: str | None = None) -> None:
     """Post the health report to the staff category and each leader's part by PM."""
-    rules = current_rules()
+    rules = runtime.rules()
     client, cfg = runtime.forum(), runtime.settings()
     target = target_week(rules, scheduled_for, week)
     result = run.run_report(
@@ -163,6 +149,6 @@ for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"
 add_route("post_liked", on_like.actor_name, ids={"post_id": "post.id", "user_id": "user.id"})
 
 try:
-    register_schedules(current_rules())
+    register_schedules(runtime.rules())
 except Exception as exc:  # no rules where this module is imported (e.g. the receiver's check)
     log.warning("recognition: no schedules registered (%s: %s)", type(exc).__name__, exc)

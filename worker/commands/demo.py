@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.demo.people import CastSize
     from worker.demo.run import DemoOptions, run_demo
     from worker.demo.stack import DemoError
+    from worker.rules import RulesInvalid
 
     if args.weeks < 1:
         print("diamond demo: --weeks must be at least 1", file=sys.stderr)
@@ -52,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
         return 130
     except DemoError as exc:
         print(f"\ndiamond demo: {exc}", file=sys.stderr)
+        return 1
+    except RulesInvalid as exc:
+        print("\ndiamond demo: rules/ has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     if not result.ok:
         print(f"diamond demo: {result.failed_jobs} job(s) failed; see {result.workdir}/logs")

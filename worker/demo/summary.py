@@ -6,6 +6,7 @@ it is what Diamond did, set next to what each applicant's story was.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -56,9 +57,13 @@ def _gate(demo: Demo) -> list[str]:
     lines = [f"Applicants: {len(outcomes)} · entered the camp: {len(got_in)}"]
     by_rules = [n for n in got_in if n not in by_human]
     after_human = Counter(by_human[n] for n in got_in if n in by_human)
+    words = {
+        "approved": "approved by the moderator",
+        "payment confirmed": "approved once the moderator confirmed their payment",
+    }
     lines.append(
         f"  {len(by_rules)} approved by the rules"
-        + "".join(f", {n} after the moderator {what}" for what, n in sorted(after_human.items()))
+        + "".join(f", {n} {words.get(what, what)}" for what, n in sorted(after_human.items()))
     )
     not_in: dict[str, list[str]] = defaultdict(list)
     for person in demo.cast.applicants:
@@ -82,7 +87,8 @@ def _gate(demo: Demo) -> list[str]:
     return lines
 
 
-def _short(reason: str, width: int = 90) -> str:
+def _short(reason: str, width: int = 100) -> str:
+    reason = re.sub(r"\s*→\s*\w+$", "", reason)  # the fate is shown next to it
     return reason if len(reason) <= width else reason[: width - 1] + "…"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -24,6 +25,7 @@ from worker.engine.obligations import (
     grant_leave,
     leave_request_from_post,
     neighbour_indexes,
+    plan_reminders,
     weeks_named,
 )
 from worker.engine.weeks import Week, end_of_day, week_times
@@ -420,3 +422,77 @@ def test_a_review_of_an_earlier_neighbour_is_due_the_day_after_ones_own_article(
     _, by = run(squad("alice", "bob"), t)
     assert by["bob"].reviews[0].due == end_of_day(at(20, 9), 1, SH)
     assert by["bob"].reviews[0].status == "on_time"
+
+
+# ─────────────────────────── joining a squad (starts_after_camp) ───────────────────────────
+
+
+def _with_joined(sq, **joined: dt.datetime):
+    """The squad as the roster reads it: Discourse's ``added_at`` per member."""
+    return dataclasses.replace(sq, joined=joined)
+
+
+@pytest.mark.parametrize(
+    ("joined", "starts_after_camp", "obliged"),
+    [
+        pytest.param(
+            at(18),
+            True,
+            False,
+            id="a member who joined their squad mid-week owes nothing that week",
+        ),
+        pytest.param(
+            at(15, 20), True, True, id="a member who joined before the week starts owes the article"
+        ),
+        pytest.param(at(16, 0), True, True, id="joined at the week's first moment: owes it"),
+        pytest.param(None, True, True, id="join time unknown: owes it"),
+        pytest.param(at(18), False, True, id="rule off: owed from the joining week"),
+    ],
+)
+def test_obligations_start_the_first_full_week_in_the_squad(
+    joined: dt.datetime | None, starts_after_camp: bool, obliged: bool
+) -> None:
+    t = Thread()
+    t.post("alice", at(17), FULL)
+    sq = _with_joined(squad("alice", "bob"), **({"bob": joined} if joined else {}))
+    rules = rules_with(starts_after_camp=starts_after_camp)
+    result, by = run(sq, t, rules=rules)
+    bob = by["bob"]
+    if obliged:
+        assert (bob.strikes, bob.outcome, bob.exempt) == (2, "missed", False)
+        assert "bob" in result.missing_articles
+    else:  # exempt: no strike, no reason to report, no broken streak, not named missing
+        assert (bob.strikes, bob.reasons, bob.outcome, bob.exempt) == (0, (), "excused", True)
+        assert "bob" not in result.missing_articles
+    assert by["alice"].strikes == 0  # alice is alone in the ring: owes no review
+
+
+def test_a_newcomers_voluntary_article_counts_and_joins_the_ring() -> None:
+    t = Thread()
+    a = t.post("alice", at(17), FULL)
+    b = t.post("bob", at(19), FULL)
+    t.post("alice", at(20), REVIEW, reply_to=b.post_number)
+    t.post("bob", at(20), REVIEW, reply_to=a.post_number)
+    result, by = run(_with_joined(squad("alice", "bob"), bob=at(18)), t)
+    assert [x for x, _ in result.articles] == ["alice", "bob"]
+    assert by["bob"].outcome == "met" and by["alice"].outcome == "met"
+
+
+def test_reminders_do_not_nag_members_not_yet_obliged() -> None:
+    rules = shipped_rules()
+    nudge = next(r for r in rules.obligations.reminders if r.about == "article")
+    t = Thread()
+    t.post("lead", at(17), FULL)
+    sq = _with_joined(squad("lead", "alice", "bob", leader="lead"), bob=at(18))
+    progress = evaluate_week(
+        rules.obligations,
+        SH,
+        W47,
+        [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
+        as_of=at(20, 20),
+    )
+    actions = plan_reminders(rules, nudge, progress)
+    members = [x for x in actions if x.key.startswith("remind:")]
+    assert [x.recipients for x in members] == [("alice",)]
+    leader_list = next(x for x in actions if x.key.startswith("remind-leader:"))
+    assert "@alice" in leader_list.raw and "@bob" not in leader_list.raw

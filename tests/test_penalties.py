@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.test_obligations_support import SH, W47, Thread, at, rules_with, shipped_rules, squad
@@ -75,8 +77,11 @@ def test_each_ladder_step_fires_in_the_week_it_is_reached(
 # ─────────────────────────── the audit plan ───────────────────────────
 
 
-def _week(n_members: int, writers: int, *, staff: frozenset[str] = frozenset()):
-    """A squad where the first ``writers`` members write (and review everything on time)."""
+def _week(
+    n_members: int, writers: int, *, staff: frozenset[str] = frozenset(), joined_mid_week: int = 0
+):
+    """A squad where the first ``writers`` members write (and review everything on time);
+    the last ``joined_mid_week`` members joined the squad on Wednesday of that week."""
     names = [f"m{i:02d}" for i in range(n_members)]
     t = Thread()
     posts = [t.post(u, at(17, 8 + i % 10), FULL) for i, u in enumerate(names[:writers])]
@@ -85,6 +90,8 @@ def _week(n_members: int, writers: int, *, staff: frozenset[str] = frozenset()):
             if target.username != u:
                 t.post(u, at(18, 9), REVIEW, reply_to=target.post_number)
     sq = squad(*names, leader=names[0])
+    if joined_mid_week:
+        sq = dataclasses.replace(sq, joined={u: at(18) for u in names[-joined_mid_week:]})
     rules = shipped_rules()
     results = evaluate_week(
         rules.obligations, SH, W47, [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)], staff=staff
@@ -223,3 +230,12 @@ def test_audit_summary_goes_to_the_staff_log_and_affects_no_member() -> None:
     (log_post,) = [x for x in plan.actions if x.key == "audit-summary:2026-W47"]
     assert isinstance(log_post, a.CreateTopic) and log_post.category_id == 77
     assert not log_post.affects_members
+
+
+def test_exempt_members_are_not_counted_by_the_guard_rail() -> None:
+    """The week squads are formed: newcomers owe nothing, so they neither trip nor dilute it."""
+    rules, results, names = _week(10, 4, joined_mid_week=6)
+    plan = plan_audit(rules, results, {}, now=NOW, audit_log_category_id=77, threads={"sq-3": 900})
+    assert not plan.halted
+    assert plan.audited == 4 and plan.penalised == ()
+    assert not set(names[4:]) & set(plan.strikes_to_record)

@@ -97,7 +97,7 @@ def render_results(plan: AuditPlan) -> str:
     for squad in plan.results.squads:
         for r in squad.results:
             reviews = " ".join(f"{x.author}:{_STATUS[x.status]}" for x in r.reviews) or "-"
-            note = "staff" if r.exempt else ("leave" if r.excused else "")
+            note = "new" if not r.obliged else "staff" if r.exempt else "leave" if r.excused else ""
             standing = plan.standings.get(r.username)
             rows.append(
                 (

@@ -112,6 +112,9 @@ class Squad:
     group_id: int | None = None
     category_id: int | None = None
     class_key: str | None = None  # the grouping value of its class (e.g. a city)
+    # username -> when they were added to this squad's group (Discourse's ``added_at``);
+    # obligations start the first full week after it. Missing: obliged (joined long ago).
+    joined: Mapping[str, datetime] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,7 +173,8 @@ class ReviewResult(NamedTuple):
 class WeekResult(NamedTuple):
     """One member's week: what they owed, what they did, and the strikes it earns.
 
-    ``strikes`` is 0 when excused or exempt (staff: computed, never penalised).
+    ``strikes`` is 0 when excused or exempt (staff: computed, never penalised; or not
+    ``obliged`` yet: joined the squad after the week started, ``starts_after_camp``).
     This is what the badge and health engines consume: ``outcome`` (met / excused /
     missed), ``article_post_id``/``article_at``, ``owed_reviews`` (article post ids),
     ``reviews_done``, ``struck``.
@@ -189,6 +190,7 @@ class WeekResult(NamedTuple):
     exempt: bool = False
     strikes: int = 0
     reasons: tuple[str, ...] = ()  # e.g. ("missing_article",), ("late_review:bob",)
+    obliged: bool = True  # False: not a squad member for the whole week yet (also exempt)
 
     @property
     def reviews_owed(self) -> int:
@@ -205,10 +207,13 @@ class WeekResult(NamedTuple):
 
     @property
     def outcome(self) -> Outcome:
-        """met: article and every review on time; excused: on leave; else missed."""
+        """met: article and every review on time; excused: on leave or not obliged yet
+        (a newcomer's first days break no streak); else missed."""
         if self.excused:
             return "excused"
-        return "met" if self.all_on_time else "missed"
+        if self.all_on_time:
+            return "met"
+        return "missed" if self.obliged else "excused"
 
     @property
     def article_post_id(self) -> int | None:
@@ -239,7 +244,11 @@ class SquadWeekResult:
 
     @property
     def missing_articles(self) -> tuple[str, ...]:
-        return tuple(r.username for r in self.results if r.article == "missing" and not r.excused)
+        return tuple(
+            r.username
+            for r in self.results
+            if r.article == "missing" and not r.excused and r.obliged
+        )
 
 
 # ─────────────────────────────── neighbours ───────────────────────────────
@@ -532,6 +541,7 @@ def _evaluate(
         owed[reviewer] = mine
 
     weights = obligations.penalties.weights
+    not_yet = not_yet_obliged(obligations, squad, week, tz)
     results = []
     for username in squad.members:
         status, post = chosen.get(username, _MISSING)
@@ -541,7 +551,10 @@ def _evaluate(
         else:
             reasons = _reasons(status, reviews)
         is_excused = username in excused
-        is_exempt = username in staff
+        obliged = username not in not_yet
+        if not obliged:
+            reasons = ()  # they owed nothing this week: nothing to report either
+        is_exempt = username in staff or not obliged
         strikes = 0 if is_excused or is_exempt or not reasons else _strikes(reasons, weights)
         results.append(
             WeekResult(
@@ -555,6 +568,7 @@ def _evaluate(
                 is_exempt,
                 strikes,
                 reasons,
+                obliged,
             )
         )
     return SquadWeekResult(
@@ -568,6 +582,19 @@ def _evaluate(
 
 
 _MISSING = ("missing", None)
+
+
+def not_yet_obliged(
+    obligations: Obligations, squad: Squad, week: Week, tz: ZoneInfo
+) -> frozenset[str]:
+    """Members who owe nothing in ``week``: with ``starts_after_camp`` a member owes
+    the weeks that start (Monday 00:00, community time) after they joined the squad;
+    one who joined during the week was not a member for the whole of it. An unknown
+    join time means obliged (a member since before Diamond kept track)."""
+    if not obligations.starts_after_camp or not squad.joined:
+        return frozenset()
+    start = week.start(tz)
+    return frozenset(u for u in squad.members if (t := squad.joined.get(u)) and t > start)
 
 
 def _noon(day: dt.date, tz: ZoneInfo) -> dt.datetime:

@@ -403,7 +403,7 @@ def _summary_actions(
     missing, judged, wrote = [], 0, 0
     owed, done = sr.reviews_owed, sr.reviews_done
     for r in sr.results:
-        if r.excused:
+        if r.excused or not r.obliged:  # on leave, or joined the squad this week
             continue
         judged += 1
         if r.article == "missing":

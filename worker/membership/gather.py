@@ -250,8 +250,11 @@ def load_roster(client: Any, rules: Rules) -> Roster:
             continue
         name = str(group["name"])
         members, leader = [], None
+        joined: dict[str, datetime] = {}
         for member in client.iter_group_members(name):
             members.append(str(member["username"]))
+            if member.get("added_at"):  # when they joined the squad: obligations start after
+                joined[str(member["username"])] = parse_time(str(member["added_at"]))
             if member.get("owner") and leader is None:
                 leader = str(member["username"])
         squads.append(
@@ -265,6 +268,7 @@ def load_roster(client: Any, rules: Rules) -> Roster:
                 group_id=int(group["id"]),
                 category_id=categories.get(name),
                 class_key=meta.get("key") or None,  # type: ignore[arg-type]
+                joined=joined,
             )
         )
     return Roster(tuple(sorted(squads, key=lambda s: s.slug)))

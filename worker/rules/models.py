@@ -449,7 +449,9 @@ class ObligationMessages(RulesModel):
 
 
 class Obligations(RulesModel):
-    starts_after_camp: bool = True  # obligations begin in the first full week after camp
+    # Obligations begin with the first week starting after the member joined their squad
+    # (after camp); the joining week is exempt. False: owed from the joining week on.
+    starts_after_camp: bool = True
     article: ArticleObligation = ArticleObligation()
     review: ReviewObligation = ReviewObligation()
     deadline: Deadline = Deadline()

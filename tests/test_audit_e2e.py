@@ -158,7 +158,9 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     thread = ledger.threads(W47)["sq-1"]
     assert forum.forum.topics[thread].title == "2026年第47周作业 · 1组"
 
-    worker = dramatiq.Worker(dramatiq.get_broker(), queues={"obligations"}, worker_timeout=50)
+    worker = dramatiq.Worker(
+        dramatiq.get_broker(), queues={"obligations", "posts"}, worker_timeout=50
+    )
     worker.start()
     try:
 

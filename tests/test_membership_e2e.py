@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 10, 0, tzinfo=SH)
 QUEUE = "membership"
+QUEUES = (QUEUE, "posts")  # post events go to the one post actor (worker.jobs.posts)
 
 
 @dataclass
@@ -65,7 +66,8 @@ class PipelineDiamond:
             assert time.monotonic() < deadline, "pipeline did not settle"
             self.world.sandbox.wait_idle(timeout=10)
             before = sum(len(self.world.sandbox.deliveries()) for _ in (0,))
-            self.broker.join(QUEUE, timeout=int(timeout * 1000))
+            for queue in QUEUES:
+                self.broker.join(queue, timeout=int(timeout * 1000))
             self.worker.join()
             self.world.sandbox.wait_idle(timeout=10)
             quiet = quiet + 1 if len(self.world.sandbox.deliveries()) == before else 0
@@ -105,7 +107,9 @@ def pipeline(redis_url: str, redis_client: redis.Redis) -> Iterator[PipelineDiam
                     api_requests_per_minute=10_000,
                 ),
             )
-            worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=4, worker_timeout=50)
+            worker = dramatiq.Worker(
+                broker, queues=set(QUEUES), worker_threads=4, worker_timeout=50
+            )
             worker.start()
             yield PipelineDiamond(world, broker, worker)
     finally:

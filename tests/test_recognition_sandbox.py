@@ -181,10 +181,11 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     client = ForumClient(forum.url, forum.api_key, "system", timeout=(2, 10))
     obligations, recognition, ids = _setup(forum, client, tmp_path, redis_url, monkeypatch)
 
+    from worker.jobs import posts
+
     def seen(post: dict) -> dict:
         """Both ledgers learn of the post, as the post_created webhook would tell them."""
-        obligations.on_post(post_id=post["id"], event="post_created")
-        recognition.on_post(post_id=post["id"], event="post_created")
+        posts.on_post(post_id=post["id"], event="post_created")
         return post
 
     from worker.engine.weeks import Week
@@ -309,9 +310,24 @@ def test_ingest_reads_category_archetype_likes_and_ad_signals(
     )
     client.as_user("bob").like_post(topic["id"])
 
-    assert ingest_post(client, redis_client, rules, topic["id"], "post_created") == "stored"
-    assert ingest_post(client, redis_client, rules, ad["id"], "post_created") == "stored"
-    assert ingest_post(client, redis_client, rules, pm["id"], "post_created") == "stored"
+    assert (
+        ingest_post(
+            client, redis_client, rules, topic["id"], "post_created", client.get_post(topic["id"])
+        )
+        == "stored"
+    )
+    assert (
+        ingest_post(
+            client, redis_client, rules, ad["id"], "post_created", client.get_post(ad["id"])
+        )
+        == "stored"
+    )
+    assert (
+        ingest_post(
+            client, redis_client, rules, pm["id"], "post_created", client.get_post(pm["id"])
+        )
+        == "stored"
+    )
     bob = sandbox.forum.find_user("bob")
     assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is True
     assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is False
@@ -325,7 +341,7 @@ def test_ingest_reads_category_archetype_likes_and_ad_signals(
     assert [
         (lk.post_id, lk.user) for lk in store.likes_between(T_LIKE, T_LIKE + dt.timedelta(1))
     ] == [(topic["id"], "bob")]
-    assert ingest_post(client, redis_client, rules, ad["id"], "post_destroyed") == "removed"
+    assert ingest_post(client, redis_client, rules, ad["id"], "post_destroyed", None) == "removed"
     assert store.post(ad["id"]) is None
 
 

@@ -21,11 +21,17 @@ import redis
 
 from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
+from worker.membership.roster_cache import forget_roster
 
 log = logging.getLogger(__name__)
 
 DONE_PREFIX = "diamond:done:"
 DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
+# Writes that change who is in which squad (or a squad's category): the cached roster
+# (``worker.membership.roster_cache``) is dropped after each, so the next job re-reads it.
+ROSTER_CHANGES = frozenset(
+    {"AddToGroup", "RemoveFromGroup", "AddGroupOwners", "CreateGroup", "CreateCategory"}
+)
 
 
 @dataclass
@@ -68,6 +74,8 @@ class Applier:
                 report.already_done.append(action)
                 continue
             result = self._execute(action)
+            if action.kind in ROSTER_CHANGES:
+                forget_roster(self.redis)
             self.redis.set(done_key, "1", ex=DONE_TTL_SECONDS)
             log.info("%s: %s [%s]", action.kind, action.reason, action.key)
             report.done.append(action)

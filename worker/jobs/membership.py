@@ -3,9 +3,9 @@ squad formation. Thin: ids in, ``worker.membership.flows`` does the rest.
 
 Routes: ``user_created``/``user_updated``/``user_approved`` → ``membership.on_user``
 (a held application approved by a reviewer enters the camp; the catch-up scan
-feeds pending users the webhook missed as ``user_created``); ``post_created``/
-``post_edited``/``post_destroyed`` → ``membership.on_post``. Periodic: the camp check
-at ``camp.check_schedule`` (community time zone).
+feeds pending users the webhook missed as ``user_created``). Post events reach
+``flows.record_camp_post`` through the one post actor (``worker.jobs.posts``). Periodic:
+the camp check at ``camp.check_schedule`` (community time zone).
 """
 
 from __future__ import annotations
@@ -50,12 +50,6 @@ def on_user(user_id: int) -> None:
         log.debug("user %s is not pending: nothing to decide", user_id)
 
 
-@diamond_actor(queue=QUEUE, time_limit=60)
-def on_post(post_id: int) -> None:
-    """A post by a camper counts toward the camp tasks."""
-    flows.record_camp_post(runtime.forum(), runtime.redis_client(), post_id)
-
-
 @diamond_actor(queue=QUEUE, time_limit=600)
 def camp_check(scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
@@ -94,6 +88,4 @@ def _camp_cron() -> dict[str, str]:
 
 for _event in ("user_created", "user_updated", "user_approved"):
     add_route(_event, on_user.actor_name, ids={"user_id": "id"})
-for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
-    add_route(_event, on_post.actor_name, ids={"post_id": "id"})
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())

@@ -3,8 +3,8 @@
 Thin: ids (or the scheduled time) in, ``worker.ledger.weekly`` gathers facts, calls
 the engines and applies through the one door.
 
-Routes: ``post_created``/``post_edited``/``post_destroyed``/``post_recovered`` →
-``obligations.on_post`` (the catch-up scan feeds missed posts as ``post_created``).
+Post events reach ``weekly.handle_post_event`` through the one post actor
+(``worker.jobs.posts``: one post read for every domain).
 Periodic (community time zone, from ``rules/obligations.yml``): ``article.thread_opens``
 → ``obligations.open_threads``; each ``reminders[i].cron`` → ``obligations.remind``;
 ``audit.cron`` → ``obligations.weekly_audit``. The week a run is about comes from its
@@ -26,7 +26,6 @@ from worker.engine.weeks import Week, audit_week, week_of
 from worker.ledger import weekly
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
-from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import add_periodic_job
 from worker.rules import Rules
 
@@ -35,9 +34,9 @@ QUEUE = "obligations"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.gather import load_roster  # the membership engine's reader
+    from worker.membership.roster_cache import cached_roster  # the membership engine's reader
 
-    return load_roster(client, rules)
+    return cached_roster(client, runtime.redis_client(), rules)
 
 
 # Replaceable in tests and by the demo (e.g. a fixed roster).
@@ -48,15 +47,6 @@ def _when(scheduled_for: str | None) -> datetime:
     if scheduled_for:
         return datetime.fromisoformat(scheduled_for)
     return clock.now(runtime.redis_client())
-
-
-@diamond_actor(queue=QUEUE, time_limit=60)
-def on_post(post_id: int, event: str = "post_created") -> None:
-    """One post changed: bring the ledger up to date (one post read, a topic read once)."""
-    outcome = weekly.handle_post_event(
-        runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event
-    )
-    log.debug("ledger: %s %s → %s", event, post_id, outcome)
 
 
 @diamond_actor(queue=QUEUE, time_limit=600)
@@ -168,9 +158,6 @@ def register_schedules(rules: Rules) -> list[str]:
     names.append("obligations_weekly_audit")
     return names
 
-
-for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
-    add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
 
 try:
     register_schedules(runtime.rules())

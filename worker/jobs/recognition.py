@@ -3,12 +3,11 @@
 Thin: ids (or the scheduled time) in; ``worker.recognition`` gathers facts, calls the
 engines and applies through the one door.
 
-Routes: ``post_created``/``post_edited``/``post_destroyed``/``post_recovered`` →
-``recognition.on_post`` (the catch-up scan feeds missed posts as ``post_created``);
-``post_liked`` → ``recognition.on_like``. Periodic, at ``health.report_cron``
-(community time zone): ``recognition.weekly_badges`` and ``recognition.weekly_report``,
-both about the latest audited week (the week whose review window has closed), so a
-late or repeated run does the same thing.
+Routes: ``post_liked`` → ``recognition.on_like``. Post events reach
+``gather.ingest_post`` through the one post actor (``worker.jobs.posts``).
+Periodic, at ``health.report_cron`` (community time zone): ``recognition.weekly_badges``
+and ``recognition.weekly_report``, both about the latest audited week (the week whose
+review window has closed), so a late or repeated run does the same thing.
 """
 
 from __future__ import annotations
@@ -34,9 +33,9 @@ QUEUE = "recognition"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.gather import load_roster  # the membership engineer's reader
+    from worker.membership.roster_cache import cached_roster  # the membership engineer's reader
 
-    return load_roster(client, rules)
+    return cached_roster(client, runtime.redis_client(), rules)
 
 
 # Replaceable in tests and by the demo (e.g. a fixed roster).
@@ -54,15 +53,6 @@ def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> st
     if week:
         return week
     return str(audit_week(rules.obligations, _now(scheduled_for), rules.tz))
-
-
-@diamond_actor(queue=QUEUE, time_limit=60)
-def on_post(post_id: int, event: str = "post_created") -> None:
-    """One post changed: remember it as it is now (one post read)."""
-    outcome = gather.ingest_post(
-        runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event
-    )
-    log.debug("recognition: %s %s → %s", event, post_id, outcome)
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
@@ -144,8 +134,6 @@ def register_schedules(rules: Rules) -> list[str]:
     return ["recognition_weekly_badges", "recognition_weekly_report"]
 
 
-for _event in ("post_created", "post_edited", "post_destroyed", "post_recovered"):
-    add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
 add_route("post_liked", on_like.actor_name, ids={"post_id": "post.id", "user_id": "user.id"})
 
 try:

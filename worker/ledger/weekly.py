@@ -382,15 +382,17 @@ def remember_squad_names(redis_client: redis.Redis, roster: Roster) -> None:
 
 
 def handle_post_event(
-    client: Any, redis_client: redis.Redis, rules: Rules, post_id: int, event: str
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    post_id: int,
+    event: str,
+    post: Mapping[str, Any] | None,
 ) -> str:
-    """Bring the ledger up to date with one post (created, edited, destroyed, recovered)."""
+    """Bring the ledger up to date with one post (created, edited, destroyed, recovered),
+    already read by the caller (None: the forum no longer has it). Safe to repeat."""
     ledger = Ledger(redis_client)
-    if event == "post_destroyed":
-        return "removed" if ledger.remove_post(post_id) else "ignored"
-    try:
-        post = client.get_post(post_id)
-    except NotFound:
+    if event == "post_destroyed" or post is None:
         return "removed" if ledger.remove_post(post_id) else "ignored"
     if is_deleted(post):
         return "removed" if ledger.remove_post(post_id) else "ignored"

@@ -7,6 +7,7 @@ and rules; the scenario and tests call them directly with an explicit ``now``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -146,10 +147,16 @@ def pending_user_ids(client: Any) -> list[int]:
 # --- camp --------------------------------------------------------------------------------
 
 
-def record_camp_post(client: Any, redis_client: redis.Redis, post_id: int) -> bool:
-    """Remember a camper's post (False: not a camper's, or not found)."""
+def record_camp_post(
+    client: Any, redis_client: redis.Redis, post: Mapping[str, Any] | None
+) -> bool:
+    """Remember a camper's post, already read (False: not a camper's, or None: not found).
+
+    Idempotent: the post is stored by id, so a repeated event changes nothing.
+    """
+    if post is None:
+        return False
     store = MembershipStore(redis_client)
-    post = client.get_post(post_id)
     username = str(post.get("username") or "")
     if not username or not store.is_camper(username):
         return False

@@ -173,7 +173,7 @@ class DirectDiamond:
         )
 
     def posted(self, post_id: int) -> None:
-        flows.record_camp_post(self.client, self.redis, post_id)
+        flows.record_camp_post(self.client, self.redis, self.client.get_post(post_id))
 
     def camp_check(self, now: datetime) -> None:
         flows.check_camp(self.client, self.redis, self.rules, now, live=self.live)

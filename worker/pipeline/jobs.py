@@ -43,6 +43,7 @@ ACTOR_MODULES: list[str] = [
     "worker.jobs.membership",
     "worker.jobs.obligations",
     "worker.jobs.recognition",
+    "worker.jobs.posts",  # the one post actor: feeds membership, obligations, recognition
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

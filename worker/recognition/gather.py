@@ -82,16 +82,20 @@ def _like_count(post: Mapping[str, Any]) -> int:
 
 
 def ingest_post(
-    client: Any, redis_client: redis.Redis, rules: Rules, post_id: int, event: str
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    post_id: int,
+    event: str,
+    post: Mapping[str, Any] | None,
 ) -> str:
-    """Bring the store up to date with one post event; returns what happened."""
+    """Bring the store up to date with one post event, the post already read (None: the
+    forum no longer has it); returns what happened. Safe to repeat."""
     store = RecognitionStore(redis_client)
     if event == "post_destroyed":
         store.remove_post(post_id)
         return "removed"
-    try:
-        post = client.get_post(post_id)
-    except NotFound:
+    if post is None:
         store.remove_post(post_id)
         return "gone"
     meta = topic_meta(client, redis_client, int(post["topic_id"]))

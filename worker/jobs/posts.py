@@ -1,0 +1,80 @@
+"""The one post actor: each post event is read once and handed to every domain.
+
+Routes: ``post_created``/``post_edited``/``post_destroyed``/``post_recovered`` →
+``posts.on_post`` (the catch-up scan feeds missed posts as ``post_created``).
+
+One ``GET /posts/{id}.json`` per event (NotFound → the post is gone, handled as
+destroyed), then, in order: membership (camp progress), obligations (the ledger),
+recognition (the store). Each handler is idempotent, so a retried job re-runs all
+of them safely. The topic, when a domain's own cache does not know it yet, is read
+at most once per job and shared with the other domains (``SharedTopic``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from worker.forum.errors import NotFound
+from worker.ledger import weekly
+from worker.membership import flows
+from worker.pipeline import runtime
+from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.routes import add_route
+from worker.recognition import gather
+
+log = logging.getLogger(__name__)
+QUEUE = "posts"
+POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered")
+
+
+class SharedTopic:
+    """The forum client for one job, with ``get_topic`` read at most once per topic.
+
+    Everything else goes to the real client (``host`` included, which keys the
+    membership cache, so that cache is shared across jobs as before).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._topics: dict[int, Any] = {}
+
+    def get_topic(self, topic_id: int) -> Any:
+        if topic_id not in self._topics:
+            self._topics[topic_id] = self._client.get_topic(topic_id)
+        return self._topics[topic_id]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def read_post(client: Any, post_id: int) -> dict[str, Any] | None:
+    """The post as it is now, or None when the forum no longer has it."""
+    try:
+        return client.get_post(post_id)
+    except NotFound:
+        return None
+
+
+def handle_post(
+    client: Any, redis_client: Any, rules: Any, post_id: int, event: str
+) -> dict[str, Any]:
+    """Read the post once and feed every domain; returns each domain's outcome."""
+    shared = SharedTopic(client)
+    post = read_post(shared, post_id)
+    return {
+        "membership": flows.record_camp_post(shared, redis_client, post),
+        "obligations": weekly.handle_post_event(shared, redis_client, rules, post_id, event, post),
+        "recognition": gather.ingest_post(shared, redis_client, rules, post_id, event, post),
+    }
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_post(post_id: int, event: str = "post_created") -> None:
+    """One post changed: camp progress, the ledger and recognition, from one post read."""
+    outcomes = handle_post(runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event)
+    log.debug("post %s %s → %s", event, post_id, outcomes)
+
+
+for _event in POST_EVENTS:
+    add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)

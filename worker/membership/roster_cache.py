@@ -1,0 +1,90 @@
+"""The roster, cached in Redis for a short time so each job does not re-read every group.
+
+    roster = cached_roster(client, redis_client, rules)   # jobs: reminders, audit, badges…
+    forget_roster(redis_client)                            # after Diamond changes a squad
+
+``load_roster`` costs one group-list read plus one ``/groups/{name}/members.json`` per
+squad; the scheduled jobs of one run (reminders, audit, badges, report) all need it.
+
+Freshness: every change Diamond itself makes to squad groups (``AddToGroup``,
+``RemoveFromGroup``, ``AddGroupOwners``, ``CreateGroup``, ``CreateCategory``) goes
+through ``worker.apply.Applier``, which calls ``forget_roster`` after the write, so the
+next job sees it at once. Members moved by hand on the forum (an admin editing a group)
+are picked up when the entry expires, i.e. within ``ROSTER_TTL_SECONDS``.
+Squad formation itself always reads the forum (``flows.form_squads`` calls
+``gather.load_roster`` directly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker.engine.facts import Roster, Squad
+from worker.rules import Rules
+
+log = logging.getLogger(__name__)
+
+ROSTER_KEY = "diamond:cache:roster"
+# Two minutes: long enough that one scheduled run's jobs share a single read, short enough
+# that a member moved by hand on the forum is seen by the next run (Diamond's own changes
+# invalidate the entry at once).
+ROSTER_TTL_SECONDS = 120
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$dt"}:
+            return datetime.fromisoformat(value["$dt"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+def dump_roster(roster: Roster) -> str:
+    squads = [
+        {f.name: _encode(getattr(s, f.name)) for f in dataclasses.fields(Squad)}
+        for s in roster.squads
+    ]
+    return json.dumps(squads, ensure_ascii=False)
+
+
+def parse_roster(raw: str | bytes) -> Roster:
+    return Roster(tuple(Squad(**_decode(s)) for s in json.loads(raw)))
+
+
+def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roster:
+    """The roster from Redis if read within ``ROSTER_TTL_SECONDS``, else from the forum."""
+    from worker.membership.gather import load_roster
+
+    raw = redis_client.get(ROSTER_KEY)
+    if raw:
+        try:
+            return parse_roster(raw)
+        except (ValueError, TypeError) as exc:  # an entry from another version: read again
+            log.warning("cached roster unreadable (%s); reading the forum", exc)
+    roster = load_roster(client, rules)
+    redis_client.set(ROSTER_KEY, dump_roster(roster), ex=ROSTER_TTL_SECONDS)
+    return roster
+
+
+def forget_roster(redis_client: redis.Redis) -> None:
+    """Diamond changed a squad group: the next roster load reads the forum."""
+    redis_client.delete(ROSTER_KEY)

@@ -10,7 +10,7 @@ from tests.test_obligations_support import shipped_rules
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.camp import Camper
-from worker.engine.facts import Squad
+from worker.engine.facts import Roster, Squad
 from worker.engine.squads import squad_bio
 from worker.forum.client import ForumClient
 from worker.jobs import posts
@@ -120,3 +120,17 @@ def test_the_roster_is_cached_and_dropped_when_diamond_changes_a_squad(
     third = roster_cache.cached_roster(client, redis_client, rules)
     assert client.call_counts[MEMBERS_READ] > reads
     assert third.by_slug("sq-1").members == ("cat", "dan")
+
+
+def test_a_roster_read_overtaken_by_a_diamond_change_is_not_cached(
+    redis_client, monkeypatch
+) -> None:
+    stale = Roster((Squad("sq-1", "第1组", "2026-11", ("cat",)),))
+
+    def slow_forum_read(_client, _rules):
+        roster_cache.forget_roster(redis_client)  # Diamond adds someone while we read
+        return stale
+
+    monkeypatch.setattr(membership_gather, "load_roster", slow_forum_read)
+    assert roster_cache.cached_roster(None, redis_client, None) == stale
+    assert redis_client.get(roster_cache.ROSTER_KEY) is None  # the next load reads again

@@ -32,6 +32,7 @@ from worker.rules import Rules
 log = logging.getLogger(__name__)
 
 ROSTER_KEY = "diamond:cache:roster"
+GENERATION_KEY = "diamond:cache:roster-gen"  # bumped by every forget_roster
 # Two minutes: long enough that one scheduled run's jobs share a single read, short enough
 # that a member moved by hand on the forum is seen by the next run (Diamond's own changes
 # invalidate the entry at once).
@@ -80,11 +81,25 @@ def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roste
             return parse_roster(raw)
         except (ValueError, TypeError) as exc:  # an entry from another version: read again
             log.warning("cached roster unreadable (%s); reading the forum", exc)
+    generation = redis_client.get(GENERATION_KEY)
     roster = load_roster(client, rules)
-    redis_client.set(ROSTER_KEY, dump_roster(roster), ex=ROSTER_TTL_SECONDS)
+    # Keep it only if Diamond changed no squad while we read: a read that began before a
+    # change must not put the old roster back after ``forget_roster`` dropped it.
+    with redis_client.pipeline() as pipe:
+        try:
+            pipe.watch(GENERATION_KEY)
+            if pipe.get(GENERATION_KEY) == generation:
+                pipe.multi()
+                pipe.set(ROSTER_KEY, dump_roster(roster), ex=ROSTER_TTL_SECONDS)
+                pipe.execute()
+        except redis.WatchError:
+            pass  # changed meanwhile: the next load reads the forum again
     return roster
 
 
 def forget_roster(redis_client: redis.Redis) -> None:
     """Diamond changed a squad group: the next roster load reads the forum."""
-    redis_client.delete(ROSTER_KEY)
+    with redis_client.pipeline() as pipe:
+        pipe.incr(GENERATION_KEY)
+        pipe.delete(ROSTER_KEY)
+        pipe.execute()

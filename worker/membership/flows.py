@@ -19,16 +19,19 @@ from worker.apply import Applier, ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.gating import (
     GatingDecision,
+    GatingFacts,
     evaluate_application,
     gating_actions,
     referrer_of,
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.membership import gather
-from worker.membership.store import MembershipStore
+from worker.membership.store import MembershipStore, RecordedDecision
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
+GATING_LOCK = "diamond:membership:gating-lock:"
+GATING_LOCK_SECONDS = 180  # longer than the gating actor's time limit
 
 
 def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
@@ -61,21 +64,87 @@ def decide_applicant(
     live: bool,
     strikes_of: gather.StrikesOf | None = None,
 ) -> GatingResult:
-    """Gate one pending sign-up; approved applicants enter the camp."""
+    """Gate one pending sign-up; approved applicants enter the camp.
+
+    The decision is recorded before any write, so a job retried after a crash or a
+    rate limit carries out the *same* decision (the Applier skips what was done) —
+    even when the approval already went through and the applicant is no longer pending.
+    """
+    # One gating job per applicant at a time: the ``user_approved`` event of Diamond's own
+    # approval must not take the half-done decision for a crashed one and finish it twice.
+    lock = redis_client.lock(f"{GATING_LOCK}{user_id}", timeout=GATING_LOCK_SECONDS)
+    if not lock.acquire(blocking_timeout=GATING_LOCK_SECONDS):
+        raise RuntimeError(f"gating of user {user_id} is still running elsewhere")
+    try:
+        return _decide(client, redis_client, rules, user_id, now, live=live, strikes_of=strikes_of)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("gating lock of user %s expired before the job ended", user_id)
+
+
+def _decide(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    user_id: int,
+    now: datetime,
+    *,
+    live: bool,
+    strikes_of: gather.StrikesOf | None,
+) -> GatingResult:
     store = MembershipStore(redis_client)
     ids = gather.field_ids(client)
     applicant = gather.read_applicant(client, user_id, ids)
+    recorded = store.gating_decision(applicant.user_id)
     if applicant.approved:
+        if recorded is not None and _approval_unfinished(store, applicant, recorded):
+            facts = GatingFacts(applicant=applicant)  # gating_actions reads only the applicant
+            return _carry_out(client, redis_client, rules, facts, recorded, live=live)
         if store.decision(applicant.user_id) == "hold" and store.camper(applicant.username) is None:
             return _enter_camp_after_review(client, redis_client, rules, applicant, now, live=live)
         return GatingResult(applicant.username, None)  # approved by Diamond, or never gated
-    strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now)
-    facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
-    decision = evaluate_application(rules, facts)
+    if recorded is not None and recorded.live and recorded.decision.outcome != "hold":
+        # A retry of a job that decided live and stopped before finishing: same decision.
+        # (Held applications are gated again when the applicant changes them.)
+        facts = GatingFacts(applicant=applicant)
+    else:
+        strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now)
+        facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
+        decision = evaluate_application(rules, facts)
+        recorded = store.record_gating_decision(applicant.user_id, decision, now, live=live)
+    return _carry_out(client, redis_client, rules, facts, recorded, live=live)
+
+
+def _approval_unfinished(
+    store: MembershipStore, applicant: Any, recorded: RecordedDecision
+) -> bool:
+    """Diamond approved this applicant live, but the camp part never got recorded."""
+    return (
+        recorded.live
+        and recorded.decision.outcome == "approve"
+        and store.camper(applicant.username) is None
+    )
+
+
+def _carry_out(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    facts: GatingFacts,
+    recorded: RecordedDecision,
+    *,
+    live: bool,
+) -> GatingResult:
+    """Apply a recorded decision's writes (again: done ones are skipped), then the ledger."""
+    store = MembershipStore(redis_client)
+    applicant = facts.applicant
+    decision, decided_at = recorded.decision, recorded.decided_at
     camper = camp_engine.Camper(
         user_id=applicant.user_id,
         username=applicant.username,
-        started_at=now,
+        started_at=decided_at,
         referrer=decision.referrer,
         language=applicant.fields.get(rules.community.language_field or "") or None,
     )
@@ -86,11 +155,10 @@ def decide_applicant(
         decision,
         audit_category_id=audit,
         camp_welcome=camp_engine.welcome_actions(rules, camper),
-        camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, now)),
+        camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
     )
     report = Applier(client, redis_client, live=live).apply(acts)
     gather.remember_applicant(store, applicant)
-    store.record_decision(applicant.user_id, decision.outcome)
     log.info("gating %s: %s %s", applicant.username, decision.outcome, list(decision.reasons))
     if decision.outcome == "approve" and _applied(report, a.ApproveUser):
         squads = rules.squads
@@ -99,7 +167,7 @@ def decide_applicant(
         store.start_camp(camper, city=city, volunteer=volunteer)
         if decision.referrer:
             store.record_referral(
-                decision.referrer, applicant.username, gather.month_of(now, rules)
+                decision.referrer, applicant.username, gather.month_of(decided_at, rules)
             )
     elif decision.outcome == "reject" and _applied(report, a.RejectUser):
         store.mark_removed(applicant.username)

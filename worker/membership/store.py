@@ -4,6 +4,8 @@
     removed                set   usernames rejected or removed (lower-case)
     referrals:{ref}:{ym}   set   applicants approved on ``ref``'s referral in month ``ym``
     decisions              hash  user id -> outcome of the last gating decision
+    gating                 hash  user id -> that decision in full (JSON, see ``RecordedDecision``),
+                                 written before its actions run so a retried job finishes it
     campers                hash  username -> camper record (JSON, see ``_camper``)
     camp:active            set   usernames in camp now
     camp:ever              set   everyone who was ever in camp (who counts as a fellow camper)
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
 
 from worker.engine.camp import Camper, CampPost
+from worker.engine.gating import GateHit, GatingDecision
 from worker.engine.squads import Graduate
 
 PREFIX = "diamond:membership:"
@@ -32,6 +36,15 @@ PREFIX = "diamond:membership:"
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True)
+class RecordedDecision:
+    """A gating decision as it was made: what, when, and whether its writes were live."""
+
+    decision: GatingDecision
+    decided_at: datetime
+    live: bool
 
 
 class MembershipStore:
@@ -64,6 +77,33 @@ class MembershipStore:
     def decision(self, user_id: int) -> str | None:
         value = self.redis.hget(PREFIX + "decisions", str(user_id))
         return _s(value) if value else None
+
+    def record_gating_decision(
+        self, user_id: int, decision: GatingDecision, decided_at: datetime, *, live: bool
+    ) -> RecordedDecision:
+        """Keep the whole decision before acting on it: a retry redoes it, never a new one."""
+        data = {
+            "outcome": decision.outcome,
+            "hits": [asdict(hit) for hit in decision.hits],
+            "referrer": decision.referrer,
+            "decided_at": decided_at.isoformat(),
+            "live": live,
+        }
+        pipe = self.redis.pipeline()
+        pipe.hset(PREFIX + "gating", str(user_id), json.dumps(data, ensure_ascii=False))
+        pipe.hset(PREFIX + "decisions", str(user_id), decision.outcome)
+        pipe.execute()
+        return RecordedDecision(decision, decided_at, live)
+
+    def gating_decision(self, user_id: int) -> RecordedDecision | None:
+        raw = self.redis.hget(PREFIX + "gating", str(user_id))
+        if not raw:
+            return None
+        d = json.loads(raw)
+        decision = GatingDecision(
+            d["outcome"], tuple(GateHit(**hit) for hit in d["hits"]), d.get("referrer")
+        )
+        return RecordedDecision(decision, datetime.fromisoformat(d["decided_at"]), bool(d["live"]))
 
     # --- camp ---------------------------------------------------------------------
 

@@ -92,16 +92,16 @@ def _squad_of(demo: Demo) -> dict[str, str]:
 
 
 def _thread(demo: Demo, squad: str, week: int) -> int | None:
-    """This week's thread of a squad: the newest topic Diamond opened in its category."""
-    category = demo.view.category_id(squad)
-    if category is None:
-        return None
-    since = demo.week_monday(week)
-    until = since + _days(7)
-    topics = [
-        t for t in demo.view.topics_in(category, since) if t.user_id < 0 and t.created_at < until
-    ]
-    return topics[-1].id if topics else None
+    """This week's thread of a squad, as Diamond opened and recorded it.
+
+    Not "the newest topic Diamond opened in the category": other topics of Diamond's
+    (a weekly summary posted as its own topic) may be newer than the thread.
+    """
+    from worker.engine.weeks import Week
+    from worker.ledger.store import Ledger
+
+    iso = demo.week_monday(week).isocalendar()
+    return Ledger(demo.stack.redis).threads(Week(iso.year, iso.week)).get(squad)
 
 
 def _writes(person: Applicant, week: int) -> bool:

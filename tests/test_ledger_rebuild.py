@@ -51,9 +51,12 @@ def test_rebuild_from_the_forum_matches_the_ledger_built_from_events(sandbox, re
     )
     ids.append(client.as_user("carol").create_post(thread, "路过,下周再写文章。" * 3)["id"])
     for post_id in ids:
-        assert handle_post_event(
-            client, redis_client, rules, post_id, "post_created", client.get_post(post_id)
-        ) == "recorded"
+        assert (
+            handle_post_event(
+                client, redis_client, rules, post_id, "post_created", client.get_post(post_id)
+            )
+            == "recorded"
+        )
     ledger = Ledger(redis_client)
     from_events = ledger.posts(week, "sq-9")
     results_events = evaluate(rules, gather(client, ledger, rules, roster, week))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from tests.test_penalties import NOW, _week
 from worker.commands.audit import render_plan
 from worker.engine.penalties import plan_audit
-from worker.jobs.obligations import cron_fields, register_schedules
-from worker.pipeline.scheduler import PERIODIC_JOBS
+from worker.jobs.obligations import register_schedules
+from worker.pipeline.scheduler import PERIODIC_JOBS, cron_fields
 
 
 def test_the_results_table_lists_every_member_and_the_planned_actions() -> None:

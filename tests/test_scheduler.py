@@ -153,3 +153,12 @@ def test_a_typo_in_a_cron_field_fails_at_declaration() -> None:
 def test_catch_up_scan_is_a_periodic_job() -> None:
     load_actors()
     assert PERIODIC_JOBS["catchup_scan"].actor == "catchup.catchup_scan"
+
+
+def test_camp_check_cron_uses_crontab_day_numbers_not_apschedulers() -> None:
+    from worker.pipeline.scheduler import cron_fields
+
+    # crontab 1 = Monday; APScheduler's own 1 would be Tuesday
+    assert cron_fields("0 9 * * 1")["day_of_week"] == "mon"
+    assert cron_fields("0 9 * * 1-5")["day_of_week"] == "mon-fri"
+    assert cron_fields("0 9 * * 7")["day_of_week"] == "sun"

@@ -21,7 +21,7 @@ from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
-from worker.pipeline.scheduler import add_periodic_job
+from worker.pipeline.scheduler import add_periodic_job, cron_fields
 from worker.rules import load_rules
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,7 @@ def _camp_cron() -> dict[str, str]:
         expr = load_rules(Path(os.environ.get("DIAMOND_RULES_DIR", "rules"))).camp.check_schedule
     except Exception:  # no (valid) rules where this module is imported: the shipped default
         expr = DEFAULT_CAMP_CRON
-    minute, hour, day, month, day_of_week = expr.split()
-    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+    return cron_fields(expr)
 
 
 for _event in ("user_created", "user_updated", "user_approved"):

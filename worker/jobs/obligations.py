@@ -14,7 +14,6 @@ scheduled time, so a late or repeated run does the same thing.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from worker.engine.weeks import Week, audit_week, week_of
 from worker.ledger import weekly
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
-from worker.pipeline.scheduler import add_periodic_job
+from worker.pipeline.scheduler import add_periodic_job, cron_fields
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -122,16 +121,6 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
 
 
 # ─────────────────────────────── wiring ───────────────────────────────
-
-_CRON_DAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri", "6": "sat"}
-_CRON_DAYS["7"] = "sun"
-
-
-def cron_fields(expr: str) -> dict[str, str]:
-    """A 5-field crontab as APScheduler ``CronTrigger`` fields (cron's 0 = Sunday)."""
-    minute, hour, day, month, day_of_week = expr.split()
-    day_of_week = re.sub(r"\d+", lambda m: _CRON_DAYS.get(m.group(0), m.group(0)), day_of_week)
-    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
 
 
 def register_schedules(rules: Rules) -> list[str]:

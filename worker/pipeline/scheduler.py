@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Mapping
@@ -75,6 +76,19 @@ class PeriodicJob:
 
 
 PERIODIC_JOBS: dict[str, PeriodicJob] = {}
+
+
+# crontab's day-of-week numbers (0 and 7 = Sunday); APScheduler's own numbers start at
+# Monday, so a moderator's "0 9 * * 1" must be translated, not passed through.
+_CRON_DAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri", "6": "sat"}
+_CRON_DAYS["7"] = "sun"
+
+
+def cron_fields(expr: str) -> dict[str, str]:
+    """A 5-field crontab from rules/ as APScheduler ``CronTrigger`` fields (0 = Sunday)."""
+    minute, hour, day, month, day_of_week = expr.split()
+    day_of_week = re.sub(r"\d+", lambda m: _CRON_DAYS.get(m.group(0), m.group(0)), day_of_week)
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
 
 
 def add_periodic_job(

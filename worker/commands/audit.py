@@ -68,25 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _context():
-    """(client, redis, rules, settings, roster loader), or None after printing why not."""
-    from worker.forum.client import ForumClient
+    from worker.commands.context import forum_context
     from worker.jobs.obligations import roster_loader
-    from worker.rules import RulesInvalid, load_rules
-    from worker.settings import load_settings
 
-    settings = load_settings()
-    settings.require("forum_url", "api_key", "redis_url")
-    try:
-        rules = load_rules(settings.rules_dir)
-    except RulesInvalid as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return None
-    import redis
-
-    redis_client = redis.Redis.from_url(settings.redis_url)
-    client = ForumClient.from_settings(settings, redis_client, on_limit="wait")
-    return client, redis_client, rules, settings, roster_loader
+    return forum_context(roster_loader)
 
 
 _STATUS = {"on_time": "on time", "late": "LATE", "missing": "MISSING"}

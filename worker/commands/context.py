@@ -1,0 +1,33 @@
+"""What the forum-reading commands (audit, ledger, report) need, built once.
+
+Settings, rules, Redis and the forum client; problems are printed for a human
+(one line per setting or rule problem), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def forum_context(roster_loader: Callable[..., Any]) -> tuple[Any, Any, Any, Any, Any] | None:
+    """(client, redis, rules, settings, roster loader), or None after printing why not."""
+    import redis
+
+    from worker.forum.client import ForumClient
+    from worker.rules import RulesInvalid, load_rules
+    from worker.settings import load_settings
+
+    settings = load_settings()
+    settings.require("forum_url", "api_key", "redis_url")
+    try:
+        rules = load_rules(settings.rules_dir)
+    except RulesInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+    redis_client = redis.Redis.from_url(settings.redis_url)
+    # Commands run in a terminal: waiting for the shared forum budget is fine there.
+    client = ForumClient.from_settings(settings, redis_client, on_limit="wait")
+    return client, redis_client, rules, settings, roster_loader

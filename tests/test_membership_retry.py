@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
 from worker.membership import flows, gather
 from worker.membership.scenario import Persona, seed_referrers, sign_up
@@ -129,3 +130,61 @@ def test_a_member_approved_outside_diamond_is_left_alone(redis_client: redis.Red
         assert MembershipStore(redis_client).camper("staffok") is None
         camp = {m["username"] for m in world.client.iter_group_members("camp")}
         assert "staffok" not in camp
+
+
+def _graduates(world: Any, cohort: str, n: int) -> list[str]:
+    """``n`` members who passed the camp of ``cohort``, in two cities."""
+    store = MembershipStore(world.redis)
+    names = [f"grad{i:02d}" for i in range(n)]
+    for i, name in enumerate(names):
+        world.sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+        store.queue_graduate(cohort, Graduate(name, "北京" if i % 3 else "上海", i % 7 == 0, i))
+    members = world.client.get_group(world.rules.community.groups.members)
+    world.client.add_group_members(int(members.get("group", members)["id"]), names)
+    return names
+
+
+def _squads_on_forum(world: Any, cohort: str) -> dict[str, tuple[str, ...]]:
+    roster = gather.load_roster(world.client, world.rules)
+    return {s.slug: tuple(sorted(s.members)) for s in roster.squads if s.cohort == cohort}
+
+
+class FailsOnNth(FailsOnce):
+    """The ``nth`` call of ``method`` hits the rate limit (earlier ones go through)."""
+
+    def __init__(self, client: Any, method: str, nth: int) -> None:
+        super().__init__(client, method)
+        self._left = nth - 1
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._method and not self.failed and self._left > 0:
+            self._left -= 1
+            return getattr(self._client, name)
+        return super().__getattr__(name)
+
+
+def test_a_squad_formation_retried_midway_finishes_the_same_split(
+    redis_client: redis.Redis,
+) -> None:
+    cohort = "2026-11"
+    with membership_world(redis_client, START) as control:
+        _graduates(control, cohort, 34)
+        flows.form_squads(control.client, redis_client, control.rules, cohort, live=True)
+        expected = _squads_on_forum(control, cohort)
+    redis_client.flushdb()
+
+    with membership_world(redis_client, START) as world:
+        names = _graduates(world, cohort, 34)
+        flaky = FailsOnNth(world.client, "add_group_members", 3)  # two squads already filled
+        with pytest.raises(RateLimited):
+            flows.form_squads(flaky, redis_client, world.rules, cohort, live=True)
+        assert flaky.failed and MembershipStore(redis_client).formation(cohort) is not None
+
+        retried = flows.form_squads(world.client, redis_client, world.rules, cohort, live=True)
+
+        assert _squads_on_forum(world, cohort) == expected
+        assert len(expected) >= 3
+        assert sorted(u for m in expected.values() for u in m) == sorted(names)
+        assert MembershipStore(redis_client).formation(cohort) is None  # finished: forgotten
+        again = flows.form_squads(world.client, redis_client, world.rules, cohort, live=True)
+        assert again.report.done == [] and retried.report.done

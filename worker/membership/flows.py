@@ -309,16 +309,17 @@ class Formation:
 def form_squads(
     client: Any, redis_client: redis.Redis, rules: Rules, cohort: str, *, live: bool
 ) -> Formation:
-    """Plan the cohort's squads against the forum's roster and apply the difference."""
+    """Plan the cohort's squads against the forum's roster and apply the difference.
+
+    The plan is recorded before the first write (live): a job retried after a crash or
+    a rate limit finishes the same split instead of planning around half-filled squads.
+    """
     store = MembershipStore(redis_client)
-    members_group = rules.community.groups.members
-    current = {m["username"].lower() for m in client.iter_group_members(members_group)}
-    graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]
-    roster = gather.load_roster(client, rules)
-    errors = roster_errors(roster, cohort)
-    if errors:  # never make it worse: a human sorts out a double placement first
-        raise RuntimeError(f"cohort {cohort}: " + "; ".join(errors))
-    plan = plan_squads(rules, cohort, graduates, roster)
+    plan = store.formation(cohort) if live else None
+    if plan is None:
+        plan = _plan_formation(client, store, rules, cohort)
+        if live and plan.changed:
+            store.record_formation(plan)
     audit = gather.category_ids(client).get(rules.community.categories.audit_log)
     acts = squad_actions(rules, plan, audit_category_id=audit)
     report = Applier(client, redis_client, live=live).apply(acts)
@@ -326,3 +327,14 @@ def form_squads(
         store.formed(cohort)
     log.info("squads of %s: %d squads, %s", cohort, len(plan.squads), report.summary())
     return Formation(plan, report)
+
+
+def _plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: str) -> SquadPlan:
+    members_group = rules.community.groups.members
+    current = {m["username"].lower() for m in client.iter_group_members(members_group)}
+    graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]
+    roster = gather.load_roster(client, rules)
+    errors = roster_errors(roster, cohort)
+    if errors:  # never make it worse: a human sorts out a double placement first
+        raise RuntimeError(f"cohort {cohort}: " + "; ".join(errors))
+    return plan_squads(rules, cohort, graduates, roster)

@@ -39,36 +39,37 @@ GENERATION_KEY = "diamond:cache:roster-gen"  # bumped by every forget_roster
 ROSTER_TTL_SECONDS = 120
 
 
-def _encode(value: Any) -> Any:
+def encode_value(value: Any) -> Any:
+    """JSON-ready: datetimes as ``{"$dt": iso}``, tuples as lists (``decode_value`` undoes)."""
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, Mapping):
-        return {str(k): _encode(v) for k, v in value.items()}
+        return {str(k): encode_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_encode(v) for v in value]
+        return [encode_value(v) for v in value]
     return value
 
 
-def _decode(value: Any) -> Any:
+def decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"$dt"}:
             return datetime.fromisoformat(value["$dt"])
-        return {k: _decode(v) for k, v in value.items()}
+        return {k: decode_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return tuple(_decode(v) for v in value)
+        return tuple(decode_value(v) for v in value)
     return value
 
 
 def dump_roster(roster: Roster) -> str:
     squads = [
-        {f.name: _encode(getattr(s, f.name)) for f in dataclasses.fields(Squad)}
+        {f.name: encode_value(getattr(s, f.name)) for f in dataclasses.fields(Squad)}
         for s in roster.squads
     ]
     return json.dumps(squads, ensure_ascii=False)
 
 
 def parse_roster(raw: str | bytes) -> Roster:
-    return Roster(tuple(Squad(**_decode(s)) for s in json.loads(raw)))
+    return Roster(tuple(Squad(**decode_value(s)) for s in json.loads(raw)))
 
 
 def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roster:

@@ -28,8 +28,10 @@ from datetime import datetime
 import redis
 
 from worker.engine.camp import Camper, CampPost
+from worker.engine.facts import Squad
 from worker.engine.gating import GateHit, GatingDecision
-from worker.engine.squads import Graduate
+from worker.engine.squads import Graduate, PlannedSquad, SquadPlan
+from worker.membership.roster_cache import decode_value, encode_value
 
 PREFIX = "diamond:membership:"
 
@@ -232,7 +234,31 @@ class MembershipStore:
         return sorted(_s(c) for c in self.redis.smembers(PREFIX + "cohorts:pending"))
 
     def formed(self, cohort: str) -> None:
-        self.redis.srem(PREFIX + "cohorts:pending", cohort)
+        pipe = self.redis.pipeline()
+        pipe.srem(PREFIX + "cohorts:pending", cohort)
+        pipe.hdel(PREFIX + "formations", cohort)
+        pipe.execute()
+
+    def record_formation(self, plan: SquadPlan) -> None:
+        """Keep a cohort's squad plan before acting on it: a retry finishes *this* split.
+
+        Planning again after some squads were filled would see them as existing squads
+        and place the rest as late graduates, i.e. a different split.
+        """
+        self.redis.hset(
+            PREFIX + "formations",
+            plan.cohort,
+            json.dumps(encode_value(asdict(plan)), ensure_ascii=False),
+        )
+
+    def formation(self, cohort: str) -> SquadPlan | None:
+        """The plan recorded for ``cohort`` whose writes are not all done yet."""
+        raw = self.redis.hget(PREFIX + "formations", cohort)
+        if not raw:
+            return None
+        d = decode_value(json.loads(raw))
+        squads = tuple(PlannedSquad(**{**p, "squad": Squad(**p["squad"])}) for p in d["squads"])
+        return SquadPlan(d["cohort"], squads, d["notes"], d["leader_changes"])
 
     def forget(self, usernames: Iterable[str]) -> None:
         """Drop people from the camp (used when a camper is deleted from the forum)."""

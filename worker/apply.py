@@ -13,7 +13,7 @@ In shadow mode, actions that affect members are reported, not executed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 DONE_PREFIX = "diamond:done:"
 DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
+# Group name -> id, shared by every job: ids never change while the group exists, and
+# a group deleted and made again (new id) answers 404, which drops the entry.
+GROUP_IDS_KEY = "diamond:cache:group-ids"
 # Writes that change who is in which squad (or a squad's category): the cached roster
 # (``worker.membership.roster_cache``) is dropped after each, so the next job re-reads it.
 ROSTER_CHANGES = frozenset(
@@ -82,6 +85,10 @@ class Applier:
             report.results[action.key] = result
         return report
 
+    def is_done(self, key: str) -> bool:
+        """Whether the action with this idempotency key was carried out already."""
+        return bool(self.redis.exists(DONE_PREFIX + key))
+
     # --- one method per action kind -------------------------------------------------
 
     def _execute(self, action: a.Action) -> Any:
@@ -105,14 +112,18 @@ class Applier:
         )
 
     def _do_AddToGroup(self, act: a.AddToGroup) -> Any:
-        group_id = self._group_id(act.group)
-        return self.client.add_group_members(group_id, list(act.usernames), reason=act.reason)
+        return self._on_group(
+            act.group,
+            lambda gid: self.client.add_group_members(gid, list(act.usernames), reason=act.reason),
+        )
 
     def _do_RemoveFromGroup(self, act: a.RemoveFromGroup) -> Any:
-        group_id = self._group_id(act.group)
         try:
-            return self.client.remove_group_members(
-                group_id, list(act.usernames), reason=act.reason
+            return self._on_group(
+                act.group,
+                lambda gid: self.client.remove_group_members(
+                    gid, list(act.usernames), reason=act.reason
+                ),
             )
         except ForumRejected as exc:
             if exc.status == 422:
@@ -120,8 +131,10 @@ class Applier:
             raise
 
     def _do_AddGroupOwners(self, act: a.AddGroupOwners) -> Any:
-        group_id = self._group_id(act.group)
-        return self.client.add_group_owners(group_id, list(act.usernames), reason=act.reason)
+        return self._on_group(
+            act.group,
+            lambda gid: self.client.add_group_owners(gid, list(act.usernames), reason=act.reason),
+        )
 
     def _do_SilenceUser(self, act: a.SilenceUser) -> Any:
         return self.client.silence_user(
@@ -167,7 +180,7 @@ class Applier:
             existing = None
         if existing:
             group = existing.get("group", existing)
-            self._group_ids[act.name] = int(group["id"])
+            self._remember_group(act.name, int(group["id"]))
             return {"id": int(group["id"]), "existed": True}
         created = self.client.create_group(
             act.name,
@@ -179,7 +192,7 @@ class Applier:
             messageable_level=act.messageable_level,
             mentionable_level=act.mentionable_level,
         )
-        self._group_ids[act.name] = int(created["id"])
+        self._remember_group(act.name, int(created["id"]))
         return {"id": int(created["id"]), "existed": False}
 
     def _do_CreateCategory(self, act: a.CreateCategory) -> Any:
@@ -198,14 +211,30 @@ class Applier:
         )
         return {"id": int(created["id"]), "existed": False}
 
-    # --- name → id lookups, cached for one applier ----------------------------------
+    # --- name → id lookups: groups cached in Redis, badges for one applier ----------
 
     def _group_id(self, name: str) -> int:
         if name not in self._group_ids:
-            answer = self.client.get_group(name)
-            group = answer.get("group", answer)
-            self._group_ids[name] = int(group["id"])
+            cached = self.redis.hget(GROUP_IDS_KEY, name)
+            if cached is not None:
+                self._group_ids[name] = int(cached)
+            else:
+                answer = self.client.get_group(name)
+                self._remember_group(name, int(answer.get("group", answer)["id"]))
         return self._group_ids[name]
+
+    def _remember_group(self, name: str, group_id: int) -> None:
+        self._group_ids[name] = group_id
+        self.redis.hset(GROUP_IDS_KEY, name, group_id)
+
+    def _on_group(self, name: str, write: Callable[[int], Any]) -> Any:
+        """``write(group id)``; a 404 means the id we knew is gone: look it up once more."""
+        try:
+            return write(self._group_id(name))
+        except NotFound:
+            self._group_ids.pop(name, None)
+            self.redis.hdel(GROUP_IDS_KEY, name)
+            return write(self._group_id(name))
 
     def _badge_id(self, name: str) -> int:
         if name not in self._badge_ids:

@@ -55,10 +55,13 @@ def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> st
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
-def on_like(post_id: int, user_id: int) -> None:
-    """Someone liked a post: remember who and when (one user read)."""
+def on_like(post_id: int, user_id: int, username: str | None = None) -> None:
+    """Someone liked a post: remember who and when (a user read only for messages queued
+    before the route carried the username)."""
     redis_client = runtime.redis_client()
-    gather.ingest_like(runtime.forum(), redis_client, post_id, user_id, clock.now(redis_client))
+    gather.ingest_like(
+        runtime.forum(), redis_client, post_id, user_id, clock.now(redis_client), username
+    )
 
 
 @diamond_actor(queue=QUEUE, time_limit=1800)
@@ -123,7 +126,12 @@ def register_schedules(rules: Rules) -> list[str]:
     return ["recognition_weekly_badges", "recognition_weekly_report"]
 
 
-add_route("post_liked", on_like.actor_name, ids={"post_id": "post.id", "user_id": "user.id"})
+add_route(
+    "post_liked",
+    on_like.actor_name,
+    ids={"post_id": "post.id", "user_id": "user.id"},
+    names={"username": "user.username"},  # BasicUserSerializer in WebHookLikeSerializer
+)
 
 try:
     register_schedules(runtime.rules())

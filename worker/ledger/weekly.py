@@ -46,6 +46,7 @@ from worker.ledger.ingest import (
     leave_weeks_from_field,
 )
 from worker.ledger.store import PREFIX, Ledger, TopicInfo
+from worker.membership.roster_cache import cached_group_members
 from worker.rules.models import Reminder, Rules, SilenceAction
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,12 @@ def category_ids(
     return mapping
 
 
-def staff_usernames(client: Any, rules: Rules) -> frozenset[str]:
-    """Members of the rules' staff groups (a few paginated calls; a missing group is none)."""
+def staff_usernames(client: Any, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:
+    """Members of the rules' staff groups (a missing group is none); cached briefly, as
+    every week of a badge run or report asks again."""
     names: set[str] = set()
     for group in rules.community.staff_groups:
-        try:
-            names.update(str(m["username"]) for m in client.iter_group_members(group))
-        except NotFound:
-            continue
+        names |= cached_group_members(client, redis_client, group)
     return frozenset(names)
 
 
@@ -157,7 +156,7 @@ def gather(
     return WeekFacts(
         week,
         squad_weeks(ledger, rules, squads, week),
-        staff_usernames(client, rules),
+        staff_usernames(client, ledger.redis, rules),
         leave_decision(ledger, rules, user_fields),
     )
 
@@ -312,15 +311,19 @@ def open_threads(
     ledger.record_squad_categories({cid: s.slug for cid, s in squads_by_category(roster).items()})
     remember_squad_names(redis_client, roster)
     known = ledger.threads(week)
-    missing = [s for s in roster.squads if s.slug not in known]
-    for slug, topic_id in find_threads(client, rules, missing, week).items():
-        ledger.record_thread(week, slug, topic_id)
-        known[slug] = topic_id
     actions = [
         dataclasses.replace(act, affects_members=False)
         for act in plan_weekly_threads(rules, roster.squads, week, known)
     ]
-    report = Applier(client, redis_client, live=True).apply(actions)
+    applier = Applier(client, redis_client, live=True)
+    # A thread created by an earlier run that stopped before recording its id: look for
+    # it on the forum (one category listing each) instead of creating it again.
+    unrecorded = {a.key.split(":")[1] for a in actions if applier.is_done(a.key)}
+    lost = [s for s in roster.squads if s.slug in unrecorded]
+    for slug, topic_id in find_threads(client, rules, lost, week).items():
+        ledger.record_thread(week, slug, topic_id)
+        known[slug] = topic_id
+    report = applier.apply(actions)
     for key, answer in report.results.items():
         slug = key.split(":")[1]  # weekly-thread:{squad}:{week}
         if isinstance(answer, Mapping) and answer.get("topic_id"):

@@ -95,6 +95,9 @@ def _decide(
     strikes_of: gather.StrikesOf | None,
 ) -> GatingResult:
     store = MembershipStore(redis_client)
+    entered = store.entered_camp(user_id)
+    if entered is not None:  # gated and in the camp (e.g. our own approval's user_approved)
+        return GatingResult(entered, None)
     ids = gather.field_ids(client)
     applicant = gather.read_applicant(client, user_id, ids)
     recorded = store.gating_decision(applicant.user_id)

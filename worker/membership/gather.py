@@ -101,14 +101,17 @@ def read_applicant(client: Any, user_id: int, ids: Mapping[str, int]) -> Applica
 
 
 def member_fact(client: Any, username: str, rules: Rules) -> MemberFact | None:
-    """A forum user with their groups (None if there is no such user)."""
+    """A forum user with their groups (None if there is no such user); one read.
+
+    ``GET /u/{username}.json`` lists every group of the user to an admin (the API user),
+    as ``/admin/users/{id}.json`` does, so the second read is not needed.
+    """
     try:
-        public = client.get_user(username)
+        data = client.get_user(username)
     except NotFound:
         return None
-    if not public or "id" not in public:
+    if not data or "id" not in data:
         return None
-    data = client.admin_get_user(int(public["id"]))
     groups = _groups(data)
     staff = bool(data.get("admin") or data.get("moderator")) or bool(
         groups & set(rules.community.staff_groups)

@@ -1,7 +1,8 @@
 """The roster, cached in Redis for a short time so each job does not re-read every group.
 
     roster = cached_roster(client, redis_client, rules)   # jobs: reminders, audit, badges…
-    forget_roster(redis_client)                            # after Diamond changes a squad
+    names = cached_group_members(client, redis_client, "moderators")  # staff, camp, members…
+    forget_roster(redis_client)                            # after Diamond changes a group
 
 ``load_roster`` costs one group-list read plus one ``/groups/{name}/members.json`` per
 squad; the scheduled jobs of one run (reminders, audit, badges, report) all need it.
@@ -13,6 +14,10 @@ next job sees it at once. Members moved by hand on the forum (an admin editing a
 are picked up when the entry expires, i.e. within ``ROSTER_TTL_SECONDS``.
 Squad formation itself always reads the forum (``flows.form_squads`` calls
 ``gather.load_roster`` directly).
+
+Group member lists (staff groups, camp, members, alumni) are cached the same way, under
+a key that carries the generation: ``forget_roster`` bumps it, so every list read before
+a change is out of reach at once (and expires on its own).
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from typing import Any
 import redis
 
 from worker.engine.facts import Roster, Squad
+from worker.forum.errors import NotFound
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
 
 ROSTER_KEY = "diamond:cache:roster"
 GENERATION_KEY = "diamond:cache:roster-gen"  # bumped by every forget_roster
+GROUP_MEMBERS_PREFIX = "diamond:cache:group-members:"  # + <generation>:<group name>
 # Two minutes: long enough that one scheduled run's jobs share a single read, short enough
 # that a member moved by hand on the forum is seen by the next run (Diamond's own changes
 # invalidate the entry at once).
@@ -104,3 +111,24 @@ def forget_roster(redis_client: redis.Redis) -> None:
         pipe.incr(GENERATION_KEY)
         pipe.delete(ROSTER_KEY)
         pipe.execute()
+
+
+def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> frozenset[str]:
+    """Usernames in ``group`` (none if it does not exist), read at most once per
+    ``ROSTER_TTL_SECONDS`` and generation of Diamond's group changes."""
+    generation = int(redis_client.get(GENERATION_KEY) or 0)
+    key = f"{GROUP_MEMBERS_PREFIX}{generation}:{group}"
+    raw = redis_client.get(key)
+    if raw is not None:
+        try:
+            return frozenset(json.loads(raw))
+        except (ValueError, TypeError) as exc:
+            log.warning("cached members of %s unreadable (%s); reading the forum", group, exc)
+    try:
+        names = frozenset(str(m["username"]) for m in client.iter_group_members(group))
+    except NotFound:
+        names = frozenset()
+    # Stored under the generation seen *before* the read: a change made meanwhile bumped
+    # it, so this possibly stale list is never found again.
+    redis_client.set(key, json.dumps(sorted(names), ensure_ascii=False), ex=ROSTER_TTL_SECONDS)
+    return names

@@ -125,7 +125,13 @@ class MembershipStore:
         pipe.hsetnx(PREFIX + "campers", key, json.dumps(record, ensure_ascii=False))
         pipe.sadd(PREFIX + "camp:active", key)
         pipe.sadd(PREFIX + "camp:ever", key)
+        pipe.hsetnx(PREFIX + "camp:by-id", str(camper.user_id), camper.username)
         pipe.execute()
+
+    def entered_camp(self, user_id: int) -> str | None:
+        """The username of a user who was let into the camp (whatever became of them)."""
+        value = self.redis.hget(PREFIX + "camp:by-id", str(user_id))
+        return _s(value) if value else None
 
     def _record(self, username: str) -> dict | None:
         raw = self.redis.hget(PREFIX + "campers", username.lower())

@@ -8,6 +8,8 @@ A domain module adds its entries at import (its module is in ``ACTOR_MODULES``):
 ``ids`` maps the actor's keyword arguments to paths in the event's object
 (``"id"``, ``"topic_id"``, ``"user.id"``); each must hold an integer, else the
 delivery is rejected with 400. The actor gets ids only and re-reads the rest.
+``names`` does the same for identifying names (``{"username": "user.username"}``), so
+an actor need not read the forum just to learn whom an id stands for.
 Events with no route are answered 204. Several routes per event are allowed.
 """
 
@@ -39,6 +41,7 @@ class Route:
     actor: str  # dramatiq actor name
     ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({"id": "id"}))
     pass_event: bool = False  # also send event=<name> to the actor
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def extract(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """The actor's keyword arguments taken from the event's object."""
@@ -47,6 +50,11 @@ class Route:
             value = lookup(obj, path)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadEvent(f"{self.event}: {path!r} must be an integer id")
+            kwargs[arg] = value
+        for arg, path in self.names.items():
+            value = lookup(obj, path)
+            if not isinstance(value, str) or not value.strip():
+                raise BadEvent(f"{self.event}: {path!r} must be a non-empty name")
             kwargs[arg] = value
         if self.pass_event:
             kwargs["event"] = self.event
@@ -57,10 +65,21 @@ ROUTES: dict[str, list[Route]] = {}
 
 
 def add_route(
-    event: str, actor: str, *, ids: Mapping[str, str] | None = None, pass_event: bool = False
+    event: str,
+    actor: str,
+    *,
+    ids: Mapping[str, str] | None = None,
+    names: Mapping[str, str] | None = None,
+    pass_event: bool = False,
 ) -> Route:
     """Feed ``actor`` with the ids of every ``event`` delivery. Idempotent per (event, actor)."""
-    route = Route(event, actor, MappingProxyType(dict(ids or {"id": "id"})), pass_event)
+    route = Route(
+        event,
+        actor,
+        MappingProxyType(dict(ids or {"id": "id"})),
+        pass_event,
+        MappingProxyType(dict(names or {})),
+    )
     routes = ROUTES.setdefault(event, [])
     routes[:] = [r for r in routes if r.actor != actor]
     routes.append(route)

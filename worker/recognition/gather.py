@@ -22,9 +22,9 @@ from worker.engine.graph import PostIndex, shift_week, week_bounds, week_range
 from worker.engine.health import AdScreen, HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
-from worker.forum.errors import NotFound
 from worker.ledger import weekly
 from worker.ledger.store import Ledger
+from worker.membership.roster_cache import cached_group_members
 from worker.recognition.store import PREFIX, RecognitionStore
 from worker.rules.models import Rules
 
@@ -117,11 +117,19 @@ def ingest_post(
 
 
 def ingest_like(
-    client: Any, redis_client: redis.Redis, post_id: int, user_id: int, at: datetime
+    client: Any,
+    redis_client: redis.Redis,
+    post_id: int,
+    user_id: int,
+    at: datetime,
+    username: str | None = None,
 ) -> bool:
-    """A ``post_liked`` event: who liked which post (one user read). False if known."""
-    user = client.admin_get_user(user_id)
-    username = str(user.get("username") or "")
+    """A ``post_liked`` event: who liked which post. False if known.
+
+    The event names the liker; without the name (an older message) the user is read.
+    """
+    if not username:
+        username = str(client.admin_get_user(user_id).get("username") or "")
     if not username:
         return False
     return RecognitionStore(redis_client).put_like(LikeFact(post_id, username, at))
@@ -183,21 +191,16 @@ def recognition_facts(
     return facts, ads
 
 
-def _members(client: Any, group: str) -> frozenset[str]:
-    try:
-        return frozenset(str(m["username"]) for m in client.iter_group_members(group))
-    except NotFound:
-        return frozenset()
-
-
-def current_stages(client: Any, rules: Rules) -> dict[str, frozenset[str]]:
+def current_stages(
+    client: Any, redis_client: redis.Redis, rules: Rules
+) -> dict[str, frozenset[str]]:
     groups = rules.community.groups
     pending = frozenset(str(u["username"]) for u in client.iter_admin_users("pending"))
     return {
         "pending": pending,
-        "camp": _members(client, groups.camp),
-        "members": _members(client, groups.members),
-        "alumni": _members(client, groups.alumni),
+        "camp": cached_group_members(client, redis_client, groups.camp),
+        "members": cached_group_members(client, redis_client, groups.members),
+        "alumni": cached_group_members(client, redis_client, groups.alumni),
     }
 
 
@@ -214,15 +217,15 @@ def health_facts(
 ) -> HealthFacts:
     """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier."""
     store = RecognitionStore(redis_client)
-    stages = current_stages(client, rules)
+    stages = current_stages(client, redis_client, rules)
     if save_snapshot:
         store.save_stages(week, stages)
     return HealthFacts(
         recognition=recognition,
         stages=stages,
         previous_stages=store.stages(shift_week(week, -1)),
-        staff=weekly.staff_usernames(client, rules) | {api_username},
-        leaders=_members(client, rules.community.groups.leaders),
+        staff=weekly.staff_usernames(client, redis_client, rules) | {api_username},
+        leaders=cached_group_members(client, redis_client, rules.community.groups.leaders),
         ad_posts=dict(ads),
     )
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     context = _context()
     if context is None:
         return 1
-    client, redis_client, rules, _settings, roster_loader = context
+    client, redis_client, rules, settings, roster_loader = context
     roster = roster_loader(client, rules)
     if args.ledger_command == "rebuild":
         report = rebuild(
@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             week,
             now=clock.now(redis_client),
             restrike=not args.no_restrike,
+            live=settings.live,
         )
         print(
             f"ledger rebuilt since {week}: {report.threads} threads, {report.topics} other "

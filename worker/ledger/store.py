@@ -10,6 +10,9 @@ Layout (all keys under ``diamond:ledger:``; values are small JSON documents):
     post-places             hash  post id -> "{week}|{squad}" (to find a post on edit/delete)
     leave                   hash  post id -> {"u": username, "c": created_at, "w": [weeks]}
     strikes:{username}      hash  week -> strikes added that week, "x" when excused
+    shadow-strikes:{username}  the same, recorded in shadow mode: a community trying
+                            Diamond out sees the ladder climb in the audit log, and
+                            going live starts everyone from a clean record
 
 Everything but ``strikes`` is rebuilt from the forum by ``worker.ledger.rebuild``;
 strikes are recomputed from the rebuilt posts by re-auditing (``diamond ledger rebuild``).
@@ -182,18 +185,26 @@ class Ledger:
 
     # --- strikes --------------------------------------------------------------------
 
-    def record_strikes(self, week: Week, strikes: Mapping[str, int | None]) -> None:
-        """This week's strikes per member (None: excused); re-recording a week replaces it."""
+    def record_strikes(
+        self, week: Week, strikes: Mapping[str, int | None], *, live: bool = True
+    ) -> None:
+        """This week's strikes per member (None: excused); re-recording a week replaces it.
+
+        ``live=False`` (shadow mode) keeps them in a book of their own.
+        """
         pipe = self.redis.pipeline()
         for username, value in strikes.items():
-            pipe.hset(f"{PREFIX}strikes:{username}", str(week), EXCUSED if value is None else value)
+            pipe.hset(_strikes_key(username, live), str(week), EXCUSED if value is None else value)
         pipe.execute()
 
-    def histories(self, usernames: Iterable[str]) -> dict[str, dict[Week, int | None]]:
+    def histories(
+        self, usernames: Iterable[str], *, live: bool = True
+    ) -> dict[str, dict[Week, int | None]]:
+        """Each member's recorded weeks, from the live book or the shadow one."""
         names = list(usernames)
         pipe = self.redis.pipeline()
         for username in names:
-            pipe.hgetall(f"{PREFIX}strikes:{username}")
+            pipe.hgetall(_strikes_key(username, live))
         out: dict[str, dict[Week, int | None]] = {}
         for username, raw in zip(names, pipe.execute(), strict=True):
             if raw:
@@ -205,6 +216,10 @@ class Ledger:
 
 
 # --- encoding -------------------------------------------------------------------------
+
+
+def _strikes_key(username: str, live: bool) -> str:
+    return f"{PREFIX}{'strikes' if live else 'shadow-strikes'}:{username}"
 
 
 def _s(value: bytes | str) -> str:

@@ -227,7 +227,7 @@ def run_audit(
     ledger = Ledger(redis_client)
     facts = gather(client, ledger, rules, roster, week, squad=squad, user_fields=user_fields)
     results = evaluate(rules, facts)
-    histories = ledger.histories(results.by_member)
+    histories = ledger.histories(results.by_member, live=live)
     audit_log = category_ids(client, redis_client).get(rules.community.categories.audit_log)
     threads = ledger.threads(week)
 
@@ -250,7 +250,7 @@ def run_audit(
     if dry_run:
         return AuditRun(plan)
     if not plan.halted:
-        ledger.record_strikes(week, plan.strikes_to_record)
+        ledger.record_strikes(week, plan.strikes_to_record, live=live)
     report = Applier(client, redis_client, live=live).apply(plan.actions)
     return AuditRun(plan, report, recorded=not plan.halted)
 
@@ -428,6 +428,7 @@ def rebuild(
     *,
     now: dt.datetime,
     restrike: bool = True,
+    live: bool = True,
 ) -> RebuildReport:
     """Rebuild the ledger of weeks >= ``since`` from the forum alone.
 
@@ -436,7 +437,7 @@ def rebuild(
     version of each post is known then, as if it had always stood so (edits made
     after a deadline are in the members' favour until the next event). With
     ``restrike`` the strikes of every fully audited week since are recomputed from
-    the rebuilt posts (no action is applied).
+    the rebuilt posts (no action is applied), into the book of the mode (``live``).
     """
     ledger = Ledger(redis_client)
     report = RebuildReport(since)
@@ -474,7 +475,9 @@ def rebuild(
                 report.posts += outcome == "recorded"
                 report.leave += outcome == "leave"
     if restrike:
-        report.weeks_reaudited = restrike_weeks(client, redis_client, rules, roster, since, now=now)
+        report.weeks_reaudited = restrike_weeks(
+            client, redis_client, rules, roster, since, now=now, live=live
+        )
     return report
 
 
@@ -486,6 +489,7 @@ def restrike_weeks(
     since: Week,
     *,
     now: dt.datetime,
+    live: bool = True,
 ) -> list[Week]:
     """Recompute and record the strikes of every week since ``since`` whose review window
     has closed, from the ledger (no action applied)."""
@@ -502,6 +506,7 @@ def restrike_weeks(
                 for r in results.by_member.values()
                 if not r.exempt
             },
+            live=live,
         )
         done.append(week)
     return done

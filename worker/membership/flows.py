@@ -113,7 +113,7 @@ def _decide(
         # (Held applications are gated again when the applicant changes them.)
         facts = GatingFacts(applicant=applicant)
     else:
-        strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now)
+        strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now, live=live)
         facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
         decision = evaluate_application(rules, facts)
         recorded = store.record_gating_decision(applicant.user_id, decision, now, live=live)

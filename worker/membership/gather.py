@@ -125,8 +125,11 @@ def member_fact(client: Any, username: str, rules: Rules) -> MemberFact | None:
     )
 
 
-def strikes_from_ledger(redis_client: redis.Redis, rules: Rules, now: datetime) -> StrikesOf:
-    """Active strikes per member, from the obligations ledger (0 when it has none)."""
+def strikes_from_ledger(
+    redis_client: redis.Redis, rules: Rules, now: datetime, *, live: bool = True
+) -> StrikesOf:
+    """Active strikes per member, from the obligations ledger's book of the mode (0 when
+    it has none)."""
     from worker.engine.penalties import standing
     from worker.engine.weeks import week_of
     from worker.ledger.store import Ledger
@@ -135,7 +138,7 @@ def strikes_from_ledger(redis_client: redis.Redis, rules: Rules, now: datetime) 
     week = week_of(now, rules.tz)
 
     def strikes_of(username: str) -> int:
-        history = ledger.histories([username]).get(username) or {}
+        history = ledger.histories([username], live=live).get(username) or {}
         return standing(rules.obligations, username, history, week).active
 
     return strikes_of

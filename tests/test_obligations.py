@@ -496,3 +496,29 @@ def test_reminders_do_not_nag_members_not_yet_obliged() -> None:
     assert [x.recipients for x in members] == [("alice",)]
     leader_list = next(x for x in actions if x.key.startswith("remind-leader:"))
     assert "@alice" in leader_list.raw and "@bob" not in leader_list.raw
+
+
+def test_each_reminder_is_in_its_readers_language() -> None:
+    rules = shipped_rules()
+    nudge = next(r for r in rules.obligations.reminders if r.about == "article")
+    t = Thread()
+    t.post("lead", at(17), FULL)
+    sq = squad("lead", "alice", "bob", leader="lead")
+    progress = evaluate_week(
+        rules.obligations,
+        SH,
+        W47,
+        [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
+        as_of=at(20, 20),
+    )
+    actions = plan_reminders(rules, nudge, progress, {"alice": "en", "lead": "en"})
+    by_reader = {x.recipients: x.title for x in actions}
+    assert by_reader[("alice",)] == "Week 47 article reminder"
+    assert by_reader[("bob",)] == rules.render(nudge.template, "zh", week=47).title
+    leader = next(x for x in actions if x.key.startswith("remind-leader:"))
+    assert (
+        leader.title
+        == rules.render(
+            rules.obligations.messages.leader_reminder, "en", week=47, squad=sq.full_name
+        ).title
+    )

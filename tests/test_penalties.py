@@ -239,3 +239,27 @@ def test_exempt_members_are_not_counted_by_the_guard_rail() -> None:
     assert not plan.halted
     assert plan.audited == 4 and plan.penalised == ()
     assert not set(names[4:]) & set(plan.strikes_to_record)
+
+
+def test_each_ladder_letter_is_in_its_readers_language_and_the_public_notice_in_the_default():
+    rules, results, _ = _week(4, 3)
+    history = {"m03": weeks(3, first=W47.shift(-1))}  # crosses step 2: letter + leader notice
+    plan = plan_audit(rules, results, history, now=NOW, languages={"m03": "en"})
+    letter, notice = [x for x in plan.actions if x.key.startswith("ladder:")]
+    assert letter.recipients == ("m03",) and notice.recipients == ("m00",)
+    assert "No article in week 47" in letter.raw  # the member's failings, in English
+    assert letter.title == rules.render("ladder_second_warning", "en", week=47, member="m03").title
+    assert notice.title == rules.render("ladder_leader_notice", "zh", week=47, member="m03").title
+    assert "第 47 周未交文章" in notice.raw  # the leader reads Chinese
+
+    public = plan_audit(
+        rules,
+        results,
+        {"m03": weeks(4, first=W47.shift(-1))},
+        now=NOW,
+        user_ids={"m03": 13},
+        threads={"sq-3": 900},
+        languages={"m03": "en"},
+    )
+    post = next(x for x in public.actions if x.kind == "CreatePost" and "ladder" in x.key)
+    assert "@m03" in post.raw and "let's help them" not in post.raw  # the default language

@@ -844,13 +844,16 @@ def plan_reminders(
     rules: Rules,
     reminder: Reminder,
     progress: WeekResults,
+    languages: Mapping[str, str] | None = None,
 ) -> list[a.Action]:
     """PMs for one reminder run, from the week's progress (``evaluate_week`` with ``as_of``).
 
     Article reminders go to members without an article; review reminders to members who
     owe reviews, with links; each leader gets the list of their squad (if the template is set).
-    Staff and excused members are not reminded.
+    Staff and excused members are not reminded. Each PM is in its reader's language
+    (``languages``: username -> "zh"/"en"; the default language otherwise).
     """
+    languages = languages or {}
     obligations = rules.obligations
     week = progress.week
     times = week_times(obligations, week, rules.tz)
@@ -889,7 +892,7 @@ def plan_reminders(
                     "review_deadline": _when(min(r.due for r in owed or result.reviews), rules.tz),
                     "squad": sr.squad.full_name,
                 }
-            msg = rules.render(reminder.template, None, **values)
+            msg = rules.render(reminder.template, languages.get(result.username), **values)  # type: ignore[arg-type]
             out.append(
                 a.SendPrivateMessage(
                     key=f"remind:{rid}:{week}:{result.username}",
@@ -904,7 +907,7 @@ def plan_reminders(
         if template and leader and (missing_articles or owed_lines):
             msg = rules.render(
                 template,
-                None,
+                languages.get(leader),  # type: ignore[arg-type]
                 username=leader,
                 squad=sr.squad.full_name,
                 week=week.number,

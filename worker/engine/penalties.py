@@ -135,6 +135,7 @@ def plan_audit(
     threads: Mapping[str, int] | None = None,
     audit_log_category_id: int | None = None,
     confirmed: bool = False,
+    languages: Mapping[str, str] | None = None,
 ) -> AuditPlan:
     """The whole audit of ``results.week``: standings, ladder decisions, guard rail, actions.
 
@@ -152,6 +153,7 @@ def plan_audit(
             threads=threads or {},
             audit_log_category_id=audit_log_category_id,
             confirmed=confirmed,
+            languages=languages or {},
         )
 
 
@@ -165,6 +167,7 @@ def _plan_audit(
     threads: Mapping[str, int],
     audit_log_category_id: int | None,
     confirmed: bool,
+    languages: Mapping[str, str],
 ) -> AuditPlan:
     obligations = rules.obligations
     week = results.week
@@ -231,6 +234,7 @@ def _plan_audit(
                 user_ids,
                 threads,
                 notes,
+                languages,
             )
         )
     for squad_result in results.squads:
@@ -253,14 +257,14 @@ def _plan_audit(
     )
 
 
-def reasons_text(rules: Rules, result: WeekResult) -> str:
+def reasons_text(rules: Rules, result: WeekResult, lang: str | None = None) -> str:
     """The member's failings of the week, one line each, from ``obligation_reason.*``."""
     lines = []
     for reason in result.reasons:
         kind, _, author = reason.partition(":")
         key = f"obligation_reason.{kind}"
         try:
-            text = rules.message(key, None, week=result.week.number, author=author)
+            text = rules.message(key, lang, week=result.week.number, author=author)  # type: ignore[arg-type]
         except KeyError:  # rules without these templates: the plain code still says it
             text = f"{result.week} {reason}"
         lines.append(f"- {text.strip()}")
@@ -276,12 +280,18 @@ def _ladder_actions(
     user_ids: Mapping[str, int],
     threads: Mapping[str, int],
     notes: list[str],
+    languages: Mapping[str, str],
 ) -> list[a.Action]:
     ladder = rules.obligations.penalties.ladder
     top = max(d.step for d in mine)
     next_strikes = ladder[top + 1].strikes if top + 1 < len(ladder) else ""
-    reasons = reasons_text(rules, result)
     squad = squad_result.squad
+
+    def said_to(reader: str | None) -> tuple[str | None, str]:
+        """The reader's language and the week's failings in it (public: the default)."""
+        lang = languages.get(reader) if reader else None
+        return lang, reasons_text(rules, result, lang)
+
     out: list[a.Action] = []
     for decision in sorted(mine, key=lambda d: d.step):
         user = decision.username
@@ -289,18 +299,20 @@ def _ladder_actions(
             "username": user,
             "member": user,
             "strikes": decision.strikes,
-            "reasons": reasons,
+            "reasons": said_to(None)[1],
             "next_strikes": next_strikes,
             "week": decision.week.number,
             "squad": squad.full_name,
         }
         why = f"{decision.week}: {decision.strikes} strikes reach ladder step {decision.step + 1}"
+        lang, own_reasons = said_to(user)
+        member_values = {**values, "reasons": own_reasons}
         for n, step_action in enumerate(decision.rule.actions):
             key = f"ladder:{user}:{decision.step + 1}:{decision.week}:{n}"
             if isinstance(step_action, PmAction):
                 if decision.step != top:
                     continue  # one letter per audit: the highest step's
-                msg = rules.render(step_action.template, None, **values)
+                msg = rules.render(step_action.template, lang, **member_values)  # type: ignore[arg-type]
                 out.append(
                     a.SendPrivateMessage(
                         key=key, reason=why, recipients=(user,), title=msg.title, raw=msg.body
@@ -309,8 +321,11 @@ def _ladder_actions(
             elif isinstance(step_action, NotifyLeaderAction):
                 if not squad.leader or squad.leader == user:
                     continue
+                leader_lang, leader_reasons = said_to(squad.leader)
                 msg = rules.render(
-                    step_action.template, None, **{**values, "username": squad.leader}
+                    step_action.template,
+                    leader_lang,  # type: ignore[arg-type]
+                    **{**values, "username": squad.leader, "reasons": leader_reasons},
                 )
                 out.append(
                     a.SendPrivateMessage(
@@ -335,8 +350,8 @@ def _ladder_actions(
                 until = now + dt.timedelta(days=step_action.days)
                 msg = rules.render(
                     step_action.template,
-                    None,
-                    **values,
+                    lang,  # type: ignore[arg-type]
+                    **member_values,
                     days=step_action.days,
                     until=until.astimezone(rules.tz).strftime("%Y-%m-%d %H:%M"),
                 )
@@ -351,7 +366,7 @@ def _ladder_actions(
                     )
                 )
             elif isinstance(step_action, RemoveFromSquadAction):
-                msg = rules.render(step_action.template, None, **values)
+                msg = rules.render(step_action.template, lang, **member_values)  # type: ignore[arg-type]
                 out.append(
                     a.RemoveFromGroup(
                         key=f"{key}:remove", reason=why, group=squad.slug, usernames=(user,)

@@ -47,6 +47,7 @@ from worker.ledger.ingest import (
 )
 from worker.ledger.store import PREFIX, Ledger, TopicInfo
 from worker.membership.roster_cache import cached_group_members
+from worker.membership.store import MembershipStore
 from worker.rules.models import Reminder, Rules, SilenceAction
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,7 @@ def run_audit(
     histories = ledger.histories(results.by_member, live=live)
     audit_log = category_ids(client, redis_client).get(rules.community.categories.audit_log)
     threads = ledger.threads(week)
+    languages = MembershipStore(redis_client).languages()
 
     def plan_with(user_ids: Mapping[str, int]) -> AuditPlan:
         return plan_audit(
@@ -241,6 +243,7 @@ def run_audit(
             threads=threads,
             audit_log_category_id=audit_log,
             confirmed=confirm,
+            languages=languages,
         )
 
     plan = plan_with({})
@@ -274,7 +277,7 @@ def run_reminder(
     week = due_week(obligations, now, rules.tz)
     facts = gather(client, Ledger(redis_client), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
-    actions = plan_reminders(rules, reminder, progress)
+    actions = plan_reminders(rules, reminder, progress, MembershipStore(redis_client).languages())
     return Applier(client, redis_client, live=live).apply(actions)
 
 

@@ -324,7 +324,7 @@ def form_squads(
         if live and plan.changed:
             store.record_formation(plan)
     audit = gather.category_ids(client).get(rules.community.categories.audit_log)
-    acts = squad_actions(rules, plan, audit_category_id=audit)
+    acts = squad_actions(rules, plan, audit_category_id=audit, languages=store.languages())
     report = Applier(client, redis_client, live=live).apply(acts)
     if live:
         store.formed(cohort)

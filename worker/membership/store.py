@@ -150,6 +150,16 @@ class MembershipStore:
             language=record.get("language"),
         )
 
+    def languages(self) -> dict[str, str]:
+        """username -> the language a member chose when applying ("zh"/"en"), for every
+        camper who chose one: Diamond writes to each member in it."""
+        out = {}
+        for raw in self.redis.hvals(PREFIX + "campers"):
+            record = json.loads(raw)
+            if record.get("language"):
+                out[str(record["username"])] = str(record["language"])
+        return out
+
     def camper_extra(self, username: str) -> tuple[str | None, bool]:
         """(city, volunteer) as the camper's application said."""
         record = self._record(username) or {}

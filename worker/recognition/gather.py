@@ -25,6 +25,7 @@ from worker.engine.weeks import Week
 from worker.ledger import weekly
 from worker.ledger.store import Ledger
 from worker.membership.roster_cache import cached_group_members
+from worker.membership.store import MembershipStore
 from worker.recognition.store import PREFIX, RecognitionStore
 from worker.rules.models import Rules
 
@@ -187,6 +188,7 @@ def recognition_facts(
         results=results,
         category_ids=weekly.category_ids(client, redis_client),
         base_url=base_url,
+        languages=MembershipStore(redis_client).languages(),
     )
     return facts, ads
 

@@ -5,6 +5,7 @@ Used by the actors (``worker.jobs.recognition``) and by ``diamond report``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
+from worker.membership.store import MembershipStore
 from worker.recognition.gather import health_facts, prune_before, recognition_facts
 from worker.recognition.store import RecognitionStore
 from worker.report import render_leader_part, render_post
@@ -54,7 +56,9 @@ def run_badges(
     held = store.held(b.slug for b in rules.badges.badges)
     decisions = evaluate_badges(rules, facts, week, held)
     audit_id = _category_id(rules, dict(facts.category_ids), None)
-    actions = badge_actions(rules, decisions, week, audit_category_id=audit_id)
+    actions = badge_actions(
+        rules, decisions, week, audit_category_id=audit_id, languages=facts.languages
+    )
     run = BadgeRun(week, decisions, actions)
     if not apply:
         return run
@@ -109,7 +113,12 @@ def build_health(
     return build_report(rules, facts, week), dict(rec.category_ids)
 
 
-def report_actions(rules: Rules, report: HealthReport, category_id: int | None) -> list[a.Action]:
+def report_actions(
+    rules: Rules,
+    report: HealthReport,
+    category_id: int | None,
+    languages: Mapping[str, str] | None = None,
+) -> list[a.Action]:
     """The staff post (audit log) and one PM per squad leader."""
     out: list[a.Action] = []
     week = report.week
@@ -128,7 +137,7 @@ def report_actions(rules: Rules, report: HealthReport, category_id: int | None) 
     for squad in report.squads:
         if not squad.leader:
             continue
-        part = render_leader_part(rules, report, squad.slug)
+        part = render_leader_part(rules, report, squad.slug, (languages or {}).get(squad.leader))
         out.append(
             a.SendPrivateMessage(
                 key=f"health-leader:{week}:{squad.slug}",
@@ -158,7 +167,8 @@ def run_report(
     )
     category_id = _category_id(rules, category_ids, rules.health.report_category)
     with paused_gc():
-        run = ReportRun(week, report, report_actions(rules, report, category_id))
+        languages = MembershipStore(redis_client).languages()
+        run = ReportRun(week, report, report_actions(rules, report, category_id, languages))
     run.applied = Applier(client, redis_client, live=live).apply(run.actions)
     RecognitionStore(redis_client).prune(prune_before(rules, week))
     return run

@@ -1,0 +1,68 @@
+"""Diamond writes to each member in the language they chose when applying."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.test_obligations_support import shipped_rules
+from worker.engine.camp import Camper
+from worker.engine.facts import Roster, Squad
+from worker.engine.weeks import Week, week_times
+from worker.forum.client import ForumClient
+from worker.ledger.weekly import open_threads, run_reminder
+from worker.membership.store import MembershipStore
+
+pytestmark = pytest.mark.integration
+W47 = Week(2026, 47)
+STARTED = dt.datetime(2026, 11, 2, 10, tzinfo=dt.UTC)
+
+
+def test_the_language_chosen_at_application_is_remembered_per_member(redis_client) -> None:
+    store = MembershipStore(redis_client)
+    store.start_camp(Camper(1, "Amy", STARTED, language="en"), city=None, volunteer=False)
+    store.start_camp(Camper(2, "bo", STARTED, language="zh"), city=None, volunteer=False)
+    store.start_camp(Camper(3, "cai", STARTED), city=None, volunteer=False)  # none chosen
+    assert store.languages() == {"Amy": "en", "bo": "zh"}
+
+
+def test_a_reminder_reaches_each_member_in_their_language(sandbox, redis_client) -> None:
+    rules = shipped_rules()
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    names = ("lea", "max", "ned")
+    for name in names:
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+    made_group = client.create_group("sq-8")
+    group_id = int(made_group.get("basic_group", made_group)["id"])
+    client.add_group_members(group_id, list(names))
+    made = client.create_category("第8组", slug="sq-8", permissions={"sq-8": 1})
+    squad = Squad(
+        "sq-8",
+        "2026年11月期 第8写作小组",
+        "2026-11",
+        names,
+        "lea",
+        None,
+        group_id,
+        int(made.get("category", made)["id"]),
+    )
+    roster = Roster((squad,))
+    MembershipStore(redis_client).start_camp(
+        Camper(2, "max", STARTED, language="en"), city=None, volunteer=False
+    )
+    open_threads(client, redis_client, rules, roster, W47)
+    nudge = next(r for r in rules.obligations.reminders if r.about == "article")
+    friday = week_times(rules.obligations, W47, rules.tz).deadline - dt.timedelta(days=2)
+
+    run_reminder(client, redis_client, rules, roster, nudge, now=friday, live=True)
+
+    with sandbox.forum.lock:
+        titles = {
+            sandbox.forum.users[uid].username: t.title
+            for t in sandbox.forum.topics.values()
+            if t.archetype == "private_message"
+            for uid in t.allowed_user_ids
+            if sandbox.forum.users[uid].username in names[1:]
+        }
+    assert titles == {"max": "Week 47 article reminder", "ned": "第 47 周文章提醒"}

@@ -7,14 +7,17 @@ located problems; the loader runs them only on sections that validated.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from worker.rules.located import DataPath, LocationIndex
+from worker.rules.located import DataPath, LocationIndex, format_path, suggest
 from worker.rules.models import (
+    FIXED_TEMPLATES,
     NAME_PLACEHOLDERS,
     SLUG_PLACEHOLDERS,
     Camp,
@@ -24,7 +27,15 @@ from worker.rules.models import (
     Squads,
 )
 from worker.rules.problems import Problem
-from worker.rules.types import TemplateRef, UserFieldRef, format_fields, group_slug_problem
+from worker.rules.types import (
+    Placeholders,
+    TemplateRef,
+    UserFieldRef,
+    format_fields,
+    group_slug_problem,
+)
+
+M = TypeVar("M")
 
 # Worst case for naming templates: the widest cohort date and large counters.
 _WORST_INTAKE = dt.datetime(2099, 12, 31, 23, 59, 59)
@@ -45,37 +56,56 @@ def marked_refs(
     model: BaseModel, marker: type, path: DataPath = ()
 ) -> Iterator[tuple[DataPath, str]]:
     """Every (path, value) of a field whose annotation carries ``marker``."""
+    for here, value, _owner, _field in marked_fields(model, marker, path):
+        yield here, value
+
+
+# (path, value, the model holding the field, the field's pydantic FieldInfo)
+MarkedField = tuple[DataPath, Any, BaseModel, Any]
+
+
+def marked_fields(model: BaseModel, marker: type, path: DataPath = ()) -> Iterator[MarkedField]:
+    """Every field whose annotation carries ``marker``, with the model that holds it."""
     for name, info in type(model).model_fields.items():
         value = getattr(model, name)
         if value is None:
             continue
         here = (*path, name)
-        if _carries(info.metadata, info.annotation, marker):
-            yield here, value
+        if field_marker(info, marker) is not None:
+            yield here, value, model, info
         else:
-            yield from _refs_in(value, marker, here)
+            yield from _fields_in(value, marker, here)
 
 
-def _carries(metadata: Any, annotation: Any, marker: type) -> bool:
-    """Whether a field is marked, also through ``X | None`` (pydantic keeps that inside)."""
-    if any(isinstance(m, marker) for m in metadata):
-        return True
+def field_marker(info: Any, marker: type[M]) -> M | None:
+    """The ``marker`` instance in a field's annotation, or None."""
+    return _find(info.metadata, info.annotation, marker)
+
+
+def _find(metadata: Sequence[Any], annotation: Any, marker: type[M]) -> M | None:
+    """Also through ``X | None``: pydantic keeps that inside the annotation."""
+    for m in metadata:
+        if isinstance(m, marker):
+            return m
     if get_origin(annotation) is Annotated:
-        return any(isinstance(m, marker) for m in get_args(annotation)[1:])
+        return _find(get_args(annotation)[1:], None, marker)
     if get_origin(annotation) in (Union, UnionType):
-        return any(_carries((), arg, marker) for arg in get_args(annotation))
-    return False
+        for arg in get_args(annotation):
+            found = _find((), arg, marker)
+            if found is not None:
+                return found
+    return None
 
 
-def _refs_in(value: Any, marker: type, path: DataPath) -> Iterator[tuple[DataPath, str]]:
+def _fields_in(value: Any, marker: type, path: DataPath) -> Iterator[MarkedField]:
     if isinstance(value, BaseModel):
-        yield from marked_refs(value, marker, path)
+        yield from marked_fields(value, marker, path)
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
-            yield from _refs_in(item, marker, (*path, i))
+            yield from _fields_in(item, marker, (*path, i))
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _refs_in(item, marker, (*path, key))
+            yield from _fields_in(item, marker, (*path, key))
 
 
 def check_template_refs(
@@ -117,6 +147,90 @@ def check_template_refs(
                     index.problem((key,), f"template {key!r} is missing from {absent[0]}")
                 )
     return problems
+
+
+# Rules.render fills this in for every message template.
+ALWAYS_PLACEHOLDERS = ("community",)
+_FULLWIDTH_PLACEHOLDER = re.compile(r"\uff5b\s*([A-Za-z_]\w*)\s*\uff5d")  # ｛name｝
+
+
+def check_placeholders(
+    sections: Mapping[str, tuple[BaseModel, LocationIndex]],
+    messages: Mapping[Language, tuple[Messages, LocationIndex]],
+) -> list[Problem]:
+    """Every ``{name}`` in a template is one the code fills in wherever the template is sent.
+
+    A template named by a field may use what that field's ``Placeholders`` declare (all
+    fields, when several name it); one the code sends by its own key, what
+    ``FIXED_TEMPLATES`` declares; any other is checked for syntax only (by the model).
+    Also ``{name}`` fields of the rule files themselves that carry ``Placeholders``.
+    """
+    uses: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    problems: list[Problem] = []
+    for model, index in sections.values():
+        for path, value, owner, info in marked_fields(model, Placeholders):
+            names = field_marker(info, Placeholders).passed(owner)  # type: ignore[union-attr]
+            if field_marker(info, TemplateRef) is not None:
+                label = f"{index.file} {format_path(path)}"
+                uses.setdefault(value, []).append((label, (*ALWAYS_PLACEHOLDERS, *names)))
+            else:  # the text itself is filled in, e.g. obligations.article.thread_title
+                problems += _unfilled(value, [("", names)], index, path)
+    for model, index in messages.values():
+        for key, template in model.templates.items():
+            fixed = [
+                (f"Diamond's own {pattern!r}", (*ALWAYS_PLACEHOLDERS, *placeholders.names))
+                for pattern, placeholders in FIXED_TEMPLATES.items()
+                if fnmatchcase(key, pattern)
+            ]
+            key_uses = uses.get(key, []) + fixed
+            for part in ("title", "body"):
+                text = getattr(template, part)
+                if text is None:
+                    continue
+                problems += _fullwidth(text, index, (key, part))
+                if key_uses:
+                    problems += _unfilled(text, key_uses, index, (key, part))
+    return problems
+
+
+def _unfilled(
+    text: str,
+    uses: Sequence[tuple[str, Sequence[str]]],
+    index: LocationIndex,
+    path: DataPath,
+) -> list[Problem]:
+    """A problem per placeholder in ``text`` that one of its ``uses`` (label, names) lacks."""
+    common = [n for n in uses[0][1] if all(n in names for _label, names in uses)]
+    shown = ", ".join("{" + n + "}" for n in common) or "none"
+    problems = []
+    for name in dict.fromkeys(format_fields(text)):  # each name once, in order
+        lacking = [label for label, names in uses if name not in names]
+        if not lacking:
+            continue
+        if len(lacking) == len(uses):
+            message = f"placeholder {{{name}}} is not filled here; available: {shown}"
+        else:  # a template several fields name must suit each of them
+            message = (
+                f"placeholder {{{name}}} is not filled when sent as {', '.join(lacking)}; "
+                f"available to every use: {shown}"
+            )
+        close = suggest(name, common)
+        if close:
+            message += f" (did you mean {{{close}}}?)"
+        problems.append(index.problem(path, message))
+    return problems
+
+
+def _fullwidth(text: str, index: LocationIndex, path: DataPath) -> list[Problem]:
+    """``｛username｝`` typed with a Chinese input method would reach members as it is."""
+    return [
+        index.problem(
+            path,
+            f"{m.group(0)!r} is written with full-width braces and would be sent as it is; "
+            f"write {{{m.group(1)}}} in half-width (英文半角)",
+        )
+        for m in _FULLWIDTH_PLACEHOLDER.finditer(text)
+    ]
 
 
 def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem]:

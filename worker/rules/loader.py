@@ -11,7 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from worker.rules.checks import check_camp, check_ladder, check_naming, check_template_refs
+from worker.rules.checks import (
+    check_camp,
+    check_ladder,
+    check_naming,
+    check_placeholders,
+    check_template_refs,
+)
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.models import (
     MESSAGE_FILES,
@@ -51,6 +57,8 @@ def load_rules(directory: Path | str) -> Rules:
     if len(messages) == len(MESSAGE_FILES):
         files = {lang: display_path(directory, name) for name, lang in MESSAGE_FILES.items()}
         problems.extend(check_template_refs(sections, messages, files))
+    # Also with one messages file broken: the other's placeholders are still worth a look.
+    problems.extend(check_placeholders(sections, messages))
     if "obligations" in sections:
         obligations, index = sections["obligations"]
         problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]

@@ -334,7 +334,7 @@ def problem_from_error(
     elif kind == "extra_forbidden":
         key = path[-1] if path else rest[-1] if rest else "?"
         message = f"unknown key '{key}'"
-        suggestion = _suggest(key, field_names_at(model_cls, loc[:-1]))
+        suggestion = suggest(key, field_names_at(model_cls, loc[:-1]))
         if suggestion:
             message += f"; did you mean {suggestion!r}?"
         message += _hints(str(key))
@@ -349,7 +349,7 @@ def problem_from_error(
             tag = ctx.get("tag")
             options = [t.strip().strip("'") for t in expected.split(",")]
             message = f"unknown {tag_key} {tag!r}; expected one of: {expected}"
-            suggestion = _suggest(str(tag), options)
+            suggestion = suggest(str(tag), options)
             if suggestion:
                 message += f"; did you mean {suggestion!r}?"
             at = shown_path = (*path, tag_key)
@@ -458,7 +458,8 @@ def _has_literal(model: type[BaseModel], value: str) -> bool:
     return False
 
 
-def _suggest(word: Any, options: Sequence[str]) -> str | None:
+def suggest(word: Any, options: Sequence[str]) -> str | None:
+    """The option closest to ``word`` (a likely typo of it), or None."""
     matches = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

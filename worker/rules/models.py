@@ -27,6 +27,7 @@ from worker.rules.types import (
     Language,
     MessageKey,
     NonNegativeInt,
+    Placeholders,
     PositiveInt,
     Regex,
     Share,
@@ -160,11 +161,28 @@ class Duplicates(RulesModel):
 
 
 class GatingMessages(RulesModel):
-    rejected: TemplateKey  # PM to a rejected applicant
-    held_for_review: TemplateKey  # staff audit-log summary of an application held for review
-    referrer_notice: TemplateKey  # PM to the referrer: someone named you
-    referrer_approved: TemplateKey | None = None  # PM to the referrer: your applicant is in
-    decided: TemplateKey | None = None  # staff audit-log entry for an approval or rejection
+    # Each field names a template and the values its call site passes (see Placeholders).
+    # PM to a rejected applicant
+    rejected: Annotated[TemplateKey, Placeholders("username", "reasons")]
+    # staff audit-log summary of an application held for review
+    held_for_review: Annotated[
+        TemplateKey, Placeholders("username", "checks", "application", "review_url")
+    ]
+    # PM to the referrer: someone named you. Not sent yet: the names the template is
+    # written with, for when it is (the username is the referrer's).
+    referrer_notice: Annotated[TemplateKey, Placeholders("username", "applicant")]
+    # PM to the referrer (username): your applicant is in
+    referrer_approved: (
+        Annotated[TemplateKey, Placeholders("username", "applicant", "camp_ends")] | None
+    ) = None
+    # staff audit-log entry for an approval or rejection
+    decided: (
+        Annotated[
+            TemplateKey,
+            Placeholders("username", "outcome", "checks", "referrer", "application"),
+        ]
+        | None
+    ) = None
 
 
 class Gating(RulesModel):
@@ -215,14 +233,33 @@ class CampExtension(RulesModel):
     times: NonNegativeInt = 1  # how many extensions before removal
 
 
+_CAMP_WELCOME = Placeholders(
+    "username",
+    "camp_days",
+    "camp_ends",
+    "intro_category",
+    "intro_min_length",
+    "checkin_category",
+    "checkin_days",
+    "min_replies",
+)
+_REFERRER_OUTCOME = Placeholders("username", "newcomer")  # username: the referrer
+
+
 class CampMessages(RulesModel):
-    welcome: TemplateKey  # PM: welcome to camp, with the tasks
-    passed: TemplateKey  # PM: passed, now a member
-    extended: TemplateKey  # PM: not yet, camp extended
-    failed: TemplateKey  # PM: removed after camp
-    referrer_passed: TemplateKey  # PM to referrer
-    referrer_failed: TemplateKey  # PM to referrer
-    decided: TemplateKey | None = None  # staff audit-log entry for a pass, extension or removal
+    welcome: Annotated[TemplateKey, _CAMP_WELCOME]  # PM: welcome to camp, with the tasks
+    passed: Annotated[TemplateKey, Placeholders("username")]  # PM: passed, now a member
+    # PM: not yet, camp extended
+    extended: Annotated[
+        TemplateKey, Placeholders("username", "missing", "extension_days", "camp_ends")
+    ]
+    failed: Annotated[TemplateKey, Placeholders("username", "missing")]  # PM: removed after camp
+    referrer_passed: Annotated[TemplateKey, _REFERRER_OUTCOME]  # PM to referrer
+    referrer_failed: Annotated[TemplateKey, _REFERRER_OUTCOME]  # PM to referrer
+    # staff audit-log entry for a pass, extension or removal
+    decided: (
+        Annotated[TemplateKey, Placeholders("username", "outcome", "progress", "missing")] | None
+    ) = None
 
 
 class Camp(RulesModel):
@@ -300,9 +337,14 @@ class Naming(RulesModel):
 
 
 class SquadMessages(RulesModel):
-    assigned: TemplateKey  # PM to each member: your squad and leader
-    leader_squad_list: TemplateKey  # PM to the leader: the members of your squad
-    formed: TemplateKey | None = None  # staff audit-log entry: squads formed or changed
+    # PM to each member: your squad and leader
+    assigned: Annotated[TemplateKey, Placeholders("username", "squad", "leader", "squad_url")]
+    # PM to the leader (username): the members of your squad
+    leader_squad_list: Annotated[
+        TemplateKey, Placeholders("username", "squad", "members", "squad_url")
+    ]
+    # staff audit-log entry: squads formed or changed
+    formed: Annotated[TemplateKey, Placeholders("cohort", "count", "squads", "notes")] | None = None
 
 
 class Squads(RulesModel):
@@ -327,7 +369,9 @@ class ArticleObligation(RulesModel):
     mode: PostingMode = "thread"
     category: CategorySlug | None = None  # None: the member's squad category
     # Title of the weekly thread ("thread" mode); {week} {year} {squad} {squad_slug}.
-    thread_title: FormatText = "{year}年第{week}周作业 · {squad}"
+    thread_title: Annotated[FormatText, Placeholders("week", "year", "squad", "squad_slug")] = (
+        "{year}年第{week}周作业 · {squad}"
+    )
     # When the scheduler opens each squad's weekly thread ("thread" mode; community time zone).
     thread_opens: CronExpr = "5 0 * * mon"
     tag: str | None = None  # "topic" mode: only topics with this tag are articles
@@ -363,7 +407,19 @@ class Reminder(RulesModel):
     name: str = Field(min_length=1)
     about: Literal["article", "review"]
     cron: CronExpr  # community time zone
-    template: TemplateKey
+    template: Annotated[
+        TemplateKey,
+        Placeholders(
+            "username",
+            "week",
+            "squad",
+            by="about",
+            cases={
+                "article": ("deadline", "min_length"),
+                "review": ("review_links", "review_deadline"),
+            },
+        ),
+    ]
     only_missing: bool = True  # remind only those who have not done it yet
 
 
@@ -388,31 +444,38 @@ class StrikeExpiry(RulesModel):
     forgive: Literal["all", "one"] = "all"  # what those weeks wipe out
 
 
+# What every ladder action's template gets; ``member`` is the one penalised, ``username``
+# the recipient (the leader for notify_leader).
+_LADDER = ("username", "member", "strikes", "reasons", "next_strikes", "week", "squad")
+LadderTemplate = Annotated[TemplateKey, Placeholders(*_LADDER)]
+
+
 class PmAction(RulesModel):
     action: Literal["pm"]
-    template: TemplateKey
+    template: LadderTemplate
 
 
 class NotifyLeaderAction(RulesModel):
     action: Literal["notify_leader"]
-    template: TemplateKey
+    template: LadderTemplate
 
 
 class PublicNoticeAction(RulesModel):
     action: Literal["public_notice"]
-    template: TemplateKey
+    template: LadderTemplate
     category: CategorySlug | None = None  # None: the member's squad category
 
 
 class SilenceAction(RulesModel):
     action: Literal["silence"]
     days: PositiveInt
-    template: TemplateKey  # reason shown to the member
+    # reason shown to the member
+    template: Annotated[TemplateKey, Placeholders(*_LADDER, "days", "until")]
 
 
 class RemoveFromSquadAction(RulesModel):
     action: Literal["remove_from_squad"]
-    template: TemplateKey
+    template: LadderTemplate
     to_group: Literal["alumni"] | None = "alumni"  # also add to community.groups.alumni
 
 
@@ -441,11 +504,45 @@ class Audit(RulesModel):
 
 
 class ObligationMessages(RulesModel):
-    squad_weekly_summary: TemplateKey  # post in each squad category after the audit
-    audit_summary: TemplateKey  # staff audit-log post
-    audit_halted: TemplateKey  # staff audit-log post when max_penalised_share is exceeded
-    weekly_thread: TemplateKey | None = None  # first post of the weekly thread ("thread" mode)
-    leader_reminder: TemplateKey | None = None  # PM to a leader: who in the squad still owes
+    # post in each squad category after the audit
+    squad_weekly_summary: Annotated[
+        TemplateKey,
+        Placeholders(
+            "squad",
+            "week",
+            "year",
+            "articles",
+            "missing",
+            "reviews_done",
+            "reviews_owed",
+            "completion",
+        ),
+    ]
+    # staff audit-log post
+    audit_summary: Annotated[
+        TemplateKey, Placeholders("week", "year", "members", "penalised", "details")
+    ]
+    # staff audit-log post when max_penalised_share is exceeded
+    audit_halted: Annotated[
+        TemplateKey,
+        Placeholders("week", "year", "iso_week", "share", "max_share", "penalised", "members"),
+    ]
+    # first post of the weekly thread ("thread" mode)
+    weekly_thread: (
+        Annotated[
+            TemplateKey,
+            Placeholders("squad", "week", "year", "deadline", "min_length", "review_min_length"),
+        ]
+        | None
+    ) = None
+    # PM to a leader (username): who in the squad still owes
+    leader_reminder: (
+        Annotated[
+            TemplateKey,
+            Placeholders("username", "squad", "week", "missing_articles", "owed_reviews"),
+        ]
+        | None
+    ) = None
 
 
 class Obligations(RulesModel):
@@ -540,7 +637,8 @@ class Badge(RulesModel):
     description: str = Field(min_length=1)
     criterion: BadgeCriterion
     revocable: bool = False  # revoke when the criterion no longer holds
-    template: TemplateKey  # PM when granted
+    # PM when granted
+    template: Annotated[TemplateKey, Placeholders("username", "badge", "description", "reason_url")]
 
     @property
     def kind(self) -> BadgeKind:
@@ -624,9 +722,26 @@ class HealthThresholds(RulesModel):
         return self
 
 
+# The report's sections, one placeholder each (worker/report/tables.py ``sections``; the
+# completion table is {squads}); {metrics} is all of them in order.
+REPORT_SECTIONS = (
+    "alerts",
+    "stages",
+    "flows",
+    "contributors",
+    "graph",
+    "isolated",
+    "activity",
+    "indicators",
+    "squads",
+)
+
+
 class HealthMessages(RulesModel):
-    report: TemplateKey  # the staff health report post
-    leader_part: TemplateKey  # a leader's part: their squad's figures, PM'd to the leader
+    # the staff health report post
+    report: Annotated[TemplateKey, Placeholders("week", "verdict", "metrics", *REPORT_SECTIONS)]
+    # a leader's part: their squad's figures, PM'd to the leader
+    leader_part: Annotated[TemplateKey, Placeholders("username", "squad", "week", "metrics")]
 
 
 class Health(RulesModel):
@@ -673,11 +788,24 @@ class Messages(RootModel[dict[MessageKey, MessageTemplate]]):
         return self.root
 
 
+# Templates the code renders by a fixed key instead of one a rule field names
+# (``fnmatch`` patterns). Any other template no field names is only checked for syntax.
+FIXED_TEMPLATES: dict[str, Placeholders] = {
+    # worker/engine/recognition.py: the staff post, and one line per grant or revocation
+    "badge_audit": Placeholders("week", "decisions"),
+    "badge_audit_grant": Placeholders("username", "badge", "reason_url", "count", "evidence"),
+    "badge_audit_revoke": Placeholders("username", "badge", "reason_url", "count", "evidence"),
+    # worker/engine/penalties.py: one line of {reasons} per failing (author: whose article)
+    "obligation_reason.*": Placeholders("week", "author"),
+}
+
+
 # ───────────────────────────── all rules ─────────────────────────────
 
 
 class _LenientValues(dict):
-    # A placeholder the caller did not supply stays visible instead of crashing a job.
+    # A placeholder the caller did not supply stays visible instead of crashing a job
+    # (load_rules reports those it can foresee: checks.check_placeholders).
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
@@ -731,7 +859,9 @@ SECTION_FILES: dict[str, tuple[str, type[RulesModel]]] = {
 MESSAGE_FILES: dict[str, Language] = {f"messages/{lang}.yml": lang for lang in LANGUAGES}
 
 __all__ = [
+    "FIXED_TEMPLATES",
     "NAME_PLACEHOLDERS",
+    "REPORT_SECTIONS",
     "SLUG_PLACEHOLDERS",
     "Application",
     "ArticleObligation",

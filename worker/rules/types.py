@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Annotated, Literal
@@ -147,7 +148,8 @@ class TemplateRef:
     """Marks a field whose value is a key into ``messages/<lang>.yml``.
 
     The loader finds every such field by walking the models, so a new template
-    reference is checked in both languages without further code.
+    reference is checked in both languages without further code. Each such field also
+    declares the values its call site passes, with ``Placeholders`` below.
     """
 
 
@@ -165,6 +167,41 @@ def _check_template_key(value: str) -> str:
 
 
 TemplateKey = Annotated[str, AfterValidator(_check_template_key), TemplateRef()]
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Placeholders:
+    """The values the code passes when it fills in the text or template a field names.
+
+    Written next to the field, ``Annotated[TemplateKey, Placeholders("username", ...)]``,
+    so whoever adds a template field or changes its call site sees the list to keep in
+    step; tests/test_rules_placeholders.py fails when the two drift apart. The loader
+    reports a placeholder outside the list where it is written, instead of a literal
+    ``{usrname}`` reaching a member (``Rules.render`` adds ``{community}`` to every
+    message template).
+
+    ``by``/``cases``: names only some values of a sibling field get, e.g. a reminder
+    ``about: review`` gets its review links: ``by="about", cases={"review": (...)}``.
+    """
+
+    names: tuple[str, ...]
+    by: str | None
+    cases: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def __init__(
+        self, *names: str, by: str | None = None, cases: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "by", by)
+        object.__setattr__(self, "cases", tuple((k, tuple(v)) for k, v in (cases or {}).items()))
+
+    def passed(self, owner: object = None) -> tuple[str, ...]:
+        """The names passed where ``owner`` (the model holding the field) is used."""
+        if self.by is None:
+            return self.names
+        return (*self.names, *dict(self.cases).get(getattr(owner, self.by, None), ()))
+
+
 # The same shape where a template is defined (messages files), not referenced.
 MessageKey = Annotated[str, AfterValidator(_check_template_key)]
 
@@ -179,7 +216,10 @@ def format_fields(template: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
-        raise ValueError(f"{exc}; write {{{{ or }}}} for a literal brace") from None
+        message = f"{exc}; write {{{{ or }}}} for a literal brace"
+        if "\uff5b" in template or "\uff5d" in template:  # ｛ ｝ from a Chinese input method
+            message += "; hint: '｛' and '｝' are full-width braces, placeholders need '{' and '}'"
+        raise ValueError(message) from None
     for _literal, field_name, spec, conversion in parsed:
         if field_name is None:
             continue

@@ -38,7 +38,9 @@ def test_a_shadow_audit_acts_on_no_one_and_going_live_starts_from_a_clean_record
     client.add_group_members(group_id, list(MEMBERS))
     made = client.create_category("第7组", slug="sq-7", permissions={"sq-7": 1})
     category_id = int(made.get("category", made)["id"])
-    squad = Squad("sq-7", "2026年11月期 第7写作小组", "2026-11", MEMBERS, "ann", None, group_id, category_id)
+    squad = Squad(
+        "sq-7", "2026年11月期 第7写作小组", "2026-11", MEMBERS, "ann", None, group_id, category_id
+    )
     roster = Roster((squad,))
     ledger = Ledger(redis_client)
     ledger.record_strikes(W47.previous(), {"dee": 2}, live=False)  # a shadow week before

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from tests.sandbox_squad import admin_client, squad_on_forum
 from tests.test_obligations_support import shipped_rules
 from worker import actions as a
 from worker.apply import GROUP_IDS_KEY, Applier
 from worker.engine.camp import Camper
-from worker.engine.facts import Roster, Squad
+from worker.engine.facts import Roster
 from worker.engine.obligations import thread_title
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
@@ -39,10 +40,6 @@ class NoForum:
         raise AssertionError(f"the forum was called: {name}")
 
 
-def _client(sandbox: Any) -> ForumClient:
-    return ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-
-
 def _users(sandbox: Any, *names: str) -> None:
     for name in names:
         sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
@@ -57,7 +54,7 @@ def _group_id(answer: dict) -> int:
 
 def test_group_members_are_read_once_until_diamond_changes_a_group(sandbox, redis_client):
     _users(sandbox, "cat", "dan")
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     client.add_group_members(_group_id(client.create_group("mentors")), ["cat"])
 
     assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat"}
@@ -72,7 +69,7 @@ def test_group_members_are_read_once_until_diamond_changes_a_group(sandbox, redi
 
 
 def test_a_group_that_does_not_exist_has_no_members(sandbox, redis_client):
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     assert roster_cache.cached_group_members(client, redis_client, "nobody-here") == frozenset()
 
 
@@ -93,7 +90,7 @@ def test_a_group_list_read_overtaken_by_a_diamond_change_is_never_served(redis_c
 
 def test_staff_are_read_once_for_every_week_a_badge_run_looks_at(sandbox, redis_client):
     rules = shipped_rules()
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     first = staff_usernames(client, redis_client, rules)
     reads = client.call_counts[MEMBERS_READ]
     for _week in range(8):
@@ -106,7 +103,7 @@ def test_staff_are_read_once_for_every_week_a_badge_run_looks_at(sandbox, redis_
 
 def test_a_group_id_is_looked_up_once_for_every_later_job(sandbox, redis_client):
     _users(sandbox, "eve", "fay")
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     client.create_group("readers")
     for n, name in enumerate(("eve", "fay")):
         Applier(client, redis_client, live=True).apply(
@@ -119,7 +116,7 @@ def test_a_group_id_is_looked_up_once_for_every_later_job(sandbox, redis_client)
 
 def test_a_group_made_again_under_the_same_name_is_found_by_its_new_id(sandbox, redis_client):
     _users(sandbox, "gil", "hal")
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     old = _group_id(client.create_group("writers"))
     Applier(client, redis_client, live=True).apply(
         [a.AddToGroup(key="t:gil", reason="test", group="writers", usernames=("gil",))]
@@ -183,12 +180,12 @@ def test_the_approval_event_of_someone_already_in_the_camp_reads_nothing(redis_c
 def test_a_referrer_is_known_from_one_read_of_their_profile(sandbox, redis_client):
     rules = shipped_rules()
     _users(sandbox, "kim")
-    client = _client(sandbox)
+    client = admin_client(sandbox)
     client.add_group_members(
         _group_id(client.create_group(rules.community.groups.members)), ["kim"]
     )
 
-    reader = _client(sandbox)
+    reader = admin_client(sandbox)
     fact = membership_gather.member_fact(reader, "kim", rules)
 
     assert fact is not None and fact.username == "kim"
@@ -226,14 +223,6 @@ def test_a_thread_opened_by_a_run_that_stopped_before_recording_it_is_found_not_
 
 
 def _squad(sandbox: Any) -> tuple[Any, ForumClient, Roster]:
-    rules = shipped_rules()
-    _users(sandbox, "lea", "max")
-    client = _client(sandbox)
-    group_id = _group_id(client.create_group("sq-5", full_name="2026-11 第5组"))
-    client.add_group_members(group_id, ["lea", "max"])
-    made = client.create_category("第5组", slug="sq-5", permissions={"sq-5": 1})
-    category_id = int(made.get("category", made)["id"])
-    squad = Squad(
-        "sq-5", "2026-11 第5组", "2026-11", ("lea", "max"), "lea", None, group_id, category_id
-    )
-    return rules, client, Roster((squad,))
+    client = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, client, "sq-5", ("lea", "max"), "2026年11月期 第5写作小组")
+    return shipped_rules(), client, Roster((squad,))

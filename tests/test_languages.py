@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
+from tests.sandbox_squad import admin_client, squad_on_forum
 from tests.test_obligations_support import shipped_rules
 from worker.engine.camp import Camper
-from worker.engine.facts import Roster, Squad
+from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.forum.client import ForumClient
 from worker.ledger.weekly import open_threads, run_reminder
 from worker.membership.store import MembershipStore
 
@@ -29,24 +29,9 @@ def test_the_language_chosen_at_application_is_remembered_per_member(redis_clien
 
 def test_a_reminder_reaches_each_member_in_their_language(sandbox, redis_client) -> None:
     rules = shipped_rules()
-    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    client = admin_client(sandbox)
     names = ("lea", "max", "ned")
-    for name in names:
-        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
-    made_group = client.create_group("sq-8")
-    group_id = int(made_group.get("basic_group", made_group)["id"])
-    client.add_group_members(group_id, list(names))
-    made = client.create_category("第8组", slug="sq-8", permissions={"sq-8": 1})
-    squad = Squad(
-        "sq-8",
-        "2026年11月期 第8写作小组",
-        "2026-11",
-        names,
-        "lea",
-        None,
-        group_id,
-        int(made.get("category", made)["id"]),
-    )
+    squad = squad_on_forum(sandbox, client, "sq-8", names, "2026年11月期 第8写作小组")
     roster = Roster((squad,))
     MembershipStore(redis_client).start_camp(
         Camper(2, "max", STARTED, language="en"), city=None, volunteer=False

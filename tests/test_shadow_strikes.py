@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from tests.sandbox_squad import admin_client, squad_on_forum
 from tests.test_obligations_support import shipped_rules
-from worker.engine.facts import Roster, Squad
+from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.forum.client import ForumClient
 from worker.ledger.store import Ledger
 from worker.ledger.weekly import run_audit
 
@@ -30,17 +30,8 @@ def test_a_shadow_audit_acts_on_no_one_and_going_live_starts_from_a_clean_record
     sandbox, redis_client
 ) -> None:
     rules = shipped_rules()
-    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    for name in MEMBERS:
-        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
-    group = client.create_group("sq-7", full_name="第7组")
-    group_id = int(group.get("basic_group", group)["id"])
-    client.add_group_members(group_id, list(MEMBERS))
-    made = client.create_category("第7组", slug="sq-7", permissions={"sq-7": 1})
-    category_id = int(made.get("category", made)["id"])
-    squad = Squad(
-        "sq-7", "2026年11月期 第7写作小组", "2026-11", MEMBERS, "ann", None, group_id, category_id
-    )
+    client = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, client, "sq-7", MEMBERS, "2026年11月期 第7写作小组")
     roster = Roster((squad,))
     ledger = Ledger(redis_client)
     ledger.record_strikes(W47.previous(), {"dee": 2}, live=False)  # a shadow week before

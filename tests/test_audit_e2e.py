@@ -9,8 +9,6 @@ the right PMs, strikes and summary on the forum.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +16,8 @@ from pathlib import Path
 import dramatiq
 import pytest
 import redis
-from werkzeug.serving import make_server
 
+from tests.pipeline_support import live_worker, serving
 from tests.test_obligations_support import SH
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import reminder_id
@@ -31,7 +29,6 @@ from worker.pipeline.receiver import ReceiverConfig, build_receiver
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "obligations-e2e-secret"
 W47 = Week(2026, 47)
 ARTICLE = "这是我本周的文章。" * 100  # 900 units
@@ -82,14 +79,8 @@ def receiver_url(redis_url: str, preserve_routes: None) -> Iterator[str]:
         redis_url,
         extra_actor_modules=["worker.jobs.obligations"],
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/webhook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(app) as base:
+        yield f"{base}/webhook"
 
 
 def _pms_to(forum, username: str) -> list[str]:
@@ -116,20 +107,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     forum, clock: Clock, receiver_url: str, redis_url: str, tmp_path: Path, monkeypatch
 ) -> None:
     # ── the community: rules, settings, a squad of four with a category ──
-    rules_dir = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules_dir)
-    for name, value in {
-        "DIAMOND_FORUM_URL": forum.url,
-        "DIAMOND_API_KEY": forum.api_key,
-        "DIAMOND_API_USERNAME": "system",
-        "DIAMOND_REDIS_URL": redis_url,
-        "DIAMOND_RULES_DIR": str(rules_dir),
-        "DIAMOND_MODE": "live",
-        "DIAMOND_API_REQUESTS_PER_MINUTE": "10000",
-    }.items():
-        monkeypatch.setenv(name, value)
-    runtime.reset()
-    runtime.configure(redis_url=redis_url)
+    live_worker(monkeypatch, forum, redis_url, tmp_path)
     import worker.jobs.obligations as jobs
 
     client = ForumClient(forum.url, forum.api_key, "system", timeout=(2, 10))

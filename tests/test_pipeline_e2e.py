@@ -7,15 +7,14 @@ the reply (by Diamond's API user) ──webhook──▶ receiver: own user, ign
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import dramatiq
 import pytest
 import requests
-from werkzeug.serving import make_server
 
+from tests.pipeline_support import serving
 from worker.pipeline import routes, runtime
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
 
@@ -40,14 +39,8 @@ def receiver_url(redis_url: str, preserve_routes: None) -> Iterator[str]:
         redis_url,
         extra_actor_modules=["worker.pipeline.probe"],
     )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/webhook"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(app) as base:
+        yield f"{base}/webhook"
 
 
 def test_member_post_webhook_reaches_an_actor_whose_reply_lands_on_the_forum_once(

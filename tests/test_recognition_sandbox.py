@@ -10,7 +10,6 @@ once, each leader gets their part once, and ``diamond report --html`` renders it
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.pipeline_support import live_worker
 from tests.test_report import SECTION_IDS, parse
 from worker import actions as a
 from worker.apply import Applier
@@ -122,21 +122,8 @@ def test_grant_badge_through_the_applier_twice_grants_once(
 
 
 def _setup(forum: RunningSandbox, client: ForumClient, tmp_path: Path, redis_url: str, mp):
-    rules_dir = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules_dir)
+    rules_dir = live_worker(mp, forum, redis_url, tmp_path)
     (rules_dir / "badges.yml").write_text(BADGES_YML, encoding="utf-8")
-    for name, value in {
-        "DIAMOND_FORUM_URL": forum.url,
-        "DIAMOND_API_KEY": forum.api_key,
-        "DIAMOND_API_USERNAME": "system",
-        "DIAMOND_REDIS_URL": redis_url,
-        "DIAMOND_RULES_DIR": str(rules_dir),
-        "DIAMOND_MODE": "live",
-        "DIAMOND_API_REQUESTS_PER_MINUTE": "10000",
-    }.items():
-        mp.setenv(name, value)
-    runtime.reset()
-    runtime.configure(redis_url=redis_url)
     import worker.jobs.obligations as obligations
     import worker.jobs.recognition as recognition
 

@@ -1,0 +1,53 @@
+"""Set-up shared by the end-to-end tests: a live worker configuration and a local
+HTTP server for the receiver."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from worker.pipeline import runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on a free loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def live_worker(
+    monkeypatch: pytest.MonkeyPatch, forum: Any, redis_url: str, tmp_path: Path
+) -> Path:
+    """Settings of a live worker against ``forum`` (no API budget to wait for), with a
+    copy of the shipped rules it may edit; returns that rules directory."""
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules_dir)
+    for name, value in {
+        "DIAMOND_FORUM_URL": forum.url,
+        "DIAMOND_API_KEY": forum.api_key,
+        "DIAMOND_API_USERNAME": "system",
+        "DIAMOND_REDIS_URL": redis_url,
+        "DIAMOND_RULES_DIR": str(rules_dir),
+        "DIAMOND_MODE": "live",
+        "DIAMOND_API_REQUESTS_PER_MINUTE": "10000",
+    }.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    runtime.configure(redis_url=redis_url)
+    return rules_dir

@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench lock clean
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package at the versions last tested; the image uses it too.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,6 +29,16 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# After changing dependencies in pyproject.toml: resolve afresh, then run `make test`.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q '.[test]'
+	{ echo "# Every package Diamond and its tests run with, as last tested. Regenerate: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -iv '^diamond[= @]'; } > requirements.lock
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 import re
 
 import jsonschema
@@ -79,3 +80,82 @@ def test_env_example_holds_no_real_secret() -> None:
     values = env_example()
     assert values["DIAMOND_API_KEY"].startswith("change-me")
     assert values["DIAMOND_WEBHOOK_SECRET"].startswith("change-me")
+
+
+# --- a reproducible deployment -------------------------------------------------------
+
+LOCK = ROOT / "requirements.lock"
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in LOCK.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep, f"requirements.lock: {line!r} is not pinned with =="
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", r, 1)[0]).lower() for r in requirements}
+
+
+def test_every_dependency_and_test_tool_is_pinned_in_the_lock_file() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _requirement_names(project["dependencies"])
+    wanted |= _requirement_names(project["optional-dependencies"]["test"])
+    missing = sorted(wanted - _locked().keys())
+    assert not missing, f"run `make lock`: {missing} are not in requirements.lock"
+
+
+def test_the_image_and_make_install_with_the_lock_file() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"pip install .*-c requirements\.lock", dockerfile)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*-c requirements\.lock", makefile)
+    # A changed lock file reinstalls the environment.
+    assert re.search(r"^\$\(STAMP\):.*requirements\.lock", makefile, re.MULTILINE)
+
+
+def test_images_are_pinned_to_exact_versions() -> None:
+    base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    images = [base.group(1) if base else "", COMPOSE["services"]["redis"]["image"]]
+    for image in images:
+        tag = image.partition("@")[0].rpartition(":")[2]
+        assert re.match(r"^\d+\.\d+\.\d+", tag), f"{image}: pin an exact version, not {tag!r}"
+
+
+def test_the_build_context_leaves_out_secrets_and_local_state() -> None:
+    ignored = {
+        line.strip().strip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for entry in (".env", ".git", ".venv", "__pycache__"):
+        assert entry in ignored or f"**/{entry}" in ignored, f".dockerignore misses {entry}"
+
+
+@pytest.mark.parametrize("service", ("redis", *APP_SERVICES))
+def test_every_service_rotates_its_logs_and_has_limits(service: str) -> None:
+    spec = COMPOSE["services"][service]
+    logging_ = spec["logging"]
+    assert logging_["driver"] == "json-file"
+    assert logging_["options"]["max-size"] and logging_["options"]["max-file"]
+    limits = spec["deploy"]["resources"]["limits"]
+    assert limits["memory"] and limits["cpus"]
+
+
+def test_redis_never_evicts_the_ledger_and_stays_under_its_memory_limit() -> None:
+    command = COMPOSE["services"]["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    maxmemory = command[command.index("--maxmemory") + 1]
+    limit = COMPOSE["services"]["redis"]["deploy"]["resources"]["limits"]["memory"]
+
+    def mib(size: str) -> float:
+        number, unit = re.fullmatch(r"(\d+)\s*([kmg])i?b?", size.lower()).groups()  # type: ignore[union-attr]
+        return int(number) * {"k": 1 / 1024, "m": 1, "g": 1024}[unit]
+
+    # Redis refuses writes at maxmemory instead of being killed by the container limit.
+    assert mib(maxmemory) < mib(limit)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import tomllib
 import re
+import tomllib
 
 import jsonschema
 import pytest
@@ -99,7 +99,10 @@ def _locked() -> dict[str, str]:
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:
-    return {re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", r, 1)[0]).lower() for r in requirements}
+    return {
+        re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0]).lower()
+        for r in requirements
+    }
 
 
 def test_every_dependency_and_test_tool_is_pinned_in_the_lock_file() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import redis
@@ -51,27 +52,56 @@ def community_timezone(settings: Settings) -> ZoneInfo:
         return ZoneInfo(DEFAULT_TIMEZONE)
 
 
+def list_jobs(jobs: dict, tz: ZoneInfo, now: datetime) -> list[str]:
+    """One line per job: its name, where the rules set its time, its next run (local time)."""
+    from worker.pipeline.scheduler import describe_cron
+
+    lines = []
+    for job in sorted(jobs.values(), key=lambda j: (j.next_run(tz, now) or now, j.name)):
+        upcoming = job.next_run(tz, now)
+        when = upcoming.strftime("%Y-%m-%d %a %H:%M") if upcoming else "never"
+        lines.append(
+            f"{job.name}: next {when} {tz.key}  [{describe_cron(job.cron)}]  "
+            f"set by {job.source or 'code'}  → {job.actor}"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
-    from worker.pipeline.broker import setup_broker
-    from worker.pipeline.config import pipeline_settings
     from worker.pipeline.jobs import load_actors
-    from worker.pipeline.scheduler import Scheduler
+    from worker.pipeline.scheduler import Scheduler, jobs_for
+    from worker.rules import RulesInvalid
+    from worker.rules.holder import RulesHolder
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     settings = load_settings()
-    settings.require("redis_url")
-    broker = setup_broker(settings.redis_url)
+    try:
+        holder = RulesHolder(settings.rules_dir)
+    except RulesInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"diamond scheduler: the rules in {settings.rules_dir} do not load", file=sys.stderr)
+        return 1
     load_actors(args.actors)
     tz = community_timezone(settings)
-    grace = args.grace_seconds or pipeline_settings().misfire_grace_seconds
-    scheduler = Scheduler(
-        broker, redis.Redis.from_url(settings.redis_url), tz, grace=timedelta(seconds=grace)
-    )
-    if args.list:
-        for job in scheduler.jobs.values():
-            print(f"{job.name}: {job.actor} {dict(job.cron)} ({tz.key})")
+    if args.list:  # needs no Redis: the jobs come from the code and the rules
+        for line in list_jobs(jobs_for(holder.rules), tz, datetime.now(tz)):
+            print(line)
         return 0
 
+    from worker.pipeline.broker import setup_broker
+    from worker.pipeline.config import pipeline_settings
+
+    settings.require("redis_url")
+    broker = setup_broker(settings.redis_url)
+    grace = args.grace_seconds or pipeline_settings().misfire_grace_seconds
+    scheduler = Scheduler(
+        broker,
+        redis.Redis.from_url(settings.redis_url),
+        tz,
+        grace=timedelta(seconds=grace),
+        rules=holder.get,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

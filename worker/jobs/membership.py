@@ -21,8 +21,14 @@ from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
-from worker.pipeline.scheduler import add_periodic_job, cron_fields
-from worker.rules import load_rules
+from worker.pipeline.scheduler import (
+    PeriodicJob,
+    add_periodic_job,
+    add_schedule_source,
+    cron_fields,
+    periodic_job,
+)
+from worker.rules import Rules, load_rules
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
@@ -88,3 +94,19 @@ def _camp_cron() -> dict[str, str]:
 for _event in ("user_created", "user_updated", "user_approved"):
     add_route(_event, on_user.actor_name, ids={"user_id": "id"})
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())
+
+
+def schedules(rules: Rules) -> list[PeriodicJob]:
+    """The camp check at ``camp.check_schedule`` (the running scheduler follows edits)."""
+    return [
+        periodic_job(
+            "membership_camp_check",
+            camp_check.actor_name,
+            source="camp.yml check_schedule",
+            from_rules=True,
+            **cron_fields(rules.camp.check_schedule),
+        )
+    ]
+
+
+add_schedule_source(schedules)

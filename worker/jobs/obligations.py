@@ -25,7 +25,7 @@ from worker.engine.weeks import Week, audit_week, week_of
 from worker.ledger import weekly
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
-from worker.pipeline.scheduler import add_periodic_job, cron_fields
+from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -123,31 +123,51 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
 # ─────────────────────────────── wiring ───────────────────────────────
 
 
-def register_schedules(rules: Rules) -> list[str]:
-    """Periodic jobs from the rules; returns their names (stable per rule)."""
+def schedules(rules: Rules) -> list[PeriodicJob]:
+    """Periodic jobs from the rules (names stable per rule); re-read when the rules change."""
     obligations = rules.obligations
-    names = []
+    jobs = []
     if obligations.article.mode == "thread":
-        add_periodic_job(
-            "obligations_open_threads",
-            open_threads.actor_name,
-            **cron_fields(obligations.article.thread_opens),
+        jobs.append(
+            periodic_job(
+                "obligations_open_threads",
+                open_threads.actor_name,
+                source="obligations.yml article.thread_opens",
+                from_rules=True,
+                **cron_fields(obligations.article.thread_opens),
+            )
         )
-        names.append("obligations_open_threads")
-    for reminder in obligations.reminders:
+    for index, reminder in enumerate(obligations.reminders):
         rid = reminder_id(reminder)
-        name = f"obligations_remind_{rid}"
-        add_periodic_job(
-            name, remind.actor_name, kwargs={"reminder": rid}, **cron_fields(reminder.cron)
+        jobs.append(
+            periodic_job(
+                f"obligations_remind_{rid}",
+                remind.actor_name,
+                kwargs={"reminder": rid},
+                source=f"obligations.yml reminders[{index}] {reminder.name!r}",
+                from_rules=True,
+                **cron_fields(reminder.cron),
+            )
         )
-        names.append(name)
-    add_periodic_job(
-        "obligations_weekly_audit", weekly_audit.actor_name, **cron_fields(obligations.audit.cron)
+    jobs.append(
+        periodic_job(
+            "obligations_weekly_audit",
+            weekly_audit.actor_name,
+            source="obligations.yml audit.cron",
+            from_rules=True,
+            **cron_fields(obligations.audit.cron),
+        )
     )
-    names.append("obligations_weekly_audit")
-    return names
+    return jobs
 
 
+def register_schedules(rules: Rules) -> list[str]:
+    """Register the jobs ``schedules`` makes now; returns their names."""
+    add_schedule_source(schedules, rules)
+    return [job.name for job in schedules(rules)]
+
+
+add_schedule_source(schedules)
 try:
     register_schedules(runtime.rules())
 except Exception as exc:  # no rules where this module is imported (e.g. the receiver's check)

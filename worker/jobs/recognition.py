@@ -23,7 +23,7 @@ from worker.engine.weeks import audit_week
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
-from worker.pipeline.scheduler import add_periodic_job, cron_fields
+from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.recognition import gather, run
 from worker.rules import Rules
 
@@ -118,12 +118,32 @@ def weekly_report(scheduled_for: str | None = None, week: str | None = None) -> 
 # ─────────────────────────────── wiring ───────────────────────────────
 
 
-def register_schedules(rules: Rules) -> list[str]:
-    """The weekly badge and report runs at ``health.report_cron``; returns the job names."""
+def schedules(rules: Rules) -> list[PeriodicJob]:
+    """The weekly badge and report runs at ``health.report_cron``."""
     fields = cron_fields(rules.health.report_cron)
-    add_periodic_job("recognition_weekly_badges", weekly_badges.actor_name, **fields)
-    add_periodic_job("recognition_weekly_report", weekly_report.actor_name, **fields)
-    return ["recognition_weekly_badges", "recognition_weekly_report"]
+    where = "health.yml report_cron"
+    return [
+        periodic_job(
+            "recognition_weekly_badges",
+            weekly_badges.actor_name,
+            source=where,
+            from_rules=True,
+            **fields,
+        ),
+        periodic_job(
+            "recognition_weekly_report",
+            weekly_report.actor_name,
+            source=where,
+            from_rules=True,
+            **fields,
+        ),
+    ]
+
+
+def register_schedules(rules: Rules) -> list[str]:
+    """Register the jobs ``schedules`` makes now; returns their names."""
+    add_schedule_source(schedules, rules)
+    return [job.name for job in schedules(rules)]
 
 
 add_route(
@@ -133,6 +153,7 @@ add_route(
     names={"username": "user.username"},  # BasicUserSerializer in WebHookLikeSerializer
 )
 
+add_schedule_source(schedules)
 try:
     register_schedules(runtime.rules())
 except Exception as exc:  # no rules where this module is imported (e.g. the receiver's check)

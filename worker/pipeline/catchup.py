@@ -145,5 +145,6 @@ def catchup_scan(scheduled_for: str | None = None) -> None:
 add_periodic_job(
     "catchup_scan",
     catchup_scan.actor_name,
+    source="DIAMOND_CATCHUP_INTERVAL_MINUTES",
     minute=f"*/{pipeline_settings().catchup_interval_minutes}",
 )

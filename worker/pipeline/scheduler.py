@@ -6,6 +6,11 @@ Declare a periodic job next to its actor (the module is in ``ACTOR_MODULES``)::
     add_periodic_job("weekly_audit", "obligations.weekly_audit",
                      day_of_week="mon", hour=9, minute=0)
 
+Jobs whose times come from ``rules/`` are declared by a *schedule source*
+instead (``add_schedule_source(fn)``, ``fn(rules) -> [PeriodicJob]``): a running
+scheduler re-reads the rules and re-registers those jobs when the files change
+(``Scheduler.refresh``), logging what was added, moved or removed.
+
 The cron fields are APScheduler ``CronTrigger`` fields, read in the community's
 time zone. The actor is sent ``scheduled_for=<ISO 8601 time of the run>`` (plus
 any fixed ``kwargs``): which week or day a run is for comes from that, not from
@@ -27,16 +32,19 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+
+if TYPE_CHECKING:
+    from worker.rules import Rules
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +78,20 @@ class PeriodicJob:
     actor: str
     cron: Mapping[str, Any]
     kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Where its time is set, for people: "obligations.yml audit.cron", or a setting.
+    source: str = ""
+    from_rules: bool = False  # made by a schedule source: follows the rule files
 
     def trigger(self, tz: tzinfo) -> CronTrigger:
         return CronTrigger(timezone=tz, **self.cron)
 
+    def next_run(self, tz: tzinfo, after: datetime) -> datetime | None:
+        return self.trigger(tz).get_next_fire_time(None, after)
+
 
 PERIODIC_JOBS: dict[str, PeriodicJob] = {}
+ScheduleSource = Callable[["Rules"], list[PeriodicJob]]
+SCHEDULE_SOURCES: list[ScheduleSource] = []
 
 
 # crontab's day-of-week numbers (0 and 7 = Sunday); APScheduler's own numbers start at
@@ -91,18 +107,95 @@ def cron_fields(expr: str) -> dict[str, str]:
     return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
 
 
-def add_periodic_job(
-    name: str, actor: str, *, kwargs: Mapping[str, Any] | None = None, **cron: Any
+def periodic_job(
+    name: str,
+    actor: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    source: str = "",
+    from_rules: bool = False,
+    **cron: Any,
 ) -> PeriodicJob:
-    """Run ``actor`` on a cron schedule (``CronTrigger`` fields: minute, hour, day_of_week...)."""
+    """A checked job definition (``CronTrigger`` fields: minute, hour, day_of_week...)."""
     if not cron:
         raise ValueError(f"periodic job {name!r}: give at least one cron field")
     CronTrigger(**cron)  # a typo in a field fails here, at import, not at the first run
-    job = PeriodicJob(
-        name, actor, MappingProxyType(dict(cron)), MappingProxyType(dict(kwargs or {}))
+    return PeriodicJob(
+        name,
+        actor,
+        MappingProxyType(dict(cron)),
+        MappingProxyType(dict(kwargs or {})),
+        source,
+        from_rules,
     )
+
+
+def add_periodic_job(
+    name: str,
+    actor: str,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    source: str = "",
+    **cron: Any,
+) -> PeriodicJob:
+    """Run ``actor`` on a fixed cron schedule (one that does not come from the rules)."""
+    job = periodic_job(name, actor, kwargs=kwargs, source=source, **cron)
     PERIODIC_JOBS[name] = job
     return job
+
+
+def add_schedule_source(source: ScheduleSource, rules: Rules | None = None) -> None:
+    """Declare jobs whose times come from the rules; with ``rules``, register them now too
+    (``PERIODIC_JOBS`` then lists them for code that reads it once, like the demo)."""
+    if source not in SCHEDULE_SOURCES:
+        SCHEDULE_SOURCES.append(source)
+    if rules is not None:
+        for job in source(rules):
+            PERIODIC_JOBS[job.name] = job
+
+
+def jobs_for(rules: Rules | None) -> dict[str, PeriodicJob]:
+    """Every periodic job under ``rules``: the fixed ones plus what each source makes."""
+    jobs = {name: job for name, job in PERIODIC_JOBS.items() if not job.from_rules}
+    if rules is None:
+        return {**jobs, **{n: j for n, j in PERIODIC_JOBS.items() if j.from_rules}}
+    for source in SCHEDULE_SOURCES:
+        for job in source(rules):
+            jobs[job.name] = job
+    return jobs
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    added: tuple[str, ...] = ()
+    moved: tuple[str, ...] = ()  # same name, another time (or arguments, or actor)
+    removed: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.moved or self.removed)
+
+
+def diff_jobs(old: Mapping[str, PeriodicJob], new: Mapping[str, PeriodicJob]) -> ScheduleChange:
+    """What changes between two sets of jobs, by name."""
+    return ScheduleChange(
+        added=tuple(sorted(set(new) - set(old))),
+        moved=tuple(
+            sorted(
+                n
+                for n in set(old) & set(new)
+                if (dict(old[n].cron), old[n].actor, dict(old[n].kwargs))
+                != (dict(new[n].cron), new[n].actor, dict(new[n].kwargs))
+            )
+        ),
+        removed=tuple(sorted(set(old) - set(new))),
+    )
+
+
+def describe_cron(cron: Mapping[str, Any]) -> str:
+    order = ("minute", "hour", "day", "month", "day_of_week")
+    known = [str(cron.get(f, "*")) for f in order]
+    extra = [f"{k}={v}" for k, v in cron.items() if k not in order]
+    return " ".join(known + extra)
 
 
 def due_runs(trigger: CronTrigger, since: datetime, until: datetime) -> list[datetime]:
@@ -130,11 +223,17 @@ class Scheduler:
         grace: timedelta = timedelta(hours=1),
         leader_ttl_seconds: float = LEADER_TTL_SECONDS,
         clock: Any = None,
+        rules: Callable[[], Rules] | None = None,
     ) -> None:
         self.broker = broker
         self.redis = redis_client
         self.tz = tz
-        self.jobs = dict(PERIODIC_JOBS if jobs is None else jobs)
+        # The current rules (a ``RulesHolder.get``): ``refresh`` follows their schedules.
+        self._rules = rules
+        self._rules_seen: Rules | None = rules() if rules is not None else None
+        if jobs is None:
+            jobs = jobs_for(self._rules_seen) if rules is not None else PERIODIC_JOBS
+        self.jobs = dict(jobs)
         self.grace = grace
         self.leader_ttl_ms = int(leader_ttl_seconds * 1000)
         self.token = uuid.uuid4().hex
@@ -181,9 +280,9 @@ class Scheduler:
 
     def tick(self, name: str) -> None:
         """APScheduler's callback: make the latest due run of ``name`` if we lead."""
-        job = self.jobs[name]
         with self._fire_lock:
-            if not self.lead():
+            job = self.jobs.get(name)
+            if job is None or not self.lead():  # removed from the rules meanwhile
                 return
             now = self._now()
             runs = due_runs(job.trigger(self.tz), now - self.grace, now)
@@ -200,6 +299,61 @@ class Scheduler:
                 made += 1
         return made
 
+    # --- following the rules --------------------------------------------------------
+
+    def refresh(self) -> ScheduleChange:
+        """Re-register the jobs if the rules changed since last time; log the difference."""
+        if self._rules is None:
+            return ScheduleChange()
+        try:
+            rules = self._rules()
+        except Exception:
+            log.exception("scheduler: could not read the rules; keeping the schedule")
+            return ScheduleChange()
+        if rules is self._rules_seen:
+            return ScheduleChange()
+        self._rules_seen = rules
+        if rules.tz.key != getattr(self.tz, "key", None):
+            log.warning(
+                "scheduler: community time zone changed to %s; jobs keep %s until a restart",
+                rules.tz.key,
+                getattr(self.tz, "key", self.tz),
+            )
+        return self.reschedule(jobs_for(rules))
+
+    def reschedule(self, jobs: Mapping[str, PeriodicJob]) -> ScheduleChange:
+        """Replace the jobs (and their triggers, if running) by ``jobs``."""
+        change = diff_jobs(self.jobs, jobs)
+        old = self.jobs
+        with self._fire_lock:
+            self.jobs = dict(jobs)
+            if self._aps is not None:
+                for name in change.removed:
+                    with contextlib.suppress(Exception):
+                        self._aps.remove_job(name)
+                for name in change.added:
+                    self._add_aps_job(self._aps, self.jobs[name])
+                for name in change.moved:
+                    self._aps.reschedule_job(name, trigger=self.jobs[name].trigger(self.tz))
+        for name in change.added:
+            log.info(
+                "scheduler: added %s (%s) at %s",
+                name,
+                jobs[name].source or "-",
+                describe_cron(jobs[name].cron),
+            )
+        for name in change.moved:
+            log.info(
+                "scheduler: moved %s (%s) from %s to %s",
+                name,
+                jobs[name].source or "-",
+                describe_cron(old[name].cron),
+                describe_cron(jobs[name].cron),
+            )
+        for name in change.removed:
+            log.info("scheduler: removed %s (%s)", name, old[name].source or "-")
+        return change
+
     def _fire_logged(self, job: PeriodicJob, scheduled_for: datetime) -> bool:
         try:
             return self.fire(job, scheduled_for)
@@ -209,17 +363,30 @@ class Scheduler:
 
     # --- running ------------------------------------------------------------------
 
-    def start(self) -> BackgroundScheduler:
+    def _add_aps_job(self, aps: BackgroundScheduler, job: PeriodicJob) -> None:
+        aps.add_job(
+            self.tick,
+            job.trigger(self.tz),
+            args=[job.name],
+            id=job.name,
+            misfire_grace_time=int(self.grace.total_seconds()),
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def start(self, *, refresh_seconds: float = 30.0) -> BackgroundScheduler:
         aps = BackgroundScheduler(timezone=self.tz)
         for job in self.jobs.values():
+            self._add_aps_job(aps, job)
+        if self._rules is not None:
+            # The rule files may change while we run: their schedules follow.
             aps.add_job(
-                self.tick,
-                job.trigger(self.tz),
-                args=[job.name],
-                id=job.name,
-                misfire_grace_time=int(self.grace.total_seconds()),
-                coalesce=True,
+                self.refresh,
+                "interval",
+                seconds=refresh_seconds,
+                id="__rules__",
                 max_instances=1,
+                coalesce=True,
             )
         # Keep (or take) the lead between fires, so a standby only takes over on failure.
         aps.add_job(

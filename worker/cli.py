@@ -3,6 +3,12 @@
 Each command module exposes ``HELP`` (one line), ``configure(parser)`` and
 ``run(args) -> int``. Modules are imported lazily so ``diamond check`` does not
 pay for dramatiq or werkzeug.
+
+Settings come from the environment and from ``.env`` in the current directory.
+Exit codes, the same for every command: 0 done (or nothing to do); 1 error, with one
+line saying what to fix (settings, rules, Redis, the forum, the API key); 2 a human is
+needed (`plan`/`apply`: changes pending; `audit`: halted by the guard rail; a usage
+error on the command line); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,8 +18,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from worker.logs import setup_logging
-from worker.settings import SettingsError
+from worker.logs import scrub, setup_logging
+from worker.settings import SettingsError, redacted_url, use_env_file
+
+EXIT_OK, EXIT_ERROR, EXIT_ATTENTION = 0, 1, 2
+EXIT_CODES = (
+    "exit codes: 0 done; 1 error (one line says what to fix); 2 a human is needed "
+    "(changes pending, audit halted, bad usage)"
+)
 
 # command name -> module under worker.commands
 COMMANDS: dict[str, str] = {
@@ -36,7 +48,9 @@ def _load(name: str):
 
 
 def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diamond", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="diamond", description=__doc__.splitlines()[0], epilog=EXIT_CODES
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in available.items():
@@ -58,12 +72,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(verbose=args.verbose)
     try:
+        use_env_file()
         return int(available[args.command].run(args) or 0)  # type: ignore[attr-defined]
     except SettingsError as exc:
         print(f"diamond {args.command}: settings problem:\n{exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        explained = explain(exc)
+        if explained is None:
+            raise  # a bug: the traceback is what a developer needs
+        print(f"diamond {args.command}: {scrub(explained)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def explain(exc: BaseException) -> str | None:
+    """One line for a failure an operator can fix (Redis, the forum, the key), else None."""
+    import redis
+
+    from worker.forum.errors import ForumError, ForumRejected, ForumUnavailable, RateLimited
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+        return redis_problem(exc)
+    if isinstance(exc, RateLimited):
+        return f"the forum's API budget is used up ({exc}); try again in {exc.wait_seconds:.0f} s"
+    if isinstance(exc, ForumRejected) and exc.status in (401, 403):
+        return (
+            f"the forum refused the API key ({exc}): check DIAMOND_API_KEY (an admin key, "
+            "for all users or for DIAMOND_API_USERNAME) and DIAMOND_API_USERNAME"
+        )
+    if isinstance(exc, ForumUnavailable):
+        return f"cannot reach the forum ({exc}): check DIAMOND_FORUM_URL and that it is up"
+    if isinstance(exc, ForumError):
+        return f"the forum answered an error: {exc}"
+    return None
+
+
+def redis_problem(exc: BaseException) -> str:
+    from worker.settings import load_settings
+
+    try:
+        url = load_settings().redis_url
+    except SettingsError:
+        url = "?"
+    hint = ""
+    if "redis://redis:" in url:
+        hint = (
+            "; `redis` is the compose service's name: outside docker compose use e.g. "
+            "redis://localhost:6379/0"
+        )
+    return f"cannot reach Redis at DIAMOND_REDIS_URL={redacted_url(url)} ({exc}){hint}"
 
 
 if __name__ == "__main__":  # pragma: no cover

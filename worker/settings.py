@@ -2,12 +2,17 @@
 
 Secrets are ``SecretStr`` so they never show in reprs, logs or error messages.
 A missing or bad setting becomes one line naming the variable (``SettingsError``).
+
+The ``diamond`` command also reads ``.env`` in the current directory (or the file
+``DIAMOND_ENV_FILE`` names); variables set in the environment win over the file.
 """
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +20,35 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.logs import register_secret
 
 ENV_PREFIX = "DIAMOND_"
+ENV_FILE_VAR = "DIAMOND_ENV_FILE"
+
+
+def env_file() -> Path | None:
+    """The dotenv file settings are read from (set by the CLI), if any."""
+    value = os.environ.get(ENV_FILE_VAR, "").strip()
+    return Path(value) if value else None
+
+
+def use_env_file(directory: Path | None = None) -> Path | None:
+    """Make ``.env`` in ``directory`` (default: the current one) the settings file, unless
+    ``DIAMOND_ENV_FILE`` already names one. Child processes (dramatiq workers) inherit it."""
+    chosen = env_file()
+    if chosen is None:
+        candidate = (directory or Path.cwd()) / ".env"
+        if candidate.is_file():
+            os.environ[ENV_FILE_VAR] = str(candidate.resolve())
+            chosen = candidate
+    return chosen
+
+
+def redacted_url(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}").geturl()
+    return url
 
 
 class Mode(StrEnum):
@@ -73,7 +107,18 @@ class Settings(BaseSettings):
         """Fail with one line per empty setting that a command needs."""
         missing = [ENV_PREFIX + name.upper() for name in names if not _plain(getattr(self, name))]
         if missing:
-            raise SettingsError("\n".join(f"{var}: must be set" for var in missing))
+            raise SettingsError(
+                "\n".join(f"{var}: must be set{_HINTS.get(var, '')}" for var in missing)
+            )
+
+
+_HINTS = {
+    # Only the demo and the sandbox start a Redis of their own; every other command
+    # shares the deployment's Redis (jobs, ledger, rate limit), so it must be named.
+    "DIAMOND_REDIS_URL": (
+        " (e.g. redis://localhost:6379/0; only `diamond demo` starts an embedded Redis)"
+    ),
+}
 
 
 def _plain(value: object) -> str:
@@ -84,8 +129,11 @@ def _plain(value: object) -> str:
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; errors name the variable, never its value."""
+    dotenv = env_file()
+    if dotenv is not None and not dotenv.is_file():
+        raise SettingsError(f"{ENV_FILE_VAR}: {dotenv} is not a file")
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(_env_file=dotenv, **overrides)  # type: ignore[arg-type,call-arg]
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         return code
 
     settings = load_settings()
+    settings.require("forum_url", "api_key")
     desired = load_desired_for(settings, args)
     if desired is None:
         return EXIT_ERROR

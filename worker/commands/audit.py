@@ -6,7 +6,8 @@ are only acted on in live mode); keys already done are skipped, so running it
 again changes nothing. When more than the rules' share of members would be
 penalised it applies nothing but the staff alert; ``--confirm`` applies anyway.
 
-Exit codes: 0 audited (or dry run shown), 3 halted by the guard rail, 1 error.
+Exit codes: 0 audited (or dry run shown), 2 halted by the guard rail (a human must
+look), 1 error.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from worker.engine.penalties import AuditPlan
 from worker.engine.weeks import Week
 
 HELP = "audit one week's obligations: results table and planned actions (--dry-run, --confirm)"
-EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_HALTED = 0, 1, 2  # as every command (worker.cli)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

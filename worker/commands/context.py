@@ -27,7 +27,12 @@ def forum_context(roster_loader: Callable[..., Any]) -> tuple[Any, Any, Any, Any
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return None
-    redis_client = redis.Redis.from_url(settings.redis_url)
+    redis_client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    redis_client.ping()  # unreachable: one line from the CLI, before any forum call
+    from worker.pipeline import runtime
+
+    # The loaders shared with the actors read runtime's settings: the same as this command's.
+    runtime.configure(redis_url=settings.redis_url, settings_obj=settings)
     # Commands run in a terminal: waiting for the shared forum budget is fine there.
     client = ForumClient.from_settings(settings, redis_client, on_limit="wait")
     return client, redis_client, rules, settings, roster_loader

@@ -32,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
+    settings.require("forum_url", "api_key")
     desired = load_desired_for(settings, args)
     if desired is None:
         return EXIT_ERROR

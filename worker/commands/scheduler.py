@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from worker.pipeline.config import pipeline_settings
 
     settings.require("redis_url")
+    redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()  # one line if not
     broker = setup_broker(settings.redis_url)
     grace = args.grace_seconds or pipeline_settings().misfire_grace_seconds
     scheduler = Scheduler(

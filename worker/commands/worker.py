@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
-from worker.settings import load_settings
+from worker.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 HELP = "run dramatiq workers (jobs from webhooks, the scheduler and the catch-up scan)"
 
@@ -53,13 +56,32 @@ def dramatiq_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def preflight(settings: Settings) -> None:
+    """Raise (one line, via the CLI) if Redis is unreachable or the forum refuses the key."""
+    import redis
+
+    from worker.forum.client import ForumClient
+    from worker.forum.errors import ForumUnavailable
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3)
+    client.ping()
+    try:
+        # One admin read (of the 60 a minute): a refused key fails every job, so stop here.
+        ForumClient.from_settings(settings, client, on_limit="wait").list_badges()
+    except ForumUnavailable as exc:
+        log.warning("worker: the forum is unreachable now (%s); starting anyway", exc)
+
+
 def run(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
     from worker.pipeline.boot import EXTRA_MODULES_ENV
 
-    load_settings().require("redis_url")  # fail with one line before forking
+    settings = load_settings()
+    # Fail with one line before forking: jobs need Redis, the forum and a key it accepts.
+    settings.require("forum_url", "api_key", "redis_url")
+    preflight(settings)
     # Worker processes read these in boot(); the environment is how they get there.
     if args.actors:
         os.environ[EXTRA_MODULES_ENV] = ",".join(args.actors)

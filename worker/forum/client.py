@@ -259,6 +259,14 @@ class ForumClient(DiscourseClient):
         while (wait := self.limiter.acquire()) > 0:
             if self.on_limit == "raise" or waited + wait > self.max_wait:
                 raise RateLimited(wait, message="forum request budget exhausted", path=label)
+            # Say so: a terminal silent for up to a minute looks hung.
+            log.log(
+                logging.WARNING if wait >= 1 else logging.DEBUG,
+                "forum API budget (%s a minute, shared) used up: waiting %.1f s before %s",
+                getattr(self.limiter, "limit", "?"),
+                wait,
+                label,
+            )
             self._sleep(wait)
             waited += wait
 

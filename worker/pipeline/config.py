@@ -39,4 +39,6 @@ class PipelineSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def pipeline_settings() -> PipelineSettings:
-    return PipelineSettings()
+    from worker.settings import env_file
+
+    return PipelineSettings(_env_file=env_file())  # type: ignore[call-arg]

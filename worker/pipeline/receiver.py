@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,43 @@ def _json(code: int, /, **body: Any) -> Response:
 
 
 _NO_CONTENT = 204
+REJECTION_LOG_INTERVAL_SECONDS = 60.0
+
+
+class RejectionLog:
+    """Logs why webhooks were refused, at most once a minute per reason (a misconfigured
+    sender retries a lot), with how many were refused since the last line."""
+
+    def __init__(
+        self,
+        interval: float = REJECTION_LOG_INTERVAL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[tuple[int, str], float] = {}
+        self._quiet: dict[tuple[int, str], int] = {}
+
+    def __call__(self, status: int, reason: str, request: Request) -> None:
+        key = (status, reason)
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.interval:
+                self._quiet[key] = self._quiet.get(key, 0) + 1
+                return
+            self._last[key] = now
+            quiet = self._quiet.pop(key, 0)
+        log.warning(
+            "receiver: refused a webhook with %d: %s (from %s, event %s, delivery %s)%s",
+            status,
+            reason,
+            request.headers.get("X-Forwarded-For") or request.remote_addr or "?",
+            request.headers.get("X-Discourse-Event") or "?",
+            request.headers.get("X-Discourse-Event-Id") or "?",
+            f"; {quiet} more refused for this reason in the last minute" if quiet else "",
+        )
 
 
 class Receiver:
@@ -62,6 +101,7 @@ class Receiver:
         self.dispatcher = Dispatcher(
             broker, Deduper(redis_client, config.dedup_ttl_seconds), config.api_username
         )
+        self.log_rejection = RejectionLog()
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -82,7 +122,11 @@ class Receiver:
             return _json(404, error="not found")
         if request.method != "POST":
             return _json(405, error="POST a Discourse webhook here")
-        return self.webhook(request)
+        response = self.webhook(request)
+        if response.status_code in (400, 401, 413):
+            reason = json.loads(response.get_data()).get("error", "?")
+            self.log_rejection(response.status_code, reason, request)
+        return response
 
     def healthz(self) -> Response:
         try:

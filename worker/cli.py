@@ -38,6 +38,8 @@ COMMANDS: dict[str, str] = {
     "audit": "audit",
     "ledger": "ledger",
     "report": "report",
+    "health": "health",
+    "jobs": "jobs",
     "sandbox": "sandbox",
     "demo": "demo",
 }

@@ -13,6 +13,7 @@ import os
 from worker.logs import SecretFilter
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
+from worker.pipeline.health import Heartbeat, forum_key_status
 from worker.pipeline.jobs import load_actors
 
 EXTRA_MODULES_ENV = "DIAMOND_EXTRA_ACTOR_MODULES"
@@ -29,5 +30,7 @@ def boot() -> None:
             handler.addFilter(SecretFilter())
     cfg = runtime.settings()
     cfg.require("redis_url")
-    setup_broker(cfg.redis_url)
+    broker = setup_broker(cfg.redis_url)
+    # `diamond health worker` (the compose health check) reads what this keeps in Redis.
+    broker.add_middleware(Heartbeat(runtime.redis_client, forum_key_status))
     load_actors(extra_actor_modules())

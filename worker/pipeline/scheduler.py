@@ -31,6 +31,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ import dramatiq
 import redis
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+
+from worker.pipeline import health
 
 if TYPE_CHECKING:
     from worker.rules import Rules
@@ -252,6 +255,8 @@ class Scheduler:
         except redis.RedisError as exc:
             log.warning("scheduler: Redis unreachable, not firing (%s)", exc)
             return False
+        with contextlib.suppress(redis.RedisError):  # `diamond health scheduler` reads it
+            health.beat(self.redis, "scheduler", leading=int(state > 0), jobs=len(self.jobs))
         if state == 2:
             log.info("scheduler: leading (token %s)", self.token[:8])
             self.catch_up()
@@ -276,6 +281,10 @@ class Scheduler:
             self.redis.delete(key)  # let a retry or the catch-up make this run
             raise
         log.info("scheduler: enqueued %s for %s", job.name, stamp)
+        with contextlib.suppress(redis.RedisError):
+            health.note(
+                self.redis, "scheduler", last_success_at=time.time(), last_success_job=job.name
+            )
         return True
 
     def tick(self, name: str) -> None:

@@ -1,0 +1,153 @@
+"""Heartbeats the long-running processes keep in Redis, and the verdict read from them.
+
+Each worker container and each scheduler writes a hash ``diamond:health:<role>:<host>``
+(expiring, so a dead process's record goes away): when it was last alive, whether
+the forum accepts the key (worker), when its last job succeeded or failed. ``diamond
+health worker|scheduler`` reads the record of the container it runs in, which makes it
+a docker-compose health check; ``diamond health`` alone lists every record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from dramatiq.middleware import Middleware
+
+log = logging.getLogger(__name__)
+
+PREFIX = "diamond:health:"
+BEAT_SECONDS = 15.0
+RECORD_TTL_SECONDS = 3600  # a record outlives a crash long enough to be read
+FORUM_CHECK_SECONDS = 600.0  # one admin read every 10 minutes (the budget is 60/minute)
+ROLES = ("worker", "scheduler")
+
+
+def record_key(role: str, host: str | None = None) -> str:
+    return f"{PREFIX}{role}:{host or socket.gethostname()}"
+
+
+def beat(client: redis.Redis, role: str, **fields: Any) -> None:
+    """Record that ``role`` on this host is alive now (plus any ``fields``)."""
+    key = record_key(role)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.hset(key, mapping={"alive_at": f"{time.time():.3f}", **_text(fields)})
+        pipe.expire(key, RECORD_TTL_SECONDS)
+        pipe.execute()
+
+
+def note(client: redis.Redis, role: str, **fields: Any) -> None:
+    """Record fields (e.g. the last success) without claiming to be alive."""
+    key = record_key(role)
+    client.hset(key, mapping=_text(fields))
+    client.expire(key, RECORD_TTL_SECONDS)
+
+
+def _text(fields: dict[str, Any]) -> dict[str, str]:
+    return {k: f"{v:.3f}" if isinstance(v, float) else str(v) for k, v in fields.items()}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    healthy: bool
+    lines: tuple[str, ...]
+
+
+def judge(record: dict[str, str], role: str, now: float, max_age: float) -> Verdict:
+    """Pure: is the process behind ``record`` healthy, and what to tell a human."""
+    if not record:
+        return Verdict(False, (f"{role}: no heartbeat in Redis (not running on this host?)",))
+    lines = []
+    healthy = True
+    age = now - float(record.get("alive_at", 0))
+    if age > max_age:
+        healthy = False
+        lines.append(f"{role}: last heartbeat {age:.0f} s ago (more than {max_age:.0f} s)")
+    else:
+        lines.append(f"{role}: alive ({age:.0f} s ago), Redis reachable")
+    forum = record.get("forum")
+    if forum:
+        if forum != "ok":
+            healthy = healthy and not forum.startswith("refused")
+        lines.append(f"forum: {forum}")
+    for what in ("success", "failure"):
+        at = record.get(f"last_{what}_at")
+        if at:
+            ago = now - float(at)
+            lines.append(f"last {what}: {record.get(f'last_{what}_job', '?')} {ago:.0f} s ago")
+    return Verdict(healthy, tuple(lines))
+
+
+class Heartbeat(Middleware):
+    """dramatiq middleware of ``diamond worker``: beats while the process lives, checks
+    the key every ``FORUM_CHECK_SECONDS``, and records the last job that succeeded/failed."""
+
+    def __init__(
+        self,
+        client: Callable[[], redis.Redis],
+        check_forum: Callable[[], str] | None = None,
+        every: float = BEAT_SECONDS,
+    ) -> None:
+        self._client = client
+        self._check_forum = check_forum
+        self._every = every
+        self._stop = threading.Event()
+        self._forum_checked = 0.0
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        threading.Thread(target=self._loop, name="diamond-heartbeat", daemon=True).start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self._every)
+
+    def tick(self) -> None:
+        fields: dict[str, Any] = {}
+        if self._check_forum and time.monotonic() - self._forum_checked >= FORUM_CHECK_SECONDS:
+            fields["forum"] = self._check_forum()
+            fields["forum_checked_at"] = time.time()
+            self._forum_checked = time.monotonic()
+        try:
+            beat(self._client(), "worker", **fields)
+        except redis.RedisError as exc:
+            log.warning("heartbeat: Redis unreachable (%s)", exc)
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        what = "failure" if exception is not None else "success"
+        with contextlib.suppress(redis.RedisError):  # the beat loop says so
+            note(
+                self._client(),
+                "worker",
+                **{f"last_{what}_at": time.time(), f"last_{what}_job": message.actor_name},
+            )
+
+
+def forum_key_status() -> str:
+    """'ok', 'refused: ...' or 'unreachable: ...' for the worker's forum client."""
+    from worker.forum.errors import ForumError, ForumRejected, RateLimited
+    from worker.pipeline import runtime
+
+    try:
+        runtime.forum().list_badges()
+    except RateLimited:
+        return "ok"  # answered, only busy
+    except ForumRejected as exc:
+        if exc.status in (401, 403):
+            return f"refused: the forum refused the API key ({exc})"
+        return f"error: {exc}"
+    except ForumError as exc:
+        return f"unreachable: {exc}"
+    return "ok"

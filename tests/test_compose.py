@@ -162,3 +162,11 @@ def test_redis_never_evicts_the_ledger_and_stays_under_its_memory_limit() -> Non
 
     # Redis refuses writes at maxmemory instead of being killed by the container limit.
     assert mib(maxmemory) < mib(limit)
+
+
+@pytest.mark.parametrize("service", ("worker", "scheduler"))
+def test_worker_and_scheduler_have_health_checks_that_are_diamond_commands(service: str) -> None:
+    test = COMPOSE["services"][service]["healthcheck"]["test"]
+    assert test[:4] == ["CMD", "diamond", "health", service]
+    module = __import__(f"worker.commands.{COMMANDS['health']}", fromlist=["configure"])
+    build_parser({"health": module}).parse_args(test[2:])  # exits on a bad option

@@ -79,6 +79,10 @@ def worker_process(redis_url: str, *extra: str) -> Iterator[subprocess.Popen[byt
         **os.environ,
         "DIAMOND_REDIS_URL": redis_url,
         "DIAMOND_MAINTENANCE_CHANCE": "1000000",  # every broker command checks for dead workers
+        # The worker refuses to start without forum settings; the probe actors never call
+        # it, and an unreachable forum at start is only a warning.
+        "DIAMOND_FORUM_URL": "http://127.0.0.1:9",
+        "DIAMOND_API_KEY": "probe-key-unused",
     }
     cmd = [sys.executable, "-m", "worker", "worker", "--processes", "1", "--threads", "2"]
     cmd += ["--actors", "worker.pipeline.probe", "--queues", probe.QUEUE, *extra]

@@ -192,15 +192,46 @@ def test_webhook_create_and_event_types(rsps, client) -> None:
     assert hook["content_type"] == 1
 
 
-def test_user_fields_create_and_update_are_wrapped(rsps, client) -> None:
-    rsps.add("POST", f"{BASE}/admin/customize/user_fields.json", json={"user_field": {"id": 5}})
-    rsps.add("PUT", f"{BASE}/admin/customize/user_fields/5.json", json={"user_field": {"id": 5}})
-    client.create_user_field(name="Track", field_type="text", editable=True)
-    client.update_user_field(5, required=True)
+def test_user_fields_create_and_update_are_wrapped_on_the_config_path(rsps, client) -> None:
+    created = {"success": "OK", "user_field": {"id": 5}}
+    rsps.add("POST", f"{BASE}/admin/config/user_fields.json", json=created)
+    rsps.add("PUT", f"{BASE}/admin/config/user_fields/5.json", json={"user_field": {"id": 5}})
+    rsps.add("DELETE", f"{BASE}/admin/config/user_fields/5.json", json={"success": "OK"})
+    assert client.create_user_field(name="Track", field_type="text", editable=True) == {"id": 5}
+    client.update_user_field(5, requirement="for_all_users")
+    client.delete_user_field(5)
     assert body_of(rsps.calls[0]) == {
         "user_field": {"name": "Track", "field_type": "text", "editable": True}
     }
-    assert body_of(rsps.calls[1]) == {"user_field": {"required": True}}
+    assert body_of(rsps.calls[1]) == {"user_field": {"requirement": "for_all_users"}}
+    assert len(rsps.calls) == 3
+
+
+def test_an_older_forum_gets_user_fields_on_the_customize_path_probed_once(rsps, client) -> None:
+    # Discourse before the /admin/config move: the new path is not routed (404).
+    missing = {"errors": ["The requested URL or resource could not be found."]}
+    rsps.add("GET", f"{BASE}/admin/config/user_fields.json", status=404, json=missing)
+    old = f"{BASE}/admin/customize/user_fields.json"
+    rsps.add("GET", old, json={"user_fields": [{"id": 1, "name": "Why"}]})
+    rsps.add("POST", old, json={"success": "OK", "user_field": {"id": 2}})
+    rsps.add("PUT", f"{BASE}/admin/customize/user_fields/2.json", json={"user_field": {"id": 2}})
+    assert client.list_user_fields() == [{"id": 1, "name": "Why"}]
+    assert client.create_user_field(name="Track", field_type="text") == {"id": 2}
+    client.update_user_field(2, editable=False)
+    assert [(c.request.method, urlsplit(c.request.url).path) for c in rsps.calls] == [
+        ("GET", "/admin/config/user_fields.json"),
+        ("GET", "/admin/customize/user_fields.json"),
+        ("POST", "/admin/customize/user_fields.json"),
+        ("PUT", "/admin/customize/user_fields/2.json"),
+    ]
+
+
+def test_user_fields_missing_on_both_paths_is_not_found(rsps, client) -> None:
+    missing = {"errors": ["The requested URL or resource could not be found."]}
+    rsps.add("GET", f"{BASE}/admin/config/user_fields.json", status=404, json=missing)
+    rsps.add("GET", f"{BASE}/admin/customize/user_fields.json", status=404, json=missing)
+    with pytest.raises(NotFound):
+        client.list_user_fields()
 
 
 # ---------------------------------------------------------------- pagination
@@ -536,6 +567,9 @@ def test_like_forbidden_for_another_reason_is_rejected(rsps, client) -> None:
 )
 def test_deleting_what_is_already_gone_is_done(rsps, client, method, args) -> None:
     rsps.add("DELETE", _delete_url(method), status=404, json={"errors": ["not found"]})
+    if method == "delete_user_field":  # 404 on the current path: the older one is asked
+        old = _delete_url(method).replace("/config/", "/customize/")
+        rsps.add("DELETE", old, status=404, json={"errors": ["not found"]})
     assert getattr(client, method)(*args)["already_done"] is True
 
 
@@ -548,7 +582,7 @@ def _delete_url(method: str) -> str:
             "delete_badge": "/admin/badges/4.json",
             "delete_post": "/posts/4.json",
             "delete_webhook": "/admin/api/web_hooks/4.json",
-            "delete_user_field": "/admin/customize/user_fields/4.json",
+            "delete_user_field": "/admin/config/user_fields/4.json",
             "revoke_user_badge": "/user_badges/4.json",
         }[method]
     )

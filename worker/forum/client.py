@@ -54,6 +54,8 @@ GROUP_MEMBERS_CHUNK = 1000  # Discourse's ADD_MEMBERS_LIMIT
 TOPIC_POSTS_CHUNK = 20  # what Discourse's own UI asks /t/{id}/posts.json for
 REVIEWABLE_ACTIONS = frozenset({"approve_user", "delete_user", "delete_user_block"})
 PERMISSION_LEVELS = {1: "full", 2: "create_post", 3: "readonly"}
+# Where the user-field admin lives: current Discourse (scope "/config"), then older forums.
+USER_FIELDS_PREFIXES = ("/admin/config/user_fields", "/admin/customize/user_fields")
 
 # Answers that mean "this is already so"; each is treated as success.
 ALREADY_DONE_CASES = {
@@ -144,6 +146,7 @@ class ForumClient(DiscourseClient):
         self.call_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._sleep = sleep
+        self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
 
     @classmethod
     def from_settings(
@@ -507,29 +510,46 @@ class ForumClient(DiscourseClient):
     # ------------------------------------------------------------------ user fields
 
     def list_user_fields(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/admin/customize/user_fields.json").get("user_fields", [])
+        return self._user_fields_call("GET", ".json").get("user_fields", [])
 
     def create_user_field(self, *, reason: str | None = None, **attrs: Any) -> dict[str, Any]:
-        """``POST /admin/customize/user_fields.json {"user_field": {name, field_type, ...}}``."""
-        return self._call(
-            "POST", "/admin/customize/user_fields.json", json={"user_field": attrs}, reason=reason
+        """``POST /admin/config/user_fields.json {"user_field": {name, field_type, ...}}``;
+        Discourse answers ``{"success": "OK", "user_field": {...}}``."""
+        return self._user_fields_call(
+            "POST", ".json", json={"user_field": attrs}, reason=reason
         ).get("user_field", {})
 
     def update_user_field(
         self, field_id: int, *, reason: str | None = None, **attrs: Any
     ) -> dict[str, Any]:
-        return self._call(
-            "PUT",
-            "/admin/customize/user_fields/{id}.json",
-            id=field_id,
-            json={"user_field": attrs},
-            reason=reason,
+        return self._user_fields_call(
+            "PUT", "/{id}.json", id=field_id, json={"user_field": attrs}, reason=reason
         ).get("user_field", {})
 
     def delete_user_field(self, field_id: int, *, reason: str | None = None) -> dict[str, Any]:
-        return self._delete_idempotent(
-            "/admin/customize/user_fields/{id}.json", f"user field {field_id}", reason, id=field_id
-        )
+        # Discourse answers 200 for a field that does not exist; 404 only on both paths.
+        try:
+            return self._user_fields_call("DELETE", "/{id}.json", id=field_id, reason=reason)
+        except NotFound:
+            return self._already(f"delete user field {field_id}", "not found")
+
+    def _user_fields_call(self, verb: str, suffix: str, **kwargs: Any) -> Any:
+        """User-field admin routes: ``/admin/config/user_fields`` on current Discourse,
+        ``/admin/customize/user_fields`` on older forums (the other answers 404, a
+        missing route). The one that answered is tried first from then on."""
+        known = self._user_fields_prefix
+        prefixes = [known] + [p for p in USER_FIELDS_PREFIXES if p != known]
+        for prefix in prefixes:
+            try:
+                result = self._call(verb, prefix + suffix, **kwargs)
+            except NotFound:
+                if prefix == prefixes[-1]:
+                    raise
+                log.info("forum: no %s%s here; trying the other user-field path", prefix, suffix)
+                continue
+            self._user_fields_prefix = prefix
+            return result
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ review queue
 

@@ -348,14 +348,64 @@ def test_list_groups_pages_until_total(rsps, client) -> None:
     assert [g["id"] for g in client.list_groups()] == [1, 2, 3]
 
 
-def test_iter_category_topics_follows_more_topics_url(rsps, client) -> None:
+CATEGORIES = {
+    "category_list": {
+        "categories": [
+            {
+                "id": 3,
+                "slug": "camp",
+                "subcategory_list": [{"id": 7, "slug": "squad-1", "parent_category_id": 3}],
+            },
+            {"id": 9, "slug": "", "name": "请假"},
+        ]
+    }
+}
+
+
+def test_iter_category_topics_asks_for_the_full_slug_path_and_pages(rsps, client) -> None:
+    # ListController#set_category answers /c/{id}.json (or a partial slug path) with a 301.
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
     rsps.add(
         "GET",
-        **at(f"{BASE}/c/7.json?page=0"),
-        json={"topic_list": {"topics": [{"id": 1}], "more_topics_url": "/c/7.json?page=1"}},
+        **at(f"{BASE}/c/camp/squad-1/7.json?page=0"),
+        json={
+            "topic_list": {
+                "topics": [{"id": 1}],
+                "more_topics_url": "/c/camp/squad-1/7/l/latest?page=1",
+            }
+        },
     )
-    rsps.add("GET", **at(f"{BASE}/c/7.json?page=1"), json={"topic_list": {"topics": [{"id": 2}]}})
+    rsps.add(
+        "GET",
+        **at(f"{BASE}/c/camp/squad-1/7.json?page=1"),
+        json={"topic_list": {"topics": [{"id": 2}]}},
+    )
+    rsps.add("GET", **at(f"{BASE}/c/camp/3.json?page=0"), json={"topic_list": {"topics": []}})
+    rsps.add("GET", **at(f"{BASE}/c/9-category/9.json?page=0"), json={"topic_list": {}})
     assert [t["id"] for t in client.iter_category_topics(7)] == [1, 2]
+    assert list(client.iter_category_topics(3)) == []  # the slugs are read once per client
+    assert list(client.iter_category_topics(9)) == []  # no slug: Category#slug_for_url
+
+
+def test_iter_category_topics_rereads_the_slugs_once_after_a_301(rsps, client) -> None:
+    renamed = {"category_list": {"categories": [{"id": 3, "slug": "camp-2026"}]}}
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
+    moved = {"Location": f"{BASE}/c/camp-2026/3.json?page=0"}
+    rsps.add("GET", **at(f"{BASE}/c/camp/3.json?page=0"), status=301, headers=moved, body=b"")
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=renamed)
+    rsps.add("GET", **at(f"{BASE}/c/camp-2026/3.json?page=0"), json={"topic_list": {}})
+    assert list(client.iter_category_topics(3)) == []
+
+
+def test_iter_category_topics_of_an_unknown_category_is_not_found(rsps, client) -> None:
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
+    with pytest.raises(NotFound):
+        list(client.iter_category_topics(42))
+
+
+def test_iter_category_topics_with_a_known_slug_path_lists_at_once(rsps, client) -> None:
+    rsps.add("GET", **at(f"{BASE}/c/camp/squad-1/7.json?page=0"), json={"topic_list": {}})
+    assert list(client.iter_category_topics(7, slug_path="camp/squad-1")) == []
 
 
 def test_list_webhooks_pages_by_offset(rsps, client) -> None:

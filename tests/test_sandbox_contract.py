@@ -347,7 +347,7 @@ def drive_everything(api: Api) -> dict[str, Any]:
         "GET", f"/t/{topic_post['topic_id']}/posts.json", query={"post_ids[]": [str(reply["id"])]}
     )
     admin.get(f"/c/{cat['slug']}/{cat['id']}.json")
-    admin.get(f"/c/{cat['id']}.json")
+    admin.get(f"/c/{cat['slug']}/{cat['id']}.json", page="1")
     admin.get(f"/c/{cat['slug']}/{cat['id']}/l/latest.json")
     admin.get(f"/c/articles/{sub['slug']}/{sub['id']}.json")
     admin.get("/latest.json")

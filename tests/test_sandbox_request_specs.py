@@ -149,3 +149,45 @@ def test_user_fields_routes_are_admin_only(sb, admin) -> None:
     _user(admin, "alice")
     # AdminConstraint: the route does not exist for others
     assert admin.as_user("alice").get(f"{USER_FIELDS}.json").status == 404
+
+
+# ── ListController#set_category: the canonical path is /c/{full slug path}/{id} ───
+
+
+def _category(api: Api, name: str, **attrs: Any) -> dict[str, Any]:
+    answer = api.post("/categories.json", {"name": name, **attrs})
+    assert answer.status == 200, answer.body
+    return answer.body["category"]
+
+
+def test_category_list_by_id_alone_is_a_301_to_the_slug_path(sb, admin) -> None:
+    cat = _category(admin, "Articles")
+    answer = admin.get(f"/c/{cat['id']}.json", page="1")
+    assert answer.status == 301
+    assert answer.headers["Location"] == f"{sb.forum.base_url}/c/articles/{cat['id']}.json?page=1"
+
+
+def test_subcategory_list_needs_the_parent_slug_too(sb, admin) -> None:
+    cat = _category(admin, "Articles")
+    sub = _category(admin, "Squad room", parent_category_id=cat["id"])
+    short = admin.get(f"/c/{sub['slug']}/{sub['id']}.json")
+    assert short.status == 301
+    assert short.headers["Location"].endswith(f"/c/articles/squad-room/{sub['id']}.json")
+    assert admin.get(f"/c/articles/squad-room/{sub['id']}.json").status == 200
+    latest = admin.get(f"/c/{sub['id']}/l/latest.json")
+    assert latest.headers["Location"].endswith(f"/c/articles/squad-room/{sub['id']}/l/latest.json")
+
+
+def test_category_list_on_the_right_slug_path_answers_the_topics(admin) -> None:
+    cat = _category(admin, "Articles")
+    answer = admin.get(f"/c/articles/{cat['id']}.json")
+    assert answer.status == 200
+    assert "topics" in answer.body["topic_list"]
+
+
+def test_category_list_of_a_category_without_a_slug_uses_id_category(sb, admin) -> None:
+    cat = _category(admin, "请假")
+    sb.forum.categories[cat["id"]].slug = ""  # Discourse's auto slug of a CJK name (ascii)
+    answer = admin.get(f"/c/{cat['id']}.json")
+    assert answer.headers["Location"].endswith(f"/c/{cat['id']}-category/{cat['id']}.json")
+    assert admin.get(f"/c/{cat['id']}-category/{cat['id']}.json").status == 200

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 import redis
 import requests
@@ -99,6 +100,21 @@ def _unseen(items: list[dict[str, Any]], seen: set[Any]) -> list[dict[str, Any]]
     return fresh
 
 
+def _slug_paths(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """Category id -> full slug path (``parent/child``) of a flattened category list."""
+    by_id = {int(c["id"]): c for c in categories if "id" in c}
+
+    def path(category_id: int, depth: int = 0) -> str:
+        category = by_id[category_id]
+        own = str(category.get("slug") or f"{category_id}-category")
+        parent = category.get("parent_category_id")
+        if parent is None or int(parent) not in by_id or depth > 10:
+            return own
+        return f"{path(int(parent), depth + 1)}/{own}"
+
+    return {category_id: path(category_id) for category_id in by_id}
+
+
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -147,6 +163,7 @@ class ForumClient(DiscourseClient):
         self._counts_lock = threading.Lock()
         self._sleep = sleep
         self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
+        self._category_paths: dict[int, str] = {}  # category id -> slug path, read once
 
     @classmethod
     def from_settings(
@@ -831,18 +848,60 @@ class ForumClient(DiscourseClient):
             "/categories/{id}.json", f"category {category_id}", reason, id=category_id
         )
 
-    def iter_category_topics(self, slug_or_id: int | str) -> Iterator[dict[str, Any]]:
-        """``GET /c/{id}.json?page=N`` (0-based) while ``topic_list.more_topics_url`` says so."""
+    def iter_category_topics(
+        self, category_id: int, *, slug_path: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /c/{slug path}/{id}.json?page=N`` (0-based) while ``more_topics_url`` says so.
+
+        Discourse answers ``/c/{id}.json``, and any slug path that is not the category's
+        full one (``parent/child``), with a 301 (``ListController#set_category``); the
+        client does not follow redirects, so it asks for the canonical path. Without
+        ``slug_path`` it is read from the category list, once per client (one call), and
+        once more if a 301 says a slug changed since.
+        """
+        path = slug_path or self.category_slug_path(category_id)
         page = 0
         seen: set[Any] = set()
+        reread = slug_path is None
         while True:
-            result = self._call("GET", "/c/{id}.json", id=slug_or_id, params={"page": page})
+            try:
+                result = self._category_page(path, category_id, page)
+            except ForumRejected as exc:
+                if not (reread and exc.status in (301, 302)):
+                    raise
+                reread = False
+                path = self.category_slug_path(category_id, refresh=True)
+                continue
             topic_list = result.get("topic_list") or {}
             fresh = _unseen(topic_list.get("topics") or [], seen)
             yield from fresh
             if not fresh or not topic_list.get("more_topics_url"):
                 return
             page += 1
+
+    def _category_page(self, slug_path: str, category_id: int, page: int) -> Any:
+        # Each slug is quoted on its own ("%" kept: slugs of encoded sites are stored quoted).
+        quoted = "/".join(quote(part, safe="%") for part in slug_path.split("/"))
+        return self._request(
+            "GET",
+            f"/c/{quoted}/{int(category_id)}.json",
+            params={"page": page},
+            template="/c/{slug}/{id}.json",
+        )
+
+    def category_slug_path(self, category_id: int, *, refresh: bool = False) -> str:
+        """``parent/child`` as in ``Category#full_slug("/")`` (a category without a slug
+        is ``{id}-category``), from ``GET /categories.json`` read once per client."""
+        if refresh or category_id not in self._category_paths:
+            self._category_paths = _slug_paths(self.list_categories())
+        try:
+            return self._category_paths[category_id]
+        except KeyError:
+            raise NotFound(
+                f"category {category_id} is not in the category list",
+                status=404,
+                path="GET /c/{slug}/{id}.json",
+            ) from None
 
     # ------------------------------------------------------------------ topics and posts
 

@@ -191,3 +191,86 @@ def test_category_list_of_a_category_without_a_slug_uses_id_category(sb, admin) 
     answer = admin.get(f"/c/{cat['id']}.json")
     assert answer.headers["Location"].endswith(f"/c/{cat['id']}-category/{cat['id']}.json")
     assert admin.get(f"/c/{cat['id']}-category/{cat['id']}.json").status == 200
+
+
+# ── user_badges_controller_spec.rb (create, destroy) ──────────────────────────
+
+
+@pytest.fixture
+def granting(sb: Sandbox, admin: Api) -> dict[str, Any]:
+    sb.forum.base_url = "https://forum.example"  # Discourse.base_url: the forum's own host
+    _user(admin, "alice")
+    badge = admin.post("/admin/badges.json", {"name": "Helper", "badge_type_id": 3}).body["badge"]
+    cat = _category(admin, "General")
+    topic = admin.as_user("alice").post(
+        "/posts.json",
+        {"title": "A topic long enough to pass", "raw": "Body " * 10, "category": cat["id"]},
+    )
+    assert topic.status == 200, topic.body
+    return {"badge": badge, "topic_id": topic.body["topic_id"], "post_id": topic.body["id"]}
+
+
+def _grant(api: Api, badge: dict[str, Any], **params: Any) -> Any:
+    return api.post("/user_badges.json", {"badge_id": badge["id"], **params})
+
+
+def test_user_badges_create_requires_username(admin, granting) -> None:
+    assert _grant(admin, granting["badge"]).status == 400
+
+
+def test_user_badges_create_is_refused_to_regular_users(admin, granting) -> None:
+    answer = _grant(admin.as_user("alice"), granting["badge"], username="alice")
+    assert answer.status == 403
+
+
+def test_user_badges_create_from_staff_with_a_post_url_on_the_forum_host(
+    sb, admin, granting
+) -> None:
+    reason = f"https://forum.example/t/a-topic-long-enough-to-pass/{granting['topic_id']}/1"
+    answer = _grant(admin, granting["badge"], username="alice", reason=reason)
+    assert answer.status == 200
+    (granted,) = sb.forum.user_badges.values()
+    assert granted.post_id == granting["post_id"]
+
+
+def test_user_badges_create_with_a_relative_post_path(sb, admin, granting) -> None:
+    # Discourse.route_for(URI("/t/12/1")): no host, so the path alone is routed.
+    answer = _grant(
+        admin, granting["badge"], username="alice", reason=f"/t/{granting['topic_id']}/1"
+    )
+    assert answer.status == 200
+    (granted,) = sb.forum.user_badges.values()
+    assert granted.post_id == granting["post_id"]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "http://example.com/t/x/{topic}/1",  # the spec's external link
+        "http://127.0.0.1:8080/t/x/{topic}/1",  # the forum, by an internal address
+        "http://forum:3000/t/{topic}/1",  # the forum, by its compose service name
+        "https://forum.example/random_url/t/x/{topic}/1",  # not a topic or post route
+    ],
+)
+def test_user_badges_create_refuses_a_reason_that_is_not_a_post_of_this_forum(
+    sb, admin, granting, reason
+) -> None:
+    answer = _grant(
+        admin, granting["badge"], username="alice", reason=reason.format(topic=granting["topic_id"])
+    )
+    assert answer.status == 400
+    assert answer.body["failed"] == "FAILED" and answer.body["message"]
+    assert sb.forum.user_badges == {}
+
+
+def test_user_badges_create_of_a_disabled_badge_is_not_found(sb, admin, granting) -> None:
+    # fetch_badge_from_params: Badge.find_by(id:, enabled: true) or Discourse::NotFound
+    sb.forum.badges[granting["badge"]["id"]].enabled = False
+    assert _grant(admin, granting["badge"], username="alice").status == 404
+
+
+def test_user_badges_destroy_checks_the_user_may_revoke_then_revokes(sb, admin, granting) -> None:
+    granted = _grant(admin, granting["badge"], username="alice").body["user_badge"]
+    assert admin.as_user("alice").delete(f"/user_badges/{granted['id']}.json").status == 403
+    assert admin.delete(f"/user_badges/{granted['id']}.json").status == 200
+    assert sb.forum.user_badges == {}

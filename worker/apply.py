@@ -162,7 +162,7 @@ class Applier:
 
     def _do_GrantBadge(self, act: a.GrantBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)
-        return self.client.grant_badge(act.username, badge_id, act.reason_url)
+        return self.client.grant_badge(act.username, badge_id, act.reason_path)
 
     def _do_RevokeBadge(self, act: a.RevokeBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)

@@ -1081,7 +1081,10 @@ class ForumClient(DiscourseClient):
         )
 
     def grant_badge(self, username: str, badge_id: int, reason: str) -> dict[str, Any]:
-        """``POST /user_badges.json``; ``reason`` is the URL of the post that earned it.
+        """``POST /user_badges.json``; ``reason`` is the post that earned it, best as the
+        relative ``/t/{topic}/{post_number}``: ``UserBadgesController#create`` routes it with
+        ``Discourse.route_for``, which refuses (400) an absolute URL on any host but the
+        forum's public one, such as the internal address this client may use.
 
         Granting a badge the user already has (single-grant badge) is a 200 that
         returns the existing user badge: nothing special to do for retries.

@@ -192,6 +192,27 @@ def test_webhook_create_and_event_types(rsps, client) -> None:
     assert hook["content_type"] == 1
 
 
+def test_badge_flags_go_as_strings_because_discourse_skips_a_json_false(rsps, client) -> None:
+    # Admin::BadgesController#update_badge_from_params sets a key only ``if params[key]``.
+    rsps.add("POST", f"{BASE}/admin/badges.json", json={"badge": {"id": 5}})
+    rsps.add("PUT", f"{BASE}/admin/badges/5.json", json={"badge": {"id": 5}})
+    client.create_badge("Helper", 3, "helps", allow_title=False, listable=True)
+    client.update_badge(5, name="Helper", badge_type_id=3, enabled=False, multiple_grant=True)
+    assert body_of(rsps.calls[0]) == {
+        "name": "Helper",
+        "badge_type_id": 3,
+        "description": "helps",
+        "allow_title": "false",
+        "listable": "true",
+    }
+    assert body_of(rsps.calls[1]) == {
+        "name": "Helper",
+        "badge_type_id": 3,
+        "enabled": "false",
+        "multiple_grant": "true",
+    }
+
+
 def test_user_fields_create_and_update_are_wrapped_on_the_config_path(rsps, client) -> None:
     created = {"success": "OK", "user_field": {"id": 5}}
     rsps.add("POST", f"{BASE}/admin/config/user_fields.json", json=created)

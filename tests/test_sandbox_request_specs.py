@@ -274,3 +274,28 @@ def test_user_badges_destroy_checks_the_user_may_revoke_then_revokes(sb, admin, 
     assert admin.as_user("alice").delete(f"/user_badges/{granted['id']}.json").status == 403
     assert admin.delete(f"/user_badges/{granted['id']}.json").status == 200
     assert sb.forum.user_badges == {}
+
+
+# ── Admin::BadgesController#update_badge_from_params: ``if params[key]`` ──────────
+
+
+def test_badge_update_ignores_a_json_false_but_takes_the_string(sb, admin) -> None:
+    badge = admin.post(
+        "/admin/badges.json", {"name": "Helper", "badge_type_id": 3, "allow_title": "true"}
+    ).body["badge"]
+    path = f"/admin/badges/{badge['id']}.json"
+    stored = sb.forum.badges[badge["id"]]
+    assert stored.allow_title is True
+    answer = admin.put(path, {"name": "Helper", "badge_type_id": 3, "allow_title": False})
+    assert answer.status == 200
+    assert stored.allow_title is True  # a JSON false is falsy in Ruby: skipped
+    admin.put(path, {"name": "Helper", "badge_type_id": 3, "allow_title": "false"})
+    assert stored.allow_title is False
+    admin.put(path, {"name": "Helper", "badge_type_id": 3, "enabled": False})
+    assert stored.enabled is True
+
+
+def test_badge_attributes_are_read_at_the_top_level_only(sb, admin) -> None:
+    # params.permit(*allowed): a {"badge": {...}} wrapper is not read.
+    answer = admin.post("/admin/badges.json", {"badge": {"name": "Helper", "badge_type_id": 3}})
+    assert answer.status == 422

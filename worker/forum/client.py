@@ -100,6 +100,12 @@ def _unseen(items: list[dict[str, Any]], seen: set[Any]) -> list[dict[str, Any]]
     return fresh
 
 
+def _badge_flags(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Booleans as "true"/"false": ``Admin::BadgesController#update_badge_from_params`` sets a
+    column only ``if params[key]``, so a JSON false would leave a flag on for ever."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in attrs.items()}
+
+
 def _slug_paths(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
     """Category id -> full slug path (``parent/child``) of a flattened category list."""
     by_id = {int(c["id"]): c for c in categories if "id" in c}
@@ -1063,7 +1069,7 @@ class ForumClient(DiscourseClient):
             "name": name,
             "badge_type_id": badge_type_id,
             **_drop_none(description=description),
-            **attrs,
+            **_badge_flags(attrs),
         }
         return self._call("POST", "/admin/badges.json", json=body, reason=reason).get("badge", {})
 
@@ -1072,7 +1078,7 @@ class ForumClient(DiscourseClient):
     ) -> dict[str, Any]:
         """``PUT /admin/badges/{id}.json``; Discourse requires ``name`` and ``badge_type_id``."""
         return self._call(
-            "PUT", "/admin/badges/{id}.json", id=badge_id, json=attrs, reason=reason
+            "PUT", "/admin/badges/{id}.json", id=badge_id, json=_badge_flags(attrs), reason=reason
         ).get("badge", {})
 
     def delete_badge(self, badge_id: int, *, reason: str | None = None) -> dict[str, Any]:

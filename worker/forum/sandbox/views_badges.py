@@ -33,7 +33,9 @@ _STR_ATTRS = ("description", "long_description", "icon")
 
 
 def _apply(ctx: Ctx, badge: Badge, *, is_new: bool) -> None:
-    p = ctx.params.get("badge") if isinstance(ctx.params.get("badge"), dict) else ctx.params
+    """Admin::BadgesController#update_badge_from_params: top-level params, each column set
+    only ``if params[key]``, so a JSON false or null is skipped (the string "false" is not)."""
+    p = {k: v for k, v in ctx.params.items() if v is not None and v is not False}
     errors = []
     if "name" in p or is_new:
         name = str(p.get("name") or "").strip()
@@ -98,6 +100,7 @@ def index(ctx: Ctx) -> Any:
 
 
 def create(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#create, AdminBadgeSerializer."""
     ctx.require_admin()
     forum = ctx.forum
     badge = Badge(id=0, name="", badge_type_id=3, created_at=forum.now())
@@ -114,6 +117,7 @@ def _admin_badge(ctx: Ctx, badge: Badge) -> dict[str, Any]:
 
 
 def update(ctx: Ctx, badge_id: int) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#update, AdminBadgeSerializer."""
     ctx.require_admin()
     badge = _badge(ctx, badge_id)
     _apply(ctx, badge, is_new=False)

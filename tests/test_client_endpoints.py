@@ -478,15 +478,31 @@ def test_add_group_members_sends_at_most_1000_names_a_call(rsps, client) -> None
 # ---------------------------------------------------------------- already done is success
 
 
-def test_add_members_all_already_in_group_is_done(rsps, client) -> None:
-    rsps.add(
-        "PUT",
-        f"{BASE}/groups/4/members.json",
-        status=422,
-        json={"errors": ["ann, bob are already members of this group."]},
-    )
-    result = client.add_group_members(4, ["bob", "ann"])
+MEMBERS = f"{BASE}/groups/squad-1/members.json"
+
+
+def _members(*names: str) -> dict:
+    people = [{"id": i, "username": n} for i, n in enumerate(names, 1)]
+    return {"members": people, "owners": [], "meta": {"total": len(people)}}
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "The following users are already members of this group: ann, bob",
+        "以下用户已经是该群组的成员：ann, bob",  # member_already_exist is a localised text
+        "Folgende Benutzer sind bereits Mitglieder dieser Gruppe: ann, bob",
+    ],
+)
+def test_add_members_all_already_in_group_is_decided_from_the_members(
+    rsps, client, refusal
+) -> None:
+    # GroupsController#add_members: 422 with no error_type when every one is a member.
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": [refusal]})
+    rsps.add("GET", MEMBERS, json=_members("ann", "bob", "cy"))
+    result = client.add_group_members(4, ["bob", "ann"], group_name="squad-1")
     assert result["added"] == [] and sorted(result["already"]) == ["ann", "bob"]
+    assert client.call_counts["GET /groups/{name}/members.json"] == 1  # the extra read
 
 
 def test_add_members_partial_refusal_from_old_discourse_resends_the_rest(rsps, client) -> None:
@@ -494,33 +510,72 @@ def test_add_members_partial_refusal_from_old_discourse_resends_the_rest(rsps, c
         "PUT",
         f"{BASE}/groups/4/members.json",
         status=422,
-        json={"errors": ["ann is already a member of this group."]},
+        json={"errors": ["'ann' ist bereits Mitglied dieser Gruppe."]},
     )
+    rsps.add("GET", MEMBERS, json=_members("ann"))
     rsps.add("PUT", f"{BASE}/groups/4/members.json", json={"success": "OK", "usernames": ["bob"]})
-    result = client.add_group_members(4, ["ann", "bob"])
-    assert body_of(rsps.calls[1]) == {"usernames": "bob"}
-    assert result == {"success": "OK", "added": ["bob"], "already": ["ann"]}
+    result = client.add_group_members(4, ["ann", "bob"], group_name="squad-1")
+    assert body_of(rsps.calls[2]) == {"usernames": "bob"}
+    assert result == {"success": "OK", "added": ["bob"], "already": ["ann"], "unknown": []}
 
 
-def test_add_members_error_type_member_already_exist_is_done(rsps, client) -> None:
-    rsps.add(
-        "PUT",
-        f"{BASE}/groups/4/members.json",
-        status=422,
-        json={"errors": ["x"], "error_type": "member_already_exist"},
-    )
+def test_add_members_looks_the_group_name_up_when_not_given(rsps, client) -> None:
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": ["x"]})
+    rsps.add("GET", f"{BASE}/groups/by-id/4.json", json={"group": {"id": 4, "name": "squad-1"}})
+    rsps.add("GET", MEMBERS, json=_members("ann"))
     assert client.add_group_members(4, ["ann"])["already"] == ["ann"]
 
 
-def test_add_members_other_422_is_still_rejected(rsps, client) -> None:
+def test_add_members_422_when_none_is_a_member_is_still_rejected(rsps, client) -> None:
     rsps.add(
         "PUT",
         f"{BASE}/groups/4/members.json",
         status=422,
         json={"errors": ["You can't add more than 1000 users at once"]},
     )
+    rsps.add("GET", MEMBERS, json=_members("cy"))
     with pytest.raises(ForumRejected):
-        client.add_group_members(4, ["ann"])
+        client.add_group_members(4, ["ann"], group_name="squad-1")
+
+
+def test_add_members_skips_names_without_an_account(rsps, client, caplog) -> None:
+    # users_from_params: unknown names are dropped; none known is a 400 invalid_parameters.
+    rsps.add(
+        "PUT",
+        f"{BASE}/groups/4/members.json",
+        json={"success": "OK", "usernames": ["Ann"], "emails": []},
+    )
+    with caplog.at_level("WARNING"):
+        result = client.add_group_members(4, ["ann", "gone"], group_name="squad-1")
+    assert result == {"success": "OK", "added": ["ann"], "already": [], "unknown": ["gone"]}
+    assert "gone" in caplog.text
+
+
+def test_add_members_of_only_deleted_accounts_is_not_an_error(rsps, client) -> None:
+    invalid = {
+        "errors": ["You supplied invalid parameters to the request: usernames"],
+        "error_type": "invalid_parameters",
+    }
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.add_group_members(4, ["gone"], group_name="squad-1")
+    assert result["unknown"] == ["gone"] and result["added"] == []
+
+
+def test_add_members_a_member_and_a_deleted_account(rsps, client) -> None:
+    # Discourse finds only ann, a member: 422; then gone alone: 400. Neither is an error.
+    invalid = {"errors": ["invalid: usernames"], "error_type": "invalid_parameters"}
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": ["ann …"]})
+    rsps.add("GET", MEMBERS, json=_members("ann"))
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.add_group_members(4, ["ann", "gone"], group_name="squad-1")
+    assert result == {"success": "OK", "added": [], "already": ["ann"], "unknown": ["gone"]}
+
+
+def test_remove_members_of_only_deleted_accounts_is_not_an_error(rsps, client) -> None:
+    invalid = {"errors": ["invalid: usernames"], "error_type": "invalid_parameters"}
+    rsps.add("DELETE", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.remove_group_members(4, ["gone"])
+    assert result == {"success": "OK", "usernames": [], "skipped_usernames": ["gone"]}
 
 
 def test_approving_an_approved_user_is_done(rsps, client) -> None:

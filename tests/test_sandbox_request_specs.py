@@ -299,3 +299,53 @@ def test_badge_attributes_are_read_at_the_top_level_only(sb, admin) -> None:
     # params.permit(*allowed): a {"badge": {...}} wrapper is not read.
     answer = admin.post("/admin/badges.json", {"badge": {"name": "Helper", "badge_type_id": 3}})
     assert answer.status == 422
+
+
+# ── groups_controller_spec.rb (#add_members, #remove_member) ─────────────────
+
+
+@pytest.fixture
+def squad(sb: Sandbox, admin: Api) -> dict[str, Any]:
+    for name in ("alice", "bob"):
+        _user(admin, name)
+    group = admin.post("/admin/groups.json", {"group": {"name": "squad_1"}}).body["basic_group"]
+    admin.put(f"/groups/{group['id']}/members.json", form={"usernames": "alice"})
+    return group
+
+
+def test_add_members_of_unknown_usernames_is_400(admin, squad) -> None:
+    answer = admin.put(f"/groups/{squad['id']}/members.json", form={"usernames": "nope,gone"})
+    assert answer.status == 400
+    assert answer.body["error_type"] == "invalid_parameters"
+
+
+def test_add_members_drops_unknown_usernames_and_adds_the_rest(sb, admin, squad) -> None:
+    answer = admin.put(f"/groups/{squad['id']}/members.json", form={"usernames": "bob,gone"})
+    assert (answer.status, answer.body["usernames"]) == (200, ["bob"])
+
+
+def test_add_members_already_in_is_422_without_an_error_type(sb, admin, squad) -> None:
+    answer = admin.put(f"/groups/{squad['id']}/members.json", form={"usernames": "alice"})
+    assert answer.status == 422
+    assert "error_type" not in answer.body
+    assert answer.body["errors"] == ["'alice' is already a member of this group."]
+    sb.forum.settings["default_locale"] = "zh_CN"
+    answer = admin.put(f"/groups/{squad['id']}/members.json", form={"usernames": "alice,gone"})
+    assert answer.status == 422 and "already" not in answer.body["errors"][0]
+
+
+def test_add_members_some_already_in_adds_the_others(sb, admin, squad) -> None:
+    answer = admin.put(f"/groups/{squad['id']}/members.json", form={"usernames": "alice,bob"})
+    assert answer.status == 200
+    assert sorted(answer.body["usernames"]) == ["alice", "bob"]
+
+
+def test_remove_member_of_unknown_usernames_is_400(admin, squad) -> None:
+    answer = admin.delete(f"/groups/{squad['id']}/members.json", usernames="gone")
+    assert answer.status == 400
+
+
+def test_remove_member_reports_non_members_as_skipped(admin, squad) -> None:
+    answer = admin.delete(f"/groups/{squad['id']}/members.json", usernames="alice,bob")
+    assert answer.status == 200
+    assert (answer.body["usernames"], answer.body["skipped_usernames"]) == (["alice"], ["bob"])

@@ -114,7 +114,9 @@ class Applier:
     def _do_AddToGroup(self, act: a.AddToGroup) -> Any:
         return self._on_group(
             act.group,
-            lambda gid: self.client.add_group_members(gid, list(act.usernames), reason=act.reason),
+            lambda gid: self.client.add_group_members(
+                gid, list(act.usernames), group_name=act.group, reason=act.reason
+            ),
         )
 
     def _do_RemoveFromGroup(self, act: a.RemoveFromGroup) -> Any:

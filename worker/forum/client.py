@@ -60,8 +60,9 @@ USER_FIELDS_PREFIXES = ("/admin/config/user_fields", "/admin/customize/user_fiel
 
 # Answers that mean "this is already so"; each is treated as success.
 ALREADY_DONE_CASES = {
-    "add_group_members": "422 member_already_exist: every username is already a member "
-    "(older Discourse refuses the whole batch if any is; the others are re-sent)",
+    "add_group_members": "422 (member_already_exist: localised, no error_type): the group's "
+    "members are read; those already in are done, the others re-sent (older Discourse "
+    "refuses the whole batch if any is in); names without an account are skipped",
     "approve_user": "403 from approve when the user is already approved, or approval is off "
     "and the user is active (checked by reading it)",
     "delete_user": "403/404 when the user no longer exists (checked by reading it)",
@@ -71,11 +72,11 @@ ALREADY_DONE_CASES = {
     "the way we asked (checked by reading it); a stale version is retried once",
     "like_post": "403 action_already_performed: the post is already liked by this user",
     "grant_badge": "no special case: Discourse answers 200 with the existing user badge",
-    "remove_group_members": "no special case: non-members come back as skipped_usernames",
+    "remove_group_members": "non-members come back as skipped_usernames; names without an "
+    "account (400 invalid_parameters when none exists) are skipped too",
     "delete_*/revoke_user_badge": "404: the thing is already gone",
 }
 
-_ALREADY_MEMBER = re.compile(r"already (?:a member|members)|已经是", re.IGNORECASE)
 _ALREADY_PERFORMED = re.compile(r"already performed|已经执行", re.IGNORECASE)
 _SECONDS_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s\b|秒)", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
@@ -678,16 +679,31 @@ class ForumClient(DiscourseClient):
         )
 
     def add_group_members(
-        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
+        self,
+        group_id: int,
+        usernames: Iterable[str],
+        *,
+        group_name: str | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
         """``PUT /groups/{id}/members.json usernames=a,b`` in chunks of at most 1000.
 
-        Returns ``{"added": [...], "already": [...]}`` (``already`` best effort: names
-        Discourse reported as members).
+        Returns ``{"added", "already", "unknown"}``. Decided from facts, not from the
+        forum's words (``GroupsController#add_members``):
+
+        - a 422 carries ``member_already_exist`` as localised text with no ``error_type``,
+          so the group's members are read (one more call per 500 members; the group's
+          name is looked up first when not given): names already in are done, the rest
+          are sent again (older Discourse refused a whole batch if any one was in); a 422
+          with none of them in is a real refusal;
+        - names without an account (a member who deleted theirs) are dropped by
+          Discourse, or answered 400 ``invalid_parameters`` when none exists: they are
+          skipped with a warning, never retried.
         """
         names = sorted(set(usernames))
         added: list[str] = []
         already: list[str] = []
+        unknown: list[str] = []
         for chunk in _chunks(names, GROUP_MEMBERS_CHUNK):
             pending = chunk
             while pending:
@@ -700,36 +716,74 @@ class ForumClient(DiscourseClient):
                         reason=reason,
                     )
                 except ForumRejected as exc:
-                    if not _is_already_member(exc):
+                    if _no_such_users(exc):
+                        self._skip_unknown(group_id, pending, unknown)
+                        pending = []
+                        continue
+                    if exc.status != 422:
                         raise
-                    listed = _names_in(exc.message, pending)
-                    already.extend(listed or pending)
-                    # Older Discourse refuses the whole batch if any one is a member.
-                    rest = [n for n in pending if n not in listed] if listed else []
-                    log.info("forum: group %s already has %s", group_id, listed or "all")
-                    pending = rest
+                    group_name = group_name or self._group_name(group_id)
+                    members = {m.lower() for m in self._member_usernames(group_name)}
+                    present = [n for n in pending if n.lower() in members]
+                    if not present:
+                        raise
+                    log.info("forum: group %s already has %s", group_name, present)
+                    already.extend(present)
+                    pending = [n for n in pending if n.lower() not in members]
                     continue
-                added.extend(result.get("usernames") or pending)
+                answered = {str(n).lower() for n in result.get("usernames") or ()}
+                missing = [n for n in pending if n.lower() not in answered] if answered else []
+                self._skip_unknown(group_id, missing, unknown)
+                added.extend(n for n in pending if n not in missing)
                 pending = []
-        return {"success": "OK", "added": added, "already": already}
+        return {"success": "OK", "added": added, "already": already, "unknown": unknown}
+
+    def _group_name(self, group_id: int) -> str:
+        """``GET /groups/by-id/{id}.json``: member lists are read by name."""
+        return str(self._call("GET", "/groups/by-id/{id}.json", id=group_id)["group"]["name"])
+
+    def _member_usernames(self, group_name: str) -> list[str]:
+        return [str(m.get("username", "")) for m in self.iter_group_members(group_name)]
+
+    @staticmethod
+    def _skip_unknown(group_id: int, names: list[str], unknown: list[str]) -> None:
+        if names:
+            log.warning(
+                "forum: group %s: no account named %s (deleted?); skipped",
+                group_id,
+                ", ".join(names),
+            )
+            unknown.extend(names)
 
     def remove_group_members(
         self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
     ) -> dict[str, Any]:
-        """``DELETE /groups/{id}/members.json``; non-members come back in ``skipped_usernames``."""
+        """``DELETE /groups/{id}/members.json``; non-members come back in ``skipped_usernames``,
+        and so (with a warning) do names without an account: Discourse drops those, or
+        answers 400 ``invalid_parameters`` when none of the batch exists."""
         names = sorted(set(usernames))
         removed: list[str] = []
         skipped: list[str] = []
         for chunk in _chunks(names, GROUP_MEMBERS_CHUNK):
-            result = self._call(
-                "DELETE",
-                "/groups/{id}/members.json",
-                id=group_id,
-                json={"usernames": ",".join(chunk)},
-                reason=reason,
-            )
-            removed.extend(result.get("usernames") or [])
-            skipped.extend(result.get("skipped_usernames") or [])
+            try:
+                result = self._call(
+                    "DELETE",
+                    "/groups/{id}/members.json",
+                    id=group_id,
+                    json={"usernames": ",".join(chunk)},
+                    reason=reason,
+                )
+            except ForumRejected as exc:
+                if not _no_such_users(exc):
+                    raise
+                self._skip_unknown(group_id, chunk, skipped)
+                continue
+            gone = list(result.get("usernames") or [])
+            kept = list(result.get("skipped_usernames") or [])
+            known = {n.lower() for n in gone + kept}
+            removed.extend(gone)
+            skipped.extend(kept)
+            self._skip_unknown(group_id, [n for n in chunk if n.lower() not in known], skipped)
         return {"success": "OK", "usernames": removed, "skipped_usernames": skipped}
 
     def add_group_owners(
@@ -1335,16 +1389,10 @@ def _raise_for(response: requests.Response, label: str) -> None:
     raise ForumRejected(message, status=status, path=label, errors=errors, error_type=error_type)
 
 
-def _is_already_member(exc: ForumRejected) -> bool:
-    return exc.status == 422 and (
-        exc.error_type == "member_already_exist" or bool(_ALREADY_MEMBER.search(exc.message))
-    )
-
-
-def _names_in(message: str, candidates: list[str]) -> list[str]:
-    """Which of ``candidates`` the error message names (Discourse joins them with ", ")."""
-    words = set(re.split(r"[\s,，、“”\"']+", message.lower()))
-    return [name for name in candidates if name.lower() in words]
+def _no_such_users(exc: ForumRejected) -> bool:
+    """``users_from_params`` found none of the usernames: ``Discourse::InvalidParameters``,
+    rendered as 400 with the (unlocalised) ``error_type`` ``invalid_parameters``."""
+    return exc.status == 400 and exc.error_type == "invalid_parameters"
 
 
 _REVIEWABLE_DONE = {

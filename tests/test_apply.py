@@ -34,7 +34,7 @@ class RecordingClient:
     def get_group(self, name):
         return {"group": {"id": {"camp": 41}[name], "name": name}}
 
-    def add_group_members(self, group_id, usernames, reason=""):
+    def add_group_members(self, group_id, usernames, group_name=None, reason=""):
         return self._record("add_group_members", group_id, tuple(usernames))
 
     def silence_user(self, user_id, until, reason, message=None):
@@ -99,3 +99,25 @@ def test_silence_passes_the_exact_until(redis_client):
         [a.SilenceUser(key="s:1", reason="ladder step 4", user_id=1, username="bob", until=until)]
     )
     assert client.calls == [("silence_user", (1, until))]
+
+
+@pytest.mark.integration
+def test_adding_a_member_who_deleted_their_account_adds_the_rest_and_is_done(sandbox, redis_client):
+    # A deleted account is no reason to retry or dead-letter: skipped with a log line.
+    from worker.forum.client import ForumClient
+
+    for name in ("ann", "bob"):
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    group = client.create_group("squad-9")
+    client.add_group_members(int(group["id"]), ["ann"])
+    sandbox.forum.settings["default_locale"] = "zh_CN"  # the refusal is not in English
+
+    first = a.AddToGroup(key="sq9:1", reason="squad", group="squad-9", usernames=("ann", "gone"))
+    second = a.AddToGroup(
+        key="sq9:2", reason="squad", group="squad-9", usernames=("ann", "bob", "gone")
+    )
+    report = Applier(client, redis_client, live=True).apply([first, second])
+
+    assert report.done == [first, second]
+    assert {m["username"] for m in client.iter_group_members("squad-9")} == {"ann", "bob"}

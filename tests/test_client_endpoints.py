@@ -192,15 +192,67 @@ def test_webhook_create_and_event_types(rsps, client) -> None:
     assert hook["content_type"] == 1
 
 
-def test_user_fields_create_and_update_are_wrapped(rsps, client) -> None:
-    rsps.add("POST", f"{BASE}/admin/customize/user_fields.json", json={"user_field": {"id": 5}})
-    rsps.add("PUT", f"{BASE}/admin/customize/user_fields/5.json", json={"user_field": {"id": 5}})
-    client.create_user_field(name="Track", field_type="text", editable=True)
-    client.update_user_field(5, required=True)
+def test_badge_flags_go_as_strings_because_discourse_skips_a_json_false(rsps, client) -> None:
+    # Admin::BadgesController#update_badge_from_params sets a key only ``if params[key]``.
+    rsps.add("POST", f"{BASE}/admin/badges.json", json={"badge": {"id": 5}})
+    rsps.add("PUT", f"{BASE}/admin/badges/5.json", json={"badge": {"id": 5}})
+    client.create_badge("Helper", 3, "helps", allow_title=False, listable=True)
+    client.update_badge(5, name="Helper", badge_type_id=3, enabled=False, multiple_grant=True)
+    assert body_of(rsps.calls[0]) == {
+        "name": "Helper",
+        "badge_type_id": 3,
+        "description": "helps",
+        "allow_title": "false",
+        "listable": "true",
+    }
+    assert body_of(rsps.calls[1]) == {
+        "name": "Helper",
+        "badge_type_id": 3,
+        "enabled": "false",
+        "multiple_grant": "true",
+    }
+
+
+def test_user_fields_create_and_update_are_wrapped_on_the_config_path(rsps, client) -> None:
+    created = {"success": "OK", "user_field": {"id": 5}}
+    rsps.add("POST", f"{BASE}/admin/config/user_fields.json", json=created)
+    rsps.add("PUT", f"{BASE}/admin/config/user_fields/5.json", json={"user_field": {"id": 5}})
+    rsps.add("DELETE", f"{BASE}/admin/config/user_fields/5.json", json={"success": "OK"})
+    assert client.create_user_field(name="Track", field_type="text", editable=True) == {"id": 5}
+    client.update_user_field(5, requirement="for_all_users")
+    client.delete_user_field(5)
     assert body_of(rsps.calls[0]) == {
         "user_field": {"name": "Track", "field_type": "text", "editable": True}
     }
-    assert body_of(rsps.calls[1]) == {"user_field": {"required": True}}
+    assert body_of(rsps.calls[1]) == {"user_field": {"requirement": "for_all_users"}}
+    assert len(rsps.calls) == 3
+
+
+def test_an_older_forum_gets_user_fields_on_the_customize_path_probed_once(rsps, client) -> None:
+    # Discourse before the /admin/config move: the new path is not routed (404).
+    missing = {"errors": ["The requested URL or resource could not be found."]}
+    rsps.add("GET", f"{BASE}/admin/config/user_fields.json", status=404, json=missing)
+    old = f"{BASE}/admin/customize/user_fields.json"
+    rsps.add("GET", old, json={"user_fields": [{"id": 1, "name": "Why"}]})
+    rsps.add("POST", old, json={"success": "OK", "user_field": {"id": 2}})
+    rsps.add("PUT", f"{BASE}/admin/customize/user_fields/2.json", json={"user_field": {"id": 2}})
+    assert client.list_user_fields() == [{"id": 1, "name": "Why"}]
+    assert client.create_user_field(name="Track", field_type="text") == {"id": 2}
+    client.update_user_field(2, editable=False)
+    assert [(c.request.method, urlsplit(c.request.url).path) for c in rsps.calls] == [
+        ("GET", "/admin/config/user_fields.json"),
+        ("GET", "/admin/customize/user_fields.json"),
+        ("POST", "/admin/customize/user_fields.json"),
+        ("PUT", "/admin/customize/user_fields/2.json"),
+    ]
+
+
+def test_user_fields_missing_on_both_paths_is_not_found(rsps, client) -> None:
+    missing = {"errors": ["The requested URL or resource could not be found."]}
+    rsps.add("GET", f"{BASE}/admin/config/user_fields.json", status=404, json=missing)
+    rsps.add("GET", f"{BASE}/admin/customize/user_fields.json", status=404, json=missing)
+    with pytest.raises(NotFound):
+        client.list_user_fields()
 
 
 # ---------------------------------------------------------------- pagination
@@ -317,14 +369,64 @@ def test_list_groups_pages_until_total(rsps, client) -> None:
     assert [g["id"] for g in client.list_groups()] == [1, 2, 3]
 
 
-def test_iter_category_topics_follows_more_topics_url(rsps, client) -> None:
+CATEGORIES = {
+    "category_list": {
+        "categories": [
+            {
+                "id": 3,
+                "slug": "camp",
+                "subcategory_list": [{"id": 7, "slug": "squad-1", "parent_category_id": 3}],
+            },
+            {"id": 9, "slug": "", "name": "请假"},
+        ]
+    }
+}
+
+
+def test_iter_category_topics_asks_for_the_full_slug_path_and_pages(rsps, client) -> None:
+    # ListController#set_category answers /c/{id}.json (or a partial slug path) with a 301.
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
     rsps.add(
         "GET",
-        **at(f"{BASE}/c/7.json?page=0"),
-        json={"topic_list": {"topics": [{"id": 1}], "more_topics_url": "/c/7.json?page=1"}},
+        **at(f"{BASE}/c/camp/squad-1/7.json?page=0"),
+        json={
+            "topic_list": {
+                "topics": [{"id": 1}],
+                "more_topics_url": "/c/camp/squad-1/7/l/latest?page=1",
+            }
+        },
     )
-    rsps.add("GET", **at(f"{BASE}/c/7.json?page=1"), json={"topic_list": {"topics": [{"id": 2}]}})
+    rsps.add(
+        "GET",
+        **at(f"{BASE}/c/camp/squad-1/7.json?page=1"),
+        json={"topic_list": {"topics": [{"id": 2}]}},
+    )
+    rsps.add("GET", **at(f"{BASE}/c/camp/3.json?page=0"), json={"topic_list": {"topics": []}})
+    rsps.add("GET", **at(f"{BASE}/c/9-category/9.json?page=0"), json={"topic_list": {}})
     assert [t["id"] for t in client.iter_category_topics(7)] == [1, 2]
+    assert list(client.iter_category_topics(3)) == []  # the slugs are read once per client
+    assert list(client.iter_category_topics(9)) == []  # no slug: Category#slug_for_url
+
+
+def test_iter_category_topics_rereads_the_slugs_once_after_a_301(rsps, client) -> None:
+    renamed = {"category_list": {"categories": [{"id": 3, "slug": "camp-2026"}]}}
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
+    moved = {"Location": f"{BASE}/c/camp-2026/3.json?page=0"}
+    rsps.add("GET", **at(f"{BASE}/c/camp/3.json?page=0"), status=301, headers=moved, body=b"")
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=renamed)
+    rsps.add("GET", **at(f"{BASE}/c/camp-2026/3.json?page=0"), json={"topic_list": {}})
+    assert list(client.iter_category_topics(3)) == []
+
+
+def test_iter_category_topics_of_an_unknown_category_is_not_found(rsps, client) -> None:
+    rsps.add("GET", **at(f"{BASE}/categories.json?include_subcategories=true"), json=CATEGORIES)
+    with pytest.raises(NotFound):
+        list(client.iter_category_topics(42))
+
+
+def test_iter_category_topics_with_a_known_slug_path_lists_at_once(rsps, client) -> None:
+    rsps.add("GET", **at(f"{BASE}/c/camp/squad-1/7.json?page=0"), json={"topic_list": {}})
+    assert list(client.iter_category_topics(7, slug_path="camp/squad-1")) == []
 
 
 def test_list_webhooks_pages_by_offset(rsps, client) -> None:
@@ -376,15 +478,31 @@ def test_add_group_members_sends_at_most_1000_names_a_call(rsps, client) -> None
 # ---------------------------------------------------------------- already done is success
 
 
-def test_add_members_all_already_in_group_is_done(rsps, client) -> None:
-    rsps.add(
-        "PUT",
-        f"{BASE}/groups/4/members.json",
-        status=422,
-        json={"errors": ["ann, bob are already members of this group."]},
-    )
-    result = client.add_group_members(4, ["bob", "ann"])
+MEMBERS = f"{BASE}/groups/squad-1/members.json"
+
+
+def _members(*names: str) -> dict:
+    people = [{"id": i, "username": n} for i, n in enumerate(names, 1)]
+    return {"members": people, "owners": [], "meta": {"total": len(people)}}
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "The following users are already members of this group: ann, bob",
+        "以下用户已经是该群组的成员：ann, bob",  # member_already_exist is a localised text
+        "Folgende Benutzer sind bereits Mitglieder dieser Gruppe: ann, bob",
+    ],
+)
+def test_add_members_all_already_in_group_is_decided_from_the_members(
+    rsps, client, refusal
+) -> None:
+    # GroupsController#add_members: 422 with no error_type when every one is a member.
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": [refusal]})
+    rsps.add("GET", MEMBERS, json=_members("ann", "bob", "cy"))
+    result = client.add_group_members(4, ["bob", "ann"], group_name="squad-1")
     assert result["added"] == [] and sorted(result["already"]) == ["ann", "bob"]
+    assert client.call_counts["GET /groups/{name}/members.json"] == 1  # the extra read
 
 
 def test_add_members_partial_refusal_from_old_discourse_resends_the_rest(rsps, client) -> None:
@@ -392,33 +510,72 @@ def test_add_members_partial_refusal_from_old_discourse_resends_the_rest(rsps, c
         "PUT",
         f"{BASE}/groups/4/members.json",
         status=422,
-        json={"errors": ["ann is already a member of this group."]},
+        json={"errors": ["'ann' ist bereits Mitglied dieser Gruppe."]},
     )
+    rsps.add("GET", MEMBERS, json=_members("ann"))
     rsps.add("PUT", f"{BASE}/groups/4/members.json", json={"success": "OK", "usernames": ["bob"]})
-    result = client.add_group_members(4, ["ann", "bob"])
-    assert body_of(rsps.calls[1]) == {"usernames": "bob"}
-    assert result == {"success": "OK", "added": ["bob"], "already": ["ann"]}
+    result = client.add_group_members(4, ["ann", "bob"], group_name="squad-1")
+    assert body_of(rsps.calls[2]) == {"usernames": "bob"}
+    assert result == {"success": "OK", "added": ["bob"], "already": ["ann"], "unknown": []}
 
 
-def test_add_members_error_type_member_already_exist_is_done(rsps, client) -> None:
-    rsps.add(
-        "PUT",
-        f"{BASE}/groups/4/members.json",
-        status=422,
-        json={"errors": ["x"], "error_type": "member_already_exist"},
-    )
+def test_add_members_looks_the_group_name_up_when_not_given(rsps, client) -> None:
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": ["x"]})
+    rsps.add("GET", f"{BASE}/groups/by-id/4.json", json={"group": {"id": 4, "name": "squad-1"}})
+    rsps.add("GET", MEMBERS, json=_members("ann"))
     assert client.add_group_members(4, ["ann"])["already"] == ["ann"]
 
 
-def test_add_members_other_422_is_still_rejected(rsps, client) -> None:
+def test_add_members_422_when_none_is_a_member_is_still_rejected(rsps, client) -> None:
     rsps.add(
         "PUT",
         f"{BASE}/groups/4/members.json",
         status=422,
         json={"errors": ["You can't add more than 1000 users at once"]},
     )
+    rsps.add("GET", MEMBERS, json=_members("cy"))
     with pytest.raises(ForumRejected):
-        client.add_group_members(4, ["ann"])
+        client.add_group_members(4, ["ann"], group_name="squad-1")
+
+
+def test_add_members_skips_names_without_an_account(rsps, client, caplog) -> None:
+    # users_from_params: unknown names are dropped; none known is a 400 invalid_parameters.
+    rsps.add(
+        "PUT",
+        f"{BASE}/groups/4/members.json",
+        json={"success": "OK", "usernames": ["Ann"], "emails": []},
+    )
+    with caplog.at_level("WARNING"):
+        result = client.add_group_members(4, ["ann", "gone"], group_name="squad-1")
+    assert result == {"success": "OK", "added": ["ann"], "already": [], "unknown": ["gone"]}
+    assert "gone" in caplog.text
+
+
+def test_add_members_of_only_deleted_accounts_is_not_an_error(rsps, client) -> None:
+    invalid = {
+        "errors": ["You supplied invalid parameters to the request: usernames"],
+        "error_type": "invalid_parameters",
+    }
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.add_group_members(4, ["gone"], group_name="squad-1")
+    assert result["unknown"] == ["gone"] and result["added"] == []
+
+
+def test_add_members_a_member_and_a_deleted_account(rsps, client) -> None:
+    # Discourse finds only ann, a member: 422; then gone alone: 400. Neither is an error.
+    invalid = {"errors": ["invalid: usernames"], "error_type": "invalid_parameters"}
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=422, json={"errors": ["ann …"]})
+    rsps.add("GET", MEMBERS, json=_members("ann"))
+    rsps.add("PUT", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.add_group_members(4, ["ann", "gone"], group_name="squad-1")
+    assert result == {"success": "OK", "added": [], "already": ["ann"], "unknown": ["gone"]}
+
+
+def test_remove_members_of_only_deleted_accounts_is_not_an_error(rsps, client) -> None:
+    invalid = {"errors": ["invalid: usernames"], "error_type": "invalid_parameters"}
+    rsps.add("DELETE", f"{BASE}/groups/4/members.json", status=400, json=invalid)
+    result = client.remove_group_members(4, ["gone"])
+    assert result == {"success": "OK", "usernames": [], "skipped_usernames": ["gone"]}
 
 
 def test_approving_an_approved_user_is_done(rsps, client) -> None:
@@ -536,6 +693,9 @@ def test_like_forbidden_for_another_reason_is_rejected(rsps, client) -> None:
 )
 def test_deleting_what_is_already_gone_is_done(rsps, client, method, args) -> None:
     rsps.add("DELETE", _delete_url(method), status=404, json={"errors": ["not found"]})
+    if method == "delete_user_field":  # 404 on the current path: the older one is asked
+        old = _delete_url(method).replace("/config/", "/customize/")
+        rsps.add("DELETE", old, status=404, json={"errors": ["not found"]})
     assert getattr(client, method)(*args)["already_done"] is True
 
 
@@ -548,7 +708,7 @@ def _delete_url(method: str) -> str:
             "delete_badge": "/admin/badges/4.json",
             "delete_post": "/posts/4.json",
             "delete_webhook": "/admin/api/web_hooks/4.json",
-            "delete_user_field": "/admin/customize/user_fields/4.json",
+            "delete_user_field": "/admin/config/user_fields/4.json",
             "revoke_user_badge": "/user_badges/4.json",
         }[method]
     )

@@ -34,7 +34,7 @@ def test_signup_with_user_fields_waits_for_approval_then_is_approved_once(client
         description="motivation",
         field_type="text",
         editable=True,
-        required=False,
+        requirement="optional",
         show_on_profile=False,
         show_on_user_card=False,
     )

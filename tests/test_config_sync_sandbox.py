@@ -101,6 +101,22 @@ def test_hand_edit_of_a_group_shows_exactly_that_drift(
     assert diff(shipped, read_actual(client, shipped)).changes == ()
 
 
+def test_a_badge_flag_turned_on_by_hand_is_turned_off_again(
+    forum: RunningSandbox, shipped: Desired
+) -> None:
+    # Discourse skips a JSON false on badge update: the flag must go as "false" or the
+    # plan would show the same change after every apply.
+    client = _client(forum)
+    assert sync(client, shipped, sleep=_no_sleep).converged
+    with forum.forum.lock:
+        badge = next(b for b in forum.forum.badges.values() if not b.allow_title)
+        badge.allow_title = True
+    assert [c.resource for c in diff(shipped, read_actual(client, shipped)).changes] == ["badge"]
+    assert sync(client, shipped, sleep=_no_sleep).converged
+    assert diff(shipped, read_actual(client, shipped)).changes == ()
+    assert badge.allow_title is False
+
+
 def test_faulty_forum_converges_by_repeated_apply(forum: RunningSandbox, shipped: Desired) -> None:
     forum.add_fault("POST *:500=0.25,429=0.15,wait=1")
     forum.add_fault("PUT *:500=0.25,429=0.15,wait=1")

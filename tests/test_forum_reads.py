@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 MEMBERS_READ = "GET /groups/{name}/members.json"
 GROUP_READ = "GET /groups/{name}.json"
-CATEGORY_LISTING = "GET /c/{id}.json"
+CATEGORY_LISTING = "GET /c/{slug}/{id}.json"
 
 
 class NoForum:

@@ -166,7 +166,7 @@ def drive_everything(api: Api) -> dict[str, Any]:
     )
     admin.get("/admin/site_settings.json")
     field = admin.post(
-        "/admin/customize/user_fields.json",
+        "/admin/config/user_fields.json",
         {
             "user_field": {
                 "name": "Why",
@@ -178,10 +178,10 @@ def drive_everything(api: Api) -> dict[str, Any]:
         },
     ).body["user_field"]
     admin.put(
-        f"/admin/customize/user_fields/{field['id']}.json",
+        f"/admin/config/user_fields/{field['id']}.json",
         {"user_field": {"description": "Why do you want to join?"}},
     )
-    admin.get("/admin/customize/user_fields.json")
+    admin.get("/admin/config/user_fields.json")
     for name in ("alice", "bob", "carol"):
         admin.post(
             "/users.json",
@@ -347,7 +347,7 @@ def drive_everything(api: Api) -> dict[str, Any]:
         "GET", f"/t/{topic_post['topic_id']}/posts.json", query={"post_ids[]": [str(reply["id"])]}
     )
     admin.get(f"/c/{cat['slug']}/{cat['id']}.json")
-    admin.get(f"/c/{cat['id']}.json")
+    admin.get(f"/c/{cat['slug']}/{cat['id']}.json", page="1")
     admin.get(f"/c/{cat['slug']}/{cat['id']}/l/latest.json")
     admin.get(f"/c/articles/{sub['slug']}/{sub['id']}.json")
     admin.get("/latest.json")
@@ -429,7 +429,7 @@ def drive_everything(api: Api) -> dict[str, Any]:
     admin.post("/admin/api/keys.json", {"key": {"description": "alice", "username": "alice"}})
     admin.get("/users/frank.json")
     # removals last
-    admin.delete(f"/admin/customize/user_fields/{field['id']}.json")
+    admin.delete(f"/admin/config/user_fields/{field['id']}.json")
     admin.delete(f"/admin/users/{erin['user_id']}.json")
     return ids
 

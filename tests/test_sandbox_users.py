@@ -118,7 +118,7 @@ def test_missing_email_is_a_400_param_missing(api: Api) -> None:
 
 def test_form_encoded_signup_with_user_fields_and_invited_by(api: Api) -> None:
     field = api.post(
-        "/admin/customize/user_fields.json",
+        "/admin/config/user_fields.json",
         {"user_field": {"name": "Goal", "description": "Your goal", "field_type": "text"}},
     ).body["user_field"]
     _signup(api, "mentor", approved=True)
@@ -179,7 +179,7 @@ def test_invite_code_records_the_inviter(api: Api) -> None:
 
 def test_staff_set_user_fields_with_put_and_members_cannot_change_locked_ones(api: Api) -> None:
     locked = api.post(
-        "/admin/customize/user_fields.json",
+        "/admin/config/user_fields.json",
         {
             "user_field": {
                 "name": "Cohort",

@@ -148,7 +148,7 @@ def _make_activity(api: Api) -> None:
     """A user field, a member who posted, a category: enough for every body to be full."""
     api.put("/admin/site_settings/must_approve_users.json", form={"must_approve_users": "true"})
     field = api.post(
-        "/admin/customize/user_fields.json",
+        "/admin/config/user_fields.json",
         {"user_field": {"name": "Why", "description": "Why join?", "field_type": "text"}},
     ).body["user_field"]
     created = api.post(

@@ -94,7 +94,10 @@ class CreatePost(Action):
 class GrantBadge(Action):
     username: str
     badge_name: str
-    reason_url: str  # the post that earned it
+    # The post that earned it, as a relative path ``/t/{topic}/{post_number}``: Discourse
+    # takes an absolute reason URL only on its own public host, and Diamond may reach the
+    # forum by an internal address (a compose service name, an IP).
+    reason_path: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

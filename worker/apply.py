@@ -114,7 +114,9 @@ class Applier:
     def _do_AddToGroup(self, act: a.AddToGroup) -> Any:
         return self._on_group(
             act.group,
-            lambda gid: self.client.add_group_members(gid, list(act.usernames), reason=act.reason),
+            lambda gid: self.client.add_group_members(
+                gid, list(act.usernames), group_name=act.group, reason=act.reason
+            ),
         )
 
     def _do_RemoveFromGroup(self, act: a.RemoveFromGroup) -> Any:
@@ -162,7 +164,7 @@ class Applier:
 
     def _do_GrantBadge(self, act: a.GrantBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)
-        return self.client.grant_badge(act.username, badge_id, act.reason_url)
+        return self.client.grant_badge(act.username, badge_id, act.reason_path)
 
     def _do_RevokeBadge(self, act: a.RevokeBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)

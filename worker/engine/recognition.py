@@ -120,7 +120,12 @@ class RecognitionFacts:
 
 
 def post_url(base_url: str, topic_id: int, post_number: int) -> str:
-    return f"{base_url.rstrip('/')}/t/{topic_id}/{post_number}"
+    return f"{base_url.rstrip('/')}{post_path(topic_id, post_number)}"
+
+
+def post_path(topic_id: int, post_number: int) -> str:
+    """The forum-relative path of a post (what a badge grant's reason must be)."""
+    return f"/t/{topic_id}/{post_number}"
 
 
 class Contribution(NamedTuple):
@@ -477,9 +482,10 @@ class BadgeDecision:
     badge: Badge
     username: str
     grant: bool
-    reason_url: str = ""  # the post that earned it (grants)
+    reason_url: str = ""  # the post that earned it (grants), for people to follow
     evidence: tuple[Contribution, ...] = ()
     evidence_urls: tuple[str, ...] = ()
+    reason_path: str = ""  # the same post, relative: what the grant sends to Discourse
 
 
 def qualifiers(
@@ -553,7 +559,15 @@ def evaluate_badges(
             earned = _earning_post(badge, evidence)
             urls = tuple(facts.url(c.post) for c in evidence)
             decisions.append(
-                BadgeDecision(badge, name, True, facts.url(earned.post), tuple(evidence), urls)
+                BadgeDecision(
+                    badge,
+                    name,
+                    True,
+                    facts.url(earned.post),
+                    tuple(evidence),
+                    urls,
+                    reason_path=post_path(earned.post.topic_id, earned.post.post_number),
+                )
             )
         if badge.revocable and facts.results.get(week):
             for name in sorted(holders - winners.keys()):
@@ -588,7 +602,7 @@ def badge_actions(
                     reason=f"{badge.slug} earned by {user} ({len(d.evidence)} posts, {week})",
                     username=user,
                     badge_name=badge.name,
-                    reason_url=d.reason_url,
+                    reason_path=d.reason_path,
                 )
             )
             pm = rules.render(

@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 import redis
 import requests
@@ -54,11 +55,14 @@ GROUP_MEMBERS_CHUNK = 1000  # Discourse's ADD_MEMBERS_LIMIT
 TOPIC_POSTS_CHUNK = 20  # what Discourse's own UI asks /t/{id}/posts.json for
 REVIEWABLE_ACTIONS = frozenset({"approve_user", "delete_user", "delete_user_block"})
 PERMISSION_LEVELS = {1: "full", 2: "create_post", 3: "readonly"}
+# Where the user-field admin lives: current Discourse (scope "/config"), then older forums.
+USER_FIELDS_PREFIXES = ("/admin/config/user_fields", "/admin/customize/user_fields")
 
 # Answers that mean "this is already so"; each is treated as success.
 ALREADY_DONE_CASES = {
-    "add_group_members": "422 member_already_exist: every username is already a member "
-    "(older Discourse refuses the whole batch if any is; the others are re-sent)",
+    "add_group_members": "422 (member_already_exist: localised, no error_type): the group's "
+    "members are read; those already in are done, the others re-sent (older Discourse "
+    "refuses the whole batch if any is in); names without an account are skipped",
     "approve_user": "403 from approve when the user is already approved, or approval is off "
     "and the user is active (checked by reading it)",
     "delete_user": "403/404 when the user no longer exists (checked by reading it)",
@@ -68,11 +72,11 @@ ALREADY_DONE_CASES = {
     "the way we asked (checked by reading it); a stale version is retried once",
     "like_post": "403 action_already_performed: the post is already liked by this user",
     "grant_badge": "no special case: Discourse answers 200 with the existing user badge",
-    "remove_group_members": "no special case: non-members come back as skipped_usernames",
+    "remove_group_members": "non-members come back as skipped_usernames; names without an "
+    "account (400 invalid_parameters when none exists) are skipped too",
     "delete_*/revoke_user_badge": "404: the thing is already gone",
 }
 
-_ALREADY_MEMBER = re.compile(r"already (?:a member|members)|已经是", re.IGNORECASE)
 _ALREADY_PERFORMED = re.compile(r"already performed|已经执行", re.IGNORECASE)
 _SECONDS_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:seconds?|secs?|s\b|秒)", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
@@ -95,6 +99,27 @@ def _unseen(items: list[dict[str, Any]], seen: set[Any]) -> list[dict[str, Any]]
             seen.add(key)
             fresh.append(item)
     return fresh
+
+
+def _badge_flags(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Booleans as "true"/"false": ``Admin::BadgesController#update_badge_from_params`` sets a
+    column only ``if params[key]``, so a JSON false would leave a flag on for ever."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in attrs.items()}
+
+
+def _slug_paths(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """Category id -> full slug path (``parent/child``) of a flattened category list."""
+    by_id = {int(c["id"]): c for c in categories if "id" in c}
+
+    def path(category_id: int, depth: int = 0) -> str:
+        category = by_id[category_id]
+        own = str(category.get("slug") or f"{category_id}-category")
+        parent = category.get("parent_category_id")
+        if parent is None or int(parent) not in by_id or depth > 10:
+            return own
+        return f"{path(int(parent), depth + 1)}/{own}"
+
+    return {category_id: path(category_id) for category_id in by_id}
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -144,6 +169,8 @@ class ForumClient(DiscourseClient):
         self.call_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._sleep = sleep
+        self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
+        self._category_paths: dict[int, str] = {}  # category id -> slug path, read once
 
     @classmethod
     def from_settings(
@@ -515,29 +542,46 @@ class ForumClient(DiscourseClient):
     # ------------------------------------------------------------------ user fields
 
     def list_user_fields(self) -> list[dict[str, Any]]:
-        return self._call("GET", "/admin/customize/user_fields.json").get("user_fields", [])
+        return self._user_fields_call("GET", ".json").get("user_fields", [])
 
     def create_user_field(self, *, reason: str | None = None, **attrs: Any) -> dict[str, Any]:
-        """``POST /admin/customize/user_fields.json {"user_field": {name, field_type, ...}}``."""
-        return self._call(
-            "POST", "/admin/customize/user_fields.json", json={"user_field": attrs}, reason=reason
+        """``POST /admin/config/user_fields.json {"user_field": {name, field_type, ...}}``;
+        Discourse answers ``{"success": "OK", "user_field": {...}}``."""
+        return self._user_fields_call(
+            "POST", ".json", json={"user_field": attrs}, reason=reason
         ).get("user_field", {})
 
     def update_user_field(
         self, field_id: int, *, reason: str | None = None, **attrs: Any
     ) -> dict[str, Any]:
-        return self._call(
-            "PUT",
-            "/admin/customize/user_fields/{id}.json",
-            id=field_id,
-            json={"user_field": attrs},
-            reason=reason,
+        return self._user_fields_call(
+            "PUT", "/{id}.json", id=field_id, json={"user_field": attrs}, reason=reason
         ).get("user_field", {})
 
     def delete_user_field(self, field_id: int, *, reason: str | None = None) -> dict[str, Any]:
-        return self._delete_idempotent(
-            "/admin/customize/user_fields/{id}.json", f"user field {field_id}", reason, id=field_id
-        )
+        # Discourse answers 200 for a field that does not exist; 404 only on both paths.
+        try:
+            return self._user_fields_call("DELETE", "/{id}.json", id=field_id, reason=reason)
+        except NotFound:
+            return self._already(f"delete user field {field_id}", "not found")
+
+    def _user_fields_call(self, verb: str, suffix: str, **kwargs: Any) -> Any:
+        """User-field admin routes: ``/admin/config/user_fields`` on current Discourse,
+        ``/admin/customize/user_fields`` on older forums (the other answers 404, a
+        missing route). The one that answered is tried first from then on."""
+        known = self._user_fields_prefix
+        prefixes = [known] + [p for p in USER_FIELDS_PREFIXES if p != known]
+        for prefix in prefixes:
+            try:
+                result = self._call(verb, prefix + suffix, **kwargs)
+            except NotFound:
+                if prefix == prefixes[-1]:
+                    raise
+                log.info("forum: no %s%s here; trying the other user-field path", prefix, suffix)
+                continue
+            self._user_fields_prefix = prefix
+            return result
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ review queue
 
@@ -643,16 +687,31 @@ class ForumClient(DiscourseClient):
         )
 
     def add_group_members(
-        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
+        self,
+        group_id: int,
+        usernames: Iterable[str],
+        *,
+        group_name: str | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
         """``PUT /groups/{id}/members.json usernames=a,b`` in chunks of at most 1000.
 
-        Returns ``{"added": [...], "already": [...]}`` (``already`` best effort: names
-        Discourse reported as members).
+        Returns ``{"added", "already", "unknown"}``. Decided from facts, not from the
+        forum's words (``GroupsController#add_members``):
+
+        - a 422 carries ``member_already_exist`` as localised text with no ``error_type``,
+          so the group's members are read (one more call per 500 members; the group's
+          name is looked up first when not given): names already in are done, the rest
+          are sent again (older Discourse refused a whole batch if any one was in); a 422
+          with none of them in is a real refusal;
+        - names without an account (a member who deleted theirs) are dropped by
+          Discourse, or answered 400 ``invalid_parameters`` when none exists: they are
+          skipped with a warning, never retried.
         """
         names = sorted(set(usernames))
         added: list[str] = []
         already: list[str] = []
+        unknown: list[str] = []
         for chunk in _chunks(names, GROUP_MEMBERS_CHUNK):
             pending = chunk
             while pending:
@@ -665,36 +724,74 @@ class ForumClient(DiscourseClient):
                         reason=reason,
                     )
                 except ForumRejected as exc:
-                    if not _is_already_member(exc):
+                    if _no_such_users(exc):
+                        self._skip_unknown(group_id, pending, unknown)
+                        pending = []
+                        continue
+                    if exc.status != 422:
                         raise
-                    listed = _names_in(exc.message, pending)
-                    already.extend(listed or pending)
-                    # Older Discourse refuses the whole batch if any one is a member.
-                    rest = [n for n in pending if n not in listed] if listed else []
-                    log.info("forum: group %s already has %s", group_id, listed or "all")
-                    pending = rest
+                    group_name = group_name or self._group_name(group_id)
+                    members = {m.lower() for m in self._member_usernames(group_name)}
+                    present = [n for n in pending if n.lower() in members]
+                    if not present:
+                        raise
+                    log.info("forum: group %s already has %s", group_name, present)
+                    already.extend(present)
+                    pending = [n for n in pending if n.lower() not in members]
                     continue
-                added.extend(result.get("usernames") or pending)
+                answered = {str(n).lower() for n in result.get("usernames") or ()}
+                missing = [n for n in pending if n.lower() not in answered] if answered else []
+                self._skip_unknown(group_id, missing, unknown)
+                added.extend(n for n in pending if n not in missing)
                 pending = []
-        return {"success": "OK", "added": added, "already": already}
+        return {"success": "OK", "added": added, "already": already, "unknown": unknown}
+
+    def _group_name(self, group_id: int) -> str:
+        """``GET /groups/by-id/{id}.json``: member lists are read by name."""
+        return str(self._call("GET", "/groups/by-id/{id}.json", id=group_id)["group"]["name"])
+
+    def _member_usernames(self, group_name: str) -> list[str]:
+        return [str(m.get("username", "")) for m in self.iter_group_members(group_name)]
+
+    @staticmethod
+    def _skip_unknown(group_id: int, names: list[str], unknown: list[str]) -> None:
+        if names:
+            log.warning(
+                "forum: group %s: no account named %s (deleted?); skipped",
+                group_id,
+                ", ".join(names),
+            )
+            unknown.extend(names)
 
     def remove_group_members(
         self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
     ) -> dict[str, Any]:
-        """``DELETE /groups/{id}/members.json``; non-members come back in ``skipped_usernames``."""
+        """``DELETE /groups/{id}/members.json``; non-members come back in ``skipped_usernames``,
+        and so (with a warning) do names without an account: Discourse drops those, or
+        answers 400 ``invalid_parameters`` when none of the batch exists."""
         names = sorted(set(usernames))
         removed: list[str] = []
         skipped: list[str] = []
         for chunk in _chunks(names, GROUP_MEMBERS_CHUNK):
-            result = self._call(
-                "DELETE",
-                "/groups/{id}/members.json",
-                id=group_id,
-                json={"usernames": ",".join(chunk)},
-                reason=reason,
-            )
-            removed.extend(result.get("usernames") or [])
-            skipped.extend(result.get("skipped_usernames") or [])
+            try:
+                result = self._call(
+                    "DELETE",
+                    "/groups/{id}/members.json",
+                    id=group_id,
+                    json={"usernames": ",".join(chunk)},
+                    reason=reason,
+                )
+            except ForumRejected as exc:
+                if not _no_such_users(exc):
+                    raise
+                self._skip_unknown(group_id, chunk, skipped)
+                continue
+            gone = list(result.get("usernames") or [])
+            kept = list(result.get("skipped_usernames") or [])
+            known = {n.lower() for n in gone + kept}
+            removed.extend(gone)
+            skipped.extend(kept)
+            self._skip_unknown(group_id, [n for n in chunk if n.lower() not in known], skipped)
         return {"success": "OK", "usernames": removed, "skipped_usernames": skipped}
 
     def add_group_owners(
@@ -819,18 +916,60 @@ class ForumClient(DiscourseClient):
             "/categories/{id}.json", f"category {category_id}", reason, id=category_id
         )
 
-    def iter_category_topics(self, slug_or_id: int | str) -> Iterator[dict[str, Any]]:
-        """``GET /c/{id}.json?page=N`` (0-based) while ``topic_list.more_topics_url`` says so."""
+    def iter_category_topics(
+        self, category_id: int, *, slug_path: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /c/{slug path}/{id}.json?page=N`` (0-based) while ``more_topics_url`` says so.
+
+        Discourse answers ``/c/{id}.json``, and any slug path that is not the category's
+        full one (``parent/child``), with a 301 (``ListController#set_category``); the
+        client does not follow redirects, so it asks for the canonical path. Without
+        ``slug_path`` it is read from the category list, once per client (one call), and
+        once more if a 301 says a slug changed since.
+        """
+        path = slug_path or self.category_slug_path(category_id)
         page = 0
         seen: set[Any] = set()
+        reread = slug_path is None
         while True:
-            result = self._call("GET", "/c/{id}.json", id=slug_or_id, params={"page": page})
+            try:
+                result = self._category_page(path, category_id, page)
+            except ForumRejected as exc:
+                if not (reread and exc.status in (301, 302)):
+                    raise
+                reread = False
+                path = self.category_slug_path(category_id, refresh=True)
+                continue
             topic_list = result.get("topic_list") or {}
             fresh = _unseen(topic_list.get("topics") or [], seen)
             yield from fresh
             if not fresh or not topic_list.get("more_topics_url"):
                 return
             page += 1
+
+    def _category_page(self, slug_path: str, category_id: int, page: int) -> Any:
+        # Each slug is quoted on its own ("%" kept: slugs of encoded sites are stored quoted).
+        quoted = "/".join(quote(part, safe="%") for part in slug_path.split("/"))
+        return self._request(
+            "GET",
+            f"/c/{quoted}/{int(category_id)}.json",
+            params={"page": page},
+            template="/c/{slug}/{id}.json",
+        )
+
+    def category_slug_path(self, category_id: int, *, refresh: bool = False) -> str:
+        """``parent/child`` as in ``Category#full_slug("/")`` (a category without a slug
+        is ``{id}-category``), from ``GET /categories.json`` read once per client."""
+        if refresh or category_id not in self._category_paths:
+            self._category_paths = _slug_paths(self.list_categories())
+        try:
+            return self._category_paths[category_id]
+        except KeyError:
+            raise NotFound(
+                f"category {category_id} is not in the category list",
+                status=404,
+                path="GET /c/{slug}/{id}.json",
+            ) from None
 
     # ------------------------------------------------------------------ topics and posts
 
@@ -992,7 +1131,7 @@ class ForumClient(DiscourseClient):
             "name": name,
             "badge_type_id": badge_type_id,
             **_drop_none(description=description),
-            **attrs,
+            **_badge_flags(attrs),
         }
         return self._call("POST", "/admin/badges.json", json=body, reason=reason).get("badge", {})
 
@@ -1001,7 +1140,7 @@ class ForumClient(DiscourseClient):
     ) -> dict[str, Any]:
         """``PUT /admin/badges/{id}.json``; Discourse requires ``name`` and ``badge_type_id``."""
         return self._call(
-            "PUT", "/admin/badges/{id}.json", id=badge_id, json=attrs, reason=reason
+            "PUT", "/admin/badges/{id}.json", id=badge_id, json=_badge_flags(attrs), reason=reason
         ).get("badge", {})
 
     def delete_badge(self, badge_id: int, *, reason: str | None = None) -> dict[str, Any]:
@@ -1010,7 +1149,10 @@ class ForumClient(DiscourseClient):
         )
 
     def grant_badge(self, username: str, badge_id: int, reason: str) -> dict[str, Any]:
-        """``POST /user_badges.json``; ``reason`` is the URL of the post that earned it.
+        """``POST /user_badges.json``; ``reason`` is the post that earned it, best as the
+        relative ``/t/{topic}/{post_number}``: ``UserBadgesController#create`` routes it with
+        ``Discourse.route_for``, which refuses (400) an absolute URL on any host but the
+        forum's public one, such as the internal address this client may use.
 
         Granting a badge the user already has (single-grant badge) is a 200 that
         returns the existing user badge: nothing special to do for retries.
@@ -1255,16 +1397,10 @@ def _raise_for(response: requests.Response, label: str) -> None:
     raise ForumRejected(message, status=status, path=label, errors=errors, error_type=error_type)
 
 
-def _is_already_member(exc: ForumRejected) -> bool:
-    return exc.status == 422 and (
-        exc.error_type == "member_already_exist" or bool(_ALREADY_MEMBER.search(exc.message))
-    )
-
-
-def _names_in(message: str, candidates: list[str]) -> list[str]:
-    """Which of ``candidates`` the error message names (Discourse joins them with ", ")."""
-    words = set(re.split(r"[\s,，、“”\"']+", message.lower()))
-    return [name for name in candidates if name.lower() in words]
+def _no_such_users(exc: ForumRejected) -> bool:
+    """``users_from_params`` found none of the usernames: ``Discourse::InvalidParameters``,
+    rendered as 400 with the (unlocalised) ``error_type`` ``invalid_parameters``."""
+    return exc.status == 400 and exc.error_type == "invalid_parameters"
 
 
 _REVIEWABLE_DONE = {

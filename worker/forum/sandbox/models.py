@@ -212,7 +212,7 @@ class UserField:
     name: str
     description: str
     field_type: str = "text"
-    editable: bool = True
+    editable: bool = False  # the column default
     requirement: str = "optional"
     show_on_profile: bool = False
     show_on_user_card: bool = False

@@ -304,8 +304,14 @@ class ContentOps:
             return user_badge
 
     def post_id_from_url(self, url: str) -> int | None:
-        """``/t/slug/12/3`` or ``.../t/12/3`` → id of post 3 of topic 12 (None: not a post)."""
-        match = re.search(r"/t/(?:[^/]+/)?(\d+)(?:/(\d+))?/?$", url.split("?")[0])
+        """``/t/slug/12/3`` or ``.../t/12/3`` → id of post 3 of topic 12 (None: not a post).
+
+        Routes are tried in config/routes.rb's order: ``t/:topic_id/:post_number`` (digits)
+        comes before ``t/:slug/:topic_id``, so ``/t/12/3`` is post 3 of topic 12."""
+        path = url.split("?")[0].split("#")[0]
+        match = re.search(r"/t/(\d+)(?:/(\d+))?/?$", path) or re.search(
+            r"/t/[^/]+/(\d+)(?:/(\d+))?/?$", path
+        )
         if not match:
             return None
         topic = self.topics.get(int(match.group(1)))

@@ -77,7 +77,10 @@ def update_site_setting(ctx: Ctx, name: str) -> Any:
 
 
 # ── user fields ──────────────────────────────────────────────────────────────
+# Served only under /admin/config (config/routes.rb, scope "/config"); the old
+# /admin/customize/user_fields route is gone, so it answers 404 like any unknown route.
 def user_fields(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/user_fields_controller.rb#index, UserFieldSerializer."""
     ctx.require_admin()
     fields = sorted(ctx.forum.user_fields.values(), key=lambda f: (f.position, f.id))
     return {"user_fields": [payloads.user_field(f) for f in fields]}
@@ -87,6 +90,9 @@ def _apply_field(ctx: Ctx, field: UserField, *, is_new: bool) -> None:
     attrs = ctx.params.get("user_field")
     if not isinstance(attrs, dict):
         raise param_missing("user_field")
+    # Only the permitted columns count (``required`` is gone since 3.3: ignored). A
+    # JSON null is skipped like an absent key (``unless field_params[col].nil?``).
+    attrs = {k: v for k, v in attrs.items() if v is not None}
     errors = []
     if "name" in attrs or is_new:
         if not str(attrs.get("name") or "").strip():
@@ -109,8 +115,6 @@ def _apply_field(ctx: Ctx, field: UserField, *, is_new: bool) -> None:
             errors.append("Requirement is not included in the list")
         else:
             field.requirement = str(attrs["requirement"])
-    elif "required" in attrs:
-        field.requirement = "for_all_users" if as_bool(attrs["required"]) else "optional"
     if errors:
         raise unprocessable(*errors)
     for key in ("editable", "show_on_profile", "show_on_user_card", "searchable"):
@@ -118,40 +122,48 @@ def _apply_field(ctx: Ctx, field: UserField, *, is_new: bool) -> None:
             setattr(field, key, as_bool(attrs[key]))
     if "position" in attrs:
         field.position = as_int(attrs["position"], "position")
-    if "options" in attrs:
-        field.options = [
+    if attrs.get("options"):  # ``options.present?``: absent or empty keeps the old ones
+        values = [
             str(o.get("value") if isinstance(o, dict) else o) for o in as_list(attrs["options"])
         ]
+        field.options = list(dict.fromkeys(values))  # ``.uniq``
     if field.field_type in ("dropdown", "multiselect") and not field.options:
         raise unprocessable("Options can't be blank")
 
 
 def create_user_field(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/user_fields_controller.rb#create (json_result),
+    UserFieldSerializer. Simplified: field types text/confirm/dropdown/multiselect only."""
     ctx.require_admin()
     forum = ctx.forum
-    field = UserField(id=0, name="", description="", position=len(forum.user_fields))
+    position = max((f.position for f in forum.user_fields.values()), default=0) + 1
+    field = UserField(id=0, name="", description="", position=position)
     _apply_field(ctx, field, is_new=True)
+    field.position = position  # create overrides any position sent
     field.id = forum.next_id("user_field")
     forum.user_fields[field.id] = field
-    return {"user_field": payloads.user_field(field)}
+    return {"success": "OK", "user_field": payloads.user_field(field)}
 
 
 def update_user_field(ctx: Ctx, field_id: int) -> Any:
+    """Imitates: app/controllers/admin/user_fields_controller.rb#update, UserFieldSerializer.
+    An unknown id fails there on nil (a 500), so it does here."""
     ctx.require_admin()
     field = ctx.forum.user_fields.get(field_id)
     if field is None:
-        raise not_found()
+        raise ApiError(500, body={"status": 500, "error": "Internal Server Error"})
     _apply_field(ctx, field, is_new=False)
     return {"user_field": payloads.user_field(field)}
 
 
 def destroy_user_field(ctx: Ctx, field_id: int) -> Any:
+    """Imitates: app/controllers/admin/user_fields_controller.rb#destroy (success_json
+    whether or not the field exists)."""
     ctx.require_admin()
     forum = ctx.forum
-    if forum.user_fields.pop(field_id, None) is None:
-        raise not_found()
-    for user in forum.users.values():
-        user.user_fields.pop(str(field_id), None)
+    if forum.user_fields.pop(field_id, None) is not None:
+        for user in forum.users.values():
+            user.user_fields.pop(str(field_id), None)
     return {"success": "OK"}
 
 
@@ -409,10 +421,10 @@ def create_api_key(ctx: Ctx) -> Any:
 ROUTES = [
     ("/admin/site_settings.json", ["GET"], site_settings),
     ("/admin/site_settings/<name>.json", ["PUT"], update_site_setting),
-    ("/admin/customize/user_fields.json", ["GET"], user_fields),
-    ("/admin/customize/user_fields.json", ["POST"], create_user_field),
-    ("/admin/customize/user_fields/<int:field_id>.json", ["PUT"], update_user_field),
-    ("/admin/customize/user_fields/<int:field_id>.json", ["DELETE"], destroy_user_field),
+    ("/admin/config/user_fields.json", ["GET"], user_fields),
+    ("/admin/config/user_fields.json", ["POST"], create_user_field),
+    ("/admin/config/user_fields/<int:field_id>.json", ["PUT"], update_user_field),
+    ("/admin/config/user_fields/<int:field_id>.json", ["DELETE"], destroy_user_field),
     ("/review.json", ["GET"], review_list),
     ("/review/<int:reviewable_id>.json", ["GET"], review_show),
     ("/review/<int:reviewable_id>/perform/<action>.json", ["PUT"], review_perform),

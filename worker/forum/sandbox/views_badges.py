@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from worker.forum.sandbox import payloads
 from worker.forum.sandbox.app import Ctx, Reply
@@ -31,7 +33,9 @@ _STR_ATTRS = ("description", "long_description", "icon")
 
 
 def _apply(ctx: Ctx, badge: Badge, *, is_new: bool) -> None:
-    p = ctx.params.get("badge") if isinstance(ctx.params.get("badge"), dict) else ctx.params
+    """Admin::BadgesController#update_badge_from_params: top-level params, each column set
+    only ``if params[key]``, so a JSON false or null is skipped (the string "false" is not)."""
+    p = {k: v for k, v in ctx.params.items() if v is not None and v is not False}
     errors = []
     if "name" in p or is_new:
         name = str(p.get("name") or "").strip()
@@ -96,6 +100,7 @@ def index(ctx: Ctx) -> Any:
 
 
 def create(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#create, AdminBadgeSerializer."""
     ctx.require_admin()
     forum = ctx.forum
     badge = Badge(id=0, name="", badge_type_id=3, created_at=forum.now())
@@ -112,6 +117,7 @@ def _admin_badge(ctx: Ctx, badge: Badge) -> dict[str, Any]:
 
 
 def update(ctx: Ctx, badge_id: int) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#update, AdminBadgeSerializer."""
     ctx.require_admin()
     badge = _badge(ctx, badge_id)
     _apply(ctx, badge, is_new=False)
@@ -130,8 +136,30 @@ def destroy(ctx: Ctx, badge_id: int) -> Any:
     return None
 
 
+# Discourse's GET routes to topics#show: t/:id, t/:topic_id/:post_number, t/:slug/:topic_id,
+# t/:slug/:topic_id/:post_number (ids digits).
+_TOPIC_ROUTE = re.compile(r"/t/(?:\d+(?:/\d+)?|[^/]+/\d+(?:/\d+)?)/?")
+
+
+def _is_topic_route_here(base_url: str, reason: str) -> bool:
+    """``is_badge_reason_valid?``: ``Discourse.route_for`` routes a relative path, or an
+    absolute URL only when its host is the forum's own (``Discourse.current_hostname``:
+    the port is not compared); the route must be a topic's. Simplified: post routes
+    (``/p/:id``) are not recognised."""
+    try:
+        parsed = urlsplit(reason)
+    except ValueError:
+        return False
+    if parsed.hostname and parsed.hostname != urlsplit(base_url).hostname:
+        return False
+    return bool(_TOPIC_ROUTE.fullmatch(parsed.path))
+
+
 def grant(ctx: Ctx) -> Any:
-    actor = ctx.require_staff()
+    """Imitates: app/controllers/user_badges_controller.rb#create, DetailedUserBadgeSerializer."""
+    actor = ctx.require_login()
+    if not actor.staff:  # can_assign_badge_to_user? → render failed_json, status: :forbidden
+        return Reply({"failed": "FAILED"}, 403)
     forum = ctx.forum
     p = ctx.params
     if not p.get("username"):
@@ -145,12 +173,10 @@ def grant(ctx: Ctx) -> Any:
         badge = next((b for b in forum.badges.values() if b.name.lower() == wanted), None)
     else:
         raise param_missing("badge_id")
-    if badge is None:
-        raise not_found()
-    if not badge.enabled:
-        raise unprocessable("This badge is not enabled")
+    if badge is None or not badge.enabled:
+        raise not_found()  # Badge.find_by(id:, enabled: true) or Discourse::NotFound
     reason = p.get("reason") or None
-    if reason and forum.post_id_from_url(str(reason)) is None:
+    if reason and not _is_topic_route_here(forum.base_url, str(reason)):
         return Reply(
             {
                 "failed": "FAILED",
@@ -188,11 +214,14 @@ def list_for_user(ctx: Ctx, username: str) -> Any:
 
 
 def revoke(ctx: Ctx, user_badge_id: int) -> Any:
-    ctx.require_staff()
+    """Imitates: app/controllers/user_badges_controller.rb#destroy (success_json)."""
+    actor = ctx.require_login()
     forum = ctx.forum
-    user_badge = forum.user_badges.pop(user_badge_id, None)
-    if user_badge is None:
-        raise not_found()
+    if user_badge_id not in forum.user_badges:
+        raise not_found()  # UserBadge.find raises RecordNotFound first
+    if not actor.staff:
+        return Reply({"failed": "FAILED"}, 403)
+    user_badge = forum.user_badges.pop(user_badge_id)
     forum.emit("user_badge_revoked", {"user_badge": payloads.webhook_user_badge(forum, user_badge)})
     return {"success": "OK"}
 

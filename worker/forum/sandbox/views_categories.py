@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from worker.forum.sandbox import cooking, payloads
-from worker.forum.sandbox.app import Ctx
+from worker.forum.sandbox.app import Ctx, Reply
 from worker.forum.sandbox.errors import invalid_access, not_found, param_missing, unprocessable
 from worker.forum.sandbox.models import Category
 from worker.forum.sandbox.params import as_bool, as_int, as_list
@@ -159,11 +160,36 @@ def destroy(ctx: Ctx, category_id: int) -> Any:
     return {"success": "OK"}
 
 
+def slug_path(forum: Any, category: Category) -> str:
+    """``Category#full_slug("/")`` without the id: parents' slugs first; a category
+    without a slug is ``{id}-category`` (``slug_for_url``)."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: Category | None = category
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        parts.append(current.slug or f"{current.id}-category")
+        parent = current.parent_category_id
+        current = forum.categories.get(parent) if parent is not None else None
+    return "/".join(reversed(parts))
+
+
 def topic_list(ctx: Ctx, category_id: int, slug: str | None = None) -> Any:
+    """Imitates: app/controllers/list_controller.rb#category_default (set_category),
+    TopicListSerializer. A path whose slugs are not the category's full slug path (``/c/{id}``
+    alone, a subcategory without its parent) is a 301 to the right one, as set_category does.
+    Simplified: one sort order (pinned, then bumped)."""
     forum = ctx.forum
     category = forum.categories.get(category_id)
     if category is None or not forum.can_see_category(ctx.actor, category):
         raise not_found()  # ListController hides categories the user cannot see
+    real = slug_path(forum, category)
+    if unquote(slug or "") != unquote(real):
+        asked = f"{slug}/{category.id}" if slug else str(category.id)
+        path = unquote(ctx.request.path).replace(f"/c/{asked}", f"/c/{real}/{category.id}", 1)
+        query = ctx.request.query_string.decode()
+        location = forum.base_url.rstrip("/") + path + (f"?{query}" if query else "")
+        return Reply(None, 301, {"Location": location})
     ids = {category.id} | {
         c.id
         for c in forum.categories.values()
@@ -186,10 +212,7 @@ def topic_list(ctx: Ctx, category_id: int, slug: str | None = None) -> Any:
         "topics": [payloads.topic_list_item(forum, t, ctx.actor) for t in chunk],
     }
     if len(topics) > (page + 1) * TOPICS_PER_PAGE:
-        topic_list_body["more_topics_url"] = (
-            f"/c/{category.slug}/{category.id}/l/latest?page={page + 1}"
-        )
-    del slug
+        topic_list_body["more_topics_url"] = f"/c/{real}/{category.id}/l/latest?page={page + 1}"
     return {
         "users": payloads.topic_list_users(forum, chunk),
         "primary_groups": [],
@@ -204,7 +227,9 @@ ROUTES = [
     ("/categories/<int:category_id>.json", ["DELETE"], destroy),
     ("/c/<int:category_id>/show.json", ["GET"], show),
     ("/c/<int:category_id>.json", ["GET"], topic_list),
+    ("/c/<int:category_id>/l/latest.json", ["GET"], topic_list),
     ("/c/<slug>/<int:category_id>.json", ["GET"], topic_list),
     ("/c/<slug>/<int:category_id>/l/latest.json", ["GET"], topic_list),
     ("/c/<path:slug>/<int:category_id>.json", ["GET"], topic_list),
+    ("/c/<path:slug>/<int:category_id>/l/latest.json", ["GET"], topic_list),
 ]

@@ -95,6 +95,35 @@ class ContentOps:
         user.last_posted_at = max(user.last_posted_at or created_at, created_at)
         return post
 
+    def _title_taken_by(self, user: User, title: str, category_id: int | None) -> Topic | None:
+        """The listable topic already holding ``title``, if a new topic may not reuse it.
+
+        Imitates app/models/topic.rb ``validates :title, unique_among:`` with
+        ``Topic#duplicate_title_candidates`` and lib/validators/unique_among_validator.rb:
+        case-insensitive; deleted topics and PMs hold no title (PMs are not checked at all);
+        closed, archived and unlisted ones do. ``duplicate_topic_titles``: ``disallowed``
+        (default) looks at the same category and every topic the author can see (staff see
+        unlisted ones), ``allowed_across_categories`` at the same category only,
+        ``allowed`` nowhere. Simplified: the title is compared as sent, stripped (Discourse
+        cleans it with TextCleaner first).
+        """
+        setting = self.settings["duplicate_topic_titles"]
+        if setting == "allowed":
+            return None
+        wanted = title.lower()
+        category = category_id or UNCATEGORIZED_ID
+        for topic in self.topics.values():
+            if topic.deleted_at is not None or topic.archetype == "private_message":
+                continue
+            if topic.title.lower() != wanted:
+                continue
+            if (topic.category_id or UNCATEGORIZED_ID) == category:
+                return topic
+            visible = topic.visible or user.staff  # staff can see unlisted topics
+            if setting == "disallowed" and visible and self.can_see_topic(user, topic):
+                return topic
+        return None
+
     def create_post(
         self,
         user: User,
@@ -134,6 +163,14 @@ class ContentOps:
                     errors.append("Title can't be blank")
                 elif len(title.strip()) < min_title:
                     errors.append(f"Title must be at least {min_title} characters")
+                elif not is_pm:
+                    taken = self._title_taken_by(user, title.strip(), category_id)
+                    if taken is not None:
+                        url = f"{self.base_url}/t/{taken.slug}/{taken.id}"
+                        errors.append(
+                            "This title has already been used by "
+                            f"<a href='{url}'>another topic</a>."
+                        )
                 min_body = self.settings[
                     "min_personal_message_post_length" if is_pm else "min_first_post_length"
                 ]

@@ -121,3 +121,51 @@ def test_adding_a_member_who_deleted_their_account_adds_the_rest_and_is_done(san
 
     assert report.done == [first, second]
     assert {m["username"] for m in client.iter_group_members("squad-9")} == {"ann", "bob"}
+
+
+def _audit_topic(title: str = "2026年第3周审计:文章、点评与处罚", key: str = "audit:2026-W03"):
+    return a.CreateTopic(
+        key=key,
+        reason="audit",
+        category_id=1,
+        title=title,
+        raw="审计结果:成员 12 人,本周处罚 1 人。各小组的详细情况见下文。",
+        affects_members=False,
+    )
+
+
+@pytest.mark.integration
+def test_a_retry_that_finds_its_own_topic_under_the_title_counts_it_as_done(
+    sandbox, redis_client
+) -> None:
+    from worker.forum.client import ForumClient
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    first = Applier(client, redis_client, live=True).apply([_audit_topic()])
+    topic_id = first.results["audit:2026-W03"]["topic_id"]
+    redis_client.flushdb()  # a crash between the write and its record
+    before = len(sandbox.forum.topics)
+    again = Applier(client, redis_client, live=True).apply([_audit_topic()])
+    assert [act.key for act in again.done] == ["audit:2026-W03"]
+    assert again.results["audit:2026-W03"] == {"topic_id": topic_id, "existed": True}
+    assert len(sandbox.forum.topics) == before
+
+
+@pytest.mark.integration
+def test_a_title_someone_else_holds_gets_a_numbered_title_instead_of_failing_forever(
+    sandbox, redis_client
+) -> None:
+    from worker.forum.client import ForumClient
+
+    sandbox.forum.create_user(username="alice", email="alice@example.com", approved=True)
+    member = ForumClient(sandbox.url, sandbox.api_key, "alice", timeout=(2, 10))
+    member.create_topic(
+        "2026年第3周审计:文章、点评与处罚", "一位成员碰巧用了同样的标题,内容完全不同。", 1
+    )
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    report = Applier(client, redis_client, live=True).apply([_audit_topic()])
+    topic = sandbox.forum.topics[report.results["audit:2026-W03"]["topic_id"]]
+    assert topic.title == "2026年第3周审计:文章、点评与处罚 (2)"
+    redis_client.flushdb()  # and a retry finds that one as its own
+    again = Applier(client, redis_client, live=True).apply([_audit_topic()])
+    assert again.results["audit:2026-W03"] == {"topic_id": topic.id, "existed": True}

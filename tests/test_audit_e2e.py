@@ -190,7 +190,9 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     audit_at = clock.set(24, 23).isoformat()
     jobs.weekly_audit(scheduled_for=audit_at)
     jobs.weekly_audit(scheduled_for=audit_at)
-    alerts = [t for t in forum.forum.topics.values() if t.title.startswith("第 47 周审计已暂停")]
+    alerts = [
+        t for t in forum.forum.topics.values() if t.title.startswith("2026年第47周审计已暂停")
+    ]
     assert len(alerts) == 1
     assert _pms_to(forum, "dave") == ["第 47 周文章提醒"]  # nobody was acted on
     assert ledger.histories(members) == {}

@@ -28,7 +28,11 @@ from worker.rules import load_rules
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "apply-test-secret-0451"
 EVENT_TYPES = {
-    "topic": [{"id": 101, "name": "topic_created"}, {"id": 104, "name": "topic_destroyed"}],
+    "topic": [
+        {"id": 101, "name": "topic_created"},
+        {"id": 103, "name": "topic_edited"},
+        {"id": 104, "name": "topic_destroyed"},
+    ],
     "post": [
         {"id": 201, "name": "post_created"},
         {"id": 202, "name": "post_edited"},

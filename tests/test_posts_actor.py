@@ -134,3 +134,38 @@ def test_a_roster_read_overtaken_by_a_diamond_change_is_not_cached(
     monkeypatch.setattr(membership_gather, "load_roster", slow_forum_read)
     assert roster_cache.cached_roster(None, redis_client, None) == stale
     assert redis_client.get(roster_cache.ROSTER_KEY) is None  # the next load reads again
+
+
+def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_measured(
+    sandbox, redis_client
+) -> None:
+    """Discourse sends ``topic_edited`` (no ``post_edited``) for an edit of a first post
+    that also changes the topic (config/initializers/012-web_hook_events.rb); its body is
+    the topic (WebHookTopicViewSerializer): the first post is found, then re-read."""
+    load_actors()
+    [route] = [r for r in routes_for("topic_edited") if not r.actor.startswith("probe.")]
+    assert route.actor == posts.on_topic_edited.actor_name
+    rules = shipped_rules()
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="cat", email="cat@example.org", approved=True)
+    made = setup.create_category("Essays", slug="essays-x", permissions={"everyone": 1})
+    topic = setup.as_user("cat").create_topic(
+        "第一版标题:我这一周的读书笔记", "初稿。" * 40, int(made.get("category", made)["id"])
+    )
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    short = RecognitionStore(redis_client).post(topic["id"])
+    assert short is not None
+    sandbox.forum.edit_post(
+        sandbox.forum.posts[topic["id"]], "修改后的全文。" * 200, by=sandbox.forum.users[-1]
+    )
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    kwargs = route.extract({"id": topic["topic_id"], "title": "第二版标题:我的一周读书笔记"})
+    outcomes = posts.handle_topic_edit(client, redis_client, rules, **kwargs)
+
+    assert outcomes["recognition"] == "stored"
+    edited = RecognitionStore(redis_client).post(topic["id"])
+    assert edited is not None and edited.units > short.units
+    assert client.call_counts[TOPIC_READ] == 1  # to learn the first post's id
+    assert client.call_counts[POST_READ] == 1

@@ -239,7 +239,7 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     assert set(held) == expected
     assert set(held.values()) == {1}  # each held once
     assert reasons[("alice", "迎新大使")].startswith(f"/t/{intro['topic_id']}/")
-    audits = [t for t in topics if t.title == "第 2026-W47 周徽章发放记录"]
+    audits = [t for t in topics if t.title == "徽章发放记录 · 2026年第47周"]
     assert len(audits) == 1 and audits[0].category_id == ids["audit-log"]
     badge_pms = [t for t in topics if t.archetype == "private_message" and "徽章" in t.title]
     assert len(badge_pms) == len(expected)
@@ -253,14 +253,14 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
         topics = [t for t in state.topics.values()]
         raws = {t.id: state.posts[t.post_ids[0]].raw for t in topics}
         allowed = {t.id: {users[i] for i in t.allowed_user_ids} for t in topics}
-    reports = [t for t in topics if t.title == "第 2026-W47 周社区健康报告"]
+    reports = [t for t in topics if t.title == "社区健康报告 · 2026年第47周"]
     assert len(reports) == 1 and reports[0].category_id == ids["audit-log"]
     body = raws[reports[0].id]
     assert "### 互动网络" in body and "| SQ-1 | @alice | – | – | 100% | 100% |" in body
     leader_pms = [t for t in topics if t.archetype == "private_message" and "健康情况" in t.title]
     assert sorted(t.title for t in leader_pms) == [
-        "SQ-1 第 2026-W47 周健康情况",
-        "SQ-2 第 2026-W47 周健康情况",
+        "SQ-1 2026年第47周健康情况",
+        "SQ-2 2026年第47周健康情况",
     ]
     assert {frozenset(allowed[t.id] - {"system"}) for t in leader_pms} == {
         frozenset({"alice"}),

@@ -183,7 +183,7 @@ def test_terminal_report_has_every_section_and_the_isolated(report) -> None:
 
 def test_forum_post_carries_every_section(report) -> None:
     post = render_post(RULES, report)
-    assert post.title == "第 2026-W47 周社区健康报告"
+    assert post.title == "社区健康报告 · 2026年第47周"
     for table in sections(report, Labels.from_rules(RULES)):
         assert f"### {table.title}" in post.body, table.key
     assert "{" not in post.body  # every placeholder filled
@@ -192,7 +192,7 @@ def test_forum_post_carries_every_section(report) -> None:
 
 def test_leader_part_is_addressed_to_the_leader_with_their_squad(report) -> None:
     part = render_leader_part(RULES, report, "blue", "en")
-    assert part.title == "BLUE: health in week 2026-W47"
+    assert part.title == "BLUE: health in week 47 of 2026"
     assert part.body.startswith("@bob ")
     assert "| @bea | 2 |" in part.body and "@ann" not in part.body
     assert "| 2026-W47 | 0 | 1 | 2 | 0% |" in part.body

@@ -503,11 +503,11 @@ def test_message_renders_in_the_requested_language_with_community_name() -> None
 
 def test_message_without_title_uses_the_community_name_and_default_language() -> None:
     rules = load_rules(SHIPPED)
-    rendered = rules.render("ladder_public_notice", None, member="bob", strikes=6)
+    rendered = rules.render("referrer_camp_passed", None, username="ann", newcomer="bob")
     assert rendered.title == "Diamond 学习社"
-    assert rendered.body == "@bob 已累计 6 个警告分,请大家一起鼓励 TA 回到节奏。"
-    assert rules.message("ladder_public_notice", "en", member="bob", strikes=6) == (
-        "@bob has 6 strikes; let's help them get back on track."
+    assert rendered.body == "@ann 你推荐的 @bob 已通过试用营,成为正式成员。谢谢你!"
+    assert rules.message("referrer_camp_passed", "en", username="ann", newcomer="bob") == (
+        "@ann @bob, whom you referred, passed the camp. Thank you!"
     )
 
 
@@ -523,7 +523,7 @@ def test_template_references_are_found_by_walking_the_models() -> None:
         ("reminders", 0, "template"): "reminder",
         ("penalties", "ladder", 0, "actions", 0, "template"): "warning",
         ("penalties", "ladder", 1, "actions", 0, "template"): "silenced",
-        ("messages", "squad_weekly_summary"): "summary",
+        ("messages", "squad_weekly_summary"): "weekly",
         ("messages", "audit_summary"): "summary",
         ("messages", "audit_halted"): "summary",
     }

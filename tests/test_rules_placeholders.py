@@ -54,9 +54,7 @@ WELCOME = (
     "{community}, {username}, {camp_days}, {camp_ends}, {intro_category}, {intro_min_length}, "
     "{checkin_category}, {checkin_days}, {min_replies}"
 )
-SUMMARY_USES = (
-    "rules/obligations.yml messages.audit_summary, rules/obligations.yml messages.audit_halted"
-)
+SUMMARY_USES = "rules/obligations.yml messages.audit_summary"
 
 # (edits as (file, old text, new text), every expected problem) on the minimal rules
 TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
@@ -92,10 +90,11 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [],
     ),
     "a template two fields name must suit both": (
-        [("messages/zh.yml", "summary: 中文 {week}", "summary: 中文 {week} {squad}")],
+        [("messages/zh.yml", 'body: "中文 {week}"}', 'body: "中文 {week} {iso_week}"}')],
         [
-            "rules/messages/zh.yml:14:1: summary.body: placeholder {squad} is not filled when "
-            f"sent as {SUMMARY_USES}; available to every use: {{community}}, {{week}}, {{year}}"
+            "rules/messages/zh.yml:14:38: summary.body: placeholder {iso_week} is not filled "
+            f"when sent as {SUMMARY_USES}; available to every use: {{community}}, {{week}}, "
+            "{year}, {members}, {penalised} (did you mean {week}?)"
         ],
     ),
     "an article reminder gets no review links": (
@@ -129,7 +128,7 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [
             "rules/messages/zh.yml:12:1: warning.body: placeholder {days} is not filled here; "
             "available: {community}, {username}, {member}, {strikes}, {reasons}, "
-            "{next_strikes}, {week}, {squad}"
+            "{next_strikes}, {week}, {year}, {squad}"
         ],
     ),
     "a template Diamond sends by its own key is checked against what it passes": (
@@ -218,6 +217,10 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
             "filled here; available: {week}, {year}, {squad}, {squad_slug}",
             "rules/obligations.yml:3:3: article.thread_title: placeholder {wek} is not filled "
             "here; available: {week}, {year}, {squad}, {squad_slug} (did you mean {week}?)",
+            "rules/obligations.yml:3:17: article.thread_title: titles a new forum topic each "
+            "time, and Discourse refuses a title another topic already has: use {year} and "
+            "{week} and {squad}, or {year} and {week} and {squad_slug} in it so that no two "
+            "are alike",
         ],
     ),
 }

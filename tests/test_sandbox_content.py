@@ -401,3 +401,81 @@ def test_badges_grant_idempotently_list_and_revoke(api: Api) -> None:
         f"/admin/badges/{badge['id']}.json", {"name": "Great reviewer", "badge_type_id": 1}
     ).body
     assert (updated["badge"]["name"], updated["badge"]["badge_type_id"]) == ("Great reviewer", 1)
+
+
+def _title_taken(api: Api, topic: dict) -> dict:
+    forum = api.sandbox.forum
+    slug = forum.topics[topic["topic_id"]].slug
+    url = f"{forum.base_url}/t/{slug}/{topic['topic_id']}"
+    return {
+        "action": "create_post",
+        "errors": [f"This title has already been used by <a href='{url}'>another topic</a>."],
+    }
+
+
+def test_a_title_used_by_a_listable_topic_is_refused_for_admins_too_whatever_its_case(
+    api: Api,
+) -> None:
+    first = _topic(api, "Week 3 audit of the squads")
+    again = api.post(
+        "/posts.json",
+        {"title": "WEEK 3 audit of the squads", "raw": "Another body, long enough.", "category": 1},
+    )
+    assert (again.status, again.body) == (422, _title_taken(api, first))
+
+
+def test_a_title_used_in_another_category_is_refused_unless_allowed_across_categories(
+    api: Api,
+) -> None:
+    other = api.post("/categories.json", {"name": "Audit log"}).body["category"]
+    first = _topic(api, "Week 3 audit of the squads", category=1)
+    args = {"title": "Week 3 audit of the squads", "raw": "A second body, long enough."}
+    refused = api.post("/posts.json", {**args, "category": other["id"]})
+    assert (refused.status, refused.body) == (422, _title_taken(api, first))
+    api.put("/admin/site_settings/duplicate_topic_titles", {"duplicate_topic_titles": "x"})
+    assert api.sandbox.forum.settings["duplicate_topic_titles"] == "disallowed"
+    api.put(
+        "/admin/site_settings/duplicate_topic_titles",
+        {"duplicate_topic_titles": "allowed_across_categories"},
+    )
+    assert api.post("/posts.json", {**args, "category": other["id"]}).status == 200
+    assert api.post("/posts.json", {**args, "category": 1}).status == 422
+    api.put("/admin/site_settings/duplicate_topic_titles", {"duplicate_topic_titles": "allowed"})
+    assert api.post("/posts.json", {**args, "category": 1}).status == 200
+
+
+def test_deleted_topics_and_private_messages_do_not_hold_a_title(api: Api) -> None:
+    pm = api.post(
+        "/posts.json",
+        {
+            "title": "Week 3 audit of the squads",
+            "raw": "A private message body.",
+            "archetype": "private_message",
+            "target_recipients": "alice",
+        },
+    )
+    assert pm.status == 200
+    first = _topic(api, "Week 3 audit of the squads")  # a PM's title does not count
+    pm_again = api.post(
+        "/posts.json",
+        {
+            "title": "Week 3 audit of the squads",
+            "raw": "A private message body.",
+            "archetype": "private_message",
+            "target_recipients": "bob",
+        },
+    )
+    assert pm_again.status == 200  # nor is a PM checked
+    api.delete(f"/t/{first['topic_id']}.json")
+    assert _topic(api, "Week 3 audit of the squads")["topic_id"] != first["topic_id"]
+
+
+def test_a_closed_or_unlisted_topic_still_holds_its_title(api: Api) -> None:
+    first = _topic(api, "Week 3 audit of the squads")
+    topic = api.sandbox.forum.topics[first["topic_id"]]
+    topic.closed, topic.archived, topic.visible = True, True, False
+    again = api.post(
+        "/posts.json",
+        {"title": "Week 3 audit of the squads", "raw": "Another body, long enough.", "category": 1},
+    )
+    assert again.status == 422

@@ -352,3 +352,62 @@ def test_webhook_admin_rejects_bad_url_and_short_secret_like_discourse(
     assert reply.body == {
         "errors": ["Payload URL is invalid", "Secret is too short (minimum is 12 characters)"]
     }
+
+
+def test_a_first_post_edited_with_its_title_sends_topic_edited_and_no_post_edited(
+    hooked: tuple[RunningSandbox, Receiver, Api],
+) -> None:
+    """config/initializers/012-web_hook_events.rb: ``post_edited`` with topic_changed on a
+    first post is sent as ``topic_edited`` only; any other edit as ``post_edited``."""
+    sandbox, receiver, api = hooked
+    topic = api.post(
+        "/posts.json",
+        {
+            "title": "第一周的文章:学习笔记与心得体会",
+            "raw": "初稿,内容足够长,可以发布出来。" * 2,
+            "category": 1,
+        },
+    ).body
+    reply = api.post(
+        "/posts.json", {"topic_id": topic["topic_id"], "raw": "一条回复,也足够长,可以发布。" * 2}
+    ).body
+    assert sandbox.wait_idle()
+    receiver.requests.clear()
+
+    first = api.put(
+        f"/posts/{topic['id']}.json",
+        {
+            "title": "第一周的文章:学习笔记与心得体会(修订)",
+            "post": {"raw": "修改后的全文,更长一些。" * 3},
+        },
+    )
+    assert first.status == 200
+    assert sandbox.wait_idle()
+    assert [h["X-Discourse-Event"] for h, _ in receiver.requests] == ["topic_edited"]
+    body = json.loads(receiver.requests[0][1])
+    assert body["topic"]["id"] == topic["topic_id"]
+    assert body["topic"]["title"] == "第一周的文章:学习笔记与心得体会(修订)"
+    receiver.requests.clear()
+
+    api.put(f"/posts/{topic['id']}.json", {"post": {"raw": "只改正文,不改标题,内容足够长。" * 2}})
+    api.put(f"/posts/{reply['id']}.json", {"post": {"raw": "回复也改了,内容依然足够长。" * 2}})
+    assert sandbox.wait_idle()
+    assert [h["X-Discourse-Event"] for h, _ in receiver.requests] == ["post_edited"] * 2
+
+
+def test_a_title_edit_to_another_topics_title_is_refused(
+    hooked: tuple[RunningSandbox, Receiver, Api],
+) -> None:
+    _sandbox, _receiver, api = hooked
+    api.post(
+        "/posts.json", {"title": "已经有人用的标题:第一周的文章", "raw": "x" * 30, "category": 1}
+    )
+    mine = api.post(
+        "/posts.json", {"title": "我自己的标题:第一周的文章内容", "raw": "y" * 30, "category": 1}
+    ).body
+    refused = api.put(
+        f"/posts/{mine['id']}.json",
+        {"title": "已经有人用的标题:第一周的文章", "post": {"raw": "z" * 30}},
+    )
+    assert refused.status == 422
+    assert "This title has already been used by" in refused.body["errors"][0]

@@ -13,6 +13,7 @@ In shadow mode, actions that affect members are reported, not executed.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,24 @@ GROUP_IDS_KEY = "diamond:cache:group-ids"
 ROSTER_CHANGES = frozenset(
     {"AddToGroup", "RemoveFromGroup", "AddGroupOwners", "CreateGroup", "CreateCategory"}
 )
+
+
+# A title another topic holds: how many numbered titles ("title (2)"...) to try.
+TITLE_ATTEMPTS = 5
+# Discourse's refusal links the holder: "This title has already been used by <a
+# href='https://forum/t/slug/123'>another topic</a>." (topic_title_already_used)
+_TITLE_HOLDER = re.compile(r"already been used by <a href='[^']*/t/[^/']*/(\d+)'")
+
+
+def title_holder(exc: ForumRejected) -> int | None:
+    """The topic id a 422 "title already used" names, or None for any other refusal."""
+    if exc.status != 422:
+        return None
+    for text in [*(exc.errors or []), exc.message]:
+        match = _TITLE_HOLDER.search(text or "")
+        if match:
+            return int(match[1])
+    return None
 
 
 @dataclass
@@ -144,14 +163,42 @@ class Applier:
         )
 
     def _do_CreateTopic(self, act: a.CreateTopic) -> Any:
-        return self.client.create_topic(
-            act.title,
-            act.raw,
-            act.category_id,
-            created_at=act.created_at,
-            tags=list(act.tags) or None,
-            reason=act.reason,
-        )
+        # Discourse refuses a title a listable topic already holds (Topic validates :title,
+        # unique_among), for admins too. Diamond's titles are unique per key (``diamond
+        # check``), so the holder is either this very topic, written before a crash kept
+        # the record from being made (then it is done), or someone else's: then a numbered
+        # title, the same on every retry, rather than a job that fails forever.
+        for n in range(1, TITLE_ATTEMPTS + 1):
+            title = act.title if n == 1 else f"{act.title} ({n})"
+            try:
+                return self.client.create_topic(
+                    title,
+                    act.raw,
+                    act.category_id,
+                    created_at=act.created_at,
+                    tags=list(act.tags) or None,
+                    reason=act.reason,
+                )
+            except ForumRejected as exc:
+                holder = title_holder(exc)
+                if holder is None:
+                    raise
+                if self._is_own_topic(holder, act.category_id):
+                    log.info("%r exists already: topic %s [%s]", title, holder, act.key)
+                    return {"topic_id": holder, "existed": True}
+                if n == TITLE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "title %r is held by topic %s: trying another [%s]", title, holder, act.key
+                )
+        return None  # not reached: the last attempt returns or raises
+
+    def _is_own_topic(self, topic_id: int, category_id: int) -> bool:
+        """Whether Diamond's API user opened ``topic_id`` in ``category_id`` (one call)."""
+        topic = self.client.get_topic(topic_id)
+        creator = ((topic.get("details") or {}).get("created_by") or {}).get("username")
+        own = str(getattr(self.client, "api_username", "")).lower()
+        return topic.get("category_id") == category_id and str(creator).lower() == own
 
     def _do_CreatePost(self, act: a.CreatePost) -> Any:
         return self.client.create_post(

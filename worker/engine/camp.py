@@ -233,6 +233,8 @@ def verdict_actions(
             camp.messages.decided,
             lang,  # type: ignore[arg-type]
             username=user,
+            user_id=uid,
+            round=camper.extensions + 1,
             outcome=VERDICT_WORDS[lang][verdict.verdict],
             progress="\n".join(f"- {line}" for line in verdict.progress.lines(rules)),
             missing=missing,

@@ -302,6 +302,7 @@ def _ladder_actions(
             "reasons": said_to(None)[1],
             "next_strikes": next_strikes,
             "week": decision.week.number,
+            "year": decision.week.year,
             "squad": squad.full_name,
         }
         why = f"{decision.week}: {decision.strikes} strikes reach ladder step {decision.step + 1}"

@@ -34,6 +34,7 @@ from typing import Literal, NamedTuple, Protocol
 from worker import actions as a
 from worker.engine.facts import LikeFact, PostFact, Roster
 from worker.engine.graph import PostIndex, iso_week, parse_week, shift_week, week_bounds
+from worker.engine.weeks import week_values
 from worker.rules.models import (
     Badge,
     BadgeKind,
@@ -645,7 +646,7 @@ def badge_actions(
             ).rstrip()
         )
     if lines and audit_category_id is not None:
-        report = rules.render("badge_audit", week=week, decisions="\n".join(lines))
+        report = rules.render("badge_audit", **week_values(week), decisions="\n".join(lines))
         out.append(
             a.CreateTopic(
                 key=f"badge-audit:{week}",

@@ -579,15 +579,17 @@ def squad_actions(
                 )
             )
     if audit_category_id is not None and rules.squads.messages.formed:
+        digest = _digest([f"{p.slug}={','.join(p.squad.members)}" for p in plan.squads])
         msg = rules.render(
             rules.squads.messages.formed,
             default,
             cohort=plan.cohort,
+            # A cohort's squads change as late graduates join: each change its own title.
+            plan=digest[:6],
             count=len(plan.squads),
             squads="\n".join(summary),
             notes="\n".join(f"- {n}" for n in plan.notes) or "- —",
         )
-        digest = _digest([f"{p.slug}={','.join(p.squad.members)}" for p in plan.squads])
         # First in the list: staff see the plan even if a later write fails.
         out.insert(
             0,

@@ -77,6 +77,13 @@ class Week(_WeekFields):
         return self.next().start(tz)
 
 
+def week_values(iso_week: str) -> dict[str, object]:
+    """The placeholders of a week in templates: ``{week}`` (its number), ``{year}`` (its ISO
+    year, which a week number needs to be unique) and ``{iso_week}`` (``2026-W47``)."""
+    week = Week.parse(iso_week)
+    return {"week": week.number, "year": week.year, "iso_week": str(week)}
+
+
 def week_of(moment: dt.datetime, tz: ZoneInfo) -> Week:
     """The ISO week ``moment`` falls in, in the community time zone."""
     return Week.of_date(moment.astimezone(tz).date())

@@ -1,7 +1,12 @@
 """The one post actor: each post event is read once and handed to every domain.
 
 Routes: ``post_created``/``post_edited``/``post_destroyed``/``post_recovered`` →
-``posts.on_post`` (the catch-up scan feeds missed posts as ``post_created``).
+``posts.on_post`` (the catch-up scan feeds missed posts as ``post_created``);
+``topic_edited`` → ``posts.on_topic_edited``: Discourse sends it *instead of*
+``post_edited`` when an edit of a topic's first post also changes the topic (title,
+category, tags; config/initializers/012-web_hook_events.rb), so a member who fixes
+their article and its title is re-measured too. Its body is the topic, not the post:
+one ``GET /t/{id}.json`` finds the first post, then the same single post read.
 
 One ``GET /posts/{id}.json`` per event (NotFound → the post is gone, handled as
 destroyed), then, in order: membership (camp progress), obligations (the ledger),
@@ -60,7 +65,7 @@ def handle_post(
     client: Any, redis_client: Any, rules: Any, post_id: int, event: str
 ) -> dict[str, Any]:
     """Read the post once and feed every domain; returns each domain's outcome."""
-    shared = SharedTopic(client)
+    shared = client if isinstance(client, SharedTopic) else SharedTopic(client)
     post = read_post(shared, post_id)
     return {
         "membership": flows.record_camp_post(shared, redis_client, post),
@@ -76,5 +81,36 @@ def on_post(post_id: int, event: str = "post_created") -> None:
     log.debug("post %s %s → %s", event, post_id, outcomes)
 
 
+def first_post_id(topic: Any) -> int | None:
+    """The id of post 1 in a ``GET /t/{id}.json`` answer (the first of its post stream)."""
+    stream = topic.get("post_stream") or {}
+    for post in stream.get("posts") or []:
+        if post.get("post_number") == 1 and isinstance(post.get("id"), int):
+            return post["id"]
+    ids = stream.get("stream") or []
+    return ids[0] if ids and isinstance(ids[0], int) else None
+
+
+def handle_topic_edit(client: Any, redis_client: Any, rules: Any, topic_id: int) -> dict[str, Any]:
+    """The topic's first post re-read and fed to every domain as ``post_edited``."""
+    shared = SharedTopic(client)
+    try:
+        topic = shared.get_topic(topic_id)  # cached: the domains need not read it again
+    except NotFound:
+        return {}  # gone: its own topic_destroyed/post_destroyed events say so
+    post_id = first_post_id(topic)
+    if post_id is None:
+        return {}
+    return handle_post(shared, redis_client, rules, post_id, "post_edited")
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_topic_edited(topic_id: int) -> None:
+    """A first post edited together with its topic's title (or category, tags)."""
+    outcomes = handle_topic_edit(runtime.forum(), runtime.redis_client(), runtime.rules(), topic_id)
+    log.debug("topic_edited %s → %s", topic_id, outcomes)
+
+
 for _event in POST_EVENTS:
     add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
+add_route("topic_edited", on_topic_edited.actor_name, ids={"topic_id": "id"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from worker.engine.health import HealthReport
+from worker.engine.weeks import week_values
 from worker.report.fmt import md_table
 from worker.report.labels import Labels
 from worker.report.tables import Table, sections, squad_tables, status_word
@@ -56,7 +57,7 @@ def render_post(rules: Rules, report: HealthReport, lang: str | None = None) -> 
     post = rules.render(
         rules.health.messages.report,
         labels.language,  # type: ignore[arg-type]
-        week=report.week,
+        **week_values(report.week),
         verdict=status_word(labels, report.verdict),
         metrics="\n\n".join(values.values()),
         **values,
@@ -81,6 +82,6 @@ def render_leader_part(
         labels.language,  # type: ignore[arg-type]
         username=part.squad.leader or "",
         squad=part.squad.full_name,
-        week=report.week,
+        **week_values(report.week),
         metrics=metrics,
     )

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from worker.rules.located import DataPath, LocationIndex, format_path, suggest
 from worker.rules.models import (
     FIXED_TEMPLATES,
+    FIXED_TOPIC_TITLES,
     NAME_PLACEHOLDERS,
     SLUG_PLACEHOLDERS,
     Camp,
@@ -30,6 +31,7 @@ from worker.rules.problems import Problem
 from worker.rules.types import (
     Placeholders,
     TemplateRef,
+    TopicTitle,
     UserFieldRef,
     format_fields,
     group_slug_problem,
@@ -190,6 +192,43 @@ def check_placeholders(
                 problems += _fullwidth(text, index, (key, part))
                 if key_uses:
                     problems += _unfilled(text, key_uses, index, (key, part))
+    return problems
+
+
+def check_topic_titles(
+    sections: Mapping[str, tuple[BaseModel, LocationIndex]],
+    messages: Mapping[Language, tuple[Messages, LocationIndex]],
+) -> list[Problem]:
+    """Every title that opens a forum topic can never repeat (see ``TopicTitle``).
+
+    Reported at the template's title in each messages file (or at the rule-file text
+    itself, e.g. obligations.article.thread_title), naming the field that sends it.
+    """
+    problems: list[Problem] = []
+    # template key -> [(how it is sent, its TopicTitle)]
+    uses: dict[str, list[tuple[str, TopicTitle]]] = {
+        key: [(f"Diamond's own {key!r}", marker)] for key, marker in FIXED_TOPIC_TITLES.items()
+    }
+    for model, index in sections.values():
+        for path, value, _owner, info in marked_fields(model, TopicTitle):
+            marker = field_marker(info, TopicTitle)
+            assert marker is not None
+            if field_marker(info, TemplateRef) is not None:
+                uses.setdefault(value, []).append((f"{index.file} {format_path(path)}", marker))
+            else:
+                why = marker.problem(value)
+                if why:
+                    problems.append(index.problem(path, why, at_value=True))
+    for model, index in messages.values():
+        for key, template in model.templates.items():
+            labels_by_why: dict[str, list[str]] = {}  # several fields may send one template
+            for label, marker in uses.get(key, []):
+                why = marker.problem(template.title)
+                if why:
+                    labels_by_why.setdefault(why, []).append(label)
+            path = (key, "title") if template.title is not None else (key,)
+            for why, labels in labels_by_why.items():
+                problems.append(index.problem(path, f"sent as {', '.join(labels)}, it {why}"))
     return problems
 
 

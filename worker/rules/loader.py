@@ -17,6 +17,7 @@ from worker.rules.checks import (
     check_naming,
     check_placeholders,
     check_template_refs,
+    check_topic_titles,
 )
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.models import (
@@ -59,6 +60,7 @@ def load_rules(directory: Path | str) -> Rules:
         problems.extend(check_template_refs(sections, messages, files))
     # Also with one messages file broken: the other's placeholders are still worth a look.
     problems.extend(check_placeholders(sections, messages))
+    problems.extend(check_topic_titles(sections, messages))
     if "obligations" in sections:
         obligations, index = sections["obligations"]
         problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]

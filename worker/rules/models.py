@@ -33,6 +33,7 @@ from worker.rules.types import (
     Share,
     TemplateKey,
     TimeZoneName,
+    TopicTitle,
     UserFieldName,
     Weekday,
 )
@@ -164,9 +165,12 @@ class GatingMessages(RulesModel):
     # Each field names a template and the values its call site passes (see Placeholders).
     # PM to a rejected applicant
     rejected: Annotated[TemplateKey, Placeholders("username", "reasons")]
-    # staff audit-log summary of an application held for review
+    # staff audit-log summary of an application held for review (a topic: the title
+    # carries the applicant's user id, a username comes back after a rejected one's deletion)
     held_for_review: Annotated[
-        TemplateKey, Placeholders("username", "checks", "application", "review_url")
+        TemplateKey,
+        Placeholders("username", "user_id", "checks", "application", "review_url"),
+        TopicTitle(("user_id",)),
     ]
     # PM to the referrer: someone named you. Not sent yet: the names the template is
     # written with, for when it is (the username is the referrer's).
@@ -179,7 +183,8 @@ class GatingMessages(RulesModel):
     decided: (
         Annotated[
             TemplateKey,
-            Placeholders("username", "outcome", "checks", "referrer", "application"),
+            Placeholders("username", "user_id", "outcome", "checks", "referrer", "application"),
+            TopicTitle(("user_id", "outcome")),
         ]
         | None
     ) = None
@@ -256,9 +261,15 @@ class CampMessages(RulesModel):
     failed: Annotated[TemplateKey, Placeholders("username", "missing")]  # PM: removed after camp
     referrer_passed: Annotated[TemplateKey, _REFERRER_OUTCOME]  # PM to referrer
     referrer_failed: Annotated[TemplateKey, _REFERRER_OUTCOME]  # PM to referrer
-    # staff audit-log entry for a pass, extension or removal
+    # staff audit-log entry for a pass, extension or removal; {round}: 1 for the camp,
+    # 2 for its first extension...
     decided: (
-        Annotated[TemplateKey, Placeholders("username", "outcome", "progress", "missing")] | None
+        Annotated[
+            TemplateKey,
+            Placeholders("username", "user_id", "round", "outcome", "progress", "missing"),
+            TopicTitle(("user_id", "round", "outcome")),
+        ]
+        | None
     ) = None
 
 
@@ -343,8 +354,16 @@ class SquadMessages(RulesModel):
     leader_squad_list: Annotated[
         TemplateKey, Placeholders("username", "squad", "members", "squad_url")
     ]
-    # staff audit-log entry: squads formed or changed
-    formed: Annotated[TemplateKey, Placeholders("cohort", "count", "squads", "notes")] | None = None
+    # staff audit-log entry: squads formed or changed; {plan}: a short code of this plan
+    # (a cohort's squads change as late graduates join: one entry per change)
+    formed: (
+        Annotated[
+            TemplateKey,
+            Placeholders("cohort", "plan", "count", "squads", "notes"),
+            TopicTitle(("cohort", "plan")),
+        ]
+        | None
+    ) = None
 
 
 class Squads(RulesModel):
@@ -369,9 +388,11 @@ class ArticleObligation(RulesModel):
     mode: PostingMode = "thread"
     category: CategorySlug | None = None  # None: the member's squad category
     # Title of the weekly thread ("thread" mode); {week} {year} {squad} {squad_slug}.
-    thread_title: Annotated[FormatText, Placeholders("week", "year", "squad", "squad_slug")] = (
-        "{year}年第{week}周作业 · {squad}"
-    )
+    thread_title: Annotated[
+        FormatText,
+        Placeholders("week", "year", "squad", "squad_slug"),
+        TopicTitle(("year", "week", "squad"), ("year", "week", "squad_slug")),
+    ] = "{year}年第{week}周作业 · {squad}"
     # When the scheduler opens each squad's weekly thread ("thread" mode; community time zone).
     thread_opens: CronExpr = "5 0 * * mon"
     tag: str | None = None  # "topic" mode: only topics with this tag are articles
@@ -446,7 +467,7 @@ class StrikeExpiry(RulesModel):
 
 # What every ladder action's template gets; ``member`` is the one penalised, ``username``
 # the recipient (the leader for notify_leader).
-_LADDER = ("username", "member", "strikes", "reasons", "next_strikes", "week", "squad")
+_LADDER = ("username", "member", "strikes", "reasons", "next_strikes", "week", "year", "squad")
 LadderTemplate = Annotated[TemplateKey, Placeholders(*_LADDER)]
 
 
@@ -462,7 +483,8 @@ class NotifyLeaderAction(RulesModel):
 
 class PublicNoticeAction(RulesModel):
     action: Literal["public_notice"]
-    template: LadderTemplate
+    # A post in the squad's weekly thread; a topic of its own where there is none.
+    template: Annotated[TemplateKey, Placeholders(*_LADDER), TopicTitle(("member", "year", "week"))]
     category: CategorySlug | None = None  # None: the member's squad category
 
 
@@ -504,7 +526,7 @@ class Audit(RulesModel):
 
 
 class ObligationMessages(RulesModel):
-    # post in each squad category after the audit
+    # post in each squad's weekly thread after the audit (a topic where there is none)
     squad_weekly_summary: Annotated[
         TemplateKey,
         Placeholders(
@@ -517,15 +539,19 @@ class ObligationMessages(RulesModel):
             "reviews_owed",
             "completion",
         ),
+        TopicTitle(("squad", "year", "week")),
     ]
     # staff audit-log post
     audit_summary: Annotated[
-        TemplateKey, Placeholders("week", "year", "members", "penalised", "details")
+        TemplateKey,
+        Placeholders("week", "year", "members", "penalised", "details"),
+        TopicTitle(("year", "week")),
     ]
     # staff audit-log post when max_penalised_share is exceeded
     audit_halted: Annotated[
         TemplateKey,
         Placeholders("week", "year", "iso_week", "share", "max_share", "penalised", "members"),
+        TopicTitle(("year", "week"), ("iso_week",)),
     ]
     # first post of the weekly thread ("thread" mode)
     weekly_thread: (
@@ -739,9 +765,16 @@ REPORT_SECTIONS = (
 
 class HealthMessages(RulesModel):
     # the staff health report post
-    report: Annotated[TemplateKey, Placeholders("week", "verdict", "metrics", *REPORT_SECTIONS)]
+    # {week}: the week's number, {year} its ISO year, {iso_week} both ("2026-W47")
+    report: Annotated[
+        TemplateKey,
+        Placeholders("week", "year", "iso_week", "verdict", "metrics", *REPORT_SECTIONS),
+        TopicTitle(("year", "week"), ("iso_week",)),
+    ]
     # a leader's part: their squad's figures, PM'd to the leader
-    leader_part: Annotated[TemplateKey, Placeholders("username", "squad", "week", "metrics")]
+    leader_part: Annotated[
+        TemplateKey, Placeholders("username", "squad", "week", "year", "iso_week", "metrics")
+    ]
 
 
 class Health(RulesModel):
@@ -792,11 +825,17 @@ class Messages(RootModel[dict[MessageKey, MessageTemplate]]):
 # (``fnmatch`` patterns). Any other template no field names is only checked for syntax.
 FIXED_TEMPLATES: dict[str, Placeholders] = {
     # worker/engine/recognition.py: the staff post, and one line per grant or revocation
-    "badge_audit": Placeholders("week", "decisions"),
+    "badge_audit": Placeholders("week", "year", "iso_week", "decisions"),
     "badge_audit_grant": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     "badge_audit_revoke": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     # worker/engine/penalties.py: one line of {reasons} per failing (author: whose article)
     "obligation_reason.*": Placeholders("week", "author"),
+}
+
+
+# Templates of FIXED_TEMPLATES that open a forum topic (see TopicTitle).
+FIXED_TOPIC_TITLES: dict[str, TopicTitle] = {
+    "badge_audit": TopicTitle(("year", "week"), ("iso_week",)),
 }
 
 

@@ -202,6 +202,43 @@ class Placeholders:
         return (*self.names, *dict(self.cases).get(getattr(owner, self.by, None), ()))
 
 
+@dataclass(frozen=True, slots=True, init=False)
+class TopicTitle:
+    """Marks a template (or text) whose title becomes the title of a new forum topic.
+
+    Discourse refuses a topic whose title a listable topic already holds, for admins too
+    (``Topic validates :title, unique_among``), so such a title must differ for every
+    topic the code opens with it: it must use every placeholder of at least one of
+    ``alternatives`` (e.g. ``("year", "week")`` for a weekly post: the week number alone
+    comes back every year). A template without a title would be titled with the
+    community's name: refused too.
+    """
+
+    alternatives: tuple[tuple[str, ...], ...]
+
+    def __init__(self, *alternatives: Sequence[str]) -> None:
+        object.__setattr__(self, "alternatives", tuple(tuple(alt) for alt in alternatives))
+
+    def problem(self, title: str | None) -> str | None:
+        """Why ``title`` (a template's title, None when it has none) may repeat, or None."""
+        wanted = ", or ".join(
+            " and ".join("{" + name + "}" for name in alt) for alt in self.alternatives
+        )
+        if title is None:
+            return (
+                "opens a forum topic, and without a title every one would be titled with the "
+                "community's name, which Discourse refuses the second time: give it a title "
+                f"with {wanted}"
+            )
+        used = set(format_fields(title))
+        if any(set(alt) <= used for alt in self.alternatives):
+            return None
+        return (
+            "titles a new forum topic each time, and Discourse refuses a title another topic "
+            f"already has: use {wanted} in it so that no two are alike"
+        )
+
+
 # The same shape where a template is defined (messages files), not referenced.
 MessageKey = Annotated[str, AfterValidator(_check_template_key)]
 

@@ -10,9 +10,10 @@ from typing import Any
 class SettingSpec:
     name: str
     default: Any
-    type: str  # bool | integer | string | list
+    type: str  # bool | integer | string | list | enum
     category: str
     description: str
+    choices: tuple[str, ...] = ()  # the values an enum accepts
 
 
 SPECS: tuple[SettingSpec, ...] = (
@@ -56,6 +57,16 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("enable_badges", True, "bool", "badges", "Enable the badge system."),
     SettingSpec("default_locale", "en", "string", "required", "Default language."),
     SettingSpec("enable_user_directory", True, "bool", "users", "User directory."),
+    # config/site_settings.yml, enum DuplicateTopicTitlesSiteSetting (replaced the hidden
+    # allow_duplicate_topic_titles and allow_duplicate_topic_titles_category booleans).
+    SettingSpec(
+        "duplicate_topic_titles",
+        "disallowed",
+        "enum",
+        "posting",
+        "Allow topics with identical, duplicate titles.",
+        choices=("disallowed", "allowed_across_categories", "allowed"),
+    ),
 )
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -74,4 +85,8 @@ def coerce(spec: SettingSpec, value: Any) -> Any:
         raise ValueError(value)
     if spec.type == "integer":
         return int(value)
+    if spec.type == "enum":
+        if str(value) not in spec.choices:
+            raise ValueError(value)
+        return str(value)
     return "" if value is None else str(value)

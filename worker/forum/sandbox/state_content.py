@@ -95,6 +95,39 @@ class ContentOps:
         user.last_posted_at = max(user.last_posted_at or created_at, created_at)
         return post
 
+    def _title_taken_by(
+        self, user: User, title: str, category_id: int | None, topic_id: int | None = None
+    ) -> Topic | None:
+        """The listable topic already holding ``title``, if a new topic may not reuse it.
+
+        Imitates app/models/topic.rb ``validates :title, unique_among:`` with
+        ``Topic#duplicate_title_candidates`` and lib/validators/unique_among_validator.rb:
+        case-insensitive; deleted topics and PMs hold no title (PMs are not checked at all);
+        closed, archived and unlisted ones do. ``duplicate_topic_titles``: ``disallowed``
+        (default) looks at the same category and every topic the author can see (staff see
+        unlisted ones), ``allowed_across_categories`` at the same category only,
+        ``allowed`` nowhere. Simplified: the title is compared as sent, stripped (Discourse
+        cleans it with TextCleaner first).
+        """
+        setting = self.settings["duplicate_topic_titles"]
+        if setting == "allowed":
+            return None
+        wanted = title.lower()
+        category = category_id or UNCATEGORIZED_ID
+        for topic in self.topics.values():
+            if topic.deleted_at is not None or topic.archetype == "private_message":
+                continue
+            if topic.id == topic_id:  # the topic being retitled
+                continue
+            if topic.title.lower() != wanted:
+                continue
+            if (topic.category_id or UNCATEGORIZED_ID) == category:
+                return topic
+            visible = topic.visible or user.staff  # staff can see unlisted topics
+            if setting == "disallowed" and visible and self.can_see_topic(user, topic):
+                return topic
+        return None
+
     def create_post(
         self,
         user: User,
@@ -134,6 +167,14 @@ class ContentOps:
                     errors.append("Title can't be blank")
                 elif len(title.strip()) < min_title:
                     errors.append(f"Title must be at least {min_title} characters")
+                elif not is_pm:
+                    taken = self._title_taken_by(user, title.strip(), category_id)
+                    if taken is not None:
+                        url = f"{self.base_url}/t/{taken.slug}/{taken.id}"
+                        errors.append(
+                            "This title has already been used by "
+                            f"<a href='{url}'>another topic</a>."
+                        )
                 min_body = self.settings[
                     "min_personal_message_post_length" if is_pm else "min_first_post_length"
                 ]
@@ -224,7 +265,21 @@ class ContentOps:
             self.emit("post_created", {"post": payloads.webhook_post(self, post)}, topic=topic)
             return post
 
-    def edit_post(self, post: Post, raw: str, *, by: User, edit_reason: str | None = None) -> Post:
+    def edit_post(
+        self,
+        post: Post,
+        raw: str,
+        *,
+        by: User,
+        edit_reason: str | None = None,
+        title: str | None = None,
+    ) -> Post:
+        """Edit a post (and, for a first post, its topic's title), as PostRevisor does.
+
+        Webhooks as config/initializers/012-web_hook_events.rb sends them: an edit of a
+        first post that changes its topic is ``topic_edited`` only, any other edit
+        ``post_edited``; nothing when nothing changed.
+        """
         from worker.forum.sandbox import payloads
 
         with self.lock:
@@ -233,8 +288,27 @@ class ContentOps:
                 "min_first_post_length" if post.post_number == 1 else "min_post_length"
             ]
             errors = _body_errors(raw, min_body)
+            new_title = (title or "").strip()
+            retitle = post.post_number == 1 and bool(new_title) and new_title != topic.title
+            if retitle and topic.archetype != "private_message":
+                if len(new_title) < self.settings["min_topic_title_length"]:
+                    errors.append(
+                        f"Title must be at least {self.settings['min_topic_title_length']} "
+                        "characters"
+                    )
+                else:
+                    taken = self._title_taken_by(by, new_title, topic.category_id, topic.id)
+                    if taken is not None:
+                        url = f"{self.base_url}/t/{taken.slug}/{taken.id}"
+                        errors.append(
+                            "This title has already been used by "
+                            f"<a href='{url}'>another topic</a>."
+                        )
             if errors:
                 raise unprocessable(*errors)
+            if retitle:
+                topic.title = new_title
+                topic.slug = cooking.slugify(new_title) or "topic"
             if raw != post.raw:
                 post.raw = raw
                 post.cooked = cooking.cook(raw)
@@ -242,7 +316,14 @@ class ContentOps:
                 post.updated_at = self.now()
                 post.edit_reason = edit_reason
                 post.quote_count = len(cooking.quotes(raw))
-                del by
+            elif not retitle:
+                return post
+            del by
+            if retitle:
+                self.emit(
+                    "topic_edited", {"topic": payloads.webhook_topic(self, topic)}, topic=topic
+                )
+            else:
                 self.emit("post_edited", {"post": payloads.webhook_post(self, post)}, topic=topic)
             return post
 

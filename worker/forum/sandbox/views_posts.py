@@ -74,12 +74,20 @@ def _editable(ctx: Ctx, post_id: int) -> Post:
 
 
 def update_post(ctx: Ctx, post_id: int) -> Any:
+    """Imitates app/controllers/posts_controller.rb#update, PostSerializer: ``title`` (top
+    level) retitles the topic of a first post. Simplified: the editor may edit the topic
+    whenever they may edit the post (no separate ``ensure_can_edit_topic!``)."""
     post = _editable(ctx, post_id)
     fields = ctx.params.get("post") if isinstance(ctx.params.get("post"), dict) else ctx.params
     if "raw" not in fields:
         raise param_missing("post")
+    title = ctx.params.get("title")
     ctx.forum.edit_post(
-        post, str(fields["raw"] or ""), by=ctx.actor, edit_reason=fields.get("edit_reason")
+        post,
+        str(fields["raw"] or ""),
+        by=ctx.actor,
+        edit_reason=fields.get("edit_reason"),
+        title=str(title) if title else None,
     )
     body = payloads.post(ctx.forum, post, ctx.actor)
     body["draft_sequence"] = 0

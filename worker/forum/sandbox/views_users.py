@@ -190,6 +190,9 @@ def admin_list(ctx: Ctx, flag: str = "active") -> Any:
     if ctx.params.get("email"):
         wanted = str(ctx.params["email"]).lower()
         users = [u for u in users if u.email.lower() == wanted]
+    if ctx.params.get("filter"):  # AdminUserIndexQuery#filter_by_search: username or email
+        needle = str(ctx.params["filter"]).strip().lower()
+        users = [u for u in users if needle in u.username.lower() or needle in u.email.lower()]
     ascending = as_bool(ctx.params.get("asc"))
     users.sort(key=lambda u: (u.created_at, u.id), reverse=not ascending)
     page = max(1, as_int(ctx.params.get("page") or 1, "page"))

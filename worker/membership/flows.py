@@ -151,8 +151,10 @@ def _decide(
                 return GatingResult(applicant.username, None)  # approved by Diamond, or a member
     elif recorded is not None and recorded.live and recorded.decision.outcome != "hold":
         # A retry of a job that decided live and stopped before finishing: same decision.
-        # (Held applications are gated again when the applicant changes them.)
         return _carry_out(client, redis_client, rules, GatingFacts(applicant), recorded, live=live)
+    elif recorded is not None and event not in (None, "user_updated"):
+        # Held: gated again when the application changes, not on every repeated event.
+        return GatingResult(applicant.username, None)
     applicant = gather.complete_applicant(client, store, rules, applicant, hints)
     strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now, live=live)
     facts = gather.gating_facts(client, store, rules, applicant, now, strikes)

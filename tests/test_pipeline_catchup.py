@@ -11,9 +11,8 @@ import redis
 from dramatiq.message import Message
 
 from worker.forum.errors import RateLimited
-from worker.pipeline import probe, routes
+from worker.pipeline import catchup, probe, routes
 from worker.pipeline.broker import setup_broker
-from worker.pipeline import catchup
 from worker.pipeline.catchup import LAST_POST_KEY, scan
 from worker.pipeline.dedup import Deduper
 from worker.pipeline.dispatch import Dispatcher

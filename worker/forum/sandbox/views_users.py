@@ -1,6 +1,7 @@
 """Users: sign-up, profiles, admin user views, approval, silence, suspend, trust level.
 
-Sandbox extension (documented, not in Discourse): ``POST /users.json`` accepts
+Sandbox extensions (documented, not in Discourse): ``GET /sandbox/email-token/{username}.json``
+(staff) gives the activation token an email would carry; ``POST /users.json`` accepts
 ``invited_by=<username>`` from staff to record who invited the new member;
 ``invite_code=<key>`` (a key from ``POST /invites.json``) redeems that invite in the
 same request, standing in for Discourse's ``PUT /invites/show/{key}.json``.
@@ -237,6 +238,14 @@ def deactivate(ctx: Ctx, user_id: int) -> Any:
     return {"success": "OK"}
 
 
+def sandbox_email_token(ctx: Ctx, username: str) -> Any:
+    """Sandbox-only, not in Discourse: the activation token the account's email would
+    carry (staff only), so tests and the demo can confirm an email like a person does."""
+    ctx.require_staff()
+    user = ctx.forum.user_or_404(username)
+    return {"username": user.username, "active": user.active, "token": user.email_token}
+
+
 def perform_account_activation(ctx: Ctx, token: str) -> Any:
     """Imitates: app/controllers/users_controller.rb#perform_account_activation
     (``PUT /u/activate-account/{token}``, EmailToken.confirm → ``user_confirmed_email``).
@@ -432,6 +441,7 @@ ROUTES = [
     ("/admin/users/<int(signed=True):user_id>.json", ["GET"], admin_show_user),
     ("/admin/users/<int(signed=True):user_id>.json", ["DELETE"], destroy),
     ("/u/activate-account/<token>", ["PUT"], perform_account_activation),
+    ("/sandbox/email-token/<username>.json", ["GET"], sandbox_email_token),
     ("/admin/users/<int:user_id>/approve.json", ["PUT"], approve),
     ("/admin/users/<int:user_id>/activate.json", ["PUT"], activate),
     ("/admin/users/<int:user_id>/deactivate.json", ["PUT"], deactivate),

@@ -306,3 +306,18 @@ def test_parsed_hints_from_a_gating_body_are_json_safe_for_the_queue() -> None:
     assert json.loads(json.dumps(hints)) == {"email": "a@b.c", "invited_by": None}
     assert gather.Hints.from_route(hints) == gather.Hints("a@b.c", None, inviter_known=True)
     assert gather.Hints.from_route({}) == gather.Hints()
+
+
+def test_a_later_event_of_a_rejected_and_deleted_applicant_is_nothing_to_do(
+    world: World, events: list[tuple[str, dict[str, Any]]]
+) -> None:
+    # user_created and user_confirmed_email jobs may both run after the confirmation: the
+    # first rejects (and deletes), the second finds no account. Not a failed job.
+    (mentor,) = seed_referrers(world.people, 1)
+    p = persona("spammer", mentor)
+    p.application += " DM me for crypto signals"
+    uid = sign_up(world.people, p, gather.field_ids(world.people))
+    first = gate(world, uid, "user_created", last_body(events, "user_created", uid))
+    assert first.decision is not None and first.decision.outcome == "reject"
+    second = gate(world, uid, "user_confirmed_email")
+    assert second.decision is None and second.report is None

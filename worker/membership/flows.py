@@ -25,7 +25,7 @@ from worker.engine.gating import (
     referrer_of,
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
-from worker.forum.errors import NotActiveYet
+from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import gather
 from worker.membership.store import MembershipStore, RecordedDecision
 from worker.rules import Rules
@@ -125,7 +125,12 @@ def _decide(
     if entered is not None:  # gated and in the camp (e.g. our own approval's user_approved)
         return GatingResult(entered, None)
     ids = gather.field_ids(client)
-    applicant = gather.read_applicant(client, user_id, ids, rules)
+    try:
+        applicant = gather.read_applicant(client, user_id, ids, rules)
+    except NotFound:
+        # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
+        log.info("gating of user %s: the account no longer exists", user_id)
+        return GatingResult(f"#{user_id}", None)
     recorded = store.gating_decision(applicant.user_id)
     if not applicant.active:
         # Discourse approves only confirmed accounts (403 before): not a failure, the

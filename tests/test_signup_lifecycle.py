@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import dramatiq
 import pytest
 import redis
 from dramatiq.message import Message
@@ -135,15 +134,12 @@ def test_the_gating_job_waits_for_the_confirmation_then_approves(
 
 
 def test_catch_up_gates_a_user_who_confirms_after_a_later_user_was_scanned(
-    world: World, redis_url: str
+    world: World, redis_url: str, preserve_routes: None
 ) -> None:
-    from worker.pipeline import routes
     from worker.pipeline.broker import setup_broker
     from worker.pipeline.catchup import scan
-    from worker.pipeline.jobs import load_actors
 
     broker = setup_broker(redis_url)
-    load_actors()
     (mentor,) = seed_referrers(world.people, 1)
     ids = gather.field_ids(world.people)
     early = sign_up(world.people, persona("early", mentor), ids, confirm=False)
@@ -162,14 +158,10 @@ def test_catch_up_gates_a_user_who_confirms_after_a_later_user_was_scanned(
                 gate(world, kwargs["user_id"], kwargs.get("event"))
         return fed
 
-    try:
-        assert scan_and_run() == [late]  # the early one is not pending yet (not confirmed)
-        confirm_email(world.people, "early")
-        assert scan_and_run() == [early]
-        assert scan_and_run() == []  # decided: not fed (nor gated) again every few minutes
-    finally:
-        routes.ROUTES.clear()
-        dramatiq.set_broker(broker)
+    assert scan_and_run() == [late]  # the early one is not pending yet (not confirmed)
+    confirm_email(world.people, "early")
+    assert scan_and_run() == [early]
+    assert scan_and_run() == []  # decided: not fed (nor gated) again every few minutes
     store = MembershipStore(world.redis)
     assert (store.decision(early), store.decision(late)) == ("approve", "approve")
 

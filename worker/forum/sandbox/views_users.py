@@ -128,6 +128,8 @@ def create_user(ctx: Ctx) -> Any:
 
 
 def show_user(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/users_controller.rb#show, UserSerializer (``invited_by``;
+    ``email`` only for the user themselves or staff viewing a staged user)."""
     user = ctx.forum.user_or_404(username)
     badges = [
         payloads.user_badge(ctx.forum, ub)
@@ -232,6 +234,8 @@ def activate(ctx: Ctx, user_id: int) -> Any:
 
 
 def deactivate(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#deactivate (simplified: no
+    Guardian#can_deactivate? checks beyond staff)."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     user.active = False

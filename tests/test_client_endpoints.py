@@ -262,10 +262,23 @@ def test_iter_admin_users_pages_until_an_empty_page(rsps, client) -> None:
     for page, users in enumerate([[{"id": 1}, {"id": 2}], [{"id": 3}], []], start=1):
         rsps.add(
             "GET",
-            **at(f"{BASE}/admin/users/list/pending.json?page={page}&show_emails=true"),
+            **at(f"{BASE}/admin/users/list/pending.json?page={page}"),
             json=users,
         )
     assert [u["id"] for u in client.iter_admin_users("pending")] == [1, 2, 3]
+
+
+def test_listing_users_asks_for_emails_only_when_told(rsps, client) -> None:
+    # Each show_emails=true listing writes a staff-action-log entry on the forum.
+    rsps.add("GET", **at(f"{BASE}/admin/users/list/pending.json?page=1"), json=[])
+    list(client.iter_admin_users("pending"))
+    rsps.add(
+        "GET",
+        **at(f"{BASE}/admin/users/list/active.json?page=1&show_emails=true&filter=newbie"),
+        json=[],
+    )
+    list(client.iter_admin_users("active", show_emails=True, filter="newbie"))
+    assert len(rsps.calls) == 2
 
 
 def test_iterator_stops_when_the_forum_ignores_the_page_parameter(rsps, client) -> None:

@@ -40,6 +40,7 @@ EVENT_TYPES = {
         {"id": 204, "name": "post_recovered"},
     ],
     "user": [
+        {"id": 303, "name": "user_confirmed_email"},
         {"id": 304, "name": "user_created"},
         {"id": 305, "name": "user_approved"},
         {"id": 306, "name": "user_updated"},

@@ -349,13 +349,48 @@ def test_approval_approves_joins_the_camp_and_tells_the_referrer() -> None:
     assert referrer.recipients == ("mentor",) and "newbie" in referrer.title
 
 
-def test_rejection_sends_the_reasons_then_deletes() -> None:
+def test_a_rejection_carries_the_reasons_for_discourses_email_and_sends_no_pm() -> None:
+    # An unapproved applicant cannot log in to read a PM.
     f = facts(applicant(fields={"application": GOOD_INTRO + "加微信"}))
     acts = gating_actions(RULES, f, decide(f), audit_category_id=9)
-    assert [x.kind for x in acts] == ["CreateTopic", "SendPrivateMessage", "RejectUser"]
-    pm, reject = acts[1], acts[2]
-    assert pm.recipients == ("newbie",) and "申请中含有推销或引流内容" in pm.raw
+    assert [x.kind for x in acts] == ["CreateTopic", "RejectUser"]
+    reject = acts[1]
     assert reject.block is False
+    assert "申请中含有推销或引流内容" in reject.reject_reason
+    assert "很遗憾" in reject.reject_reason  # the default language (zh)
+
+
+def test_the_rejection_reason_is_written_in_the_applicants_language() -> None:
+    app = applicant(fields={"application": GOOD_INTRO + "加微信"}, language="en")
+    f = facts(app)
+    (reject,) = [x for x in gating_actions(RULES, f, decide(f), audit_category_id=9)
+                 if isinstance(x, a.RejectUser)]  # fmt: skip
+    assert "Unfortunately the application was not accepted" in reject.reject_reason
+
+
+def test_an_invitee_discourse_approved_who_passes_goes_to_the_camp_without_an_approval() -> None:
+    f = facts(applicant(approved=True, invited_by="mentor", fields={"referrer": ""}))
+    decision = decide(f)
+    assert (decision.outcome, decision.already_approved, decision.referrer) == (
+        "approve",
+        True,
+        "mentor",
+    )
+    kinds = [x.kind for x in gating_actions(RULES, f, decision, audit_category_id=9)]
+    assert "ApproveUser" not in kinds and "AddToGroup" in kinds
+
+
+def test_an_invitee_who_fails_is_held_for_staff_never_rejected_or_deleted() -> None:
+    app = applicant(approved=True, invited_by="mentor", fields={"application": "加微信 代写"})
+    f = facts(app)
+    decision = decide(f)
+    assert decision.outcome == "hold"  # screening says reject: staff decide instead
+    assert any(h.action == "reject" for h in decision.hits)
+    (summary,) = gating_actions(RULES, f, decision, audit_category_id=9)
+    assert summary.kind == "CreateTopic"
+    assert "approved by Discourse" in summary.raw
+    for reason in decision.reasons:
+        assert reason in summary.raw
 
 
 def test_rejection_with_block_deletes_and_blocks_without_a_message() -> None:

@@ -109,10 +109,19 @@ def test_a_gating_job_retried_after_a_rate_limit_finishes_the_approval_once(
         assert store.camper("retry01") == camper
 
 
-def test_a_member_approved_outside_diamond_is_left_alone(redis_client: redis.Redis) -> None:
-    """Approved with no decision of Diamond's (never gated): not put into the camp."""
+def test_a_member_is_never_gated_and_a_profile_edit_gates_no_one(
+    redis_client: redis.Redis,
+) -> None:
+    """A member (in Diamond's groups) is left alone on any event; an approved account's
+    ``user_updated`` alone is not a new account to gate."""
     with membership_world(redis_client, START) as world:
         (mentor,) = seed_referrers(world.people, 1)
+        mentor_id = int(world.people.get_user(mentor)["id"])
+        for event in ("user_created", "user_updated", "user_approved"):
+            result = flows.decide_applicant(
+                world.client, redis_client, world.rules, mentor_id, START, live=True, event=event
+            )
+            assert result.decision is None and result.report is None
         p = Persona(
             "staffok",
             "staffok@example.com",
@@ -124,7 +133,7 @@ def test_a_member_approved_outside_diamond_is_left_alone(redis_client: redis.Red
         uid = sign_up(world.people, p, gather.field_ids(world.people))
         world.people.approve_user(uid)
         result = flows.decide_applicant(
-            world.client, redis_client, world.rules, uid, START, live=True
+            world.client, redis_client, world.rules, uid, START, live=True, event="user_updated"
         )
         assert result.decision is None and result.report is None
         assert MembershipStore(redis_client).camper("staffok") is None

@@ -11,9 +11,9 @@ import redis
 from dramatiq.message import Message
 
 from worker.forum.errors import RateLimited
-from worker.pipeline import probe, routes
+from worker.pipeline import catchup, probe, routes
 from worker.pipeline.broker import setup_broker
-from worker.pipeline.catchup import LAST_POST_KEY, LAST_USER_KEY, scan
+from worker.pipeline.catchup import LAST_POST_KEY, scan
 from worker.pipeline.dedup import Deduper
 from worker.pipeline.dispatch import Dispatcher
 from worker.pipeline.jobs import load_actors
@@ -74,13 +74,40 @@ def test_scan_feeds_posts_and_pending_users_and_remembers_the_last_ids(
     forum.post(7)
     forum.pending = [{"id": 40, "username": "newbie"}]
     report = run_scan(forum, redis_client, wired)
-    assert (report.enqueued, report.last_post_id, report.last_user_id) == (3, 7, 40)
+    assert (report.enqueued, report.last_post_id, report.users_seen) == (3, 7, 1)
     assert sent(redis_client) == [
         ("probe.on_post", '{"post_id": 5}'),
         ("probe.on_post", '{"post_id": 7}'),
         ("probe.seen", '{"object_id": 40, "event": "user_created"}'),
     ]
-    assert (redis_client.get(LAST_POST_KEY), redis_client.get(LAST_USER_KEY)) == (b"7", b"40")
+    assert redis_client.get(LAST_POST_KEY) == b"7"
+
+
+def test_a_user_who_confirms_after_a_later_user_was_scanned_is_still_fed(
+    wired, redis_client: redis.Redis
+) -> None:
+    # 40 signed up first but confirms their email late: pending lists only active users.
+    forum = ForumReadings()
+    forum.pending = [{"id": 41}]
+    run_scan(forum, redis_client, wired)
+    forum.pending = [{"id": 40}, {"id": 41}]
+    report = run_scan(forum, redis_client, wired)
+    assert report.users_seen == 1
+    assert ("probe.seen", '{"object_id": 40, "event": "user_created"}') in sent(redis_client)
+
+
+def test_a_pending_user_is_fed_once_not_on_every_scan(
+    wired, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A held application stays pending until staff decide: no re-gating every few minutes.
+    forum = ForumReadings()
+    forum.pending = [{"id": 40}]
+    for _ in range(3):
+        run_scan(forum, redis_client, wired)
+    assert len(sent(redis_client)) == 1
+    monkeypatch.setattr(catchup, "USER_REFEED_SECONDS", 0)  # a day later: once more
+    run_scan(forum, redis_client, wired)
+    assert len(sent(redis_client)) == 2
 
 
 def test_second_scan_sends_only_what_is_new(wired, redis_client: redis.Redis) -> None:

@@ -36,7 +36,7 @@ CONDITIONAL_KEYS = {
     "suspended_at",  # include_suspended_*?: only while suspended
     "suspended_till",
     "suspend_reason",
-    "invited_by",  # the inviter (BasicUser) on the admin view (sandbox: always present)
+    "invited_by",  # UserSerializer's inviter (BasicUser); null when nobody invited
     "parent_category_id",  # CategorySerializer: subcategories only
     "moderating_group_ids",  # with enable_category_group_moderation
     "more_topics_url",  # TopicListSerializer: when there is a next page

@@ -33,11 +33,13 @@ class ApproveUser(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RejectUser(Action):
-    """Delete a pending applicant; ``block`` also blocks the email and IP."""
+    """Reject a pending applicant through the review queue (Discourse emails them
+    ``reject_reason``) and delete the account; ``block`` also blocks the email and IP."""
 
     user_id: int
     username: str
     block: bool = False
+    reject_reason: str = ""  # for the applicant, in their language
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -118,12 +118,36 @@ class Applier:
         return self.client.approve_user(act.user_id, reason=act.reason)
 
     def _do_RejectUser(self, act: a.RejectUser) -> Any:
+        """Reject the way Discourse does: the review queue's ``delete_user`` with a
+        ``reject_reason`` emails it to the applicant (``signup_after_reject``)."""
+        reviewable = self._pending_reviewable(act.user_id)
+        if reviewable is not None:
+            return self.client.perform_reviewable(
+                int(reviewable["id"]),
+                "delete_user_block" if act.block else "delete_user",
+                int(reviewable.get("version") or 0),
+                reason=act.reason,
+                reject_reason=act.reject_reason or None,
+                send_email=True,
+            )
+        # No pending ReviewableUser (must_approve_users off, or already reviewed): delete the
+        # account. Discourse sends no rejection email this way, so the applicant learns nothing.
+        log.warning(
+            "reject %s: no pending review-queue item, deleting without a rejection email",
+            act.username,
+        )
         try:
             return self.client.delete_user(
                 act.user_id, block_email=act.block, block_ip=act.block, reason=act.reason
             )
         except NotFound:
             return None  # already gone: the decision holds
+
+    def _pending_reviewable(self, user_id: int) -> dict[str, Any] | None:
+        for item in self.client.iter_reviewables("ReviewableUser", "pending"):
+            if item.get("target_id") == user_id:
+                return dict(item)
+        return None
 
     def _do_SendPrivateMessage(self, act: a.SendPrivateMessage) -> Any:
         return self.client.send_private_message(

@@ -4,8 +4,12 @@ Set-up is what an operator does once: ``diamond apply --yes`` (``sync`` over
 ``plugin_config/``), and the community that already exists (founding members
 who can refer people; one of them a moderator who reviews held applications).
 
-Applications are anonymous sign-ups over HTTP, through the waves of a Sunday;
-Diamond decides each one in a job fed by the ``user_created`` webhook. At
+Applications are anonymous sign-ups over HTTP, through the waves of a Sunday.
+An email sign-up is inactive until its owner follows the activation link (most
+do at once, a few in the evening, some never: those are never gated); Diamond
+decides each one in a job fed by the ``user_confirmed_email`` webhook. Invitees
+redeem an email invite from their referrer: Discourse approves them at once and
+Diamond gates them after (``user_approved``): the camp, or held for staff. At
 night the moderator looks at what Diamond held for a human: confirms a missing
 payment (Diamond re-gates on ``user_updated``), approves a genuine applicant
 with a disposable address, deletes the rest.
@@ -25,6 +29,7 @@ from worker.demo.people import Applicant
 from worker.forum.client import ForumClient
 
 WAVE_HOURS = (9, 11, 13, 15, 17, 19)
+LATE_CONFIRM = (20, 0)  # the applicants who confirm their email late do it now
 LAST_WAVE = (20, 30)  # applications that depend on earlier ones (quota, duplicates)
 REVIEW_TIME = (21, 0)
 GATE_REPORT_TIME = (21, 20)
@@ -111,6 +116,8 @@ def schedule_applications(demo: Demo) -> None:
     demo.agenda.at(demo.day(0, WAVE_HOURS[0]), "applications", header, order=0)
     for hour, wave in zip(WAVE_HOURS, waves, strict=True):
         demo.agenda.at(demo.day(0, hour), "sign-ups", lambda w=wave: _sign_up(demo, w))
+    late = [a for a in demo.cast.applicants if a.confirms == "late"]
+    demo.agenda.at(demo.day(0, *LATE_CONFIRM), "late confirmations", lambda: _confirm(demo, late))
     demo.agenda.at(demo.day(0, *LAST_WAVE), "sign-ups", lambda: _sign_up(demo, last))
     demo.agenda.at(demo.day(0, *REVIEW_TIME), "human review", lambda: _human_review(demo))
     demo.agenda.at(demo.day(0, *GATE_REPORT_TIME), "gate report", lambda: _report(demo))
@@ -136,7 +143,7 @@ def _sign_up(demo: Demo, applicants: list[Applicant]) -> None:
             "user_fields": {str(ids[k]): v for k, v in fields.items() if k in ids},
         }
         if person.via_invite and person.referrer:
-            key = demo.members.invite(person.referrer)
+            key = demo.members.invite(person.referrer, person.email)
             if key:
                 body["invite_code"] = key
         answer = demo.members.sign_up(body)
@@ -144,6 +151,17 @@ def _sign_up(demo: Demo, applicants: list[Applicant]) -> None:
             demo.members.keys[person.username] = demo.stack.sandbox.forum.create_api_key(
                 person.username
             )
+            if not answer.get("active") and person.confirms == "at_once":
+                _confirm(demo, [person])
+
+
+def _confirm(demo: Demo, applicants: list[Applicant]) -> None:
+    """They follow the activation link in their email (the token through the sandbox)."""
+    forum = demo.stack.sandbox.forum
+    for person in applicants:
+        token = forum.email_token_of(person.username)
+        if token:
+            demo.members.try_("confirm email", "PUT", f"/u/activate-account/{token}", None)
 
 
 def _human_review(demo: Demo) -> None:
@@ -153,11 +171,12 @@ def _human_review(demo: Demo) -> None:
     ids = demo.view.user_field_ids()
     decided: Counter[str] = Counter()
     by_human: dict[str, str] = {}
-    for username in sorted(demo.view.pending_usernames()):
+    outcomes = gate_outcomes(demo)
+    for username in sorted(n for n, o in outcomes.items() if o == "held"):
         person = demo.cast.applicant(username)
-        if person is None:
-            continue
         user = demo.view.user(username)
+        if person is None or user is None:
+            continue
         if person.kind == "unpaid" and "payment" in ids:
             # The payment arrived: staff fill in the reference; Diamond gates again.
             demo.members.try_(
@@ -166,7 +185,7 @@ def _human_review(demo: Demo) -> None:
             )  # fmt: skip
             decided["payment confirmed"] += 1
             by_human[username] = "payment confirmed"
-        elif person.human_verdict == "approve":
+        elif person.human_verdict == "approve" and not user.approved:
             with forum.lock:
                 forum.approve_user(user, forum.find_user(moderator))
             decided["approved"] += 1
@@ -207,10 +226,11 @@ def gate_outcomes(demo: Demo) -> dict[str, str]:
     out = {}
     for person in demo.cast.applicants:
         name = person.username
-        if not demo.view.exists(name):
+        user = demo.view.user(name)
+        if user is None:
             out[name] = "rejected"
-        elif name in pending:
-            out[name] = "held"
+        elif not user.active:
+            out[name] = "unconfirmed"  # never confirmed their email: never gated
         elif name in camp:
             out[name] = "camp"
         elif name in members:
@@ -218,7 +238,8 @@ def gate_outcomes(demo: Demo) -> dict[str, str]:
         elif name in alumni:
             out[name] = "alumni"
         else:
-            out[name] = "approved, not in camp"
+            # Pending, or an invitee Discourse approved and Diamond held for staff.
+            out[name] = "held" if name in pending or user.approved else "?"
     return out
 
 
@@ -230,8 +251,8 @@ def _report(demo: Demo) -> None:
     demo.progress.result(
         f"into the camp: {counts['camp']}  ·  rejected: {counts['rejected']}  ·  "
         f"still held: {counts['held']}"
-        + (f"  ·  approved but not in camp: {counts['approved, not in camp']}"
-           if counts["approved, not in camp"] else "")
+        + (f"  ·  email never confirmed (not gated): {counts['unconfirmed']}"
+           if counts["unconfirmed"] else "")
     )  # fmt: skip
     if human:
         demo.progress.result(

@@ -71,8 +71,10 @@ class Members:
     def sign_up(self, body: dict[str, Any]) -> dict[str, Any] | None:
         return self.try_("sign up", "POST", "/users.json", None, json=body)
 
-    def invite(self, referrer: str) -> str | None:
-        answer = self.try_("invite", "POST", "/invites.json", referrer, json={})
+    def invite(self, referrer: str, email: str | None = None) -> str | None:
+        """An invite from ``referrer``; sent to ``email`` (its link confirms the address)."""
+        body = {"email": email} if email else {}
+        answer = self.try_("invite", "POST", "/invites.json", referrer, json=body)
         return answer.get("invite_key") if answer else None
 
     def new_topic(

@@ -28,6 +28,9 @@ Kind = Literal[
     "duplicate",  # a second account with the same (gmail) address: held for a human
 ]
 CampHabit = Literal["diligent", "slow", "absent"]  # slow: extended once, then passes
+# When the applicant follows the activation link in their email: Diamond gates an email
+# sign-up only once it is confirmed (Discourse approves only active accounts).
+Confirms = Literal["at_once", "late", "never"]
 WeekHabit = Literal["diligent", "misser", "dropout", "digest", "extra_reviewer", "connector"]
 
 CITIES = ("北京", "北京", "上海", "上海", "深圳", "杭州", "成都")
@@ -145,6 +148,7 @@ class Applicant:
     payment: str = ""
     referrer: str | None = None
     via_invite: bool = False  # referred by a Discourse invite (else by the referrer field)
+    confirms: Confirms = "at_once"  # an email invite needs no confirmation
     volunteer: bool = False
     previous_username: str = ""
     human_verdict: Literal["approve", "reject"] | None = None  # for a held application
@@ -155,6 +159,8 @@ class Applicant:
     @property
     def expected(self) -> str:
         """What the rules should decide at the gate (shown next to what Diamond did)."""
+        if self.confirms == "never":
+            return "unconfirmed"  # never gated
         if self.kind == "good":
             return "approve"
         if self.kind in ("promoter", "no_referrer", "over_quota"):
@@ -200,6 +206,8 @@ class CastSize:
     digest_writers: int = 2
     extra_reviewers: int = 4
     connectors: int = 2
+    late_confirmers: int = 4  # confirm their email hours after signing up
+    never_confirm: int = 2  # never confirm: never gated
     cities: tuple[str, ...] = field(default=CITIES)
 
     @classmethod
@@ -212,7 +220,7 @@ class CastSize:
             founders=6, good=9, promoter=1, short=1, no_referrer=1, over_quota=0,
             notes_only=0, disposable=0, unpaid=0, duplicate=0, slow_campers=0,
             absent_campers=1, dropouts=1, missers=1, digest_writers=1, extra_reviewers=0,
-            connectors=0, cities=("北京",),
+            connectors=0, late_confirmers=1, never_confirm=1, cities=("北京",),
         )  # fmt: skip
 
     @property
@@ -294,7 +302,9 @@ def make_cast(size: CastSize | None = None, seed: int = 7) -> Cast:
     add("short", size.short, application="你好,我想加入。", human_verdict="reject")
     add("no_referrer", size.no_referrer, referrer=None, via_invite=False)
     add("notes_only", size.notes_only, human_verdict="reject")
-    add("disposable", size.disposable, human_verdict="approve")
+    # Held by Diamond but approved by a human: a sign-up (an invitee is approved by the
+    # invite already, and a held invitee has nothing left for a moderator to approve).
+    add("disposable", size.disposable, human_verdict="approve", via_invite=False)
     add("unpaid", size.unpaid, payment="no", human_verdict="approve")
     applicants = _finish(applicants, rng, size, founders)
     return Cast(tuple(founders), tuple(applicants), seed)
@@ -357,10 +367,36 @@ def _fresh(names: Iterator[tuple[str, str]], taken: set[str]) -> tuple[str, str]
             return username, name
 
 
+def _assign_confirmations(
+    applicants: list[Applicant], rng: random.Random, size: CastSize
+) -> list[Applicant]:
+    """Good sign-ups (not invitees: an email invite confirms the address) who confirm
+    their email late, or never."""
+    from dataclasses import replace
+
+    pool = [a.username for a in applicants if a.kind == "good" and not a.via_invite]
+    rng.shuffle(pool)
+    never = set(pool[: size.never_confirm])
+    late = set(pool[size.never_confirm : size.never_confirm + size.late_confirmers])
+    return [
+        replace(a, confirms="never")
+        if a.username in never
+        else replace(a, confirms="late")
+        if a.username in late
+        else a
+        for a in applicants
+    ]
+
+
 def _assign_habits(applicants: list[Applicant], rng: random.Random, size: CastSize) -> list:
     from dataclasses import replace
 
-    admitted = [a for a in applicants if a.kind == "good" or (a.human_verdict == "approve")]
+    applicants = _assign_confirmations(applicants, rng, size)
+    admitted = [
+        a
+        for a in applicants
+        if (a.kind == "good" or a.human_verdict == "approve") and a.confirms != "never"
+    ]
     order = list(admitted)
     rng.shuffle(order)
     camp: dict[str, CampHabit] = {}

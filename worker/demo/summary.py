@@ -75,13 +75,20 @@ def _gate(demo: Demo) -> list[str]:
         fates = Counter(
             "deleted by the moderator"
             if by_human.get(n) == "deleted"
-            else {"rejected": "rejected", "held": "held for a human"}.get(
-                outcomes.get(n, ""), outcomes.get(n, "?")
-            )
+            else {
+                "rejected": "rejected (emailed the reason)",
+                "held": "held for a human",
+                "unconfirmed": "never confirmed their email",
+            }.get(outcomes.get(n, ""), outcomes.get(n, "?"))
             for n in names
         )
         example = next((reasons[n] for n in names if reasons.get(n)), [])
-        why = _short(example[0]) if example else "no reason recorded"
+        if example:
+            why = _short(example[0])
+        elif all(outcomes.get(n) == "unconfirmed" for n in names):
+            why = "not gated: Discourse approves only confirmed accounts"
+        else:
+            why = "no reason recorded"
         fate = ", ".join(f"{n} {f}" for f, n in fates.most_common())
         lines.append(f"    {len(names):2d} {KIND_WORDS.get(kind, kind)} — {fate}: {why}")
     return lines

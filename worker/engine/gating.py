@@ -7,6 +7,11 @@ decision into forum writes is ``gating_actions`` (still pure).
 
 Combination: any hit whose rule says ``reject`` rejects; otherwise any hit holds
 the application for a human; no hit approves it into the camp.
+
+An account Discourse approved without Diamond (an invitee: redeeming an invite
+approves at once) is gated the same way, after the fact: passing puts it in the
+camp; anything else holds it for staff with every reason. Diamond does not delete
+an account Discourse let in; held, it simply gets no camp or member access.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ class Applicant:
     fields: Mapping[str, str] = field(default_factory=dict)
     groups: frozenset[str] = frozenset()
     invited_by: str | None = None  # username of the Discourse inviter
-    approved: bool = False
+    approved: bool = False  # already approved on the forum (an invitee) when gated
+    active: bool = True  # email confirmed (Discourse approves only active accounts)
+    language: str | None = None  # the applicant's language field ("zh"/"en"), if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,9 @@ class GatingDecision:
     outcome: Outcome
     hits: tuple[GateHit, ...] = ()
     referrer: str | None = None  # the referrer that counted (valid or not)
+    # Discourse had approved the account already (an invitee): never "reject", and no
+    # approval to make; "approve" is the camp, "hold" waits for staff.
+    already_approved: bool = False
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -279,13 +289,19 @@ def evaluate_application(rules: Rules, facts: GatingFacts) -> GatingDecision:
         *_payment_hits(rules, applicant),
         *_duplicate_hits(rules, facts),
     ]
-    if any(h.action == "reject" for h in hits):
+    if any(h.action == "reject" for h in hits) and not applicant.approved:
         outcome: Outcome = "reject"
     elif hits:
-        outcome = "hold"
+        outcome = "hold"  # for an invitee, also what would have rejected: staff decide
     else:
         outcome = "approve"
-    return GatingDecision(outcome, tuple(hits), name)
+    return GatingDecision(outcome, tuple(hits), name, already_approved=applicant.approved)
+
+
+def applicant_language(rules: Rules, applicant: Applicant) -> str:
+    """The language the applicant chose (the rules' language field), else the default."""
+    lang = (applicant.language or "").strip().lower()
+    return lang if lang in rules.messages else rules.community.default_language
 
 
 # ─────────────────────────────── actions ───────────────────────────────
@@ -318,7 +334,14 @@ def gating_actions(
     lang = rules.community.default_language
     user = applicant.username
     uid = applicant.user_id
-    checks = "\n".join(f"- {r}" for r in decision.reasons) or "- ✓"
+    lines = [f"- {r}" for r in decision.reasons]
+    if decision.already_approved and decision.outcome == "hold":
+        # Staff-facing: why Diamond holds an account instead of rejecting or deleting it.
+        lines.append(
+            "- [invite] approved by Discourse when the invite was redeemed; Diamond keeps it "
+            "out of the camp and the member groups until staff decide"
+        )
+    checks = "\n".join(lines) or "- ✓"
     application = _quoted(applicant.fields.get(gating.application.field) or "")
     out: list[a.Action] = []
     why = "; ".join(decision.reasons) or "every check passed"
@@ -361,9 +384,10 @@ def gating_actions(
             )
 
     if decision.outcome == "approve":
-        out.append(
-            a.ApproveUser(key=f"gating-approve:{uid}", reason=why, user_id=uid, username=user)
-        )
+        if not decision.already_approved:
+            out.append(
+                a.ApproveUser(key=f"gating-approve:{uid}", reason=why, user_id=uid, username=user)
+            )
         out.append(
             a.AddToGroup(
                 key=f"camp-join:{uid}",
@@ -392,22 +416,14 @@ def gating_actions(
             )
     elif decision.outcome == "reject":
         rejected_for = [h.reason for h in decision.hits if h.action == "reject"]
-        if not gating.block_on_reject:  # the PM-then-delete route; blocked spam gets no PM
-            msg = rules.render(
-                gating.messages.rejected,
-                lang,
-                username=user,
-                reasons="\n".join(f"- {r}" for r in rejected_for),
-            )
-            out.append(
-                a.SendPrivateMessage(
-                    key=f"gating-rejected-pm:{uid}",
-                    reason=f"tell {user} why the application was rejected",
-                    recipients=(user,),
-                    title=msg.title,
-                    raw=msg.body,
-                )
-            )
+        # An unapproved applicant cannot log in to read a PM: the reason goes in Discourse's
+        # rejection email (signup_after_reject), written in the applicant's language.
+        msg = rules.render(
+            gating.messages.rejected,
+            applicant_language(rules, applicant),  # type: ignore[arg-type]
+            username=user,
+            reasons="\n".join(f"- {r}" for r in rejected_for),
+        )
         out.append(
             a.RejectUser(
                 key=f"gating-reject:{uid}",
@@ -415,6 +431,7 @@ def gating_actions(
                 user_id=uid,
                 username=user,
                 block=gating.block_on_reject,
+                reject_reason=msg.body.strip(),
             )
         )
     return out

@@ -36,7 +36,13 @@ import requests
 from pydiscourse import DiscourseClient
 from requests.adapters import HTTPAdapter
 
-from worker.forum.errors import ForumRejected, ForumUnavailable, NotFound, RateLimited
+from worker.forum.errors import (
+    ForumRejected,
+    ForumUnavailable,
+    NotActiveYet,
+    NotFound,
+    RateLimited,
+)
 from worker.forum.paths import fill, guess_template
 from worker.forum.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from worker.logs import MASK, register_secret, scrub
@@ -373,14 +379,25 @@ class ForumClient(DiscourseClient):
         """Admin view with ``user_fields``, ``approved``, ``silenced_till``, ``invited_by``..."""
         return self._call("GET", "/admin/users/{id}.json", id=user_id)
 
-    def iter_admin_users(self, flag: str, *, show_emails: bool = True) -> Iterator[dict[str, Any]]:
-        """``GET /admin/users/list/{flag}.json?page=N`` (1-based) until a page comes back empty."""
+    def iter_admin_users(
+        self, flag: str, *, show_emails: bool = False, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /admin/users/list/{flag}.json?page=N`` (1-based) until a page comes back empty.
+
+        ``show_emails`` adds emails but writes a staff-action-log entry per call
+        (``StaffActionLogger#log_show_emails``): ask for it only when an email is needed.
+        ``filter`` narrows the list to usernames/emails containing it.
+        """
         if flag not in ADMIN_USER_FLAGS:
             raise ValueError(f"flag must be one of {sorted(ADMIN_USER_FLAGS)}, not {flag!r}")
         page = 1
         seen: set[Any] = set()
         while True:
-            params = {"page": page, "show_emails": "true" if show_emails else "false"}
+            params: dict[str, Any] = {"page": page}
+            if show_emails:
+                params["show_emails"] = "true"
+            if filter:
+                params["filter"] = filter
             users = self._call("GET", "/admin/users/list/{flag}.json", flag=flag, params=params)
             fresh = _unseen(users or [], seen)
             if not fresh:
@@ -439,6 +456,12 @@ class ForumClient(DiscourseClient):
             user = self.admin_get_user(user_id)
             if user.get("approved") or ("approved" not in user and user.get("active")):
                 return self._already(f"approve user {user_id}", "already approved")
+            if user.get("active") is False:  # the email is not confirmed yet: "not yet"
+                raise NotActiveYet(
+                    f"user {user_id} has not confirmed their email yet",
+                    status=exc.status,
+                    path=exc.path,
+                ) from exc
             raise
 
     def delete_user(
@@ -605,15 +628,30 @@ class ForumClient(DiscourseClient):
         return self._call("GET", "/review/{id}.json", id=reviewable_id).get("reviewable", {})
 
     def perform_reviewable(
-        self, reviewable_id: int, action: str, version: int, *, reason: str | None = None
+        self,
+        reviewable_id: int,
+        action: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        reject_reason: str | None = None,
+        send_email: bool | None = None,
     ) -> dict[str, Any]:
         """``PUT /review/{id}/perform/{action}.json?version=N`` (approve_user, delete_user, ...).
 
+        ``reject_reason``/``send_email`` reach ``ReviewableUser#perform_delete_user``: the
+        applicant is emailed the reason (``signup_after_reject``) unless ``send_email`` is
+        False (sent as the string "false": Discourse compares ``params[:send_email]`` with it).
         A stale ``version`` (409) is retried once with the current one; a reviewable
         already settled the way we asked is success.
         """
         if action not in REVIEWABLE_ACTIONS:
             raise ValueError(f"action must be one of {sorted(REVIEWABLE_ACTIONS)}, not {action!r}")
+        body: dict[str, Any] = {}
+        if reject_reason:
+            body["reject_reason"] = reject_reason
+        if send_email is not None:
+            body["send_email"] = "true" if send_email else "false"
         for attempt in range(2):
             try:
                 return self._call(
@@ -622,6 +660,7 @@ class ForumClient(DiscourseClient):
                     id=reviewable_id,
                     action=action,
                     params={"version": version},
+                    json=body or None,
                     reason=reason,
                 )
             except ForumRejected as exc:

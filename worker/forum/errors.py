@@ -67,3 +67,8 @@ class ForumRejected(ForumError):
 
 class NotFound(ForumRejected):
     """404: the thing does not exist (or is hidden from this API user)."""
+
+
+class NotActiveYet(ForumRejected):
+    """403 on approving an account whose email is not confirmed yet (Guardian#can_approve?
+    needs an active user): not a failure, the approval waits for ``user_confirmed_email``."""

@@ -1,9 +1,12 @@
 """Membership actors: gating on sign-up, camp progress from posts, the daily camp check,
 squad formation. Thin: ids in, ``worker.membership.flows`` does the rest.
 
-Routes: ``user_created``/``user_updated``/``user_approved`` → ``membership.on_user``
-(a held application approved by a reviewer enters the camp; the catch-up scan
-feeds pending users the webhook missed as ``user_created``). Post events reach
+Routes: ``user_created``/``user_confirmed_email``/``user_approved``/``user_updated`` →
+``membership.on_user``, with the email and inviter the signed body carries (the admin
+user view has neither). An email sign-up is gated once ``user_confirmed_email`` says it
+is active; an invitee Discourse approved at once is gated after the fact; a held
+application approved by a reviewer enters the camp; the catch-up scan feeds pending
+users the webhooks missed as ``user_created``. Post events reach
 ``flows.record_camp_post`` through the one post actor (``worker.jobs.posts``). Periodic:
 the camp check at ``camp.check_schedule`` (community time zone).
 """
@@ -14,9 +17,10 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from worker import clock
-from worker.membership import flows
+from worker.membership import flows, gather
 from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
@@ -42,7 +46,7 @@ def _now(scheduled_for: str | None = None) -> datetime:
 
 
 @diamond_actor(queue=QUEUE, time_limit=120)
-def on_user(user_id: int) -> None:
+def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None = None) -> None:
     """A sign-up (or a change to a pending one): gate it."""
     result = flows.decide_applicant(
         runtime.forum(),
@@ -51,8 +55,12 @@ def on_user(user_id: int) -> None:
         user_id,
         _now(),
         live=runtime.settings().live,
+        hints=gather.Hints.from_route(hints),
+        event=event,
     )
-    if result.decision is None:
+    if result.waiting:
+        log.info("user %s has not confirmed their email yet: gated once they do", user_id)
+    elif result.decision is None:
         log.debug("user %s is not pending: nothing to decide", user_id)
 
 
@@ -91,8 +99,14 @@ def _camp_cron() -> dict[str, str]:
     return cron_fields(expr)
 
 
-for _event in ("user_created", "user_updated", "user_approved"):
-    add_route(_event, on_user.actor_name, ids={"user_id": "id"})
+for _event in ("user_created", "user_confirmed_email", "user_approved", "user_updated"):
+    add_route(
+        _event,
+        on_user.actor_name,
+        ids={"user_id": "id"},
+        hints=gather.USER_HINTS,
+        pass_event=True,
+    )
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())
 
 

@@ -25,6 +25,7 @@ from worker.engine.gating import (
     referrer_of,
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
+from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import gather
 from worker.membership.store import MembershipStore, RecordedDecision
 from worker.rules import Rules
@@ -50,8 +51,14 @@ def _truthy(value: str | None) -> bool:
 @dataclass(frozen=True)
 class GatingResult:
     username: str
-    decision: GatingDecision | None  # None: not pending any more (nothing to decide)
+    decision: GatingDecision | None  # None: nothing to decide (not pending, or not yet)
     report: ApplyReport | None = None
+    waiting: bool = False  # the email is not confirmed yet: gated on user_confirmed_email
+
+
+# Events that mean "a new account": an account Discourse approved without Diamond (an
+# invitee) is gated on these. ``user_updated`` only re-gates applications Diamond holds.
+NEW_ACCOUNT_EVENTS = frozenset({"user_created", "user_confirmed_email", "user_approved"})
 
 
 def decide_applicant(
@@ -63,8 +70,13 @@ def decide_applicant(
     *,
     live: bool,
     strikes_of: gather.StrikesOf | None = None,
+    hints: gather.Hints | None = None,
+    event: str | None = None,
 ) -> GatingResult:
-    """Gate one pending sign-up; approved applicants enter the camp.
+    """Gate one sign-up once its email is confirmed; approved applicants enter the camp.
+
+    ``hints`` are what the signed webhook body said (email, inviter); ``event`` the
+    webhook event (None: a direct call, treated as a new account).
 
     The decision is recorded before any write, so a job retried after a crash or a
     rate limit carries out the *same* decision (the Applier skips what was done) —
@@ -76,7 +88,17 @@ def decide_applicant(
     if not lock.acquire(blocking_timeout=GATING_LOCK_SECONDS):
         raise RuntimeError(f"gating of user {user_id} is still running elsewhere")
     try:
-        return _decide(client, redis_client, rules, user_id, now, live=live, strikes_of=strikes_of)
+        return _decide(
+            client,
+            redis_client,
+            rules,
+            user_id,
+            now,
+            live=live,
+            strikes_of=strikes_of,
+            hints=hints or gather.Hints(),
+            event=event,
+        )
     finally:
         try:
             lock.release()
@@ -93,31 +115,67 @@ def _decide(
     *,
     live: bool,
     strikes_of: gather.StrikesOf | None,
+    hints: gather.Hints,
+    event: str | None,
 ) -> GatingResult:
     store = MembershipStore(redis_client)
+    if hints.email:  # the admin view has no email: keep the signed body's for later jobs
+        store.remember_applicant_email(user_id, hints.email)
     entered = store.entered_camp(user_id)
     if entered is not None:  # gated and in the camp (e.g. our own approval's user_approved)
         return GatingResult(entered, None)
     ids = gather.field_ids(client)
-    applicant = gather.read_applicant(client, user_id, ids)
+    try:
+        applicant = gather.read_applicant(client, user_id, ids, rules)
+    except NotFound:
+        # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
+        log.info("gating of user %s: the account no longer exists", user_id)
+        return GatingResult(f"#{user_id}", None)
     recorded = store.gating_decision(applicant.user_id)
+    if not applicant.active:
+        # Discourse approves only confirmed accounts (403 before): not a failure, the
+        # user_confirmed_email event (or the catch-up scan) brings the applicant back.
+        log.info("gating %s: waiting for the email to be confirmed", applicant.username)
+        return GatingResult(applicant.username, None, waiting=True)
     if applicant.approved:
         if recorded is not None and _approval_unfinished(store, applicant, recorded):
             facts = GatingFacts(applicant=applicant)  # gating_actions reads only the applicant
             return _carry_out(client, redis_client, rules, facts, recorded, live=live)
-        if store.decision(applicant.user_id) == "hold" and store.camper(applicant.username) is None:
-            return _enter_camp_after_review(client, redis_client, rules, applicant, now, live=live)
-        return GatingResult(applicant.username, None)  # approved by Diamond, or never gated
-    if recorded is not None and recorded.live and recorded.decision.outcome != "hold":
+        held_invitee = recorded is not None and recorded.decision.already_approved
+        if held_invitee and not (event == "user_updated" and recorded.decision.outcome == "hold"):
+            return GatingResult(applicant.username, None)  # staff decide (or it is done)
+        if not held_invitee:
+            if (
+                store.decision(applicant.user_id) == "hold"
+                and store.camper(applicant.username) is None
+            ):
+                return _enter_camp_after_review(
+                    client, redis_client, rules, applicant, now, live=live
+                )
+            if recorded is not None or not _approved_without_diamond(rules, applicant, event):
+                return GatingResult(applicant.username, None)  # approved by Diamond, or a member
+    elif recorded is not None and recorded.live and recorded.decision.outcome != "hold":
         # A retry of a job that decided live and stopped before finishing: same decision.
-        # (Held applications are gated again when the applicant changes them.)
-        facts = GatingFacts(applicant=applicant)
-    else:
-        strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now, live=live)
-        facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
-        decision = evaluate_application(rules, facts)
-        recorded = store.record_gating_decision(applicant.user_id, decision, now, live=live)
+        return _carry_out(client, redis_client, rules, GatingFacts(applicant), recorded, live=live)
+    elif recorded is not None and event not in (None, "user_updated"):
+        # Held: gated again when the application changes, not on every repeated event.
+        return GatingResult(applicant.username, None)
+    applicant = gather.complete_applicant(client, store, rules, applicant, hints)
+    strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now, live=live)
+    facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
+    decision = evaluate_application(rules, facts)
+    recorded = store.record_gating_decision(applicant.user_id, decision, now, live=live)
     return _carry_out(client, redis_client, rules, facts, recorded, live=live)
+
+
+def _approved_without_diamond(rules: Rules, applicant: Any, event: str | None) -> bool:
+    """A new account Discourse approved by itself (an invite, an auto-approved domain...)
+    that no one gated: not staff, in none of Diamond's member groups."""
+    if event is not None and event not in NEW_ACCOUNT_EVENTS:
+        return False
+    groups = rules.community.groups
+    ours = {groups.members, groups.camp, groups.alumni, *rules.community.staff_groups}
+    return not (applicant.groups & ours)
 
 
 def _approval_unfinished(
@@ -160,10 +218,17 @@ def _carry_out(
         camp_welcome=camp_engine.welcome_actions(rules, camper),
         camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
     )
-    report = Applier(client, redis_client, live=live).apply(acts)
+    try:
+        report = Applier(client, redis_client, live=live).apply(acts)
+    except NotActiveYet:
+        # The account became inactive between reading and approving (staff deactivated
+        # it): decide again once it is confirmed.
+        store.forget_gating_decision(applicant.user_id)
+        log.info("gating %s: not active any more, waiting for confirmation", applicant.username)
+        return GatingResult(applicant.username, None, waiting=True)
     gather.remember_applicant(store, applicant)
     log.info("gating %s: %s %s", applicant.username, decision.outcome, list(decision.reasons))
-    if decision.outcome == "approve" and _applied(report, a.ApproveUser):
+    if decision.outcome == "approve" and _applied(report, a.AddToGroup):
         squads = rules.squads
         city = applicant.fields.get(squads.grouping.key_field or "") or None
         volunteer = _truthy(applicant.fields.get(squads.leader.volunteer_field or ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -83,21 +84,89 @@ def _groups(data: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(str(g.get("name")) for g in data.get("groups") or () if g.get("name"))
 
 
-def read_applicant(client: Any, user_id: int, ids: Mapping[str, int]) -> Applicant:
-    """The applicant through the admin API (webhook bodies may lack ``user_fields``)."""
+@dataclass(frozen=True)
+class Hints:
+    """What a signed user webhook body said about the applicant that the admin user view
+    (AdminDetailedUserSerializer) does not: the email, and who invited them.
+
+    ``inviter_known``: the body had ``invited_by`` (null: nobody invited them).
+    """
+
+    email: str | None = None
+    invited_by: str | None = None
+    inviter_known: bool = False
+
+    @classmethod
+    def from_route(cls, hints: Mapping[str, Any] | None) -> Hints:
+        """From the ``hints`` the route extracted (``worker.pipeline.routes.body_hints``)."""
+        hints = hints or {}
+        email = hints.get("email")
+        inviter = hints.get("invited_by")
+        return cls(
+            email=str(email) if email else None,
+            invited_by=str(inviter) if inviter else None,
+            inviter_known="invited_by" in hints,
+        )
+
+
+USER_HINTS = {"email": "email", "invited_by": "invited_by.username"}  # paths in user bodies
+
+
+def read_applicant(
+    client: Any, user_id: int, ids: Mapping[str, int], rules: Rules | None = None
+) -> Applicant:
+    """The applicant through the admin API (webhook bodies may lack ``user_fields``).
+
+    ``GET /admin/users/{id}.json`` has no ``email`` and no ``invited_by``: see
+    ``complete_applicant``.
+    """
     data = client.admin_get_user(user_id)
     inviter = data.get("invited_by") or {}
     created = data.get("created_at")
+    fields = fields_by_key(data.get("user_fields"), ids)
+    language_field = rules.community.language_field if rules is not None else None
     return Applicant(
         user_id=int(data["id"]),
         username=str(data["username"]),
         email=str(data.get("email") or ""),
         created_at=parse_time(created) if created else None,
-        fields=fields_by_key(data.get("user_fields"), ids),
+        fields=fields,
         groups=_groups(data),
         invited_by=inviter.get("username") if isinstance(inviter, Mapping) else None,
         approved=bool(data.get("approved")),
+        active=bool(data.get("active", True)),
+        language=fields.get(language_field or "") or None,
     )
+
+
+def complete_applicant(
+    client: Any, store: MembershipStore, rules: Rules, applicant: Applicant, hints: Hints
+) -> Applicant:
+    """Add the email and the inviter the admin view leaves out.
+
+    The email: the signed body's, else one remembered from an earlier body, else one
+    ``show_emails`` listing narrowed to this applicant (it writes a staff-log entry, so
+    only then). The inviter: the body's, else ``GET /u/{username}.json`` (UserSerializer
+    has ``invited_by``) when the rules accept invites as referrals.
+    """
+    email = applicant.email or hints.email or store.applicant_email(applicant.user_id)
+    if not email:
+        flag = "active"  # pending applicants and invitees alike are active by now
+        for user in client.iter_admin_users(flag, show_emails=True, filter=applicant.username):
+            if user.get("id") == applicant.user_id and user.get("email"):
+                email = str(user["email"])
+                break
+    if email:
+        store.remember_applicant_email(applicant.user_id, email)
+    invited_by = applicant.invited_by
+    if invited_by is None:
+        if hints.inviter_known:
+            invited_by = hints.invited_by
+        elif "invite" in rules.gating.referral.via:
+            profile = client.get_user(applicant.username)
+            inviter = profile.get("invited_by") or {}
+            invited_by = inviter.get("username") if isinstance(inviter, Mapping) else None
+    return replace(applicant, email=email or "", invited_by=invited_by)
 
 
 def member_fact(client: Any, username: str, rules: Rules) -> MemberFact | None:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import redis
+import requests
 
 from worker.engine.gating import normalise_email
 from worker.membership import flows, gather
@@ -223,7 +224,12 @@ def seed_referrers(people_client: Any, count: int, *, prefix: str = "mentor") ->
     return names
 
 
-def sign_up(people_client: Any, persona: Persona, ids: dict[str, int]) -> int:
+def sign_up(
+    people_client: Any, persona: Persona, ids: dict[str, int], *, confirm: bool = True
+) -> int:
+    """Sign ``persona`` up as a person does: an anonymous ``POST /users.json`` (inactive
+    until the email is confirmed), then the activation link (``confirm``). An invitee
+    redeems an email invite from ``invited_by``: Discourse approves them at once."""
     fields = {
         "referrer": persona.referrer,
         "application": persona.application,
@@ -237,16 +243,36 @@ def sign_up(people_client: Any, persona: Persona, ids: dict[str, int]) -> int:
         "username": persona.username,
         "email": persona.email,
         "password": "secret-password-123",
-        "active": True,
         "user_fields": {str(k): v for k, v in _required_fields(ids, fields).items()},
     }
     if persona.invited_by:
-        body["invited_by"] = persona.invited_by  # sandbox: what an invite link records
-    result = people_client._call("POST", "/users.json", json=body)
+        inviter = people_client.as_user(persona.invited_by)
+        invite = inviter._call("POST", "/invites.json", json={"email": persona.email})
+        body["invite_code"] = invite["invite_key"]  # sandbox: redeems it in the sign-up
+    result = _anonymous(people_client, "POST", "/users.json", json=body)
     if not result.get("success", True) or "user_id" not in result:
         raise RuntimeError(f"sign-up of {persona.username} refused: {result.get('message')}")
     persona.user_id = int(result["user_id"])
+    if confirm and not result.get("active"):
+        confirm_email(people_client, persona.username)
     return persona.user_id
+
+
+def confirm_email(people_client: Any, username: str) -> None:
+    """Follow the activation link of ``username``'s email (the token through the
+    sandbox-only ``/sandbox/email-token``): Discourse emits ``user_confirmed_email``."""
+    answer = people_client._call("GET", "/sandbox/email-token/{username}.json", username=username)
+    if answer.get("token"):
+        _anonymous(people_client, "PUT", f"/u/activate-account/{answer['token']}")
+
+
+def _anonymous(people_client: Any, method: str, path: str, **kw: Any) -> dict[str, Any]:
+    response = requests.request(
+        method, people_client.host + path, headers={"Accept": "application/json"}, timeout=30, **kw
+    )
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {path}: {response.status_code} {response.text[:200]}")
+    return response.json() if response.content else {}
 
 
 def run_cohort(

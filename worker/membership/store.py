@@ -61,6 +61,14 @@ class MembershipStore:
     def emails(self) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in self.redis.hgetall(PREFIX + "emails").items()}
 
+    def remember_applicant_email(self, user_id: int, email: str) -> None:
+        """The email a signed webhook body gave for an applicant (the admin view has none)."""
+        self.redis.hset(PREFIX + "applicant-emails", str(user_id), email)
+
+    def applicant_email(self, user_id: int) -> str | None:
+        value = self.redis.hget(PREFIX + "applicant-emails", str(user_id))
+        return _s(value) if value else None
+
     def mark_removed(self, username: str) -> None:
         self.redis.sadd(PREFIX + "removed", username.lower())
 
@@ -88,6 +96,7 @@ class MembershipStore:
             "outcome": decision.outcome,
             "hits": [asdict(hit) for hit in decision.hits],
             "referrer": decision.referrer,
+            "already_approved": decision.already_approved,
             "decided_at": decided_at.isoformat(),
             "live": live,
         }
@@ -97,13 +106,22 @@ class MembershipStore:
         pipe.execute()
         return RecordedDecision(decision, decided_at, live)
 
+    def forget_gating_decision(self, user_id: int) -> None:
+        pipe = self.redis.pipeline()
+        pipe.hdel(PREFIX + "gating", str(user_id))
+        pipe.hdel(PREFIX + "decisions", str(user_id))
+        pipe.execute()
+
     def gating_decision(self, user_id: int) -> RecordedDecision | None:
         raw = self.redis.hget(PREFIX + "gating", str(user_id))
         if not raw:
             return None
         d = json.loads(raw)
         decision = GatingDecision(
-            d["outcome"], tuple(GateHit(**hit) for hit in d["hits"]), d.get("referrer")
+            d["outcome"],
+            tuple(GateHit(**hit) for hit in d["hits"]),
+            d.get("referrer"),
+            already_approved=bool(d.get("already_approved")),
         )
         return RecordedDecision(decision, datetime.fromisoformat(d["decided_at"]), bool(d["live"]))
 

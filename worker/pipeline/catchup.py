@@ -1,15 +1,23 @@
 """The catch-up scan: what webhooks missed, found by reading the forum.
 
 Discourse does not guarantee delivery (retries are off by default, timeouts are
-never retried), so every few minutes the scan reads posts and pending users
-newer than the last ones it saw (ids remembered in Redis) and feeds them to the
-same actors, through the same dispatcher, as webhooks would: a post that did
-arrive by webhook has the same event identity and is not enqueued again.
+never retried), so every few minutes the scan reads posts newer than the last one
+it saw (id remembered in Redis) and the pending users, and feeds them to the same
+actors, through the same dispatcher, as webhooks would: a post that did arrive by
+webhook has the same event identity and is not enqueued again.
+
+Pending users have no watermark: an email sign-up is listed as pending only once
+its email is confirmed, which may be days after later sign-ups were scanned. Each
+pending user is fed once, and again only after ``USER_REFEED_SECONDS`` while still
+pending (a held application waits for staff: re-gating it every few minutes would
+spend the admin API budget for nothing). One listing call per 100 pending users,
+without ``show_emails`` (each such call writes a staff-action-log entry).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +36,8 @@ from worker.pipeline.scheduler import add_periodic_job
 log = logging.getLogger(__name__)
 
 LAST_POST_KEY = "diamond:catchup:last_post_id"
-LAST_USER_KEY = "diamond:catchup:last_user_id"
+USERS_FED_KEY = "diamond:catchup:users_fed"  # sorted set: pending user id -> when fed
+USER_REFEED_SECONDS = 24 * 3600
 MAX_PER_SCAN = 500  # bounds one scan's work; the next scan goes on from there
 # The very first scan looks back this many post ids, not to the forum's first post:
 # before Diamond was installed there were no webhooks to miss (history is the
@@ -43,7 +52,7 @@ class ScanReport:
     enqueued: int = 0  # jobs sent
     duplicates: int = 0
     last_post_id: int = 0
-    last_user_id: int = 0
+    users_pending: int = 0  # listed as pending (fed now or earlier)
 
 
 def scan(
@@ -56,11 +65,11 @@ def scan(
     max_items: int = MAX_PER_SCAN,
     first_scan_lookback: int = FIRST_SCAN_LOOKBACK_POSTS,
 ) -> ScanReport:
-    """Feed posts and pending users newer than the remembered ids to their actors.
+    """Feed posts newer than the remembered id, and pending users not fed lately.
 
     ``client`` is a ``ForumClient`` (``iter_posts_since``, ``iter_admin_users``).
-    The remembered id advances only past items that were dispatched, so an error
-    midway (rate limit, Redis) loses nothing: the next scan starts there.
+    The remembered id advances only past items that were dispatched, and a user counts
+    as fed only once dispatched, so an error midway (rate limit, Redis) loses nothing.
     """
     dispatcher = Dispatcher(broker, Deduper(redis_client, dedup_ttl_seconds), api_username)
     report = ScanReport()
@@ -69,7 +78,6 @@ def scan(
         report.last_post_id = max(0, client.latest_post_id() - first_scan_lookback)
     else:
         report.last_post_id = int(remembered)
-    report.last_user_id = int(redis_client.get(LAST_USER_KEY) or 0)
     try:
         for post in client.iter_posts_since(report.last_post_id):
             if report.posts_seen >= max_items:
@@ -80,17 +88,18 @@ def scan(
     finally:  # what was dispatched stays dispatched, even if reading failed midway
         redis_client.set(LAST_POST_KEY, report.last_post_id)
 
-    pending = sorted(
-        (u for u in client.iter_admin_users("pending") if _int_id(u) > report.last_user_id),
-        key=_int_id,
-    )
-    try:
-        for user in pending[:max_items]:
-            _feed(dispatcher, report, "user", "user_created", user, report.last_user_id)
-            report.last_user_id = _int_id(user)
-            report.users_seen += 1
-    finally:
-        redis_client.set(LAST_USER_KEY, report.last_user_id)
+    pending = sorted((u for u in client.iter_admin_users("pending") if _int_id(u) > 0), key=_int_id)
+    report.users_pending = len(pending)
+    fed = {int(member): score for member, score in redis_client.zscan_iter(USERS_FED_KEY)}
+    now = time.time()
+    due = [u for u in pending if now - fed.get(_int_id(u), float("-inf")) >= USER_REFEED_SECONDS]
+    for user in due[:max_items]:
+        _feed(dispatcher, report, "user", "user_created", user, 0)
+        redis_client.zadd(USERS_FED_KEY, {str(_int_id(user)): now})
+        report.users_seen += 1
+    gone = set(fed) - {_int_id(u) for u in pending}  # decided, deleted: keep the set small
+    if gone:
+        redis_client.zrem(USERS_FED_KEY, *map(str, gone))
     return report
 
 
@@ -133,10 +142,11 @@ def catchup_scan(scheduled_for: str | None = None) -> None:
         dedup_ttl_seconds=pipeline_settings().dedup_ttl_seconds,
     )
     log.info(
-        "catch-up scan%s: %d posts, %d pending users read; %d jobs enqueued, %d already seen",
+        "catch-up scan%s: %d posts, %d of %d pending users fed; %d jobs enqueued, %d already seen",
         f" for {scheduled_for}" if scheduled_for else "",
         report.posts_seen,
         report.users_seen,
+        report.users_pending,
         report.enqueued,
         report.duplicates,
     )

@@ -48,6 +48,8 @@ ACTOR_MODULES: list[str] = [
 
 DEFAULT_TIME_LIMIT_SECONDS = 120
 RATE_LIMITED_OPTION = "diamond_rate_limited"
+# Keyword arguments that may carry personal data (an applicant's email): never logged.
+PRIVATE_KWARGS = frozenset({"hints"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -166,7 +168,12 @@ def _dead_letter(
     message = CurrentMessage.get_current_message()
     message_id = message.message_id if message is not None else "?"
     queue = message.queue_name if message is not None else "?"
-    call = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    call = ", ".join(
+        [
+            *map(repr, args),
+            *(f"{k}=…" if k in PRIVATE_KWARGS else f"{k}={v!r}" for k, v in kwargs.items()),
+        ]
+    )
     log.error(
         "GAVE UP on job %s(%s) [message %s, queue %s] after %d attempt(s), because %s: "
         "%s: %s. Nothing more will happen for this job; fix the cause (forum reachable? "

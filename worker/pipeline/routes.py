@@ -10,6 +10,10 @@ A domain module adds its entries at import (its module is in ``ACTOR_MODULES``):
 delivery is rejected with 400. The actor gets ids only and re-reads the rest.
 ``names`` does the same for identifying names (``{"username": "user.username"}``), so
 an actor need not read the forum just to learn whom an id stands for.
+``hints`` picks optional facts the signed body carries and the forum's read API does not
+(e.g. the applicant's email): the actor gets ``hints={arg: value}`` with an entry for
+each path whose first key is in the body (its value a non-empty string, else None), so
+"the body says nobody" (None) differs from "the body did not say" (no entry).
 Events with no route are answered 204. Several routes per event are allowed.
 """
 
@@ -42,6 +46,7 @@ class Route:
     ids: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({"id": "id"}))
     pass_event: bool = False  # also send event=<name> to the actor
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def extract(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """The actor's keyword arguments taken from the event's object."""
@@ -56,6 +61,8 @@ class Route:
             if not isinstance(value, str) or not value.strip():
                 raise BadEvent(f"{self.event}: {path!r} must be a non-empty name")
             kwargs[arg] = value
+        if self.hints:
+            kwargs["hints"] = body_hints(obj, self.hints)
         if self.pass_event:
             kwargs["event"] = self.event
         return kwargs
@@ -71,6 +78,7 @@ def add_route(
     ids: Mapping[str, str] | None = None,
     names: Mapping[str, str] | None = None,
     pass_event: bool = False,
+    hints: Mapping[str, str] | None = None,
 ) -> Route:
     """Feed ``actor`` with the ids of every ``event`` delivery. Idempotent per (event, actor)."""
     route = Route(
@@ -79,6 +87,7 @@ def add_route(
         MappingProxyType(dict(ids or {"id": "id"})),
         pass_event,
         MappingProxyType(dict(names or {})),
+        MappingProxyType(dict(hints or {})),
     )
     routes = ROUTES.setdefault(event, [])
     routes[:] = [r for r in routes if r.actor != actor]
@@ -104,6 +113,17 @@ def lookup(obj: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+def body_hints(obj: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str, str | None]:
+    """``{arg: value}`` for each path whose first key the body has (see the module doc)."""
+    out: dict[str, str | None] = {}
+    for arg, path in paths.items():
+        if path.split(".", 1)[0] not in obj:
+            continue
+        value = lookup(obj, path)
+        out[arg] = value.strip() if isinstance(value, str) and value.strip() else None
+    return out
 
 
 def event_object(event_type: str, payload: Any) -> Mapping[str, Any]:

@@ -163,7 +163,7 @@ class Duplicates(RulesModel):
 
 class GatingMessages(RulesModel):
     # Each field names a template and the values its call site passes (see Placeholders).
-    # PM to a rejected applicant
+    # The reason in Discourse's rejection email to an applicant (their language)
     rejected: Annotated[TemplateKey, Placeholders("username", "reasons")]
     # staff audit-log summary of an application held for review (a topic: the title
     # carries the applicant's user id, a username comes back after a rejected one's deletion)

@@ -36,7 +36,11 @@ log = logging.getLogger(__name__)
 
 JSON_TYPE = "application/json; charset=utf-8"
 # Endpoints anonymous visitors may use even with login_required (signing up).
-_PUBLIC = {"views_users.create_user", "views_users.honeypot"}
+_PUBLIC = {
+    "views_users.create_user",
+    "views_users.honeypot",
+    "views_users.perform_account_activation",
+}
 
 View = Callable[..., Any]
 Route = tuple[str, Iterable[str], View]

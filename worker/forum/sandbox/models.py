@@ -58,6 +58,8 @@ class User:
     title: str | None = None
     timezone: str | None = None
     locale: str | None = None
+    # The signup email token of an inactive account (EmailToken, scope signup).
+    email_token: str | None = None
 
     @property
     def staff(self) -> bool:
@@ -231,6 +233,7 @@ class Reviewable:
     version: int = 0
     created_by_id: int = -1
     payload: dict[str, Any] = field(default_factory=dict)
+    reject_reason: str | None = None
 
 
 @dataclass

@@ -76,6 +76,11 @@ class Forum(PeopleOps, ContentOps):
         # extra API keys: key -> user id (acts as that user) or None (all users, like the master)
         self.user_api_keys: dict[str, int | None] = {}
         self.screened_emails: set[str] = set()  # blocked by "delete and block"
+        # Emails Discourse would send that tests inspect (sandbox: recorded, never sent):
+        # {"type": "signup_after_reject", "to": email, "username": ..., "reject_reason": ...}
+        self.sent_emails: list[dict[str, Any]] = []
+        # One entry per ``show_emails=true`` listing (StaffActionLogger#log_show_emails).
+        self.show_emails_log: list[tuple[str, int]] = []
         self.event_sink: EventSink | None = None
         self.on_setting_change: Callable[[str, Any], None] | None = None
         self._seed()

@@ -98,21 +98,61 @@ class PeopleOps:
             for field_id, value in (user_fields or {}).items():
                 if int(field_id) in self.user_fields:
                     user.user_fields[str(int(field_id))] = value
+            if not active:
+                user.email_token = secrets.token_hex(16)
             self.users[user.id] = user
-            if must_approve and not is_approved:
-                reviewable = Reviewable(
-                    id=self.next_id("reviewable"),
-                    type="ReviewableUser",
-                    target_id=user.id,
-                    created_at=now,
-                    payload={"username": user.username, "name": user.name, "email": user.email},
-                )
-                self.reviewables[reviewable.id] = reviewable
+            if active:
+                self._create_reviewable(user)
             if emit:
                 from worker.forum.sandbox import payloads
 
                 self.emit("user_created", {"user": payloads.webhook_user(self, user, created=True)})
             return user
+
+    def _create_reviewable(self, user: User) -> None:
+        """``User#create_reviewable`` / ``Jobs::CreateUserReviewable``: an active, unapproved
+        account waits in the review queue when must_approve_users is on. Discourse runs it
+        when the account becomes active (``EmailToken.confirm``), not at creation."""
+        if not self.settings["must_approve_users"] or user.approved:
+            return
+        if self.pending_reviewable(user) is not None:
+            return
+        reviewable = Reviewable(
+            id=self.next_id("reviewable"),
+            type="ReviewableUser",
+            target_id=user.id,
+            created_at=self.now(),
+            payload={"username": user.username, "name": user.name, "email": user.email},
+        )
+        self.reviewables[reviewable.id] = reviewable
+
+    def activate_user(self, user: User) -> bool:
+        """``EmailToken.confirm`` (app/models/email_token.rb): the account becomes active, its
+        reviewable is created, ``user_confirmed_email`` is emitted. False if already active."""
+        with self.lock:
+            if user.active:
+                return False
+            user.active = True
+            user.email_token = None
+            self._create_reviewable(user)
+            from worker.forum.sandbox import payloads
+
+            self.emit("user_confirmed_email", {"user": payloads.webhook_user(self, user)})
+            return True
+
+    def user_by_email_token(self, token: str) -> User | None:
+        with self.lock:
+            for user in self.users.values():
+                if user.email_token and secrets.compare_digest(user.email_token, token):
+                    return user
+            return None
+
+    def email_token_of(self, username: str) -> str | None:
+        """Sandbox-only (tests, demo): the activation token Discourse would email the user,
+        i.e. what the link in the activation email carries."""
+        with self.lock:
+            user = self.find_user(username)
+            return user.email_token if user is not None else None
 
     def pending_reviewable(self, user: User) -> Reviewable | None:
         for reviewable in self.reviewables.values():

@@ -215,7 +215,16 @@ def review_show(ctx: Ctx, reviewable_id: int) -> Any:
     return {"reviewable": payloads.reviewable(ctx.forum, reviewable)}
 
 
+REJECT_REASON_MAX = 2000  # sandbox's bound on Reviewable#reject_reason (validate! refuses more)
+
+
 def review_perform(ctx: Ctx, reviewable_id: int, action: str) -> Any:
+    """Imitates: app/controllers/reviewables_controller.rb#perform with
+    ReviewableUser.additional_args (``reject_reason``; ``send_email`` unless the string
+    "false") and ReviewableUser#perform_delete_user: with must_approve_users the applicant
+    gets the ``signup_after_reject`` email carrying the reason (sandbox: recorded in
+    ``Forum.sent_emails``, not sent); a user with posts is kept, the reviewable is
+    rejected either way."""
     actor = ctx.require_staff()
     forum = ctx.forum
     reviewable = forum.reviewables.get(reviewable_id)
@@ -242,12 +251,31 @@ def review_perform(ctx: Ctx, reviewable_id: int, action: str) -> Any:
         reviewable.status = 1
         transition = "approved"
     else:
+        reason = ctx.params.get("reject_reason")
+        reason = str(reason) if reason not in (None, "") else None
+        if reason is not None and len(reason) > REJECT_REASON_MAX:
+            raise unprocessable(
+                f"Reject reason is too long (maximum is {REJECT_REASON_MAX} characters)"
+            )
+        reviewable.reject_reason = reason
+        send_email = str(ctx.params.get("send_email", "")) != "false"
         if user is not None:
+            if send_email and forum.settings["must_approve_users"]:
+                forum.sent_emails.append(
+                    {
+                        "type": "signup_after_reject",
+                        "to": user.email,
+                        "username": user.username,
+                        "reject_reason": reason,
+                    }
+                )
             if action == "delete_user_block":
                 forum.screened_emails.add(user.email.lower())
-            forum.destroy_user(user, delete_posts=True)
-        reviewable.status = 4 if action == "delete_user" else 2
-        transition = "deleted" if action == "delete_user" else "rejected"
+            has_posts = any(p.user_id == user.id and not p.deleted_at for p in forum.posts.values())
+            if not has_posts and not user.admin:  # UserDestroyer::PostsExistError is rescued
+                forum.destroy_user(user)
+        reviewable.status = 2
+        transition = "rejected"
     reviewable.version = version + 1
     return {
         "reviewable_perform_result": {

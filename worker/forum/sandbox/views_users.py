@@ -1,9 +1,10 @@
 """Users: sign-up, profiles, admin user views, approval, silence, suspend, trust level.
 
-Sandbox extension (documented, not in Discourse): ``POST /users.json`` accepts
+Sandbox extensions (documented, not in Discourse): ``GET /sandbox/email-token/{username}.json``
+(staff) gives the activation token an email would carry; ``POST /users.json`` accepts
 ``invited_by=<username>`` from staff to record who invited the new member;
-``invite_code=<key>`` (a key from ``POST /invites.json``) does the same the way
-Discourse does it.
+``invite_code=<key>`` (a key from ``POST /invites.json``) redeems that invite in the
+same request, standing in for Discourse's ``PUT /invites/show/{key}.json``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def _field_values(ctx: Ctx, raw: Any) -> dict[str, Any]:
 
 
 def create_user(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/users_controller.rb#create (+ InviteRedeemer for invite_code).
+
+    An anonymous sign-up is created inactive (the email is not confirmed yet) and emits
+    ``user_created`` at once; only staff may pass ``active``/``approved``. Redeeming an
+    invite approves the invitee at once (``InviteRedeemer#approve_account_if_needed``)
+    and activates them when the invite was sent to that email (an email invite); a
+    link invite leaves them to confirm their email. Simplified: the sandbox approves
+    every invitee, where Discourse needs a pending ReviewableUser or a staff inviter.
+    """
     p = ctx.params
     for name in ("email", "username"):
         if not p.get(name):
@@ -69,6 +79,7 @@ def create_user(ctx: Ctx) -> Any:
             return {"success": False, "message": "You have not completed all the user fields"}
     staff = ctx.staff
     inviter = None
+    invite = None
     if p.get("invite_code"):
         invite = forum.invites.get(str(p["invite_code"]))
         if invite is None or invite.redemption_count >= invite.max_redemptions_allowed:
@@ -79,13 +90,14 @@ def create_user(ctx: Ctx) -> Any:
         inviter = forum.find_user(str(p["invited_by"]))
         if inviter is None:
             raise invalid_parameters("invited_by")
+    invite_email = invite.email if p.get("invite_code") and invite is not None else None
     try:
         user = forum.create_user(
             username=str(p["username"]),
             email=str(p["email"]),
             name=p.get("name") or None,
             password=p.get("password"),
-            active=as_bool(p.get("active"), True) if staff else True,
+            active=as_bool(p.get("active"), True) if staff else False,
             approved=as_bool(p.get("approved")) if staff and "approved" in p else None,
             approved_by=ctx.actor if staff else None,
             user_fields=fields,
@@ -99,6 +111,10 @@ def create_user(ctx: Ctx) -> Any:
             "values": {"name": p.get("name"), "username": p["username"], "email": p["email"]},
             "is_developer": False,
         }
+    if p.get("invite_code") and inviter is not None:
+        if invite_email and invite_email.lower() == user.email.lower():
+            forum.activate_user(user)  # the emailed invite link proves the address
+        forum.approve_user(user, inviter)
     if not user.active:
         message = (
             f"<p>You’re almost done! We sent an activation mail to <b>{user.email}</b>. "
@@ -112,6 +128,8 @@ def create_user(ctx: Ctx) -> Any:
 
 
 def show_user(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/users_controller.rb#show, UserSerializer (``invited_by``;
+    ``email`` only for the user themselves or staff viewing a staged user)."""
     user = ctx.forum.user_or_404(username)
     badges = [
         payloads.user_badge(ctx.forum, ub)
@@ -145,10 +163,15 @@ def update_user(ctx: Ctx, username: str) -> Any:
 
 
 def admin_show_user(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#show, AdminDetailedUserSerializer
+    (no ``email`` without ``emails_desired``, no ``invited_by``)."""
     return payloads.admin_user_detail(ctx.forum, _user_by_id(ctx, user_id))
 
 
 def admin_list(ctx: Ctx, flag: str = "active") -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#index, AdminUserIndexQuery,
+    AdminUserListSerializer (``pending``: active and not approved; ``show_emails=true``
+    adds emails and writes one staff-action-log entry, recorded in ``show_emails_log``)."""
     forum = ctx.forum
     now = forum.now()
     users = [u for u in forum.users.values() if u.id > 0]
@@ -170,11 +193,16 @@ def admin_list(ctx: Ctx, flag: str = "active") -> Any:
     if ctx.params.get("email"):
         wanted = str(ctx.params["email"]).lower()
         users = [u for u in users if u.email.lower() == wanted]
+    if ctx.params.get("filter"):  # AdminUserIndexQuery#filter_by_search: username or email
+        needle = str(ctx.params["filter"]).strip().lower()
+        users = [u for u in users if needle in u.username.lower() or needle in u.email.lower()]
     ascending = as_bool(ctx.params.get("asc"))
     users.sort(key=lambda u: (u.created_at, u.id), reverse=not ascending)
     page = max(1, as_int(ctx.params.get("page") or 1, "page"))
     chunk = users[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    show_emails = as_bool(ctx.params.get("show_emails"))
+    show_emails = str(ctx.params.get("show_emails") or "") == "true"
+    if show_emails:  # StaffActionLogger#log_show_emails
+        forum.show_emails_log.append((ctx.actor.username if ctx.actor else "?", len(chunk)))
     return [payloads.admin_user_list_item(forum, u, show_email=show_emails) for u in chunk]
 
 
@@ -183,24 +211,57 @@ def admin_users_index(ctx: Ctx) -> Any:
 
 
 def approve(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#approve; Guardian#can_approve?
+    needs an active (email confirmed), unapproved user, else 403."""
     actor = ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if user.approved or not user.active:
-        raise invalid_access()  # Guardian#can_approve? is false: already approved
+        raise invalid_access()  # Guardian#can_approve? is false
     ctx.forum.approve_user(user, actor)
     return None
 
 
 def activate(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#activate (User#activate confirms
+    the signup email token, so ``user_confirmed_email`` is emitted); Guardian#can_activate?
+    refuses an active user (403)."""
+    ctx.require_staff()
     user = _user_by_id(ctx, user_id)
-    user.active = True
+    if user.active:
+        raise invalid_access()
+    ctx.forum.activate_user(user)
     return {"success": "OK"}
 
 
 def deactivate(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#deactivate (simplified: no
+    Guardian#can_deactivate? checks beyond staff)."""
+    ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     user.active = False
     return {"success": "OK"}
+
+
+def sandbox_email_token(ctx: Ctx, username: str) -> Any:
+    """Sandbox-only, not in Discourse: the activation token the account's email would
+    carry (staff only), so tests and the demo can confirm an email like a person does."""
+    ctx.require_staff()
+    user = ctx.forum.user_or_404(username)
+    return {"username": user.username, "active": user.active, "token": user.email_token}
+
+
+def perform_account_activation(ctx: Ctx, token: str) -> Any:
+    """Imitates: app/controllers/users_controller.rb#perform_account_activation
+    (``PUT /u/activate-account/{token}``, EmailToken.confirm → ``user_confirmed_email``).
+    Simplified: the honeypot/challenge params are not checked; the token comes from the
+    sandbox-only ``Forum.email_token_of`` instead of an email."""
+    if ctx.actor is not None:
+        raise not_found()
+    user = ctx.forum.user_by_email_token(token.removesuffix(".json"))
+    if user is None or not ctx.forum.activate_user(user):
+        raise ApiError(422, ["The link to activate your account has expired or was used."])
+    needs_approval = not user.approved and bool(ctx.forum.settings["must_approve_users"])
+    return {"success": "OK", "redirect_to": None, "needs_approval": needs_approval}
 
 
 def destroy(ctx: Ctx, user_id: int) -> Any:
@@ -383,6 +444,8 @@ ROUTES = [
     ("/admin/users/list/<flag>.json", ["GET"], admin_list),
     ("/admin/users/<int(signed=True):user_id>.json", ["GET"], admin_show_user),
     ("/admin/users/<int(signed=True):user_id>.json", ["DELETE"], destroy),
+    ("/u/activate-account/<token>", ["PUT"], perform_account_activation),
+    ("/sandbox/email-token/<username>.json", ["GET"], sandbox_email_token),
     ("/admin/users/<int:user_id>/approve.json", ["PUT"], approve),
     ("/admin/users/<int:user_id>/activate.json", ["PUT"], activate),
     ("/admin/users/<int:user_id>/deactivate.json", ["PUT"], deactivate),

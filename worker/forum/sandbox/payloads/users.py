@@ -158,8 +158,9 @@ def forum_can_see_members(forum: Forum, group: Group, viewer: User | None) -> bo
 
 
 def admin_user_detail(forum: Forum, user: User) -> dict[str, Any]:
-    """AdminDetailedUserSerializer."""
-    data = admin_user_list_item(forum, user, show_email=True)
+    """AdminDetailedUserSerializer: ``email`` only for staged users (include_email? without
+    ``emails_desired``), and no ``invited_by`` (it is not one of its associations)."""
+    data = admin_user_list_item(forum, user, show_email=user.staged)
     stats = _user_stats(forum, user)
     approved_by = forum.users.get(user.approved_by_id) if user.approved_by_id else None
     suspended_by = forum.users.get(user.suspended_by_id) if user.suspended_by_id else None
@@ -221,8 +222,6 @@ def admin_user_detail(forum: Forum, user: User) -> dict[str, Any]:
     )
     if forum.user_fields and user.user_fields:
         data["user_fields"] = user_fields_of(forum, user)
-    inviter = forum.users.get(user.invited_by_id) if user.invited_by_id else None
-    data["invited_by"] = basic_user(inviter) if inviter else None
     return data
 
 
@@ -429,7 +428,8 @@ def user_detail(forum: Forum, user: User, viewer: User | None) -> dict[str, Any]
         data["user_fields"] = {
             k: v for k, v in user_fields_of(forum, user).items() if int(k) in visible
         }
-    if is_self_or_staff:
+    # UserSerializer#include_email?: the user themselves, or staff looking at a staged user.
+    if viewer is not None and (viewer.id == user.id or (viewer.staff and user.staged)):
         data["email"] = user.email
         data["secondary_emails"] = []
     now = forum.now()

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from worker.forum.sandbox import payloads
+from worker.forum.sandbox.addresses import payload_host_allowed
 from worker.forum.sandbox.app import Ctx, Reply
 from worker.forum.sandbox.errors import (
     ApiError,
@@ -23,6 +24,7 @@ from worker.forum.sandbox.state import SYSTEM_USER_ID
 
 FIELD_TYPES = ("text", "confirm", "dropdown", "multiselect")
 REQUIREMENTS = ("optional", "for_all_users", "on_signup")
+BLOCKED_OR_INTERNAL = "The payload URL resolves to a blocked or internal IP address."
 
 
 # ── site settings ────────────────────────────────────────────────────────────
@@ -315,8 +317,15 @@ def _apply_hook(ctx: Ctx, hook: WebHook, *, is_new: bool) -> None:
         parsed = urlparse(url)
         if not url:
             errors.append("Payload URL can't be blank")
-        elif parsed.scheme not in ("http", "https") or not parsed.netloc:
+        elif parsed.scheme not in ("http", "https") or not parsed.hostname:
             errors.append("Payload URL is invalid")
+        elif url != hook.payload_url and not payload_host_allowed(
+            parsed.hostname, ctx.forum.settings
+        ):
+            # validate :ensure_payload_url_allowed, if: :payload_url_changed?; added to :base.
+            # The sandbox's own wording: Discourse's English text of
+            # webhooks.payload_url.blocked_or_internal is not in the reference copies.
+            errors.append(BLOCKED_OR_INTERNAL)
         else:
             hook.payload_url = url
     if "secret" in attrs:

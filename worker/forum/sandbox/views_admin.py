@@ -35,6 +35,9 @@ def _setting_text(value: Any) -> str:
 
 
 def site_settings(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/site_settings_controller.rb#index (SiteSetting.all_settings)
+    Simplifies: only the settings in site_settings.SPECS exist; filter_names only.
+    """
     ctx.require_admin()
     settings = []
     for spec in SPECS:
@@ -62,6 +65,9 @@ def site_settings(ctx: Ctx) -> Any:
 
 
 def update_site_setting(ctx: Ctx, name: str) -> Any:
+    """Imitates: app/controllers/admin/site_settings_controller.rb#update (no body)
+    Simplifies: no validators beyond the setting's type; no staff log.
+    """
     ctx.require_admin()
     spec = BY_NAME.get(name)
     if spec is None:
@@ -294,6 +300,7 @@ def _webhook_extras() -> dict[str, Any]:
 
 
 def webhooks_index(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#index (AdminWebHookSerializer)"""
     ctx.require_admin()
     forum = ctx.forum
     limit = as_int(ctx.params.get("limit") or 50, "limit")
@@ -360,6 +367,10 @@ def _apply_hook(ctx: Ctx, hook: WebHook, *, is_new: bool) -> None:
 
 
 def webhook_create(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#create (AdminWebHookSerializer)
+    Validations of app/models/web_hook.rb; ensure_payload_url_allowed as sandbox/addresses.py
+    (no DNS).
+    """
     ctx.require_admin()
     forum = ctx.forum
     hook = WebHook(id=0, payload_url="")
@@ -370,6 +381,7 @@ def webhook_create(ctx: Ctx) -> Any:
 
 
 def webhook_show(ctx: Ctx, hook_id: int) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#show (AdminWebHookSerializer)"""
     ctx.require_admin()
     return {
         "web_hook": payloads.web_hook(ctx.forum, _hook(ctx, hook_id)),
@@ -378,6 +390,9 @@ def webhook_show(ctx: Ctx, hook_id: int) -> Any:
 
 
 def webhook_update(ctx: Ctx, hook_id: int) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#update (AdminWebHookSerializer)
+    The address check runs only when payload_url changes, as in the model.
+    """
     ctx.require_admin()
     hook = _hook(ctx, hook_id)
     _apply_hook(ctx, hook, is_new=False)
@@ -385,6 +400,7 @@ def webhook_update(ctx: Ctx, hook_id: int) -> Any:
 
 
 def webhook_destroy(ctx: Ctx, hook_id: int) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#destroy (success_json)"""
     ctx.require_admin()
     hook = _hook(ctx, hook_id)
     del ctx.forum.webhooks[hook.id]
@@ -392,6 +408,9 @@ def webhook_destroy(ctx: Ctx, hook_id: int) -> Any:
 
 
 def webhook_ping(ctx: Ctx, hook_id: int) -> Any:
+    """Imitates: app/controllers/admin/web_hooks_controller.rb#ping (success_json)
+    Simplifies: delivers the ping at once instead of through Jobs::EmitWebHookEvent.
+    """
     ctx.require_admin()
     hook = _hook(ctx, hook_id)
     ctx.forum.emit("ping", {"ping": "OK"}, only_hook=hook.id)
@@ -400,6 +419,9 @@ def webhook_ping(ctx: Ctx, hook_id: int) -> Any:
 
 # ── API keys ─────────────────────────────────────────────────────────────────
 def create_api_key(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/api_controller.rb#create (ApiKeySerializer)
+    Simplifies: no scopes; the key is shown once, as Discourse does.
+    """
     ctx.require_admin()
     forum = ctx.forum
     attrs = ctx.params.get("key") if isinstance(ctx.params.get("key"), dict) else ctx.params

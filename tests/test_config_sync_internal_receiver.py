@@ -92,7 +92,9 @@ def strict_config(tmp_path: Path) -> Path:
     config = tmp_path / "plugin_config"
     shutil.copytree(SHIPPED, config)
     hook = config / "webhook.yml"
-    hook.write_text(hook.read_text() + "\nallow_internal_receiver: false\n")
+    text = hook.read_text()
+    assert "allow_internal_receiver: true" in text
+    hook.write_text(text.replace("allow_internal_receiver: true", "allow_internal_receiver: false"))
     return config
 
 

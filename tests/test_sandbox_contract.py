@@ -396,7 +396,11 @@ def drive_everything(api: Api) -> dict[str, Any]:
     admin.delete(f"/user_badges/{granted['id']}.json")
     spare_badge = admin.post("/admin/badges.json", {"name": "Spare", "badge_type_id": 3}).body
     admin.delete(f"/admin/badges/{spare_badge['badge']['id']}.json")
-    # webhooks, invites, api keys
+    # webhooks, invites, api keys (a payload URL on loopback needs allowed_internal_hosts)
+    admin.put(
+        "/admin/site_settings/allowed_internal_hosts.json",
+        {"allowed_internal_hosts": "127.0.0.1"},
+    )
     hook = admin.post(
         "/admin/api/web_hooks.json",
         {

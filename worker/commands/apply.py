@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from worker.config_sync.apply import sync
+from worker.config_sync.apply import WebhookUrlRefused, sync
 from worker.config_sync.command import (
     APPLY_EXIT_CODES_HELP,
     EXIT_ERROR,
@@ -68,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         for reason in exc.reasons:
             print(f"  {reason}")
         print("Nothing was changed. Check plugin_config/ and the forum; --force overrides.")
+        return EXIT_ERROR
+    except WebhookUrlRefused as exc:
+        print(f"diamond apply: {exc.message}")
+        print("What was applied before it stays; run apply again once the forum allows it.")
         return EXIT_ERROR
     except ForumError as exc:
         print(f"diamond apply: the forum refused a change: {exc}")

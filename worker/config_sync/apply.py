@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from worker.config_sync.actual import read_actual
-from worker.config_sync.desired import Desired
+from worker.config_sync.desired import INTERNAL_HOSTS, Desired
 from worker.config_sync.diff import diff
 from worker.config_sync.ownership import mark, read_mark
 from worker.config_sync.plan import (
@@ -34,7 +35,7 @@ from worker.config_sync.plan import (
     Plan,
 )
 from worker.config_sync.safety import check_safety
-from worker.forum.errors import ForumError, ForumUnavailable, RateLimited
+from worker.forum.errors import ForumError, ForumRejected, ForumUnavailable, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -240,13 +241,42 @@ class _Runner:
         ids = sorted(self.event_types[name] for name in attrs.pop("events"))
         secret = attrs.pop("secret")
         secret_text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-        if change.kind is Kind.CREATE:
-            url = attrs.pop("payload_url")
-            self.client.create_webhook(url, secret_text, ids, reason=reason, **attrs)
-        else:
-            self.client.update_webhook(
-                change.id, reason=reason, secret=secret_text, event_type_ids=ids, **attrs
-            )
+        url = str(attrs.get("payload_url") or "")
+        try:
+            if change.kind is Kind.CREATE:
+                attrs.pop("payload_url")
+                self.client.create_webhook(url, secret_text, ids, reason=reason, **attrs)
+            else:
+                self.client.update_webhook(
+                    change.id, reason=reason, secret=secret_text, event_type_ids=ids, **attrs
+                )
+        except ForumRejected as exc:
+            refused = WebhookUrlRefused.from_rejection(exc, url)
+            if refused is None:
+                raise
+            raise refused from exc
+
+
+class WebhookUrlRefused(ForumRejected):
+    """The forum refused the payload URL as a private or internal address.
+
+    ``WebHook#ensure_payload_url_allowed`` adds ``webhooks.payload_url.blocked_or_internal``
+    to the record and the controller answers 422 with it; the operator fixes it in the
+    forum's site setting ``allowed_internal_hosts``, so the message says just that.
+    """
+
+    @classmethod
+    def from_rejection(cls, exc: ForumRejected, url: str) -> WebhookUrlRefused | None:
+        said = " ".join(exc.errors)
+        if exc.status != 422 or not re.search(r"internal|blocked|private", said, re.IGNORECASE):
+            return None
+        host = urlsplit(url).hostname or url
+        message = (
+            f"the forum refuses webhooks to {host} ({said.strip()}): add {host} to the "
+            f"forum's site setting {INTERNAL_HOSTS} (Admin > Settings), or list it under "
+            f"{INTERNAL_HOSTS} in plugin_config/site_settings.yml"
+        )
+        return cls(message, status=exc.status, path=exc.path, errors=exc.errors)
 
 
 _CLIENT_NAMES = {

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from worker.forum.addresses import host_is_internal, setting_list
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.problems import Problem
 
@@ -58,6 +60,8 @@ BUILTIN_GROUPS = frozenset(
     {"everyone", "admins", "moderators", "staff"} | {f"trust_level_{n}" for n in range(5)}
 )
 WEBHOOK_CONTENT_TYPES: dict[str, int] = {"json": 1, "form": 2}
+# the site setting whose hosts skip Discourse's check for private webhook addresses
+INTERNAL_HOSTS = "allowed_internal_hosts"
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,19}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9\-]{0,49}$")
@@ -324,6 +328,9 @@ class BadgesFile(_Section):
 
 class WebhookFile(_Section):
     enabled: bool = True
+    # Discourse refuses payload URLs on private addresses unless the site setting
+    # allowed_internal_hosts lists the host: add the receiver's host when it is one.
+    allow_internal_receiver: bool = True
     events: tuple[str, ...] = ()
     content_type: Literal["json", "form"] = "json"
     active: bool = True
@@ -348,6 +355,8 @@ class Desired:
     badges: Section = Section()
     webhook: WebhookSpec | None = None
     webhook_prune: bool = False
+    # list site settings that must contain these items (others already there are kept)
+    site_setting_includes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class ConfigProblems(Exception):
@@ -414,9 +423,20 @@ def load_desired(
     if problems:
         raise ConfigProblems(problems)
 
+    site_settings: dict[str, Any] = dict(parsed["site_settings.yml"].settings)
+    includes: dict[str, tuple[str, ...]] = {}
+    if webhook is not None and hook.allow_internal_receiver:
+        host = urlsplit(webhook.payload_url).hostname
+        if host and host_is_internal(host):
+            if INTERNAL_HOSTS in site_settings:  # written out by hand: the receiver joins it
+                site_settings[INTERNAL_HOSTS] = with_items(site_settings[INTERNAL_HOSTS], [host])
+            else:
+                includes[INTERNAL_HOSTS] = (host,)
+
     return Desired(
         safety=sync.safety,
-        site_settings=dict(parsed["site_settings.yml"].settings),
+        site_settings=site_settings,
+        site_setting_includes=includes,
         user_fields=Section(user_fields.fields, user_fields.prune),
         groups=Section(groups.groups, groups.prune),
         categories=Section(categories.categories, categories.prune),
@@ -424,6 +444,13 @@ def load_desired(
         webhook=webhook,
         webhook_prune=hook.prune,
     )
+
+
+def with_items(value: Any, items: Iterable[str]) -> str:
+    """A list site setting's value with ``items`` added (case-insensitive), order kept."""
+    current = setting_list(value)
+    seen = {item.lower() for item in current}
+    return "|".join(current + [item for item in items if item.lower() not in seen])
 
 
 def badge_specs(badges: Iterable[Any], *, grouping: str = "community") -> tuple[BadgeSpec, ...]:

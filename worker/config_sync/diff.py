@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from worker.config_sync.desired import CategorySpec, Desired, Section, WebhookSpec
+from worker.config_sync.desired import (
+    INTERNAL_HOSTS,
+    CategorySpec,
+    Desired,
+    Section,
+    WebhookSpec,
+    with_items,
+)
 from worker.config_sync.plan import (
     BADGE,
     CATEGORY,
@@ -28,12 +36,14 @@ from worker.config_sync.plan import (
     Kind,
     Plan,
 )
+from worker.forum.addresses import host_is_internal, setting_list
 
 
 def diff(desired: Desired, actual: ForumState) -> Plan:
     """Every write needed to make ``actual`` match ``desired``, in the order to apply them."""
     out = _Builder()
     _site_settings(desired.site_settings, actual.site_settings, out)
+    _setting_includes(desired.site_setting_includes, actual.site_settings, out)
     _owned(USER_FIELD, desired.user_fields, actual.user_fields, out)
     _owned(GROUP, desired.groups, actual.groups, out)
     _owned(CATEGORY, _parents_first(desired.categories), actual.categories, out)
@@ -77,6 +87,24 @@ def _site_settings(desired: Mapping[str, Any], actual: Mapping[str, Any], out: _
             continue
         old, new = setting_text(actual[name]), setting_text(value)
         if old != new:
+            out.writes.append(
+                Change(
+                    Kind.UPDATE, SITE_SETTING, name, {"value": (old, new)}, desired={"value": new}
+                )
+            )
+
+
+def _setting_includes(
+    includes: Mapping[str, tuple[str, ...]], actual: Mapping[str, Any], out: _Builder
+) -> None:
+    """List settings that must contain some items: add what is missing, keep the rest."""
+    for name, items in includes.items():
+        if name not in actual:
+            out.conflicts.append(Conflict(SITE_SETTING, name, "no such site setting on the forum"))
+            continue
+        old = setting_text(actual[name])
+        new = with_items(old, items)
+        if new != old:
             out.writes.append(
                 Change(
                     Kind.UPDATE, SITE_SETTING, name, {"value": (old, new)}, desired={"value": new}
@@ -273,6 +301,7 @@ def _webhook(desired: WebhookSpec | None, prune: bool, actual: ForumState, out: 
     )
     out.owned[WEBHOOK] = len(ours)
     if not ours:
+        _warn_if_refused(desired.payload_url, actual.site_settings, out)
         out.writes.append(
             Change(
                 Kind.CREATE,
@@ -305,3 +334,19 @@ def _webhook(desired: WebhookSpec | None, prune: bool, actual: ForumState, out: 
                 f"webhook id {hook.id} also posts to the receiver (duplicate deliveries); "
                 "kept (prune: false)"
             )
+
+
+def _warn_if_refused(url: str, settings: Mapping[str, Any], out: _Builder) -> None:
+    """Discourse refuses a webhook on a private address whose host it was not told to allow."""
+    host = urlsplit(url).hostname
+    if not host or not host_is_internal(host):
+        return
+    planned = [c.desired.get("value") for c in out.writes if c.key == INTERNAL_HOSTS]
+    allowed = planned[-1] if planned else settings.get(INTERNAL_HOSTS)
+    if host.lower() in {h.lower() for h in setting_list(allowed)}:
+        return
+    out.notices.append(
+        f"the forum will refuse the webhook: {host} is a private or internal address; "
+        f"add {host} to the forum's site setting {INTERNAL_HOSTS} "
+        "(or set allow_internal_receiver: true in webhook.yml)"
+    )

@@ -53,6 +53,21 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("min_personal_message_title_length", 2, "integer", "posting", "Min PM title."),
     SettingSpec("max_username_length", 20, "integer", "users", "Maximum username length."),
     SettingSpec("min_username_length", 3, "integer", "users", "Minimum username length."),
+    # config/site_settings.yml (security): the webhook admin's SSRF check reads both.
+    SettingSpec(
+        "blocked_ip_blocks",
+        "",
+        "list",
+        "security",
+        "A list of private IP subnets that Discourse should never be crawling.",
+    ),
+    SettingSpec(
+        "allowed_internal_hosts",
+        "",
+        "list",
+        "security",
+        "A list of internal hosts that discourse can safely crawl for oneboxing and webhooks.",
+    ),
     SettingSpec("tagging_enabled", True, "bool", "tags", "Enable tags on topics."),
     SettingSpec("enable_badges", True, "bool", "badges", "Enable the badge system."),
     SettingSpec("default_locale", "en", "string", "required", "Default language."),

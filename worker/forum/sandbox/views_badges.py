@@ -76,6 +76,9 @@ def _badge(ctx: Ctx, badge_id: int) -> Badge:
 
 
 def index(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#index (BadgeSerializer)
+    Simplifies: badge_types and badge_groupings are the seeded ones.
+    """
     ctx.require_admin()
     forum = ctx.forum
     badges = sorted(forum.badges.values(), key=lambda b: b.id)
@@ -125,6 +128,7 @@ def update(ctx: Ctx, badge_id: int) -> Any:
 
 
 def destroy(ctx: Ctx, badge_id: int) -> Any:
+    """Imitates: app/controllers/admin/badges_controller.rb#destroy (success_json)"""
     ctx.require_admin()
     badge = _badge(ctx, badge_id)
     if badge.system:
@@ -198,6 +202,9 @@ def grant(ctx: Ctx) -> Any:
 
 
 def list_for_user(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/user_badges_controller.rb#username (DetailedUserBadgeSerializer)
+    Simplifies: no grouped/paging parameters.
+    """
     forum = ctx.forum
     user = forum.user_or_404(username)
     granted = sorted(

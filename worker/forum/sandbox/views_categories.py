@@ -40,6 +40,7 @@ def _permissions(ctx: Ctx) -> dict[str, Any] | None:
 
 
 def index(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#index (CategoryListSerializer)"""
     forum = ctx.forum
     include_sub = as_bool(ctx.params.get("include_subcategories"))
     visible = [c for c in forum.categories.values() if forum.can_see_category(ctx.actor, c)]
@@ -66,6 +67,7 @@ def index(ctx: Ctx) -> Any:
 
 
 def show(ctx: Ctx, category_id: int) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#show (CategorySerializer)"""
     category = _category(ctx, category_id)
     if not ctx.forum.can_see_category(ctx.actor, category):
         raise invalid_access()
@@ -73,6 +75,7 @@ def show(ctx: Ctx, category_id: int) -> Any:
 
 
 def create(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#create (CategorySerializer)"""
     actor = ctx.require_login()
     if not actor.admin:
         raise invalid_access()
@@ -97,6 +100,7 @@ def create(ctx: Ctx) -> Any:
 
 
 def update(ctx: Ctx, category_id: int) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#update (CategorySerializer)"""
     actor = ctx.require_login()
     forum = ctx.forum
     category = _category(ctx, category_id)
@@ -142,6 +146,7 @@ def update(ctx: Ctx, category_id: int) -> Any:
 
 
 def destroy(ctx: Ctx, category_id: int) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#destroy (success_json)"""
     actor = ctx.require_login()
     forum = ctx.forum
     category = _category(ctx, category_id)

@@ -89,6 +89,7 @@ def _users_from_params(ctx: Ctx, params: dict[str, Any]) -> list[User]:
 
 
 def index(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/groups_controller.rb#index (BasicGroupSerializer)"""
     forum = ctx.forum
     groups = [g for g in forum.groups.values() if can_see_group(ctx, g)]
     if not ctx.staff:
@@ -120,6 +121,7 @@ def index(ctx: Ctx) -> Any:
 
 
 def show(ctx: Ctx, key: str) -> Any:
+    """Imitates: app/controllers/groups_controller.rb#show (GroupShowSerializer)"""
     forum = ctx.forum
     group = _group(ctx, key)
     data = payloads.basic_group(forum, group, ctx.actor)
@@ -155,6 +157,7 @@ def show(ctx: Ctx, key: str) -> Any:
 
 
 def create(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/groups_controller.rb#create (BasicGroupSerializer)"""
     ctx.require_admin()
     attrs = ctx.params.get("group")
     if not isinstance(attrs, dict):
@@ -175,6 +178,7 @@ def create(ctx: Ctx) -> Any:
 
 
 def update(ctx: Ctx, key: str) -> Any:
+    """Imitates: app/controllers/groups_controller.rb#update (success_json)"""
     group = _group_by_id(ctx, as_int(key, "id"))
     actor = _ensure_can_edit(ctx, group)
     attrs = ctx.params.get("group")
@@ -216,6 +220,7 @@ def update(ctx: Ctx, key: str) -> Any:
 
 
 def destroy(ctx: Ctx, group_id: int) -> Any:
+    """Imitates: app/controllers/admin/groups_controller.rb#destroy (success_json)"""
     ctx.require_admin()
     group = _group_by_id(ctx, group_id)
     if group.automatic:
@@ -232,6 +237,7 @@ def destroy(ctx: Ctx, group_id: int) -> Any:
 
 
 def members(ctx: Ctx, key: str) -> Any:
+    """Imitates: app/controllers/groups_controller.rb#members (GroupUserSerializer, meta)"""
     forum = ctx.forum
     group = _group(ctx, key)
     if not payloads.forum_can_see_members(forum, group, ctx.actor):
@@ -337,6 +343,9 @@ def remove_members(ctx: Ctx, key: str) -> Any:
 
 
 def add_owners(ctx: Ctx, key: str) -> Any:
+    """Imitates: app/controllers/groups_controller.rb#add_owners (success_json with usernames)
+    Also served as PUT /admin/groups/{id}/owners, the older admin/groups_controller.rb#add_owners.
+    """
     group = _group_by_id(ctx, as_int(key, "id"))
     if group.automatic:
         raise invalid_access()
@@ -348,6 +357,9 @@ def add_owners(ctx: Ctx, key: str) -> Any:
 
 
 def remove_owners(ctx: Ctx, key: str) -> Any:
+    """Imitates: app/controllers/admin/groups_controller.rb#remove_owner (success_json)
+    Simplifies: also answers DELETE /groups/{id}/owners.json, which Discourse does not route.
+    """
     group = _group_by_id(ctx, as_int(key, "id"))
     _ensure_can_edit(ctx, group)
     params = ctx.params.get("group") if isinstance(ctx.params.get("group"), dict) else ctx.params

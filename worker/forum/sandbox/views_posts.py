@@ -27,6 +27,7 @@ TOPICS_PER_PAGE = 30
 
 
 def create_post(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/posts_controller.rb#create (NewPostResultSerializer)"""
     actor = ctx.require_login()
     p = ctx.params
     if "raw" not in p:
@@ -61,6 +62,7 @@ def create_post(ctx: Ctx) -> Any:
 
 
 def show_post(ctx: Ctx, post_id: int) -> Any:
+    """Imitates: app/controllers/posts_controller.rb#show (PostSerializer)"""
     post = ctx.forum.post_or_error(ctx.actor, post_id)
     return payloads.post(ctx.forum, post, ctx.actor)
 
@@ -74,7 +76,7 @@ def _editable(ctx: Ctx, post_id: int) -> Post:
 
 
 def update_post(ctx: Ctx, post_id: int) -> Any:
-    """Imitates app/controllers/posts_controller.rb#update, PostSerializer: ``title`` (top
+    """Imitates: app/controllers/posts_controller.rb#update, PostSerializer: ``title`` (top
     level) retitles the topic of a first post. Simplified: the editor may edit the topic
     whenever they may edit the post (no separate ``ensure_can_edit_topic!``)."""
     post = _editable(ctx, post_id)
@@ -95,12 +97,14 @@ def update_post(ctx: Ctx, post_id: int) -> Any:
 
 
 def destroy_post(ctx: Ctx, post_id: int) -> Any:
+    """Imitates: app/controllers/posts_controller.rb#destroy (no body)"""
     post = _editable(ctx, post_id)
     ctx.forum.delete_post(post, by=ctx.actor)
     return None
 
 
 def latest_posts(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/posts_controller.rb#latest (PostSerializer)"""
     forum = ctx.forum
     before = ctx.params.get("before")
     before_id = as_int(before, "before") if before not in (None, "") else None
@@ -121,6 +125,7 @@ def latest_posts(ctx: Ctx) -> Any:
 
 
 def show_topic(ctx: Ctx, topic_id: int, slug: str | None = None) -> Any:
+    """Imitates: app/controllers/topics_controller.rb#show (TopicViewSerializer)"""
     del slug
     forum = ctx.forum
     topic = forum.topic_or_error(ctx.actor, topic_id)
@@ -130,6 +135,7 @@ def show_topic(ctx: Ctx, topic_id: int, slug: str | None = None) -> Any:
 
 
 def topic_posts(ctx: Ctx, topic_id: int) -> Any:
+    """Imitates: app/controllers/topics_controller.rb#posts (PostStreamSerializerMixin)"""
     forum = ctx.forum
     topic = forum.topic_or_error(ctx.actor, topic_id)
     posts = forum.visible_posts(topic, ctx.actor)
@@ -152,6 +158,7 @@ def topic_posts(ctx: Ctx, topic_id: int) -> Any:
 
 
 def destroy_topic(ctx: Ctx, topic_id: int) -> Any:
+    """Imitates: app/controllers/topics_controller.rb#destroy (no body)"""
     actor = ctx.require_login()
     forum = ctx.forum
     topic = forum.topic_or_error(actor, topic_id)
@@ -162,6 +169,7 @@ def destroy_topic(ctx: Ctx, topic_id: int) -> Any:
 
 
 def like(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/post_actions_controller.rb#create (PostSerializer)"""
     actor = ctx.require_login()
     p = ctx.params
     if not p.get("id"):
@@ -187,6 +195,7 @@ def like(ctx: Ctx) -> Any:
 
 
 def unlike(ctx: Ctx, post_id: int) -> Any:
+    """Imitates: app/controllers/post_actions_controller.rb#destroy (PostSerializer)"""
     actor = ctx.require_login()
     post = ctx.forum.post_or_error(actor, post_id)
     if actor.id not in post.likers:
@@ -234,14 +243,17 @@ def _pm_list(ctx: Ctx, username: str, *, sent: bool) -> Any:
 
 
 def private_messages(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/list_controller.rb#private_messages (TopicListSerializer)"""
     return _pm_list(ctx, username, sent=False)
 
 
 def private_messages_sent(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/list_controller.rb#private_messages_sent (TopicListSerializer)"""
     return _pm_list(ctx, username, sent=True)
 
 
 def latest_topics(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/list_controller.rb#latest (TopicListSerializer)"""
     forum = ctx.forum
     topics = [
         t
@@ -269,6 +281,9 @@ def latest_topics(ctx: Ctx) -> Any:
 
 
 def tags(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/tags_controller.rb#index (TagSerializer)
+    Simplifies: a flat list of tags with counts; no tag groups.
+    """
     forum = ctx.forum
     counts: dict[str, int] = dict.fromkeys(forum.tags, 0)
     for topic in forum.topics.values():

@@ -15,17 +15,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.conftest import DISCOURSE_REF
 from worker.forum.sandbox import build_sandbox
 
 SOURCE = DISCOURSE_REF / "source"
 ROUTES_RB = (SOURCE / "config" / "routes.rb").read_text()
 CITATION = re.compile(r"^Imitates:\s*((?:app|lib|plugins)/[\w/]+\.rb)#(\w+)", re.MULTILINE)
-# Still without citations on this branch: the sign-up lifecycle's views, being reworked
-# in another branch (views_users.py and the review queue), get theirs there.
-ELSEWHERE = re.compile(r"^(views_users\.|views_admin\.review_)")
 
 
 def _routed_views() -> list[tuple[str, str, Callable[..., Any]]]:
@@ -76,17 +71,8 @@ def _problems(select: Callable[[str], bool]) -> list[str]:
 
 
 def test_every_routed_view_cites_the_discourse_action_it_imitates() -> None:
-    problems = _problems(lambda endpoint: not ELSEWHERE.match(endpoint))
-    assert problems == [], "\n".join(problems)
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason="views_users.py and review_* get their Imitates lines in the sign-up branch",
-)
-def test_the_sign_up_views_cite_the_discourse_action_they_imitate() -> None:
-    problems = _problems(lambda endpoint: bool(ELSEWHERE.match(endpoint)))
-    assert problems == [], "views still without a citation:\n" + "\n".join(problems)
+    problems = _problems(lambda endpoint: True)
+    assert problems == [], "views without a citation:\n" + "\n".join(problems)
 
 
 def test_a_view_without_a_citation_or_with_an_unrouted_controller_is_named() -> None:

@@ -181,6 +181,8 @@ ACTION_ALIASES = {"reject_user_delete": "delete_user", "reject_user_block": "del
 
 
 def review_list(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/reviewables_controller.rb#index (ReviewableSerializer list,
+    ``meta.load_more_reviewables``). Simplifies: filters by type and status only."""
     ctx.require_staff()
     forum = ctx.forum
     items = sorted(forum.reviewables.values(), key=lambda r: r.id, reverse=True)
@@ -216,6 +218,7 @@ def review_list(ctx: Ctx) -> Any:
 
 
 def review_show(ctx: Ctx, reviewable_id: int) -> Any:
+    """Imitates: app/controllers/reviewables_controller.rb#show (ReviewableUserSerializer)."""
     ctx.require_staff()
     reviewable = ctx.forum.reviewables.get(reviewable_id)
     if reviewable is None:

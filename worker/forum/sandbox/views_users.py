@@ -140,6 +140,8 @@ def show_user(ctx: Ctx, username: str) -> Any:
 
 
 def update_user(ctx: Ctx, username: str) -> Any:
+    """Imitates: app/controllers/users_controller.rb#update (UserUpdater; UserSerializer);
+    emits ``user_updated``. Simplifies: name, title, timezone, locale and user fields only."""
     actor = ctx.require_login()
     user = ctx.forum.user_or_404(username)
     if not (actor.staff or actor.id == user.id):
@@ -207,6 +209,8 @@ def admin_list(ctx: Ctx, flag: str = "active") -> Any:
 
 
 def admin_users_index(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#index with the default ``active``
+    list (AdminUserListSerializer)."""
     return admin_list(ctx, "active")
 
 
@@ -243,7 +247,9 @@ def deactivate(ctx: Ctx, user_id: int) -> Any:
 
 
 def sandbox_email_token(ctx: Ctx, username: str) -> Any:
-    """Sandbox-only, not in Discourse: the activation token the account's email would
+    """Imitates: app/models/email_token.rb#confirm's token, which Discourse only mails.
+
+    Sandbox-only, not in Discourse: the activation token the account's email would
     carry (staff only), so tests and the demo can confirm an email like a person does."""
     ctx.require_staff()
     user = ctx.forum.user_or_404(username)
@@ -265,6 +271,8 @@ def perform_account_activation(ctx: Ctx, token: str) -> Any:
 
 
 def destroy(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#destroy (UserDestroyer; ``deleted``
+    true). Simplifies: refuses admins and system users only."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if user.admin or user.id < 0:
@@ -291,6 +299,8 @@ def _ago(ctx: Ctx, moment: Any) -> str:
 
 
 def silence(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#silence (User::Silence service;
+    409 ``failed`` when already silenced)."""
     actor = ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if (user.staff and not actor.admin) or user.admin:
@@ -324,6 +334,7 @@ def silence(ctx: Ctx, user_id: int) -> Any:
 
 
 def unsilence(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#unsilence (UserSilencer#unsilence)."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     user.silenced_till = user.silenced_at = user.silence_reason = user.silenced_by_id = None
@@ -331,6 +342,8 @@ def unsilence(ctx: Ctx, user_id: int) -> Any:
 
 
 def suspend(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#suspend (User::Suspend service;
+    ``suspend_until`` and ``reason`` required; 409 when already suspended)."""
     actor = ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if user.admin:
@@ -366,6 +379,7 @@ def suspend(ctx: Ctx, user_id: int) -> Any:
 
 
 def unsuspend(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#unsuspend."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     user.suspended_till = user.suspended_at = user.suspend_reason = user.suspended_by_id = None
@@ -374,6 +388,8 @@ def unsuspend(ctx: Ctx, user_id: int) -> Any:
 
 
 def trust_level(ctx: Ctx, user_id: int) -> Any:
+    """Imitates: app/controllers/admin/users_controller.rb#trust_level
+    (AdminDetailedUserSerializer as ``admin_user``)."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if "level" not in ctx.params:
@@ -398,6 +414,8 @@ def trust_level(ctx: Ctx, user_id: int) -> Any:
 
 
 def create_invite(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/invites_controller.rb#create (InviteSerializer). Simplifies:
+    no email is sent, no topic or group attached, no per-day limit."""
     actor = ctx.require_login()
     p = ctx.params
     invite = ctx.forum.create_invite(
@@ -429,7 +447,10 @@ def create_invite(ctx: Ctx) -> Any:
 
 
 def honeypot(ctx: Ctx) -> Any:
-    """``GET /session/hp.json``: the sign-up challenge pydiscourse fetches (unchecked here)."""
+    """Imitates: app/controllers/session_controller.rb#get_honeypot_value. Simplifies: the
+    sign-up view does not check the values.
+
+    ``GET /session/hp.json``: the sign-up challenge pydiscourse fetches (unchecked here)."""
     value = secrets.token_hex(16)
     return {"value": value, "challenge": value[::-1]}
 

@@ -83,7 +83,7 @@ def enqueued(client: redis.Redis) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for key in client.scan_iter("diamond:*.msgs"):
         found += [Message.decode(data) for data in client.hvals(key)]
-    return sorted((m.actor_name, m.kwargs) for m in found)
+    return sorted(((m.actor_name, m.kwargs) for m in found), key=repr)
 
 
 def _actor(module: str, name: str) -> str:
@@ -114,14 +114,21 @@ def test_a_post_created_from_discourse_2_9_is_parsed_the_same_way(
 
 
 @pytest.mark.parametrize(("event", "user_id"), [("user_created", 4), ("user_approved", 56)])
-def test_a_captured_user_event_feeds_the_gating_actor_with_the_user_id(
+def test_a_captured_user_event_feeds_the_gating_actor_with_the_user_id_and_the_bodys_hints(
     receiver: Client, redis_client: redis.Redis, event: str, user_id: int
 ) -> None:
     body, meta = _capture("user", event)
+    user = json.loads(body)["user"]
     response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
     assert response.status_code == 202, response.get_data(as_text=True)
     on_user = _actor("worker.jobs.membership", "on_user")
-    assert enqueued(redis_client) == [(on_user, {"user_id": user_id})]
+    # The admin-scoped body carries the email and the inviter (none here), which the admin
+    # user view does not: the gating job gets them from the signed body.
+    hints = {"email": user["email"], "invited_by": None}
+    assert user["email"] and "@" in user["email"]
+    assert enqueued(redis_client) == [
+        (on_user, {"user_id": user_id, "hints": hints, "event": event})
+    ]
 
 
 @pytest.mark.parametrize(

@@ -414,6 +414,8 @@ class Scheduler:
 
     def stop(self) -> None:
         if self._aps is not None:
-            self._aps.shutdown(wait=False)
+            # Wait for a tick in progress (an enqueue: milliseconds), so nothing fires or
+            # logs after stop() returned.
+            self._aps.shutdown(wait=True)
             self._aps = None
         self.resign()

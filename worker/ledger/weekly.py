@@ -254,7 +254,7 @@ def run_audit(
         return AuditRun(plan)
     if not plan.halted:
         ledger.record_strikes(week, plan.strikes_to_record, live=live)
-    report = Applier(client, redis_client, live=live).apply(plan.actions)
+    report = Applier(client, redis_client, live=live, rules=rules).apply(plan.actions)
     return AuditRun(plan, report, recorded=not plan.halted)
 
 
@@ -278,7 +278,7 @@ def run_reminder(
     facts = gather(client, Ledger(redis_client), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
     actions = plan_reminders(rules, reminder, progress, MembershipStore(redis_client).languages())
-    return Applier(client, redis_client, live=live).apply(actions)
+    return Applier(client, redis_client, live=live, rules=rules).apply(actions)
 
 
 # ─────────────────────────────── weekly threads ───────────────────────────────
@@ -318,7 +318,7 @@ def open_threads(
         dataclasses.replace(act, affects_members=False)
         for act in plan_weekly_threads(rules, roster.squads, week, known)
     ]
-    applier = Applier(client, redis_client, live=True)
+    applier = Applier(client, redis_client, live=True, rules=rules)
     # A thread created by an earlier run that stopped before recording its id: look for
     # it on the forum (one category listing each) instead of creating it again.
     unrecorded = {a.key.split(":")[1] for a in actions if applier.is_done(a.key)}

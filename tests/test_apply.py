@@ -75,8 +75,10 @@ def test_live_actions_run_once_even_when_applied_twice(redis_client):
 
 @pytest.mark.integration
 def test_shadow_mode_acts_on_no_member_but_still_writes_the_audit_log(redis_client):
+    from tests.test_obligations_support import shipped_rules
+
     client = RecordingClient()
-    report = Applier(client, redis_client, live=False).apply(plan())
+    report = Applier(client, redis_client, live=False, rules=shipped_rules()).apply(plan())
     assert [c[0] for c in client.calls] == ["create_post"]
     assert [x.key for x in report.shadowed] == ["approve:7", "camp:7", "welcome:7"]
 

@@ -9,6 +9,7 @@ the right PMs, strikes and summary on the forum.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -104,7 +105,7 @@ def _pm_bodies(forum, username: str) -> list[str]:
 
 
 def test_a_squads_week_reminders_audit_and_ladder_act_once(
-    forum, clock: Clock, receiver_url: str, redis_url: str, tmp_path: Path, monkeypatch
+    forum, clock: Clock, receiver_url: str, redis_url: str, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     # ── the community: rules, settings, a squad of four with a category ──
     live_worker(monkeypatch, forum, redis_url, tmp_path)
@@ -198,10 +199,15 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     assert ledger.histories(members) == {}
 
     # ── staff confirm from the command line, twice: it acts once ──
+    from worker import clock as diamond_clock
     from worker.cli import main
 
-    assert main(["audit", "--week", "2026-W47", "--confirm"]) == 0
-    assert main(["audit", "--week", "2026-W47", "--confirm"]) == 0
+    # the commands read the shared clock: staff look the next morning
+    diamond_clock.set_simulated_now(ledger.redis, clock.set(25, 9))
+    assert main(["audit", "--week", "2026-W47", "--dry-run"]) == 2  # the halted plan
+    checksum = re.search(r"checksum: (\w+)", capsys.readouterr().out)[1]
+    assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
+    assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
     assert _pms_to(forum, "dave") == ["第 47 周文章提醒", "每周义务提醒"]  # ladder step 1
     assert ledger.histories(members) == {
         "alice": {W47: 1},  # one review missing: below the first step (2)

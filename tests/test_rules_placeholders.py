@@ -436,6 +436,14 @@ def _tour(rules: Rules) -> None:
     render_post(rules, report)
     render_leader_part(rules, report, "blue")
 
+    # Shadow mode: the one door wraps what it still writes (needs no forum for that).
+    from worker import actions as a
+    from worker.apply import Applier
+
+    Applier(None, None, live=False, rules=rules).marked_for_shadow(  # type: ignore[arg-type]
+        a.CreateTopic(key="k", reason="r", category_id=3, title="t", raw="b")
+    )
+
 
 def test_every_call_site_passes_exactly_the_declared_names(
     monkeypatch: pytest.MonkeyPatch,

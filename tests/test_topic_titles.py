@@ -20,6 +20,7 @@ import pytest
 from tests.rules_cases import copy_rules, edit
 from tests.test_obligations_support import SH, Thread, shipped_rules
 from worker import actions as a
+from worker.apply import Applier
 from worker.engine.camp import Camper, evaluate_camp, verdict_actions
 from worker.engine.facts import MemberFact, Roster, Squad
 from worker.engine.gating import Applicant, GatingFacts, evaluate_application, gating_actions
@@ -141,7 +142,8 @@ def _more_extensions(rules: Rules) -> Rules:
 
 
 def test_no_two_topics_diamond_opens_in_two_years_share_a_title() -> None:
-    topics = every_topic(_more_extensions(shipped_rules()))
+    rules = _more_extensions(shipped_rules())
+    topics = every_topic(rules)
     by_title = Counter(t.title.lower() for t in topics)  # Discourse compares lower-cased
     # one example per kind of topic (the idempotency key's first part) whose title repeats
     twice = {t.key.split(":")[0]: t.title for t in topics if by_title[t.title.lower()] > 1}
@@ -159,6 +161,14 @@ def test_no_two_topics_diamond_opens_in_two_years_share_a_title() -> None:
         "squads-audit",
     }
     assert twice == {}
+    # a shadow run's entries (the one door wraps them) collide with no live entry either
+    shadow = Applier(None, None, live=False, rules=rules)  # type: ignore[arg-type]
+    both = Counter(
+        title.lower()
+        for t in topics
+        for title in (t.title, shadow.marked_for_shadow(t).title)  # type: ignore[attr-defined]
+    )
+    assert [title for title, n in both.items() if n > 1] == []
     # and each is long enough for Discourse's default min_topic_title_length (15)
     assert {t.key.split(":")[0]: t.title for t in topics if len(t.title) < 15} == {}
 
@@ -224,6 +234,26 @@ TITLE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
             "penalties.ladder[1].actions[0].template, it opens a forum topic, and without a "
             "title every one would be titled with the community's name, which Discourse "
             "refuses the second time: give it a title with {member} and {year} and {week}",
+        ],
+    ),
+    "a shadow entry's title needs words besides the live title": (
+        [("messages/en.yml", '"English shadow {title}"', '" {title} "')],
+        [
+            "rules/messages/en.yml:18:15: shadow_mode.title: needs words besides {title}, e.g. "
+            "【演习】{title}: a shadow entry and the later live one for the same thing must not "
+            "share a title (Discourse refuses a title another topic holds)",
+        ],
+    ),
+    "the shadow-mode wrapper must be there in every language": (
+        [
+            ("messages/zh.yml", "shadow_mode:", "shadow_mood:"),
+            ("messages/en.yml", "shadow_mode:", "shadow_mood:"),
+        ],
+        [
+            "rules/messages/en.yml:2:1: template 'shadow_mode' is missing: Diamond writes "
+            "with it (copy it from the rules Diamond ships)",
+            "rules/messages/zh.yml:2:1: template 'shadow_mode' is missing: Diamond writes "
+            "with it (copy it from the rules Diamond ships)",
         ],
     ),
     "a squad's summary needs the squad as well": (

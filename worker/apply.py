@@ -7,11 +7,16 @@ forum's side (group membership, approval, silence) are also safe to repeat in
 the narrow window between the write and the record; posts and PMs are the
 only writes where that window matters, and it is one Redis round trip wide.
 
-In shadow mode, actions that affect members are reported, not executed.
+Shadow mode is decided here and nowhere else: actions that affect members are
+reported, not executed; the writes that touch no member (staff posts in the audit
+log, PMs to staff) still happen, wrapped in the rules' ``shadow_mode`` template so
+that whoever reads them knows nothing was done to anyone, and recorded under a
+prefix of their own, so a shadow run never uses up a key the live run needs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -23,10 +28,13 @@ import redis
 from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
 from worker.membership.roster_cache import forget_roster
+from worker.rules.models import SHADOW_TEMPLATE, Rules
 
 log = logging.getLogger(__name__)
 
 DONE_PREFIX = "diamond:done:"
+# Shadow mode's own record: the live run after it (or after the switch) still acts.
+SHADOW_DONE_PREFIX = "diamond:shadow:done:"
 DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
 # Group name -> id, shared by every job: ids never change while the group exists, and
 # a group deleted and made again (new id) answers 404, which drops the entry.
@@ -77,10 +85,16 @@ class Applier:
     retry, the actions already done are skipped by their keys.
     """
 
-    def __init__(self, client: Any, redis_client: redis.Redis, *, live: bool) -> None:
+    def __init__(
+        self, client: Any, redis_client: redis.Redis, *, live: bool, rules: Rules | None = None
+    ) -> None:
+        if not live and rules is None:
+            raise TypeError("shadow mode needs the rules: its writes say so in their words")
         self.client = client
         self.redis = redis_client
         self.live = live
+        self.rules = rules
+        self._done_prefix = DONE_PREFIX if live else SHADOW_DONE_PREFIX
         self._group_ids: dict[str, int] = {}
         self._badge_ids: dict[str, int] = {}
 
@@ -91,11 +105,11 @@ class Applier:
                 log.info("shadow: would %s (%s) [%s]", action.kind, action.reason, action.key)
                 report.shadowed.append(action)
                 continue
-            done_key = DONE_PREFIX + action.key
+            done_key = self._done_prefix + action.key
             if self.redis.exists(done_key):
                 report.already_done.append(action)
                 continue
-            result = self._execute(action)
+            result = self._execute(action if self.live else self.marked_for_shadow(action))
             if action.kind in ROSTER_CHANGES:
                 forget_roster(self.redis)
             self.redis.set(done_key, "1", ex=DONE_TTL_SECONDS)
@@ -105,8 +119,21 @@ class Applier:
         return report
 
     def is_done(self, key: str) -> bool:
-        """Whether the action with this idempotency key was carried out already."""
-        return bool(self.redis.exists(DONE_PREFIX + key))
+        """Whether the action with this idempotency key was carried out already (in this
+        applier's mode: shadow and live keep separate records)."""
+        return bool(self.redis.exists(self._done_prefix + key))
+
+    def marked_for_shadow(self, action: a.Action) -> a.Action:
+        """The action with its text wrapped in ``shadow_mode`` (default language: staff
+        read the audit log in it). Titles stay unique: the template adds words to them."""
+        assert self.rules is not None  # __init__ makes sure of it
+        if isinstance(action, a.CreateTopic | a.SendPrivateMessage):
+            msg = self.rules.render(SHADOW_TEMPLATE, None, title=action.title, body=action.raw)
+            return dataclasses.replace(action, title=msg.title, raw=msg.body)
+        if isinstance(action, a.CreatePost):
+            msg = self.rules.render(SHADOW_TEMPLATE, None, title="", body=action.raw)
+            return dataclasses.replace(action, raw=msg.body)
+        return action  # no text people read (groups, categories...)
 
     # --- one method per action kind -------------------------------------------------
 

@@ -764,6 +764,63 @@ def evaluate_week(
     return WeekResults(week, tuple(squads), by_member)
 
 
+# ─────────────────────────────── why ───────────────────────────────
+
+
+class Shortfall(NamedTuple):
+    """One reason a member's week is not clean, as data (``diamond audit`` renders it).
+
+    ``kind``: one of the result's reasons (``missing_article``, ``late_article``,
+    ``missing_review``, ``late_review``), or ``on_leave``, ``staff``, ``new`` (not
+    obliged yet). ``units``/``minimum``: the longest article-shaped post the member
+    had at the end of the late window, against the rule (missing articles only).
+    """
+
+    kind: str
+    author: str | None = None  # whose article a review was owed to
+    units: int | None = None
+    minimum: int | None = None
+
+
+def shortfalls(
+    obligations: Obligations, tz: ZoneInfo, result: WeekResult, squad_week: SquadWeek | None
+) -> tuple[Shortfall, ...]:
+    """Why ``result`` is what it is: the reasons it carries, with the length of what the
+    member did write when it was too short (from ``squad_week``, the facts it came from)."""
+    out: list[Shortfall] = []
+    if result.excused:
+        out.append(Shortfall("on_leave"))
+    if not result.obliged:
+        return (*out, Shortfall("new"))
+    if result.exempt:
+        out.append(Shortfall("staff"))
+    for reason in result.reasons:
+        kind, _, author = reason.partition(":")
+        if kind == "missing_article":
+            units = _longest_article(obligations, tz, result, squad_week)
+            out.append(Shortfall(kind, units=units, minimum=obligations.article.min_length))
+        else:
+            out.append(Shortfall(kind, author=author or None))
+    return tuple(out)
+
+
+def _longest_article(
+    obligations: Obligations, tz: ZoneInfo, result: WeekResult, squad_week: SquadWeek | None
+) -> int:
+    if squad_week is None:
+        return 0
+    thread_mode = obligations.article.mode == "thread"
+    late_until = week_times(obligations, result.week, tz).late_until
+    pool = (*squad_week.posts, *squad_week.next_posts)
+    lengths = [
+        version.units
+        for post in pool
+        if post.username == result.username and _is_article_shape(post, thread_mode)
+        if (version := post.as_at(late_until)) is not None
+    ]
+    return max(lengths, default=0)
+
+
 @contextmanager
 def no_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many small acyclic objects.

@@ -20,7 +20,10 @@ history and ``now`` in; a plan (decisions with reasons, and ``actions``) out.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -255,6 +258,28 @@ def _plan_audit(
         to_record,
         tuple(notes),
     )
+
+
+def plan_checksum(plan: AuditPlan) -> str:
+    """A stable hash of what applying ``plan`` would do: every action (kind, key and
+    content, the log line aside) and the strikes it records. ``diamond audit --dry-run``
+    prints it; ``--confirm`` applies a plan only if it still has this hash."""
+    actions = []
+    for act in plan.actions:
+        fields = {f.name: getattr(act, f.name) for f in dataclasses.fields(act)}
+        fields.pop("reason", None)
+        actions.append([act.kind, fields])
+    strikes = sorted(plan.strikes_to_record.items())
+    text = json.dumps(
+        [str(plan.week), actions, strikes], sort_keys=True, ensure_ascii=False, default=_json
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _json(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    raise TypeError(f"cannot hash {type(value).__name__}")
 
 
 def reasons_text(rules: Rules, result: WeekResult, lang: str | None = None) -> str:

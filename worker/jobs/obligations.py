@@ -103,7 +103,8 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
     if plan.halted:
         log.error(
             "audit of %s HALTED: %d/%d members would be penalised (max %.0f%%); "
-            "check, then run `diamond audit --week %s --confirm`",
+            "check with `diamond audit --week %s --dry-run`, then apply that plan with "
+            "`--confirm CHECKSUM`",
             target,
             len(plan.penalised),
             plan.audited,

@@ -22,20 +22,23 @@ from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.obligations import (
     LeaveDecision,
     LeaveRequest,
+    Shortfall,
     SquadWeek,
     WeekResults,
     evaluate_week,
     grant_leave,
     plan_reminders,
     plan_weekly_threads,
+    shortfalls,
     thread_title,
 )
-from worker.engine.penalties import AuditPlan, plan_audit
+from worker.engine.penalties import AuditPlan, plan_audit, plan_checksum
 from worker.engine.weeks import (
     Week,
     article_due_week,
     audit_week,
     review_due_week,
+    week_times,
     weeks_between,
 )
 from worker.forum.errors import NotFound
@@ -180,8 +183,28 @@ def evaluate(rules: Rules, facts: WeekFacts, *, as_of: dt.datetime | None = None
 @dataclass
 class AuditRun:
     plan: AuditPlan
-    report: ApplyReport | None = None  # None for a dry run
+    report: ApplyReport | None = None  # None for a dry run, or a plan that changed
     recorded: bool = False  # strikes written to the ledger
+    # The plan ``--confirm`` would apply (everything, past the guard rail), its checksum,
+    # and why each member's week is not clean; for the command (dry runs, --confirm).
+    confirmable: AuditPlan | None = None
+    checksum: str | None = None
+    changed: bool = False  # --confirm named a checksum the plan no longer has: not applied
+    why: Mapping[str, tuple[Shortfall, ...]] = field(default_factory=dict)
+
+
+def audit_moment(rules: Rules, week: Week) -> dt.datetime:
+    """When the scheduled audit of ``week`` runs: the first run of the rules' audit cron
+    once the week's review window has closed (what ``audit_week`` audits at that run)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from worker.pipeline.scheduler import cron_fields
+
+    cap = week_times(rules.obligations, week, rules.tz).review_cap
+    trigger = CronTrigger(timezone=rules.tz, **cron_fields(rules.obligations.audit.cron))
+    moment = trigger.get_next_fire_time(None, cap)
+    assert moment is not None  # a crontab always fires again
+    return moment
 
 
 def _silence_candidates(rules: Rules, plan: AuditPlan) -> set[str]:
@@ -216,6 +239,7 @@ def run_audit(
     live: bool,
     dry_run: bool = False,
     confirm: bool = False,
+    checksum: str | None = None,
     squad: str | None = None,
     user_fields: Mapping[str, Mapping[str, str]] | None = None,
 ) -> AuditRun:
@@ -223,7 +247,10 @@ def run_audit(
 
     Re-running is safe: the plan of a week is the same, and the one door skips keys it
     has done. When the guard rail trips only the staff alert is applied and no strike is
-    recorded, until ``confirm``.
+    recorded, until ``confirm``. ``checksum`` (what a dry run printed) confirms too, but
+    only that plan: if the plan's checksum is another now, nothing is applied
+    (``changed``). Dry runs and checksums also give the plan past the guard rail and its
+    checksum (``confirmable``), and every member's shortfalls (``why``).
     """
     ledger = Ledger(redis_client)
     facts = gather(client, ledger, rules, roster, week, squad=squad, user_fields=user_fields)
@@ -232,30 +259,52 @@ def run_audit(
     audit_log = category_ids(client, redis_client).get(rules.community.categories.audit_log)
     threads = ledger.threads(week)
     languages = MembershipStore(redis_client).languages()
+    confirmed = confirm or checksum is not None
+    for_a_person = dry_run or checksum is not None
 
-    def plan_with(user_ids: Mapping[str, int]) -> AuditPlan:
+    def plan_with(user_ids: Mapping[str, int], *, at: dt.datetime, sure: bool) -> AuditPlan:
         return plan_audit(
             rules,
             results,
             histories,
-            now=now,
+            now=at,
             user_ids=user_ids,
             threads=threads,
             audit_log_category_id=audit_log,
-            confirmed=confirm,
+            confirmed=sure,
             languages=languages,
         )
 
-    plan = plan_with({})
-    wanted = _silence_candidates(rules, plan)
-    if wanted and not plan.halted:
-        plan = plan_with(user_ids_of(client, wanted))
+    plan = plan_with({}, at=now, sure=confirmed)
+    wanted = _silence_candidates(rules, plan)  # the ladder's decisions ignore the guard rail
+    run = AuditRun(plan)
+    if for_a_person:
+        user_ids = user_ids_of(client, wanted) if wanted else {}
+        run.confirmable = plan_with(user_ids, at=now, sure=True)
+        plan = run.confirmable if confirmed else plan_with(user_ids, at=now, sure=False)
+        # Hashed as planned at the week's audit moment: moments counted from the run
+        # (a silence's end) would otherwise differ between the dry run and --confirm.
+        moment = audit_moment(rules, week)
+        run.checksum = plan_checksum(plan_with(user_ids, at=moment, sure=True))
+        by_squad = {sw.squad.slug: sw for sw in facts.squads}
+        run.why = {
+            r.username: why
+            for r in results.by_member.values()
+            if (why := shortfalls(rules.obligations, rules.tz, r, by_squad.get(r.squad)))
+        }
+    elif wanted and not plan.halted:
+        plan = plan_with(user_ids_of(client, wanted), at=now, sure=confirmed)
+    run.plan = plan
     if dry_run:
-        return AuditRun(plan)
+        return run
+    if checksum is not None and checksum != run.checksum:
+        run.changed = True
+        return run
     if not plan.halted:
         ledger.record_strikes(week, plan.strikes_to_record, live=live)
-    report = Applier(client, redis_client, live=live).apply(plan.actions)
-    return AuditRun(plan, report, recorded=not plan.halted)
+    run.report = Applier(client, redis_client, live=live, rules=rules).apply(plan.actions)
+    run.recorded = not plan.halted
+    return run
 
 
 # ─────────────────────────────── reminders ───────────────────────────────
@@ -278,7 +327,7 @@ def run_reminder(
     facts = gather(client, Ledger(redis_client), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
     actions = plan_reminders(rules, reminder, progress, MembershipStore(redis_client).languages())
-    return Applier(client, redis_client, live=live).apply(actions)
+    return Applier(client, redis_client, live=live, rules=rules).apply(actions)
 
 
 # ─────────────────────────────── weekly threads ───────────────────────────────
@@ -318,7 +367,7 @@ def open_threads(
         dataclasses.replace(act, affects_members=False)
         for act in plan_weekly_threads(rules, roster.squads, week, known)
     ]
-    applier = Applier(client, redis_client, live=True)
+    applier = Applier(client, redis_client, live=True, rules=rules)
     # A thread created by an earlier run that stopped before recording its id: look for
     # it on the forum (one category listing each) instead of creating it again.
     unrecorded = {a.key.split(":")[1] for a in actions if applier.is_done(a.key)}

@@ -219,7 +219,7 @@ def _carry_out(
         camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
     )
     try:
-        report = Applier(client, redis_client, live=live).apply(acts)
+        report = Applier(client, redis_client, live=live, rules=rules).apply(acts)
     except NotActiveYet:
         # The account became inactive between reading and approving (staff deactivated
         # it): decide again once it is confirmed.
@@ -264,7 +264,7 @@ def _enter_camp_after_review(
         ),
         *camp_engine.welcome_actions(rules, camper),
     ]
-    report = Applier(client, redis_client, live=live).apply(acts)
+    report = Applier(client, redis_client, live=live, rules=rules).apply(acts)
     if _applied(report, a.AddToGroup):
         squads = rules.squads
         store.start_camp(
@@ -316,7 +316,9 @@ def check_camp(
     fellows = store.ever_campers()
     audit: int | None = None
     results = []
-    applier = Applier(client, redis_client, live=live)  # one: group ids are looked up once
+    applier = Applier(
+        client, redis_client, live=live, rules=rules
+    )  # one: group ids are looked up once
     for username in store.active_campers():
         camper = store.camper(username)
         if camper is None:
@@ -390,7 +392,7 @@ def form_squads(
             store.record_formation(plan)
     audit = gather.category_ids(client).get(rules.community.categories.audit_log)
     acts = squad_actions(rules, plan, audit_category_id=audit, languages=store.languages())
-    report = Applier(client, redis_client, live=live).apply(acts)
+    report = Applier(client, redis_client, live=live, rules=rules).apply(acts)
     if live:
         store.formed(cohort)
     log.info("squads of %s: %d squads, %s", cohort, len(plan.squads), report.summary())

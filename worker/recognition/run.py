@@ -62,7 +62,7 @@ def run_badges(
     run = BadgeRun(week, decisions, actions)
     if not apply:
         return run
-    run.applied = Applier(client, redis_client, live=live).apply(actions)
+    run.applied = Applier(client, redis_client, live=live, rules=rules).apply(actions)
     through = {x.key for x in (*run.applied.done, *run.applied.already_done)}
     slug_of = {b.name: b.slug for b in rules.badges.badges}
     granted = [
@@ -169,6 +169,6 @@ def run_report(
     with paused_gc():
         languages = MembershipStore(redis_client).languages()
         run = ReportRun(week, report, report_actions(rules, report, category_id, languages))
-    run.applied = Applier(client, redis_client, live=live).apply(run.actions)
+    run.applied = Applier(client, redis_client, live=live, rules=rules).apply(run.actions)
     RecognitionStore(redis_client).prune(prune_before(rules, week))
     return run

@@ -20,6 +20,8 @@ from worker.rules.models import (
     FIXED_TEMPLATES,
     FIXED_TOPIC_TITLES,
     NAME_PLACEHOLDERS,
+    REQUIRED_TEMPLATES,
+    SHADOW_TEMPLATE,
     SLUG_PLACEHOLDERS,
     Camp,
     Language,
@@ -134,6 +136,17 @@ def check_template_refs(
                         at_value=True,
                     )
                 )
+    # Templates the code itself sends must be there even when no rule names them.
+    for model, index in messages.values():
+        for key in REQUIRED_TEMPLATES:
+            if key not in model.templates:
+                problems.append(
+                    index.problem(
+                        (),
+                        f"template {key!r} is missing: Diamond writes with it (copy it "
+                        "from the rules Diamond ships)",
+                    )
+                )
     # A template nobody references yet must still exist in both languages.
     for lang, (model, index) in messages.items():
         for key in model.templates:
@@ -229,6 +242,17 @@ def check_topic_titles(
             path = (key, "title") if template.title is not None else (key,)
             for why, labels in labels_by_why.items():
                 problems.append(index.problem(path, f"sent as {', '.join(labels)}, it {why}"))
+            if key == SHADOW_TEMPLATE and template.title is not None:
+                words = template.title.replace("{title}", "").strip()
+                if not words:
+                    problems.append(
+                        index.problem(
+                            path,
+                            "needs words besides {title}, e.g. 【演习】{title}: a shadow "
+                            "entry and the later live one for the same thing must not share "
+                            "a title (Discourse refuses a title another topic holds)",
+                        )
+                    )
     return problems
 
 

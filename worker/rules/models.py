@@ -830,12 +830,22 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "badge_audit_revoke": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     # worker/engine/penalties.py: one line of {reasons} per failing (author: whose article)
     "obligation_reason.*": Placeholders("week", "author"),
+    # worker/apply.py: what Diamond writes in shadow mode, wrapped so that it says so
+    "shadow_mode": Placeholders("title", "body"),
 }
+
+# The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):
+# required in every rules directory, since shadow mode must never write without it.
+SHADOW_TEMPLATE = "shadow_mode"
+REQUIRED_TEMPLATES: tuple[str, ...] = (SHADOW_TEMPLATE,)
 
 
 # Templates of FIXED_TEMPLATES that open a forum topic (see TopicTitle).
 FIXED_TOPIC_TITLES: dict[str, TopicTitle] = {
     "badge_audit": TopicTitle(("year", "week"), ("iso_week",)),
+    # {title} is unique already; the words around it keep a shadow entry's title apart
+    # from the live entry's (checks.check_topic_titles)
+    SHADOW_TEMPLATE: TopicTitle(("title",)),
 }
 
 
@@ -901,6 +911,8 @@ __all__ = [
     "FIXED_TEMPLATES",
     "NAME_PLACEHOLDERS",
     "REPORT_SECTIONS",
+    "REQUIRED_TEMPLATES",
+    "SHADOW_TEMPLATE",
     "SLUG_PLACEHOLDERS",
     "Application",
     "ArticleObligation",

@@ -66,3 +66,32 @@ def test_embedded_redis_is_a_real_server_that_keeps_data_across_restart(tmp_path
         assert client.info("server")["redis_version"]
         server.restart()
         assert redis.Redis.from_url(server.url).get("k") == b"v"
+
+
+def test_logging_follows_the_current_stderr_after_the_first_one_is_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import logging
+    import sys
+
+    from worker.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    for handler in saved:
+        root.removeHandler(handler)
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        monkeypatch.setattr(sys, "stderr", first)
+        setup_logging()
+        first.close()  # e.g. a test's captured stream, or a daemon's closed terminal
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("worker.test").warning("still heard")
+        assert "still heard" in second.getvalue()
+        assert "Logging error" not in second.getvalue()
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved:
+            root.addHandler(handler)

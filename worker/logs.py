@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 _SECRETS: set[str] = set()
 MASK = "***"
@@ -38,11 +39,27 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream
+    it was at set-up (which a test harness or a daemon may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]  # logging declares it a plain attribute
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # StreamHandler.__init__ sets it once: ignored
+        pass
+
+
 def setup_logging(verbose: bool = False) -> None:
     root = logging.getLogger()
     if any(isinstance(f, SecretFilter) for h in root.handlers for f in h.filters):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretFilter())
     root.addHandler(handler)

@@ -35,6 +35,7 @@ import requests
 from pydiscourse import DiscourseClient
 from requests.adapters import HTTPAdapter
 
+from worker import metrics
 from worker.forum.errors import ForumRejected, ForumUnavailable, NotFound, RateLimited
 from worker.forum.paths import fill, guess_template
 from worker.forum.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
@@ -231,6 +232,7 @@ class ForumClient(DiscourseClient):
             if response.status_code != 429:
                 break
             wait = _rate_limit_wait(response)
+            metrics.count(self.counts_redis, metrics.RATE_LIMITED_KEY, label)
             if self.limiter is not None:
                 self.limiter.penalize(wait)
             if self.on_limit == "raise" or waited + wait > self.max_wait:
@@ -267,6 +269,7 @@ class ForumClient(DiscourseClient):
                 wait,
                 label,
             )
+            metrics.count_budget_wait(self.counts_redis, wait)
             self._sleep(wait)
             waited += wait
 

@@ -21,6 +21,7 @@ import dramatiq
 import redis
 from werkzeug.wrappers import Request, Response
 
+from worker import metrics
 from worker.pipeline import routes as r
 from worker.pipeline.dedup import Deduper, delivery_key
 from worker.pipeline.dispatch import Dispatcher, Outcome
@@ -118,6 +119,8 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         if request.path == "/healthz":
             return self.healthz()
+        if request.path == "/metrics":
+            return self.metrics(request)
         if request.path not in WEBHOOK_PATHS:
             return _json(404, error="not found")
         if request.method != "POST":
@@ -126,6 +129,7 @@ class Receiver:
         if response.status_code in (400, 401, 413):
             reason = json.loads(response.get_data()).get("error", "?")
             self.log_rejection(response.status_code, reason, request)
+            metrics.count(self.redis, metrics.REFUSED_KEY, str(response.status_code))
         return response
 
     def healthz(self) -> Response:
@@ -134,6 +138,18 @@ class Receiver:
         except redis.RedisError:
             return _json(503, status="degraded", redis="unreachable")
         return _json(200, status="ok", redis="ok")
+
+    def metrics(self, request: Request) -> Response:
+        """Prometheus text format, no signature: only for scrapers on the loopback bind or the
+        compose network. A request the TLS proxy forwarded from outside is not answered."""
+        if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+            return _json(404, error="not found")
+        try:
+            body, content_type = metrics.exposition(self.redis, _queues(self.broker))
+        except redis.RedisError as exc:
+            log.warning("receiver: metrics unavailable, Redis unreachable (%s)", exc)
+            return _json(503, error="Redis unreachable")
+        return Response(body, status=200, content_type=content_type)
 
     def webhook(self, request: Request) -> Response:
         declared = request.content_length
@@ -178,6 +194,10 @@ class Receiver:
             return _json(200, status="duplicate")
         log.debug("receiver: %s ignored (%s)", event, outcome)
         return Response(status=_NO_CONTENT)
+
+
+def _queues(broker: dramatiq.Broker) -> list[str]:
+    return [q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ"))]
 
 
 def missing_actors(broker: dramatiq.Broker) -> list[str]:

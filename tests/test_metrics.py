@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
+from worker import metrics
 from worker.forum.client import ForumClient
 from worker.forum.errors import ForumRejected, RateLimited
 from worker.forum.ratelimit import RedisRateLimiter
@@ -139,3 +140,26 @@ def test_metrics_need_no_signature_but_are_not_served_through_a_proxy(receiver):
     # The TLS proxy forwards webhooks from the internet; metrics stay on the loopback bind.
     assert scrape(receiver, **{"X-Forwarded-For": "203.0.113.9"})[0] == 404
     assert scrape(receiver, Forwarded="for=203.0.113.9")[0] == 404
+
+
+def test_healthz_tells_the_workers_key_state_and_last_success_from_the_heartbeats(
+    receiver, redis_client
+):
+    client = Client(receiver)
+    answer = client.get("/healthz")
+    assert answer.status_code == 200  # the receiver itself is fine: Redis answers
+    body = answer.get_json()
+    assert body["redis"] == "ok" and body["status"] == "degraded"
+    assert "no worker heartbeat" in " ".join(body["problems"])
+
+    health.beat(redis_client, "worker", forum="refused: the forum refused the API key (403)")
+    redis_client.hset(metrics.LAST_SUCCESS_KEY, "obligations.weekly_audit", time.time() - 60)
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "degraded"
+    assert body["worker"]["forum"].startswith("refused")
+    assert body["worker"]["last_success"]["job"] == "obligations.weekly_audit"
+    assert 59 <= body["worker"]["last_success"]["seconds_ago"] <= 65
+
+    health.beat(redis_client, "worker", forum="ok")
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["worker"]["heartbeat_seconds_ago"] < 5

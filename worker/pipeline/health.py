@@ -105,11 +105,12 @@ class Heartbeat(Middleware):
         client: Callable[[], redis.Redis],
         check_forum: Callable[[], str] | None = None,
         every: float = BEAT_SECONDS,
-        on_dead_letter: Callable[[Any], None] | None = None,
+        on_dead_letter: Callable[[Any, str], None] | None = None,
     ) -> None:
         self._client = client
         self._check_forum = check_forum
         self._on_dead_letter = on_dead_letter
+        self._errors: dict[str, str] = {}  # message id -> its last error, until acked/nacked
         self._every = every
         self._stop = threading.Event()
         self._forum_checked = 0.0
@@ -140,6 +141,10 @@ class Heartbeat(Middleware):
         self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
     ) -> None:
         what = "failure" if exception is not None else "success"
+        if exception is not None:
+            self._errors[message.message_id] = f"{type(exception).__name__}: {exception}"[:200]
+        else:
+            self._errors.pop(message.message_id, None)
         with contextlib.suppress(redis.RedisError):  # the beat loop says so
             client = self._client()
             note(
@@ -150,12 +155,16 @@ class Heartbeat(Middleware):
             if exception is None:  # e.g. the gauge of the last successful audit
                 client.hset(metrics.LAST_SUCCESS_KEY, message.actor_name, f"{time.time():.3f}")
 
+    def after_ack(self, broker: Any, message: Any) -> None:
+        self._errors.pop(message.message_id, None)  # retried: a new message id follows
+
     def after_nack(self, broker: Any, message: Any) -> None:
         """The message went to the dead-letter queue: count it, tell the staff."""
         metrics.count(self._client(), metrics.DEAD_LETTERED_KEY, message.actor_name)
+        error = self._errors.pop(message.message_id, "")
         if self._on_dead_letter is not None:
             try:
-                self._on_dead_letter(message)
+                self._on_dead_letter(message, error)
             except Exception:  # a notice must never take the worker down
                 log.exception("could not raise the staff notice for a job that gave up")
 

@@ -797,6 +797,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "badge_audit_revoke": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     # worker/engine/penalties.py: one line of {reasons} per failing (author: whose article)
     "obligation_reason.*": Placeholders("week", "author"),
+    # worker/engine/notices.py: staff notices (jobs that gave up, rules that do not load)
+    "notice_*": Placeholders("date", "time", "count", "details", "suppressed"),
 }
 
 

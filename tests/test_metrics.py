@@ -163,3 +163,20 @@ def test_healthz_tells_the_workers_key_state_and_last_success_from_the_heartbeat
     health.beat(redis_client, "worker", forum="ok")
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["worker"]["heartbeat_seconds_ago"] < 5
+
+
+def test_the_worker_exposes_dramatiqs_job_metrics_on_the_configured_port(monkeypatch):
+    from worker.commands.worker import prometheus_env
+    from worker.pipeline.config import pipeline_settings
+
+    monkeypatch.setenv("DIAMOND_WORKER_METRICS_PORT", "9300")
+    pipeline_settings.cache_clear()
+    environ: dict[str, str] = {}
+    prometheus_env(environ)
+    assert environ["dramatiq_prom_port"] == "9300"
+    monkeypatch.setenv("DIAMOND_WORKER_METRICS_PORT", "0")  # off
+    pipeline_settings.cache_clear()
+    environ = {}
+    prometheus_env(environ)
+    assert "dramatiq_prom_port" not in environ
+    pipeline_settings.cache_clear()

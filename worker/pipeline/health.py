@@ -145,15 +145,15 @@ class Heartbeat(Middleware):
             self._errors[message.message_id] = f"{type(exception).__name__}: {exception}"[:200]
         else:
             self._errors.pop(message.message_id, None)
-        with contextlib.suppress(redis.RedisError):  # the beat loop says so
-            client = self._client()
-            note(
-                client,
-                "worker",
-                **{f"last_{what}_at": time.time(), f"last_{what}_job": message.actor_name},
-            )
+        now = f"{time.time():.3f}"
+        key = record_key("worker")
+        with contextlib.suppress(redis.RedisError), self._client().pipeline(False) as pipe:
+            # One round trip per job: it is on every job's path.
+            pipe.hset(key, mapping={f"last_{what}_at": now, f"last_{what}_job": message.actor_name})
+            pipe.expire(key, RECORD_TTL_SECONDS)
             if exception is None:  # e.g. the gauge of the last successful audit
-                client.hset(metrics.LAST_SUCCESS_KEY, message.actor_name, f"{time.time():.3f}")
+                pipe.hset(metrics.LAST_SUCCESS_KEY, message.actor_name, now)
+            pipe.execute()
 
     def after_ack(self, broker: Any, message: Any) -> None:
         self._errors.pop(message.message_id, None)  # retried: a new message id follows

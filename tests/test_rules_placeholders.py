@@ -23,6 +23,8 @@ from worker.engine import obligations as obligations_engine
 from worker.engine.camp import Camper, CampPost, evaluate_camp, verdict_actions, welcome_actions
 from worker.engine.facts import MemberFact, Roster
 from worker.engine.gating import Applicant, GatingFacts, evaluate_application, gating_actions
+from worker.engine.notices import TEMPLATES as NOTICE_TEMPLATES
+from worker.engine.notices import Notice, plan_notice
 from worker.engine.obligations import SquadWeek, evaluate_week, plan_reminders, plan_weekly_threads
 from worker.engine.penalties import plan_audit
 from worker.engine.recognition import BadgeDecision, badge_actions
@@ -443,6 +445,12 @@ def _tour(rules: Rules) -> None:
     Applier(None, None, live=False, rules=rules).marked_for_shadow(  # type: ignore[arg-type]
         a.CreateTopic(key="k", reason="r", category_id=3, title="t", raw="b")
     )
+
+    # Staff notices: a new topic of the day, then a reply.
+    for condition in NOTICE_TEMPLATES:
+        notice = Notice(condition, ("rules/x.yml:1:1: bad",), at(24, 23), suppressed=2)
+        plan_notice(rules, notice, category_id=77, topic_id=None)
+        plan_notice(rules, notice, category_id=77, topic_id=9)
 
 
 def test_every_call_site_passes_exactly_the_declared_names(

@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
 def _receiver(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            print(f"receiver: {response.status} {response.read().decode()}")
-            return 0
+            body = response.read().decode()
+            print(f"receiver: {response.status} {body}")
+            # 200 "degraded": the receiver works, a worker is silent or its key refused.
+            return 0 if json.loads(body).get("status") == "ok" else 1
     except urllib.error.HTTPError as exc:
         print(f"receiver: {exc.code} {exc.read().decode()}")
     except (OSError, json.JSONDecodeError) as exc:

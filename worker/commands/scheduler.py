@@ -68,7 +68,10 @@ def list_jobs(jobs: dict, tz: ZoneInfo, now: datetime) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from worker.pipeline import runtime
+    from worker.pipeline.broker import current_broker
     from worker.pipeline.jobs import load_actors
+    from worker.pipeline.notices import rules_problems_notifier
     from worker.pipeline.scheduler import Scheduler, jobs_for
     from worker.rules import RulesInvalid
     from worker.rules.holder import RulesHolder
@@ -76,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     settings = load_settings()
     try:
-        holder = RulesHolder(settings.rules_dir)
+        # It re-reads the rules every 30 s: a broken edit is told to the staff on the forum.
+        holder = RulesHolder(
+            settings.rules_dir,
+            on_problems=rules_problems_notifier(runtime.redis_client, current_broker),
+        )
     except RulesInvalid as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import MutableMapping
 
 from worker.settings import Settings, load_settings
 
@@ -72,6 +73,18 @@ def preflight(settings: Settings) -> None:
         log.warning("worker: the forum is unreachable now (%s); starting anyway", exc)
 
 
+def prometheus_env(environ: MutableMapping[str, str]) -> None:
+    """What dramatiq's Prometheus middleware reads when imported (in every process)."""
+    from worker.pipeline.config import pipeline_settings
+
+    port = pipeline_settings().worker_metrics_port
+    if port:
+        environ.setdefault("dramatiq_prom_host", "0.0.0.0")
+        environ["dramatiq_prom_port"] = str(port)
+        # One directory per container: its worker processes add up their counters there.
+        environ.setdefault("dramatiq_prom_db", "/tmp/diamond-prometheus")
+
+
 def run(args: argparse.Namespace) -> int:
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
@@ -87,4 +100,5 @@ def run(args: argparse.Namespace) -> int:
         os.environ[EXTRA_MODULES_ENV] = ",".join(args.actors)
     if args.heartbeat_timeout_ms:
         os.environ["DIAMOND_HEARTBEAT_TIMEOUT_MS"] = str(args.heartbeat_timeout_ms)
+    prometheus_env(os.environ)
     return int(dramatiq_main(make_argument_parser().parse_args(dramatiq_argv(args))) or 0)

@@ -36,6 +36,7 @@ import requests
 from pydiscourse import DiscourseClient
 from requests.adapters import HTTPAdapter
 
+from worker import metrics
 from worker.forum.errors import (
     ForumRejected,
     ForumUnavailable,
@@ -264,6 +265,7 @@ class ForumClient(DiscourseClient):
             if response.status_code != 429:
                 break
             wait = _rate_limit_wait(response)
+            metrics.count(self.counts_redis, metrics.RATE_LIMITED_KEY, label)
             if self.limiter is not None:
                 self.limiter.penalize(wait)
             if self.on_limit == "raise" or waited + wait > self.max_wait:
@@ -300,6 +302,7 @@ class ForumClient(DiscourseClient):
                 wait,
                 label,
             )
+            metrics.count_budget_wait(self.counts_redis, wait)
             self._sleep(wait)
             waited += wait
 

@@ -13,8 +13,10 @@ import os
 from worker.logs import SecretFilter
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
+from worker.pipeline.config import pipeline_settings
 from worker.pipeline.health import Heartbeat, forum_key_status
 from worker.pipeline.jobs import load_actors
+from worker.pipeline.notices import dead_letter_notifier
 
 EXTRA_MODULES_ENV = "DIAMOND_EXTRA_ACTOR_MODULES"
 
@@ -31,6 +33,14 @@ def boot() -> None:
     cfg = runtime.settings()
     cfg.require("redis_url")
     broker = setup_broker(cfg.redis_url)
-    # `diamond health worker` (the compose health check) reads what this keeps in Redis.
-    broker.add_middleware(Heartbeat(runtime.redis_client, forum_key_status))
+    # `diamond health worker` (the compose health check) reads what this keeps in Redis;
+    # a job that gives up is also told to the staff on the forum.
+    notify = dead_letter_notifier(runtime.redis_client, lambda: broker)
+    broker.add_middleware(Heartbeat(runtime.redis_client, forum_key_status, on_dead_letter=notify))
+    if pipeline_settings().worker_metrics_port:
+        # Per-job metrics; its exposition server is forked by dramatiq's main process on
+        # the port `diamond worker` put in dramatiq_prom_port.
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
     load_actors(extra_actor_modules())

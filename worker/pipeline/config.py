@@ -33,6 +33,11 @@ class PipelineSettings(BaseSettings):
     # Scheduler: a run missed by less than this is still made (on start or recovery).
     misfire_grace_seconds: int = Field(default=3600, ge=1)
     catchup_interval_minutes: int = Field(default=5, ge=1, le=60)
+    # A staff notice (jobs that gave up, rules that do not load) is posted at most once
+    # per condition in this window; later occurrences are counted into the next one.
+    notice_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # dramatiq's Prometheus exposition server of `diamond worker` (per-job metrics); 0: off.
+    worker_metrics_port: int = Field(default=9191, ge=0, le=65535)
     # Empty: the community time zone from the rules, else Asia/Shanghai.
     timezone: str = ""
 

@@ -21,6 +21,8 @@ from typing import Any
 import redis
 from dramatiq.middleware import Middleware
 
+from worker import metrics
+
 log = logging.getLogger(__name__)
 
 PREFIX = "diamond:health:"
@@ -35,11 +37,20 @@ def record_key(role: str, host: str | None = None) -> str:
 
 
 def beat(client: redis.Redis, role: str, **fields: Any) -> None:
-    """Record that ``role`` on this host is alive now (plus any ``fields``)."""
+    """Record that ``role`` on this host is alive now (plus any ``fields``).
+
+    A worker's beat also updates one site-wide record (``metrics.SITE_HEALTH_KEY``) that
+    the receiver's ``/healthz`` and ``/metrics`` read without scanning for hosts.
+    """
     key = record_key(role)
+    now = f"{time.time():.3f}"
     with client.pipeline(transaction=False) as pipe:
-        pipe.hset(key, mapping={"alive_at": f"{time.time():.3f}", **_text(fields)})
+        pipe.hset(key, mapping={"alive_at": now, **_text(fields)})
         pipe.expire(key, RECORD_TTL_SECONDS)
+        if role == "worker":
+            site = {"worker_alive_at": now, **_text(fields)}
+            pipe.hset(metrics.SITE_HEALTH_KEY, mapping=site)
+            pipe.expire(metrics.SITE_HEALTH_KEY, RECORD_TTL_SECONDS)
         pipe.execute()
 
 
@@ -94,9 +105,12 @@ class Heartbeat(Middleware):
         client: Callable[[], redis.Redis],
         check_forum: Callable[[], str] | None = None,
         every: float = BEAT_SECONDS,
+        on_dead_letter: Callable[[Any, str], None] | None = None,
     ) -> None:
         self._client = client
         self._check_forum = check_forum
+        self._on_dead_letter = on_dead_letter
+        self._errors: dict[str, str] = {}  # message id -> its last error, until acked/nacked
         self._every = every
         self._stop = threading.Event()
         self._forum_checked = 0.0
@@ -127,12 +141,32 @@ class Heartbeat(Middleware):
         self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
     ) -> None:
         what = "failure" if exception is not None else "success"
-        with contextlib.suppress(redis.RedisError):  # the beat loop says so
-            note(
-                self._client(),
-                "worker",
-                **{f"last_{what}_at": time.time(), f"last_{what}_job": message.actor_name},
-            )
+        if exception is not None:
+            self._errors[message.message_id] = f"{type(exception).__name__}: {exception}"[:200]
+        else:
+            self._errors.pop(message.message_id, None)
+        now = f"{time.time():.3f}"
+        key = record_key("worker")
+        with contextlib.suppress(redis.RedisError), self._client().pipeline(False) as pipe:
+            # One round trip per job: it is on every job's path.
+            pipe.hset(key, mapping={f"last_{what}_at": now, f"last_{what}_job": message.actor_name})
+            pipe.expire(key, RECORD_TTL_SECONDS)
+            if exception is None:  # e.g. the gauge of the last successful audit
+                pipe.hset(metrics.LAST_SUCCESS_KEY, message.actor_name, now)
+            pipe.execute()
+
+    def after_ack(self, broker: Any, message: Any) -> None:
+        self._errors.pop(message.message_id, None)  # retried: a new message id follows
+
+    def after_nack(self, broker: Any, message: Any) -> None:
+        """The message went to the dead-letter queue: count it, tell the staff."""
+        metrics.count(self._client(), metrics.DEAD_LETTERED_KEY, message.actor_name)
+        error = self._errors.pop(message.message_id, "")
+        if self._on_dead_letter is not None:
+            try:
+                self._on_dead_letter(message, error)
+            except Exception:  # a notice must never take the worker down
+                log.exception("could not raise the staff notice for a job that gave up")
 
 
 def forum_key_status() -> str:

@@ -21,6 +21,7 @@ import dramatiq
 import redis
 from werkzeug.wrappers import Request, Response
 
+from worker import metrics
 from worker.pipeline import routes as r
 from worker.pipeline.dedup import Deduper, delivery_key
 from worker.pipeline.dispatch import Dispatcher, Outcome
@@ -118,6 +119,8 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         if request.path == "/healthz":
             return self.healthz()
+        if request.path == "/metrics":
+            return self.metrics(request)
         if request.path not in WEBHOOK_PATHS:
             return _json(404, error="not found")
         if request.method != "POST":
@@ -126,14 +129,36 @@ class Receiver:
         if response.status_code in (400, 401, 413):
             reason = json.loads(response.get_data()).get("error", "?")
             self.log_rejection(response.status_code, reason, request)
+            metrics.count(self.redis, metrics.REFUSED_KEY, str(response.status_code))
         return response
 
     def healthz(self) -> Response:
+        """Redis reachable (else 503), and what the workers' heartbeats say: one Redis
+        round trip, never a forum call. A worker that is silent or whose key the forum
+        refuses makes the status "degraded" (still 200: the receiver itself is fine)."""
         try:
-            self.redis.ping()
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.ping()
+                pipe.hgetall(metrics.SITE_HEALTH_KEY)
+                pipe.hgetall(metrics.LAST_SUCCESS_KEY)
+                _, site_raw, last_raw = pipe.execute()
         except redis.RedisError:
             return _json(503, status="degraded", redis="unreachable")
-        return _json(200, status="ok", redis="ok")
+        worker, problems = worker_health(_decoded(site_raw), _decoded(last_raw), time.time())
+        status = "degraded" if problems else "ok"
+        return _json(200, status=status, redis="ok", worker=worker, problems=problems)
+
+    def metrics(self, request: Request) -> Response:
+        """Prometheus text format, no signature: only for scrapers on the loopback bind or the
+        compose network. A request the TLS proxy forwarded from outside is not answered."""
+        if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+            return _json(404, error="not found")
+        try:
+            body, content_type = metrics.exposition(self.redis, _queues(self.broker))
+        except redis.RedisError as exc:
+            log.warning("receiver: metrics unavailable, Redis unreachable (%s)", exc)
+            return _json(503, error="Redis unreachable")
+        return Response(body, status=200, content_type=content_type)
 
     def webhook(self, request: Request) -> Response:
         declared = request.content_length
@@ -178,6 +203,40 @@ class Receiver:
             return _json(200, status="duplicate")
         log.debug("receiver: %s ignored (%s)", event, outcome)
         return Response(status=_NO_CONTENT)
+
+
+WORKER_SILENT_SECONDS = 90.0  # as `diamond health worker --max-age`
+
+
+def _decoded(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def worker_health(
+    site: dict[str, str], last_success: dict[str, str], now: float
+) -> tuple[dict[str, Any], list[str]]:
+    """Pure: the workers' state for ``/healthz`` from their site record, and what is wrong."""
+    problems = []
+    worker: dict[str, Any] = {}
+    if "worker_alive_at" not in site:
+        problems.append("no worker heartbeat in Redis (is `diamond worker` running?)")
+    else:
+        age = round(now - float(site["worker_alive_at"]), 1)
+        worker["heartbeat_seconds_ago"] = age
+        if age > WORKER_SILENT_SECONDS:
+            problems.append(f"the last worker heartbeat was {age:.0f} s ago")
+    if "forum" in site:
+        worker["forum"] = site["forum"]
+        if site["forum"] != "ok":
+            problems.append(f"forum: {site['forum']}")
+    if last_success:
+        job, at = max(last_success.items(), key=lambda item: float(item[1]))
+        worker["last_success"] = {"job": job, "seconds_ago": round(now - float(at), 1)}
+    return worker, problems
+
+
+def _queues(broker: dramatiq.Broker) -> list[str]:
+    return [q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ"))]
 
 
 def missing_actors(broker: dramatiq.Broker) -> list[str]:

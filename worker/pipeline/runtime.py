@@ -80,11 +80,16 @@ def rules() -> Rules:
     Re-read when the files change; a broken edit is reported and the last good
     rules stay in force (``RulesHolder``). Raises only if the first load fails.
     """
+    from worker.pipeline.broker import current_broker
+    from worker.pipeline.notices import rules_problems_notifier
     from worker.rules.holder import RulesHolder
 
     cfg = settings()
     with _lock:
         if "rules" not in _state:
-            _state["rules"] = RulesHolder(cfg.rules_dir)
+            # A broken edit is told to the staff on the forum (once), not only logged.
+            _state["rules"] = RulesHolder(
+                cfg.rules_dir, on_problems=rules_problems_notifier(redis_client, current_broker)
+            )
         holder = _state["rules"]
     return holder.get()  # type: ignore[attr-defined]

@@ -832,6 +832,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "obligation_reason.*": Placeholders("week", "author"),
     # worker/apply.py: what Diamond writes in shadow mode, wrapped so that it says so
     "shadow_mode": Placeholders("title", "body"),
+    # worker/engine/notices.py: staff notices (jobs that gave up, rules that do not load)
+    "notice_*": Placeholders("date", "time", "count", "details", "suppressed"),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

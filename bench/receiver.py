@@ -116,7 +116,15 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 def run(count: int, clients: int, workers: int, threads: int) -> list[Figure]:
     with EmbeddedRedis() as server:
         store = redis.Redis.from_url(server.url)
-        env = {**os.environ, "DIAMOND_REDIS_URL": server.url, "DIAMOND_WEBHOOK_SECRET": SECRET}
+        env = {
+            **os.environ,
+            "DIAMOND_REDIS_URL": server.url,
+            "DIAMOND_WEBHOOK_SECRET": SECRET,
+            # `diamond worker` refuses to start without forum settings; the probe actors
+            # never call the forum, so a closed loopback port does (it only warns).
+            "DIAMOND_FORUM_URL": "http://127.0.0.1:9",
+            "DIAMOND_API_KEY": "bench-key",
+        }
         port = free_port()
         actors = ["--actors", "worker.pipeline.probe", "worker.pipeline.probe_routes"]
         serve = spawn(

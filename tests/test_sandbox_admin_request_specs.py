@@ -592,3 +592,158 @@ def test_trust_level_demoting_a_user_raises_no_error(sb, admin, user) -> None:
 
 def test_trust_level_as_a_non_staff_user_is_a_404(member, user) -> None:
     _assert_not_found(member.put(f"/admin/users/{user['id']}/trust_level.json", {"level": 2}))
+
+
+# ── admin/web_hooks_controller_spec.rb ─────────────────────────────────────
+# The routes sit under AdminConstraint: to a moderator, as to a member, they do not exist.
+
+HOOKS = "/admin/api/web_hooks"
+
+
+def _hook_params(**attrs: Any) -> dict[str, Any]:
+    hook = {
+        "payload_url": "https://meta.discourse.org/",
+        "content_type": 1,
+        "secret": "a_secret_for_webhooks",
+        "wildcard_web_hook": False,
+        "active": True,
+        "verify_certificate": True,
+        "web_hook_event_type_ids": [101],
+        "group_ids": [],
+        "category_ids": [],
+    }
+    return {"web_hook": {k: v for k, v in (hook | attrs).items() if v is not None}}
+
+
+@pytest.fixture
+def web_hook(admin: Api) -> dict[str, Any]:
+    answer = admin.post(f"{HOOKS}.json", _hook_params(payload_url="https://hooks.example.org/"))
+    assert answer.status == 200, answer.body
+    return answer.body["web_hook"]
+
+
+def test_web_hooks_create_creates_a_webhook(sb, admin) -> None:
+    answer = admin.post(f"{HOOKS}.json", _hook_params())
+    assert answer.status == 200
+    assert answer.body["web_hook"]["payload_url"] == "https://meta.discourse.org/"
+    (stored,) = sb.forum.webhooks.values()
+    assert (stored.secret, stored.event_type_ids) == ("a_secret_for_webhooks", [101])
+
+
+def test_web_hooks_create_returns_error_when_field_is_not_filled_correctly(sb, admin) -> None:
+    answer = admin.post(f"{HOOKS}.json", _hook_params(payload_url=None))
+    assert answer.status == 422
+    assert answer.body["errors"]
+    assert sb.forum.webhooks == {}
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        ({"secret": "too_short"}, "Secret is too short (minimum is 12 characters)"),
+        ({"payload_url": "ftp://meta.discourse.org/"}, "Payload URL is invalid"),
+        ({"web_hook_event_type_ids": []}, "Web hook event types can't be blank"),
+    ],
+)
+def test_web_hooks_create_applies_the_models_validations(sb, admin, attrs, message) -> None:
+    # WebHook: secret length minimum 12 (allow_blank), payload_url format http(s),
+    # web_hook_event_types present unless wildcard_web_hook
+    answer = admin.post(f"{HOOKS}.json", _hook_params(**attrs))
+    assert (answer.status, answer.body["errors"]) == (422, [message])
+    assert sb.forum.webhooks == {}
+
+
+def test_web_hooks_create_takes_a_blank_secret_and_a_wildcard_without_event_types(admin) -> None:
+    answer = admin.post(
+        f"{HOOKS}.json", _hook_params(secret="", wildcard_web_hook=True, web_hook_event_type_ids=[])
+    )
+    assert answer.status == 200, answer.body
+
+
+def test_web_hooks_create_without_a_web_hook_is_400(admin) -> None:
+    # params.require(:web_hook): ActionController::ParameterMissing
+    assert admin.post(f"{HOOKS}.json", {"payload_url": "https://meta.discourse.org/"}).status == 400
+
+
+@pytest.mark.parametrize("actor", ["moderator", "member"])
+def test_web_hooks_create_is_prevented_with_a_404_response(request, sb, actor) -> None:
+    answer = request.getfixturevalue(actor).post(f"{HOOKS}.json", _hook_params())
+    _assert_not_found(answer)
+    assert "web_hook" not in answer.body
+    assert sb.forum.webhooks == {}
+
+
+def test_web_hooks_index_lists_the_webhooks(admin, web_hook) -> None:
+    answer = admin.get(f"{HOOKS}.json")
+    assert answer.status == 200
+    assert [h["id"] for h in answer.body["web_hooks"]] == [web_hook["id"]]
+    assert answer.body["total_rows_web_hooks"] == 1
+    assert answer.body["load_more_web_hooks"] == f"{HOOKS}.json?limit=50&offset=50"
+    assert {"grouped_event_types", "content_types"} <= set(answer.body["extras"])
+
+
+def test_web_hooks_show_answers_the_webhook_and_extras(admin, web_hook) -> None:
+    answer = admin.get(f"{HOOKS}/{web_hook['id']}.json")
+    assert answer.status == 200
+    assert answer.body["web_hook"]["id"] == web_hook["id"]
+    assert "extras" in answer.body
+    assert admin.get(f"{HOOKS}/{web_hook['id'] + 100}.json").status == 404  # WebHook.find
+
+
+@pytest.mark.parametrize("actor", ["moderator", "member"])
+def test_web_hooks_index_and_show_are_404_to_non_admins(request, web_hook, actor) -> None:
+    api = request.getfixturevalue(actor)
+    _assert_not_found(api.get(f"{HOOKS}.json"))
+    _assert_not_found(api.get(f"{HOOKS}/{web_hook['id']}.json"))
+
+
+def test_web_hooks_update_updates_the_webhook(sb, admin, web_hook) -> None:
+    answer = admin.put(
+        f"{HOOKS}/{web_hook['id']}.json",
+        {"web_hook": {"active": False, "payload_url": "https://test.com"}},
+    )
+    assert answer.status == 200
+    stored = sb.forum.webhooks[web_hook["id"]]
+    assert (stored.active, stored.payload_url) == (False, "https://test.com")
+    assert answer.body["web_hook"]["payload_url"] == "https://test.com"
+
+
+def test_web_hooks_update_keeps_the_secret_length_rule(sb, admin, web_hook) -> None:
+    answer = admin.put(f"{HOOKS}/{web_hook['id']}.json", {"web_hook": {"secret": "short"}})
+    assert answer.status == 422
+    assert sb.forum.webhooks[web_hook["id"]].secret == "a_secret_for_webhooks"
+
+
+@pytest.mark.parametrize("actor", ["moderator", "member"])
+def test_web_hooks_update_is_prevented_with_a_404_response(request, sb, web_hook, actor) -> None:
+    answer = request.getfixturevalue(actor).put(
+        f"{HOOKS}/{web_hook['id']}.json",
+        {"web_hook": {"active": False, "payload_url": "https://test.com"}},
+    )
+    _assert_not_found(answer)
+    assert sb.forum.webhooks[web_hook["id"]].payload_url == "https://hooks.example.org/"
+
+
+def test_web_hooks_destroy_deletes_the_webhook(sb, admin, web_hook) -> None:
+    answer = admin.delete(f"{HOOKS}/{web_hook['id']}.json")
+    assert (answer.status, answer.body) == (200, {"success": "OK"})
+    assert sb.forum.webhooks == {}
+    assert admin.delete(f"{HOOKS}/{web_hook['id']}.json").status == 404  # WebHook.find
+
+
+@pytest.mark.parametrize("actor", ["moderator", "member"])
+def test_web_hooks_destroy_is_prevented_with_a_404_response(request, sb, web_hook, actor) -> None:
+    _assert_not_found(request.getfixturevalue(actor).delete(f"{HOOKS}/{web_hook['id']}.json"))
+    assert web_hook["id"] in sb.forum.webhooks
+
+
+def test_web_hooks_ping_enqueues_the_ping_event(admin, web_hook, events) -> None:
+    answer = admin.post(f"{HOOKS}/{web_hook['id']}/ping.json")
+    assert (answer.status, answer.body) == (200, {"success": "OK"})
+    assert [name for name, _ in events] == ["ping"]
+
+
+@pytest.mark.parametrize("actor", ["moderator", "member"])
+def test_web_hooks_ping_fails_with_a_404_response(request, web_hook, events, actor) -> None:
+    _assert_not_found(request.getfixturevalue(actor).post(f"{HOOKS}/{web_hook['id']}/ping.json"))
+    assert "ping" not in [name for name, _ in events]

@@ -9,8 +9,9 @@ same request, standing in for Discourse's ``PUT /invites/show/{key}.json``.
 
 from __future__ import annotations
 
+import re
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.forum.sandbox import payloads
@@ -170,57 +171,90 @@ def admin_show_user(ctx: Ctx, user_id: int) -> Any:
     return payloads.admin_user_detail(ctx.forum, _user_by_id(ctx, user_id))
 
 
-def admin_list(ctx: Ctx, flag: str = "active") -> Any:
+# AdminUserIndexQuery::SORTABLE_MAPPING, for the columns the sandbox keeps
+_SORTABLE: dict[str, Any] = {
+    "created": lambda u: u.created_at,
+    "seen": lambda u: u.last_seen_at or _EPOCH,
+    "username": lambda u: u.username.lower(),
+    "email": lambda u: u.email.lower(),
+    "trust_level": lambda u: u.trust_level,
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TRUST_LEVELS = {"newuser": 0, "basic": 1, "member": 2, "regular": 3, "leader": 4}
+
+
+def admin_list(ctx: Ctx, flag: str | None = None) -> Any:
     """Imitates: app/controllers/admin/users_controller.rb#index, AdminUserIndexQuery,
-    AdminUserListSerializer (``pending``: active and not approved; ``show_emails=true``
-    adds emails and writes one staff-action-log entry, recorded in ``show_emails_log``)."""
+    AdminUserListSerializer (``pending``: active, unapproved, not suspended; ``active`` is an
+    order, not a filter; ``show_emails=true`` adds emails and writes one staff-action-log
+    entry, recorded in ``show_emails_log``). Simplifies: no IP filters, fewer sort columns."""
     forum = ctx.forum
     now = forum.now()
-    users = [u for u in forum.users.values() if u.id > 0]
+    users = list(forum.users.values())
     filters = {
-        "active": lambda u: u.active,
-        "new": lambda u: u.trust_level == 0,
         "staff": lambda u: u.staff,
         "admins": lambda u: u.admin,
         "moderators": lambda u: u.moderator,
         "suspended": lambda u: u.suspended(now),
         "silenced": lambda u: u.silenced(now),
-        "pending": lambda u: u.active and not u.approved,
+        "pending": lambda u: u.active and not u.approved and not u.suspended(now),
         "staged": lambda u: u.staged,
     }
+    if flag in _TRUST_LEVELS:
+        users = [u for u in users if u.trust_level == _TRUST_LEVELS[flag]]
     if flag in filters:
         users = [u for u in users if filters[flag](u)]
-    if flag != "staged":
-        users = [u for u in users if not u.staged]
     if ctx.params.get("email"):
         wanted = str(ctx.params["email"]).lower()
         users = [u for u in users if u.email.lower() == wanted]
     if ctx.params.get("filter"):  # AdminUserIndexQuery#filter_by_search: username or email
         needle = str(ctx.params["filter"]).strip().lower()
         users = [u for u in users if needle in u.username.lower() or needle in u.email.lower()]
-    ascending = as_bool(ctx.params.get("asc"))
-    users.sort(key=lambda u: (u.created_at, u.id), reverse=not ascending)
+    users.sort(key=lambda u: u.username.lower())
+    order = str(ctx.params.get("order") or "").lower().removesuffix(" asc").removesuffix(" desc")
+    if order:
+        if order in _SORTABLE:  # "<column> DESC" unless ``asc`` is present
+            users.sort(key=_SORTABLE[order], reverse=not ctx.params.get("asc"))
+    elif flag == "active":  # users.last_seen_at DESC NULLS LAST, users.username
+        seen = [u for u in users if u.last_seen_at is not None]
+        seen.sort(key=lambda u: u.last_seen_at, reverse=True)
+        users = seen + [u for u in users if u.last_seen_at is None]
+    else:  # users.created_at DESC, users.username
+        users.sort(key=lambda u: u.created_at, reverse=True)
     page = max(1, as_int(ctx.params.get("page") or 1, "page"))
     chunk = users[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     show_emails = str(ctx.params.get("show_emails") or "") == "true"
     if show_emails:  # StaffActionLogger#log_show_emails
         forum.show_emails_log.append((ctx.actor.username if ctx.actor else "?", len(chunk)))
-    return [payloads.admin_user_list_item(forum, u, show_email=show_emails) for u in chunk]
+    # Guardian#can_check_emails?: admins, or moderators with moderators_view_emails
+    can_check = ctx.admin or bool(forum.settings.get("moderators_view_emails"))
+    return [
+        payloads.admin_user_list_item(
+            forum,
+            u,
+            show_email=show_emails and can_check,
+            viewer=ctx.actor,
+            include_can_be_deleted=True,
+        )
+        for u in chunk
+    ]
 
 
 def admin_users_index(ctx: Ctx) -> Any:
-    """Imitates: app/controllers/admin/users_controller.rb#index with the default ``active``
-    list (AdminUserListSerializer)."""
-    return admin_list(ctx, "active")
+    """Imitates: app/controllers/admin/users_controller.rb#index without a query
+    (``/admin/users.json`` and ``/admin/users/list.json``; AdminUserListSerializer)."""
+    return admin_list(ctx, None)
 
 
 def approve(ctx: Ctx, user_id: int) -> Any:
     """Imitates: app/controllers/admin/users_controller.rb#approve; Guardian#can_approve?
-    needs an active (email confirmed), unapproved user, else 403."""
+    needs an active (email confirmed), unapproved user, else 403; a missing ReviewableUser
+    is created (Jobs::CreateUserReviewable) and then performs approve_user."""
     actor = ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if user.approved or not user.active:
         raise invalid_access()  # Guardian#can_approve? is false
+    ctx.forum.ensure_user_reviewable(user)
     ctx.forum.approve_user(user, actor)
     return None
 
@@ -238,10 +272,12 @@ def activate(ctx: Ctx, user_id: int) -> Any:
 
 
 def deactivate(ctx: Ctx, user_id: int) -> Any:
-    """Imitates: app/controllers/admin/users_controller.rb#deactivate (simplified: no
-    Guardian#can_deactivate? checks beyond staff)."""
+    """Imitates: app/controllers/admin/users_controller.rb#deactivate (success_json);
+    Guardian#can_deactivate? is can_suspend?: a staff target is refused (403)."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
+    if user.staff:
+        raise invalid_access()
     user.active = False
     return {"success": "OK"}
 
@@ -270,27 +306,51 @@ def perform_account_activation(ctx: Ctx, token: str) -> Any:
     return {"success": "OK", "redirect_to": None, "needs_approval": needs_approval}
 
 
-def destroy(ctx: Ctx, user_id: int) -> Any:
+def _ruby_to_i(text: str) -> int:
+    """Ruby's ``String#to_i``: the leading integer, 0 when there is none."""
+    match = re.match(r"\s*([-+]?\d+)", text)
+    return int(match.group(1)) if match else 0
+
+
+def destroy(ctx: Ctx, user_id: str) -> Any:
     """Imitates: app/controllers/admin/users_controller.rb#destroy (UserDestroyer; ``deleted``
-    true). Simplifies: refuses admins and system users only."""
+    true). ``User.find_by(id: params[:id].to_i)``, then Guardian#can_delete_user?: an
+    unknown user or an admin is a 403, not a 404. ``block_email`` screens the address.
+    Simplifies: no ``block_ip``/``block_urls``, no staff action log."""
     ctx.require_staff()
-    user = _user_by_id(ctx, user_id)
-    if user.admin or user.id < 0:
+    user = ctx.forum.users.get(_ruby_to_i(user_id))
+    if not payloads.can_delete_user(ctx.forum, user):
         raise invalid_access()
+    assert user is not None
+    email = user.email
     ctx.forum.destroy_user(user, delete_posts=as_bool(ctx.params.get("delete_posts")))
+    if as_bool(ctx.params.get("block_email")):
+        ctx.forum.screened_emails.add(email.lower())
     return {"deleted": True}
 
 
-def _time_param(ctx: Ctx, name: str, *, required: bool) -> Any:
-    value = ctx.params.get(name)
-    if not value:
-        if required:
-            raise param_missing(name)
-        return None
-    try:
-        return parse_time(str(value))
-    except ValueError as exc:
-        raise invalid_parameters(name) from exc
+def _penalty_contract(ctx: Ctx, time_name: str) -> tuple[Any, str]:
+    """The ``params`` contract of User::Suspend / User::Silence: ``reason`` present and at
+    most 300 characters, the end time present; a failure is 400 ``failed_json`` with the
+    full messages, before the user is even looked up."""
+    errors = []
+    reason = str(ctx.params.get("reason") or "")
+    if not reason.strip():
+        errors.append("Reason can't be blank")
+    elif len(reason) > 300:
+        errors.append("Reason is too long (maximum is 300 characters)")
+    till = None
+    raw = ctx.params.get(time_name)
+    if raw:
+        try:
+            till = parse_time(str(raw))
+        except ValueError:
+            till = None  # ActiveModel's datetime cast gives nil: "can't be blank"
+    if till is None:
+        errors.append(f"{time_name.replace('_', ' ').capitalize()} can't be blank")
+    if errors:
+        raise ApiError(400, body={"failed": "FAILED", "errors": errors})
+    return till, reason
 
 
 def _ago(ctx: Ctx, moment: Any) -> str:
@@ -299,12 +359,13 @@ def _ago(ctx: Ctx, moment: Any) -> str:
 
 
 def silence(ctx: Ctx, user_id: int) -> Any:
-    """Imitates: app/controllers/admin/users_controller.rb#silence (User::Silence service;
-    409 ``failed`` when already silenced)."""
+    """Imitates: app/controllers/admin/users_controller.rb#silence (User::Silence service:
+    contract 400, unknown user 404, 409 ``failed`` when already silenced, then
+    Guardian#can_silence_user? refuses any staff target, 403). Simplifies: no
+    ``other_user_ids``, ``post_action`` or message email."""
     actor = ctx.require_staff()
+    till, reason = _penalty_contract(ctx, "silenced_till")
     user = _user_by_id(ctx, user_id)
-    if (user.staff and not actor.admin) or user.admin:
-        raise invalid_access()
     now = ctx.forum.now()
     if user.silenced(now):
         by = ctx.forum.users.get(user.silenced_by_id or -1)
@@ -316,16 +377,17 @@ def silence(ctx: Ctx, user_id: int) -> Any:
             },
             409,
         )
-    till = _time_param(ctx, "silenced_till", required=False) or now + timedelta(days=365 * 1000)
+    if user.staff:
+        raise invalid_access()
     user.silenced_till = till
     user.silenced_at = now
-    user.silence_reason = ctx.params.get("reason") or None
+    user.silence_reason = reason
     user.silenced_by_id = actor.id
     return {
         "silence": {
             "silenced": True,
-            "silence_reason": user.silence_reason or "",
-            "full_silence_reason": user.silence_reason or "",
+            "silence_reason": reason,
+            "full_silence_reason": reason,
             "silenced_till": iso(till),
             "silenced_at": iso(now),
             "silenced_by": payloads.basic_user(actor) | {"name": actor.name or ""},
@@ -334,23 +396,29 @@ def silence(ctx: Ctx, user_id: int) -> Any:
 
 
 def unsilence(ctx: Ctx, user_id: int) -> Any:
-    """Imitates: app/controllers/admin/users_controller.rb#unsilence (UserSilencer#unsilence)."""
+    """Imitates: app/controllers/admin/users_controller.rb#unsilence (UserSilencer.unsilence;
+    Guardian#can_unsilence_user? is any staff)."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     user.silenced_till = user.silenced_at = user.silence_reason = user.silenced_by_id = None
-    return {"unsilence": {"silenced": False}}
+    return {
+        "unsilence": {
+            "silenced": False,
+            "silence_reason": None,
+            "silenced_till": None,
+            "silenced_at": None,
+        }
+    }
 
 
 def suspend(ctx: Ctx, user_id: int) -> Any:
-    """Imitates: app/controllers/admin/users_controller.rb#suspend (User::Suspend service;
-    ``suspend_until`` and ``reason`` required; 409 when already suspended)."""
+    """Imitates: app/controllers/admin/users_controller.rb#suspend (User::Suspend service:
+    contract 400 for a missing or too long ``reason`` or a missing ``suspend_until``,
+    unknown user 404, 409 when already suspended, then Guardian#can_suspend? refuses any
+    staff target, 403). Simplifies: no ``other_user_ids``, ``post_action`` or email."""
     actor = ctx.require_staff()
+    till, reason = _penalty_contract(ctx, "suspend_until")
     user = _user_by_id(ctx, user_id)
-    if user.admin:
-        raise invalid_access()
-    till = _time_param(ctx, "suspend_until", required=True)
-    if not ctx.params.get("reason"):
-        raise param_missing("reason")
     now = ctx.forum.now()
     if user.suspended(now):
         by = ctx.forum.users.get(user.suspended_by_id or -1)
@@ -362,9 +430,11 @@ def suspend(ctx: Ctx, user_id: int) -> Any:
             },
             409,
         )
+    if user.staff:
+        raise invalid_access()  # Guardian#can_suspend?: user.regular?
     user.suspended_till = till
     user.suspended_at = now
-    user.suspend_reason = str(ctx.params["reason"])
+    user.suspend_reason = reason
     user.suspended_by_id = actor.id
     ctx.forum.emit("user_suspended", {"user": payloads.webhook_user(ctx.forum, user)})
     return {
@@ -389,7 +459,8 @@ def unsuspend(ctx: Ctx, user_id: int) -> Any:
 
 def trust_level(ctx: Ctx, user_id: int) -> Any:
     """Imitates: app/controllers/admin/users_controller.rb#trust_level
-    (AdminDetailedUserSerializer as ``admin_user``)."""
+    (AdminUserSerializer as ``admin_user``). Simplifies: no manual trust-level lock, and a
+    missing ``level`` is refused where Discourse reads it as 0."""
     ctx.require_staff()
     user = _user_by_id(ctx, user_id)
     if "level" not in ctx.params:
@@ -410,7 +481,7 @@ def trust_level(ctx: Ctx, user_id: int) -> Any:
                 }
             },
         )
-    return {"admin_user": payloads.admin_user_detail(ctx.forum, user)}
+    return {"admin_user": payloads.admin_user(ctx.forum, user, ctx.actor)}
 
 
 def create_invite(ctx: Ctx) -> Any:
@@ -462,9 +533,10 @@ ROUTES = [
     ("/u/<username>.json", ["PUT"], update_user),
     ("/users/<username>.json", ["GET"], show_user),
     ("/admin/users.json", ["GET"], admin_users_index),
+    ("/admin/users/list.json", ["GET"], admin_users_index),
     ("/admin/users/list/<flag>.json", ["GET"], admin_list),
     ("/admin/users/<int(signed=True):user_id>.json", ["GET"], admin_show_user),
-    ("/admin/users/<int(signed=True):user_id>.json", ["DELETE"], destroy),
+    ("/admin/users/<user_id>.json", ["DELETE"], destroy),
     ("/u/activate-account/<token>", ["PUT"], perform_account_activation),
     ("/sandbox/email-token/<username>.json", ["GET"], sandbox_email_token),
     ("/admin/users/<int:user_id>/approve.json", ["PUT"], approve),

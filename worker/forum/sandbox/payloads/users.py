@@ -60,10 +60,39 @@ def _now_age(forum: Forum, moment: Any) -> float | None:
     return round((forum.now() - moment).total_seconds(), 3)
 
 
-def admin_user_list_item(forum: Forum, user: User, *, show_email: bool) -> dict[str, Any]:
-    """AdminUserListSerializer (conditional keys included when Discourse includes them)."""
+MAX_STAFF_DELETE_POST_COUNT = 5  # User::MAX_STAFF_DELETE_POST_COUNT
+DELETE_USER_MAX_POST_AGE_DAYS = 60  # SiteSetting.delete_user_max_post_age
+
+
+def can_delete_user(forum: Forum, user: User | None) -> bool:
+    """Guardian#can_delete_user? for a staff viewer deleting someone else: never an admin
+    (nor the system user); a member with more than five posts only while their first
+    post is recent."""
+    if user is None or user.admin or user.id < 0:
+        return False
+    posts = [p for p in forum.posts.values() if p.user_id == user.id and p.deleted_at is None]
+    if len(posts) <= MAX_STAFF_DELETE_POST_COUNT:
+        return True
+    first = min(p.created_at for p in posts)
+    return (forum.now() - first).days < DELETE_USER_MAX_POST_AGE_DAYS
+
+
+def admin_user_list_item(
+    forum: Forum,
+    user: User,
+    *,
+    show_email: bool,
+    viewer: User | None = None,
+    include_can_be_deleted: bool = False,
+) -> dict[str, Any]:
+    """AdminUserListSerializer (conditional keys included when Discourse includes them).
+
+    ``show_email``: ``emails_desired`` and Guardian#can_check_emails?; staff always see
+    their own email and staged users' (``include_email?``)."""
     stats = _user_stats(forum, user)
     now = forum.now()
+    if viewer is not None and viewer.staff and (viewer.id == user.id or user.staged):
+        show_email = True
     data: dict[str, Any] = {
         "id": user.id,
         "username": user.username,
@@ -99,6 +128,33 @@ def admin_user_list_item(forum: Forum, user: User, *, show_email: bool) -> dict[
     if user.silenced(now):
         data["silenced"] = True
         data["silenced_till"] = iso(user.silenced_till)
+        # index renders with include_silence_reason: true (the spec reads it)
+        data["silence_reason"] = user.silence_reason
+    if include_can_be_deleted:
+        data["can_be_deleted"] = can_delete_user(forum, user)
+    return data
+
+
+def admin_user(forum: Forum, user: User, viewer: User | None) -> dict[str, Any]:
+    """AdminUserSerializer (what ``#trust_level`` renders): the list item plus a few keys,
+    not the detailed view's groups, penalties or counts."""
+    data = admin_user_list_item(forum, user, show_email=False, viewer=viewer)
+    data.update(
+        {
+            "name": user.name,
+            "can_send_activation_email": not user.active,
+            "can_activate": not user.active,
+            "can_deactivate": not user.staff,  # Guardian#can_deactivate? is can_suspend?
+            "ip_address": "127.0.0.1",
+            "registration_ip_address": None,
+            "single_sign_on_record": None,
+            "can_be_deleted": can_delete_user(forum, user),
+        }
+    )
+    if "email" in data:
+        data["associated_accounts"] = []
+    if forum.settings["must_approve_users"]:
+        data["can_approve"] = user.active and not user.approved
     return data
 
 
@@ -171,7 +227,7 @@ def admin_user_detail(forum: Forum, user: User) -> dict[str, Any]:
             "associated_accounts": [],
             "can_send_activation_email": not user.active,
             "can_activate": not user.active,
-            "can_deactivate": user.active,
+            "can_deactivate": not user.staff,  # Guardian#can_deactivate? is can_suspend?
             "can_change_trust_level": True,
             "ip_address": "127.0.0.1",
             "registration_ip_address": None,
@@ -191,7 +247,7 @@ def admin_user_detail(forum: Forum, user: User) -> dict[str, Any]:
                 if t.archetype == "private_message" and t.user_id == user.id
             ),
             "can_delete_all_posts": True,
-            "can_be_deleted": stats["post_count"] == 0,
+            "can_be_deleted": can_delete_user(forum, user),
             "can_be_anonymized": not user.admin,
             "can_be_merged": not user.admin,
             "full_suspend_reason": user.suspend_reason if user.suspended(now) else None,

@@ -45,7 +45,9 @@ def post_notice(condition: str, lines: list[str], raised_at: str) -> None:
         actions = plan_notice(
             rules, notice, category_id=category_id, topic_id=int(topic) if topic else None
         )
-        applier = Applier(client, redis_client, live=runtime.settings().live, rules=rules)
+        # A notice states Diamond's own condition (jobs that gave up, rules that do not
+        # load), true in either mode and acting on no one: never marked as a shadow rehearsal.
+        applier = Applier(client, redis_client, live=True, rules=rules)
         report = applier.apply(actions)
     except ForumRejected as exc:
         if exc.status in (401, 403):

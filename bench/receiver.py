@@ -2,7 +2,7 @@
 
     python -m bench.receiver [--count 10000] [--clients 3] [--workers 3] [--threads 2]
 
-Starts a private Redis, ``diamond serve`` (gunicorn, its buffered gthread worker) and, after the load,
+Starts a private Redis, ``diamond serve`` (gunicorn, buffered gthread worker) and, after
 ``diamond worker``. Each client process keeps one connection alive and sends
 distinct ``post_created`` deliveries (real captured body, new id per delivery,
 signed). Prints accepted/s, p50/p99 latency and the worker's drain time.

@@ -2,8 +2,8 @@
 
     python -m bench.receiver [--count 10000] [--clients 3] [--workers 3] [--threads 2]
 
-Starts a private Redis, ``diamond serve`` (gunicorn, gthread) and, after the load,
-``diamond worker``. Each client process keeps one connection alive and sends
+Starts a private Redis, ``diamond serve`` (gunicorn, buffered gthread worker) and, after the
+load, ``diamond worker``. Each client process keeps one connection alive and sends
 distinct ``post_created`` deliveries (real captured body, new id per delivery,
 signed). Prints accepted/s, p50/p99 latency and the worker's drain time.
 Targets: >= 1,000 accepted/s and p99 <= 50 ms on a 2-core machine.

@@ -108,3 +108,18 @@ def test_deep_nesting_is_a_problem_not_a_crash() -> None:
 def test_format_path() -> None:
     assert format_path(("penalties", "ladder", 1, "strikes")) == "penalties.ladder[1].strikes"
     assert format_path((0, "a b", True)) == '[0]["a b"]["True"]'
+
+
+def test_a_nul_byte_is_located_at_its_line_and_column() -> None:
+    located = parse_located_yaml("name: camp\nwelcome: ab\x00c\n", "rules/camp.yml")
+    assert [str(p) for p in located.problems] == [
+        "rules/camp.yml:2:12: YAML: character U+0000 is not allowed in a rule file"
+    ]
+
+
+def test_a_control_character_in_any_rule_file_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "camp.yml"
+    path.write_bytes(b"a: 1\n\nb: \x07\n")
+    (problem,) = load_located_yaml(path, "rules/camp.yml").problems
+    assert (problem.line, problem.col) == (3, 4)
+    assert "U+0007" in problem.message

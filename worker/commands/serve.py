@@ -12,12 +12,23 @@ HELP = "run the webhook receiver (gunicorn; --dev for werkzeug's development ser
 log = logging.getLogger(__name__)
 
 NO_SECRET_FLAG = "--insecure-dev-no-secret"
+# Discourse's webhook bodies are a few KiB sent from a nearby host: 10 s is ample for a
+# real sender and bounds what a trickling client can hold.
+READ_TIMEOUT_SECONDS = 10.0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", default="0.0.0.0:8080", help="host:port (default 0.0.0.0:8080)")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=READ_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help="a request not fully received this long after its connection opened (or its "
+        f"previous request was answered) is answered 408 (default {READ_TIMEOUT_SECONDS:g})",
+    )
     parser.add_argument("--dev", action="store_true", help="werkzeug's server, one process")
     parser.add_argument(
         NO_SECRET_FLAG,
@@ -69,11 +80,29 @@ def run(args: argparse.Namespace) -> int:
 
         run_simple(host or "127.0.0.1", int(port), app, threaded=True)
         return 0
-    return run_gunicorn(factory, bind=args.bind, workers=args.workers, threads=args.threads)
+    return run_gunicorn(
+        factory,
+        bind=args.bind,
+        workers=args.workers,
+        threads=args.threads,
+        read_timeout=args.read_timeout,
+    )
 
 
-def run_gunicorn(factory: Any, *, bind: str, workers: int, threads: int) -> int:
+def run_gunicorn(
+    factory: Any,
+    *,
+    bind: str,
+    workers: int,
+    threads: int,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+) -> int:
     from gunicorn.app.base import BaseApplication
+
+    from worker.pipeline.server_worker import BufferedThreadWorker
+
+    # The workers are forked from this process: they inherit the class attribute.
+    BufferedThreadWorker.read_timeout = read_timeout
 
     class ReceiverApplication(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -81,7 +110,9 @@ def run_gunicorn(factory: Any, *, bind: str, workers: int, threads: int) -> int:
                 "bind": bind,
                 "workers": workers,
                 "threads": threads,
-                "worker_class": "gthread",
+                # gthread, but a request is read whole before a thread serves it:
+                # slow clients cannot hold the threads (see server_worker).
+                "worker_class": "worker.pipeline.server_worker.BufferedThreadWorker",
                 "keepalive": 5,  # Discourse reuses connections; so does a proxy
                 "timeout": 30,
                 "graceful_timeout": 20,

@@ -25,6 +25,12 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # seen before within the dedup TTL
     OWN = "own"  # done by Diamond's own API user
     UNUSED = "unused"  # no route for this event
+    BUILT_IN = "built_in"  # about Discourse's own accounts (system -1, discobot -2)
+
+
+def _built_in(user_id: object) -> bool:
+    """Discourse's own accounts have ids below 1 (system is -1); never gated or judged."""
+    return isinstance(user_id, int) and not isinstance(user_id, bool) and -1000 < user_id < 1
 
 
 class Dispatcher:
@@ -46,9 +52,13 @@ class Dispatcher:
         ``BadEvent`` when a route's id is missing; ``redis.RedisError`` when Redis is
         down (nothing is claimed then, so a retry of the same event is not a duplicate).
         """
-        calls = [(route.actor, route.extract(obj)) for route in r.routes_for(event)]
-        if not calls:
+        routes = r.routes_for(event)
+        if not routes:
             return Outcome.UNUSED, 0
+        r.check_event_type(event_type, event)
+        if event_type == "user" and _built_in(obj.get("id")):
+            return Outcome.BUILT_IN, 0  # a real delivery, but nobody Diamond manages
+        calls = [(route.actor, route.extract(obj)) for route in routes]
         author = r.author_of(event_type, obj)
         if author is not None and author.casefold() == self._own_user:
             return Outcome.OWN, 0

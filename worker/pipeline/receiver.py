@@ -30,6 +30,9 @@ from worker.pipeline.signature import verify
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+# Real bodies nest 4 deep (a user's groups); a forged one 100,000 deep must not reach
+# the parser's recursion (a RecursionError answered 500).
+MAX_JSON_DEPTH = 32
 WEBHOOK_PATHS = frozenset({"/", "/webhook", "/webhooks/discourse"})
 
 
@@ -164,7 +167,11 @@ class Receiver:
         declared = request.content_length
         if declared is not None and declared > MAX_BODY_BYTES:
             return _json(413, error=f"body larger than {MAX_BODY_BYTES} bytes")
-        body = request.stream.read(MAX_BODY_BYTES + 1)
+        try:
+            body = request.stream.read(MAX_BODY_BYTES + 1)
+        except Exception as exc:  # the server's decoder: bad chunked framing, cut-off body
+            log.debug("receiver: unreadable body (%s: %s)", type(exc).__name__, exc)
+            return _json(400, error="body could not be read (malformed chunked framing?)")
         if len(body) > MAX_BODY_BYTES:
             return _json(413, error=f"body larger than {MAX_BODY_BYTES} bytes")
 
@@ -182,6 +189,10 @@ class Receiver:
             payload = json.loads(body)
         except ValueError:
             return _json(400, error="body is not valid JSON")
+        except RecursionError:
+            return _json(400, error=f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if nested_deeper_than(payload, MAX_JSON_DEPTH):
+            return _json(400, error=f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
         if event_type == "ping":
             return _json(200, status="pong")
@@ -237,6 +248,23 @@ def worker_health(
 
 def _queues(broker: dramatiq.Broker) -> list[str]:
     return [q for q in broker.get_declared_queues() if not q.endswith((".DQ", ".XQ"))]
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """True when ``value`` has containers more than ``limit`` deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def missing_actors(broker: dramatiq.Broker) -> list[str]:

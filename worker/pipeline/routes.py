@@ -39,6 +39,57 @@ class BadEvent(ValueError):
     """The body does not match its event type (missing object, missing or bad id)."""
 
 
+# Discourse's ids are PostgreSQL integer or bigint serials: positive and at most 2^63 - 1.
+# Real ids are far below (the captures' largest is five digits); anything outside is
+# forged or corrupt and would only make an actor look up nonsense.
+MAX_ID = 2**63 - 1
+
+# The X-Discourse-Event-Type each core event is sent with (WebHook.enqueue_*_hooks in
+# Discourse: the type is the body's root key). A routed event under another type is a
+# contradiction, not a delivery. Events not listed are not checked (plugins add more).
+EVENT_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        **{f"topic_{v}": "topic" for v in ("created", "revised", "edited", "destroyed")},
+        "topic_recovered": "topic",
+        **{f"post_{v}": "post" for v in ("created", "edited", "destroyed", "recovered")},
+        **{
+            f"user_{v}": "user"
+            for v in (
+                "logged_in",
+                "logged_out",
+                "confirmed_email",
+                "created",
+                "approved",
+                "updated",
+                "destroyed",
+                "suspended",
+                "unsuspended",
+            )
+        },
+        **{f"group_{v}": "group" for v in ("created", "updated", "destroyed")},
+        **{f"category_{v}": "category" for v in ("created", "updated", "destroyed")},
+        **{f"tag_{v}": "tag" for v in ("created", "updated", "destroyed")},
+        "post_liked": "like",
+    }
+)
+
+
+def is_id(value: Any) -> bool:
+    """A value Discourse could have sent as a row id (see ``MAX_ID``)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def is_text(value: Any) -> bool:
+    """A string that can travel on (UTF-8, so no lone surrogates from a ``\\ud800`` escape)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Route:
     event: str  # X-Discourse-Event, e.g. "post_created"
@@ -55,10 +106,12 @@ class Route:
             value = lookup(obj, path)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadEvent(f"{self.event}: {path!r} must be an integer id")
+            if not is_id(value):
+                raise BadEvent(f"{self.event}: {path!r} must be an id from 1 to 2^63-1")
             kwargs[arg] = value
         for arg, path in self.names.items():
             value = lookup(obj, path)
-            if not isinstance(value, str) or not value.strip():
+            if not is_text(value) or not value.strip():
                 raise BadEvent(f"{self.event}: {path!r} must be a non-empty name")
             kwargs[arg] = value
         if self.hints:
@@ -122,18 +175,38 @@ def body_hints(obj: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str, st
         if path.split(".", 1)[0] not in obj:
             continue
         value = lookup(obj, path)
-        out[arg] = value.strip() if isinstance(value, str) and value.strip() else None
+        out[arg] = value.strip() if is_text(value) and value.strip() else None
     return out
 
 
 def event_object(event_type: str, payload: Any) -> Mapping[str, Any]:
-    """The object of a ``{"<type>": {...}}`` body, or ``BadEvent``."""
+    """The object of a ``{"<type>": {...}}`` body, or ``BadEvent``.
+
+    Discourse sends exactly one root key, the event type: a body with others beside
+    it says something its header does not.
+    """
     if not isinstance(payload, Mapping):
         raise BadEvent("body must be a JSON object")
     obj = payload.get(event_type)
     if not isinstance(obj, Mapping):
         raise BadEvent(f"body has no {event_type!r} object")
+    if len(payload) != 1:
+        others = sorted(str(key) for key in payload if key != event_type)
+        raise BadEvent(
+            f"body has root keys besides {event_type!r} ({', '.join(others)[:100]}); "
+            "Discourse sends one, the X-Discourse-Event-Type"
+        )
     return obj
+
+
+def check_event_type(event_type: str, event: str) -> None:
+    """``BadEvent`` when ``event`` is never sent under ``event_type`` (see EVENT_TYPES)."""
+    expected = EVENT_TYPES.get(event)
+    if expected is not None and expected != event_type:
+        raise BadEvent(
+            f"X-Discourse-Event {event[:60]!r} comes with X-Discourse-Event-Type "
+            f"{expected!r}, not {event_type[:60]!r}"
+        )
 
 
 def author_of(event_type: str, obj: Mapping[str, Any]) -> str | None:
@@ -149,6 +222,10 @@ def identity(event: str, obj: Mapping[str, Any]) -> str | None:
     so a later ``user_updated`` of the same user is never mistaken for a duplicate).
     """
     object_id, updated_at = obj.get("id"), obj.get("updated_at")
-    if object_id is None or not updated_at:
+    # Only a real id and a plain timestamp make a key (a forged value must not make
+    # Redis keys of any size or encoding).
+    if not is_id(object_id) or not isinstance(updated_at, str):
+        return None
+    if not updated_at or len(updated_at) > 64 or not updated_at.isascii():
         return None
     return f"{event}:{object_id}:{updated_at}"

@@ -116,6 +116,11 @@ def parse_located_yaml(text: str, file: str) -> LocatedYaml:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         return LocatedYaml(None, index, [_syntax_problem(exc, text, file)])
+    except yaml.reader.ReaderError as exc:  # a NUL or control character: it has a position
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"YAML: character U+{exc.character:04X} is not allowed in a rule file"
+        return LocatedYaml(None, index, [Problem(file, line, col, "", message)])
     except yaml.YAMLError as exc:  # unmarked, e.g. a second document
         return LocatedYaml(None, index, [Problem(file, 1, 1, "", f"YAML: {exc}")])
     except RecursionError:

@@ -38,6 +38,18 @@ from worker.rules.types import (
     Weekday,
 )
 
+# Human limits on durations and counts: beyond them a value is a typo, and the engines'
+# date arithmetic would leave the calendar (OverflowError: date value out of range).
+MAX_CAMP_DAYS = 120  # a camp of at most four months
+MAX_HOURS = 336  # hour windows within two weeks
+MAX_WEEKS = 104  # look-backs and streaks within two years
+MAX_SILENCE_DAYS = 3 * 366  # a silence of at most about three years
+MAX_MEMBERS = 1000  # Discourse adds at most 1,000 usernames to a group at once
+CampDays = Annotated[PositiveInt, Field(le=MAX_CAMP_DAYS)]
+WeekHours = Annotated[PositiveInt, Field(le=MAX_HOURS)]
+Weeks = Annotated[PositiveInt, Field(le=MAX_WEEKS)]
+MemberCount = Annotated[PositiveInt, Field(le=MAX_MEMBERS)]
+
 
 class RulesModel(BaseModel):
     """Base of every rule model: immutable, unknown keys are errors."""
@@ -218,7 +230,7 @@ class IntroductionTask(RulesModel):
 
 class CheckinTask(RulesModel):
     category: CategorySlug  # a post here (topic or reply) on a camp day counts for that day
-    min_days: PositiveInt = 5  # of the camp's days (days in the community time zone)
+    min_days: CampDays = 5  # of the camp's days (days in the community time zone)
     min_length: NonNegativeInt = 0
 
 
@@ -234,8 +246,8 @@ class CampTasks(RulesModel):
 
 
 class CampExtension(RulesModel):
-    days: PositiveInt = 7
-    times: NonNegativeInt = 1  # how many extensions before removal
+    days: CampDays = 7
+    times: Annotated[NonNegativeInt, Field(le=10)] = 1  # how many extensions before removal
 
 
 _CAMP_WELCOME = Placeholders(
@@ -274,7 +286,7 @@ class CampMessages(RulesModel):
 
 
 class Camp(RulesModel):
-    duration_days: PositiveInt = 7
+    duration_days: CampDays = 7
     tasks: CampTasks
     on_pass: Literal["promote"] = "promote"  # move from camp group to members group
     on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
@@ -289,9 +301,9 @@ LeaderSource = Literal["volunteers", "most_active", "staff"]
 
 
 class SquadSize(RulesModel):
-    target: PositiveInt = 10
-    min: PositiveInt = 8
-    max: PositiveInt = 12
+    target: MemberCount = 10
+    min: MemberCount = 8
+    max: MemberCount = 12
 
     @model_validator(mode="after")
     def _ordered(self) -> SquadSize:
@@ -308,7 +320,7 @@ class Grouping(RulesModel):
 
     key_field: UserFieldName | None = None  # None: one class per intake
     unknown_value: str = "other"  # class key for members with the field empty
-    class_size: PositiveInt = 20  # members per class; a class is split into squads
+    class_size: MemberCount = 20  # members per class; a class is split into squads
     class_leader: bool = True  # pick a class leader among the squad leaders
 
 
@@ -410,10 +422,10 @@ class ReviewObligation(RulesModel):
     min_length: PositiveInt = 100
     # A review is on time by the end of the day this many days after the neighbour's article
     # (or after one's own, if that came later; community time zone); None: until the cap.
-    due_days_after_article: NonNegativeInt | None = 1
+    due_days_after_article: Annotated[NonNegativeInt, Field(le=14)] | None = 1
     # Cap: reviews of week W's articles count until the article deadline + window_hours
     # (later than their due time they count as late; after the cap as missing).
-    window_hours: PositiveInt = 48
+    window_hours: WeekHours = 48
 
 
 class Deadline(RulesModel):
@@ -421,7 +433,9 @@ class Deadline(RulesModel):
 
     weekday: Weekday = "sunday"
     time: dt.time = dt.time(22, 0)
-    late_hours: NonNegativeInt = 24  # an article this late counts as "late", later as missing
+    late_hours: Annotated[NonNegativeInt, Field(le=MAX_HOURS)] = (
+        24  # an article this late counts as "late", later as missing
+    )
 
 
 class Reminder(RulesModel):
@@ -447,9 +461,11 @@ class Reminder(RulesModel):
 class LeaveOfAbsence(RulesModel):
     enabled: bool = True
     category: CategorySlug = "leave"  # a post here by the member requests leave
-    min_notice_hours: NonNegativeInt = 24  # before the deadline of the week requested
-    max_weeks_in_a_row: PositiveInt = 2
-    max_weeks_per_year: NonNegativeInt = 6
+    min_notice_hours: Annotated[NonNegativeInt, Field(le=MAX_HOURS)] = (
+        24  # before the deadline of the week requested
+    )
+    max_weeks_in_a_row: Weeks = 2
+    max_weeks_per_year: Annotated[NonNegativeInt, Field(le=53)] = 6
     # Optional user field listing weeks of leave, e.g. "2026-W47, 2026-W48".
     user_field: UserFieldName | None = None
 
@@ -461,7 +477,7 @@ class StrikeWeights(RulesModel):
 
 
 class StrikeExpiry(RulesModel):
-    clean_weeks: PositiveInt = 4  # consecutive weeks with no new strike
+    clean_weeks: Weeks = 4  # consecutive weeks with no new strike
     forgive: Literal["all", "one"] = "all"  # what those weeks wipe out
 
 
@@ -490,7 +506,7 @@ class PublicNoticeAction(RulesModel):
 
 class SilenceAction(RulesModel):
     action: Literal["silence"]
-    days: PositiveInt
+    days: Annotated[PositiveInt, Field(le=MAX_SILENCE_DAYS)]
     # reason shown to the member
     template: Annotated[TemplateKey, Placeholders(*_LADDER, "days", "until")]
 
@@ -508,7 +524,9 @@ PenaltyAction = Annotated[
 
 
 class LadderStep(RulesModel):
-    strikes: PositiveInt  # reached when a member's active strikes >= this
+    strikes: Annotated[
+        PositiveInt, Field(le=1000)
+    ]  # reached when a member's active strikes >= this
     actions: tuple[PenaltyAction, ...] = Field(min_length=1)
 
 
@@ -591,14 +609,14 @@ class Obligations(RulesModel):
 class ReviewerBeyondDuty(RulesModel):
     kind: Literal["reviewer_beyond_duty"]
     min_extra_reviews: PositiveInt = 5  # reviews beyond one's obligation
-    weeks: PositiveInt = 4  # within the last N weeks
+    weeks: Weeks = 4  # within the last N weeks
     min_length: NonNegativeInt = 100
 
 
 class DigestCurator(RulesModel):
     kind: Literal["digest_curator"]
     min_digests: PositiveInt = 2  # topics in community.categories.digests (or tagged `tag`)
-    weeks: PositiveInt = 4
+    weeks: Weeks = 4
     min_length: NonNegativeInt = 300
     min_likes: NonNegativeInt = 3  # liked by at least this many others
     min_replies: NonNegativeInt = 1  # replies by others: it gathered a discussion
@@ -608,30 +626,30 @@ class DigestCurator(RulesModel):
 class HomeworkReminder(RulesModel):
     kind: Literal["homework_reminder"]
     min_reminders: PositiveInt = 3  # posts mentioning squad mates who had not yet posted
-    weeks: PositiveInt = 4
+    weeks: Weeks = 4
 
 
 class Connector(RulesModel):
     kind: Literal["connector"]
     min_other_squads: PositiveInt = 3  # distinct other squads replied to / reviewed
     min_people: NonNegativeInt = 5  # distinct people of other squads replied to / reviewed
-    weeks: PositiveInt = 4
+    weeks: Weeks = 4
 
 
 class Welcomer(RulesModel):
     kind: Literal["welcomer"]
     min_campers_welcomed: PositiveInt = 5  # distinct campers replied to in introductions
-    weeks: PositiveInt = 4
+    weeks: Weeks = 4
 
 
 class Streak(RulesModel):
     kind: Literal["streak"]
-    weeks: PositiveInt = 8  # consecutive weeks with every obligation met
+    weeks: Weeks = 8  # consecutive weeks with every obligation met
 
 
 class FullAttendance(RulesModel):
     kind: Literal["full_attendance"]
-    weeks: PositiveInt = 4  # consecutive weeks in which every squad member met every obligation
+    weeks: Weeks = 4  # consecutive weeks in which every squad member met every obligation
 
 
 BadgeCriterion = Annotated[
@@ -780,9 +798,9 @@ class HealthMessages(RulesModel):
 class Health(RulesModel):
     report_cron: CronExpr = "0 21 * * sun"
     report_category: CategorySlug | None = None  # None: community.categories.audit_log
-    lookback_weeks: PositiveInt = 4  # trends are computed over this many weeks
-    isolation_weeks: PositiveInt = 2  # no interaction for this many weeks: isolated
-    unanswered_hours: PositiveInt = 48  # a topic this old with no reply by others: unanswered
+    lookback_weeks: Weeks = 4  # trends are computed over this many weeks
+    isolation_weeks: Weeks = 2  # no interaction for this many weeks: isolated
+    unanswered_hours: WeekHours = 48  # a topic this old with no reply by others: unanswered
     link_only_max_units: NonNegativeInt = 5  # a post with a link and at most this much text
     thresholds: HealthThresholds = HealthThresholds()
     messages: HealthMessages

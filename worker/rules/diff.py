@@ -1,0 +1,50 @@
+"""What changed between two sets of rules, key by key (``diamond whatif``, the changelog).
+
+    changes = rule_changes(old, new)   # [RuleChange("obligations.article.min_length", 800, 1200)]
+
+Pure: both rule sets are plain frozen models; every leaf is compared by its dotted path
+(lists by index, e.g. ``obligations.penalties.ladder[1].strikes``). A key present on one
+side only shows ``None`` on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from worker.rules.models import Rules
+
+
+class RuleChange(NamedTuple):
+    key: str  # dotted path, the file first: "obligations.article.min_length"
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.key}: {_show(self.old)} → {_show(self.new)}"
+
+
+def rule_changes(old: Rules, new: Rules) -> list[RuleChange]:
+    """Every leaf that differs, in a stable order (by key)."""
+    before = dict(_leaves("", old.model_dump(mode="json")))
+    after = dict(_leaves("", new.model_dump(mode="json")))
+    keys = sorted(set(before) | set(after))
+    return [
+        RuleChange(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)
+    ]
+
+
+def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            yield from _leaves(f"{prefix}.{key}" if prefix else str(key), item)
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        for index, item in enumerate(value):
+            yield from _leaves(f"{prefix}[{index}]", item)
+    else:
+        yield prefix, value
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
     register_secret(args.api_key)
     register_secret(args.webhook_secret)
+    # Ctrl-C, SIGTERM and SIGHUP all end it the same way: --save writes the world and an
+    # embedded Redis stops (also when started in the background, where SIGINT is ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         rate_limit = parse_rate_limit(args.rate_limit) if args.rate_limit else None
         faults = [parse_rule(spec) for spec in args.fault]
@@ -133,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
             )
         try:
             run_simple(args.host, args.port, sandbox.app, threaded=True, use_reloader=False)
+        except KeyboardInterrupt:
+            print("diamond sandbox: stopping")
         finally:
             sandbox.webhooks.close()
             if args.save:
@@ -142,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
                 save_world(args.save, sandbox.forum, redis_client, meta)
                 print(f"diamond sandbox: world saved to {args.save}")
     return 0
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _world_line(path: Path, world: Any, forum: Any) -> str:

@@ -32,6 +32,19 @@ BUDGET_KEYS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _own_log_handlers():
+    """``cli.main`` adds a stderr handler bound to this test's captured stream; a later
+    test's log line must not reach it once that stream is closed."""
+    import logging
+
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in saved]:
+        root.removeHandler(handler)
+
+
 def proposed_rules(tmp_path: Path, min_length: int) -> Path:
     target = tmp_path / "proposed-rules"
     shutil.copytree(ROOT / "rules", target)

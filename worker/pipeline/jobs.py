@@ -44,6 +44,7 @@ ACTOR_MODULES: list[str] = [
     "worker.jobs.obligations",
     "worker.jobs.recognition",
     "worker.jobs.posts",  # the one post actor: feeds membership, obligations, recognition
+    "worker.jobs.changelog",  # the rules changelog in the staff audit log
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

@@ -26,8 +26,13 @@ class RuleChange(NamedTuple):
 
 def rule_changes(old: Rules, new: Rules) -> list[RuleChange]:
     """Every leaf that differs, in a stable order (by key)."""
-    before = dict(_leaves("", old.model_dump(mode="json")))
-    after = dict(_leaves("", new.model_dump(mode="json")))
+    return dump_changes(old.model_dump(mode="json"), new.model_dump(mode="json"))
+
+
+def dump_changes(old: dict[str, Any], new: dict[str, Any]) -> list[RuleChange]:
+    """``rule_changes`` of two ``model_dump(mode="json")`` (a copy recorded in Redis)."""
+    before = dict(_leaves("", old))
+    after = dict(_leaves("", new))
     keys = sorted(set(before) | set(after))
     return [
         RuleChange(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)

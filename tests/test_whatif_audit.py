@@ -23,7 +23,7 @@ from worker.ledger.weekly import audit_moment, run_audit
 from worker.rules.diff import rule_changes
 from worker.whatif.audit import compare, read_audit_facts, replay
 from worker.whatif.readonly import ReadOnlyRedis, WriteRefused
-from worker.whatif.render import render_audit
+from worker.whatif.render import render_audit, render_audited
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +161,34 @@ def test_the_read_only_client_refuses_every_write(redis_client: redis.Redis) -> 
     assert pipe.execute() == [{}]
     assert redis_client.get("whatif:probe") == b"1"
     assert not redis_client.exists("whatif:probe-hash")
+
+
+def test_a_changed_rule_does_not_reach_back_into_an_audited_week(
+    sandbox, redis_client: redis.Redis
+) -> None:
+    roster, _ids = build_world(sandbox, redis_client)
+    current, proposed = shipped_rules(), rules_with(article={"min_length": 1200})
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    now = audit_moment(current, W47) + dt.timedelta(minutes=1)
+    first = run_audit(client, redis_client, current, roster, W47, now=now, live=True)
+    assert first.recorded
+    audited = {u: h[W47] for u, h in Ledger(redis_client).histories(MEMBERS).items()}
+    assert audited["m01"] == 0  # 900 字 met the 800 in force then
+
+    # The moderator raises min_length; the week is audited again (by hand, or a catch-up).
+    again = run_audit(client, redis_client, proposed, roster, W47, now=now, live=True, confirm=True)
+    assert again.plan.results.by_member["m01"].outcome == "met"
+    assert {u: h[W47] for u, h in Ledger(redis_client).histories(MEMBERS).items()} == audited
+    assert list(Ledger(redis_client).audited_weeks()) == [W47]
+    facts = read_audit_facts(client, redis_client, proposed, [W47], roster=roster)
+    [said] = render_audited([Week(2026, 46), W47], facts.audited)
+    assert (
+        said.startswith("already audited: 2026-W47: a re-audit keeps") and "from 2026-W48" in said
+    )
+
+    # The next week is judged under the new rules.
+    from worker.ledger.weekly import rules_of_week
+
+    w48 = Week(2026, 48)
+    assert rules_of_week(Ledger(redis_client), proposed, w48).obligations.article.min_length == 1200
+    assert rules_of_week(Ledger(redis_client), proposed, W47).obligations.article.min_length == 800

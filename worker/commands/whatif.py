@@ -123,7 +123,7 @@ def _audit(
 ) -> None:
     from worker.engine.weeks import audit_week, weeks_between
     from worker.whatif.audit import compare, read_audit_facts, replay, weeks_with_posts
-    from worker.whatif.render import render_audit
+    from worker.whatif.render import render_audit, render_audited
 
     last = audit_week(current.obligations, now, current.tz)
     weeks = wanted or weeks_between(_back(last, DEFAULT_LOOKBACK - 1), last)
@@ -138,6 +138,7 @@ def _audit(
         f"in {len(facts.roster.squads)} squads; strike history from the "
         f"{'live' if settings.live else 'shadow'} book\n"
     )
+    print("\n".join(render_audited(weeks, facts.audited)) + "\n")
     diffs = compare(replay(current, facts, weeks), replay(proposed, facts, weeks))
     print("\n".join(render_audit(diffs)))
 

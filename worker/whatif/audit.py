@@ -57,6 +57,8 @@ class AuditFacts:
     histories: Mapping[str, History]  # recorded strikes, per member and week
     languages: Mapping[str, str] = field(default_factory=dict)
     audit_log_id: int | None = None
+    # weeks audited already -> checksum of the obligations rules they stay judged under
+    audited: Mapping[Week, str] = field(default_factory=dict)
 
 
 def read_audit_facts(
@@ -93,6 +95,7 @@ def read_audit_facts(
         histories=ledger.histories(sorted(roster.members), live=live),
         languages=MembershipStore(reader).languages(),
         audit_log_id=categories.get(rules.community.categories.audit_log),
+        audited=ledger.audited_weeks(),
     )
 
 

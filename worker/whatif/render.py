@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from worker.engine.weeks import Week
 from worker.rules.diff import RuleChange
 from worker.whatif.audit import MemberSide, Totals, WeekDiff
 
@@ -12,6 +13,19 @@ def render_changes(changes: Sequence[RuleChange]) -> list[str]:
     if not changes:
         return ["rule changes: none (the proposed rules are the current ones)"]
     return ["rule changes:", *(f"  {c}" for c in changes)]
+
+
+def render_audited(weeks: Sequence[Week], audited: Mapping[Week, str]) -> list[str]:
+    """Which of the replayed weeks the proposed rules would not touch (audited already)."""
+    done = [w for w in weeks if w in audited]
+    if not done:
+        return ["already audited: none of these weeks; the proposed rules would judge them all"]
+    later = max(done).next()
+    return [
+        f"already audited: {', '.join(map(str, done))}: a re-audit keeps the obligations "
+        f"rules each was first audited under; the proposed rules apply from {later} on "
+        "(below: what they would have done had they been in force)"
+    ]
 
 
 def _arrow(a: object, b: object) -> str:

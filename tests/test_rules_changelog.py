@@ -148,3 +148,51 @@ def test_diamond_check_refuses_a_changelog_title_that_can_repeat_or_no_changelog
     problems = problems_of(rules_dir)
     assert all("template 'rules_changelog' is missing" in p for p in problems), problems
     assert len(problems) == 2
+
+
+def _proposed(tmp_path: Path) -> tuple[Path, Path]:
+    """The rules in force, and a copy with a threshold of every kind and a schedule changed."""
+    import shutil
+
+    old = copy_rules(tmp_path / "old")
+    new = tmp_path / "new" / "rules"
+    shutil.copytree(old, new)
+    edit(new, "obligations.yml", "min_length: 500", "min_length: 700")
+    edit(new, "obligations.yml", 'cron: "0 23 * * tue"', 'cron: "0 21 * * tue"')
+    edit(new, "camp.yml", "min_days: 5", "min_days: 6")
+    edit(new, "squads.yml", "target: 10", "target: 9")
+    return old, new
+
+
+def test_check_against_says_when_each_change_takes_effect(tmp_path: Path, capsys) -> None:
+    from worker import cli
+
+    old, new = _proposed(tmp_path)
+    assert cli.main(["check", str(new), "--against", str(old)]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if "⇒" in line}
+    assert "500 → 700" in lines["obligations.article.min_length"]
+    assert "from the next week to be audited on" in lines["obligations.article.min_length"]
+    assert "⇒ at once" in lines["obligations.audit.cron"]
+    assert "camps that start after the change" in lines["camp.tasks.checkins.min_days"]
+    assert "the next formation of squads" in lines["squads.size.target"]
+    assert len(lines) == 4, out
+
+
+def test_check_compares_with_the_rules_the_worker_last_loaded_when_redis_is_reachable(
+    tmp_path: Path, capsys, redis_client, redis_url, monkeypatch
+) -> None:
+    from worker import cli
+    from worker.rules.loaded import record_loaded
+
+    old, new = _proposed(tmp_path)
+    monkeypatch.setenv("DIAMOND_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens
+    assert cli.main(["check", str(new)]) == 0
+    assert "⇒" not in capsys.readouterr().out  # nothing running to compare with: skipped
+
+    monkeypatch.setenv("DIAMOND_REDIS_URL", redis_url)
+    record_loaded(redis_client, load_rules(old), datetime.now(UTC))
+    assert cli.main(["check", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "compared with the rules the worker last loaded:" in out
+    assert "obligations.article.min_length: 500 → 700  ⇒ from the next week" in out

@@ -53,3 +53,42 @@ def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 def _show(value: Any, limit: int = 60) -> str:
     text = "(none)" if value is None else repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ─────────────────────────── when a change takes effect ───────────────────────────
+
+AT_ONCE = "at once: the scheduler and the worker re-read the rules within 30 s"
+NEXT_WEEK = (
+    "from the next week to be audited on; weeks already audited keep the rules they were "
+    "first audited under"
+)
+WHEN: tuple[tuple[str, str], ...] = (  # the first prefix that matches a key decides
+    ("obligations.audit.cron", AT_ONCE),
+    ("obligations.reminders", "at once: reminders not sent yet follow the new schedule"),
+    ("obligations.messages", "messages written from now on"),
+    ("obligations.", NEXT_WEEK),
+    ("camp.check_schedule", AT_ONCE),
+    ("camp.messages", "messages written from now on"),
+    ("camp.", "camps that start after the change; camps under way keep their thresholds"),
+    ("squads.messages", "messages written from now on"),
+    ("squads.", "the next formation of squads; squads formed already stay as they are"),
+    ("gating.", "applications decided from now on; decided ones are not decided again"),
+    ("health.report_cron", AT_ONCE),
+    ("health.", "the next health report"),
+    ("badges.", "the next badge run"),
+    ("messages.", "messages written from now on"),
+    ("community.timezone", AT_ONCE + " (weeks and schedules are counted in the new zone)"),
+    ("community.", AT_ONCE),
+)
+
+
+def takes_effect(key: str) -> str:
+    """When a change of ``key`` takes effect in the running worker (``diamond check``)."""
+    return next((when for prefix, when in WHEN if key.startswith(prefix)), AT_ONCE)
+
+
+def render_effects(changes: list[RuleChange]) -> list[str]:
+    """One line per change, with when it takes effect."""
+    if not changes:
+        return ["no change from the rules in force"]
+    return [f"{change}  ⇒ {takes_effect(change.key)}" for change in changes]

@@ -452,6 +452,18 @@ def _tour(rules: Rules) -> None:
         plan_notice(rules, notice, category_id=77, topic_id=None)
         plan_notice(rules, notice, category_id=77, topic_id=9)
 
+    # The rules changelog in the staff audit log.
+    from worker.engine.changelog import plan_changelog
+
+    plan_changelog(
+        rules,
+        ["k: 1 → 2"],
+        old_checksum="a",
+        new_checksum="b",
+        changed_at=at(24, 23),
+        category_id=77,
+    )
+
 
 def test_every_call_site_passes_exactly_the_declared_names(
     monkeypatch: pytest.MonkeyPatch,

@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "jobs": "jobs",
     "sandbox": "sandbox",
     "demo": "demo",
+    "whatif": "whatif",
 }
 
 

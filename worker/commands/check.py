@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from worker.rules.diff import render_effects, rule_changes, takes_effect
 from worker.rules.loader import RULE_FILES, load_rules
 from worker.rules.models import Rules
 from worker.rules.problems import RulesInvalid
@@ -22,6 +23,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="rules directory (default: DIAMOND_RULES_DIR, else rules/)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="also say what changes from the rules in DIR, and when each change takes effect "
+        "(default: the rules the worker recorded as last loaded in Redis, if reachable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,11 +48,52 @@ def run(args: argparse.Namespace) -> int:
             count = len(exc.problems)
             print(f"{shown}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
+    against = _rules_in_force(getattr(args, "against", None))
+    if isinstance(against, str):  # the --against rules do not load
+        print(against, file=sys.stderr)
+        return 1
     if args.format == "json":
-        print(json.dumps(_report(shown, [], rules), ensure_ascii=False))
+        report = _report(shown, [], rules)
+        if against is not None:
+            report["changes"] = [
+                {**c._asdict(), "takes_effect": takes_effect(c.key)}
+                for c in rule_changes(against[1], rules)
+            ]
+        print(json.dumps(report, ensure_ascii=False, default=str))
     else:
         print(summary(shown, rules))
+        if against is not None:
+            print(f"compared with {against[0]}:")
+            print(
+                "\n".join("  " + line for line in render_effects(rule_changes(against[1], rules)))
+            )
     return 0
+
+
+def _rules_in_force(directory: Path | None) -> tuple[str, Rules] | str | None:
+    """(where from, rules) to compare with: ``directory``, else the rules the worker
+    recorded as last loaded in Redis; None when there is none to compare with (no Redis
+    configured or reachable: ``check DIR`` needs no running Diamond); a str: an error."""
+    if directory is not None:
+        try:
+            return directory.as_posix(), load_rules(directory)
+        except RulesInvalid as exc:
+            lines = [f"--against {directory}: the rules there have problems:"]
+            return "\n".join([*lines, *(f"  {p}" for p in exc.problems)])
+    try:
+        import redis
+
+        from worker.rules.loaded import last_loaded
+        from worker.settings import load_settings
+
+        url = load_settings().redis_url
+        if not url:
+            return None
+        client = redis.Redis.from_url(str(url), socket_connect_timeout=1, socket_timeout=2)
+        recorded = last_loaded(client)
+    except Exception:  # no settings, no Redis: nothing running to compare with
+        return None
+    return None if recorded is None else ("the rules the worker last loaded", recorded)
 
 
 def summary(shown: str, rules: Rules) -> str:

@@ -1,8 +1,19 @@
-"""``diamond demo``: a whole cohort's life on a sandbox forum, through the real pipeline."""
+"""``diamond demo``: a whole cohort's life on a sandbox forum, through the real pipeline.
+
+The rules come from ``DIAMOND_RULES_DIR`` when it is set (else ``rules/``), so an edited
+copy can be tried on the story. ``--keep`` leaves the forum, Redis, receiver and workers
+running with the story's world after the summary, with a settings file for the CLI, until
+Ctrl-C; ``--save FILE`` writes the world for ``diamond sandbox --world FILE``.
+
+Exit codes: 0 the story ran and did what it promised; 1 an error, a failed job, or
+something it promised did not happen (e.g. an audit halted by the guard rail); 130 Ctrl-C
+(but with ``--keep``, Ctrl-C after the story is how it ends: 0).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +33,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workdir", type=Path, help="directory for logs and the report (default: a new temp dir)"
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="after the story, keep the forum, Redis and receiver running until Ctrl-C",
+    )
+    parser.add_argument(
+        "--save", type=Path, metavar="FILE", help="save the story's world to FILE at the end"
+    )
 
 
 def _interrupt(signum: int, _frame: Any) -> None:
@@ -40,11 +59,20 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM/SIGHUP stop the demo the way Ctrl-C does: every process it started ends.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
+    from worker.demo.stack import StackOptions
+
+    rules_dir = os.environ.get("DIAMOND_RULES_DIR", "").strip()
+    if rules_dir and not Path(rules_dir).is_dir():
+        print(f"diamond demo: DIAMOND_RULES_DIR={rules_dir} is not a directory", file=sys.stderr)
+        return 1
     options = DemoOptions(
         size=CastSize.small() if args.small else CastSize.full(),
         weeks=args.weeks,
         seed=args.seed,
         workdir=args.workdir,
+        stack=StackOptions(rules_dir=Path(rules_dir) if rules_dir else None),
+        save=args.save,
+        keep=hold if args.keep else None,
     )
     try:
         result = run_demo(options)
@@ -59,7 +87,35 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    if not result.ok:
+    if result.failed_jobs:
         print(f"diamond demo: {result.failed_jobs} job(s) failed; see {result.workdir}/logs")
-        return 1
-    return 0
+    for line in result.broken:
+        print(f"diamond demo: not done: {line}")
+    return 0 if result.ok else 1
+
+
+def hold(demo: Any, env_file: Path, wait: Any = None) -> None:
+    """``--keep``: say how to reach the world, then wait for Ctrl-C (or SIGTERM)."""
+    import time
+
+    stack = demo.stack
+    print(
+        "\nThe story's world is still running (Ctrl-C stops it all):\n"
+        f"  forum     {stack.sandbox.url}\n"
+        f"  receiver  http://127.0.0.1:{stack.receiver_port}/webhook\n"
+        f"  Redis     {stack.redis_url}\n"
+        f"  rules     {stack.env.get('DIAMOND_RULES_DIR')}\n"
+        "Point the CLI at it (the file holds the demo's API key; owner-only):\n"
+        f"  export DIAMOND_ENV_FILE={env_file}\n"
+        "  diamond whatif --rules YOUR-RULES-COPY\n"
+        "  diamond audit --week WEEK --dry-run",
+        flush=True,
+    )
+    try:
+        if wait is not None:
+            wait()
+        else:
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\ndiamond demo: stopping the world…", flush=True)

@@ -1,9 +1,21 @@
-"""``diamond sandbox``: serve a Discourse-compatible forum from memory until Ctrl-C."""
+"""``diamond sandbox``: serve a Discourse-compatible forum from memory until Ctrl-C.
+
+``--world FILE`` starts it from a saved world (``diamond demo --save``, ``--save``): the
+forum and, when the world carries Diamond's records, an embedded Redis holding them (or
+``--redis-url`` to an empty database), with a settings file for the CLI (``diamond
+whatif``, ``audit --dry-run``, ``report``). ``--save FILE`` writes the world at Ctrl-C.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 HELP = "serve a Discourse-compatible sandbox forum from memory (demo, tests, rehearsals)"
 
@@ -48,6 +60,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed for fault injection")
     parser.add_argument("--webhook", metavar="URL", help="register a webhook for all events")
     parser.add_argument("--webhook-secret", default="", help="secret for --webhook")
+    parser.add_argument(
+        "--world", type=Path, metavar="FILE", help="start from a saved world (forum and records)"
+    )
+    parser.add_argument(
+        "--save", type=Path, metavar="FILE", help="save the world to FILE when stopped (Ctrl-C)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="with --world: restore Diamond's records into this empty Redis database "
+        "(default: start an embedded Redis)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
     register_secret(args.api_key)
     register_secret(args.webhook_secret)
+    # Ctrl-C, SIGTERM and SIGHUP all end it the same way: --save writes the world and an
+    # embedded Redis stops (also when started in the background, where SIGINT is ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         rate_limit = parse_rate_limit(args.rate_limit) if args.rate_limit else None
         faults = [parse_rule(spec) for spec in args.fault]
@@ -65,19 +92,126 @@ def run(args: argparse.Namespace) -> int:
         print(f"diamond sandbox: {exc}", file=sys.stderr)
         return 2
     base_url = f"http://{args.host}:{args.port}"
-    sandbox = build_sandbox(
-        api_key=args.api_key,
-        base_url=base_url,
-        rate_limit=rate_limit,
-        seed=args.seed,
-        faults=faults,
-        seed_admin=args.seed_admin,
-    )
-    if args.webhook:
-        sandbox.add_webhook(args.webhook, secret=args.webhook_secret)
-    print(f"diamond sandbox: Discourse-compatible forum on {base_url} (Ctrl-C to stop)")
+    from worker.forum.sandbox.world import WorldError, load_world
+
     try:
-        run_simple(args.host, args.port, sandbox.app, threaded=True, use_reloader=False)
-    finally:
-        sandbox.webhooks.close()
+        world = load_world(args.world) if args.world else None
+    except WorldError as exc:
+        print(f"diamond sandbox: {exc}", file=sys.stderr)
+        return 1
+    with contextlib.ExitStack() as stack:
+        redis_client = None
+        clock_kwargs: dict[str, Any] = {}
+        if world is not None and world.redis:
+            try:
+                redis_client = stack.enter_context(_records(world, args.redis_url))
+            except WorldError as exc:
+                print(f"diamond sandbox: {exc}", file=sys.stderr)
+                return 1
+            clock_kwargs["clock"] = _clock_of(redis_client)
+        sandbox = build_sandbox(
+            api_key=args.api_key,
+            base_url=base_url,
+            rate_limit=rate_limit,
+            seed=args.seed,
+            faults=faults,
+            seed_admin=args.seed_admin and world is None,
+            **clock_kwargs,
+        )
+        if world is not None:
+            from worker.forum.sandbox.world import restore_forum
+
+            restore_forum(sandbox.forum, world)
+            sandbox.forum.webhooks = {}  # the saved receiver is gone; --webhook adds one
+            sandbox.forum.base_url = base_url
+        if args.webhook:
+            sandbox.add_webhook(args.webhook, secret=args.webhook_secret)
+        print(f"diamond sandbox: Discourse-compatible forum on {base_url} (Ctrl-C to stop)")
+        if world is not None:
+            print(_world_line(args.world, world, sandbox.forum))
+        if redis_client is not None:
+            env = _env_file(base_url, args.api_key, redis_client, world)
+            print(
+                f"Diamond's records are in Redis at {_url_of(redis_client)}. Point the CLI at "
+                f"this world with:\n  export DIAMOND_ENV_FILE={env}\n"
+                "  diamond whatif --rules YOUR-RULES-COPY"
+            )
+        try:
+            run_simple(args.host, args.port, sandbox.app, threaded=True, use_reloader=False)
+        except KeyboardInterrupt:
+            print("diamond sandbox: stopping")
+        finally:
+            sandbox.webhooks.close()
+            if args.save:
+                from worker.forum.sandbox.world import save_world
+
+                meta = dict(world.meta) if world else {}
+                save_world(args.save, sandbox.forum, redis_client, meta)
+                print(f"diamond sandbox: world saved to {args.save}")
     return 0
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _world_line(path: Path, world: Any, forum: Any) -> str:
+    when = world.meta.get("simulated_now", "")
+    return (
+        f"world {path}: {len(forum.users)} users, {len(forum.groups)} groups, "
+        f"{len(forum.topics)} topics, {len(forum.posts)} posts"
+        + (f", {len(world.redis)} Redis keys" if world.redis else "")
+        + (f"; its clock stands at {when}" if when else "")
+    )
+
+
+@contextlib.contextmanager
+def _records(world: Any, redis_url: str | None):
+    """A Redis holding the world's keys: the one named (empty), or an embedded one."""
+    import redis
+
+    from worker.forum.sandbox.world import restore_redis
+    from worker.redis_server import EmbeddedRedis
+
+    server = None
+    if redis_url:
+        client = redis.Redis.from_url(redis_url)
+    else:
+        server = EmbeddedRedis(data_dir=Path(tempfile.mkdtemp(prefix="diamond-world-"))).start()
+        client = redis.Redis.from_url(server.url)
+    try:
+        restore_redis(client, world)
+        yield client
+    finally:
+        client.close()
+        if server is not None:
+            server.stop()
+
+
+def _clock_of(redis_client: Any):
+    from worker import clock
+
+    return lambda: clock.now(redis_client)
+
+
+def _url_of(redis_client: Any) -> str:
+    kw = redis_client.connection_pool.connection_kwargs
+    return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+def _env_file(base_url: str, api_key: str, redis_client: Any, world: Any) -> Path:
+    """Settings for the CLI, readable by the owner only (it holds the API key)."""
+    values = {
+        "DIAMOND_FORUM_URL": base_url,
+        "DIAMOND_API_KEY": api_key,
+        "DIAMOND_API_USERNAME": "system",
+        "DIAMOND_REDIS_URL": _url_of(redis_client),
+        "DIAMOND_MODE": world.meta.get("mode", "live"),
+    }
+    if world.meta.get("rules_dir"):
+        values["DIAMOND_RULES_DIR"] = world.meta["rules_dir"]
+    path = Path(tempfile.mkdtemp(prefix="diamond-world-env-")) / "diamond.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.writelines(f"{k}={v}\n" for k, v in values.items())
+    return path

@@ -102,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
     settings.require("redis_url")
     redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3).ping()  # one line if not
     broker = setup_broker(settings.redis_url)
+    # It re-reads the rules every 30 s: a change is posted to the staff audit log (once).
+    from worker.pipeline import runtime
+    from worker.pipeline.changelog import rules_changelog_announcer
+
+    runtime.configure(redis_url=settings.redis_url)
+    holder.on_loaded = rules_changelog_announcer(runtime.redis_client, lambda: broker)
+    holder.on_loaded(holder.rules)
     grace = args.grace_seconds or pipeline_settings().misfire_grace_seconds
     scheduler = Scheduler(
         broker,

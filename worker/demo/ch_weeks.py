@@ -286,6 +286,8 @@ def _week_report(demo: Demo, week: int) -> None:
     week_name = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
     histories = Ledger(demo.stack.redis).histories(members) if members else {}
     penalised = Counter()
+    # An audit records every judged member's week (0 included); a halted one records none.
+    recorded = sum(1 for h in histories.values() if any(str(w) == week_name for w in h))
     for name, history in histories.items():
         for w, strikes in history.items():
             if str(w) == week_name and strikes:
@@ -299,9 +301,15 @@ def _week_report(demo: Demo, week: int) -> None:
         "members": len(members),
         "penalised": dict(penalised),
         "silenced": silenced,
+        "recorded": recorded,
     }
     demo.progress.result(
         f"week {week} ({week_name}): {written}/{len(members)} articles · "
-        f"audit: {len(penalised)} got strikes · {len(silenced)} silenced · "
+        + (
+            f"audit: {len(penalised)} got strikes · "
+            if recorded or not members
+            else "audit: NOT RECORDED (halted?) · "
+        )
+        + f"{len(silenced)} silenced · "
         f"{len(alumni)} in alumni"
     )

@@ -29,7 +29,7 @@ from worker.demo.members import Members
 from worker.demo.people import CastSize, make_cast
 from worker.demo.progress import Progress
 from worker.demo.stack import DemoStack, StackOptions
-from worker.demo.summary import summary_lines
+from worker.demo.summary import broken_promises, summary_lines
 from worker.demo.timeline import SimulatedTime
 from worker.demo.view import ForumView
 
@@ -51,6 +51,9 @@ class DemoOptions:
     quiet: bool = False
     # Called with the finished story before the stack stops (benchmarks read Redis here).
     inspect: Callable[[Demo], None] | None = None
+    save: Path | None = None  # write the story's world here (``diamond sandbox --world``)
+    # Keep the stack running after the story until this returns (``--keep``: Ctrl-C).
+    keep: Callable[[Demo, Path], None] | None = None
 
     @classmethod
     def smoke(cls, **overrides: object) -> DemoOptions:
@@ -68,10 +71,11 @@ class DemoResult:
     forum_calls: dict[str, int]
     report_html: Path | None
     facts: dict[str, object]
+    broken: list[str] = field(default_factory=list)  # what the story promised and did not do
 
     @property
     def ok(self) -> bool:
-        return self.failed_jobs == 0
+        return self.failed_jobs == 0 and not self.broken
 
 
 @contextlib.contextmanager
@@ -149,12 +153,20 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
             demo.run_agenda(until=finale + timedelta(minutes=5))
             progress.done()
             lines = summary_lines(demo)
+            broken = broken_promises(demo)
             failed = stack.failed_jobs()
             calls = _calls(stack)
             wall = progress.elapsed()
             _print_summary(progress, demo, lines, failed, calls, wall)
+            for line in broken:
+                progress.line(f"NOT DONE: {line}")
             if options.inspect is not None:
                 options.inspect(demo)
+            if options.save is not None:
+                _save(demo, options.save)
+                progress.line(f"World saved to {options.save} (diamond sandbox --world FILE)")
+            if options.keep is not None:
+                options.keep(demo, write_env_file(stack))
             return DemoResult(
                 workdir=workdir,
                 wall_seconds=wall,
@@ -164,6 +176,7 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
                 forum_calls=calls,
                 report_html=demo.facts.get("report_html"),  # type: ignore[arg-type]
                 facts=demo.facts,
+                broken=broken,
             )
     finally:
         progress.done()
@@ -206,6 +219,31 @@ def _prepare(stack: DemoStack, options: DemoOptions, progress: Progress, start: 
     holder["demo"] = demo
     progress.phase_count = 6
     return demo
+
+
+def write_env_file(stack: DemoStack) -> Path:
+    """``<workdir>/diamond.env``: the demo's settings for the CLI (owner-only: the API key)."""
+    path = stack.workdir / "diamond.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.writelines(
+            f"{k}={v}\n" for k, v in sorted(stack.env.items()) if k.startswith("DIAMOND_")
+        )
+    return path
+
+
+def _save(demo: Demo, path: Path) -> None:
+    from worker import clock
+    from worker.forum.sandbox.world import save_world
+
+    stack = demo.stack
+    assert stack.redis is not None
+    meta = {
+        "rules_dir": stack.env.get("DIAMOND_RULES_DIR", ""),
+        "mode": stack.env.get("DIAMOND_MODE", "live"),
+        "simulated_now": clock.now(stack.redis).isoformat(timespec="minutes"),
+    }
+    save_world(path, stack.sandbox.forum, stack.redis, meta)
 
 
 def _calls(stack: DemoStack) -> dict[str, int]:

@@ -37,6 +37,34 @@ def summary_lines(demo: Demo) -> list[str]:
     return lines
 
 
+def broken_promises(demo: Demo) -> list[str]:
+    """What the story promised and did not happen: each of its weeks audited."""
+    log_path = demo.stack.logs_dir / "worker.log"
+    try:
+        worker_log = log_path.read_text(errors="replace")
+    except OSError:
+        worker_log = ""
+    return unaudited_weeks(demo.facts.get("weeks", {}), worker_log)
+
+
+def unaudited_weeks(weeks: dict, worker_log: str) -> list[str]:
+    """One line per week with members whose audit recorded no strikes (not even 0s):
+    halted by the guard rail (the worker logged it), or never run."""
+    out = []
+    for _n, w in sorted(weeks.items()):
+        if not w["members"] or w.get("recorded", 1):
+            continue
+        if f"audit of {w['week']} HALTED" in worker_log:
+            out.append(
+                f"the audit of {w['week']} HALTED at the guard rail: nothing applied to "
+                "members, no strike recorded (see the staff audit log; "
+                f"`diamond audit --week {w['week']} --dry-run`)"
+            )
+        else:
+            out.append(f"the audit of {w['week']} did not run: no strike recorded")
+    return out
+
+
 def _members(demo: Demo) -> list[str]:
     done = demo.members.done
     refused = demo.members.refused
@@ -133,6 +161,9 @@ def _penalties(demo: Demo) -> list[str]:
         f"{w['week']} {w['articles']}/{w['members']}" for _n, w in sorted(weeks.items())
     )
     lines = [f"Articles on record per week: {per_week}"]
+    unaudited = [w["week"] for _n, w in sorted(weeks.items()) if not w.get("recorded", 1)]
+    if unaudited:
+        lines.append(f"NOT AUDITED (halted or not run): {', '.join(unaudited)}")
     strikes: Counter[str] = Counter()
     for w in weeks.values():
         strikes.update(w["penalised"])
@@ -141,6 +172,7 @@ def _penalties(demo: Demo) -> list[str]:
     habits = Counter(p.habit for n in strikes if (p := demo.cast.applicant(n)) is not None)
     lines.append(
         f"Penalties: {len(strikes)} members got strikes"
+        + (f" in the audited weeks only ({len(unaudited)} not audited)" if unaudited else "")
         + (f" ({', '.join(f'{n} {h}' for h, n in habits.most_common())})" if habits else "")
         + f"; silenced on the ladder: {len(silenced)}"
         + (f" ({', '.join('@' + s for s in silenced)})" if silenced else "")

@@ -13,6 +13,9 @@ Layout (all keys under ``diamond:ledger:``; values are small JSON documents):
     shadow-strikes:{username}  the same, recorded in shadow mode: a community trying
                             Diamond out sees the ladder climb in the audit log, and
                             going live starts everyone from a clean record
+    audit-rules             hash  week -> {"checksum", "obligations"}: the obligations
+                            rules in force when the week was first audited; a re-audit
+                            of the week uses them (a changed rule never reaches back)
 
 Everything but ``strikes`` is rebuilt from the forum by ``worker.ledger.rebuild``;
 strikes are recomputed from the rebuilt posts by re-auditing (``diamond ledger rebuild``).
@@ -33,6 +36,7 @@ from worker.engine.weeks import Week
 
 PREFIX = "diamond:ledger:"
 EXCUSED = "x"
+AUDIT_RULES_KEY = PREFIX + "audit-rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +186,30 @@ class Ledger:
                 )
             )
         return out
+
+    # --- the rules a week was audited under ------------------------------------------
+
+    def record_audit_rules(self, week: Week, obligations: Mapping[str, object]) -> bool:
+        """Keep ``obligations`` (a JSON dump) as the rules of ``week``'s audit, unless the
+        week has rules recorded already; True when recorded now."""
+        from worker.rules.loaded import checksum
+
+        doc = {"checksum": checksum(dict(obligations)), "obligations": obligations}
+        return bool(
+            self.redis.hsetnx(AUDIT_RULES_KEY, str(week), json.dumps(doc, ensure_ascii=False))
+        )
+
+    def audit_rules(self, week: Week) -> dict | None:
+        """The obligations rules (a JSON dump) ``week`` was first audited under, or None."""
+        raw = self.redis.hget(AUDIT_RULES_KEY, str(week))
+        return json.loads(raw)["obligations"] if raw else None
+
+    def audited_weeks(self) -> dict[Week, str]:
+        """Every week audited with its rules recorded -> the checksum of those rules."""
+        return {
+            Week.parse(_s(k)): json.loads(v)["checksum"]
+            for k, v in self.redis.hgetall(AUDIT_RULES_KEY).items()
+        }
 
     # --- strikes --------------------------------------------------------------------
 

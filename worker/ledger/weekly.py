@@ -180,6 +180,19 @@ def evaluate(rules: Rules, facts: WeekFacts, *, as_of: dt.datetime | None = None
 # ─────────────────────────────── audit ───────────────────────────────
 
 
+def rules_of_week(ledger: Ledger, rules: Rules, week: Week) -> Rules:
+    """``rules`` with the obligations ``week`` was first audited under, if it was: a new
+    threshold applies from the next week on, never to a week already audited."""
+    recorded = ledger.audit_rules(week)
+    if recorded is None:
+        return rules
+    obligations = type(rules.obligations).model_validate(recorded)
+    if obligations == rules.obligations:
+        return rules
+    log.info("audit of %s: the obligations rules it was first audited under apply", week)
+    return rules.model_copy(update={"obligations": obligations})
+
+
 @dataclass
 class AuditRun:
     plan: AuditPlan
@@ -253,6 +266,7 @@ def run_audit(
     checksum (``confirmable``), and every member's shortfalls (``why``).
     """
     ledger = Ledger(redis_client)
+    rules = rules_of_week(ledger, rules, week)
     facts = gather(client, ledger, rules, roster, week, squad=squad, user_fields=user_fields)
     results = evaluate(rules, facts)
     histories = ledger.histories(results.by_member, live=live)
@@ -302,6 +316,8 @@ def run_audit(
         return run
     if not plan.halted:
         ledger.record_strikes(week, plan.strikes_to_record, live=live)
+        # A week is audited once its strikes are recorded: from now on, under these rules.
+        ledger.record_audit_rules(week, rules.obligations.model_dump(mode="json"))
     run.report = Applier(client, redis_client, live=live, rules=rules).apply(plan.actions)
     run.recorded = not plan.halted
     return run
@@ -549,8 +565,9 @@ def restrike_weeks(
     ledger = Ledger(redis_client)
     done = []
     for week in weeks_between(since, last):
-        facts = gather(client, ledger, rules, roster, week)
-        results = evaluate(rules, facts)
+        in_force = rules_of_week(ledger, rules, week)
+        facts = gather(client, ledger, in_force, roster, week)
+        results = evaluate(in_force, facts)
         ledger.record_strikes(
             week,
             {
@@ -560,5 +577,6 @@ def restrike_weeks(
             },
             live=live,
         )
+        ledger.record_audit_rules(week, in_force.obligations.model_dump(mode="json"))
         done.append(week)
     return done

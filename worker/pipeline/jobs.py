@@ -45,6 +45,7 @@ ACTOR_MODULES: list[str] = [
     "worker.jobs.recognition",
     "worker.jobs.posts",  # the one post actor: feeds membership, obligations, recognition
     "worker.jobs.notices",  # staff notices: jobs that gave up, rules that do not load
+    "worker.jobs.changelog",  # the rules changelog in the staff audit log
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

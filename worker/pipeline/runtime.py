@@ -81,6 +81,7 @@ def rules() -> Rules:
     rules stay in force (``RulesHolder``). Raises only if the first load fails.
     """
     from worker.pipeline.broker import current_broker
+    from worker.pipeline.changelog import rules_changelog_announcer
     from worker.pipeline.notices import rules_problems_notifier
     from worker.rules.holder import RulesHolder
 
@@ -91,5 +92,10 @@ def rules() -> Rules:
             _state["rules"] = RulesHolder(
                 cfg.rules_dir, on_problems=rules_problems_notifier(redis_client, current_broker)
             )
-        holder = _state["rules"]
-    return holder.get()  # type: ignore[attr-defined]
+        holder: RulesHolder = _state["rules"]  # type: ignore[assignment]
+        announce = holder.on_loaded is None
+    if announce:  # outside the lock: recording the rules needs redis_client()
+        # A change of the rules is posted to the staff audit log, once (Redis records it).
+        holder.on_loaded = rules_changelog_announcer(redis_client, current_broker)
+        holder.on_loaded(holder.rules)
+    return holder.get()

@@ -46,18 +46,22 @@ class RulesHolder:
         *,
         check_every: float = 5.0,
         on_problems: Callable[[list[Problem]], None] | None = None,
+        on_loaded: Callable[[Rules], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         loader: Callable[[Path], Rules] = load_rules,
     ) -> None:
         self.directory = Path(directory)
         self.check_every = check_every
         self._on_problems = on_problems
+        self.on_loaded = on_loaded  # after every load that takes effect (the first one too)
         self._clock = clock
         self._loader = loader
         self.problems: list[Problem] = []  # of the latest failed reload; empty when current
         self._fingerprint = fingerprint(self.directory)
         self._rules = loader(self.directory)
         self._checked_at = clock()
+        if on_loaded:
+            on_loaded(self._rules)
 
     @property
     def rules(self) -> Rules:
@@ -93,4 +97,6 @@ class RulesHolder:
         self._rules = rules
         self.problems = []
         log.info("rules reloaded from %s", self.directory)
+        if self.on_loaded:
+            self.on_loaded(rules)
         return True

@@ -852,12 +852,15 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "shadow_mode": Placeholders("title", "body"),
     # worker/engine/notices.py: staff notices (jobs that gave up, rules that do not load)
     "notice_*": Placeholders("date", "time", "count", "details", "suppressed"),
+    # worker/engine/changelog.py: what a change of the rule files changed
+    "rules_changelog": Placeholders("date", "time", "count", "changes", "old_checksum", "checksum"),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):
 # required in every rules directory, since shadow mode must never write without it.
 SHADOW_TEMPLATE = "shadow_mode"
-REQUIRED_TEMPLATES: tuple[str, ...] = (SHADOW_TEMPLATE,)
+# The rules changelog too: a change of the rules must always reach the staff audit log.
+REQUIRED_TEMPLATES: tuple[str, ...] = (SHADOW_TEMPLATE, "rules_changelog")
 
 
 # Templates of FIXED_TEMPLATES that open a forum topic (see TopicTitle).
@@ -866,6 +869,8 @@ FIXED_TOPIC_TITLES: dict[str, TopicTitle] = {
     # {title} is unique already; the words around it keep a shadow entry's title apart
     # from the live entry's (checks.check_topic_titles)
     SHADOW_TEMPLATE: TopicTitle(("title",)),
+    # one topic per change: the new rules' checksum at that moment
+    "rules_changelog": TopicTitle(("date", "time", "checksum")),
 }
 
 

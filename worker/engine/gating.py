@@ -156,13 +156,15 @@ def check_lines(rules: Rules, decision: GatingDecision, lang: str | None) -> lis
         if hit.check == "screening":
             screen = rules.gating.screening[int(hit.params.get("index", "0"))]
             rule = in_language(screen.name, lang)
-        matched = f" 「{hit.matched}」" if hit.matched else ""  # the template adds no space
+        reason = reason_text(rules, hit, lang)
+        # the template adds no space; a reason that names the value already is not repeated
+        matched = f" 「{hit.matched}」" if hit.matched and hit.matched not in reason else ""
         lines.append(
             word(
                 rules,
                 "gate_check",
                 lang,
-                reason=reason_text(rules, hit, lang),
+                reason=reason,
                 matched=matched,
                 action=word(rules, f"gate_action.{hit.action}", lang) or hit.action,
                 rule=rule,

@@ -202,7 +202,7 @@ def test_a_first_failure_is_extended_once_with_a_new_end() -> None:
     result = evaluate_camp(RULES, CAMPER, complete(days=4), FELLOWS, END)
     assert result.verdict == "extend"
     assert result.ends_at == END + timedelta(days=7)
-    assert any("check-ins" in m for m in result.missing)
+    assert result.missing == ("checkins",)
 
 
 def test_work_done_during_the_extension_counts() -> None:
@@ -252,7 +252,7 @@ def test_pass_promotes_leaves_camp_and_tells_the_referrer() -> None:
         "SendPrivateMessage",
         "SendPrivateMessage",
     ]
-    assert acts[0].affects_members is False and "check-in days: 5/5" in acts[0].raw
+    assert acts[0].affects_members is False and "打卡天数:5/5" in acts[0].raw
     assert (acts[1].group, acts[2].group) == ("members", "camp")
     assert acts[4].recipients == ("mentor",)
 
@@ -268,7 +268,7 @@ def test_fail_moves_to_alumni_with_the_reasons() -> None:
         "SendPrivateMessage",
     ]
     assert acts[0].group == "alumni" and acts[1].group == "camp"
-    assert "check-ins" in acts[2].raw
+    assert "在 #checkins 打卡:4 天 (至少 5 天)" in acts[2].raw  # the camper's language (zh)
     assert acts[3].recipients == ("mentor",)
 
 
@@ -291,3 +291,12 @@ def test_a_second_period_has_new_keys() -> None:
     later = evaluate_camp(RULES, camper, [], FELLOWS, END + timedelta(days=7))
     second = verdict_actions(RULES, camper, later, audit_category_id=3)
     assert {x.key for x in first}.isdisjoint({x.key for x in second})
+
+
+def test_an_english_camper_reads_english_and_the_staff_log_stays_in_the_default_language() -> None:
+    camper = Camper(7, "newbie", START, extensions=1, language="en")
+    result = evaluate_camp(RULES, camper, complete(days=4), FELLOWS, END + timedelta(days=7))
+    audit, *_groups, pm = verdict_actions(RULES, camper, result, audit_category_id=3)
+    assert "check-ins in #checkins: 4 days (at least 5)" in pm.raw
+    assert "打卡天数:4/5" in audit.raw and "在 #checkins 打卡:4 天 (至少 5 天)" in audit.raw
+    assert "check" not in audit.raw.replace("#checkins", "")

@@ -13,6 +13,7 @@ from worker.engine.facts import MemberFact
 from worker.engine.gating import (
     Applicant,
     GatingFacts,
+    check_lines,
     evaluate_application,
     gating_actions,
     normalise_email,
@@ -174,42 +175,42 @@ SCREEN_CASES = [
         "a spam keyword in the application rejects",
         {"fields": {"application": GOOD_INTRO + "加微信"}},
         "reject",
-        "推销与引流 · spam and promotion",
+        "screening[0]",
         "加微信",
     ),
     (
         "a spam pattern in the application rejects",
         {"fields": {"application": GOOD_INTRO + " vx: abc12345"}},
         "reject",
-        "推销与引流 · spam and promotion",
+        "screening[0]",
         "vx: abc12345",
     ),
     (
         "a spam keyword in the username rejects",
         {"username": "daixie_代写"},
         "reject",
-        "推销与引流 · spam and promotion",
+        "screening[0]",
         "代写",
     ),
     (
         "a disposable email domain holds",
         {"email": "x@mailinator.com"},
         "hold",
-        "一次性邮箱 · disposable email",
+        "screening[1]",
         "mailinator.com",
     ),
     (
         "keywords match case-insensitively",
         {"fields": {"application": GOOD_INTRO + " DM ME"}},
         "reject",
-        "推销与引流 · spam and promotion",
+        "screening[0]",
         "dm me",
     ),
     (
         "wanting only the material holds",
         {"fields": {"application": GOOD_INTRO + "我只想要资料"}},
         "hold",
-        "只想拿资料 · here only for the material",
+        "screening[2]",
         "只想要资料",
     ),
 ]
@@ -276,7 +277,11 @@ def test_same_normalised_email_is_a_duplicate(earlier: str, email: str) -> None:
     decision = decide(f)
     assert decision.outcome == "hold"
     (hit,) = decision.hits
-    assert hit.rule == "duplicates.same_email" and "@john_old" in hit.reason
+    assert (hit.rule, hit.code, hit.params) == (
+        "duplicates.same_email",
+        "same_email",
+        {"other": "john_old"},
+    )
 
 
 def test_dots_in_other_domains_are_different_people() -> None:
@@ -295,7 +300,7 @@ def test_reapplication_of_a_removed_member_is_held_and_says_so() -> None:
     assert decision.outcome == "hold"
     (hit,) = decision.hits
     assert hit.rule == "duplicates.reapplication_field"
-    assert "removed" in hit.reason and hit.matched == "gone_guy"
+    assert hit.code == "reapplied_removed" and hit.matched == "gone_guy"
 
 
 # --- combined ------------------------------------------------------------------------
@@ -388,9 +393,9 @@ def test_an_invitee_who_fails_is_held_for_staff_never_rejected_or_deleted() -> N
     assert any(h.action == "reject" for h in decision.hits)
     (summary,) = gating_actions(RULES, f, decision, audit_category_id=9)
     assert summary.kind == "CreateTopic"
-    assert "approved by Discourse" in summary.raw
-    for reason in decision.reasons:
-        assert reason in summary.raw
+    assert "兑换邀请时已被 Discourse 批准" in summary.raw  # the staff log's language (zh)
+    for line in check_lines(RULES, decision, "zh"):
+        assert line in summary.raw
 
 
 def test_rejection_with_block_deletes_and_blocks_without_a_message() -> None:
@@ -407,8 +412,8 @@ def test_held_application_only_writes_the_staff_summary_with_every_reason() -> N
     decision = decide(f)
     (summary,) = gating_actions(RULES, f, decision, audit_category_id=9)
     assert summary.kind == "CreateTopic" and summary.affects_members is False
-    for reason in decision.reasons:
-        assert reason in summary.raw
+    for line in check_lines(RULES, decision, "zh"):
+        assert line in summary.raw
     assert "字" * 50 in summary.raw  # the application itself, for one read
 
 
@@ -417,3 +422,19 @@ def test_action_keys_are_unique_per_applicant() -> None:
     keys1 = {x.key for x in gating_actions(RULES, f1, decide(f1), audit_category_id=9)}
     keys2 = {x.key for x in gating_actions(RULES, f2, decide(f2), audit_category_id=9)}
     assert keys1.isdisjoint(keys2)
+
+
+def test_a_referrer_who_does_not_exist_is_named_not_mentioned() -> None:
+    f = facts(applicant(fields={"referrer": "朋友介绍", "application": GOOD_INTRO}), referrer=None)
+    decision = decide(f)
+    summary = gating_actions(RULES, f, decision, audit_category_id=9)[0]
+    assert "@朋友介绍" not in summary.raw
+    assert "填写的推荐人「朋友介绍」不存在" in summary.raw
+
+
+def test_an_english_applicant_is_told_the_reason_in_english() -> None:
+    app = applicant(fields={"referrer": "nobody", "application": GOOD_INTRO}, language="en")
+    f = facts(app, referrer=None)
+    reject = gating_actions(RULES, f, decide(f), audit_category_id=None)[-1]
+    assert reject.kind == "RejectUser"
+    assert '- the named referrer "nobody" does not exist' in reject.reject_reason

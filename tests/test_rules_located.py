@@ -123,3 +123,25 @@ def test_a_control_character_in_any_rule_file_is_located(tmp_path: Path) -> None
     (problem,) = load_located_yaml(path, "rules/camp.yml").problems
     assert (problem.line, problem.col) == (3, 4)
     assert "U+0007" in problem.message
+
+
+# The three YAML mistakes a Chinese moderator makes most, each with a hint that says the fix.
+def test_an_unquoted_cron_starting_with_a_star_hints_at_quotes() -> None:
+    doc = parse_located_yaml("name: x\ncheck_schedule: * 9 * * *\n", "camp.yml")
+    (problem,) = doc.problems
+    assert problem.line == 2
+    assert 'put the value in quotes: check_schedule: "* 9 * * *"' in problem.message
+
+
+def test_a_template_line_starting_with_a_brace_and_text_hints_at_quotes() -> None:
+    doc = parse_located_yaml("camp_passed: {username} 恭喜你\nother: x\n", "zh.yml")
+    (problem,) = doc.problems
+    assert problem.line == 1
+    assert 'put the value in quotes: camp_passed: "{username} 恭喜你"' in problem.message
+
+
+def test_chinese_quotes_around_a_value_are_a_problem_not_part_of_every_message() -> None:
+    doc = parse_located_yaml("name: “Diamond 学习社”\nplain: 他说“好”\n", "community.yml")
+    (problem,) = doc.problems
+    assert (problem.line, problem.col, problem.field) == (1, 7, "name")
+    assert "“ ” are Chinese quotes" in problem.message

@@ -345,6 +345,10 @@ def _tour(rules: Rules) -> None:
         facts = GatingFacts(applicant=applicant, referrer=referrer)
         decision = evaluate_application(rules, facts)
         gating_actions(rules, facts, decision, audit_category_id=9, camp_ends="2026-11-08")
+    # An invitee Discourse approved already, with a short application: held, with a note.
+    invitee = Applicant(10, "newbie", "n@example.com", fields={"application": "字"}, approved=True)
+    facts = GatingFacts(applicant=invitee, referrer=referrer)
+    gating_actions(rules, facts, evaluate_application(rules, facts), audit_category_id=9)
 
     # Camp: the welcome, then a pass, an extension and a removal, each with its audit entry.
     start = datetime(2026, 11, 2, 10, 0, tzinfo=SH)

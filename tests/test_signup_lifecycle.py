@@ -17,6 +17,7 @@ from dramatiq.message import Message
 from tests.pipeline_support import live_worker
 from worker import actions as a
 from worker.apply import Applier
+from worker.engine.gating import check_lines
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import flows, gather
 from worker.membership.scenario import INTRO, Persona, confirm_email, seed_referrers, sign_up
@@ -252,9 +253,9 @@ def test_an_invitee_who_fails_is_held_for_staff_with_the_reasons_and_not_deleted
             t for t in forum.topics.values() if t.category_id == audit and "pusher" in t.title
         ]
         raw = next(p.raw for p in forum.posts.values() if p.topic_id == topic.id)
-    for reason in result.decision.reasons:
-        assert reason in raw
-    assert "approved by Discourse" in raw
+    for line in check_lines(world.rules, result.decision, "zh"):
+        assert line in raw
+    assert "兑换邀请时已被 Discourse 批准" in raw
     later = gate(world, uid, "user_created")  # held: not re-gated by other events
     assert later.decision is None
 

@@ -142,14 +142,14 @@ def test_cities_form_classes_of_at_most_class_size() -> None:
         assert p.class_leader is not None
     assert all(total <= RULES.squads.grouping.class_size for total in classes.values())
     assert all(len(k) == 1 for k in keys.values())  # a class is one city
-    assert {k for ks in keys.values() for k in ks} == {"北京", "上海", "广州", "成都", "other"}
+    assert {k for ks in keys.values() for k in ks} == {"北京", "上海", "广州", "成都", "其他"}
 
 
 def test_a_city_too_small_for_a_squad_joins_the_other_class() -> None:
     grads = [Graduate(f"bj{i}", "北京") for i in range(10)] + [Graduate("lonely", "拉萨")]
     plan = plan_squads(RULES, COHORT, grads, Roster())
     lonely = next(p for p in plan.squads if "lonely" in p.squad.members)
-    assert lonely.squad.class_key == "other"
+    assert lonely.squad.class_key == "其他"
 
 
 def test_city_names_group_case_and_space_insensitively() -> None:
@@ -272,7 +272,7 @@ def test_a_late_graduate_from_an_unknown_city_joins_the_other_class() -> None:
     plan = plan_squads(RULES, COHORT, grads, Roster())
     second = plan_squads(RULES, COHORT, [*grads, Graduate("new", "拉萨")], roster_of(plan))
     (target,) = [p for p in second.squads if p.added]
-    assert target.squad.class_key == "other"
+    assert target.squad.class_key == "其他"
 
 
 def test_late_graduates_open_a_new_squad_when_all_are_full() -> None:

@@ -27,6 +27,7 @@ from pydantic import (
 from worker.forum.addresses import host_is_internal, setting_list
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.problems import Problem
+from worker.rules.types import in_language
 
 # Discourse's Group.visibility_levels and Group::ALIAS_LEVELS.
 VISIBILITY_LEVELS: dict[str, int] = {
@@ -465,7 +466,8 @@ def badge_specs(badges: Iterable[Any], *, grouping: str = "community") -> tuple[
                 key=badge.slug,
                 name=badge.name,
                 badge_type_id=badge.tier,
-                description=badge.description,
+                # one text on the forum: the first language written (the default's)
+                description=in_language(badge.description, None),
                 # a per-badge grouping in the rules wins over the sync default
                 badge_grouping_id=getattr(badge, "grouping", None) or grouping,
                 # grants come from Diamond with a post as reason; members may not pick them

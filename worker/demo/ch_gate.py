@@ -33,7 +33,8 @@ LATE_CONFIRM = (20, 0)  # the applicants who confirm their email late do it now
 LAST_WAVE = (20, 30)  # applications that depend on earlier ones (quota, duplicates)
 REVIEW_TIME = (21, 0)
 GATE_REPORT_TIME = (21, 20)
-_CHECK_LINE = re.compile(r"^\s*-\s*(\[[a-z]+\].*)$", re.MULTILINE)
+# A failed check in the audit log (template gate_check): "- <reason> → <action> (<rule>)"
+_CHECK_LINE = re.compile(r"^\s*-\s*(.+?\s→\s.*)$", re.MULTILINE)
 
 
 def diamond_client(demo: Demo) -> ForumClient:

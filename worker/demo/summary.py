@@ -123,7 +123,7 @@ def _gate(demo: Demo) -> list[str]:
 
 
 def _short(reason: str, width: int = 100) -> str:
-    reason = re.sub(r"\s*→\s*\w+$", "", reason)  # the fate is shown next to it
+    reason = re.sub(r"\s*→.*$", "", reason)  # the fate is shown next to it
     return reason if len(reason) <= width else reason[: width - 1] + "…"
 
 

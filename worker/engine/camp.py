@@ -57,20 +57,74 @@ class CampProgress:
     fellows_replied: tuple[str, ...]  # distinct fellow campers replied to
     activity: int  # qualifying posts of any kind: "most active" for leader choice
 
-    def lines(self, rules: Rules) -> list[str]:
+    def lines(self, rules: Rules, lang: str | None = None) -> list[str]:
+        """The progress in words of ``lang`` (templates ``camp_progress.*``)."""
         tasks = rules.camp.tasks
+        done = {
+            "introduction": (int(self.introduction), 1),
+            "checkins": (len(self.checkin_days), tasks.checkins.min_days),
+            "replies": (len(self.fellows_replied), tasks.replies.min_replies),
+        }
         return [
-            f"introduction: {'✓' if self.introduction else '✗'}",
-            f"check-in days: {len(self.checkin_days)}/{tasks.checkins.min_days}",
-            f"fellow campers replied to: {len(self.fellows_replied)}/{tasks.replies.min_replies}",
+            _task_words(rules, f"camp_progress.{task}", lang, task, d, need)
+            for task, (d, need) in done.items()
         ]
+
+
+# Every value a ``camp_task.*`` / ``camp_progress.*`` template may use (all passed).
+CAMP_TASK_VALUES = ("category", "min_length", "unit", "done", "need", "mark")
+CampTask = Literal["introduction", "checkins", "replies"]
+
+
+def _task_words(
+    rules: Rules, key: str, lang: str | None, task: CampTask, done: int, need: int
+) -> str:
+    tasks = rules.camp.tasks
+    spec = {"introduction": tasks.introduction, "checkins": tasks.checkins}.get(task)
+    values = {
+        "category": f"#{spec.category}" if spec else "",
+        "min_length": getattr(spec, "min_length", "") if spec else tasks.replies.min_length,
+        "unit": _word(rules, "unit", lang),
+        "done": done,
+        "need": need,
+        "mark": "✓" if done >= need else "✗",
+    }
+    try:
+        return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+    except KeyError:  # rules without these templates: the code and the figures
+        return f"{task}: {done}/{need}"
+
+
+def _word(rules: Rules, key: str, lang: str | None) -> str:
+    try:
+        return rules.message(key, lang).strip()  # type: ignore[arg-type]
+    except KeyError:
+        return ""
+
+
+def task_lines(rules: Rules, verdict: CampVerdict, lang: str | None) -> list[str]:
+    """The open tasks of ``verdict`` in words of ``lang`` (templates ``camp_task.*``)."""
+    p = verdict.progress
+    done = {
+        "introduction": int(p.introduction),
+        "checkins": len(p.checkin_days),
+        "replies": len(p.fellows_replied),
+    }
+    need = {
+        "introduction": 1,
+        "checkins": rules.camp.tasks.checkins.min_days,
+        "replies": rules.camp.tasks.replies.min_replies,
+    }
+    return [
+        _task_words(rules, f"camp_task.{t}", lang, t, done[t], need[t]) for t in verdict.missing
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class CampVerdict:
     verdict: Verdict
     progress: CampProgress
-    missing: tuple[str, ...]  # open tasks, in words
+    missing: tuple[CampTask, ...]  # open tasks (put in words by ``task_lines``)
     ends_at: datetime  # end of the camp as it stands (after this verdict's extension)
 
 
@@ -127,24 +181,15 @@ def camp_progress(
     return CampProgress(intro, tuple(sorted(days)), tuple(sorted(replied)), activity)
 
 
-def missing_tasks(rules: Rules, progress: CampProgress) -> tuple[str, ...]:
+def missing_tasks(rules: Rules, progress: CampProgress) -> tuple[CampTask, ...]:
     tasks = rules.camp.tasks
-    missing = []
+    missing: list[CampTask] = []
     if not progress.introduction:
-        missing.append(
-            f"self-introduction topic in #{tasks.introduction.category} "
-            f"(at least {tasks.introduction.min_length} units)"
-        )
+        missing.append("introduction")
     if len(progress.checkin_days) < tasks.checkins.min_days:
-        missing.append(
-            f"check-ins in #{tasks.checkins.category} on {len(progress.checkin_days)} days "
-            f"(at least {tasks.checkins.min_days})"
-        )
+        missing.append("checkins")
     if len(progress.fellows_replied) < tasks.replies.min_replies:
-        missing.append(
-            f"replies to {len(progress.fellows_replied)} fellow campers "
-            f"(at least {tasks.replies.min_replies})"
-        )
+        missing.append("replies")
     return tuple(missing)
 
 
@@ -172,10 +217,7 @@ def evaluate_camp(
 
 # ─────────────────────────────── actions ───────────────────────────────
 
-VERDICT_WORDS = {
-    "zh": {"pass": "通过", "extend": "延长", "fail": "未通过,移出", "in_progress": "进行中"},
-    "en": {"pass": "passed", "extend": "extended", "fail": "failed, removed", "in_progress": "…"},
-}
+# ─────────────────────────────── words ───────────────────────────────
 
 
 def _lang(rules: Rules, camper: Camper) -> str:
@@ -222,22 +264,23 @@ def verdict_actions(
     camp = rules.camp
     groups = rules.community.groups
     lang = _lang(rules, camper)
+    staff = rules.community.default_language  # the staff log's language
     user, uid = camper.username, camper.user_id
     # Keys carry the extension count: a second camp period decides afresh.
     tag = f"{uid}:{camper.extensions}"
-    missing = "\n".join(f"- {m}" for m in verdict.missing) or "- —"
+    missing = "\n".join(f"- {m}" for m in task_lines(rules, verdict, lang)) or "- —"
     why = "; ".join(verdict.missing) or "every task done"
     out: list[a.Action] = []
     if audit_category_id is not None and camp.messages.decided:
         msg = rules.render(
             camp.messages.decided,
-            lang,  # type: ignore[arg-type]
+            staff,
             username=user,
             user_id=uid,
             round=camper.extensions + 1,
-            outcome=VERDICT_WORDS[lang][verdict.verdict],
-            progress="\n".join(f"- {line}" for line in verdict.progress.lines(rules)),
-            missing=missing,
+            outcome=_word(rules, f"camp_outcome.{verdict.verdict}", staff),
+            progress="\n".join(f"- {line}" for line in verdict.progress.lines(rules, staff)),
+            missing="\n".join(f"- {m}" for m in task_lines(rules, verdict, staff)) or "- —",
         )
         out.append(
             a.CreateTopic(

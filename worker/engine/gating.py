@@ -27,6 +27,7 @@ from worker.engine.facts import MemberFact
 from worker.engine.textlen import count_units
 from worker.rules import Rules
 from worker.rules.models import GateFailAction
+from worker.rules.types import in_language
 
 Outcome = Literal["approve", "reject", "hold"]
 
@@ -72,17 +73,37 @@ class GatingFacts:
 
 @dataclass(frozen=True, slots=True)
 class GateHit:
-    """One failed check: which check, which rule, what matched, and what it leads to."""
+    """One failed check: which check, which rule, what matched, and what it leads to.
+
+    The reason is data, ``code`` and ``params``: it is put in words by the template
+    ``gate_reason.<code>`` in the language of whoever reads it (``reason_text``).
+    """
 
     check: Literal["referral", "application", "screening", "payment", "duplicate"]
-    rule: str  # e.g. "referral.referrer.max_strikes" or the screening list's name
-    reason: str  # for people: staff and (on rejection) the applicant
+    rule: str  # e.g. "referral.referrer.max_strikes", or "screening[0]"
+    code: str  # e.g. "referrer_strikes"
     action: GateFailAction
     matched: str | None = None  # the matched text (screening) or the offending value
+    params: Mapping[str, str] = field(default_factory=dict)  # see GATE_REASON_VALUES
+
+    @property
+    def reason(self) -> str:
+        """Language-free form for logs: ``referrer_strikes(count=3, limit=2)``."""
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.code}({shown})" if shown else self.code
 
     def line(self) -> str:
-        matched = f" — 「{self.matched}」" if self.matched else ""
+        matched = f" — {self.matched!r}" if self.matched else ""
         return f"[{self.check}] {self.rule}: {self.reason}{matched} → {self.action}"
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, object]) -> GateHit:
+        """From ``asdict`` as stored; a record from before reasons were data keeps its text."""
+        data = dict(data)
+        if "reason" in data:
+            data.setdefault("code", "recorded")
+            data["params"] = {"text": str(data.pop("reason"))}
+        return cls(**data)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +114,64 @@ class GatingDecision:
     # Discourse had approved the account already (an invitee): never "reject", and no
     # approval to make; "approve" is the camp, "hold" waits for staff.
     already_approved: bool = False
+    referrer_exists: bool = False  # the named referrer is a user of the forum
 
     @property
     def reasons(self) -> tuple[str, ...]:
+        """Language-free lines for logs; people read ``reason_text`` / ``check_lines``."""
         return tuple(hit.line() for hit in self.hits)
+
+
+# Every value a ``gate_reason.*`` template may use (each is passed, empty where it does
+# not apply, so one declaration fits every reason).
+GATE_REASON_VALUES = ("referrer", "count", "limit", "unit", "reason", "target", "other", "text")
+
+
+def reason_text(rules: Rules, hit: GateHit, lang: str | None) -> str:
+    """The reason of ``hit`` in ``lang``, from the template ``gate_reason.<code>``."""
+    params = dict(hit.params)
+    if hit.check == "screening":  # the moderators' own words, per language
+        screen = rules.gating.screening[int(params.get("index", "0"))]
+        params["reason"] = in_language(screen.reason, lang)
+        params["target"] = word(rules, f"gate_target.{params.get('target', '')}", lang)
+    if "units" in params:
+        params["unit"] = word(rules, "unit", lang)
+    values = {name: params.get(name, "") for name in GATE_REASON_VALUES}
+    return word(rules, f"gate_reason.{hit.code}", lang, **values) or hit.reason
+
+
+def word(rules: Rules, key: str, lang: str | None, **values: object) -> str:
+    """A short text from template ``key`` (one line); empty when the rules lack it."""
+    try:
+        return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+    except KeyError:
+        return ""
+
+
+def check_lines(rules: Rules, decision: GatingDecision, lang: str | None) -> list[str]:
+    """Staff's view: one line per failed check, with the rule that failed and its effect."""
+    lines = []
+    for hit in decision.hits:
+        rule = hit.rule
+        if hit.check == "screening":
+            screen = rules.gating.screening[int(hit.params.get("index", "0"))]
+            rule = in_language(screen.name, lang)
+        reason = reason_text(rules, hit, lang)
+        # the template adds no space; a reason that names the value already is not repeated
+        matched = f" 「{hit.matched}」" if hit.matched and hit.matched not in reason else ""
+        lines.append(
+            word(
+                rules,
+                "gate_check",
+                lang,
+                reason=reason,
+                matched=matched,
+                action=word(rules, f"gate_action.{hit.action}", lang) or hit.action,
+                rule=rule,
+            )
+            or hit.line()
+        )
+    return lines
 
 
 # ─────────────────────────────── helpers ───────────────────────────────
@@ -141,29 +216,34 @@ def _referral_hits(rules: Rules, facts: GatingFacts, name: str | None) -> list[G
     action = gating.fail_action(referral)
     need = referral.referrer
 
-    def hit(rule: str, reason: str, matched: str | None = None) -> GateHit:
-        return GateHit("referral", f"referral.{rule}", reason, action, matched)
+    def hit(rule: str, code: str, matched: str | None = None, **params: object) -> GateHit:
+        values = {k: str(v) for k, v in params.items()}
+        if matched is not None:
+            values["referrer"] = matched
+        return GateHit("referral", f"referral.{rule}", code, action, matched, values)
 
     if name is None:
-        return [hit("required", "no referrer named (invite or referrer field)")]
+        return [hit("required", "no_referrer")]
     referrer = facts.referrer
     if referrer is None or referrer.username.lower() != name.lower():
-        return [hit("referrer", "the named referrer does not exist", name)]
+        return [hit("referrer", "referrer_missing", name)]
     if name.lower() == facts.applicant.username.lower():
-        return [hit("referrer", "an applicant cannot refer themselves", name)]
+        return [hit("referrer", "self_referral", name)]
     groups = rules.community.groups
     hits: list[GateHit] = []
     if need.must_be_member and groups.members not in referrer.groups and not referrer.staff:
-        hits.append(hit("referrer.must_be_member", "the referrer is not a full member", name))
+        hits.append(hit("referrer.must_be_member", "referrer_not_member", name))
     if need.not_on_probation and groups.camp in referrer.groups:
-        hits.append(hit("referrer.not_on_probation", "the referrer is still in the camp", name))
+        hits.append(hit("referrer.not_on_probation", "referrer_in_camp", name))
     strikes = facts.strikes_of.get(referrer.username, 0)
     if strikes > need.max_strikes:
         hits.append(
             hit(
                 "referrer.max_strikes",
-                f"the referrer has {strikes} strikes (at most {need.max_strikes})",
+                "referrer_strikes",
                 name,
+                count=strikes,
+                limit=need.max_strikes,
             )
         )
     referred = facts.referrals_this_month.get(referrer.username, 0)
@@ -171,9 +251,10 @@ def _referral_hits(rules: Rules, facts: GatingFacts, name: str | None) -> list[G
         hits.append(
             hit(
                 "referrer.max_referrals_per_month",
-                f"the referrer already referred {referred} this month "
-                f"(at most {need.max_referrals_per_month})",
+                "referrer_quota",
                 name,
+                count=referred,
+                limit=need.max_referrals_per_month,
             )
         )
     return hits
@@ -188,8 +269,9 @@ def _application_hits(rules: Rules, applicant: Applicant) -> list[GateHit]:
         GateHit(
             "application",
             "application.min_length",
-            f"the self-introduction has {units} units (at least {spec.min_length})",
+            "application_short",
             rules.gating.fail_action(spec),
+            params={"count": str(units), "limit": str(spec.min_length), "units": "1"},
         )
     ]
 
@@ -201,30 +283,23 @@ def _screening_hits(rules: Rules, applicant: Applicant) -> list[GateHit]:
         "email_domain": email_domain(applicant.email),
     }
     hits: list[GateHit] = []
-    for screen in rules.gating.screening:
+    for index, screen in enumerate(rules.gating.screening):
         action = rules.gating.fail_action(screen)
+        rule = f"screening[{index}]"
+        params = {"index": str(index)}
         for target in screen.applies_to:
             text = texts[target]
             folded = text.casefold()
-            for keyword in screen.keywords:
-                if keyword.casefold() in folded:
-                    hits.append(
-                        GateHit(
-                            "screening", screen.name, f"{screen.reason} ({target})", action, keyword
-                        )
-                    )
-            for pattern in screen.patterns:
-                match = re.search(pattern, text, re.IGNORECASE)
-                if match:
-                    hits.append(
-                        GateHit(
-                            "screening",
-                            screen.name,
-                            f"{screen.reason} ({target})",
-                            action,
-                            match.group(0),
-                        )
-                    )
+            found = [k for k in screen.keywords if k.casefold() in folded]
+            found += [
+                m.group(0)
+                for pattern in screen.patterns
+                if (m := re.search(pattern, text, re.IGNORECASE))
+            ]
+            hits += [
+                GateHit("screening", rule, "screening", action, match, {**params, "target": target})
+                for match in found
+            ]
     return hits
 
 
@@ -237,12 +312,7 @@ def _payment_hits(rules: Rules, applicant: Applicant) -> list[GateHit]:
     if payment.confirmed_field and _truthy(applicant.fields.get(payment.confirmed_field)):
         return []
     return [
-        GateHit(
-            "payment",
-            "payment.required",
-            "no payment confirmation (paid group or confirmed field)",
-            rules.gating.fail_action(payment),
-        )
+        GateHit("payment", "payment.required", "payment_missing", rules.gating.fail_action(payment))
     ]
 
 
@@ -258,22 +328,26 @@ def _duplicate_hits(rules: Rules, facts: GatingFacts) -> list[GateHit]:
                 GateHit(
                     "duplicate",
                     "duplicates.same_email",
-                    f"the same email was used by @{earlier}",
+                    "same_email",
                     action,
                     applicant.email,
+                    {"other": earlier},
                 )
             )
     if spec.reapplication_field:
         previous = (applicant.fields.get(spec.reapplication_field) or "").strip().lstrip("@")
         if previous:
             removed = previous.lower() in {u.lower() for u in facts.removed}
-            reason = (
-                f"re-application of @{previous}, who was removed"
-                if removed
-                else f"says they were a member before as @{previous}"
-            )
+            code = "reapplied_removed" if removed else "reapplied"
             hits.append(
-                GateHit("duplicate", "duplicates.reapplication_field", reason, action, previous)
+                GateHit(
+                    "duplicate",
+                    "duplicates.reapplication_field",
+                    code,
+                    action,
+                    previous,
+                    {"other": previous},
+                )
             )
     return hits
 
@@ -295,7 +369,11 @@ def evaluate_application(rules: Rules, facts: GatingFacts) -> GatingDecision:
         outcome = "hold"  # for an invitee, also what would have rejected: staff decide
     else:
         outcome = "approve"
-    return GatingDecision(outcome, tuple(hits), name, already_approved=applicant.approved)
+    referrer = facts.referrer
+    exists = bool(name and referrer and referrer.username.lower() == name.lower())
+    return GatingDecision(
+        outcome, tuple(hits), name, already_approved=applicant.approved, referrer_exists=exists
+    )
 
 
 def applicant_language(rules: Rules, applicant: Applicant) -> str:
@@ -305,11 +383,6 @@ def applicant_language(rules: Rules, applicant: Applicant) -> str:
 
 
 # ─────────────────────────────── actions ───────────────────────────────
-
-OUTCOME_WORDS = {
-    "zh": {"approve": "通过,进入试用营", "reject": "拒绝", "hold": "待人工审核"},
-    "en": {"approve": "approved into the camp", "reject": "rejected", "hold": "held for review"},
-}
 
 
 def _quoted(text: str) -> str:
@@ -334,13 +407,10 @@ def gating_actions(
     lang = rules.community.default_language
     user = applicant.username
     uid = applicant.user_id
-    lines = [f"- {r}" for r in decision.reasons]
+    lines = [f"- {line}" for line in check_lines(rules, decision, lang)]
     if decision.already_approved and decision.outcome == "hold":
         # Staff-facing: why Diamond holds an account instead of rejecting or deleting it.
-        lines.append(
-            "- [invite] approved by Discourse when the invite was redeemed; Diamond keeps it "
-            "out of the camp and the member groups until staff decide"
-        )
+        lines.append(f"- {word(rules, 'gate_note.invite_held', lang)}")
     checks = "\n".join(lines) or "- ✓"
     application = _quoted(applicant.fields.get(gating.application.field) or "")
     out: list[a.Action] = []
@@ -364,9 +434,16 @@ def gating_actions(
                 lang,
                 username=user,
                 user_id=uid,
-                outcome=OUTCOME_WORDS[lang][decision.outcome],
+                outcome=word(rules, f"gate_outcome.{decision.outcome}", lang),
                 checks=checks,
-                referrer=f"@{decision.referrer}" if decision.referrer else "—",
+                # a mention only of a user who exists: "@朋友介绍" would notify nobody
+                referrer=(
+                    f"@{decision.referrer}"
+                    if decision.referrer and decision.referrer_exists
+                    else f"「{decision.referrer}」"
+                    if decision.referrer
+                    else "—"
+                ),
                 application=application,
             )
         else:
@@ -415,19 +492,20 @@ def gating_actions(
                 )
             )
     elif decision.outcome == "reject":
-        rejected_for = [h.reason for h in decision.hits if h.action == "reject"]
+        rejected_for = [h for h in decision.hits if h.action == "reject"]
         # An unapproved applicant cannot log in to read a PM: the reason goes in Discourse's
         # rejection email (signup_after_reject), written in the applicant's language.
+        theirs = applicant_language(rules, applicant)
         msg = rules.render(
             gating.messages.rejected,
-            applicant_language(rules, applicant),  # type: ignore[arg-type]
+            theirs,  # type: ignore[arg-type]
             username=user,
-            reasons="\n".join(f"- {r}" for r in rejected_for),
+            reasons="\n".join(f"- {reason_text(rules, h, theirs)}" for h in rejected_for),
         )
         out.append(
             a.RejectUser(
                 key=f"gating-reject:{uid}",
-                reason="; ".join(rejected_for),
+                reason="; ".join(h.reason for h in rejected_for),
                 user_id=uid,
                 username=user,
                 block=gating.block_on_reject,

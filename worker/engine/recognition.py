@@ -47,7 +47,7 @@ from worker.rules.models import (
     Streak,
     Welcomer,
 )
-from worker.rules.types import WEEKDAYS
+from worker.rules.types import WEEKDAYS, in_language
 
 Outcome = Literal["met", "excused", "missed"]
 # Kinds that are giving beyond one's duty (value contributors); streaks and full
@@ -611,7 +611,9 @@ def badge_actions(
                 languages.get(user),  # type: ignore[arg-type]
                 username=user,
                 badge=badge.name,
-                description=badge.description,
+                description=in_language(
+                    badge.description, languages.get(user) or rules.community.default_language
+                ),
                 reason_url=d.reason_url,
             )
             out.append(

@@ -428,6 +428,35 @@ def _digest(names: Sequence[str]) -> str:
     return hashlib.sha1(",".join(sorted(names)).encode()).hexdigest()[:10]
 
 
+def _squad_line(rules: Rules, p: PlannedSquad, lang: str) -> str:
+    """One squad of the staff log's plan, in words of template ``squad_line``."""
+    s = p.squad
+
+    def word(key: str, **values: object) -> str:
+        try:
+            return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+        except KeyError:  # rules without these templates: the bare facts
+            return " ".join(str(v) for v in values.values())
+
+    how = word(f"squad_leader_source.{p.leader_source or 'staff'}")
+    leader = f"@{s.leader} ({how})" if s.leader else how
+    klass = (
+        word("squad_class", name=p.class_full_name, leader=p.class_leader) if p.class_leader else ""
+    )
+    changes = (f"; +{', '.join(p.added)}" if p.added and not p.new else "") + (
+        f"; -{', '.join(p.removed)}" if p.removed else ""
+    )
+    return word(
+        "squad_line",
+        squad=s.full_name,
+        slug=s.slug,
+        count=len(s.members),
+        leader=leader,
+        klass=klass,
+        changes=changes,
+    )
+
+
 def squad_actions(
     rules: Rules,
     plan: SquadPlan,
@@ -448,13 +477,7 @@ def squad_actions(
         s = p.squad
         lead_group = leader_group_name(rules, s.slug)
         url = f"/c/{s.slug}"
-        summary.append(
-            f"- {s.full_name} ({s.slug}), {len(s.members)} members, leader "
-            + (f"@{s.leader} [{p.leader_source}]" if s.leader else "— (staff to choose)")
-            + (f", class {p.class_full_name} led by @{p.class_leader}" if p.class_leader else "")
-            + (f"; +{', '.join(p.added)}" if p.added and not p.new else "")
-            + (f"; -{', '.join(p.removed)}" if p.removed else "")
-        )
+        summary.append(_squad_line(rules, p, default))
         if p.new:
             out.append(
                 a.CreateGroup(

@@ -97,6 +97,7 @@ class MembershipStore:
             "hits": [asdict(hit) for hit in decision.hits],
             "referrer": decision.referrer,
             "already_approved": decision.already_approved,
+            "referrer_exists": decision.referrer_exists,
             "decided_at": decided_at.isoformat(),
             "live": live,
         }
@@ -119,9 +120,10 @@ class MembershipStore:
         d = json.loads(raw)
         decision = GatingDecision(
             d["outcome"],
-            tuple(GateHit(**hit) for hit in d["hits"]),
+            tuple(GateHit.from_record(hit) for hit in d["hits"]),
             d.get("referrer"),
             already_approved=bool(d.get("already_approved")),
+            referrer_exists=bool(d.get("referrer_exists")),
         )
         return RecordedDecision(decision, datetime.fromisoformat(d["decided_at"]), bool(d["live"]))
 

@@ -152,9 +152,36 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
     message = f"YAML syntax: {problem}"
     if exc.context and exc.context_mark and exc.context_mark is not mark:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    quoting = _quoting_hint(exc, text)
+    if quoting:
+        at_line, hint = quoting
+        return Problem(file, at_line, 1, "", f"{message}; hint: {hint}")
     if "\\t" in problem:  # PyYAML: found character '\t' that cannot start any token
         message += f"; hint: {HINT_TAB}"
     return Problem(file, line, col, "", message)
+
+
+# "key: * 9 * * *" (a star starts an alias) or "key: {name} text" (a brace starts a mapping)
+_STARTS_SPECIAL = re.compile(r"^( *(?:- +)?[\w.-]+): +([*{&!|>%@`].*?)\s*$")
+
+
+def _quoting_hint(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | None:
+    """(line, hint) when YAML failed on a value starting with a character YAML reserves."""
+    lines = text.splitlines()
+    marks = [m for m in (exc.context_mark, exc.problem_mark) if m is not None]
+    for m in marks:
+        for number in range(min(m.line, len(lines) - 1), -1, -1):
+            match = _STARTS_SPECIAL.match(lines[number])
+            if match and (match.group(2)[0] in "*{" or number == m.line):
+                key, value = match.group(1).strip(), match.group(2)
+                value = value.replace('"', '\\"')
+                return number + 1, (
+                    f"a value starting with {value[0]!r} means something else to YAML; "
+                    f'put the value in quotes: {key}: "{value}"'
+                )
+            if number < m.line - 1:
+                break
+    return None
 
 
 # "key：" or "- key：" (full-width colon after an ASCII key) and "key:　" / a full-width indent.
@@ -253,6 +280,9 @@ class _Builder:
         tag = node.tag
         if node.style is None and not as_key:
             self._check_hazard(node, path)
+            if node.value.startswith("“") and node.value.endswith("”"):
+                # A Chinese input method's quotes are text to YAML: every message would show them.
+                self._problem(node, path, HINT_CN_QUOTES)
         if tag in (_TAG + "str", _TAG + "timestamp"):
             # Dates stay text; the models parse what they need.
             return node.value
@@ -288,6 +318,12 @@ class _Builder:
         self.problems.append(
             Problem(self.index.file, mark.line, mark.col, format_path(path), message)
         )
+
+
+HINT_CN_QUOTES = (
+    "“ ” are Chinese quotes and would become part of the text; use ASCII quotes "
+    '"..." (英文半角引号) or none'
+)
 
 
 def _mark(node: Node) -> Mark:

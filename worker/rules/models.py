@@ -25,6 +25,7 @@ from worker.rules.types import (
     FormatText,
     GroupSlug,
     Language,
+    LocalText,
     MessageKey,
     NonNegativeInt,
     Placeholders,
@@ -136,11 +137,11 @@ class Application(RulesModel):
 class ScreenList(RulesModel):
     """One values-screening list; any match flags the applicant with ``reason``."""
 
-    name: str = Field(min_length=1)
+    name: LocalText  # shown to reviewers, in the staff log's language
     applies_to: tuple[ScreenTarget, ...] = Field(min_length=1)
     keywords: tuple[str, ...] = ()  # case-insensitive substrings
     patterns: tuple[Regex, ...] = ()  # Python regular expressions, case-insensitive
-    reason: str = Field(min_length=1)  # shown to reviewers
+    reason: LocalText  # shown to reviewers, and to the applicant (in their language)
     on_match: GateFailAction | None = None  # None: use gating.on_fail
 
     @model_validator(mode="after")
@@ -678,7 +679,7 @@ class Badge(RulesModel):
     slug: GroupSlug  # stable id used by Diamond (ASCII); the marker of what it owns
     name: str = Field(min_length=1, max_length=100)  # Discourse badge name, Chinese allowed
     tier: Literal["gold", "silver", "bronze"]
-    description: str = Field(min_length=1)
+    description: LocalText  # the forum's badge page shows the default language's
     criterion: BadgeCriterion
     revocable: bool = False  # revoke when the criterion no longer holds
     # PM when granted
@@ -854,6 +855,26 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "notice_*": Placeholders("date", "time", "count", "details", "suppressed"),
     # worker/engine/changelog.py: what a change of the rule files changed
     "rules_changelog": Placeholders("date", "time", "count", "changes", "old_checksum", "checksum"),
+    # worker/engine/gating.py: why a check failed (every value is passed, empty where it
+    # does not apply), a staff line per check, and the words around them
+    "gate_reason.*": Placeholders(
+        "referrer", "count", "limit", "unit", "reason", "target", "other", "text"
+    ),
+    "gate_check": Placeholders("reason", "matched", "action", "rule"),
+    "gate_note.*": Placeholders(),
+    "gate_action.*": Placeholders(),
+    "gate_outcome.*": Placeholders(),
+    "gate_target.*": Placeholders(),
+    # worker/engine/camp.py: an open task, the progress of a task, the verdict's word
+    "camp_task.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
+    "camp_progress.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
+    "camp_outcome.*": Placeholders(),
+    # worker/engine/squads.py: one squad of the staff log's plan, its class, who chose its leader
+    "squad_line": Placeholders("squad", "slug", "count", "leader", "klass", "changes"),
+    "squad_class": Placeholders("name", "leader"),
+    "squad_leader_source.*": Placeholders(),
+    # how length is counted: 字 / words
+    "unit": Placeholders(),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

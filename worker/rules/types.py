@@ -275,3 +275,17 @@ def _check_format(value: str) -> str:
 
 # Text with {named} placeholders (str.format style). Use {{ and }} for literal braces.
 FormatText = Annotated[str, AfterValidator(_check_format)]
+
+
+# Text moderators write once per language, or once for all: ``reason: 含推销内容`` or
+# ``reason: {zh: 含推销内容, en: advertises}``. Read it with ``in_language``.
+LocalText = Annotated[
+    str | dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)
+]
+
+
+def in_language(text: str | Mapping[str, str], lang: str | None) -> str:
+    """``text`` in ``lang``: the plain text, or that language's (else the first given)."""
+    if isinstance(text, str):
+        return text
+    return text.get(lang or "") or next(iter(text.values()))

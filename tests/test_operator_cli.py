@@ -146,3 +146,28 @@ def test_rejected_webhooks_are_logged_with_the_reason_once_a_minute(
     assert "401: missing or wrong X-Discourse-Event-Signature" in lines[0]
     assert "event post_created" in lines[0]
     assert "2 more refused for this reason in the last minute" in lines[1]
+
+
+def test_redis_unreachable_is_one_line_even_where_the_rules_changelog_is_recorded(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    # Loading the rules records them in Redis for the changelog; with Redis down that
+    # must not add a traceback to the command's one-line error.
+    import shutil
+
+    from worker.cli import main
+    from worker.pipeline import runtime
+
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIAMOND_FORUM_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DIAMOND_API_KEY", "k")
+    monkeypatch.setenv("DIAMOND_REDIS_URL", "redis://127.0.0.1:9/0")
+    runtime.reset()
+    try:
+        assert main(["report"]) == 1
+    finally:
+        runtime.reset()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "cannot reach Redis" in err

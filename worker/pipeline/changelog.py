@@ -60,6 +60,8 @@ def rules_changelog_announcer(
     def on_loaded(rules: Rules) -> None:
         try:
             announce_rules(client(), broker(), rules)
+        except redis.RedisError as exc:  # Redis down: the command that needs it says so
+            log.warning("rules changelog not recorded: Redis unreachable (%s)", exc)
         except Exception:  # the rules are in force whatever happens to their changelog
             log.exception("could not record or announce the loaded rules")
 

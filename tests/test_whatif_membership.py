@@ -80,10 +80,11 @@ def test_the_camp_preview_is_what_the_daily_check_then_decides(
     }  # fmt: skip
     assert {n for n, o in new.items() if o.first == "extend"} == {"c1", "c2", "c4", "c5"}
     text = "\n".join(render_camp(old, new))
+    # The open task in the community's default language, with the figures of the new rules.
     assert (
-        "@c1: pass → extended 1×, in camp until 2026-03-15 "
-        "(check-ins in #checkins on 5 days (at least 6))"
-    ) in text
+        "@c1: pass → extended 1×, in camp until 2026-03-15 (在 #checkins 打卡:5 天 (至少 6 天))"
+        in (text)
+    )
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system")
     real = flows.check_camp(client, redis_client, proposed, now, live=False)

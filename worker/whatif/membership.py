@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from worker.engine.camp import Camper, CampPost, camp_end, evaluate_camp
+from worker.engine.camp import Camper, CampPost, camp_end, evaluate_camp, task_lines
 from worker.engine.squads import Graduate, SquadPlan, form_cohort
 from worker.rules.models import Rules
 
@@ -77,9 +77,9 @@ def judge_camp(rules: Rules, facts: CampFacts, now: datetime) -> dict[str, CampO
         elif verdict.verdict == "in_progress" and current.extensions:
             until = verdict.ends_at.astimezone(rules.tz).strftime("%Y-%m-%d")
             word = f"extended {current.extensions}×, in camp until {until}"
-        out[camper.username] = CampOutcome(
-            camper.username, word, verdict.missing, verdict.ends_at, first
-        )
+        # The open tasks in the moderator's words (the community's default language).
+        missing = tuple(task_lines(rules, verdict, None))
+        out[camper.username] = CampOutcome(camper.username, word, missing, verdict.ends_at, first)
     return out
 
 

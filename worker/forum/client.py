@@ -1092,6 +1092,12 @@ class ForumClient(DiscourseClient):
         }
         return self._call("POST", "/posts.json", json=body, reason=reason)
 
+    def list_private_messages(self, username: str) -> list[dict[str, Any]]:
+        """The newest page of ``username``'s messages (inbox and sent):
+        ``GET /topics/private-messages/{username}.json`` (staff may read anyone's)."""
+        answer = self._call("GET", "/topics/private-messages/{username}.json", username=username)
+        return list((answer.get("topic_list") or {}).get("topics") or [])
+
     def get_post(self, post_id: int) -> dict[str, Any]:
         return self._call("GET", "/posts/{id}.json", id=post_id)
 

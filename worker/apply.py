@@ -50,6 +50,7 @@ DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
 # A claim outlives one write (the client's timeouts and read retries) but not a dead
 # worker's redelivery by much: a crashed claim is retried after it.
 CLAIM_LEASE_SECONDS = 90
+CLAIM_RECHECK_MS = 1_000
 SENT_TTL_SECONDS = 30 * 24 * 3600
 # Writes that are not idempotent on the forum: marked, and looked for when in doubt.
 MARKED_WRITES = frozenset({"SendPrivateMessage", "CreatePost", "CreateTopic"})
@@ -169,8 +170,11 @@ class Applier:
         claim_key = done_key + ":claim"
         token = uuid.uuid4().hex
         if not self.redis.set(claim_key, token, nx=True, ex=CLAIM_LEASE_SECONDS):
+            # Usually the other run is about to finish: look again soon, not after the
+            # whole lease (which is only there for a run that died holding the claim).
             left = self.redis.pttl(claim_key)
-            raise ActionBusy(done_key, max(100, int(left) if left and left > 0 else 1000))
+            left = int(left) if left and left > 0 else CLAIM_RECHECK_MS
+            raise ActionBusy(done_key, max(100, min(left, CLAIM_RECHECK_MS)))
         try:
             yield not self.redis.exists(done_key)
         finally:

@@ -3,6 +3,7 @@ run: nothing lost, nothing twice, no job dead-lettered."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def test_every_job_delivered_twice_at_once_has_the_effect_of_one(
 def test_a_story_under_500s_and_429s_ends_as_a_clean_run(
     clean: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    story = Story(faults=("*:500=0.2,429=0.1,wait=1",))
+    story = Story(faults=("*:500=0.2,502=0.1,429=0.1,wait=1",))
     _compare(_run(story, clock, redis_url, tmp_path, monkeypatch), clean)
 
 
@@ -75,4 +76,18 @@ def test_a_tenth_of_write_answers_lost_doubles_no_pm_or_post(
     clean: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story = Story(faults=("POST *:lost=0.1", "PUT *:lost=0.1"))
+    _compare(_run(story, clock, redis_url, tmp_path, monkeypatch), clean)
+
+
+def test_a_forum_outage_across_the_friday_reminders_and_the_audit_ends_with_all_done_once(
+    clean: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild takes the forum offline for 10-15 minutes and its proxy answers 502 to
+    # every call; here the outage lasts 3 s of a story whose retries are compressed alike.
+    def outage(step: str, forum: Any) -> None:
+        if step in ("remind friday", "audit"):
+            rule = forum.add_fault("*:502=1")
+            threading.Timer(3.0, lambda: forum.faults.rules.remove(rule)).start()
+
+    story = Story(on_step=outage)
     _compare(_run(story, clock, redis_url, tmp_path, monkeypatch), clean)

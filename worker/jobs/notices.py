@@ -45,7 +45,9 @@ def post_notice(condition: str, lines: list[str], raised_at: str) -> None:
         actions = plan_notice(
             rules, notice, category_id=category_id, topic_id=int(topic) if topic else None
         )
-        report = Applier(client, redis_client, live=runtime.settings().live).apply(actions)
+        # A notice is Diamond telling staff about itself, not a rehearsed act on anyone:
+        # posted as is in shadow mode too (the shadow Applier needed rules and crashed).
+        report = Applier(client, redis_client, live=True, rules=rules).apply(actions)
     except ForumRejected as exc:
         if exc.status in (401, 403):
             # Told with the key the forum refuses? No: health, metrics and logs say it.

@@ -213,10 +213,13 @@ class Applier:
     # --- writes whose outcome is unknown: look for them on the forum ------------------
 
     def _find_written(self, act: a.Action) -> dict[str, Any] | None:
-        if isinstance(act, a.SendPrivateMessage):
-            return self._find_message(act)
-        if isinstance(act, a.CreatePost):
-            return self._find_reply(act)
+        try:
+            if isinstance(act, a.SendPrivateMessage):
+                return self._find_message(act)
+            if isinstance(act, a.CreatePost):
+                return self._find_reply(act)
+        except NotFound:  # no such list (a group recipient, a topic gone): not written
+            return None
         return None  # topics: Discourse keeps titles unique, _do_CreateTopic finds its own
 
     def _has_marker(self, post_id: int, key: str) -> bool:

@@ -42,3 +42,18 @@ def test_a_squad_formed_after_mondays_thread_run_has_its_thread_before_the_remin
     assert set(threads) == {"sq-1", "sq-2"}
     titles = [t.title for t in sandbox.forum.topics.values() if t.category_id == late.category_id]
     assert len([t for t in titles if str(W48.number) in t]) == 1
+
+
+def test_a_squad_formed_midweek_that_owes_nothing_that_week_gets_no_thread_for_it() -> None:
+    from dataclasses import replace
+
+    from worker.engine.facts import Squad
+    from worker.engine.obligations import plan_weekly_threads
+
+    rules = load_rules(ROOT / "rules")
+    assert rules.obligations.starts_after_camp
+    wednesday = dt.datetime(2026, 11, 25, 9, 0, tzinfo=SH)
+    squad = Squad("sq-3", "第三小组讨论区与文章互评", "2026-11", ("gus", "hal"), category_id=9)
+    joined_wednesday = replace(squad, joined={"gus": wednesday, "hal": wednesday})
+    assert plan_weekly_threads(rules, [joined_wednesday], W48, {}) == []
+    assert len(plan_weekly_threads(rules, [squad], W48, {})) == 1  # joined long ago: owes

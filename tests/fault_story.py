@@ -64,6 +64,7 @@ class Story:
     # Called before each step with its name; may switch faults on or off.
     on_step: Callable[[str, Any], None] | None = None
     dead_letters: int = 0
+    injected: int = 0  # faults the forum injected after the members' posts
     effects: Counter[tuple[Any, ...]] = field(default_factory=Counter)
     strikes: dict[str, Any] = field(default_factory=dict)
 
@@ -179,6 +180,7 @@ def run_story(
         step("remind friday", jobs.remind, reminder=friday, scheduled_for=clock.set(20, 20))
         step("remind monday", jobs.remind, reminder=monday, scheduled_for=clock.set(23, 20))
         step("audit", jobs.weekly_audit, scheduled_for=clock.set(24, 23))
+    story.injected = len(forum.faults.injected)
     forum.clear_faults()
     story.dead_letters = sum(rds.hlen(f"diamond:{q}.XQ.msgs") for q in QUEUES)
     story.effects = _effects(forum, before)

@@ -53,6 +53,12 @@ def always_unavailable(name: str) -> None:
     raise ForumUnavailable("bad gateway", status=502, path="/posts.json")
 
 
+@diamond_actor(queue=QUEUE, time_limit=10, max_retries=2, min_backoff=20, max_backoff=40)
+def buggy(name: str) -> None:
+    LOG.append((name, time.monotonic()))
+    raise KeyError("no such field")
+
+
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,32 +119,30 @@ def test_rejected_is_not_retried_and_says_what_to_do(caplog: pytest.LogCaptureFi
     assert GaveUp in rejected.options["throws"]
 
 
-def test_retriable_error_is_raised_for_backoff_until_the_bound(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_retriable_error_is_raised_for_backoff_past_the_failure_bound() -> None:
     message = always_unavailable.message("unit-unavailable")
     token = CurrentMessage._MESSAGE.set(message)
     try:
-        message.options["retries"] = 1
-        with pytest.raises(ForumUnavailable):
+        message.options.update(retries=30, diamond_first_failed_ms=time.time() * 1000)
+        with pytest.raises(ForumUnavailable):  # an outage is waited out, not counted
             always_unavailable.fn("unit-unavailable")
-        message.options["retries"] = 2  # max_retries=2 failures already happened
+    finally:
+        CurrentMessage._MESSAGE.reset(token)
+
+
+def test_a_bug_gives_up_after_the_failure_bound(caplog: pytest.LogCaptureFixture) -> None:
+    message = buggy.message("unit-bug")
+    token = CurrentMessage._MESSAGE.set(message)
+    try:
+        message.options["diamond_failures"] = 1
+        with pytest.raises(KeyError):
+            buggy.fn("unit-bug")
+        message.options.update(retries=2, diamond_failures=2)  # max_retries=2 failures
         with caplog.at_level(logging.ERROR), pytest.raises(GaveUp):
-            always_unavailable.fn("unit-unavailable")
+            buggy.fn("unit-bug")
     finally:
         CurrentMessage._MESSAGE.reset(token)
     assert "after 3 attempt(s)" in caplog.records[-1].getMessage()
-
-
-def test_rate_limited_retries_do_not_count_as_failures() -> None:
-    message = always_unavailable.message("unit-mixed")
-    token = CurrentMessage._MESSAGE.set(message)
-    try:
-        message.options.update(retries=5, diamond_rate_limited=4)  # 1 failure, 4 rate limits
-        with pytest.raises(ForumUnavailable):
-            always_unavailable.fn("unit-mixed")
-    finally:
-        CurrentMessage._MESSAGE.reset(token)
 
 
 def test_every_declared_actor_has_a_time_limit() -> None:
@@ -215,13 +219,13 @@ def test_rejected_job_runs_once_and_is_dead_lettered(
 
 
 @pytest.mark.integration
-def test_retriable_job_backs_off_a_bounded_number_of_times_then_is_dead_lettered(
+def test_failing_job_backs_off_a_bounded_number_of_times_then_is_dead_lettered(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
     broker = setup_broker(redis_url)
     LOG.clear()
     with in_process_worker(broker, {QUEUE, QUEUE + ".DQ"}):
-        always_unavailable.send("live-unavailable")
+        buggy.send("live-bug")
         wait_for(lambda: redis_client.hlen(f"diamond:{QUEUE}.XQ.msgs") == 1, what="dead letter")
     assert len(LOG) == 3  # the first attempt and max_retries=2 retries
 

@@ -1,11 +1,18 @@
 """The one door: executes engine actions through the forum client.
 
-Each action is done at most once per idempotency key: a Redis record is kept
-after success, so a job that is retried, redelivered after a crash or fed a
-duplicate event skips what it already did. Writes that are idempotent on the
-forum's side (group membership, approval, silence) are also safe to repeat in
-the narrow window between the write and the record; posts and PMs are the
-only writes where that window matters, and it is one Redis round trip wide.
+Each action is done at most once per idempotency key. Before acting, a run claims the
+key (``SET NX`` with a lease, ``CLAIM_LEASE_SECONDS``): a second run of the same job at
+the same time gets ``ActionBusy`` and is retried after the lease, when it finds the
+record of the first run and skips the action; a run that crashed holding a claim is
+retried once the lease has expired. A record is kept after success, so a job that is
+retried, redelivered or fed a duplicate event skips what it already did.
+
+Posts, topics and PMs are not idempotent on the forum's side, and a write may be saved by
+Discourse while its answer is lost (a proxy's 502, a timeout). So their text carries an
+invisible marker (an HTML comment naming the key's hash), a ``sent`` record is written
+before the write, and a run that finds that record (the outcome of an earlier attempt is
+unknown) looks for the marker on the forum before writing again. Those reads happen only
+on that path. Topics are also found by their title, which Discourse keeps unique.
 
 Shadow mode is decided here and nowhere else: actions that affect members are
 reported, not executed; the writes that touch no member (staff posts in the audit
@@ -17,9 +24,12 @@ prefix of their own, so a shadow run never uses up a key the live run needs.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +38,7 @@ import redis
 from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
 from worker.membership.roster_cache import forget_roster
+from worker.pipeline.idempotency import ActionBusy
 from worker.rules.models import SHADOW_TEMPLATE, Rules
 
 log = logging.getLogger(__name__)
@@ -36,6 +47,34 @@ DONE_PREFIX = "diamond:done:"
 # Shadow mode's own record: the live run after it (or after the switch) still acts.
 SHADOW_DONE_PREFIX = "diamond:shadow:done:"
 DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
+# A claim outlives one write (the client's timeouts and read retries) but not a dead
+# worker's redelivery by much: a crashed claim is retried after it.
+CLAIM_LEASE_SECONDS = 90
+CLAIM_RECHECK_MS = 1_000
+SENT_TTL_SECONDS = 30 * 24 * 3600
+# Writes that are not idempotent on the forum: marked, and looked for when in doubt.
+MARKED_WRITES = frozenset({"SendPrivateMessage", "CreatePost", "CreateTopic"})
+# How many of the newest candidates are read when looking for a marker.
+LOOKUP_CANDIDATES = 5
+_MARKER = "<!-- diamond:{} -->"
+# Release a claim only if it is still ours (it may have expired and been taken).
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def marker(key: str) -> str:
+    """The invisible mark a post written under ``key`` carries (readers never see it)."""
+    return _MARKER.format(hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def with_marker(action: a.Action) -> a.Action:
+    if isinstance(action, a.CreateTopic | a.SendPrivateMessage | a.CreatePost):
+        return dataclasses.replace(action, raw=f"{action.raw}\n\n{marker(action.key)}")
+    return action
+
+
 # Group name -> id, shared by every job: ids never change while the group exists, and
 # a group deleted and made again (new id) answers 404, which drops the entry.
 GROUP_IDS_KEY = "diamond:cache:group-ids"
@@ -62,6 +101,12 @@ def title_holder(exc: ForumRejected) -> int | None:
         if match:
             return int(match[1])
     return None
+
+
+def _name_taken(exc: ForumRejected) -> bool:
+    """422 "Name has already been taken" (Group validates the name's uniqueness)."""
+    texts = [*(exc.errors or []), exc.message]
+    return exc.status == 422 and any("already been taken" in (t or "") for t in texts)
 
 
 @dataclass
@@ -109,14 +154,106 @@ class Applier:
             if self.redis.exists(done_key):
                 report.already_done.append(action)
                 continue
-            result = self._execute(action if self.live else self.marked_for_shadow(action))
-            if action.kind in ROSTER_CHANGES:
-                forget_roster(self.redis)
-            self.redis.set(done_key, "1", ex=DONE_TTL_SECONDS)
+            with self._claim(done_key) as claimed:
+                if not claimed:  # finished by another run between our look and our claim
+                    report.already_done.append(action)
+                    continue
+                result = self._write(action, done_key)
             log.info("%s: %s [%s]", action.kind, action.reason, action.key)
             report.done.append(action)
             report.results[action.key] = result
         return report
+
+    @contextmanager
+    def _claim(self, done_key: str) -> Iterator[bool]:
+        """Hold the action's claim (or raise ``ActionBusy``); yields False if it is done."""
+        claim_key = done_key + ":claim"
+        token = uuid.uuid4().hex
+        if not self.redis.set(claim_key, token, nx=True, ex=CLAIM_LEASE_SECONDS):
+            # Usually the other run is about to finish: look again soon, not after the
+            # whole lease (which is only there for a run that died holding the claim).
+            left = self.redis.pttl(claim_key)
+            left = int(left) if left and left > 0 else CLAIM_RECHECK_MS
+            raise ActionBusy(done_key, max(100, min(left, CLAIM_RECHECK_MS)))
+        try:
+            yield not self.redis.exists(done_key)
+        finally:
+            self.redis.eval(_RELEASE, 1, claim_key, token)
+
+    def _write(self, action: a.Action, done_key: str) -> Any:
+        """Carry out one claimed action and record it done."""
+        sent_key = done_key + ":sent"
+        marked = action.kind in MARKED_WRITES
+        act = action if self.live else self.marked_for_shadow(action)
+        if marked:
+            act = with_marker(act)
+            if self.redis.exists(sent_key):  # an earlier attempt's outcome is unknown
+                found = self._find_written(act)
+                if found is not None:
+                    log.info("%s found on the forum: not written again [%s]", act.kind, act.key)
+                    self._record(done_key, sent_key)
+                    return found
+            self.redis.set(sent_key, "1", ex=SENT_TTL_SECONDS)
+        try:
+            result = self._execute(act)
+        except ForumRejected:
+            self.redis.delete(sent_key)  # the forum answered no: nothing was written
+            raise
+        if action.kind in ROSTER_CHANGES:
+            forget_roster(self.redis)
+        self._record(done_key, sent_key)
+        return result
+
+    def _record(self, done_key: str, sent_key: str) -> None:
+        with self.redis.pipeline() as pipe:
+            pipe.set(done_key, "1", ex=DONE_TTL_SECONDS)
+            pipe.delete(sent_key)
+            pipe.execute()
+
+    # --- writes whose outcome is unknown: look for them on the forum ------------------
+
+    def _find_written(self, act: a.Action) -> dict[str, Any] | None:
+        try:
+            if isinstance(act, a.SendPrivateMessage):
+                return self._find_message(act)
+            if isinstance(act, a.CreatePost):
+                return self._find_reply(act)
+        except NotFound:  # no such list (a group recipient, a topic gone): not written
+            return None
+        return None  # topics: Discourse keeps titles unique, _do_CreateTopic finds its own
+
+    def _has_marker(self, post_id: int, key: str) -> bool:
+        return marker(key) in str(self.client.get_post(post_id).get("raw") or "")
+
+    def _find_message(self, act: a.SendPrivateMessage) -> dict[str, Any] | None:
+        """The PM, among the first recipient's newest messages with this title."""
+        titles = {act.title}
+        candidates = [
+            t
+            for t in self.client.list_private_messages(act.recipients[0])
+            if t.get("title") in titles
+        ]
+        for topic in candidates[:LOOKUP_CANDIDATES]:
+            stream = (self.client.get_topic(int(topic["id"])).get("post_stream") or {}).get(
+                "stream"
+            ) or []
+            if stream and self._has_marker(int(stream[0]), act.key):
+                return {"topic_id": int(topic["id"]), "post_id": int(stream[0]), "existed": True}
+        return None
+
+    def _find_reply(self, act: a.CreatePost) -> dict[str, Any] | None:
+        """The reply, among the topic's newest posts by Diamond's API user."""
+        own = str(getattr(self.client, "api_username", "")).lower()
+        topic = self.client.get_topic(act.topic_id)
+        stream = (topic.get("post_stream") or {}).get("stream") or []
+        loaded = {int(p["id"]): p for p in (topic.get("post_stream") or {}).get("posts") or []}
+        for post_id in list(reversed(stream))[:LOOKUP_CANDIDATES]:
+            author = (loaded.get(int(post_id)) or {}).get("username")
+            if author is not None and str(author).lower() != own:
+                continue
+            if self._has_marker(int(post_id), act.key):
+                return {"topic_id": act.topic_id, "id": int(post_id), "existed": True}
+        return None
 
     def is_done(self, key: str) -> bool:
         """Whether the action with this idempotency key was carried out already (in this
@@ -282,16 +419,25 @@ class Applier:
             group = existing.get("group", existing)
             self._remember_group(act.name, int(group["id"]))
             return {"id": int(group["id"]), "existed": True}
-        created = self.client.create_group(
-            act.name,
-            act.full_name or None,
-            reason=act.reason,
-            bio_raw=act.bio_raw,
-            visibility_level=act.visibility_level,
-            members_visibility_level=act.members_visibility_level,
-            messageable_level=act.messageable_level,
-            mentionable_level=act.mentionable_level,
-        )
+        try:
+            created = self.client.create_group(
+                act.name,
+                act.full_name or None,
+                reason=act.reason,
+                bio_raw=act.bio_raw,
+                visibility_level=act.visibility_level,
+                members_visibility_level=act.members_visibility_level,
+                messageable_level=act.messageable_level,
+                mentionable_level=act.mentionable_level,
+            )
+        except ForumRejected as exc:
+            # Another formation created it between our look and our create.
+            if not _name_taken(exc):
+                raise
+            group = self.client.get_group(act.name)
+            group = group.get("group", group)
+            self._remember_group(act.name, int(group["id"]))
+            return {"id": int(group["id"]), "existed": True}
         self._remember_group(act.name, int(created["id"]))
         return {"id": int(created["id"]), "existed": False}
 

@@ -854,7 +854,9 @@ class _Lenient(dict):
 def plan_weekly_threads(
     rules: Rules, squads: Iterable[Squad], week: Week, existing: Mapping[str, int]
 ) -> list[a.Action]:
-    """One ``CreateTopic`` per squad (with a category) that has no thread for ``week`` yet."""
+    """One ``CreateTopic`` per squad (with a category) that owes ``week`` and has no thread
+    for it yet. A squad whose members all joined after the week began owes nothing in it
+    (``starts_after_camp``): no thread, whenever the plan is made."""
     obligations = rules.obligations
     if obligations.article.mode != "thread":
         return []
@@ -862,6 +864,10 @@ def plan_weekly_threads(
     out: list[a.Action] = []
     for squad in squads:
         if squad.slug in existing or squad.category_id is None:
+            continue
+        if squad.members and set(squad.members) <= not_yet_obliged(
+            obligations, squad, week, rules.tz
+        ):
             continue
         title = thread_title(obligations, week, squad)
         values = {

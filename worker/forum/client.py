@@ -54,6 +54,12 @@ OnLimit = Literal["raise", "wait"]
 Timeout = tuple[float, float]
 
 DEFAULT_TIMEOUT: Timeout = (3.05, 30.0)
+# Idempotent reads (GET) answered 5xx, timed out or unreachable are retried inside the call:
+# up to READ_RETRIES more times, waiting base * 2**n seconds (at most the cap, which also
+# bounds a Retry-After). A longer outage fails the call; the job's retry policy waits it out.
+READ_RETRIES = 4
+READ_RETRY_BASE_WAIT = 0.5
+READ_RETRY_MAX_WAIT = 8.0
 # Used when a 429 says nothing about how long to wait (no header, no body hint).
 DEFAULT_RATE_LIMIT_WAIT = 10.0
 CALL_COUNTS_KEY = "diamond:forum:calls"
@@ -160,6 +166,7 @@ class ForumClient(DiscourseClient):
         counts_key: str = CALL_COUNTS_KEY,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        read_retries: int = READ_RETRIES,
     ) -> None:
         if on_limit not in ("raise", "wait"):
             raise ValueError(f"on_limit must be 'raise' or 'wait', not {on_limit!r}")
@@ -176,6 +183,7 @@ class ForumClient(DiscourseClient):
         self.call_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._sleep = sleep
+        self.read_retries = read_retries
         self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
         self._category_paths: dict[int, str] = {}  # category id -> slug path, read once
 
@@ -256,12 +264,29 @@ class ForumClient(DiscourseClient):
         template = template or guess_template(path)
         label = f"{verb} {template}"
         waited = 0.0
+        failed_reads = 0
         while True:
             self._take_slot(label, waited_so_far=waited)
             self._count(label)
-            response = self._send(
-                label, verb, path, params, files, data, json, override_request_kwargs
-            )
+            try:
+                response = self._send(
+                    label, verb, path, params, files, data, json, override_request_kwargs
+                )
+                unavailable = response.status_code >= 500
+            except ForumUnavailable:
+                if verb != "GET" or failed_reads >= self.read_retries:
+                    raise
+                response, unavailable = None, True
+            if unavailable and verb == "GET" and failed_reads < self.read_retries:
+                # A read changes nothing: try it again here rather than fail the whole job
+                # (a job of N calls would otherwise succeed with p**N). Writes are not
+                # resent: their outcome is unknown, and the Applier checks it first.
+                wait = _read_retry_wait(response, failed_reads)
+                failed_reads += 1
+                log.info("forum unavailable on %s; read retried in %.1fs", label, wait)
+                self._sleep(wait)
+                continue
+            assert response is not None  # a failed send of a write or a last read raised
             if response.status_code != 429:
                 break
             wait = _rate_limit_wait(response)
@@ -1067,6 +1092,12 @@ class ForumClient(DiscourseClient):
         }
         return self._call("POST", "/posts.json", json=body, reason=reason)
 
+    def list_private_messages(self, username: str) -> list[dict[str, Any]]:
+        """The newest page of ``username``'s messages (inbox and sent):
+        ``GET /topics/private-messages/{username}.json`` (staff may read anyone's)."""
+        answer = self._call("GET", "/topics/private-messages/{username}.json", username=username)
+        return list((answer.get("topic_list") or {}).get("topics") or [])
+
     def get_post(self, post_id: int) -> dict[str, Any]:
         return self._call("GET", "/posts/{id}.json", id=post_id)
 
@@ -1395,6 +1426,16 @@ def _rate_limit_wait(response: requests.Response) -> float:
     if retry_after is not None:
         hints.append(retry_after)
     return max(hints) if hints else DEFAULT_RATE_LIMIT_WAIT
+
+
+def _read_retry_wait(response: requests.Response | None, failed: int) -> float:
+    """Capped exponential backoff before re-reading, or the answer's Retry-After (a 503
+    during maintenance says when to come back), capped too: the job retries later."""
+    retry_after = response.headers.get("Retry-After") if response is not None else None
+    hinted = _parse_retry_after(retry_after)
+    if hinted is not None:
+        return min(hinted, READ_RETRY_MAX_WAIT)
+    return min(READ_RETRY_BASE_WAIT * 2**failed, READ_RETRY_MAX_WAIT)
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -88,6 +88,11 @@ def form_cohort_squads(cohort: str) -> None:
         cohort,
         live=runtime.settings().live,
     )
+    # New squads owe this week too: open their weekly thread now rather than next Monday
+    # (open_threads skips the squads that have one).
+    from worker.jobs.obligations import open_threads
+
+    open_threads.send()
 
 
 def _camp_cron() -> dict[str, str]:

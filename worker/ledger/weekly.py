@@ -38,6 +38,7 @@ from worker.engine.weeks import (
     article_due_week,
     audit_week,
     review_due_week,
+    week_of,
     week_times,
     weeks_between,
 )
@@ -338,6 +339,11 @@ def run_reminder(
     user_fields: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ApplyReport:
     obligations = rules.obligations
+    if obligations.article.mode == "thread":
+        # A squad formed after this week's thread run (or a run lost to an outage) gets
+        # its thread now, before a reminder points members to it. Squads with a thread
+        # cost nothing here: the ledger knows them.
+        open_threads(client, redis_client, rules, roster, week_of(now, rules.tz))
     due_week = article_due_week if reminder.about == "article" else review_due_week
     week = due_week(obligations, now, rules.tz)
     facts = gather(client, Ledger(redis_client), rules, roster, week, user_fields=user_fields)

@@ -28,11 +28,16 @@ from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import gather
 from worker.membership.store import MembershipStore, RecordedDecision
+from worker.pipeline import leases
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
 GATING_LOCK = "diamond:membership:gating-lock:"
-GATING_LOCK_SECONDS = 180  # longer than the gating actor's time limit
+# The lock is a lease renewed while the job runs (``worker.pipeline.leases``): a killed
+# worker's lock is gone before its job is redelivered, and a second job does not wait in
+# its thread but is retried when the lease would have ended.
+GATING_LEASE_SECONDS = 20.0
+GATING_WAIT_SECONDS = 5.0
 
 
 def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
@@ -84,10 +89,12 @@ def decide_applicant(
     """
     # One gating job per applicant at a time: the ``user_approved`` event of Diamond's own
     # approval must not take the half-done decision for a crashed one and finish it twice.
-    lock = redis_client.lock(f"{GATING_LOCK}{user_id}", timeout=GATING_LOCK_SECONDS)
-    if not lock.acquire(blocking_timeout=GATING_LOCK_SECONDS):
-        raise RuntimeError(f"gating of user {user_id} is still running elsewhere")
-    try:
+    with leases.held(
+        redis_client,
+        f"{GATING_LOCK}{user_id}",
+        lease_seconds=GATING_LEASE_SECONDS,
+        wait_seconds=GATING_WAIT_SECONDS,
+    ):
         return _decide(
             client,
             redis_client,
@@ -99,11 +106,6 @@ def decide_applicant(
             hints=hints or gather.Hints(),
             event=event,
         )
-    finally:
-        try:
-            lock.release()
-        except redis.exceptions.LockError:
-            log.warning("gating lock of user %s expired before the job ended", user_id)
 
 
 def _decide(

@@ -21,7 +21,6 @@ from dramatiq.middleware import (
     CurrentMessage,
     Middleware,
     Pipelines,
-    Retries,
     ShutdownNotifications,
     TimeLimit,
 )
@@ -29,6 +28,7 @@ from redis.exceptions import NoScriptError
 
 from worker.pipeline import runtime
 from worker.pipeline.config import pipeline_settings
+from worker.pipeline.retries import DiamondRetries
 
 NAMESPACE = "diamond"  # prefix of dramatiq's keys in Redis
 _lock = threading.Lock()
@@ -42,10 +42,11 @@ def build_middleware() -> list[Middleware]:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        Retries(
+        DiamondRetries(
             max_retries=cfg.max_retries,
             min_backoff=cfg.min_backoff_ms,
-            max_backoff=cfg.max_backoff_ms,
+            max_backoff=min(cfg.max_backoff_ms, cfg.retry_max_backoff_ms),
+            retry_window_seconds=cfg.retry_window_seconds,
         ),
         CurrentMessage(),
     ]

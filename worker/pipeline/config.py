@@ -28,8 +28,11 @@ class PipelineSettings(BaseSettings):
     max_retries: int = Field(default=5, ge=0, le=50)
     min_backoff_ms: int = Field(default=10_000, ge=10)
     max_backoff_ms: int = Field(default=15 * 60_000, ge=10)
-    # Rate-limited retries are not failures, but they are bounded too.
-    max_rate_limited_retries: int = Field(default=100, ge=1)
+    # Retries of a forum (or Redis) that cannot answer now (5xx, timeout, 429) are not
+    # failures: they go on, with backoff capped at retry_max_backoff_ms, for this long
+    # after the job's first failure, so an outage of hours is waited out.
+    retry_window_seconds: int = Field(default=24 * 3600, ge=3600)
+    retry_max_backoff_ms: int = Field(default=5 * 60_000, ge=10)
     # Scheduler: a run missed by less than this is still made (on start or recovery).
     misfire_grace_seconds: int = Field(default=3600, ge=1)
     catchup_interval_minutes: int = Field(default=5, ge=1, le=60)

@@ -18,7 +18,15 @@ from dramatiq.message import Message
 from worker.pipeline.broker import NAMESPACE
 
 # Options the retry machinery keeps on a message; a re-sent job starts afresh.
-_RESET_OPTIONS = ("retries", "traceback", "redis_message_id", "diamond_rate_limited", "eta")
+_RESET_OPTIONS = (
+    "retries",
+    "traceback",
+    "redis_message_id",
+    "eta",
+    "diamond_first_failed_ms",
+    "diamond_failures",
+    "diamond_waits",
+)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,14 @@ checks its routes against them) imports it.
 
 What the decorator adds to ``dramatiq.actor``:
 - a time limit on every actor (seconds, required to be finite);
-- the forum's errors mapped to retry behaviour:
-  ``RateLimited`` → ``dramatiq.Retry(delay=wait)`` (not counted as a failure, bounded
-  separately); ``ForumRejected`` (any non-retriable error) → no retry; anything else →
-  bounded exponential backoff, then the job is dead-lettered with one log line that says
-  what failed and what to do;
-- ``ActionBusy`` from ``idempotency.once`` → retry after the other run's lease.
+- the forum's errors mapped to the retry policy (``worker.pipeline.retries``):
+  ``RateLimited`` → ``dramatiq.Retry(delay=wait)``; ``ActionBusy`` from
+  ``idempotency.once`` or the Applier's claims → retry after the other run's lease; any
+  other retriable error (5xx, timeout, connection error, Redis unreachable) → backoff,
+  for as long as the retry window lasts, not counted as a failure; ``ForumRejected``
+  (the forum says the request is wrong) → no retry; anything else (a bug) → bounded
+  backoff. A job that gives up is dead-lettered with one log line that says what failed
+  and what to do.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from worker.forum.errors import ForumError, RateLimited
 from worker.pipeline.broker import current_broker
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.idempotency import ActionBusy
+from worker.pipeline.retries import FAILURES_OPTION, is_retriable, past_window
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ ACTOR_MODULES: list[str] = [
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120
-RATE_LIMITED_OPTION = "diamond_rate_limited"
 # Keyword arguments that may carry personal data (an applicant's email): never logged.
 PRIVATE_KWARGS = frozenset({"hints"})
 
@@ -82,17 +84,19 @@ def diamond_actor(
     """Declare a dramatiq actor with Diamond's time limit and error mapping.
 
     ``time_limit`` is in seconds; ``max_retries`` bounds retries of failures other
-    than rate limits (default ``DIAMOND_MAX_RETRIES``). The actor name defaults to
-    ``<last module part>.<function>``, e.g. ``membership.on_user_created``.
+    than an unavailable forum (default ``DIAMOND_MAX_RETRIES``); ``retry_window_seconds``
+    how long those are waited out (default ``DIAMOND_RETRY_WINDOW_SECONDS``). The actor
+    name defaults to ``<last module part>.<function>``, e.g. ``membership.on_user_created``.
     """
 
     def decorate(func: F) -> dramatiq.Actor:
         if not 0 < time_limit < 24 * 3600:
             raise ValueError(f"{func.__qualname__}: time_limit must be 0 < seconds < 1 day")
         name = actor_name or f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
-        wrapped = _with_error_mapping(func, name, max_retries)
         cfg = pipeline_settings()
         failures = cfg.max_retries if max_retries is None else max_retries
+        window = float(options.get("retry_window_seconds", cfg.retry_window_seconds))
+        wrapped = _with_error_mapping(func, name, failures, window)
         return dramatiq.actor(
             wrapped,
             actor_name=name,
@@ -101,16 +105,14 @@ def diamond_actor(
             broker=current_broker(),
             time_limit=int(time_limit * 1000),
             throws=(GaveUp,),
-            # The wrapper decides when to give up; this is only a backstop that
-            # leaves room for every rate-limited retry on top of the failures.
-            max_retries=failures + cfg.max_rate_limited_retries + 1,
+            max_retries=failures,
             **options,
         )
 
     return decorate(fn) if fn is not None else decorate
 
 
-def _with_error_mapping(func: F, name: str, max_retries: int | None) -> F:
+def _with_error_mapping(func: F, name: str, max_retries: int, window_seconds: float) -> F:
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -118,25 +120,24 @@ def _with_error_mapping(func: F, name: str, max_retries: int | None) -> F:
         except GaveUp:
             raise
         except RateLimited as exc:
-            options = _message_options()
-            waited = options.get(RATE_LIMITED_OPTION, 0)
-            if waited >= pipeline_settings().max_rate_limited_retries:
-                _dead_letter(name, args, kwargs, waited, exc, "rate limited every time")
-                raise GaveUp(str(exc)) from exc
-            options[RATE_LIMITED_OPTION] = waited + 1
+            _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
             delay_ms = max(1, round(exc.wait_seconds * 1000))
             log.info("%s: forum rate limit, retrying in %.1f s", name, delay_ms / 1000)
             raise dramatiq.Retry(str(exc), delay=delay_ms) from exc
         except ActionBusy as exc:
             # Another run holds this action's lease: come back when it has expired.
+            _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
             raise dramatiq.Retry(str(exc), delay=exc.retry_after_ms) from exc
         except ForumError as exc:
             if not exc.retriable:
-                _dead_letter(name, args, kwargs, _failures() + 1, exc, "the forum refused it")
+                _dead_letter(name, args, kwargs, _attempts(), exc, "the forum refused it")
                 raise GaveUp(str(exc)) from exc
-            _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
+            _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
             raise
         except Exception as exc:
+            if is_retriable(exc):  # Redis unreachable or loading: not the job's fault
+                _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
+                raise
             _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
             raise
 
@@ -148,19 +149,30 @@ def _message_options() -> dict[str, Any]:
     return message.options if message is not None else {}
 
 
-def _failures() -> int:
-    """Failed attempts so far (rate-limited retries do not count)."""
-    options = _message_options()
-    return int(options.get("retries", 0)) - int(options.get(RATE_LIMITED_OPTION, 0))
+def _attempts() -> int:
+    """Attempts so far, this one included."""
+    return int(_message_options().get("retries", 0)) + 1
+
+
+def _give_up_if_past_window(
+    name: str, args: tuple, kwargs: dict, exc: BaseException, window_seconds: float
+) -> None:
+    """A forum that has not answered for the whole retry window: a person must look."""
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return
+    if past_window(message, window_seconds):
+        why = f"the forum has not answered for {window_seconds / 3600:g} h"
+        _dead_letter(name, args, kwargs, _attempts(), exc, why)
+        raise GaveUp(str(exc)) from exc
 
 
 def _give_up_if_exhausted(
-    name: str, args: tuple, kwargs: dict, exc: BaseException, max_retries: int | None
+    name: str, args: tuple, kwargs: dict, exc: BaseException, max_retries: int
 ) -> None:
-    limit = pipeline_settings().max_retries if max_retries is None else max_retries
-    failures = _failures()
-    if failures >= limit:
-        _dead_letter(name, args, kwargs, failures + 1, exc, f"it failed {failures + 1} times")
+    failures = int(_message_options().get(FAILURES_OPTION, 0))
+    if failures >= max_retries:
+        _dead_letter(name, args, kwargs, _attempts(), exc, f"it failed {failures + 1} times")
         raise GaveUp(str(exc)) from exc
 
 

@@ -166,6 +166,11 @@ class SandboxApp:
             log.exception("sandbox view failed: %s %s", request.method, request.path)
             response = _json_response({"status": 500, "error": "Internal Server Error"}, 500)
         self._record(request, response.status_code)
+        if decision.lost_answer is not None and response.status_code < 400:
+            lost = decision.lost_answer  # done, but the client never learns it
+            return Response(
+                lost.body, status=lost.status, headers=lost.headers, content_type=lost.content_type
+            )
         return response
 
     def _record(self, request: Request, status: int) -> None:

@@ -9,7 +9,9 @@ line with ``[METHOD ]PATTERN:key=value,...``, e.g.
 Keys: ``500``/``502``/``503`` (share of that status), ``429`` (share), ``shape``
 (``json`` as the app answers, ``text`` as the per-IP middleware, ``html`` as a
 proxy, or ``mixed``), ``wait`` (seconds a 429 asks for, default 10), ``latency``
-(seconds added) and ``latency_share`` (default 1).
+(seconds added), ``latency_share`` (default 1) and ``lost`` (share of requests that the
+forum carries out but whose answer a proxy replaces with a 502: a write committed whose
+outcome the client cannot know).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class FaultRule:
     wait_seconds: int = 10
     latency: float = 0.0
     latency_share: float = 1.0
+    lost_share: float = 0.0  # carried out, then answered 502 (the answer was lost)
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -54,6 +57,8 @@ class FaultResponse:
 class Decision:
     latency: float = 0.0
     response: FaultResponse | None = None
+    # Carry the request out, then answer with this instead (a proxy lost the answer).
+    lost_answer: FaultResponse | None = None
 
 
 class FaultInjector:
@@ -102,11 +107,13 @@ class FaultInjector:
                         if shape == "mixed":
                             shape = self._rng.choice(SHAPES)
                         response = _too_many(shape, rule.wait_seconds)
-                if response is not None or latency:
-                    self.injected.append(
-                        (method, path, response.status if response else None, latency)
-                    )
-                return Decision(latency=latency, response=response)
+                lost = None
+                if response is None and rule.lost_share and self._rng.random() < rule.lost_share:
+                    lost = _server_error(502)
+                if response is not None or latency or lost is not None:
+                    status = response.status if response else (lost.status if lost else None)
+                    self.injected.append((method, path, status, latency))
+                return Decision(latency=latency, response=response, lost_answer=lost)
         return Decision()
 
 
@@ -183,6 +190,8 @@ def parse_rule(spec: str) -> FaultRule:
                 rule.latency = float(value)
             elif key == "latency_share":
                 rule.latency_share = _share(value)
+            elif key == "lost":
+                rule.lost_share = _share(value)
             else:
                 raise ValueError(f"unknown key {key!r}")
         except ValueError as exc:

@@ -1,0 +1,182 @@
+"""The one door under faults and duplicate jobs: every write is claimed before it is made,
+and a write whose outcome is unknown is looked for on the forum before it is repeated."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from worker import actions as a
+from worker.apply import Applier
+from worker.forum.client import ForumClient
+from worker.forum.errors import ForumUnavailable, NotFound
+from worker.pipeline.idempotency import ActionBusy
+
+pytestmark = pytest.mark.integration
+
+
+def _client(sandbox: Any) -> ForumClient:
+    return ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10), read_retries=0)
+
+
+def _pms_to(sandbox: Any, username: str) -> list[str]:
+    forum = sandbox.forum
+    with forum.lock:
+        uid = forum.find_user(username).id
+        return [
+            t.title
+            for t in forum.topics.values()
+            if t.archetype == "private_message" and uid in t.allowed_user_ids
+        ]
+
+
+def _welcome(n: int = 1) -> a.SendPrivateMessage:
+    return a.SendPrivateMessage(
+        key=f"welcome:{n}",
+        reason="camp tasks",
+        recipients=("ann",),
+        title="欢迎来到新手营",
+        raw="这是你在新手营的任务清单,请在七天之内完成。",
+    )
+
+
+def _reads(client: ForumClient) -> int:
+    return sum(n for label, n in client.call_counts.items() if label.startswith("GET"))
+
+
+class Slow:
+    """The client, but every write takes a while (a concurrent run can overlap it)."""
+
+    def __init__(self, client: ForumClient, seconds: float) -> None:
+        self._client, self._seconds = client, seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not name.startswith(("send_", "create_")):
+            return attr
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(self._seconds)
+            return attr(*args, **kwargs)
+
+        return slow
+
+
+@pytest.fixture
+def ann(sandbox: Any) -> str:
+    sandbox.forum.create_user(username="ann", email="ann@example.org", approved=True)
+    return "ann"
+
+
+def test_two_runs_of_one_job_at_the_same_time_send_one_pm(
+    sandbox: Any, redis_client: redis.Redis, ann: str
+) -> None:
+    client = Slow(_client(sandbox), 0.3)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            report = Applier(client, redis_client, live=True).apply([_welcome()])
+            outcomes.append("done" if report.done else "already")
+        except ActionBusy:
+            outcomes.append("busy")  # dramatiq retries it after the lease: then "already"
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(_pms_to(sandbox, ann)) == 1
+    assert sorted(outcomes) in (["busy", "done"], ["already", "done"])
+    again = Applier(client, redis_client, live=True).apply([_welcome()])
+    assert again.already_done and len(_pms_to(sandbox, ann)) == 1
+
+
+def test_a_pm_whose_answer_was_lost_is_found_on_the_forum_not_sent_again(
+    sandbox: Any, redis_client: redis.Redis, ann: str
+) -> None:
+    client = _client(sandbox)
+    sandbox.add_fault("POST /posts.json:lost=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_welcome()])
+    assert len(_pms_to(sandbox, ann)) == 1  # the forum did send it
+    sandbox.clear_faults()
+    report = Applier(client, redis_client, live=True).apply([_welcome()])  # the job's retry
+    assert [act.key for act in report.done] == ["welcome:1"]
+    assert len(_pms_to(sandbox, ann)) == 1
+    assert report.results["welcome:1"].get("existed") is True
+
+
+def test_a_pm_that_never_reached_the_forum_is_sent_on_the_retry(
+    sandbox: Any, redis_client: redis.Redis, ann: str
+) -> None:
+    client = _client(sandbox)
+    sandbox.add_fault("POST /posts.json:502=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_welcome()])
+    sandbox.clear_faults()
+    Applier(client, redis_client, live=True).apply([_welcome()])
+    assert len(_pms_to(sandbox, ann)) == 1
+
+
+def test_the_forum_is_read_for_a_write_only_when_its_outcome_is_unknown(
+    sandbox: Any, redis_client: redis.Redis, ann: str
+) -> None:
+    client = _client(sandbox)
+    Applier(client, redis_client, live=True).apply([_welcome(1), _welcome(2)])
+    assert _reads(client) == 0  # a clean run reads nothing to send a PM
+
+
+def test_a_reply_whose_answer_was_lost_is_not_posted_twice(
+    sandbox: Any, redis_client: redis.Redis
+) -> None:
+    client = _client(sandbox)
+    topic = client.create_topic(
+        "Squad seven: the thread of week forty-eight",
+        "Post your article of the week here and review the two next to yours.",
+        1,
+    )
+    reply = a.CreatePost(
+        key="reminder:1",
+        reason="reminder",
+        topic_id=int(topic["topic_id"]),
+        raw="A reminder: articles are due on Sunday evening.",
+    )
+    sandbox.add_fault("POST /posts.json:lost=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([reply])
+    sandbox.clear_faults()
+    Applier(client, redis_client, live=True).apply([reply])
+    posts = sandbox.forum.topics[int(topic["topic_id"])].post_ids
+    assert len(posts) == 2  # the first post and one reply
+
+
+def test_two_squad_formations_at_once_create_the_group_once(
+    sandbox: Any, redis_client: redis.Redis
+) -> None:
+    client = _client(sandbox)
+    client.create_group("squad-7")  # the other formation made it after this one looked
+
+    class LooksTooEarly:
+        def __init__(self) -> None:
+            self.looked = False
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "get_group" and not self.looked:
+
+                def not_yet(group: str) -> Any:
+                    self.looked = True
+                    raise NotFound("not found", status=404)
+
+                return not_yet
+            return getattr(client, name)
+
+    create = a.CreateGroup(key="group:squad-7", reason="squad", name="squad-7")
+    report = Applier(LooksTooEarly(), redis_client, live=True).apply([create])
+    assert report.results["group:squad-7"]["existed"] is True

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from werkzeug.serving import make_server
 
 from worker.pipeline import runtime
@@ -51,3 +52,31 @@ def live_worker(
     runtime.reset()
     runtime.configure(redis_url=redis_url)
     return rules_dir
+
+
+def redis_contents(client: redis.Redis, *, skip: tuple[str, ...] = ()) -> dict[bytes, object]:
+    """Every key's logical value (and whether it expires), for "nothing was written".
+
+    Not ``DUMP``: a hash's serialisation can change order while Redis rehashes it, with no
+    write at all, so equal contents could compare unequal.
+    """
+    out: dict[bytes, object] = {}
+    for key in client.scan_iter(count=1000):
+        if key.decode(errors="replace").startswith(skip):
+            continue
+        kind = client.type(key).decode()
+        value: object
+        if kind == "string":
+            value = client.get(key)
+        elif kind == "hash":
+            value = client.hgetall(key)
+        elif kind == "set":
+            value = client.smembers(key)
+        elif kind == "zset":
+            value = client.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            value = client.lrange(key, 0, -1)
+        else:
+            value = client.dump(key)
+        out[key] = (kind, value, client.ttl(key) >= 0)
+    return out

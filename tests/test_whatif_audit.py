@@ -14,6 +14,7 @@ import datetime as dt
 import pytest
 import redis
 
+from tests.pipeline_support import redis_contents
 from tests.test_obligations_support import SH, W47, Thread, rules_with, shipped_rules
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import Week
@@ -70,8 +71,8 @@ def build_world(sandbox, redis_client: redis.Redis) -> tuple[Roster, dict[str, i
     return Roster((squad,)), {u: user.id for u, user in users.items()}
 
 
-def snapshot(redis_client: redis.Redis) -> dict[bytes, bytes | None]:
-    return {key: redis_client.dump(key) for key in redis_client.scan_iter(count=500)}
+def snapshot(redis_client: redis.Redis) -> dict[bytes, object]:
+    return redis_contents(redis_client)
 
 
 def forum_size(sandbox) -> tuple[int, int, int]:

@@ -16,19 +16,21 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.pipeline_support import redis_contents
 from worker import cli
 from worker.demo.context import Demo
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
-# Written meanwhile by others: the shared API budget (every forum call counts in it) and
-# the still-running worker's liveness beats.
+# Written meanwhile by others: the shared API budget (every forum call counts in it), the
+# still-running worker's liveness beats and health records, and the metrics counters.
 BUDGET_KEYS = (
     "diamond:forum:ratelimit",
     "diamond:forum:calls",
     "diamond:__heartbeats__",
-    "diamond:health:worker:",
+    "diamond:health:",
+    "diamond:metrics:",
 )
 
 
@@ -54,12 +56,8 @@ def proposed_rules(tmp_path: Path, min_length: int) -> Path:
     return target
 
 
-def records(client: redis.Redis) -> dict[bytes, bytes | None]:
-    return {
-        k: client.dump(k)
-        for k in client.scan_iter(count=1000)
-        if not k.decode().startswith(BUDGET_KEYS)
-    }
+def records(client: redis.Redis) -> dict[bytes, object]:
+    return redis_contents(client, skip=BUDGET_KEYS)
 
 
 def member_lines(text: str) -> list[str]:

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import redis
 
+from tests.pipeline_support import redis_contents
 from tests.test_obligations_support import SH, shipped_rules
 from worker.engine.camp import Camper, CampPost
 from worker.engine.squads import Graduate
@@ -43,7 +44,7 @@ def rules_with(section: str, **changes):
 
 
 def snapshot(client: redis.Redis) -> dict:
-    return {k: client.dump(k) for k in client.scan_iter(count=500)}
+    return redis_contents(client)
 
 
 def camp_world(redis_client: redis.Redis) -> None:

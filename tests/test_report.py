@@ -217,3 +217,49 @@ def test_forum_post_stays_under_discourses_length_limit_for_a_big_community() ->
     assert " …" in post.body  # 25 isolated names in a squad: cut to 20
     html = render_html(RULES, report)
     assert len(parse(html).circles) == 10_000  # the page keeps everyone
+
+
+# ───────────── when the report and the leaders' parts start ─────────────
+
+
+def test_nothing_is_posted_for_a_week_no_squad_owed_anything() -> None:
+    from tests.test_health import one_squad_world
+    from worker.engine.health import HealthFacts, build_report
+    from worker.recognition.run import report_actions
+
+    w, stages = one_squad_world()
+    facts = HealthFacts(recognition=w.facts(), stages=stages, staff=frozenset({"admin"}))
+    camp_week = build_report(RULES, facts, "2026-W45")
+    assert report_actions(RULES, camp_week, category_id=5) == []
+    assert len(report_actions(RULES, build_report(RULES, facts, WEEK), category_id=5)) == 2
+
+
+def test_a_leader_hears_first_in_the_week_their_squad_first_owes_anything() -> None:
+    from tests.test_health import one_squad_world
+    from worker.recognition.run import report_actions
+
+    w, stages = one_squad_world()
+    w.squad("blue", "bob", "bea")  # formed this week: owes from next week
+    report = report_for(w, stages)
+    pms = [x for x in report_actions(RULES, report, category_id=5) if x.key.startswith("health-")]
+    assert [x.key for x in pms] == ["health-report:2026-W47", "health-leader:2026-W47:red"]
+
+
+def test_a_leaders_part_has_headings_about_their_squad_and_no_na_alarm(report) -> None:
+    labels = Labels.from_rules(RULES, "zh")
+    part = render_leader_part(RULES, report, "blue", "zh")
+    assert f"### {labels['completion']}" not in part.body  # "各小组完成率": all squads
+    assert "### 本组每周完成率" in part.body
+    assert "| @bob |" not in part.body  # the leader is not in their own member list
+
+
+def test_na_is_shown_as_not_applicable_in_the_reports_words() -> None:
+    from tests.test_health import one_squad_world
+
+    w, stages = one_squad_world()
+    report = report_for(w, stages)
+    text = render_text(RULES, report, "zh")
+    line = next(x for x in text.splitlines() if x.strip().startswith("跨组回复比例"))
+    assert line.split() == ["跨组回复比例", "不适用", "15%", "5%", "不适用"]
+    line = next(x for x in render_text(RULES, report, "en").splitlines() if "Cross-squad" in x)
+    assert "n/a" in line and "✗" not in line

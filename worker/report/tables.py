@@ -100,7 +100,11 @@ def graph(report: HealthReport, labels: Labels) -> Table:
     for name, label, fmt in GRAPH_MEASURES:
         change = report.graph.change(name)
         shown = signed(change, as_pct=True) if fmt is pct else signed(change)
-        rows.append((labels[label], *(fmt(getattr(w, name)) for w in weeks), shown))
+        cells = (
+            labels["na"] if name == "cross_squad_share" and not w.can_cross else fmt(getattr(w, name))
+            for w in weeks
+        )
+        rows.append((labels[label], *cells, shown))
     return Table("graph", labels["graph"], header, tuple(rows))
 
 

@@ -316,9 +316,7 @@ def definitions(html: str) -> Definitions:
     return page
 
 
-@pytest.mark.parametrize(
-    ("lang", "dates"), [("zh", "11月16日–11月22日"), ("en", "16–22 Nov 2026")]
-)
+@pytest.mark.parametrize(("lang", "dates"), [("zh", "11月16日–11月22日"), ("en", "16–22 Nov 2026")])
 def test_html_names_the_community_and_the_dates_of_the_week(report, lang, dates) -> None:
     html = render_html(RULES, report, lang)
     assert RULES.community.name in html

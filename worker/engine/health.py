@@ -327,7 +327,8 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     # Contributors and activity are sorted into contiguous weeks, then the kept ones taken.
     contributors, names = _contributors(rules, rec, lookback, community)
     contributors = tuple(c for c in contributors if c.week in weeks)
-    activity = tuple(a for a in _activity(rules, facts, lookback, staff, leaders) if a.week in weeks)
+    every_week = _activity(rules, facts, lookback, staff, leaders)
+    activity = tuple(a for a in every_week if a.week in weeks)
     completion = {
         squad.slug: tuple(_squad_week(rec, squad, w) for w in weeks) for squad in rec.roster.squads
     }
@@ -335,7 +336,8 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     moved = flows(facts.previous_stages, facts.stages) if facts.previous_stages else {}
     indicators = _indicators(rules, rec, week, community, graph, activity, moved, names)
     if not owing[week]:  # nothing owed yet: the figures would judge a camp, not squads
-        indicators = tuple(judge(i.name, None, getattr(health.thresholds, i.name)) for i in indicators)
+        t = health.thresholds
+        indicators = tuple(judge(i.name, None, getattr(t, i.name)) for i in indicators)
     degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
     return HealthReport(
         week=week,

@@ -67,7 +67,6 @@ def _definitions(report: HealthReport, labels: Labels) -> str:
     return f'<section id="definitions"><h2>{escape(heading)}</h2><dl>{items}</dl></section>'
 
 
-
 def _notes(table: Table) -> str:
     return "".join(f'<p class="note">{escape(n)}</p>' for n in table.notes)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from worker.engine.weeks import Week
-
 from worker.rules.models import Rules
 
 LABELS_TEMPLATE = "health_labels"

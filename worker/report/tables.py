@@ -101,7 +101,9 @@ def graph(report: HealthReport, labels: Labels) -> Table:
         change = report.graph.change(name)
         shown = signed(change, as_pct=True) if fmt is pct else signed(change)
         cells = (
-            labels["na"] if name == "cross_squad_share" and not w.can_cross else fmt(getattr(w, name))
+            labels["na"]
+            if name == "cross_squad_share" and not w.can_cross
+            else fmt(getattr(w, name))
             for w in weeks
         )
         rows.append((labels[label], *cells, shown))

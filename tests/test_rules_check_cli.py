@@ -90,10 +90,8 @@ def test_check_speaks_the_communitys_default_language(
     assert main(["check", "rules/"]) == 1
     (line,) = capsys.readouterr().out.splitlines()
     # where and which field stay as they are; the words are Chinese and count steps from 1
-    assert (
-        line
-        == "rules/obligations.yml:18:7: penalties.ladder[1].strikes: 第 2 级:必须大于上一级 (现为 1)"
-    )
+    where = "rules/obligations.yml:18:7: penalties.ladder[1].strikes: "
+    assert line == where + "第 2 级:必须大于上一级 (现为 1)"
 
 
 def test_check_lang_en_numbers_ladder_steps_from_one(

@@ -131,6 +131,7 @@ class World:
         *,
         reviews_done: int | None = None,
         struck: bool = False,
+        obliged: bool = True,
     ) -> None:
         self.results[week][user] = WeekResult(
             status,  # type: ignore[arg-type]
@@ -139,6 +140,7 @@ class World:
             frozenset(p.id for p in owed),
             len(owed) if reviews_done is None else reviews_done,
             struck,
+            obliged,
         )
 
     def week_of_articles(self, week: str, squad: Squad, status: str = "met") -> list[PostFact]:

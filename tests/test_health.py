@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -69,8 +70,8 @@ def test_lower_is_better_bands(value: float, status: str) -> None:
     assert judge("x", value, AtMost(healthy=0.2, critical=0.4)).status == status
 
 
-def test_no_data_is_unknown_not_healthy() -> None:
-    assert judge("x", None, AtMost(healthy=0.2, critical=0.4)).status == "unknown"
+def test_no_denominator_is_na_not_healthy() -> None:
+    assert judge("x", None, AtMost(healthy=0.2, critical=0.4)).status == "na"
 
 
 # ───────────── ad-like posts ─────────────
@@ -276,7 +277,7 @@ def test_squad_part_for_a_leader() -> None:
     part = report_for(w, stages).squad_part("blue")
     assert part.squad.leader == "bob"
     assert [sw.week for sw in part.completion] == weeks_back(4)
-    assert part.partners == {"bea": 2, "ben": 2, "bob": 2}
+    assert part.partners == {"bea": 2, "ben": 2}
     assert part.isolated == ()
 
 
@@ -287,10 +288,10 @@ def test_members_with_no_post_this_week_are_silent() -> None:
     assert report.indicator("silent_share").value == pytest.approx(2 / 8)
 
 
-def test_report_of_an_empty_forum_has_no_errors_and_unknowns() -> None:
+def test_report_of_an_empty_forum_has_no_errors_and_is_not_applicable() -> None:
     report = report_for(World(), {})
     assert report.stages == {"pending": 0, "camp": 0, "members": 0, "alumni": 0}
-    assert report.verdict == "unknown"
+    assert report.verdict == "na" and not report.measured
     assert all(i.value is None for i in report.indicators)
 
 
@@ -299,3 +300,86 @@ def test_old_posts_outside_the_lookback_do_not_count() -> None:
     w.topic("admin", at(WEEK, 0) - timedelta(weeks=10))
     report = report_for(w, stages)
     assert report.activity[0].staff_posts == 4
+
+
+# ───────────── n/a, and when the report starts ─────────────
+
+
+def one_squad_world() -> tuple[World, dict]:
+    """One squad that owes its weeks; two camp weeks before it existed."""
+    w = World()
+    red = w.squad("red", "ann", "ari", "amy")
+    camp_weeks, squad_weeks = weeks_back(4)[:2], weeks_back(4)[2:]
+    for week in camp_weeks:  # camp: introductions, nobody replies to anyone
+        for member in red.members:
+            w.topic(member, at(week, 1))
+    for week in squad_weeks:
+        arts = w.week_of_articles(week, red)
+        for i, member in enumerate(red.members):
+            w.reply(member, arts[i - 1], at(week, 3, 9 + i))
+    return w, {"members": F(red.members)}
+
+
+def test_cross_squad_replies_are_not_applicable_with_one_squad() -> None:
+    w, stages = one_squad_world()
+    report = report_for(w, stages)
+    cross = report.indicator("cross_squad_reply_rate")
+    assert (cross.value, cross.status) == (None, "na")
+    assert cross not in report.alerts
+
+
+def test_a_measure_with_no_denominator_is_na_and_does_not_count_toward_the_verdict() -> None:
+    w, stages = one_squad_world()
+    report = report_for(w, stages)  # no camp flows: no camp pass rate
+    assert report.indicator("camp_pass_rate").status == "na"
+    applicable = report.indicator("article_rate")
+    only = dataclasses.replace(report, indicators=(report.indicator("camp_pass_rate"), applicable))
+    assert only.verdict == "healthy"
+
+
+def test_trend_tables_leave_out_weeks_no_squad_owed_anything() -> None:
+    w, stages = one_squad_world()
+    report = report_for(w, stages)
+    measured = weeks_back(4)[2:]
+    assert report.weeks == tuple(measured)
+    assert [g.week for g in report.graph.weeks] == measured
+    assert [a.week for a in report.activity] == measured
+    assert [c.week for c in report.contributors] == measured
+    assert [sw.week for sw in report.completion["red"]] == measured
+    # camp weeks' posts do not skew the actives trend
+    assert report.indicator("actives_ratio").value == pytest.approx(1.0)
+
+
+def test_a_week_before_any_squad_owes_anything_is_not_measured() -> None:
+    w, stages = one_squad_world()
+    facts = HealthFacts(recognition=w.facts(), stages=stages, staff=F({"admin"}))
+    report = build_report(RULES, facts, weeks_back(4)[1])  # the camp's last week
+    assert not report.measured
+    assert report.verdict == "na" and not report.alerts
+    assert all(i.status == "na" for i in report.indicators)
+
+
+def test_members_not_obliged_yet_owe_nothing() -> None:
+    w, stages = one_squad_world()
+    first = weeks_back(4)[2]
+    for name in w.results[first]:  # the squad formed during that week
+        w.result(first, name, "excused", obliged=False)
+    report = report_for(w, stages)
+    assert report.weeks == (WEEK,)
+    assert report.owing == {WEEK: frozenset({"red"})}
+
+
+def test_a_leaders_part_lists_their_members_without_the_leader() -> None:
+    w, stages = community_world()
+    part = report_for(w, stages).squad_part("blue")
+    assert part.partners == {"bea": 2, "ben": 2}
+
+
+def test_a_leaders_part_covers_only_weeks_their_squad_owed() -> None:
+    w, stages = one_squad_world()
+    blue = w.squad("blue", "bob", "bea")
+    arts = w.week_of_articles(WEEK, blue)
+    w.reply("bea", arts[0], at(WEEK, 4))
+    report = report_for(w, stages | {"members": stages["members"] | F(blue.members)})
+    assert [sw.week for sw in report.squad_part("blue").completion] == [WEEK]
+    assert len(report.squad_part("red").completion) == 2

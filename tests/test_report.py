@@ -25,6 +25,7 @@ SECTION_IDS = [
     "activity",
     "indicators",
     "completion",
+    "definitions",
 ]
 
 
@@ -88,7 +89,8 @@ def test_html_has_every_section_in_order(report) -> None:
     page = parse(render_html(RULES, report))
     assert page.sections == SECTION_IDS
     labels = Labels.from_rules(RULES)
-    assert page.headings == [t.title for t in sections(report, labels)]
+    titles = [t.title for t in sections(report, labels)]
+    assert page.headings == [*titles, labels.definitions["heading"]]
 
 
 def test_html_is_self_contained(report) -> None:
@@ -217,3 +219,120 @@ def test_forum_post_stays_under_discourses_length_limit_for_a_big_community() ->
     assert " …" in post.body  # 25 isolated names in a squad: cut to 20
     html = render_html(RULES, report)
     assert len(parse(html).circles) == 10_000  # the page keeps everyone
+
+
+# ───────────── when the report and the leaders' parts start ─────────────
+
+
+def test_nothing_is_posted_for_a_week_no_squad_owed_anything() -> None:
+    from tests.test_health import one_squad_world
+    from worker.engine.health import HealthFacts, build_report
+    from worker.recognition.run import report_actions
+
+    w, stages = one_squad_world()
+    facts = HealthFacts(recognition=w.facts(), stages=stages, staff=frozenset({"admin"}))
+    camp_week = build_report(RULES, facts, "2026-W45")
+    assert report_actions(RULES, camp_week, category_id=5) == []
+    assert len(report_actions(RULES, build_report(RULES, facts, WEEK), category_id=5)) == 2
+
+
+def test_a_leader_hears_first_in_the_week_their_squad_first_owes_anything() -> None:
+    from tests.test_health import one_squad_world
+    from worker.recognition.run import report_actions
+
+    w, stages = one_squad_world()
+    w.squad("blue", "bob", "bea")  # formed this week: owes from next week
+    report = report_for(w, stages)
+    pms = [x for x in report_actions(RULES, report, category_id=5) if x.key.startswith("health-")]
+    assert [x.key for x in pms] == ["health-report:2026-W47", "health-leader:2026-W47:red"]
+
+
+def test_a_leaders_part_has_headings_about_their_squad_and_no_na_alarm(report) -> None:
+    labels = Labels.from_rules(RULES, "zh")
+    part = render_leader_part(RULES, report, "blue", "zh")
+    assert f"### {labels['completion']}" not in part.body  # "各小组完成率": all squads
+    assert "### 本组每周完成率" in part.body
+    assert "| @bob |" not in part.body  # the leader is not in their own member list
+
+
+def test_na_is_shown_as_not_applicable_in_the_reports_words() -> None:
+    from tests.test_health import one_squad_world
+
+    w, stages = one_squad_world()
+    report = report_for(w, stages)
+    text = render_text(RULES, report, "zh")
+    line = next(x for x in text.splitlines() if x.strip().startswith("跨组回复比例"))
+    assert line.split() == ["跨组回复比例", "不适用", "15%", "5%", "不适用"]
+    line = next(x for x in render_text(RULES, report, "en").splitlines() if "Cross-squad" in x)
+    assert "n/a" in line and "✗" not in line
+
+
+# ───────────── the HTML page on a phone ─────────────
+
+
+class Definitions(HTMLParser):
+    """The page's viewport, its definitions (dt → dd) and what scrolls sideways."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.viewport = ""
+        self.terms: dict[str, str] = {}
+        self.tables = 0
+        self.scrolling_tables = 0
+        self._open: list[str] = []
+        self._term = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "meta" and a.get("name") == "viewport":
+            self.viewport = a.get("content", "")
+        if tag == "table":
+            self.tables += 1
+            self.scrolling_tables += "scroll" in self._open
+        if tag in ("dt", "dd"):
+            self._in = tag
+        if tag == "dt":
+            self._term = ""
+        if tag == "div":
+            self._open.append(a.get("class", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._open:
+            self._open.pop()
+        if tag in ("dt", "dd"):
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "dt":
+            self._term += data
+        elif self._in == "dd":
+            self.terms[self._term] = self.terms.get(self._term, "") + data
+
+
+def definitions(html: str) -> Definitions:
+    page = Definitions()
+    page.feed(html)
+    return page
+
+
+@pytest.mark.parametrize(("lang", "dates"), [("zh", "11月16日–11月22日"), ("en", "16–22 Nov 2026")])
+def test_html_names_the_community_and_the_dates_of_the_week(report, lang, dates) -> None:
+    html = render_html(RULES, report, lang)
+    assert RULES.community.name in html
+    assert dates in html
+
+
+def test_html_fits_a_phone(report) -> None:
+    page = definitions(render_html(RULES, report))
+    assert "width=device-width" in page.viewport
+    assert page.tables > 0 and page.scrolling_tables == page.tables  # wide tables scroll
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_html_defines_every_measure(report, lang) -> None:
+    labels = Labels.from_rules(RULES, lang)
+    page = definitions(render_html(RULES, report, lang))
+    for indicator in report.indicators:
+        term = labels[indicator.name]
+        assert page.terms.get(term, "").strip(), f"{indicator.name} has no definition"

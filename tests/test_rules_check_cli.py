@@ -42,8 +42,8 @@ def test_broken_rules_print_every_problem_and_exit_1(
         "rules/community.yml:4:1: default_langauge: unknown key 'default_langauge'; "
         "did you mean 'default_language'?",
         "rules/obligations.yml:18:7: penalties.ladder[1].strikes: "
-        "must be greater than the previous step (got 1)",
-    ]
+        "step 2: must be greater than the previous step (got 1)",
+    ]  # English: default_language is misspelt, so the community's language is unknown
     assert captured.err.strip() == "rules/: 2 problems"
 
 
@@ -76,3 +76,57 @@ def test_json_format_when_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["ok"] is True
     assert report["problems"] == []
     assert "9 files OK" in report["summary"]
+
+
+# ───────────── in the community's language ─────────────
+
+
+def test_check_speaks_the_communitys_default_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = copy_rules(tmp_path)  # default_language: zh
+    edit(rules, "obligations.yml", "    - strikes: 4", "    - strikes: 1")
+    assert main(["check", "rules/"]) == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    # where and which field stay as they are; the words are Chinese and count steps from 1
+    where = "rules/obligations.yml:18:7: penalties.ladder[1].strikes: "
+    assert line == where + "第 2 级:必须大于上一级 (现为 1)"
+
+
+def test_check_lang_en_numbers_ladder_steps_from_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = copy_rules(tmp_path)
+    edit(rules, "obligations.yml", "    - strikes: 4", "    - strikes: 1")
+    assert main(["check", "rules/", "--lang", "en"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "rules/obligations.yml:18:7: penalties.ladder[1].strikes: "
+        "step 2: must be greater than the previous step (got 1)",
+    ]
+
+
+def test_check_gives_yaml_hints_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = copy_rules(tmp_path)
+    edit(rules, "health.yml", 'report_cron: "0 21 * * sun"', "report_cron: * 21 * * sun")
+    edit(rules, "community.yml", "default_language: zh", "default_language: “zh”")
+    assert main(["check", "rules/", "--lang", "zh"]) == 1
+    out = capsys.readouterr().out
+    assert "YAML" in out and "请给值加上引号" in out  # the unquoted star
+    assert "中文引号" in out  # the Chinese quotes
+    assert "hint" not in out and "must" not in out and "Chinese quotes" not in out
+
+
+def test_check_json_stays_as_it_was_whatever_the_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rules = copy_rules(tmp_path)
+    edit(rules, "obligations.yml", "    - strikes: 4", "    - strikes: 1")
+    assert main(["check", "rules", "--format", "json", "--lang", "zh"]) == 1
+    (problem,) = json.loads(capsys.readouterr().out)["problems"]
+    assert problem["message"] == "must be greater than the previous step (got 1)"

@@ -11,6 +11,7 @@ from worker.rules.diff import render_effects, rule_changes, takes_effect
 from worker.rules.loader import RULE_FILES, load_rules
 from worker.rules.models import Rules
 from worker.rules.problems import RulesInvalid
+from worker.rules.speak import LANGUAGES, default_language, say
 
 HELP = "check the rule files and list every problem with file:line:col"
 
@@ -23,6 +24,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="rules directory (default: DIAMOND_RULES_DIR, else rules/)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help="the language of the problems (default: community.yml default_language); "
+        "--format json keeps the messages as they are, for tools",
+    )
     parser.add_argument(
         "--against",
         type=Path,
@@ -43,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
                 json.dumps(_report(shown, [p.as_dict() for p in exc.problems]), ensure_ascii=False)
             )
         else:
+            lang = getattr(args, "lang", None) or default_language(directory)
             for problem in exc.problems:
-                print(problem)
+                print(say(problem, lang))
             count = len(exc.problems)
             print(f"{shown}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1

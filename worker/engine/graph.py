@@ -235,6 +235,11 @@ class GraphMeasures:
     largest_component_share: float
     # Members with no interaction in this week and the one before, by squad slug.
     isolated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    squads: int = 0  # squads with a measured member: below two, nothing can cross
+
+    @property
+    def can_cross(self) -> bool:
+        return self.squads >= 2
 
     @property
     def isolated_count(self) -> int:
@@ -376,6 +381,7 @@ def _measure(
         largest_component=largest,
         largest_component_share=_ratio(largest, n),
         isolated={slug: tuple(names) for slug, names in sorted(isolated.items())},
+        squads=len({squads[name] for name in nodes} - {NO_SQUAD}),
     )
 
 

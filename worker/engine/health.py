@@ -12,7 +12,13 @@ What it holds:
 - activity per week: actives, posts, posts by staff and leaders, ad-like posts,
   unanswered topics;
 - indicators, each judged against its band in ``rules/health.yml``: ``healthy``,
-  ``watch`` (between the lines) or ``alert`` (past the critical line).
+  ``watch`` (between the lines) or ``alert`` (past the critical line); ``na`` (not
+  applicable) where a measure has nothing to divide by, e.g. cross-squad replies with
+  one squad. ``na`` never raises an alert and does not count toward the verdict.
+
+The report measures only weeks in which some squad owed anything (an obliged member
+had an article due): camp weeks and weeks before the first squad are left out of the
+trends, and a report of such a week is not ``measured`` (nothing is posted for it).
 """
 
 from __future__ import annotations
@@ -49,8 +55,8 @@ from worker.rules.models import AtLeast, AtMost, Rules, ScreenList
 Stage = Literal["pending", "camp", "members", "alumni"]
 STAGES: tuple[Stage, ...] = ("pending", "camp", "members", "alumni")
 NEW, GONE = "new", "gone"  # pseudo-stages of the flows
-Status = Literal["healthy", "watch", "alert", "unknown"]
-_SEVERITY: dict[Status, int] = {"unknown": 0, "healthy": 1, "watch": 2, "alert": 3}
+Status = Literal["healthy", "watch", "alert", "na"]
+_SEVERITY: dict[Status, int] = {"na": 0, "healthy": 1, "watch": 2, "alert": 3}
 
 
 # ───────────────────────────── ad-like posts ─────────────────────────────
@@ -108,7 +114,7 @@ class HealthFacts:
 @dataclass(frozen=True, slots=True)
 class Indicator:
     name: str  # the threshold's name in rules/health.yml
-    value: float | None  # None: not measurable this week (no data)
+    value: float | None  # None: not applicable this week (nothing to divide by)
     status: Status
     healthy: float
     critical: float
@@ -166,6 +172,13 @@ class HealthReport:
     squads: tuple[Squad, ...]
     member_squads: Mapping[str, str]  # measured member → squad slug ("" none)
     partners: Mapping[str, int]  # member → distinct people they interacted with this week
+    # week → squads that owed anything in it (an obliged member), for the weeks above
+    owing: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def measured(self) -> bool:
+        """Whether any squad owed anything in ``week``: else there is nothing to report."""
+        return bool(self.owing.get(self.week))
 
     @property
     def alerts(self) -> tuple[Indicator, ...]:
@@ -173,7 +186,7 @@ class HealthReport:
 
     @property
     def verdict(self) -> Status:
-        return max((i.status for i in self.indicators), key=_SEVERITY.get, default="unknown")
+        return max((i.status for i in self.indicators), key=_SEVERITY.get, default="na")
 
     def indicator(self, name: str) -> Indicator:
         return next(i for i in self.indicators if i.name == name)
@@ -194,13 +207,21 @@ class HealthReport:
     def squad_part(self, slug: str) -> SquadPart:
         """A leader's slice; KeyError for a squad that is not in the report."""
         squad = self._squads_by_slug[slug]
+        owed = tuple(
+            sw for sw in self.completion.get(slug, ()) if slug in self.owing.get(sw.week, ())
+        )
         return SquadPart(
             squad=squad,
             week=self.week,
-            completion=self.completion.get(slug, ()),
+            completion=owed,
             isolated=self.graph.current.isolated.get(slug, ()),
             contributors=tuple(sorted(self._contributors_by_squad.get(slug, ()))),
-            partners={name: self.partners.get(name, 0) for name in sorted(squad.members)},
+            # the leader reads about their members, not about themselves
+            partners={
+                name: self.partners.get(name, 0)
+                for name in sorted(squad.members)
+                if name != squad.leader
+            },
         )
 
 
@@ -262,10 +283,24 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def owing_squads(rec: RecognitionFacts, week: str) -> frozenset[str]:
+    """Squads with a member who owed ``week`` (on leave counts: excused, yet owing)."""
+    results = rec.results.get(week, {})
+    return frozenset(
+        squad.slug
+        for squad in rec.roster.squads
+        if any((r := results.get(m)) is not None and r.obliged for m in squad.members)
+    )
+
+
 def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     health, tz = rules.health, rules.tz
     rec = facts.recognition
-    weeks = week_range(week, health.lookback_weeks)
+    lookback = week_range(week, health.lookback_weeks)
+    owing = {w: owing_squads(rec, w) for w in lookback}
+    # Trends show the weeks with something to measure (camp weeks would skew them); the
+    # report's own week always has a column, so that every table has a last week.
+    weeks = tuple(w for w in lookback if owing[w] or w == week)
     staff = facts.staff
     community = facts.stages.get("members", frozenset()) | facts.stages.get("camp", frozenset())
     community -= staff
@@ -288,14 +323,21 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
         weeks=health.lookback_weeks,
         isolation_weeks=health.isolation_weeks,
     )
-    contributors, names = _contributors(rules, rec, weeks, community)
-    activity = _activity(rules, facts, weeks, staff, leaders)
+    graph = GraphTrend(tuple(g for g in graph.weeks if g.week in weeks), graph.edges)
+    # Contributors and activity are sorted into contiguous weeks, then the kept ones taken.
+    contributors, names = _contributors(rules, rec, lookback, community)
+    contributors = tuple(c for c in contributors if c.week in weeks)
+    every_week = _activity(rules, facts, lookback, staff, leaders)
+    activity = tuple(a for a in every_week if a.week in weeks)
     completion = {
         squad.slug: tuple(_squad_week(rec, squad, w) for w in weeks) for squad in rec.roster.squads
     }
     stage_counts = {s: len(facts.stages.get(s, ())) for s in STAGES}
     moved = flows(facts.previous_stages, facts.stages) if facts.previous_stages else {}
     indicators = _indicators(rules, rec, week, community, graph, activity, moved, names)
+    if not owing[week]:  # nothing owed yet: the figures would judge a camp, not squads
+        t = health.thresholds
+        indicators = tuple(judge(i.name, None, getattr(t, i.name)) for i in indicators)
     degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
     return HealthReport(
         week=week,
@@ -313,6 +355,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
             n: (sq.slug if (sq := rec.roster.squad_of(n)) else "") for n in sorted(community)
         },
         partners=dict(degree),
+        owing={w: owing[w] for w in weeks},
     )
 
 
@@ -425,7 +468,7 @@ def judge(name: str, value: float | None, band: AtLeast | AtMost) -> Indicator:
     higher = isinstance(band, AtLeast)
     status: Status
     if value is None:
-        status = "unknown"
+        status = "na"
     elif higher:
         status = (
             "healthy" if value >= band.healthy else "alert" if value < band.critical else "watch"
@@ -464,7 +507,9 @@ def _indicators(
     values: dict[str, float | None] = {
         "article_rate": _share(wrote, len(results)),
         "review_rate": _share(sum(min(r.reviews_done, len(r.owed_reviews)) for r in results), owed),
-        "cross_squad_reply_rate": g.cross_squad_reply_rate if g.post_interactions else None,
+        "cross_squad_reply_rate": (
+            g.cross_squad_reply_rate if g.can_cross and g.post_interactions else None
+        ),
         "partners_per_member": g.avg_partners if g.members else None,
         "silent_share": _share(len(quiet), len(community)),
         "penalised_share": _share(sum(1 for r in results if r.struck), len(results)),

@@ -86,6 +86,9 @@ class ObligationResult(Protocol):
     @property
     def struck(self) -> bool: ...  # got a strike this week
 
+    @property
+    def obliged(self) -> bool: ...  # False: not a squad member for the whole week yet
+
 
 @dataclass(frozen=True, slots=True)
 class WeekResult:
@@ -97,6 +100,7 @@ class WeekResult:
     owed_reviews: frozenset[int] = frozenset()
     reviews_done: int = 0
     struck: bool = False
+    obliged: bool = True
 
 
 # ISO week ("2026-W47") → username → result

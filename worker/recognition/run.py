@@ -119,9 +119,16 @@ def report_actions(
     category_id: int | None,
     languages: Mapping[str, str] | None = None,
 ) -> list[a.Action]:
-    """The staff post (audit log) and one PM per squad leader."""
+    """The staff post (audit log) and one PM per squad leader.
+
+    Nothing for a week no squad owed anything in (camp weeks, before the first squad):
+    there is nothing to measure yet. A leader's first part comes the week their squad
+    first owes anything, not the day it forms."""
     out: list[a.Action] = []
     week = report.week
+    if not report.measured:
+        return out
+    owing = report.owing.get(week, frozenset())
     if category_id is not None:
         post = render_post(rules, report)
         out.append(
@@ -135,7 +142,7 @@ def report_actions(
             )
         )
     for squad in report.squads:
-        if not squad.leader:
+        if not squad.leader or squad.slug not in owing:
             continue
         part = render_leader_part(rules, report, squad.slug, (languages or {}).get(squad.leader))
         out.append(

@@ -31,7 +31,7 @@ def indicator_number(name: str, value: float | None) -> str:
     return num(value) if name == "partners_per_member" else pct(value)
 
 
-STATUS_MARK = {"healthy": "✓", "watch": "!", "alert": "✗", "unknown": "?"}
+STATUS_MARK = {"healthy": "✓", "watch": "!", "alert": "✗", "na": "–"}
 
 
 def width(text: str) -> int:

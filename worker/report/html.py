@@ -16,14 +16,23 @@ from worker.rules.models import Rules
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;
-margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
-h1{margin-bottom:.2rem}section{margin:2rem 0}
-table{border-collapse:collapse;margin:.5rem 0}
-th,td{padding:.25rem .6rem;border-bottom:1px solid #ddd}
+margin:1.5rem auto;max-width:1100px;color:#222;padding:0 1rem;line-height:1.5}
+h1{margin:0 0 .2rem;font-size:1.6rem}h2{font-size:1.2rem;margin:0 0 .4rem}
+.subtitle{margin:0;color:#555}section{margin:1.6rem 0}
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
+table{border-collapse:collapse;margin:.5rem 0;font-variant-numeric:tabular-nums}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #ddd;white-space:nowrap}
+th{background:#f6f6f6;font-weight:600}
 td:not(:first-child),th:not(:first-child){text-align:right}
+td:first-child,th:first-child{position:sticky;left:0;background:#fff;text-align:left}
+th:first-child{background:#f6f6f6}
+svg{max-width:100%;height:auto}figure{margin:.5rem 0}
 .verdict{font-size:1.2rem;font-weight:600}.healthy{color:#2ca02c}.watch{color:#d58a00}
-.alert{color:#d62728}.unknown{color:#777}.note{color:#555}
-.heat td.cell{color:#111}.legend span{margin-right:1rem}
+.alert{color:#d62728}.na{color:#777}.note{color:#555;overflow-wrap:anywhere}
+.heat td.cell{color:#111}.legend span{margin-right:1rem;display:inline-block}
+dt{font-weight:600;margin-top:.6rem}dd{margin:0 0 0 1rem;color:#333}
+@media (max-width:600px){body{margin:1rem auto;padding:0 .6rem}h1{font-size:1.3rem}
+th,td{padding:.2rem .4rem;font-size:.9rem}}
 """
 
 
@@ -35,7 +44,27 @@ def _table(table: Table, css: str = "") -> str:
         "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
     )
     cls = f' class="{css}"' if css else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return _scroll(f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _scroll(table: str) -> str:
+    """A table wider than a phone scrolls sideways inside its box, not the whole page."""
+    return f'<div class="scroll">{table}</div>'
+
+
+def _definitions(report: HealthReport, labels: Labels) -> str:
+    """What each measure means: every indicator, then the graph's own measures."""
+    names = [i.name for i in report.indicators]
+    names += [n for n in ("density", "largest_component", "cross_squad_share") if n not in names]
+    items = "".join(
+        f"<dt>{escape(labels[n])}</dt><dd>{escape(labels.definitions[n])}</dd>"
+        for n in names
+        if labels.definitions.get(n)
+    )
+    if labels.definitions.get("na"):
+        items += f"<dt>{escape(labels['na'])}</dt><dd>{escape(labels.definitions['na'])}</dd>"
+    heading = labels.definitions.get("heading", "")
+    return f'<section id="definitions"><h2>{escape(heading)}</h2><dl>{items}</dl></section>'
 
 
 def _notes(table: Table) -> str:
@@ -61,7 +90,7 @@ def _completion(report: HealthReport, table: Table) -> str:
             for w, text in zip(weeks, row[2:], strict=True)
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (
+    return _scroll(
         f'<table class="heat"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
 
@@ -84,7 +113,9 @@ def render_html(rules: Rules, report: HealthReport, lang: str | None = None) -> 
         ),
         "graph": line_chart(
             {
-                labels["cross_squad_share"]: [w.cross_squad_share for w in report.graph.weeks],
+                labels["cross_squad_share"]: [
+                    w.cross_squad_share if w.can_cross else None for w in report.graph.weeks
+                ],
                 labels["largest_component"]: [
                     w.largest_component_share for w in report.graph.weeks
                 ],
@@ -136,11 +167,17 @@ def render_html(rules: Rules, report: HealthReport, lang: str | None = None) -> 
             f'<section id="{key}"><h2>{escape(table.title)}</h2>{extra}{inner}{_notes(table)}'
             "</section>"
         )
-    title = f"{labels['overall']} {report.week}"
+    body.append(_definitions(report, labels))
+    community = rules.community.name
+    dates = labels.week_dates(report.week)
+    title = f"{community} · {labels['indicators']} · {dates}"
     return (
         f'<!DOCTYPE html><html lang="{escape(labels.language)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{escape(labels['indicators'])} · {escape(report.week)}</h1>"
+        f"<header><h1>{escape(community)}</h1>"
+        f'<p class="subtitle">{escape(labels["indicators"])} · {escape(dates)} '
+        f"({escape(report.week)})</p></header>"
         f'<p class="verdict {report.verdict}">{escape(labels["overall"])}: '
         f"{escape(status_word(labels, report.verdict))}</p>" + "".join(body) + "</body></html>\n"
     )

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
+from worker.engine.weeks import Week
 from worker.rules.models import Rules
 
 LABELS_TEMPLATE = "health_labels"
+DEFINITIONS_TEMPLATE = "health_definitions"  # "name: what it means" lines, and the months
+DATES_TEMPLATE = "health_week_dates"  # a week's first and last day
+DATES_ONE_MONTH_TEMPLATE = "health_week_dates_one_month"
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,9 @@ class Labels:
 
     words: Mapping[str, str]
     language: str
+    definitions: Mapping[str, str] = field(default_factory=dict)
+    dates: str = "{y1}-{m1}-{d1} – {y2}-{m2}-{d2}"
+    dates_one_month: str = "{y1}-{m1}-{d1} – {y2}-{m2}-{d2}"
 
     def __getitem__(self, name: str) -> str:
         return self.words.get(name, name)
@@ -25,7 +33,44 @@ class Labels:
         language = lang if lang in rules.messages else rules.community.default_language
         templates = rules.messages[language].templates  # type: ignore[index]
         template = templates.get(LABELS_TEMPLATE)
-        return cls(parse_labels(template.body) if template else {}, language)
+        definitions = templates.get(DEFINITIONS_TEMPLATE)
+        dates = templates.get(DATES_TEMPLATE)
+        one_month = templates.get(DATES_ONE_MONTH_TEMPLATE)
+        values = {
+            "unanswered_hours": str(rules.health.unanswered_hours),
+            "isolation_weeks": str(rules.health.isolation_weeks),
+        }
+        meanings = parse_labels(definitions.body) if definitions else {}
+        return cls(
+            parse_labels(template.body) if template else {},
+            language,
+            {name: _fill(text, values) for name, text in meanings.items()},
+            dates.body.strip() if dates else cls.dates,
+            (one_month or dates).body.strip() if (one_month or dates) else cls.dates_one_month,
+        )
+
+    def week_dates(self, iso_week: str) -> str:
+        """The week's Monday to Sunday as people read dates: "3月16日–3月22日", "16–22 Mar 2026"."""
+        week = Week.parse(iso_week)
+        first = date.fromisocalendar(week.year, week.number, 1)
+        last = first + timedelta(days=6)
+        months = self.definitions.get("months", "").split()
+        values = {}
+        for n, day in (("1", first), ("2", last)):
+            values |= {
+                f"d{n}": str(day.day),
+                f"m{n}": str(day.month),
+                f"mon{n}": months[day.month - 1] if len(months) == 12 else str(day.month),
+                f"y{n}": str(day.year),
+            }
+        pattern = self.dates_one_month if first.month == last.month else self.dates
+        return _fill(pattern, values)
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", value)
+    return text
 
 
 def parse_labels(body: str) -> dict[str, str]:

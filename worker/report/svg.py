@@ -45,7 +45,7 @@ def line_chart(
     *,
     title: str,
     y_format: Callable[[float], str] = lambda v: f"{v:g}",
-    width: int = 560,
+    width: int = 420,  # narrow enough that a phone shows its words at a readable size
     height: int = 220,
 ) -> str:
     """One line per series over ``x_labels``; None values leave a gap."""
@@ -105,7 +105,7 @@ def line_chart(
 
 
 def bar_chart(
-    items: Sequence[tuple[str, float]], *, title: str, width: int = 560, bar_h: int = 22
+    items: Sequence[tuple[str, float]], *, title: str, width: int = 380, bar_h: int = 22
 ) -> str:
     """Horizontal bars with their values."""
     left, right = 140, 70

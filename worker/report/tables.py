@@ -31,7 +31,14 @@ class Table:
 
 
 def status_word(labels: Labels, status: str) -> str:
+    if status == "na":  # no mark: "not applicable" is neither good nor bad
+        return labels["na"]
     return f"{STATUS_MARK.get(status, '?')} {labels[status]}"
+
+
+def _value(labels: Labels, name: str, value: float | None) -> str:
+    """An indicator's value; a measure with nothing to divide by says "n/a" in words."""
+    return labels["na"] if value is None else indicator_number(name, value)
 
 
 def sections(report: HealthReport, labels: Labels, *, worst_first: bool = False) -> list[Table]:
@@ -93,7 +100,13 @@ def graph(report: HealthReport, labels: Labels) -> Table:
     for name, label, fmt in GRAPH_MEASURES:
         change = report.graph.change(name)
         shown = signed(change, as_pct=True) if fmt is pct else signed(change)
-        rows.append((labels[label], *(fmt(getattr(w, name)) for w in weeks), shown))
+        cells = (
+            labels["na"]
+            if name == "cross_squad_share" and not w.can_cross
+            else fmt(getattr(w, name))
+            for w in weeks
+        )
+        rows.append((labels[label], *cells, shown))
     return Table("graph", labels["graph"], header, tuple(rows))
 
 
@@ -139,7 +152,7 @@ def indicators(report: HealthReport, labels: Labels) -> Table:
     rows = tuple(
         (
             labels[i.name],
-            indicator_number(i.name, i.value),
+            _value(labels, i.name, i.value),
             indicator_number(i.name, i.healthy),
             indicator_number(i.name, i.critical),
             status_word(labels, i.status),
@@ -172,10 +185,13 @@ def _latest_rate(report: HealthReport, slug: str) -> float:
 
 
 def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
-    """A leader's part: completion by week, each member's partners, isolated, contributors."""
+    """A leader's part: completion by week, each member's partners, isolated, contributors.
+
+    Headings speak of the leader's own squad (not "completion by squad"); the member list
+    leaves the leader out (``SquadPart.partners``)."""
     weeks = Table(
         "completion",
-        labels["completion"],
+        labels["squad_completion"],
         (labels["week"], labels["met"], labels["excused"], labels["missed"], labels["rate"]),
         tuple(
             (w.week, num(w.met), num(w.excused), num(w.missed), pct(w.rate))
@@ -184,7 +200,7 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
     )
     partners = Table(
         "partners",
-        labels["partners"],
+        labels["squad_partners"],
         (labels["members"], labels["partners"]),
         tuple(("@" + name, num(n)) for name, n in part.partners.items()),
     )
@@ -192,7 +208,7 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
     givers = ", ".join("@" + n for n in part.contributors) or labels["none"]
     notes = Table(
         "people",
-        labels["members"],
+        labels["squad_people"],
         (labels["isolated"], labels["contributors"]),
         ((lonely, givers),),
     )

@@ -427,6 +427,13 @@ def _tour(rules: Rules) -> None:
     )
     assert plan_audit(rules, halted, {}, now=at(24, 23), audit_log_category_id=77).halted
 
+    # A leave request answered: one week granted, one too late, one past the run's cap.
+    from worker.engine.obligations import LeavePost, LeaveRequest, grant_leave, plan_leave_answer
+
+    asked = LeaveRequest("ann", (W47.previous(), W47.next(), W47.shift(2), W47.shift(3)), at(18))
+    leave = grant_leave(rules.obligations, SH, [asked])
+    plan_leave_answer(rules, asked, leave, LeavePost(5, 6, 1))
+
     # Badges: a grant and a revocation, explained in the audit log.
     badge = rules.badges.badges[0]
     decisions = [

@@ -725,6 +725,70 @@ def _run_length(granted: Sequence[Week], week: Week) -> int:
     return run
 
 
+@dataclass(frozen=True, slots=True)
+class LeavePost:
+    """Where a leave request was written: the answer is a reply to it."""
+
+    post_id: int
+    topic_id: int
+    post_number: int
+
+
+def plan_leave_answer(
+    rules: Rules,
+    request: LeaveRequest,
+    decision: LeaveDecision,
+    where: LeavePost,
+    language: str | None = None,
+) -> a.CreatePost:
+    """The reply to a leave post: each week asked, granted or refused with the rule it
+    broke, in the member's language; keyed by the post, so each request is answered once."""
+    rule = rules.obligations.leave
+    granted = decision.granted.get(request.username, frozenset())
+    why = dict(decision.refused.get(request.username, ()))
+    lang = language  # type: ignore[assignment]
+    lines = []
+    for week in request.weeks:
+        days = {
+            "year": week.year,
+            "week": week.number,
+            "first": week.monday().isoformat(),
+            "last": (week.monday() + dt.timedelta(days=6)).isoformat(),
+        }
+        if week in granted:
+            lines.append(rules.message("leave_week.granted", lang, reason="", **days))
+            continue
+        code = why.get(week, "leave_disabled" if not rule.enabled else "too_late")
+        limit = {"max_weeks_in_a_row": rule.max_weeks_in_a_row}.get(code, rule.max_weeks_per_year)
+        deadline = _when(week_times(rules.obligations, week, rules.tz).deadline, rules.tz)
+        reason = rules.message(
+            f"leave_reason.{code}", lang, hours=rule.min_notice_hours, deadline=deadline, max=limit
+        ).strip()
+        lines.append(rules.message("leave_week.refused", lang, reason=reason, **days))
+    summary = rules.message(
+        "leave_rules",
+        lang,
+        hours=rule.min_notice_hours,
+        in_a_row=rule.max_weeks_in_a_row,
+        per_year=rule.max_weeks_per_year,
+    )
+    body = rules.message(
+        "leave_answer",
+        lang,
+        username=request.username,
+        weeks="\n".join(line.strip() for line in lines),
+        rules=summary.strip(),
+    )
+    verdicts = ", ".join(f"{w}:{'granted' if w in granted else why.get(w)}" for w in request.weeks)
+    return a.CreatePost(
+        key=f"leave-answer:{where.post_id}",
+        reason=f"answer {request.username}'s leave request ({verdicts})",
+        topic_id=where.topic_id,
+        raw=body,
+        reply_to_post_number=where.post_number,
+    )
+
+
 # ─────────────────────────────── many squads ───────────────────────────────
 
 

@@ -21,12 +21,14 @@ from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.obligations import (
     LeaveDecision,
+    LeavePost,
     LeaveRequest,
     Shortfall,
     SquadWeek,
     WeekResults,
     evaluate_week,
     grant_leave,
+    plan_leave_answer,
     plan_reminders,
     plan_weekly_threads,
     shortfalls,
@@ -459,19 +461,57 @@ def handle_post_event(
     post_id: int,
     event: str,
     post: Mapping[str, Any] | None,
+    *,
+    live: bool = True,
 ) -> str:
     """Bring the ledger up to date with one post (created, edited, destroyed, recovered),
-    already read by the caller (None: the forum no longer has it). Safe to repeat."""
+    already read by the caller (None: the forum no longer has it). Safe to repeat.
+
+    A leave request is answered in its topic (once per post: the Applier's key)."""
     ledger = Ledger(redis_client)
     if event == "post_destroyed" or post is None:
         return "removed" if ledger.remove_post(post_id) else "ignored"
     if is_deleted(post):
         return "removed" if ledger.remove_post(post_id) else "ignored"
     info = topic_info(client, redis_client, rules, int(post["topic_id"]))
+    if info.kind == "leave" and _by_diamond(client, post):
+        return "ignored"  # Diamond's own answer in a leave topic is no request
     version_at = None
     if event == "post_edited" and post.get("updated_at"):
         version_at = parse_time(str(post["updated_at"]))
-    return ingest_post(ledger, rules, post, info, version_at=version_at)
+    outcome = ingest_post(ledger, rules, post, info, version_at=version_at)
+    if outcome == "leave":
+        answer_leave(client, redis_client, rules, post, live=live)
+    return outcome
+
+
+def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:
+    own = str(getattr(client, "api_username", "") or "").lower()
+    return bool(own) and str(post.get("username") or "").lower() == own
+
+
+def answer_leave(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    post: Mapping[str, Any],
+    *,
+    live: bool,
+) -> ApplyReport | None:
+    """Reply to a leave post with what was decided about it, as the audit will decide
+    it (every leave post in the ledger); nothing when the ledger has not recorded it."""
+    post_id = int(post["id"])
+    source = f"post {post_id}"
+    ledger = Ledger(redis_client)
+    requests = ledger.leave_requests()
+    request = next((r for r in requests if r.source == source), None)
+    if request is None or not request.weeks:
+        return None
+    decision = grant_leave(rules.obligations, rules.tz, requests)
+    where = LeavePost(post_id, int(post["topic_id"]), int(post.get("post_number") or 1))
+    language = MembershipStore(redis_client).languages().get(request.username)
+    action = plan_leave_answer(rules, request, decision, where, language)
+    return Applier(client, redis_client, live=live, rules=rules).apply([action])
 
 
 # ─────────────────────────────── rebuild ───────────────────────────────

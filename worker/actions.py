@@ -44,9 +44,16 @@ class RejectUser(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendPrivateMessage(Action):
+    """A PM; with ``thread`` (e.g. ``leader:{squad}:{week}``) the first PM of that thread
+    opens a PM topic titled ``thread_title`` (``thread_intro`` above the message), and
+    each later one is a reply in it, under ``title`` as a heading."""
+
     recipients: tuple[str, ...]
     title: str
     raw: str
+    thread: str = ""
+    thread_title: str = ""
+    thread_intro: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -952,6 +952,45 @@ def plan_weekly_threads(
     return out
 
 
+LEADER_THREAD_TEMPLATE = "leader_week_thread"
+
+
+def leader_note(
+    rules: Rules,
+    squad: Squad,
+    week: Week,
+    language: str | None,
+    *,
+    key: str,
+    reason: str,
+    title: str,
+    raw: str,
+) -> a.SendPrivateMessage:
+    """A note to ``squad``'s leader about ``week``: all of a week's notes (reminders, the
+    health figures, members who need a hand) gather in one PM thread per squad and week."""
+    assert squad.leader  # callers only write to a squad that has one
+    monday = week.monday()
+    thread = rules.render(
+        LEADER_THREAD_TEMPLATE,
+        language,  # type: ignore[arg-type]
+        squad=squad.full_name,
+        year=week.year,
+        week=week.number,
+        first=monday.isoformat(),
+        last=(monday + dt.timedelta(days=6)).isoformat(),
+    )
+    return a.SendPrivateMessage(
+        key=key,
+        reason=reason,
+        recipients=(squad.leader,),
+        title=title,
+        raw=raw,
+        thread=f"leader:{squad.slug}:{week}",
+        thread_title=thread.title,
+        thread_intro=thread.body,
+    )
+
+
 def _when(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -1036,10 +1075,13 @@ def plan_reminders(
                 owed_reviews="\n".join(owed_lines) or "—",
             )
             out.append(
-                a.SendPrivateMessage(
+                leader_note(
+                    rules,
+                    sr.squad,
+                    week,
+                    languages.get(leader),
                     key=f"remind-leader:{rid}:{week}:{sr.squad.slug}",
                     reason=f"{reminder.about} reminder for {week}: {sr.squad.slug}'s list",
-                    recipients=(leader,),
                     title=msg.title,
                     raw=msg.body,
                 )

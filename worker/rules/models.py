@@ -881,6 +881,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "leave_week.*": Placeholders("year", "week", "first", "last", "reason"),
     "leave_reason.*": Placeholders("hours", "deadline", "max"),
     "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
+    # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
+    "leader_week_thread": Placeholders("squad", "year", "week", "first", "last"),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -397,6 +397,10 @@ def _tour(rules: Rules) -> None:
     for about in ("article", "review"):
         reminder = next(r for r in rules.obligations.reminders if r.about == about)
         plan_reminders(rules, reminder, progress)
+    # The thread's roll call.
+    from worker.engine.obligations import roll_call_text
+
+    roll_call_text(rules, progress.squads[0], {"lead": 2}, opening="x")
 
     # The audit: four members who wrote nothing climb to each ladder step; then a halt.
     names = [f"m{i:02d}" for i in range(14)]

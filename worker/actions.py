@@ -100,6 +100,14 @@ class CreatePost(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EditPost(Action):
+    """Replace the text of one of Diamond's own posts (``PUT /posts/{id}.json``)."""
+
+    post_id: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GrantBadge(Action):
     username: str
     badge_name: str

@@ -279,6 +279,9 @@ class Applier:
             reason=act.reason,
         )
 
+    def _do_EditPost(self, act: a.EditPost) -> Any:
+        return self.client.update_post(act.post_id, act.raw, reason=act.reason)
+
     def _do_GrantBadge(self, act: a.GrantBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)
         return self.client.grant_badge(act.username, badge_id, act.reason_path)

@@ -991,6 +991,104 @@ def leader_note(
     )
 
 
+# ─────────────────────────────── roll call ───────────────────────────────
+
+
+def streak_of(history: Mapping[Week, int | None], week: Week) -> int:
+    """Clean audited weeks in a row before ``week``; a week of leave (None) neither counts
+    nor breaks the run, a week never audited ends it."""
+    run, at = 0, week.previous()
+    while at in history:
+        strikes = history[at]
+        if strikes is not None:
+            if strikes:
+                break
+            run += 1
+        at = at.previous()
+    return run
+
+
+def _member_state(result: WeekResult) -> str:
+    if result.excused:
+        return "leave"
+    if not result.obliged:
+        return "new"
+    return {"on_time": "written", "late": "late"}.get(result.article, "missing")
+
+
+def roll_call_text(
+    rules: Rules,
+    sr: SquadWeekResult,
+    streaks: Mapping[str, int],
+    *,
+    opening: str,
+    language: str | None = None,
+) -> str:
+    """The weekly thread's first post: its opening words, then who has written, who
+    reviewed whom, who is on leave and each member's streak (the community's language)."""
+    lang = language  # type: ignore[assignment]
+    members = []
+    reviews = []
+    for result in sr.results:
+        article = result.article_post.path if result.article_post else ""
+        members.append(
+            rules.message(
+                f"roll_call_member.{_member_state(result)}",
+                lang,
+                username=result.username,
+                article=article,
+                streak=streaks.get(result.username, 0),
+            ).strip()
+        )
+        for r in result.reviews:
+            reviews.append(
+                rules.message(
+                    f"roll_call_review.{'done' if r.status != 'missing' else 'open'}",
+                    lang,
+                    reviewer=r.reviewer,
+                    author=r.author,
+                    review=r.review.path if r.review else "",
+                ).strip()
+            )
+    return rules.message(
+        "roll_call",
+        lang,
+        opening=opening.strip(),
+        members="\n".join(members),
+        reviews="\n".join(reviews) or "—",
+    ).strip()
+
+
+def plan_roll_call(squad: str, week: Week, post_id: int, text: str) -> a.EditPost:
+    """The edit of the thread's first post, keyed by its content: the same roll call
+    twice is one edit."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    return a.EditPost(
+        key=f"roll-call:{squad}:{week}:{digest}",
+        reason=f"roll call of {squad}'s {week} thread",
+        affects_members=False,  # Diamond's own post; it names no penalty
+        post_id=post_id,
+        raw=text,
+    )
+
+
+def thread_opening(rules: Rules, squad: Squad, week: Week) -> str:
+    """The words the weekly thread opens with (``weekly_thread``; the title without it)."""
+    obligations = rules.obligations
+    if not obligations.messages.weekly_thread:
+        return thread_title(obligations, week, squad)
+    times = week_times(obligations, week, rules.tz)
+    values = {
+        "squad": squad.full_name,
+        "week": week.number,
+        "year": week.year,
+        "deadline": _when(times.deadline, rules.tz),
+        "min_length": obligations.article.min_length,
+        "review_min_length": obligations.review.min_length,
+    }
+    return rules.render(obligations.messages.weekly_thread, None, **values).body
+
+
 def _when(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 

@@ -883,6 +883,11 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
     "leader_week_thread": Placeholders("squad", "year", "week", "first", "last"),
+    # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its
+    # state: written, late, missing, leave, new) and per review (done, open)
+    "roll_call": Placeholders("opening", "members", "reviews"),
+    "roll_call_member.*": Placeholders("username", "article", "streak"),
+    "roll_call_review.*": Placeholders("reviewer", "author", "review"),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -177,11 +177,14 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())  # twice: once
     assert _pms_to(forum, "dave") == ["第 47 周文章提醒"]
-    assert _pms_to(forum, "alice") == ["1组 第 47 周进度"]  # the leader's list
+    week_thread = "1组 · 2026年第47周组长通知 (2026-11-16 至 2026-11-22)"
+    assert _pms_to(forum, "alice") == [week_thread]  # the leader's list, in the week's thread
     assert _pms_to(forum, "bob") == []
     jobs.remind(reminder=monday, scheduled_for=clock.set(23, 20).isoformat())
-    progress = "1组 第 47 周进度"  # the leader's list, on each run
-    assert _pms_to(forum, "alice") == [progress, "第 47 周点评提醒", progress]
+    # the leader's list, on each run: a reply in the same thread, not another PM
+    assert _pms_to(forum, "alice") == [week_thread, "第 47 周点评提醒"]
+    (leader_thread,) = [t for t in forum.forum.topics.values() if t.title == week_thread]
+    assert len(leader_thread.post_ids) == 2
     review_pm = _pm_bodies(forum, "alice")[1]
     assert f"/t/{thread}/{c['post_number']}" in review_pm and "@carol" in review_pm
     assert "@dave" in _pm_bodies(forum, "alice")[0]  # the leader learns who has not written
@@ -215,7 +218,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
         "carol": {W47: 0},
         "dave": {W47: 2},
     }
-    assert len(_pms_to(forum, "alice")) == 3  # no ladder letter for 1 strike
+    assert len(_pms_to(forum, "alice")) == 2  # no ladder letter for 1 strike
     thread_posts = [forum.forum.posts[i] for i in forum.forum.topics[thread].post_ids]
     summaries = [p for p in thread_posts if "本周文章" in p.raw]
     assert len(summaries) == 1 and "@dave" in summaries[0].raw.split("未交")[1]

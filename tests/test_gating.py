@@ -351,7 +351,8 @@ def test_approval_approves_joins_the_camp_and_tells_the_referrer() -> None:
     assert "newbie" in audit.title
     assert approve.user_id == 10
     assert join.group == "camp" and join.usernames == ("newbie",)
-    assert referrer.recipients == ("mentor",) and "newbie" in referrer.title
+    # the reviewers are on it: a "I do not know them" reply reaches their group inbox
+    assert referrer.recipients == ("mentor", "reviewers") and "newbie" in referrer.title
 
 
 def test_a_rejection_carries_the_reasons_for_discourses_email_and_sends_no_pm() -> None:

@@ -243,7 +243,7 @@ def test_misspelt_placeholder_in_the_shipped_rules_points_at_its_body(
     rules = copy_rules(tmp_path, SHIPPED)
     edit(rules, "messages/zh.yml", "@{username} 欢迎!", "@{usrname} 欢迎!")
     assert problems_of(Path("rules")) == [
-        "rules/messages/zh.yml:72:3: camp_welcome.body: placeholder {usrname} is not filled "
+        "rules/messages/zh.yml:74:3: camp_welcome.body: placeholder {usrname} is not filled "
         f"here; available: {WELCOME} (did you mean {{username}}?)"
     ]
 
@@ -397,6 +397,10 @@ def _tour(rules: Rules) -> None:
     for about in ("article", "review"):
         reminder = next(r for r in rules.obligations.reminders if r.about == about)
         plan_reminders(rules, reminder, progress)
+    # The thread's roll call.
+    from worker.engine.obligations import roll_call_text
+
+    roll_call_text(rules, progress.squads[0], {"lead": 2}, opening="x")
 
     # The audit: four members who wrote nothing climb to each ladder step; then a halt.
     names = [f"m{i:02d}" for i in range(14)]
@@ -426,6 +430,13 @@ def _tour(rules: Rules) -> None:
         rules.obligations, SH, W47, [SquadWeek(squad(*names), W47, (), t.topic_id)]
     )
     assert plan_audit(rules, halted, {}, now=at(24, 23), audit_log_category_id=77).halted
+
+    # A leave request answered: one week granted, one too late, one past the run's cap.
+    from worker.engine.obligations import LeavePost, LeaveRequest, grant_leave, plan_leave_answer
+
+    asked = LeaveRequest("ann", (W47.previous(), W47.next(), W47.shift(2), W47.shift(3)), at(18))
+    leave = grant_leave(rules.obligations, SH, [asked])
+    plan_leave_answer(rules, asked, leave, LeavePost(5, 6, 1))
 
     # Badges: a grant and a revocation, explained in the audit log.
     badge = rules.badges.badges[0]

@@ -44,9 +44,16 @@ class RejectUser(Action):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendPrivateMessage(Action):
+    """A PM; with ``thread`` (e.g. ``leader:{squad}:{week}``) the first PM of that thread
+    opens a PM topic titled ``thread_title`` (``thread_intro`` above the message), and
+    each later one is a reply in it, under ``title`` as a heading."""
+
     recipients: tuple[str, ...]
     title: str
     raw: str
+    thread: str = ""
+    thread_title: str = ""
+    thread_intro: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +97,14 @@ class CreatePost(Action):
     raw: str
     reply_to_post_number: int | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditPost(Action):
+    """Replace the text of one of Diamond's own posts (``PUT /posts/{id}.json``)."""
+
+    post_id: int
+    raw: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

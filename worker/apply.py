@@ -78,6 +78,9 @@ def with_marker(action: a.Action) -> a.Action:
 # Group name -> id, shared by every job: ids never change while the group exists, and
 # a group deleted and made again (new id) answers 404, which drops the entry.
 GROUP_IDS_KEY = "diamond:cache:group-ids"
+# PM thread (SendPrivateMessage.thread) -> its topic id: later PMs of it are replies.
+PM_THREAD_PREFIX = "diamond:pm-thread:"
+PM_THREAD_TTL_SECONDS = 120 * 24 * 3600
 # Writes that change who is in which squad (or a squad's category): the cached roster
 # (``worker.membership.roster_cache``) is dropped after each, so the next job re-reads it.
 ROSTER_CHANGES = frozenset(
@@ -314,9 +317,25 @@ class Applier:
         return None
 
     def _do_SendPrivateMessage(self, act: a.SendPrivateMessage) -> Any:
-        return self.client.send_private_message(
-            list(act.recipients), act.title, act.raw, reason=act.reason
+        if not act.thread:
+            return self.client.send_private_message(
+                list(act.recipients), act.title, act.raw, reason=act.reason
+            )
+        key = PM_THREAD_PREFIX + act.thread
+        message = f"**{act.title}**\n\n{act.raw}"
+        known = self.redis.get(key)
+        if known is not None:
+            try:
+                return self.client.create_post(int(known), message, reason=act.reason)
+            except NotFound:
+                log.info("PM thread %s is gone: opening it again [%s]", act.thread, act.key)
+        opening = f"{act.thread_intro.strip()}\n\n{message}" if act.thread_intro else message
+        answer = self.client.send_private_message(
+            list(act.recipients), act.thread_title or act.title, opening, reason=act.reason
         )
+        if isinstance(answer, dict) and answer.get("topic_id"):
+            self.redis.set(key, int(answer["topic_id"]), ex=PM_THREAD_TTL_SECONDS)
+        return answer
 
     def _do_AddToGroup(self, act: a.AddToGroup) -> Any:
         return self._on_group(
@@ -396,6 +415,9 @@ class Applier:
             created_at=act.created_at,
             reason=act.reason,
         )
+
+    def _do_EditPost(self, act: a.EditPost) -> Any:
+        return self.client.update_post(act.post_id, act.raw, reason=act.reason)
 
     def _do_GrantBadge(self, act: a.GrantBadge) -> Any:
         badge_id = self._badge_id(act.badge_name)

@@ -486,7 +486,10 @@ def gating_actions(
                 a.SendPrivateMessage(
                     key=f"referrer-approved:{uid}",
                     reason=f"tell {decision.referrer} that {user} is in the camp",
-                    recipients=(decision.referrer,),
+                    # The notice asks the referrer to reply if they do not know the
+                    # newcomer: the reviewers' group inbox is on it, so a reply reaches
+                    # the people who act on it (the group's messageable_level lets staff).
+                    recipients=(decision.referrer, rules.community.groups.reviewers),
                     title=msg.title,
                     raw=msg.body,
                 )

@@ -725,6 +725,70 @@ def _run_length(granted: Sequence[Week], week: Week) -> int:
     return run
 
 
+@dataclass(frozen=True, slots=True)
+class LeavePost:
+    """Where a leave request was written: the answer is a reply to it."""
+
+    post_id: int
+    topic_id: int
+    post_number: int
+
+
+def plan_leave_answer(
+    rules: Rules,
+    request: LeaveRequest,
+    decision: LeaveDecision,
+    where: LeavePost,
+    language: str | None = None,
+) -> a.CreatePost:
+    """The reply to a leave post: each week asked, granted or refused with the rule it
+    broke, in the member's language; keyed by the post, so each request is answered once."""
+    rule = rules.obligations.leave
+    granted = decision.granted.get(request.username, frozenset())
+    why = dict(decision.refused.get(request.username, ()))
+    lang = language  # type: ignore[assignment]
+    lines = []
+    for week in request.weeks:
+        days = {
+            "year": week.year,
+            "week": week.number,
+            "first": week.monday().isoformat(),
+            "last": (week.monday() + dt.timedelta(days=6)).isoformat(),
+        }
+        if week in granted:
+            lines.append(rules.message("leave_week.granted", lang, reason="", **days))
+            continue
+        code = why.get(week, "leave_disabled" if not rule.enabled else "too_late")
+        limit = {"max_weeks_in_a_row": rule.max_weeks_in_a_row}.get(code, rule.max_weeks_per_year)
+        deadline = _when(week_times(rules.obligations, week, rules.tz).deadline, rules.tz)
+        reason = rules.message(
+            f"leave_reason.{code}", lang, hours=rule.min_notice_hours, deadline=deadline, max=limit
+        ).strip()
+        lines.append(rules.message("leave_week.refused", lang, reason=reason, **days))
+    summary = rules.message(
+        "leave_rules",
+        lang,
+        hours=rule.min_notice_hours,
+        in_a_row=rule.max_weeks_in_a_row,
+        per_year=rule.max_weeks_per_year,
+    )
+    body = rules.message(
+        "leave_answer",
+        lang,
+        username=request.username,
+        weeks="\n".join(line.strip() for line in lines),
+        rules=summary.strip(),
+    )
+    verdicts = ", ".join(f"{w}:{'granted' if w in granted else why.get(w)}" for w in request.weeks)
+    return a.CreatePost(
+        key=f"leave-answer:{where.post_id}",
+        reason=f"answer {request.username}'s leave request ({verdicts})",
+        topic_id=where.topic_id,
+        raw=body,
+        reply_to_post_number=where.post_number,
+    )
+
+
 # ─────────────────────────────── many squads ───────────────────────────────
 
 
@@ -894,6 +958,143 @@ def plan_weekly_threads(
     return out
 
 
+LEADER_THREAD_TEMPLATE = "leader_week_thread"
+
+
+def leader_note(
+    rules: Rules,
+    squad: Squad,
+    week: Week,
+    language: str | None,
+    *,
+    key: str,
+    reason: str,
+    title: str,
+    raw: str,
+) -> a.SendPrivateMessage:
+    """A note to ``squad``'s leader about ``week``: all of a week's notes (reminders, the
+    health figures, members who need a hand) gather in one PM thread per squad and week."""
+    assert squad.leader  # callers only write to a squad that has one
+    monday = week.monday()
+    thread = rules.render(
+        LEADER_THREAD_TEMPLATE,
+        language,  # type: ignore[arg-type]
+        squad=squad.full_name,
+        year=week.year,
+        week=week.number,
+        first=monday.isoformat(),
+        last=(monday + dt.timedelta(days=6)).isoformat(),
+    )
+    return a.SendPrivateMessage(
+        key=key,
+        reason=reason,
+        recipients=(squad.leader,),
+        title=title,
+        raw=raw,
+        thread=f"leader:{squad.slug}:{week}",
+        thread_title=thread.title,
+        thread_intro=thread.body,
+    )
+
+
+# ─────────────────────────────── roll call ───────────────────────────────
+
+
+def streak_of(history: Mapping[Week, int | None], week: Week) -> int:
+    """Clean audited weeks in a row before ``week``; a week of leave (None) neither counts
+    nor breaks the run, a week never audited ends it."""
+    run, at = 0, week.previous()
+    while at in history:
+        strikes = history[at]
+        if strikes is not None:
+            if strikes:
+                break
+            run += 1
+        at = at.previous()
+    return run
+
+
+def _member_state(result: WeekResult) -> str:
+    if result.excused:
+        return "leave"
+    if not result.obliged:
+        return "new"
+    return {"on_time": "written", "late": "late"}.get(result.article, "missing")
+
+
+def roll_call_text(
+    rules: Rules,
+    sr: SquadWeekResult,
+    streaks: Mapping[str, int],
+    *,
+    opening: str,
+    language: str | None = None,
+) -> str:
+    """The weekly thread's first post: its opening words, then who has written, who
+    reviewed whom, who is on leave and each member's streak (the community's language)."""
+    lang = language  # type: ignore[assignment]
+    members = []
+    reviews = []
+    for result in sr.results:
+        article = result.article_post.path if result.article_post else ""
+        members.append(
+            rules.message(
+                f"roll_call_member.{_member_state(result)}",
+                lang,
+                username=result.username,
+                article=article,
+                streak=streaks.get(result.username, 0),
+            ).strip()
+        )
+        for r in result.reviews:
+            reviews.append(
+                rules.message(
+                    f"roll_call_review.{'done' if r.status != 'missing' else 'open'}",
+                    lang,
+                    reviewer=r.reviewer,
+                    author=r.author,
+                    review=r.review.path if r.review else "",
+                ).strip()
+            )
+    return rules.message(
+        "roll_call",
+        lang,
+        opening=opening.strip(),
+        members="\n".join(members),
+        reviews="\n".join(reviews) or "—",
+    ).strip()
+
+
+def plan_roll_call(squad: str, week: Week, post_id: int, text: str) -> a.EditPost:
+    """The edit of the thread's first post, keyed by its content: the same roll call
+    twice is one edit."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+    return a.EditPost(
+        key=f"roll-call:{squad}:{week}:{digest}",
+        reason=f"roll call of {squad}'s {week} thread",
+        affects_members=False,  # Diamond's own post; it names no penalty
+        post_id=post_id,
+        raw=text,
+    )
+
+
+def thread_opening(rules: Rules, squad: Squad, week: Week) -> str:
+    """The words the weekly thread opens with (``weekly_thread``; the title without it)."""
+    obligations = rules.obligations
+    if not obligations.messages.weekly_thread:
+        return thread_title(obligations, week, squad)
+    times = week_times(obligations, week, rules.tz)
+    values = {
+        "squad": squad.full_name,
+        "week": week.number,
+        "year": week.year,
+        "deadline": _when(times.deadline, rules.tz),
+        "min_length": obligations.article.min_length,
+        "review_min_length": obligations.review.min_length,
+    }
+    return rules.render(obligations.messages.weekly_thread, None, **values).body
+
+
 def _when(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -978,10 +1179,13 @@ def plan_reminders(
                 owed_reviews="\n".join(owed_lines) or "—",
             )
             out.append(
-                a.SendPrivateMessage(
+                leader_note(
+                    rules,
+                    sr.squad,
+                    week,
+                    languages.get(leader),
                     key=f"remind-leader:{rid}:{week}:{sr.squad.slug}",
                     reason=f"{reminder.about} reminder for {week}: {sr.squad.slug}'s list",
-                    recipients=(leader,),
                     title=msg.title,
                     raw=msg.body,
                 )

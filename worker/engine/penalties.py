@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from worker import actions as a
-from worker.engine.obligations import SquadWeekResult, WeekResult, WeekResults, no_cyclic_gc
+from worker.engine.obligations import (
+    SquadWeekResult,
+    WeekResult,
+    WeekResults,
+    leader_note,
+    no_cyclic_gc,
+)
 from worker.engine.weeks import Week
 from worker.rules.models import (
     LadderStep,
@@ -354,10 +360,13 @@ def _ladder_actions(
                     **{**values, "username": squad.leader, "reasons": leader_reasons},
                 )
                 out.append(
-                    a.SendPrivateMessage(
+                    leader_note(
+                        rules,
+                        squad,
+                        decision.week,
+                        leader_lang,
                         key=key,
                         reason=why,
-                        recipients=(squad.leader,),
                         title=msg.title,
                         raw=msg.body,
                     )

@@ -589,7 +589,7 @@ def squad_actions(
                 langs.get(s.leader, default),  # type: ignore[arg-type]
                 username=s.leader,
                 squad=s.full_name,
-                members="\n".join(f"- @{u}" for u in s.members),
+                members="\n".join(f"- @{u}" for u in s.members if u != s.leader),
                 squad_url=url,
             )
             out.append(

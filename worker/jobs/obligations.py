@@ -121,6 +121,26 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
         )
 
 
+@diamond_actor(queue=QUEUE, time_limit=300)
+def roll_calls(scheduled_for: str | None = None) -> None:
+    """Every few minutes (thread mode): redo the roll call of each weekly thread that
+    changed, at most one edit per squad per ``weekly.ROLL_CALL_INTERVAL``."""
+    rules = runtime.rules()
+    if rules.obligations.article.mode != "thread":
+        return
+    client = runtime.forum()
+    edits = weekly.run_roll_calls(
+        client,
+        runtime.redis_client(),
+        rules,
+        roster_loader(client, rules),
+        now=_when(scheduled_for),
+        live=runtime.settings().live,
+    )
+    if edits:
+        log.info("roll calls: %d threads edited", edits)
+
+
 # ─────────────────────────────── wiring ───────────────────────────────
 
 
@@ -136,6 +156,15 @@ def schedules(rules: Rules) -> list[PeriodicJob]:
                 source="obligations.yml article.thread_opens",
                 from_rules=True,
                 **cron_fields(obligations.article.thread_opens),
+            )
+        )
+        jobs.append(
+            periodic_job(
+                "obligations_roll_calls",
+                roll_calls.actor_name,
+                source="obligations.yml article.mode: thread (roll call)",
+                from_rules=True,
+                minute="*/5",
             )
         )
     for index, reminder in enumerate(obligations.reminders):

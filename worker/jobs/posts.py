@@ -62,14 +62,16 @@ def read_post(client: Any, post_id: int) -> dict[str, Any] | None:
 
 
 def handle_post(
-    client: Any, redis_client: Any, rules: Any, post_id: int, event: str
+    client: Any, redis_client: Any, rules: Any, post_id: int, event: str, *, live: bool = True
 ) -> dict[str, Any]:
     """Read the post once and feed every domain; returns each domain's outcome."""
     shared = client if isinstance(client, SharedTopic) else SharedTopic(client)
     post = read_post(shared, post_id)
     return {
         "membership": flows.record_camp_post(shared, redis_client, post),
-        "obligations": weekly.handle_post_event(shared, redis_client, rules, post_id, event, post),
+        "obligations": weekly.handle_post_event(
+            shared, redis_client, rules, post_id, event, post, live=live
+        ),
         "recognition": gather.ingest_post(shared, redis_client, rules, post_id, event, post),
     }
 
@@ -77,7 +79,14 @@ def handle_post(
 @diamond_actor(queue=QUEUE, time_limit=60)
 def on_post(post_id: int, event: str = "post_created") -> None:
     """One post changed: camp progress, the ledger and recognition, from one post read."""
-    outcomes = handle_post(runtime.forum(), runtime.redis_client(), runtime.rules(), post_id, event)
+    outcomes = handle_post(
+        runtime.forum(),
+        runtime.redis_client(),
+        runtime.rules(),
+        post_id,
+        event,
+        live=runtime.settings().live,
+    )
     log.debug("post %s %s → %s", event, post_id, outcomes)
 
 
@@ -91,7 +100,9 @@ def first_post_id(topic: Any) -> int | None:
     return ids[0] if ids and isinstance(ids[0], int) else None
 
 
-def handle_topic_edit(client: Any, redis_client: Any, rules: Any, topic_id: int) -> dict[str, Any]:
+def handle_topic_edit(
+    client: Any, redis_client: Any, rules: Any, topic_id: int, *, live: bool = True
+) -> dict[str, Any]:
     """The topic's first post re-read and fed to every domain as ``post_edited``."""
     shared = SharedTopic(client)
     try:
@@ -101,13 +112,19 @@ def handle_topic_edit(client: Any, redis_client: Any, rules: Any, topic_id: int)
     post_id = first_post_id(topic)
     if post_id is None:
         return {}
-    return handle_post(shared, redis_client, rules, post_id, "post_edited")
+    return handle_post(shared, redis_client, rules, post_id, "post_edited", live=live)
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
 def on_topic_edited(topic_id: int) -> None:
     """A first post edited together with its topic's title (or category, tags)."""
-    outcomes = handle_topic_edit(runtime.forum(), runtime.redis_client(), runtime.rules(), topic_id)
+    outcomes = handle_topic_edit(
+        runtime.forum(),
+        runtime.redis_client(),
+        runtime.rules(),
+        topic_id,
+        live=runtime.settings().live,
+    )
     log.debug("topic_edited %s → %s", topic_id, outcomes)
 
 

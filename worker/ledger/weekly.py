@@ -21,15 +21,21 @@ from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.obligations import (
     LeaveDecision,
+    LeavePost,
     LeaveRequest,
     Shortfall,
     SquadWeek,
     WeekResults,
     evaluate_week,
     grant_leave,
+    plan_leave_answer,
     plan_reminders,
+    plan_roll_call,
     plan_weekly_threads,
+    roll_call_text,
     shortfalls,
+    streak_of,
+    thread_opening,
     thread_title,
 )
 from worker.engine.penalties import AuditPlan, plan_audit, plan_checksum
@@ -465,19 +471,140 @@ def handle_post_event(
     post_id: int,
     event: str,
     post: Mapping[str, Any] | None,
+    *,
+    live: bool = True,
 ) -> str:
     """Bring the ledger up to date with one post (created, edited, destroyed, recovered),
-    already read by the caller (None: the forum no longer has it). Safe to repeat."""
+    already read by the caller (None: the forum no longer has it). Safe to repeat.
+
+    A leave request is answered in its topic (once per post: the Applier's key)."""
     ledger = Ledger(redis_client)
     if event == "post_destroyed" or post is None:
         return "removed" if ledger.remove_post(post_id) else "ignored"
     if is_deleted(post):
         return "removed" if ledger.remove_post(post_id) else "ignored"
     info = topic_info(client, redis_client, rules, int(post["topic_id"]))
+    if info.kind == "leave" and _by_diamond(client, post):
+        return "ignored"  # Diamond's own answer in a leave topic is no request
     version_at = None
     if event == "post_edited" and post.get("updated_at"):
         version_at = parse_time(str(post["updated_at"]))
-    return ingest_post(ledger, rules, post, info, version_at=version_at)
+    outcome = ingest_post(ledger, rules, post, info, version_at=version_at)
+    if outcome == "recorded" and info.kind == "thread" and info.week and info.squad:
+        mark_roll_call(
+            redis_client,
+            info.week,
+            info.squad,
+            version_at or parse_time(str(post.get("created_at"))),
+        )
+    if outcome == "leave":
+        answer_leave(client, redis_client, rules, post, live=live)
+    return outcome
+
+
+def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:
+    own = str(getattr(client, "api_username", "") or "").lower()
+    return bool(own) and str(post.get("username") or "").lower() == own
+
+
+def answer_leave(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    post: Mapping[str, Any],
+    *,
+    live: bool,
+) -> ApplyReport | None:
+    """Reply to a leave post with what was decided about it, as the audit will decide
+    it (every leave post in the ledger); nothing when the ledger has not recorded it."""
+    post_id = int(post["id"])
+    source = f"post {post_id}"
+    ledger = Ledger(redis_client)
+    requests = ledger.leave_requests()
+    request = next((r for r in requests if r.source == source), None)
+    if request is None or not request.weeks:
+        return None
+    decision = grant_leave(rules.obligations, rules.tz, requests)
+    where = LeavePost(post_id, int(post["topic_id"]), int(post.get("post_number") or 1))
+    language = MembershipStore(redis_client).languages().get(request.username)
+    action = plan_leave_answer(rules, request, decision, where, language)
+    return Applier(client, redis_client, live=live, rules=rules).apply([action])
+
+
+# ─────────────────────────────── roll call ───────────────────────────────
+
+# "{week}|{squad}" -> when the thread last changed (epoch seconds): roll calls to redo.
+ROLL_CALL_DIRTY_KEY = PREFIX + "roll-call:dirty"
+# squad -> when its roll call was last edited (epoch seconds).
+ROLL_CALL_EDITED_KEY = PREFIX + "roll-call:edited"
+# thread topic id -> its first post's id (one topic read, once).
+ROLL_CALL_POSTS_KEY = PREFIX + "roll-call:first-posts"
+# At most one edit per squad in this many seconds: the API bucket is the site's.
+ROLL_CALL_INTERVAL = 300
+
+
+def mark_roll_call(redis_client: redis.Redis, week: Week, squad: str, at: dt.datetime) -> None:
+    """A post of ``squad``'s ``week`` thread changed: its roll call is to be redone."""
+    redis_client.hset(ROLL_CALL_DIRTY_KEY, f"{week}|{squad}", str(at.timestamp()))
+
+
+def _first_post_id(client: Any, redis_client: redis.Redis, topic_id: int) -> int | None:
+    known = redis_client.hget(ROLL_CALL_POSTS_KEY, topic_id)
+    if known is not None:
+        return int(known)
+    from worker.jobs.posts import first_post_id
+
+    post_id = first_post_id(client.get_topic(topic_id))
+    if post_id is not None:
+        redis_client.hset(ROLL_CALL_POSTS_KEY, topic_id, post_id)
+    return post_id
+
+
+def run_roll_calls(
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    roster: Roster,
+    *,
+    now: dt.datetime,
+    live: bool,
+    interval: int = ROLL_CALL_INTERVAL,
+) -> int:
+    """Redo the roll call of every marked thread whose squad was not edited in the last
+    ``interval`` seconds (the others stay marked for a later run); returns edits made.
+    An unchanged roll call costs no write (the edit's key is its content)."""
+    ledger = Ledger(redis_client)
+    by_slug = {s.slug: s for s in roster.squads}
+    edits = 0
+    for field_name, stamp in redis_client.hgetall(ROLL_CALL_DIRTY_KEY).items():
+        week_text, _, slug = field_name.decode().partition("|")
+        squad = by_slug.get(slug)
+        topic_id = ledger.threads(Week.parse(week_text)).get(slug)
+        if squad is None or topic_id is None:
+            redis_client.hdel(ROLL_CALL_DIRTY_KEY, field_name)
+            continue
+        edited = redis_client.hget(ROLL_CALL_EDITED_KEY, slug)
+        if edited is not None and now.timestamp() - float(edited) < interval:
+            continue  # debounced: the next run after the interval takes it
+        week = Week.parse(week_text)
+        facts = gather(client, ledger, rules, roster, week, squad=slug)
+        (sr,) = evaluate(rules, facts, as_of=now).squads
+        histories = ledger.histories(squad.members, live=live)
+        streaks = {u: streak_of(histories.get(u, {}), week) for u in squad.members}
+        post_id = _first_post_id(client, redis_client, topic_id)
+        if post_id is None:
+            continue
+        text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))
+        report = Applier(client, redis_client, live=live, rules=rules).apply(
+            [plan_roll_call(slug, week, post_id, text)]
+        )
+        if report.done:
+            edits += 1
+            redis_client.hset(ROLL_CALL_EDITED_KEY, slug, str(now.timestamp()))
+        # Unmark only if no post came in meanwhile (then the next run redoes it).
+        if redis_client.hget(ROLL_CALL_DIRTY_KEY, field_name) == stamp:
+            redis_client.hdel(ROLL_CALL_DIRTY_KEY, field_name)
+    return edits
 
 
 # ─────────────────────────────── rebuild ───────────────────────────────

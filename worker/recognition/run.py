@@ -15,7 +15,9 @@ from worker import actions as a
 from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.health import HealthReport, build_report, paused_gc
+from worker.engine.obligations import leader_note
 from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
+from worker.engine.weeks import Week
 from worker.membership.store import MembershipStore
 from worker.recognition.gather import health_facts, prune_before, recognition_facts
 from worker.recognition.store import RecognitionStore
@@ -144,12 +146,16 @@ def report_actions(
     for squad in report.squads:
         if not squad.leader or squad.slug not in owing:
             continue
-        part = render_leader_part(rules, report, squad.slug, (languages or {}).get(squad.leader))
+        language = (languages or {}).get(squad.leader)
+        part = render_leader_part(rules, report, squad.slug, language)
         out.append(
-            a.SendPrivateMessage(
+            leader_note(
+                rules,
+                squad,
+                Week.parse(week),
+                language,
                 key=f"health-leader:{week}:{squad.slug}",
                 reason=f"{squad.slug}'s part of the health report of {week}",
-                recipients=(squad.leader,),
                 title=part.title,
                 raw=part.body,
             )

@@ -875,6 +875,19 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "squad_leader_source.*": Placeholders(),
     # how length is counted: 字 / words
     "unit": Placeholders(),
+    # worker/engine/obligations.py: the answer to a leave request, a line per week asked,
+    # why a week was refused (each names its rule), and the leave rules in one line
+    "leave_answer": Placeholders("username", "weeks", "rules"),
+    "leave_week.*": Placeholders("year", "week", "first", "last", "reason"),
+    "leave_reason.*": Placeholders("hours", "deadline", "max"),
+    "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
+    # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
+    "leader_week_thread": Placeholders("squad", "year", "week", "first", "last"),
+    # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its
+    # state: written, late, missing, leave, new) and per review (done, open)
+    "roll_call": Placeholders("opening", "members", "reviews"),
+    "roll_call_member.*": Placeholders("username", "article", "streak"),
+    "roll_call_review.*": Placeholders("reviewer", "author", "review"),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -11,6 +11,7 @@ from worker.forum.sandbox.errors import ApiError, invalid_access, not_found, unp
 from worker.forum.sandbox.models import (
     CREATE_POST,
     FULL,
+    SYSTEM_USER_ID,
     UNCATEGORIZED_ID,
     Badge,
     Group,
@@ -188,6 +189,8 @@ class ContentOps:
                         if target:
                             recipients.append(target)
                         elif group and not group.automatic:
+                            if not _may_message(user, group):
+                                errors.append(CANT_SEND_PM)
                             groups.append(group)
                         else:
                             errors.append(f"Sorry, we couldn't find '{name}'.")
@@ -455,3 +458,30 @@ def _body_errors(raw: str, minimum: int) -> list[str]:
     if len(text) < minimum:
         return [f"Body is too short (minimum is {minimum} characters)"]
     return []
+
+
+# TopicCreator#check_can_send_permission! rolls back with :cant_send_pm
+# (config/locales/server.en.yml).
+CANT_SEND_PM = "Sorry, you cannot send a personal message to that user."
+# Group::ALIAS_LEVELS: nobody 0, only_admins 1, mods_and_admins 2,
+# members_mods_and_admins 3, owners_mods_and_admins 4, everyone 99.
+_LEVELS_FOR_ADMINS = frozenset({1, 2, 3, 4, 99})
+_LEVELS_FOR_MODERATORS = frozenset({2, 3, 4, 99})
+
+
+def _may_message(user: User, group: Group) -> bool:
+    """Imitates: lib/guardian.rb#can_send_private_message? for a group target: the system
+    user may message any group, others only one ``Group.messageable(user)`` lists (by its
+    messageable_level, and membership or ownership for levels 3 and 4)."""
+    if user.id == SYSTEM_USER_ID:
+        return True
+    level = group.messageable_level
+    if user.admin:
+        return level in _LEVELS_FOR_ADMINS
+    if user.moderator:
+        return level in _LEVELS_FOR_MODERATORS
+    return (
+        level == 99
+        or (level == 3 and user.id in group.members)
+        or (level == 4 and user.id in group.owners)
+    )

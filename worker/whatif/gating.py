@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 import redis
 
 from worker.engine.gating import (
+    GateHit,
     GatingDecision,
     GatingFacts,
     evaluate_application,
@@ -121,10 +122,11 @@ def _tally(decisions: Sequence[GatingDecision]) -> str:
 def reason_lines(rules: Rules, decision: GatingDecision) -> list[str]:
     """Every failed check in the community's default language, with what it leads to."""
     lang = rules.community.default_language
-    return [
-        f"{reason_text(rules, h, lang)} → {word(rules, f'gate_action.{h.action}', lang) or h.action}"
-        for h in decision.hits
-    ]
+
+    def action(hit: GateHit) -> str:
+        return word(rules, f"gate_action.{hit.action}", lang) or hit.action
+
+    return [f"{reason_text(rules, h, lang)} → {action(h)}" for h in decision.hits]
 
 
 def _unsure(proposed: Rules, app: Application) -> list[str]:

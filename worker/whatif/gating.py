@@ -171,7 +171,7 @@ def render_applications(
             continue
         changed += 1
         when = app.decided_at.astimezone(current.tz).strftime("%Y-%m-%d %H:%M")
-        lines.append(f"  @{app.username}: {a.outcome} → {b.outcome}  (applied {when})")
+        lines.append(f"  @{app.username}: {a.outcome} → {b.outcome}  (decided {when})")
         lines += [f"      now:      {r}" for r in why_a] or ["      now:      every check passes"]
         lines += [f"      proposed: {r}" for r in why_b] or ["      proposed: every check passes"]
         lines += [f"      unsure: {n}" for n in notes]

@@ -186,3 +186,49 @@ def test_only_recent_applications_are_previewed(redis_client: redis.Redis) -> No
     assert facts.applications == () and facts.not_previewable == ()
     text = "\n".join(render_applications(shipped_rules(), proposed_rules(), facts, {}, {}))
     assert "no application decided in the last 7 days" in text
+
+
+def _one_application(rules: Rules) -> Any:
+    from worker.engine.facts import MemberFact
+    from worker.engine.gating import Applicant, GatingFacts, evaluate_application
+    from worker.membership.gating_inputs import facts_from_record, inputs_record
+    from worker.whatif.gating import Application, ApplicationFacts
+
+    applicant = Applicant(
+        7,
+        "newbie",
+        "New.Bie+x@gmail.com",
+        fields={"referrer": "mentor01", "application": "字" * 250, "payment": "ORDER-1"},
+        invited_by="inviter",
+    )
+    inviter = MemberFact(3, "inviter", frozenset({"members"}))
+    facts = GatingFacts(
+        applicant, inviter, {"inviter": 0}, {"inviter": 1}, {"newbie@gmail.com": "oldbie"}
+    )
+    decision = evaluate_application(rules, facts)
+    record = facts_from_record(inputs_record(rules, facts, "2026-11"))
+    app = Application(7, "newbie", START, True, decision, record)
+    return decision, app, ApplicationFacts((app,), (), dt.timedelta(days=30))
+
+
+def test_a_recorded_application_is_decided_again_as_it_was() -> None:
+    rules = shipped_rules()
+    decision, _app, facts = _one_application(rules)
+    assert [h.code for h in decision.hits] == ["same_email"]  # Gmail spelling of oldbie's
+    assert reasons(rules, redecide(rules, facts)[7]) == reasons(rules, decision)
+
+
+def test_a_preview_the_record_cannot_answer_is_flagged_unsure() -> None:
+    rules = shipped_rules()
+    _decision, _app, facts = _one_application(rules)
+    data = rules.gating.model_dump()
+    data["referral"]["via"] = ["user_field"]  # mentor01, not the inviter, would count
+    data["application"]["field"] = "essay"
+    proposed = rules.model_copy(update={"gating": type(rules.gating).model_validate(data)})
+    text = "\n".join(
+        render_applications(
+            rules, proposed, facts, redecide(rules, facts), redecide(proposed, facts)
+        )
+    )
+    assert "unsure: the proposed rules read field(s) not kept then: essay" in text
+    assert "unsure: the proposed rules take mentor01 as referrer, not inviter as then" in text

@@ -81,7 +81,7 @@ def test_whatif_on_the_demo_world_names_who_would_miss_and_writes_nothing(
         forum = demo.stack.sandbox.forum
         before = (records(demo.stack.redis), len(forum.posts), len(forum.topics))
         capsys.readouterr()
-        seen["code"] = cli.main(["whatif", "--rules", str(rules)])
+        seen["code"] = cli.main(["whatif", "--rules", str(rules), "--applications"])
         seen["out"] = capsys.readouterr().out
         after = (records(demo.stack.redis), len(forum.posts), len(forum.topics))
         seen["same"] = before == after
@@ -100,6 +100,9 @@ def test_whatif_on_the_demo_world_names_who_would_miss_and_writes_nothing(
     assert shorter, out  # the demo's writers of 800-1199 字 articles now miss
     assert all(800 <= int(units) < 1200 for _name, units in shorter), out
     assert "(0 writes)" in out
+    # the story's applications, each re-decided from what gating kept: none changes
+    assert re.search(r"applications decided in the last 30 days: (\d+), \1 previewable", out), out
+    assert "no application would be decided differently" in out
 
     # ── the saved world, started again, gives the same what-if ──
     from worker import clock

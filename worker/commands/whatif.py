@@ -1,4 +1,4 @@
-"""``diamond whatif --rules DIR [--weeks 2026-W10..2026-W12] [--camp] [--squads]``.
+"""``diamond whatif --rules DIR [--weeks W1..W2] [--camp] [--squads] [--applications]``.
 
 Rehearse a rule change.
 
@@ -8,8 +8,11 @@ under the proposed ones, and prints per member what would change (outcome, strik
 active strikes, ladder steps, reminders) and why ("article 856/1200 字"), with totals
 and whether the guard rail would halt the audit. ``--camp``: every camper on record judged
 again (pass, extend, fail). ``--squads``: each cohort's graduates split afresh (squads,
-leaders, classes). ``--only`` leaves the audit out. Nothing is written: forum reads only
-(a few, counted in the shared API budget), and Redis through a client that refuses writes.
+leaders, classes). ``--applications``: the applications decided in the last ``--since``
+days re-decided from what gating recorded when it decided (approve, hold, reject, and why);
+older ones without a record are named as not previewable. ``--only`` leaves the audit out.
+Nothing is written: forum reads only (a few, counted in the shared API budget), and Redis
+through a client that refuses writes.
 
 Exit codes: 0 shown, 1 error (rules with problems, Redis, the forum).
 """
@@ -28,6 +31,7 @@ from worker.rules.models import Rules
 HELP = "rehearse a rule change on recorded weeks: who would be judged differently, and why"
 EXIT_OK, EXIT_ERROR = 0, 1
 DEFAULT_LOOKBACK = 12  # weeks looked at when --weeks is not given
+DEFAULT_SINCE_DAYS = 30  # applications looked at when --since is not given
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +47,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camp", action="store_true", help="also: campers judged again")
     parser.add_argument("--squads", action="store_true", help="also: cohorts split again")
     parser.add_argument(
-        "--only", action="store_true", help="with --camp/--squads: leave the weekly audit out"
+        "--applications",
+        action="store_true",
+        help="also: recent applications re-decided (screening lists, thresholds)",
     )
+    parser.add_argument(
+        "--since",
+        type=_days,
+        default=DEFAULT_SINCE_DAYS,
+        metavar="DAYS",
+        help=f"with --applications: those decided in the last DAYS days "
+        f"(default {DEFAULT_SINCE_DAYS})",
+    )
+    parser.add_argument(
+        "--only",
+        action="store_true",
+        help="with --camp/--squads/--applications: leave the weekly audit out",
+    )
+
+
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return days
 
 
 def parse_weeks(text: str) -> list[Week]:
@@ -99,7 +128,21 @@ def run(args: argparse.Namespace) -> int:
         cohorts = read_squad_facts(client, redis_client, current)
         print()
         print("\n".join(render_squads(split(current, cohorts), split(proposed, cohorts))))
-    if not (args.only and (args.camp or args.squads)):
+    if args.applications:
+        from datetime import timedelta
+
+        from worker.whatif.gating import read_application_facts, redecide, render_applications
+
+        apps = read_application_facts(redis_client, now, since=timedelta(days=args.since))
+        print()
+        print(
+            "\n".join(
+                render_applications(
+                    current, proposed, apps, redecide(current, apps), redecide(proposed, apps)
+                )
+            )
+        )
+    if not (args.only and (args.camp or args.squads or args.applications)):
         print()
         _audit(args, client, redis_client, current, proposed, settings, now, wanted)
     reads = sum(client.call_counts.values())

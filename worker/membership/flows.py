@@ -26,7 +26,7 @@ from worker.engine.gating import (
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.forum.errors import NotActiveYet, NotFound
-from worker.membership import gather
+from worker.membership import gather, gating_inputs
 from worker.membership.store import MembershipStore, RecordedDecision
 from worker.pipeline import leases
 from worker.rules import Rules
@@ -166,7 +166,11 @@ def _decide(
     strikes = strikes_of or gather.strikes_from_ledger(redis_client, rules, now, live=live)
     facts = gather.gating_facts(client, store, rules, applicant, now, strikes)
     decision = evaluate_application(rules, facts)
-    recorded = store.record_gating_decision(applicant.user_id, decision, now, live=live)
+    # what it read, kept with it: ``diamond whatif --applications`` previews rule changes on it
+    inputs = gating_inputs.inputs_record(rules, facts, gather.month_of(now, rules))
+    recorded = store.record_gating_decision(
+        applicant.user_id, decision, now, live=live, inputs=inputs
+    )
     return _carry_out(client, redis_client, rules, facts, recorded, live=live)
 
 

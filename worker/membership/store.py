@@ -6,6 +6,8 @@
     decisions              hash  user id -> outcome of the last gating decision
     gating                 hash  user id -> that decision in full (JSON, see ``RecordedDecision``),
                                  written before its actions run so a retried job finishes it
+    gating:inputs          hash  user id -> what that decision read (JSON, no email address:
+                                 ``worker.membership.gating_inputs``), for ``whatif --applications``
     campers                hash  username -> camper record (JSON, see ``_camper``)
     camp:active            set   usernames in camp now
     camp:ever              set   everyone who was ever in camp (who counts as a fellow camper)
@@ -21,7 +23,7 @@ post events; decisions are in the staff audit log.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -89,9 +91,19 @@ class MembershipStore:
         return _s(value) if value else None
 
     def record_gating_decision(
-        self, user_id: int, decision: GatingDecision, decided_at: datetime, *, live: bool
+        self,
+        user_id: int,
+        decision: GatingDecision,
+        decided_at: datetime,
+        *,
+        live: bool,
+        inputs: Mapping[str, object] | None = None,
     ) -> RecordedDecision:
-        """Keep the whole decision before acting on it: a retry redoes it, never a new one."""
+        """Keep the whole decision before acting on it: a retry redoes it, never a new one.
+
+        ``inputs``: what the decision read (``gating_inputs.inputs_record``), kept with it
+        so a rule change can be previewed on it without reading the forum again.
+        """
         data = {
             "outcome": decision.outcome,
             "hits": [asdict(hit) for hit in decision.hits],
@@ -104,6 +116,12 @@ class MembershipStore:
         pipe = self.redis.pipeline()
         pipe.hset(PREFIX + "gating", str(user_id), json.dumps(data, ensure_ascii=False))
         pipe.hset(PREFIX + "decisions", str(user_id), decision.outcome)
+        if inputs is not None:
+            pipe.hset(
+                PREFIX + "gating:inputs", str(user_id), json.dumps(inputs, ensure_ascii=False)
+            )
+        else:  # never leave an earlier decision's inputs next to this decision
+            pipe.hdel(PREFIX + "gating:inputs", str(user_id))
         pipe.execute()
         return RecordedDecision(decision, decided_at, live)
 
@@ -111,12 +129,29 @@ class MembershipStore:
         pipe = self.redis.pipeline()
         pipe.hdel(PREFIX + "gating", str(user_id))
         pipe.hdel(PREFIX + "decisions", str(user_id))
+        pipe.hdel(PREFIX + "gating:inputs", str(user_id))
         pipe.execute()
+
+    def gating_inputs(self, user_id: int) -> dict | None:
+        raw = self.redis.hget(PREFIX + "gating:inputs", str(user_id))
+        return json.loads(raw) if raw else None
+
+    def gating_records(self) -> dict[int, tuple[RecordedDecision, dict | None]]:
+        """Every recorded gating decision by user id, with its inputs (None: not kept)."""
+        inputs = {
+            int(_s(k)): json.loads(v)
+            for k, v in self.redis.hgetall(PREFIX + "gating:inputs").items()
+        }
+        return {
+            int(_s(k)): (self._decision_of(v), inputs.get(int(_s(k))))
+            for k, v in self.redis.hgetall(PREFIX + "gating").items()
+        }
 
     def gating_decision(self, user_id: int) -> RecordedDecision | None:
         raw = self.redis.hget(PREFIX + "gating", str(user_id))
-        if not raw:
-            return None
+        return self._decision_of(raw) if raw else None
+
+    def _decision_of(self, raw: bytes | str) -> RecordedDecision:
         d = json.loads(raw)
         decision = GatingDecision(
             d["outcome"],

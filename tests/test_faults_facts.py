@@ -3,6 +3,7 @@ while facts it depends on are known to be missing."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -77,3 +78,92 @@ def test_a_gating_job_redelivered_after_the_applicant_was_deleted_ends_quietly(
     assert not [r for r in caplog.records if "GAVE UP" in r.getMessage()]
     done = [r for r in caplog.records if "no longer exists" in r.getMessage()]
     assert len(done) == 2
+
+
+# --- 2. a dead-lettered post event is re-fed once the forum answers ---------------------------
+
+
+def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
+    sandbox: object,
+    redis_url: str,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worker.pipeline import jobs as pipeline_jobs
+    from worker.pipeline.catchup import scan
+    from worker.pipeline.dedup import Deduper
+    from worker.pipeline.dispatch import Dispatcher
+    from worker.pipeline.missing import missing_posts
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    pipeline_settings.cache_clear()
+    broker = setup_broker(redis_url)
+    importlib.import_module("worker.jobs.posts")  # declares the post actor
+
+    forum = sandbox.forum  # type: ignore[attr-defined]
+    forum.create_user(username="diligent", email="diligent@example.com", approved=True)
+    admin = ForumClient(sandbox.url, sandbox.api_key, "system")  # type: ignore[attr-defined]
+    category = admin.create_category("Checkins", slug="checkins")
+    category_id = int(category.get("category", category)["id"])
+    topic = admin.as_user("diligent").create_topic(
+        "Day five check-in: chapter three", "今天读完了一章。" * 5, category_id
+    )
+    post = admin.get_post(int(topic["id"]))
+    # The webhook arrives (the receiver claims its identity) while the forum is down, for
+    # longer than the job's retry window: the job gives up.
+    Dispatcher(broker, Deduper(redis_client, 600), "system").dispatch("post", "post_created", post)
+    sandbox.add_fault("GET /posts/*:502=1")  # type: ignore[attr-defined]
+    with monkeypatch.context() as patch, worker(broker, {"posts"}):
+        patch.setattr(pipeline_jobs, "past_window", lambda _message, _window: True)
+        wait_for(lambda: redis_client.hlen("diamond:posts.XQ.msgs") == 1, what="the dead letter")
+    assert missing_posts(redis_client) == {post["id"]: "diligent"}
+    sandbox.clear_faults()  # type: ignore[attr-defined]  # the forum is back
+
+    report = scan(admin, redis_client, broker, api_username="system", dedup_ttl_seconds=600)
+    assert report.refed == 1  # the post itself is a duplicate for the scan: re-fed from the XQ
+    with worker(broker, {"posts"}):
+        wait_for(lambda: not missing_posts(redis_client), what="the re-fed post handled")
+        wait_for(lambda: _queue_idle(redis_client, "posts"), what="the post queue idle")
+    assert redis_client.hlen("diamond:posts.XQ.msgs") == 0
+
+
+# --- 3. no camp decision while a camper's post event is missing -------------------------------
+
+
+def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_job(
+    sandbox: object, redis_client: redis.Redis
+) -> None:
+    import datetime as dt
+
+    from tests.test_obligations_support import shipped_rules
+    from tests.test_whatif_membership import START, camp_world
+    from worker.membership import flows
+    from worker.membership.store import MembershipStore
+    from worker.pipeline.missing import clear_missing_post, note_missing_post
+
+    camp_world(redis_client)
+    rules = shipped_rules()
+    now = START + dt.timedelta(days=8)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")  # type: ignore[attr-defined]
+    # c2 checked in on a fifth day, but that post's job failed: her record shows four days.
+    note_missing_post(redis_client, 9001, "c2")
+    deferred: list[str] = []
+    # (shadow mode: the same decisions, no writes to the forum)
+    checks = flows.check_camp(client, redis_client, rules, now, live=False, deferred=deferred)
+    assert deferred == ["c2"]
+    assert {c.username: c.verdict.verdict for c in checks}.get("c2") is None  # not extended
+    assert {c.username for c in checks} == {"c0", "c1", "c3", "c4", "c5"}  # the others are
+    assert MembershipStore(redis_client).camper("c2") is not None  # still in the camp
+    # Once the post is handled, the next check decides her.
+    clear_missing_post(redis_client, 9001)
+    later = flows.check_camp(client, redis_client, rules, now, live=False)
+    assert "c2" in {c.username for c in later}
+
+
+def test_a_lost_post_whose_author_is_unknown_holds_back_every_decision() -> None:
+    from worker.pipeline.missing import UNKNOWN_AUTHOR, held_back
+
+    assert held_back({1: "Alice"}, ["alice", "bob"]) == {"alice"}
+    assert held_back({1: UNKNOWN_AUTHOR}, ["alice", "bob"]) == {"alice", "bob"}
+    assert held_back({}, ["alice"]) == set()

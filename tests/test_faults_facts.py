@@ -167,3 +167,38 @@ def test_a_lost_post_whose_author_is_unknown_holds_back_every_decision() -> None
     assert held_back({1: "Alice"}, ["alice", "bob"]) == {"alice"}
     assert held_back({1: UNKNOWN_AUTHOR}, ["alice", "bob"]) == {"alice", "bob"}
     assert held_back({}, ["alice"]) == set()
+
+
+def test_the_weekly_audit_waits_while_a_members_post_event_is_missing(
+    sandbox: object,
+    redis_url: str,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worker.engine.facts import Roster, Squad
+    from worker.pipeline.missing import clear_missing_post, note_missing_post
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    setup_broker(redis_url)
+    jobs = importlib.import_module("worker.jobs.obligations")
+    roster = Roster((Squad("sq-1", "1组", "2026-11", ("alice", "bob"), "alice", None, 1, 2),))
+    monkeypatch.setattr(jobs, "roster_loader", lambda _client, _rules: roster)
+    audits: list[object] = []
+    monkeypatch.setattr(jobs.weekly, "run_audit", lambda *a, **k: audits.append(a) or _NoPlan())
+    note_missing_post(redis_client, 77, "bob")  # bob's article: its job failed
+    with pytest.raises(dramatiq.Retry):
+        jobs.weekly_audit.fn(scheduled_for="2026-11-24T23:00:00+08:00")
+    assert audits == []  # no strike decided without bob's article
+    clear_missing_post(redis_client, 77)
+    jobs.weekly_audit.fn(scheduled_for="2026-11-24T23:00:00+08:00")
+    assert len(audits) == 1
+
+
+class _NoPlan:
+    class plan:
+        halted = False
+        audited = 0
+        penalised: tuple[str, ...] = ()
+
+    report = None

@@ -99,7 +99,12 @@ def test_a_captured_post_created_feeds_the_post_actor_with_the_post_id(
     response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
     assert response.status_code == 202, response.get_data(as_text=True)
     on_post = _actor("worker.jobs.posts", "on_post")
-    assert enqueued(redis_client) == [(on_post, {"post_id": 12, "event": "post_created"})]
+    # The author rides along: a post whose job fails is a missing fact of that member.
+    author = {"author": json.loads(body)["post"]["username"]}
+    assert author == {"author": "user1"}
+    assert enqueued(redis_client) == [
+        (on_post, {"post_id": 12, "event": "post_created", "hints": author})
+    ]
 
 
 def test_a_post_created_from_discourse_2_9_is_parsed_the_same_way(
@@ -110,7 +115,10 @@ def test_a_post_created_from_discourse_2_9_is_parsed_the_same_way(
     response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
     assert response.status_code == 202, response.get_data(as_text=True)
     on_post = _actor("worker.jobs.posts", "on_post")
-    assert enqueued(redis_client) == [(on_post, {"post_id": 14, "event": "post_created"})]
+    author = {"author": json.loads(body)["post"]["username"]}
+    assert enqueued(redis_client) == [
+        (on_post, {"post_id": 14, "event": "post_created", "hints": author})
+    ]
 
 
 @pytest.mark.parametrize(("event", "user_id"), [("user_created", 4), ("user_approved", 56)])

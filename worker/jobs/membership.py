@@ -19,11 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import dramatiq
+
 from worker import clock
 from worker.membership import flows, gather
 from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.notices import raise_notice
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import (
     PeriodicJob,
@@ -70,10 +73,22 @@ def camp_check(scheduled_for: str | None = None) -> None:
     redis_client = runtime.redis_client()
     rules = runtime.rules()
     now = _now(scheduled_for)
+    deferred: list[str] = []
     checks = flows.check_camp(
-        runtime.forum(), redis_client, rules, now, live=runtime.settings().live
+        runtime.forum(), redis_client, rules, now, live=runtime.settings().live, deferred=deferred
     )
     log.info("camp check at %s: %d decided", now.isoformat(), len(checks))
+    if deferred:
+        raise_notice(
+            redis_client,
+            dramatiq.get_broker(),
+            "camp_facts_missing",
+            [
+                f"The camp check did not decide {', '.join(deferred)}: some of their post "
+                "events failed to process (see `diamond jobs`). They are decided by the next "
+                "camp check once those posts are processed."
+            ],
+        )
     for cohort in flows.ready_cohorts(MembershipStore(redis_client), rules):
         form_cohort_squads.send(cohort)
 

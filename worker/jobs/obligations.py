@@ -18,17 +18,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import dramatiq
+
 from worker import clock
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week, audit_week, week_of
 from worker.ledger import weekly
-from worker.pipeline import runtime
+from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.notices import raise_notice
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
+# An audit waiting for missing facts looks again this often (the retry window bounds it).
+AUDIT_DEFER_MS = 10 * 60 * 1000
 QUEUE = "obligations"
 
 
@@ -90,11 +95,14 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
     now = _when(scheduled_for)
     target = Week.parse(week) if week else audit_week(rules.obligations, now, rules.tz)
     client = runtime.forum()
+    redis_client = runtime.redis_client()
+    roster = roster_loader(client, rules)
+    _defer_if_facts_missing(redis_client, roster, target)
     run = weekly.run_audit(
         client,
-        runtime.redis_client(),
+        redis_client,
         rules,
-        roster_loader(client, rules),
+        roster,
         target,
         now=now,
         live=runtime.settings().live,
@@ -139,6 +147,26 @@ def roll_calls(scheduled_for: str | None = None) -> None:
     )
     if edits:
         log.info("roll calls: %d threads edited", edits)
+
+
+def _defer_if_facts_missing(redis_client: Any, roster: Roster, target: Week) -> None:
+    """No strike while a member's post event is not processed yet (its job failing or
+    dead-lettered, see ``worker.pipeline.missing``): the audit waits and runs again."""
+    held = missing.held_back(missing.missing_posts(redis_client), roster.members)
+    if not held:
+        return
+    names = ", ".join(sorted(held))
+    log.warning("audit of %s deferred: post events of %s not processed yet", target, names)
+    raise_notice(
+        redis_client,
+        dramatiq.get_broker(),
+        "audit_facts_missing",
+        [
+            f"The audit of {target} waits: post events of {names} failed to process (see "
+            "`diamond jobs`). It runs once they are processed."
+        ],
+    )
+    raise dramatiq.Retry(f"audit of {target}: facts missing", delay=AUDIT_DEFER_MS)
 
 
 # ─────────────────────────────── wiring ───────────────────────────────

@@ -23,7 +23,7 @@ from typing import Any
 from worker.forum.errors import NotFound
 from worker.ledger import weekly
 from worker.membership import flows
-from worker.pipeline import runtime
+from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.recognition import gather
@@ -77,16 +77,26 @@ def handle_post(
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
-def on_post(post_id: int, event: str = "post_created") -> None:
-    """One post changed: camp progress, the ledger and recognition, from one post read."""
-    outcomes = handle_post(
-        runtime.forum(),
-        runtime.redis_client(),
-        runtime.rules(),
-        post_id,
-        event,
-        live=runtime.settings().live,
-    )
+def on_post(post_id: int, event: str = "post_created", hints: dict[str, Any] | None = None) -> None:
+    """One post changed: camp progress, the ledger and recognition, from one post read.
+
+    Until it succeeds, the post is noted as a missing fact of its author (``hints``: the
+    body's ``username``), so no decision about them is taken without it.
+    """
+    redis_client = runtime.redis_client()
+    try:
+        outcomes = handle_post(
+            runtime.forum(),
+            redis_client,
+            runtime.rules(),
+            post_id,
+            event,
+            live=runtime.settings().live,
+        )
+    except Exception:
+        missing.note_missing_post(redis_client, post_id, (hints or {}).get("author"))
+        raise
+    missing.clear_missing_post(redis_client, post_id)
     log.debug("post %s %s → %s", event, post_id, outcomes)
 
 
@@ -129,5 +139,11 @@ def on_topic_edited(topic_id: int) -> None:
 
 
 for _event in POST_EVENTS:
-    add_route(_event, on_post.actor_name, ids={"post_id": "id"}, pass_event=True)
+    add_route(
+        _event,
+        on_post.actor_name,
+        ids={"post_id": "id"},
+        pass_event=True,
+        hints={"author": "username"},
+    )
 add_route("topic_edited", on_topic_edited.actor_name, ids={"topic_id": "id"})

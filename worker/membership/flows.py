@@ -28,7 +28,7 @@ from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import gather, gating_inputs
 from worker.membership.store import MembershipStore, RecordedDecision
-from worker.pipeline import leases
+from worker.pipeline import leases, missing
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -315,11 +315,24 @@ class CampCheck:
 
 
 def check_camp(
-    client: Any, redis_client: redis.Redis, rules: Rules, now: datetime, *, live: bool
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules,
+    now: datetime,
+    *,
+    live: bool,
+    deferred: list[str] | None = None,
 ) -> list[CampCheck]:
-    """The daily camp check: campers whose camp has ended pass, are extended or leave."""
+    """The daily camp check: campers whose camp has ended pass, are extended or leave.
+
+    A camper with a post event not processed yet (its job failing or dead-lettered) is
+    not decided: added to ``deferred`` and decided by a later check, once it is.
+    """
     store = MembershipStore(redis_client)
     fellows = store.ever_campers()
+    missing_posts = missing.missing_posts(redis_client)
+    held = missing.held_back(missing_posts, store.active_campers()) if missing_posts else set()
+    waiting: list[str] = []
     audit: int | None = None
     results = []
     applier = Applier(
@@ -331,6 +344,9 @@ def check_camp(
             continue
         verdict = camp_engine.evaluate_camp(rules, camper, store.camp_posts(username), fellows, now)
         if verdict.verdict == "in_progress":
+            continue
+        if username in held:
+            waiting.append(username)
             continue
         if audit is None:
             audit = gather.category_ids(client).get(rules.community.categories.audit_log)
@@ -351,6 +367,15 @@ def check_camp(
         else:
             store.mark_removed(camper.username)
             store.end_camp(username)
+    if waiting:
+        log.warning(
+            "camp check: not deciding %s: %d post event(s) not processed yet (failed jobs); "
+            "decided once they are",
+            ", ".join(waiting),
+            len(missing_posts),
+        )
+    if deferred is not None:
+        deferred.extend(waiting)
     return results
 
 

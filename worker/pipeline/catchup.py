@@ -25,7 +25,7 @@ from typing import Any
 import dramatiq
 import redis
 
-from worker.pipeline import runtime
+from worker.pipeline import missing, runtime
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.dedup import Deduper
 from worker.pipeline.dispatch import Dispatcher, Outcome
@@ -53,6 +53,7 @@ class ScanReport:
     duplicates: int = 0
     last_post_id: int = 0
     users_pending: int = 0  # listed as pending (fed now or earlier)
+    refed: int = 0  # dead-lettered fact jobs sent again
 
 
 def scan(
@@ -100,6 +101,9 @@ def scan(
     gone = set(fed) - {_int_id(u) for u in pending}  # decided, deleted: keep the set small
     if gone:
         redis_client.zrem(USERS_FED_KEY, *map(str, gone))
+    # The forum has just answered: facts whose jobs gave up are owed, send them again
+    # (dedup would skip them above: the receiver claimed them when they first came).
+    report.refed = missing.refeed_dead_events(redis_client, broker)
     return report
 
 
@@ -142,13 +146,15 @@ def catchup_scan(scheduled_for: str | None = None) -> None:
         dedup_ttl_seconds=pipeline_settings().dedup_ttl_seconds,
     )
     log.info(
-        "catch-up scan%s: %d posts, %d of %d pending users fed; %d jobs enqueued, %d already seen",
+        "catch-up scan%s: %d posts, %d of %d pending users fed; %d jobs enqueued, %d already "
+        "seen, %d dead-lettered re-fed",
         f" for {scheduled_for}" if scheduled_for else "",
         report.posts_seen,
         report.users_seen,
         report.users_pending,
         report.enqueued,
         report.duplicates,
+        report.refed,
     )
 
 

@@ -63,6 +63,7 @@ def test_a_rule_change_is_posted_once_with_old_and_new_per_key_in_shadow_mode_to
     sandbox, redis_client, staff_log, monkeypatch
 ):
     monkeypatch.setenv("DIAMOND_MODE", "shadow")
+    runtime.announce_rule_changes()  # as worker.pipeline.boot does in a worker process
     runtime.rules()  # the first rules the worker ever loads: recorded, nothing to tell
     time.sleep(0.3)
     assert changelog_topics(sandbox, staff_log) == []
@@ -88,6 +89,7 @@ def test_a_rule_change_is_posted_once_with_old_and_new_per_key_in_shadow_mode_to
     )
     runtime.reset()
     runtime.configure(redis_url=runtime.settings().redis_url)
+    runtime.announce_rule_changes()
     runtime.rules()
     time.sleep(0.5)
     assert len(changelog_topics(sandbox, staff_log)) == 1
@@ -196,3 +198,19 @@ def test_check_compares_with_the_rules_the_worker_last_loaded_when_redis_is_reac
     out = capsys.readouterr().out
     assert "compared with the rules the worker last loaded:" in out
     assert "obligations.article.min_length: 500 → 700  ⇒ from the next week" in out
+
+
+@pytest.mark.integration
+def test_a_cli_run_with_a_rehearsal_copy_of_the_rules_records_and_announces_nothing(
+    redis_url, redis_client, tmp_path, monkeypatch
+):
+    # e.g. `DIAMOND_RULES_DIR=/tmp/rules-proposed diamond audit --week W --dry-run`
+    rules_dir = copy_rules(tmp_path)
+    monkeypatch.setenv("DIAMOND_RULES_DIR", str(rules_dir))
+    runtime.reset()
+    runtime.configure(redis_url=redis_url)
+    try:
+        runtime.rules()
+    finally:
+        runtime.reset()
+    assert last_loaded(redis_client) is None

@@ -43,4 +43,5 @@ def boot() -> None:
         from dramatiq.middleware.prometheus import Prometheus
 
         broker.add_middleware(Prometheus())
+    runtime.announce_rule_changes()  # this process runs the community: it tells rule changes
     load_actors(extra_actor_modules())

@@ -36,6 +36,13 @@ def configure(*, redis_url: str | None = None, settings_obj: Settings | None = N
             _state.pop("rules", None)
 
 
+def announce_rule_changes() -> None:
+    """This process runs the community (a worker): the rules it loads are recorded as
+    loaded and a change is posted to the staff audit log (``worker.pipeline.changelog``)."""
+    with _lock:
+        _state["announce_rules"] = True
+
+
 def reset() -> None:
     with _lock:
         _state.clear()
@@ -93,7 +100,9 @@ def rules() -> Rules:
                 cfg.rules_dir, on_problems=rules_problems_notifier(redis_client, current_broker)
             )
         holder: RulesHolder = _state["rules"]  # type: ignore[assignment]
-        announce = holder.on_loaded is None
+        # Only the processes that run the community announce: a CLI run (say a dry-run
+        # audit with a rehearsal copy of the rules) must not record its rules as loaded.
+        announce = holder.on_loaded is None and bool(_state.get("announce_rules"))
     if announce:  # outside the lock: recording the rules needs redis_client()
         # A change of the rules is posted to the staff audit log, once (Redis records it).
         holder.on_loaded = rules_changelog_announcer(redis_client, current_broker)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,13 @@ def redis_contents(client: redis.Redis, *, skip: tuple[str, ...] = ()) -> dict[b
             value = client.dump(key)
         out[key] = (kind, value, client.ttl(key) >= 0)
     return out
+
+
+def wait_for(check: Callable[[], object], what: str = "", timeout: float = 20.0) -> None:
+    """Poll ``check`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dramatiq
 import pytest
 import redis
 
-from tests.pipeline_support import live_worker, serving
+from tests.pipeline_support import live_worker, serving, wait_for
 from tests.test_obligations_support import SH
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import reminder_id
@@ -46,15 +45,6 @@ class Clock:
     def set(self, day: int, hh: int, mm: int = 0) -> dt.datetime:
         self.now = dt.datetime(2026, 11, day, hh, mm, tzinfo=SH)
         return self.now
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

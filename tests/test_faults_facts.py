@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,21 +14,12 @@ import dramatiq
 import pytest
 import redis
 
-from tests.pipeline_support import live_worker
+from tests.pipeline_support import live_worker, wait_for
 from worker.forum.client import ForumClient
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.config import pipeline_settings
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dramatiq
@@ -13,6 +13,7 @@ import pytest
 import redis
 from dramatiq.middleware import CurrentMessage
 
+from tests.pipeline_support import wait_for
 from worker.forum.errors import ForumRejected, ForumUnavailable, RateLimited
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import GaveUp, diamond_actor
@@ -55,15 +56,6 @@ def buggy(name: str) -> None:
     raise KeyError("a bug, not the forum")
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-
-
 @contextmanager
 def worker(broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
     w = dramatiq.Worker(broker, queues={QUEUE, QUEUE + ".DQ"}, worker_threads=2, worker_timeout=20)
@@ -85,7 +77,7 @@ def test_a_job_outlasts_an_outage_longer_than_its_retry_bound(
     RUNS.clear()
     with worker(broker):
         down_for_a_while.send("outage", 8)
-        wait_for(lambda: RUNS.get("outage") == 9, 15, "the run after the outage")
+        wait_for(lambda: RUNS.get("outage") == 9, "the run after the outage", timeout=15)
         time.sleep(0.2)
     assert _dead(redis_client) == 0
 
@@ -97,7 +89,7 @@ def test_rate_limits_and_timeouts_do_not_use_up_the_failure_bound(
     RUNS.clear()
     with worker(broker):
         limited_then_down.send("mixed")
-        wait_for(lambda: RUNS.get("mixed") == 7, 15, "the successful run")
+        wait_for(lambda: RUNS.get("mixed") == 7, "the successful run", timeout=15)
     assert _dead(redis_client) == 0
 
 
@@ -108,7 +100,7 @@ def test_a_bug_is_still_retried_a_bounded_number_of_times_then_dead_lettered(
     RUNS.clear()
     with caplog.at_level(logging.ERROR), worker(broker):
         buggy.send("bug")
-        wait_for(lambda: _dead(redis_client) == 1, 10, "the dead letter")
+        wait_for(lambda: _dead(redis_client) == 1, "the dead letter", timeout=10)
     assert RUNS["bug"] == 2
     gave_up = [r for r in caplog.records if "GAVE UP" in r.getMessage()]
     assert len(gave_up) == 1
@@ -145,7 +137,7 @@ def test_a_retry_that_meets_redis_loading_is_enqueued_once_redis_answers(
     monkeypatch.setattr(broker, "enqueue", enqueue)
     with worker(broker):
         fails_once.send("loading")
-        wait_for(lambda: RUNS.get("loading") == 2, 15, "the retried run")
+        wait_for(lambda: RUNS.get("loading") == 2, "the retried run", timeout=15)
     assert len(refused) == 3
     assert _dead(redis_client) == 0
 
@@ -160,5 +152,5 @@ def test_a_refused_request_dead_letters_at_once(redis_url: str, redis_client: re
     RUNS.clear()
     with worker(broker):
         refused.send("no")
-        wait_for(lambda: _dead(redis_client) == 1, 10, "the dead letter")
+        wait_for(lambda: _dead(redis_client) == 1, "the dead letter", timeout=10)
     assert RUNS["no"] == 1

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
+from tests.pipeline_support import wait_for
 from worker import metrics
 from worker.forum.client import ForumClient
 from worker.forum.errors import ForumRejected, RateLimited
@@ -52,15 +53,6 @@ def scrape(app: Receiver, **headers: str) -> tuple[int, dict[tuple[str, tuple], 
 def receiver(redis_url, redis_client):
     broker = setup_broker(redis_url)
     return Receiver(ReceiverConfig(secret="s" * 32, api_username="diamond"), broker, redis_client)
-
-
-def wait_for(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_forum_calls_are_counted_by_endpoint_with_429s_and_budget_waits(

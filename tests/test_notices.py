@@ -16,7 +16,7 @@ import dramatiq
 import pytest
 
 import worker.jobs.notices as notice_jobs
-from tests.pipeline_support import live_worker
+from tests.pipeline_support import live_worker, wait_for
 from worker.engine.notices import Notice, plan_notice
 from worker.forum.client import ForumClient
 from worker.forum.errors import ForumRejected
@@ -33,15 +33,6 @@ QUEUE = "notices-test"
 @diamond_actor(queue=QUEUE, time_limit=30, max_retries=0)
 def always_refused(name: str) -> None:
     raise ForumRejected("no such group", status=422, path="PUT /groups/{id}/members.json")
-
-
-def wait_for(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import dramatiq
 import pytest
 
+from tests.pipeline_support import wait_for
 from worker.cli import main
 from worker.forum.errors import ForumRejected
 from worker.pipeline import health
@@ -37,15 +38,6 @@ def env(monkeypatch, redis_url):
     monkeypatch.setenv("DIAMOND_REDIS_URL", redis_url)
     monkeypatch.setenv("DIAMOND_ENV_FILE", "")
     return monkeypatch
-
-
-def wait_for(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextmanager

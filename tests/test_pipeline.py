@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from werkzeug.test import Client
 
 from tests.conftest import DISCOURSE_REF, ROOT
+from tests.pipeline_support import wait_for
 from worker.forum.errors import ForumRejected, ForumUnavailable, RateLimited
 from worker.pipeline import jobs, probe, routes
 from worker.pipeline.broker import current_broker, setup_broker
@@ -57,15 +58,6 @@ def always_unavailable(name: str) -> None:
 def buggy(name: str) -> None:
     LOG.append((name, time.monotonic()))
     raise KeyError("no such field")
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 @contextmanager
@@ -237,12 +229,14 @@ def test_worker_killed_mid_job_the_job_is_redelivered_and_acts_once(
     setup_broker(redis_url)
     probe.record.send("killed", hold_first_seconds=60, lease_seconds=1)
     with worker_process(redis_url, "--heartbeat-timeout-ms", "1500") as first:
-        wait_for(lambda: redis_client.get(probe.acted_key("killed")), 20, "first attempt")
+        wait_for(lambda: redis_client.get(probe.acted_key("killed")), "first attempt", timeout=20)
         os.killpg(first.pid, signal.SIGKILL)  # master and worker process, no goodbye
         first.wait(timeout=10)
     assert redis_client.hlen(f"diamond:{probe.QUEUE}.msgs") == 1  # still unacknowledged
     with worker_process(redis_url, "--heartbeat-timeout-ms", "1500"):
-        wait_for(lambda: redis_client.hlen(f"diamond:{probe.QUEUE}.msgs") == 0, 30, "redelivery")
+        wait_for(
+            lambda: redis_client.hlen(f"diamond:{probe.QUEUE}.msgs") == 0, "redelivery", timeout=30
+        )
     assert int(redis_client.get(probe.attempts_key("killed"))) == 2
     assert redis_client.lrange(probe.effects_key("killed"), 0, -1) == [b"killed"]
 
@@ -276,7 +270,9 @@ def test_redis_restart_between_accept_and_processing_loses_nothing(
         server.restart()  # graceful stop and start: the AOF is replayed
         store = redis.Redis.from_url(server.url)
         with in_process_worker(app.broker, {probe.QUEUE}):
-            wait_for(lambda: store.llen(probe.effects_key("posts")) == 20, 20, "all 20 posts")
+            wait_for(
+                lambda: store.llen(probe.effects_key("posts")) == 20, "all 20 posts", timeout=20
+            )
         done = sorted(int(x) for x in store.lrange(probe.effects_key("posts"), 0, -1))
         assert done == list(range(1, 21))
     finally:

@@ -8,27 +8,18 @@ the reply (by Diamond's API user) ──webhook──▶ receiver: own user, ign
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import dramatiq
 import pytest
 import requests
 
-from tests.pipeline_support import serving
+from tests.pipeline_support import serving, wait_for
 from worker.pipeline import routes, runtime
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
 
 SECRET = "e2e-webhook-secret"
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import dramatiq
 import pytest
 
 import worker.jobs.changelog  # noqa: F401 - declares the actor the worker runs
-from tests.pipeline_support import live_worker
+from tests.pipeline_support import live_worker, wait_for
 from tests.rules_cases import copy_rules, edit
 from worker.engine.changelog import plan_changelog
 from worker.forum.client import ForumClient
@@ -24,15 +24,6 @@ from worker.rules.holder import RulesHolder
 from worker.rules.loaded import checksum, last_loaded
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(check, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

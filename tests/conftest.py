@@ -73,3 +73,13 @@ def preserve_routes() -> Iterator[None]:
     finally:
         routes.ROUTES.clear()
         routes.ROUTES.update(saved)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the minimal rules at ./rules, so problems name 'rules/<file>'."""
+    from tests.rules_cases import copy_rules
+
+    monkeypatch.chdir(tmp_path)
+    copy_rules(tmp_path)
+    return Path("rules")

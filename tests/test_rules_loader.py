@@ -8,27 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tests.rules_cases import MINIMAL, SHIPPED, copy_rules, edit
-from worker.rules import RulesInvalid, load_rules
+from tests.rules_cases import MINIMAL, SHIPPED, edit, problems_of
+from worker.rules import load_rules
 from worker.rules.checks import template_refs
 from worker.rules.models import PmAction, SilenceAction, Streak
 
 COLON_HINT = "'：' is a full-width colon; YAML needs an ASCII ':' followed by a space"
 SPACE_HINT = "hint: '\u3000' is a full-width space; YAML needs ASCII spaces"
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the minimal rules at ./rules, so problems name 'rules/<file>'."""
-    monkeypatch.chdir(tmp_path)
-    copy_rules(tmp_path)
-    return Path("rules")
-
-
-def problems_of(directory: Path) -> list[str]:
-    with pytest.raises(RulesInvalid) as caught:
-        load_rules(directory)
-    return [str(p) for p in caught.value.problems]
 
 
 # (file, old text, new text, every expected problem)

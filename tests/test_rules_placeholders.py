@@ -17,7 +17,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from tests.rules_cases import SHIPPED, copy_rules, edit
+from tests.rules_cases import SHIPPED, copy_rules, edit, problems_of
 from tests.test_obligations_support import SH, W47, Thread, at, shipped_rules, squad
 from worker.engine import obligations as obligations_engine
 from worker.engine.camp import Camper, CampPost, evaluate_camp, verdict_actions, welcome_actions
@@ -30,27 +30,10 @@ from worker.engine.penalties import plan_audit
 from worker.engine.recognition import BadgeDecision, badge_actions
 from worker.engine.squads import Graduate, plan_squads, squad_actions
 from worker.report import render_leader_part, render_post
-from worker.rules import Rules, RulesInvalid, load_rules
+from worker.rules import Rules
 from worker.rules.checks import field_marker, marked_fields
 from worker.rules.models import FIXED_TEMPLATES, SECTION_FILES
 from worker.rules.types import Placeholders, TemplateRef
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the minimal rules at ./rules, so problems name 'rules/<file>'."""
-    monkeypatch.chdir(tmp_path)
-    copy_rules(tmp_path)
-    return Path("rules")
-
-
-def problems_of(directory: Path) -> list[str]:
-    try:
-        load_rules(directory)
-    except RulesInvalid as caught:
-        return [str(p) for p in caught.problems]
-    return []
-
 
 WELCOME = (
     "{community}, {username}, {camp_days}, {camp_ends}, {intro_category}, {intro_min_length}, "

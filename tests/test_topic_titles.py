@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rules_cases import copy_rules, edit
+from tests.rules_cases import edit, problems_of
 from tests.test_obligations_support import SH, Thread, shipped_rules
 from worker import actions as a
 from worker.apply import Applier
@@ -30,7 +30,7 @@ from worker.engine.recognition import BadgeDecision, badge_actions
 from worker.engine.squads import Graduate, plan_squads, squad_actions
 from worker.engine.weeks import Week
 from worker.recognition.run import report_actions
-from worker.rules import Rules, RulesInvalid, load_rules
+from worker.rules import Rules
 
 
 def two_years() -> Iterator[Week]:
@@ -171,22 +171,6 @@ def test_no_two_topics_diamond_opens_in_two_years_share_a_title() -> None:
     assert [title for title, n in both.items() if n > 1] == []
     # and each is long enough for Discourse's default min_topic_title_length (15)
     assert {t.key.split(":")[0]: t.title for t in topics if len(t.title) < 15} == {}
-
-
-@pytest.fixture
-def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the minimal rules at ./rules, so problems name 'rules/<file>'."""
-    monkeypatch.chdir(tmp_path)
-    copy_rules(tmp_path)
-    return Path("rules")
-
-
-def problems_of(directory: Path) -> list[str]:
-    try:
-        load_rules(directory)
-    except RulesInvalid as caught:
-        return [str(p) for p in caught.problems]
-    return []
 
 
 _REFUSED = (

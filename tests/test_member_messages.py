@@ -7,6 +7,7 @@ the engines plan is collected.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -39,3 +40,19 @@ def test_no_pm_is_titled_with_the_bare_community_name(
     assert len(pms) > 10
     bare = [pm.key for pm in pms if pm.title.strip() == rules.community.name]
     assert bare == []
+
+
+# The words that say the ring wraps, per language.
+RING_WRAPS = {"zh": "最后一位点评第一位", "en": "the last reviews the first"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_weekly_thread_explains_that_the_last_reviews_the_first(lang: str) -> None:
+    from tests.test_obligations_support import W47, squad
+    from worker.engine.obligations import plan_weekly_threads
+
+    rules = speaking(lang)
+    sq = dataclasses.replace(squad("lead", "alice", "bob", leader="lead"), category_id=5)
+    (thread,) = plan_weekly_threads(rules, [sq], W47, {})
+    assert isinstance(thread, a.CreateTopic)
+    assert RING_WRAPS[lang] in thread.raw

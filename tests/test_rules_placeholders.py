@@ -130,7 +130,7 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [
             "rules/messages/zh.yml:12:1: warning.body: placeholder {days} is not filled here; "
             "available: {community}, {username}, {member}, {strikes}, {reasons}, "
-            "{next_strikes}, {week}, {year}, {squad}"
+            "{next_strikes}, {week}, {year}, {squad}, {leader}, {reviewers}"
         ],
     ),
     "a template Diamond sends by its own key is checked against what it passes": (

@@ -323,10 +323,15 @@ def _ladder_actions(
         lang = languages.get(reader) if reader else None
         return lang, reasons_text(rules, result, lang)
 
+    # Where a member writes to ask why or to appeal: their leader, and the reviewers' group
+    # inbox (the leader's own letters, or a squad without one, name the group twice).
+    reviewers = rules.community.groups.reviewers
     out: list[a.Action] = []
     for decision in sorted(mine, key=lambda d: d.step):
         user = decision.username
         values = {
+            "leader": squad.leader if squad.leader and squad.leader != user else reviewers,
+            "reviewers": reviewers,
             "username": user,
             "member": user,
             "strikes": decision.strikes,
@@ -418,7 +423,8 @@ def _ladder_actions(
                     a.SendPrivateMessage(
                         key=f"{key}:pm",
                         reason=why,
-                        recipients=(user,),
+                        # the reviewers' inbox is on it: an appeal by reply reaches them
+                        recipients=(user, reviewers),
                         title=msg.title,
                         raw=msg.body,
                     )

@@ -483,8 +483,12 @@ class StrikeExpiry(RulesModel):
 
 
 # What every ladder action's template gets; ``member`` is the one penalised, ``username``
-# the recipient (the leader for notify_leader).
-_LADDER = ("username", "member", "strikes", "reasons", "next_strikes", "week", "year", "squad")
+# the recipient (the leader for notify_leader); ``leader`` and ``reviewers`` (a group) are
+# where the member can write to ask or appeal.
+_LADDER = (
+    "username", "member", "strikes", "reasons", "next_strikes", "week", "year", "squad",
+    "leader", "reviewers",
+)  # fmt: skip
 LadderTemplate = Annotated[TemplateKey, Placeholders(*_LADDER)]
 
 

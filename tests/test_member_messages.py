@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,39 @@ def test_silence_and_removal_name_the_leader_and_the_reviewers_inbox(lang: str) 
         assert "@m00" in text and f"@{reviewers}" in text
     for removal in removals:
         assert reviewers in removal.recipients  # a reply reaches people who can act on it
+
+
+PUBLIC = "https://forum.example.org"
+
+
+@pytest.mark.integration
+def test_links_in_pms_and_posts_are_absolute_on_the_forums_public_url(
+    sandbox: Any, redis_client: Any
+) -> None:
+    from worker.apply import Applier
+    from worker.forum.client import ForumClient
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", public_url=PUBLIC)
+    sandbox.forum.create_user(username="ann", email="ann@example.org", approved=True)
+    rules = speaking("en")
+    msg = rules.render("squad_assigned", username="ann", squad="3", leader="ann", squad_url="/c/s3")
+    pm = a.SendPrivateMessage(
+        key="pm", reason="r", recipients=("ann",), title=msg.title, raw=msg.body + "\n/t/5/2"
+    )
+    Applier(client, redis_client, live=True, rules=rules).apply([pm])
+
+    (topic,) = client.list_private_messages("ann")
+    first = client.get_topic(topic["id"])["post_stream"]["posts"][0]
+    text = client.get_post(first["id"])["raw"]
+    assert f"{PUBLIC}/c/s3" in text and f"{PUBLIC}/t/5/2" in text
+    assert " /c/" not in text and "\n/t/" not in text
+
+
+def test_a_path_inside_a_url_or_a_longer_path_is_left_alone() -> None:
+    from worker.forum.links import absolute_links
+
+    text = "see /t/5/2, [it](/c/sq-3) and https://x.org/t/1/2 or a/t/3 (/u/ann)"
+    assert absolute_links(text, PUBLIC + "/") == (
+        f"see {PUBLIC}/t/5/2, [it]({PUBLIC}/c/sq-3) and https://x.org/t/1/2 or a/t/3 "
+        f"({PUBLIC}/u/ann)"
+    )

@@ -8,6 +8,7 @@ the engines plan is collected.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from tests.test_message_languages import speaking
 from tests.test_rules_placeholders import _tour
 from worker import actions as a
+from worker.rules import Rules
 
 
 def _pms(monkeypatch: pytest.MonkeyPatch, lang: str) -> list[a.SendPrivateMessage]:
@@ -30,6 +32,20 @@ def _pms(monkeypatch: pytest.MonkeyPatch, lang: str) -> list[a.SendPrivateMessag
     monkeypatch.setattr(a, "SendPrivateMessage", dataclass(frozen=True, kw_only=True)(Recorded))
     _tour(speaking(lang))
     return sent
+
+
+def _topics(monkeypatch: pytest.MonkeyPatch, lang: str) -> list[a.CreateTopic]:
+    opened: list[a.CreateTopic] = []
+
+    class Recorded(a.CreateTopic):  # the engines build topics as a.CreateTopic
+        __slots__ = ()
+
+        def __post_init__(self) -> None:
+            opened.append(self)
+
+    monkeypatch.setattr(a, "CreateTopic", dataclass(frozen=True, kw_only=True)(Recorded))
+    _tour(speaking(lang))
+    return opened
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -140,3 +156,33 @@ def test_a_path_inside_a_url_or_a_longer_path_is_left_alone() -> None:
         f"see {PUBLIC}/t/5/2, [it]({PUBLIC}/c/sq-3) and https://x.org/t/1/2 or a/t/3 "
         f"({PUBLIC}/u/ann)"
     )
+
+
+# What members and leaders read about a week; staff posts (audits, the health report,
+# badge audits) keep ISO weeks, which their tools take.
+MEMBER_FACING = (
+    "article_reminder", "review_reminder", "weekly_thread", "leader_reminder", "ladder_",
+    "obligation_reason.", "squad_weekly_summary", "leader_week_thread", "roll_call", "leave_week.",
+)  # fmt: skip
+_ISO_WEEK = re.compile(r"第\s*\d+\s*周|\b[Ww]eek \d+\b|\b\d{4}-W\d{2}\b")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_members_read_a_week_as_its_dates_not_its_iso_number(
+    monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    said: list[tuple[str, str]] = []
+    real_render = Rules.render
+
+    def render(self: Rules, key: str, lang_: Any = None, **values: object) -> Any:
+        out = real_render(self, key, lang_, **values)
+        if key.startswith(MEMBER_FACING):
+            said.append((key, f"{out.title}\n{out.body}"))
+        return out
+
+    monkeypatch.setattr(Rules, "render", render)
+    threads = _topics(monkeypatch, lang)
+    said += [("thread_title", t.title) for t in threads if t.key.startswith("weekly-thread:")]
+    assert {key for key, _ in said} >= {"article_reminder", "ladder_warning", "thread_title"}
+    found = {key: _ISO_WEEK.findall(text) for key, text in said if _ISO_WEEK.search(text)}
+    assert found == {}

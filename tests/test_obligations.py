@@ -522,6 +522,10 @@ def test_each_reminder_is_in_its_readers_language() -> None:
     assert (
         leader.title
         == rules.render(
-            rules.obligations.messages.leader_reminder, "en", week=47, squad=sq.full_name
+            rules.obligations.messages.leader_reminder,
+            "en",
+            week=47,
+            dates="16–22 Nov",
+            squad=sq.full_name,
         ).title
     )

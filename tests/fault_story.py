@@ -40,7 +40,7 @@ ARTICLE = "这是我本周的文章。" * 100
 REVIEW = "写得很好,我学到了很多。" * 12
 QUEUES = {"obligations", "posts", "notices"}
 _MARK = re.compile(r"\s*<!-- diamond:[0-9a-f]+ -->")
-_IDS = re.compile(r"/t/[^\s)]*?\d+(/\d+)?")
+_IDS = re.compile(r"(?:https?://[\w.:-]+)?/t/[^\s)]*?\d+(/\d+)?")  # links name each run's port
 
 
 class Clock:

@@ -125,7 +125,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     # ── Monday: the weekly thread opens ──
     jobs.open_threads(scheduled_for=clock.set(16, 0, 5).isoformat())
     thread = ledger.threads(W47)["sq-1"]
-    assert forum.forum.topics[thread].title == "2026年第47周作业 · 1组"
+    assert forum.forum.topics[thread].title == "2026年11月16日–22日作业 · 1组"
 
     worker = dramatiq.Worker(
         dramatiq.get_broker(), queues={"obligations", "posts"}, worker_timeout=50
@@ -166,13 +166,13 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     # ── reminders: Friday 20:00 (articles), Monday 20:00 (reviews) ──
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())  # twice: once
-    assert _pms_to(forum, "dave") == ["第 47 周文章提醒"]
-    week_thread = "1组 · 2026年第47周组长通知 (2026-11-16 至 2026-11-22)"
+    assert _pms_to(forum, "dave") == ["文章提醒 · 11月16日–22日 这一周"]
+    week_thread = "1组 · 2026年11月16日–22日组长通知"
     assert _pms_to(forum, "alice") == [week_thread]  # the leader's list, in the week's thread
     assert _pms_to(forum, "bob") == []
     jobs.remind(reminder=monday, scheduled_for=clock.set(23, 20).isoformat())
     # the leader's list, on each run: a reply in the same thread, not another PM
-    assert _pms_to(forum, "alice") == [week_thread, "第 47 周点评提醒"]
+    assert _pms_to(forum, "alice") == [week_thread, "点评提醒 · 11月16日–22日 这一周"]
     (leader_thread,) = [t for t in forum.forum.topics.values() if t.title == week_thread]
     assert len(leader_thread.post_ids) == 2
     review_pm = _pm_bodies(forum, "alice")[1]
@@ -188,7 +188,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
         t for t in forum.forum.topics.values() if t.title.startswith("2026年第47周审计已暂停")
     ]
     assert len(alerts) == 1
-    assert _pms_to(forum, "dave") == ["第 47 周文章提醒"]  # nobody was acted on
+    assert _pms_to(forum, "dave") == ["文章提醒 · 11月16日–22日 这一周"]  # nobody was acted on
     assert ledger.histories(members) == {}
 
     # ── staff confirm from the command line, twice: it acts once ──
@@ -201,7 +201,10 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     checksum = re.search(r"checksum: (\w+)", capsys.readouterr().out)[1]
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
-    assert _pms_to(forum, "dave") == ["第 47 周文章提醒", "每周义务提醒"]  # ladder step 1
+    assert _pms_to(forum, "dave") == [
+        "文章提醒 · 11月16日–22日 这一周",
+        "每周义务提醒",
+    ]  # ladder step 1
     assert ledger.histories(members) == {
         "alice": {W47: 1},  # one review missing: below the first step (2)
         "bob": {W47: 0},

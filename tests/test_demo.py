@@ -189,6 +189,12 @@ def test_short_story_runs_through_the_real_pipeline_and_stops_everything(
     def inspect(demo: Demo) -> None:
         seen["pids"] = demo.stack.child_pids()
         seen["deliveries"] = Counter(d.status for d in demo.stack.sandbox.deliveries())
+        forum = demo.stack.sandbox.forum
+        with forum.lock:
+            seen["pm_titles"] = [
+                t.title for t in forum.topics.values() if t.archetype == "private_message"
+            ]
+        seen["community"] = demo.rules.community.name
 
     result = run_demo(DemoOptions.smoke(workdir=tmp_path, quiet=True, inspect=inspect))
 
@@ -209,6 +215,12 @@ def test_short_story_runs_through_the_real_pipeline_and_stops_everything(
     assert any(line.startswith("Applicants: 12") for line in result.summary)
     assert (tmp_path / "logs" / "worker.log").stat().st_size > 0
     assert not [pid for pid in seen["pids"] if _alive(pid)]
+    # What members receive: every PM says what it is about; the leave asked in time is
+    # granted and the one asked too late refused, each answered; the roll call is shown.
+    assert seen["pm_titles"] and seen["community"] not in seen["pm_titles"]
+    leave = [line for line in result.summary if line.startswith("Leave: ")]
+    assert len(leave) == 2 and "已批准" in leave[0] and "未批准" in leave[1], leave
+    assert any(line.startswith("Roll call of ") for line in result.summary)
 
 
 @pytest.mark.integration

@@ -217,7 +217,7 @@ def test_a_thread_opened_by_a_run_that_stopped_before_recording_it_is_found_not_
 
     assert again == {"sq-5": first}
     assert Ledger(redis_client).threads(week) == {"sq-5": first}
-    title = thread_title(rules.obligations, week, roster.squads[0])
+    title = thread_title(rules, week, roster.squads[0])
     listing = client.iter_category_topics(roster.squads[0].category_id)
     assert [t["id"] for t in listing if t["title"] == title] == [first]  # no second thread
 

@@ -50,4 +50,7 @@ def test_a_reminder_reaches_each_member_in_their_language(sandbox, redis_client)
             for uid in t.allowed_user_ids
             if sandbox.forum.users[uid].username in names[1:]
         }
-    assert titles == {"max": "Week 47 article reminder", "ned": "第 47 周文章提醒"}
+    assert titles == {
+        "max": "Your article for the week of 16–22 Nov",
+        "ned": "文章提醒 · 11月16日–22日 这一周",
+    }

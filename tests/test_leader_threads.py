@@ -36,7 +36,7 @@ def test_every_reminder_of_a_week_writes_to_the_leaders_thread_of_that_week() ->
     ]
     assert len(pms) == 3
     assert {pm.thread for pm in pms} == {f"leader:sq-3:{W47}"}
-    assert all("3组" in pm.thread_title and "2026-11-16" in pm.thread_title for pm in pms)
+    assert all("3组" in pm.thread_title and "11月16日–22日" in pm.thread_title for pm in pms)
 
 
 @pytest.mark.integration

@@ -147,7 +147,7 @@ def test_an_edit_event_versions_from_its_update_time() -> None:
     [
         pytest.param(
             "thread",
-            "2026年第47周作业 · 3组",
+            "2026年11月16日–22日作业 · 3组",
             30,
             [],
             TopicInfo("thread", W47, "sq-3"),

@@ -513,12 +513,19 @@ def test_each_reminder_is_in_its_readers_language() -> None:
     )
     actions = plan_reminders(rules, nudge, progress, {"alice": "en", "lead": "en"})
     by_reader = {x.recipients: x.title for x in actions}
-    assert by_reader[("alice",)] == "Week 47 article reminder"
-    assert by_reader[("bob",)] == rules.render(nudge.template, "zh", week=47).title
+    assert by_reader[("alice",)] == "Your article for the week of 16–22 Nov"
+    assert (
+        by_reader[("bob",)]
+        == rules.render(nudge.template, "zh", week=47, dates="11月16日–22日").title
+    )
     leader = next(x for x in actions if x.key.startswith("remind-leader:"))
     assert (
         leader.title
         == rules.render(
-            rules.obligations.messages.leader_reminder, "en", week=47, squad=sq.full_name
+            rules.obligations.messages.leader_reminder,
+            "en",
+            week=47,
+            dates="16–22 Nov",
+            squad=sq.full_name,
         ).title
     )

@@ -149,7 +149,7 @@ def test_ladder_actions_and_keys_for_a_member_who_wrote_nothing() -> None:
     assert [x.key for x in ladder] == ["ladder:m03:1:2026-W47:0"]
     pm = ladder[0]
     assert isinstance(pm, a.SendPrivateMessage) and pm.recipients == ("m03",)
-    assert "2 个警告分" in pm.raw and "第 47 周未交文章" in pm.raw  # strikes and why
+    assert "2 个警告分" in pm.raw and "11月16日–22日 这一周未交文章" in pm.raw  # strikes and why
 
 
 def test_rerunning_an_audit_plans_the_same_keys_and_next_week_nothing_new() -> None:
@@ -247,10 +247,10 @@ def test_each_ladder_letter_is_in_its_readers_language_and_the_public_notice_in_
     plan = plan_audit(rules, results, history, now=NOW, languages={"m03": "en"})
     letter, notice = [x for x in plan.actions if x.key.startswith("ladder:")]
     assert letter.recipients == ("m03",) and notice.recipients == ("m00",)
-    assert "No article in week 47" in letter.raw  # the member's failings, in English
+    assert "No article in the week of 16–22 Nov" in letter.raw  # the member's failings, in English
     assert letter.title == rules.render("ladder_second_warning", "en", week=47, member="m03").title
     assert notice.title == rules.render("ladder_leader_notice", "zh", week=47, member="m03").title
-    assert "第 47 周未交文章" in notice.raw  # the leader reads Chinese
+    assert "11月16日–22日 这一周未交文章" in notice.raw  # the leader reads Chinese
 
     public = plan_audit(
         rules,

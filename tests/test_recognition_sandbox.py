@@ -261,8 +261,8 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     # Each leader's part opens (or joins) their squad's PM thread of the week.
     leader_pms = [t for t in topics if t.archetype == "private_message" and "组长通知" in t.title]
     assert sorted(t.title for t in leader_pms) == [
-        "SQ-1 · 2026年第47周组长通知 (2026-11-16 至 2026-11-22)",
-        "SQ-2 · 2026年第47周组长通知 (2026-11-16 至 2026-11-22)",
+        "SQ-1 · 2026年11月16日–22日组长通知",
+        "SQ-2 · 2026年11月16日–22日组长通知",
     ]
     assert all("**SQ-" in raws[t.id] and "周健康情况**" in raws[t.id] for t in leader_pms)
     assert {frozenset(allowed[t.id] - {"system"}) for t in leader_pms} == {

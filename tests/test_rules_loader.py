@@ -489,12 +489,10 @@ def test_message_renders_in_the_requested_language_with_community_name() -> None
 
 def test_message_without_title_uses_the_community_name_and_default_language() -> None:
     rules = load_rules(SHIPPED)
-    rendered = rules.render("referrer_camp_passed", None, username="ann", newcomer="bob")
+    rendered = rules.render("camp_outcome.pass", None)  # a word, never a PM of its own
     assert rendered.title == "Diamond 学习社"
-    assert rendered.body == "@ann 你推荐的 @bob 已通过试用营,成为正式成员。谢谢你!"
-    assert rules.message("referrer_camp_passed", "en", username="ann", newcomer="bob") == (
-        "@ann @bob, whom you referred, passed the camp. Thank you!"
-    )
+    assert rendered.body == "通过"
+    assert rules.message("camp_outcome.pass", "en") == "passed"
 
 
 def test_missing_placeholder_value_stays_visible_instead_of_failing() -> None:

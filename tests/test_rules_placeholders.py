@@ -86,8 +86,8 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [("messages/en.yml", "reminder: English {username}", "reminder: Links {review_links}")],
         [
             "rules/messages/en.yml:11:1: reminder.body: placeholder {review_links} is not "
-            "filled here; available: {community}, {username}, {week}, {squad}, {deadline}, "
-            "{min_length}"
+            "filled here; available: {community}, {username}, {week}, {dates}, {squad}, "
+            "{deadline}, {min_length}"
         ],
     ),
     "a review reminder gets review links": (
@@ -113,7 +113,8 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [
             "rules/messages/zh.yml:12:1: warning.body: placeholder {days} is not filled here; "
             "available: {community}, {username}, {member}, {strikes}, {reasons}, "
-            "{next_strikes}, {week}, {year}, {squad}"
+            "{next_strikes}, {week}, {year}, {dates}, {squad}, {leader}, {reviewers} "
+            "(did you mean {dates}?)"
         ],
     ),
     "a template Diamond sends by its own key is checked against what it passes": (
@@ -123,7 +124,7 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         ],
         [
             'rules/messages/zh.yml:2:1: ["obligation_reason.missing_article"].body: placeholder '
-            "{wek} is not filled here; available: {community}, {week}, {author} "
+            "{wek} is not filled here; available: {community}, {week}, {dates}, {author} "
             "(did you mean {week}?)"
         ],
     ),
@@ -199,13 +200,14 @@ TEMPLATE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         ],
         [
             "rules/obligations.yml:3:3: article.thread_title: placeholder {community} is not "
-            "filled here; available: {week}, {year}, {squad}, {squad_slug}",
+            "filled here; available: {week}, {year}, {dates}, {squad}, {squad_slug}",
             "rules/obligations.yml:3:3: article.thread_title: placeholder {wek} is not filled "
-            "here; available: {week}, {year}, {squad}, {squad_slug} (did you mean {week}?)",
+            "here; available: {week}, {year}, {dates}, {squad}, {squad_slug} "
+            "(did you mean {week}?)",
             "rules/obligations.yml:3:17: article.thread_title: titles a new forum topic each "
             "time, and Discourse refuses a title another topic already has: use {year} and "
-            "{week} and {squad}, or {year} and {week} and {squad_slug} in it so that no two "
-            "are alike",
+            "{week} and {squad}, or {year} and {week} and {squad_slug}, or {year} and {dates} "
+            "and {squad}, or {year} and {dates} and {squad_slug} in it so that no two are alike",
         ],
     ),
 }

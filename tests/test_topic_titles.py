@@ -213,11 +213,13 @@ TITLE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
             "rules/messages/en.yml:12:1: warning: sent as rules/obligations.yml "
             "penalties.ladder[1].actions[0].template, it opens a forum topic, and without a "
             "title every one would be titled with the community's name, which Discourse "
-            "refuses the second time: give it a title with {member} and {year} and {week}",
+            "refuses the second time: give it a title with {member} and {year} and {week}, "
+            "or {member} and {year} and {dates}",
             "rules/messages/zh.yml:12:1: warning: sent as rules/obligations.yml "
             "penalties.ladder[1].actions[0].template, it opens a forum topic, and without a "
             "title every one would be titled with the community's name, which Discourse "
-            "refuses the second time: give it a title with {member} and {year} and {week}",
+            "refuses the second time: give it a title with {member} and {year} and {week}, "
+            "or {member} and {year} and {dates}",
         ],
     ),
     "a shadow entry's title needs words besides the live title": (
@@ -245,7 +247,9 @@ TITLE_CASES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
         [
             "rules/messages/en.yml:17:10: weekly.title: sent as rules/obligations.yml "
             "messages.squad_weekly_summary, it "
-            + _REFUSED.format(wanted="{squad} and {year} and {week}"),
+            + _REFUSED.format(
+                wanted="{squad} and {year} and {week}, or {squad} and {year} and {dates}"
+            ),
         ],
     ),
 }

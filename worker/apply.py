@@ -37,6 +37,7 @@ import redis
 
 from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
+from worker.forum.links import absolute_links
 from worker.membership.roster_cache import forget_roster
 from worker.pipeline.idempotency import ActionBusy
 from worker.rules.models import SHADOW_TEMPLATE, Rules
@@ -54,6 +55,15 @@ CLAIM_RECHECK_MS = 1_000
 SENT_TTL_SECONDS = 30 * 24 * 3600
 # Writes that are not idempotent on the forum: marked, and looked for when in doubt.
 MARKED_WRITES = frozenset({"SendPrivateMessage", "CreatePost", "CreateTopic"})
+# The text people read of each write, where links are made absolute (never a badge's
+# grant reason: Discourse wants that relative or on its own host).
+_TEXT_FIELDS: dict[str, tuple[str, ...]] = {
+    "SendPrivateMessage": ("raw", "thread_intro"),
+    "CreatePost": ("raw",),
+    "CreateTopic": ("raw",),
+    "EditPost": ("raw",),
+    "SilenceUser": ("message",),
+}
 # How many of the newest candidates are read when looking for a marker.
 LOOKUP_CANDIDATES = 5
 _MARKER = "<!-- diamond:{} -->"
@@ -188,6 +198,7 @@ class Applier:
         sent_key = done_key + ":sent"
         marked = action.kind in MARKED_WRITES
         act = action if self.live else self.marked_for_shadow(action)
+        act = self._with_public_links(act)
         if marked:
             act = with_marker(act)
             if self.redis.exists(sent_key):  # an earlier attempt's outcome is unknown
@@ -262,6 +273,18 @@ class Applier:
         """Whether the action with this idempotency key was carried out already (in this
         applier's mode: shadow and live keep separate records)."""
         return bool(self.redis.exists(self._done_prefix + key))
+
+    def _with_public_links(self, action: a.Action) -> a.Action:
+        """The action with the forum paths in its text absolute on the forum's public URL
+        (the key stays: the same action is the same write)."""
+        base = getattr(self.client, "public_url", "")
+        if not base or not isinstance(base, str):
+            return action
+        fields = {
+            name: absolute_links(getattr(action, name), base)
+            for name in _TEXT_FIELDS.get(action.kind, ())
+        }
+        return dataclasses.replace(action, **fields) if fields else action
 
     def marked_for_shadow(self, action: a.Action) -> a.Action:
         """The action with its text wrapped in ``shadow_mode`` (default language: staff

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
 
     forum_url: str = Field(default="", description="Base URL of the Discourse forum")
+    # Where members reach the forum, for the links in PMs and posts (empty: forum_url); differs
+    # when Diamond calls the API on an internal address (http://discourse:3000).
+    forum_public_url: str = Field(default="", description="Public URL of the forum, for links")
     api_key: SecretStr = Field(default=SecretStr(""), description="Discourse admin API key")
     api_username: str = "system"
     webhook_secret: SecretStr = Field(default=SecretStr(""))
@@ -83,7 +86,7 @@ class Settings(BaseSettings):
     api_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     mode: Mode = Mode.SHADOW
 
-    @field_validator("forum_url")
+    @field_validator("forum_url", "forum_public_url")
     @classmethod
     def _forum_url_is_http(cls, value: str) -> str:
         value = value.strip().rstrip("/")
@@ -98,6 +101,11 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @property
+    def public_url(self) -> str:
+        """The forum's address as members see it: the links Diamond writes start here."""
+        return self.forum_public_url or self.forum_url
 
     @property
     def live(self) -> bool:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         rules,
         roster_loader(client, rules),
         week,
-        base_url=settings.forum_url,
+        base_url=settings.public_url,
         api_username=settings.api_username,
         save_snapshot=False,
     )

@@ -37,6 +37,8 @@ DIGEST_ANSWERS_TIME = (3, 21, 0)
 CONNECTOR_TIME = (3, 22, 0)
 FOUNDERS_TIME = (4, 12, 0)
 WEEK_REPORT_TIME = (8, 23, 40)  # Tuesday after the week, after the 23:00 audit
+LEAVE_IN_TIME = (0, 9, 30)  # Monday of week 1, asking for week 2
+LEAVE_TOO_LATE = (6, 21, 30)  # Sunday of week 1, half an hour before its deadline
 
 
 def schedule_weeks(demo: Demo) -> None:
@@ -57,6 +59,10 @@ def schedule_weeks(demo: Demo) -> None:
 
         if week == 1:
             at((0, 0, 1), "weeks", lambda: _header(demo), order=0)
+            # Leave: one member asks for next week in good time (granted), another asks
+            # for this week on Sunday evening, inside the notice period (refused).
+            at(LEAVE_IN_TIME, "leave in time", lambda: _ask_leave(demo, 2, 0))
+            at(LEAVE_TOO_LATE, "leave too late", lambda: _ask_leave(demo, 1, 1))
         at(REMINDER_TIME, "homework reminders", lambda w=week: _reminders(demo, w))
         for slot, offset in enumerate(ARTICLE_TIMES):
             at(offset, "articles", lambda w=week, s=slot: _articles(demo, w, s))
@@ -267,6 +273,25 @@ def _founders(demo: Demo, week: int) -> None:
             founder, topic, f"@{posts[0].username} 整理得真好," + review_text(demo.rng, 25),
             to_post_number=1, what="founder reply",
         )  # fmt: skip
+
+
+def _ask_leave(demo: Demo, week: int, nth: int) -> None:
+    """The ``nth`` diligent member (by name) asks for leave in ``week`` in the leave
+    category; Diamond answers in the topic (granted, or refused with the rule)."""
+    category = demo.view.category_id(demo.rules.obligations.leave.category)
+    diligent = [p for p in _active(demo, _squad_of(demo)) if p.habit == "diligent"]
+    if category is None or len(diligent) <= nth:
+        return
+    person = diligent[nth]
+    iso = demo.week_monday(week).isocalendar()
+    named = f"{iso.year}-W{iso.week:02d}"
+    topic = demo.members.new_topic(
+        person.username, category, f"请假申请 · {person.name} · {named} 这一周",
+        f"各位好,我 {named} 这一周要出差,没法写文章和点评,想请一周假。谢谢组长和大家!",
+        what="leave request",
+    )  # fmt: skip
+    if topic:
+        demo.facts.setdefault("leave", []).append((person.username, named, topic["topic_id"]))
 
 
 # ---------------------------------------------------------------------- results

@@ -66,7 +66,7 @@ def build_report(demo: Demo) -> Any | None:
             rules,
             roster_loader(client, rules),
             week,
-            base_url=settings.forum_url,
+            base_url=settings.public_url,
             api_username=settings.api_username,
             save_snapshot=False,
         )

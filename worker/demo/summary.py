@@ -31,6 +31,8 @@ def summary_lines(demo: Demo) -> list[str]:
     lines += _gate(demo)
     lines += _camp_and_squads(demo)
     lines += _penalties(demo)
+    lines += _leave(demo)
+    lines += _roll_call(demo)
     lines += _badges(demo)
     lines += _health(demo)
     lines += _members(demo)
@@ -180,6 +182,42 @@ def _penalties(demo: Demo) -> list[str]:
         + (f" ({', '.join('@' + s for s in sorted(alumni))})" if alumni else "")
     )
     return lines
+
+
+def _leave(demo: Demo) -> list[str]:
+    """Each leave request of the story and the week line of Diamond's answer to it."""
+    from worker.demo.stack import API_USERNAME
+
+    lines = []
+    for username, week, topic_id in demo.facts.get("leave", []):
+        answers = [p for p in demo.view.posts_of(topic_id) if p.username == API_USERNAME]
+        said = next(
+            (line.strip("- ").strip() for a in answers for line in a.raw.splitlines()
+             if line.startswith("- ")),
+            "NOT ANSWERED",
+        )  # fmt: skip
+        lines.append(f"Leave: @{username} asked for {week} → {_short(said)}")
+    return lines
+
+
+def _roll_call(demo: Demo) -> list[str]:
+    """One squad's weekly thread as its members see it: the roll call in its first post."""
+    from worker.demo.ch_weeks import _thread
+
+    for squad in sorted(demo.view.squads()):
+        for week in range(demo.weeks, 0, -1):
+            topic = _thread(demo, squad, week)
+            posts = demo.view.posts_of(topic) if topic is not None else []
+            if posts and "---" in posts[0].raw:
+                roll = posts[0].raw.split("---", 1)[1].strip().splitlines()
+                shown = [line for line in roll if line.strip()][:14]
+                more = len([line for line in roll if line.strip()]) - len(shown)
+                return [
+                    f"Roll call of {squad}, week {week} (the first post of its weekly thread):",
+                    *(f"  {line}" for line in shown),
+                    *([f"  … {more} more lines"] if more > 0 else []),
+                ]
+    return ["Roll call: no weekly thread carries one"]
 
 
 def _badges(demo: Demo) -> list[str]:

@@ -904,9 +904,16 @@ def no_cyclic_gc() -> Iterator[None]:
 # ─────────────────────────────── plans: threads and reminders ───────────────────────────────
 
 
-def thread_title(obligations: Obligations, week: Week, squad: Squad) -> str:
-    return obligations.article.thread_title.format_map(
-        _Lenient(week=week.number, year=week.year, squad=squad.full_name, squad_slug=squad.slug)
+def thread_title(rules: Rules, week: Week, squad: Squad) -> str:
+    """The weekly thread's title, in the community's default language."""
+    return rules.obligations.article.thread_title.format_map(
+        _Lenient(
+            week=week.number,
+            year=week.year,
+            dates=rules.week_dates(week),
+            squad=squad.full_name,
+            squad_slug=squad.slug,
+        )
     )
 
 
@@ -933,11 +940,12 @@ def plan_weekly_threads(
             obligations, squad, week, rules.tz
         ):
             continue
-        title = thread_title(obligations, week, squad)
+        title = thread_title(rules, week, squad)
         values = {
             "squad": squad.full_name,
             "week": week.number,
             "year": week.year,
+            "dates": rules.week_dates(week),
             "deadline": _when(times.deadline, rules.tz),
             "min_length": obligations.article.min_length,
             "review_min_length": obligations.review.min_length,
@@ -982,6 +990,7 @@ def leader_note(
         squad=squad.full_name,
         year=week.year,
         week=week.number,
+        dates=rules.week_dates(week, language),  # type: ignore[arg-type]
         first=monday.isoformat(),
         last=(monday + dt.timedelta(days=6)).isoformat(),
     )
@@ -1082,12 +1091,13 @@ def thread_opening(rules: Rules, squad: Squad, week: Week) -> str:
     """The words the weekly thread opens with (``weekly_thread``; the title without it)."""
     obligations = rules.obligations
     if not obligations.messages.weekly_thread:
-        return thread_title(obligations, week, squad)
+        return thread_title(rules, week, squad)
     times = week_times(obligations, week, rules.tz)
     values = {
         "squad": squad.full_name,
         "week": week.number,
         "year": week.year,
+        "dates": rules.week_dates(week),
         "deadline": _when(times.deadline, rules.tz),
         "min_length": obligations.article.min_length,
         "review_min_length": obligations.review.min_length,
@@ -1139,6 +1149,7 @@ def plan_reminders(
                 values = {
                     "username": result.username,
                     "week": week.number,
+                    "dates": rules.week_dates(week, languages.get(result.username)),  # type: ignore[arg-type]
                     "deadline": _when(times.deadline, rules.tz),
                     "min_length": obligations.article.min_length,
                     "squad": sr.squad.full_name,
@@ -1152,6 +1163,7 @@ def plan_reminders(
                 values = {
                     "username": result.username,
                     "week": week.number,
+                    "dates": rules.week_dates(week, languages.get(result.username)),  # type: ignore[arg-type]
                     "review_links": links,
                     "review_deadline": _when(min(r.due for r in owed or result.reviews), rules.tz),
                     "squad": sr.squad.full_name,
@@ -1175,6 +1187,7 @@ def plan_reminders(
                 username=leader,
                 squad=sr.squad.full_name,
                 week=week.number,
+                dates=rules.week_dates(week, languages.get(leader)),  # type: ignore[arg-type]
                 missing_articles=", ".join(f"@{u}" for u in missing_articles) or "—",
                 owed_reviews="\n".join(owed_lines) or "—",
             )

@@ -295,7 +295,13 @@ def reasons_text(rules: Rules, result: WeekResult, lang: str | None = None) -> s
         kind, _, author = reason.partition(":")
         key = f"obligation_reason.{kind}"
         try:
-            text = rules.message(key, lang, week=result.week.number, author=author)  # type: ignore[arg-type]
+            text = rules.message(
+                key,
+                lang,  # type: ignore[arg-type]
+                week=result.week.number,
+                dates=rules.week_dates(result.week, lang),  # type: ignore[arg-type]
+                author=author,
+            )
         except KeyError:  # rules without these templates: the plain code still says it
             text = f"{result.week} {reason}"
         lines.append(f"- {text.strip()}")
@@ -323,10 +329,15 @@ def _ladder_actions(
         lang = languages.get(reader) if reader else None
         return lang, reasons_text(rules, result, lang)
 
+    # Where a member writes to ask why or to appeal: their leader, and the reviewers' group
+    # inbox (the leader's own letters, or a squad without one, name the group twice).
+    reviewers = rules.community.groups.reviewers
     out: list[a.Action] = []
     for decision in sorted(mine, key=lambda d: d.step):
         user = decision.username
         values = {
+            "leader": squad.leader if squad.leader and squad.leader != user else reviewers,
+            "reviewers": reviewers,
             "username": user,
             "member": user,
             "strikes": decision.strikes,
@@ -334,11 +345,16 @@ def _ladder_actions(
             "next_strikes": next_strikes,
             "week": decision.week.number,
             "year": decision.week.year,
+            "dates": rules.week_dates(decision.week),
             "squad": squad.full_name,
         }
         why = f"{decision.week}: {decision.strikes} strikes reach ladder step {decision.step + 1}"
         lang, own_reasons = said_to(user)
-        member_values = {**values, "reasons": own_reasons}
+        member_values = {
+            **values,
+            "reasons": own_reasons,
+            "dates": rules.week_dates(decision.week, lang),  # type: ignore[arg-type]
+        }
         for n, step_action in enumerate(decision.rule.actions):
             key = f"ladder:{user}:{decision.step + 1}:{decision.week}:{n}"
             if isinstance(step_action, PmAction):
@@ -357,7 +373,12 @@ def _ladder_actions(
                 msg = rules.render(
                     step_action.template,
                     leader_lang,  # type: ignore[arg-type]
-                    **{**values, "username": squad.leader, "reasons": leader_reasons},
+                    **{
+                        **values,
+                        "username": squad.leader,
+                        "reasons": leader_reasons,
+                        "dates": rules.week_dates(decision.week, leader_lang),  # type: ignore[arg-type]
+                    },
                 )
                 out.append(
                     leader_note(
@@ -418,7 +439,8 @@ def _ladder_actions(
                     a.SendPrivateMessage(
                         key=f"{key}:pm",
                         reason=why,
-                        recipients=(user,),
+                        # the reviewers' inbox is on it: an appeal by reply reaches them
+                        recipients=(user, reviewers),
                         title=msg.title,
                         raw=msg.body,
                     )
@@ -470,6 +492,7 @@ def _summary_actions(
         squad=sr.squad.full_name,
         week=sr.week.number,
         year=sr.week.year,
+        dates=rules.week_dates(sr.week),
         articles="\n".join(lines) or "—",
         missing=missing_text,
         reviews_done=done,

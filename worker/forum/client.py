@@ -167,6 +167,7 @@ class ForumClient(DiscourseClient):
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         read_retries: int = READ_RETRIES,
+        public_url: str = "",
     ) -> None:
         if on_limit not in ("raise", "wait"):
             raise ValueError(f"on_limit must be 'raise' or 'wait', not {on_limit!r}")
@@ -184,6 +185,8 @@ class ForumClient(DiscourseClient):
         self._counts_lock = threading.Lock()
         self._sleep = sleep
         self.read_retries = read_retries
+        # Where people reach the forum (links in PMs and posts); the API's address if unset.
+        self.public_url = (public_url or base_url).rstrip("/")
         self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
         self._category_paths: dict[int, str] = {}  # category id -> slug path, read once
 
@@ -226,6 +229,7 @@ class ForumClient(DiscourseClient):
             limiter=limiter,
             on_limit=on_limit,
             counts_redis=client,
+            public_url=getattr(settings, "public_url", "") or settings.forum_url,
             **kwargs,
         )
 

@@ -76,7 +76,7 @@ def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> 
         rules,
         roster_loader(client, rules),
         target,
-        base_url=cfg.forum_url,
+        base_url=cfg.public_url,
         live=cfg.live,
     )
     grants = sum(1 for d in result.decisions if d.grant)
@@ -101,7 +101,7 @@ def weekly_report(scheduled_for: str | None = None, week: str | None = None) -> 
         rules,
         roster_loader(client, rules),
         target,
-        base_url=cfg.forum_url,
+        base_url=cfg.public_url,
         api_username=cfg.api_username,
         live=cfg.live,
     )

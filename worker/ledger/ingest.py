@@ -114,7 +114,7 @@ def classify_topic(
         title = str(topic.get("title") or topic.get("fancy_title") or "")
         guess = week_of(created, rules.tz)
         for week in (guess, guess.next(), guess.previous()):
-            if title == thread_title(obligations, week, squad):
+            if title == thread_title(rules, week, squad):
                 return TopicInfo("thread", week, squad.slug)
         return TopicInfo("other")
     tag = obligations.article.tag

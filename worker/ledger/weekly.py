@@ -367,7 +367,7 @@ def find_threads(client: Any, rules: Rules, squads: Iterable[Squad], week: Week)
     for squad in squads:
         if squad.category_id is None:
             continue
-        title = thread_title(rules.obligations, week, squad)
+        title = thread_title(rules, week, squad)
         for topic in client.iter_category_topics(squad.category_id):
             if topic.get("title") == title:
                 found[squad.slug] = int(topic["id"])

@@ -400,11 +400,17 @@ class ArticleObligation(RulesModel):
     # "thread": a reply (floor) in the squad's weekly thread; "topic": each article a new topic.
     mode: PostingMode = "thread"
     category: CategorySlug | None = None  # None: the member's squad category
-    # Title of the weekly thread ("thread" mode); {week} {year} {squad} {squad_slug}.
+    # Title of the weekly thread ("thread" mode); {week} {year} {dates} {squad} {squad_slug}
+    # ({dates}: the week's Monday to Sunday as people read them, with {year} unique).
     thread_title: Annotated[
         FormatText,
-        Placeholders("week", "year", "squad", "squad_slug"),
-        TopicTitle(("year", "week", "squad"), ("year", "week", "squad_slug")),
+        Placeholders("week", "year", "dates", "squad", "squad_slug"),
+        TopicTitle(
+            ("year", "week", "squad"),
+            ("year", "week", "squad_slug"),
+            ("year", "dates", "squad"),
+            ("year", "dates", "squad_slug"),
+        ),
     ] = "{year}年第{week}周作业 · {squad}"
     # When the scheduler opens each squad's weekly thread ("thread" mode; community time zone).
     thread_opens: CronExpr = "5 0 * * mon"
@@ -448,6 +454,7 @@ class Reminder(RulesModel):
         Placeholders(
             "username",
             "week",
+            "dates",
             "squad",
             by="about",
             cases={
@@ -483,8 +490,12 @@ class StrikeExpiry(RulesModel):
 
 
 # What every ladder action's template gets; ``member`` is the one penalised, ``username``
-# the recipient (the leader for notify_leader).
-_LADDER = ("username", "member", "strikes", "reasons", "next_strikes", "week", "year", "squad")
+# the recipient (the leader for notify_leader); ``leader`` and ``reviewers`` (a group) are
+# where the member can write to ask or appeal.
+_LADDER = (
+    "username", "member", "strikes", "reasons", "next_strikes", "week", "year", "dates",
+    "squad", "leader", "reviewers",
+)  # fmt: skip
 LadderTemplate = Annotated[TemplateKey, Placeholders(*_LADDER)]
 
 
@@ -501,7 +512,11 @@ class NotifyLeaderAction(RulesModel):
 class PublicNoticeAction(RulesModel):
     action: Literal["public_notice"]
     # A post in the squad's weekly thread; a topic of its own where there is none.
-    template: Annotated[TemplateKey, Placeholders(*_LADDER), TopicTitle(("member", "year", "week"))]
+    template: Annotated[
+        TemplateKey,
+        Placeholders(*_LADDER),
+        TopicTitle(("member", "year", "week"), ("member", "year", "dates")),
+    ]
     category: CategorySlug | None = None  # None: the member's squad category
 
 
@@ -557,8 +572,9 @@ class ObligationMessages(RulesModel):
             "reviews_done",
             "reviews_owed",
             "completion",
+            "dates",
         ),
-        TopicTitle(("squad", "year", "week")),
+        TopicTitle(("squad", "year", "week"), ("squad", "year", "dates")),
     ]
     # staff audit-log post
     audit_summary: Annotated[
@@ -576,7 +592,9 @@ class ObligationMessages(RulesModel):
     weekly_thread: (
         Annotated[
             TemplateKey,
-            Placeholders("squad", "week", "year", "deadline", "min_length", "review_min_length"),
+            Placeholders(
+                "squad", "week", "year", "dates", "deadline", "min_length", "review_min_length"
+            ),
         ]
         | None
     ) = None
@@ -584,7 +602,7 @@ class ObligationMessages(RulesModel):
     leader_reminder: (
         Annotated[
             TemplateKey,
-            Placeholders("username", "squad", "week", "missing_articles", "owed_reviews"),
+            Placeholders("username", "squad", "week", "dates", "missing_articles", "owed_reviews"),
         ]
         | None
     ) = None
@@ -848,7 +866,7 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "badge_audit_grant": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     "badge_audit_revoke": Placeholders("username", "badge", "reason_url", "count", "evidence"),
     # worker/engine/penalties.py: one line of {reasons} per failing (author: whose article)
-    "obligation_reason.*": Placeholders("week", "author"),
+    "obligation_reason.*": Placeholders("week", "dates", "author"),
     # worker/apply.py: what Diamond writes in shadow mode, wrapped so that it says so
     "shadow_mode": Placeholders("title", "body"),
     # worker/engine/notices.py: staff notices (jobs that gave up, rules that do not load)
@@ -882,7 +900,7 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "leave_reason.*": Placeholders("hours", "deadline", "max"),
     "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
-    "leader_week_thread": Placeholders("squad", "year", "week", "first", "last"),
+    "leader_week_thread": Placeholders("squad", "year", "week", "dates", "first", "last"),
     # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its
     # state: written, late, missing, leave, new) and per review (done, open)
     "roll_call": Placeholders("opening", "members", "reviews"),
@@ -909,6 +927,10 @@ FIXED_TOPIC_TITLES: dict[str, TopicTitle] = {
 
 
 # ───────────────────────────── all rules ─────────────────────────────
+
+
+# A week's dates as members read them ({dates}), and within one month (``_one_month``).
+WEEK_DATES_TEMPLATE = "week_dates"
 
 
 class _LenientValues(dict):
@@ -948,6 +970,23 @@ class Rules(RulesModel):
         mapping = _LenientValues(community=self.community.name, **values)
         title = template.title.format_map(mapping) if template.title else self.community.name
         return Rendered(title=title, body=template.body.format_map(mapping))
+
+    def week_dates(self, iso_week: object, lang: Language | None = None) -> str:
+        """A week as members read it, Monday to Sunday without the year ("11月16日–22日",
+        "16–22 Nov"): the ``week_dates`` templates of ``lang`` (the report's
+        ``health_week_dates`` where a rules directory has none)."""
+        import dataclasses
+
+        from worker.report.labels import Labels  # it reads these rules: imported late
+
+        labels = Labels.from_rules(self, lang)
+        templates = self.messages[labels.language].templates  # type: ignore[index]
+        if (dates := templates.get(WEEK_DATES_TEMPLATE)) is not None:
+            one_month = templates.get(WEEK_DATES_TEMPLATE + "_one_month") or dates
+            labels = dataclasses.replace(
+                labels, dates=dates.body.strip(), dates_one_month=one_month.body.strip()
+            )
+        return labels.week_dates(str(iso_week))
 
     def message(self, key: str, lang: Language | None = None, **values: object) -> str:
         """The rendered body of template ``key``."""

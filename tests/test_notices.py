@@ -140,3 +140,29 @@ def test_a_notice_title_always_carries_the_day(tmp_path):
     [action] = plan_notice(rules, notice, category_id=5, topic_id=None)
     assert action.title == "Jobs failed · 2026-03-02"  # the community's day (Asia/Shanghai)
     assert action.affects_members is False
+
+
+def test_every_condition_the_code_raises_has_its_notice_template():
+    # A condition without a template made the notice job itself fail (KeyError), so the
+    # staff never heard of the held-back camp check or audit it was raised for.
+    import ast
+
+    from worker.engine.notices import TEMPLATES
+
+    raised = set()
+    for path in (ROOT / "worker").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "raise_notice"
+                and len(node.args) >= 3
+                and isinstance(node.args[2], ast.Constant)
+            ):
+                raised.add(node.args[2].value)
+    assert {"camp_facts_missing", "audit_facts_missing", "jobs_failed"} <= raised
+    assert raised <= set(TEMPLATES)
+    rules = load_rules(ROOT / "rules")
+    for condition in raised:
+        notice = Notice(condition, ("@alice",), datetime(2026, 3, 16, 9, tzinfo=UTC), 0)
+        [topic] = plan_notice(rules, notice, category_id=7, topic_id=None)
+        assert "@alice" in topic.raw and "{" not in topic.title

@@ -19,6 +19,9 @@ from worker.rules import Rules
 TEMPLATES: dict[str, str] = {
     "jobs_failed": "notice_jobs_failed",
     "rules_invalid": "notice_rules_invalid",
+    # a decision about people held back while their facts are missing (worker.pipeline.missing)
+    "camp_facts_missing": "notice_camp_facts_missing",
+    "audit_facts_missing": "notice_audit_facts_missing",
 }
 MAX_LINES = 30  # a notice is read on a phone; the rest is one command away
 

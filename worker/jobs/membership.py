@@ -83,11 +83,7 @@ def camp_check(scheduled_for: str | None = None) -> None:
             redis_client,
             dramatiq.get_broker(),
             "camp_facts_missing",
-            [
-                f"The camp check did not decide {', '.join(deferred)}: some of their post "
-                "events failed to process (see `diamond jobs`). They are decided by the next "
-                "camp check once those posts are processed."
-            ],
+            [f"@{name}" for name in deferred],  # the words are the template's
         )
     for cohort in flows.ready_cohorts(MembershipStore(redis_client), rules):
         form_cohort_squads.send(cohort)

@@ -161,10 +161,7 @@ def _defer_if_facts_missing(redis_client: Any, roster: Roster, target: Week) -> 
         redis_client,
         dramatiq.get_broker(),
         "audit_facts_missing",
-        [
-            f"The audit of {target} waits: post events of {names} failed to process (see "
-            "`diamond jobs`). It runs once they are processed."
-        ],
+        [f"{target} · @{name}" for name in sorted(held)],  # the words are the template's
     )
     raise dramatiq.Retry(f"audit of {target}: facts missing", delay=AUDIT_DEFER_MS)
 

@@ -66,6 +66,9 @@ class WeekPost:
     created_at: dt.datetime
     versions: tuple[Version, ...]
     reply_to_post_number: int | None = None
+    # Thread mode: posted in a topic of its own in the squad's category (the week had no
+    # thread yet), so a reply to its first post is a review, not an article.
+    in_own_topic: bool = False
 
     def as_at(self, moment: dt.datetime) -> Version | None:
         """The version standing at ``moment`` (None if the post did not exist yet)."""
@@ -104,6 +107,7 @@ class WeekPost:
             self.created_at,
             versions,
             self.reply_to_post_number,
+            self.in_own_topic,
         )
 
 
@@ -311,7 +315,9 @@ def _ref(post: WeekPost) -> PostRef:
 
 def _is_article_shape(post: WeekPost, thread_mode: bool) -> bool:
     if thread_mode:  # a floor of its own, not a reply to somebody's post
-        return post.post_number > 1 and post.reply_to_post_number in (None, 1)
+        if post.post_number == 1:
+            return True  # a topic of its own, posted while the week had no thread
+        return post.reply_to_post_number in (None, 1) and not post.in_own_topic
     return post.post_number == 1
 
 
@@ -386,6 +392,8 @@ def _review_targets(post: WeekPost, version: Version, thread_mode: bool, kinds) 
         if thread_mode:
             if post.reply_to_post_number and post.reply_to_post_number > 1:
                 targets.add((post.topic_id, post.reply_to_post_number))
+            elif post.in_own_topic and post.post_number > 1:
+                targets.add((post.topic_id, 1))
         elif post.post_number > 1:
             targets.add((post.topic_id, 1))
     if "quote" in kinds:
@@ -410,6 +418,8 @@ def _index_reviews(posts: Iterable[WeekPost], ctx: _Context) -> dict:
                 target = post.reply_to_post_number
                 if target and target > 1:
                     keys.append((user, topic, target))
+                elif post.in_own_topic and post.post_number > 1:
+                    keys.append((user, topic, 1))  # a reply to a topic of its own
             elif post.post_number > 1:
                 keys.append((user, topic, 1))
         if by_quote:
@@ -433,6 +443,8 @@ def _reviews_article(post: WeekPost, version: Version, topic: int, number: int, 
         if ctx.thread_mode:
             if post.reply_to_post_number == number and number > 1:
                 return True
+            if number == 1 and post.in_own_topic and post.post_number > 1:
+                return post.reply_to_post_number in (None, 1)
         elif number == 1 and post.post_number > 1:
             return True
     if ctx.by_quote:

@@ -265,6 +265,8 @@ def neighbour_indexes(count: int, per_side: int = 1) -> list[tuple[int, ...]]:
     """
     if per_side == 1 and count > 2:  # the usual ring: previous and next
         return [((i - 1) % count, (i + 1) % count) for i in range(count)]
+    # More steps than half the ring adds nobody: every other article is chosen by then.
+    per_side = min(per_side, count // 2)
     out: list[tuple[int, ...]] = []
     for i in range(count):
         chosen: dict[int, None] = {}

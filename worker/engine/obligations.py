@@ -66,6 +66,9 @@ class WeekPost:
     created_at: dt.datetime
     versions: tuple[Version, ...]
     reply_to_post_number: int | None = None
+    # Thread mode: posted in a topic of its own in the squad's category (the week had no
+    # thread yet), so a reply to its first post is a review, not an article.
+    in_own_topic: bool = False
 
     def as_at(self, moment: dt.datetime) -> Version | None:
         """The version standing at ``moment`` (None if the post did not exist yet)."""
@@ -104,6 +107,7 @@ class WeekPost:
             self.created_at,
             versions,
             self.reply_to_post_number,
+            self.in_own_topic,
         )
 
 
@@ -261,6 +265,8 @@ def neighbour_indexes(count: int, per_side: int = 1) -> list[tuple[int, ...]]:
     """
     if per_side == 1 and count > 2:  # the usual ring: previous and next
         return [((i - 1) % count, (i + 1) % count) for i in range(count)]
+    # More steps than half the ring adds nobody: every other article is chosen by then.
+    per_side = min(per_side, count // 2)
     out: list[tuple[int, ...]] = []
     for i in range(count):
         chosen: dict[int, None] = {}
@@ -311,7 +317,9 @@ def _ref(post: WeekPost) -> PostRef:
 
 def _is_article_shape(post: WeekPost, thread_mode: bool) -> bool:
     if thread_mode:  # a floor of its own, not a reply to somebody's post
-        return post.post_number > 1 and post.reply_to_post_number in (None, 1)
+        if post.post_number == 1:
+            return True  # a topic of its own, posted while the week had no thread
+        return post.reply_to_post_number in (None, 1) and not post.in_own_topic
     return post.post_number == 1
 
 
@@ -386,6 +394,8 @@ def _review_targets(post: WeekPost, version: Version, thread_mode: bool, kinds) 
         if thread_mode:
             if post.reply_to_post_number and post.reply_to_post_number > 1:
                 targets.add((post.topic_id, post.reply_to_post_number))
+            elif post.in_own_topic and post.post_number > 1:
+                targets.add((post.topic_id, 1))
         elif post.post_number > 1:
             targets.add((post.topic_id, 1))
     if "quote" in kinds:
@@ -410,6 +420,8 @@ def _index_reviews(posts: Iterable[WeekPost], ctx: _Context) -> dict:
                 target = post.reply_to_post_number
                 if target and target > 1:
                     keys.append((user, topic, target))
+                elif post.in_own_topic and post.post_number > 1:
+                    keys.append((user, topic, 1))  # a reply to a topic of its own
             elif post.post_number > 1:
                 keys.append((user, topic, 1))
         if by_quote:
@@ -433,6 +445,8 @@ def _reviews_article(post: WeekPost, version: Version, topic: int, number: int, 
         if ctx.thread_mode:
             if post.reply_to_post_number == number and number > 1:
                 return True
+            if number == 1 and post.in_own_topic and post.post_number > 1:
+                return post.reply_to_post_number in (None, 1)
         elif number == 1 and post.post_number > 1:
             return True
     if ctx.by_quote:

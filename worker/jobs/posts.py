@@ -97,6 +97,12 @@ def on_post(post_id: int, event: str = "post_created", hints: dict[str, Any] | N
         missing.note_missing_post(redis_client, post_id, (hints or {}).get("author"))
         raise
     missing.clear_missing_post(redis_client, post_id)
+    if outcomes["obligations"] == "recorded-early":
+        # A member wrote before their squad's weekly thread existed: open it now (a
+        # squad with a thread costs no call; the Applier's key makes repeats no-ops).
+        from worker.jobs import obligations
+
+        obligations.open_threads.send()
     log.debug("post %s %s → %s", event, post_id, outcomes)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from worker.engine.facts import Squad, parse_time
@@ -23,7 +23,7 @@ from worker.engine.obligations import (
     weeks_named,
 )
 from worker.engine.textlen import QuoteRef, count_units, quoted_posts
-from worker.engine.weeks import Week, article_week, week_of
+from worker.engine.weeks import Week, article_week, week_of, week_times
 from worker.ledger.store import Ledger, TopicInfo
 from worker.rules.models import Rules
 
@@ -66,7 +66,9 @@ def post_length(post: Mapping[str, Any]) -> tuple[int, tuple[QuoteRef, ...]]:
     return cooked_length(str(post.get("cooked") or ""))
 
 
-def week_post(post: Mapping[str, Any], *, version_at: dt.datetime | None = None) -> WeekPost:
+def week_post(
+    post: Mapping[str, Any], *, version_at: dt.datetime | None = None, in_own_topic: bool = False
+) -> WeekPost:
     """A ledger post with one version: the post as it stands, from ``version_at``
     (an edit's time) or from its creation."""
     created = parse_time(str(post["created_at"]))
@@ -80,6 +82,7 @@ def week_post(post: Mapping[str, Any], *, version_at: dt.datetime | None = None)
         created_at=created,
         versions=(Version(max(created, version_at or created), units, quotes),),
         reply_to_post_number=int(reply_to) if reply_to else None,
+        in_own_topic=in_own_topic,
     )
 
 
@@ -141,7 +144,11 @@ def ingest_post(
         ledger.upsert_post(topic.week, topic.squad, week_post(post, version_at=version_at))
         return "recorded"
     if topic.kind == "article" and topic.week and topic.squad:
-        ledger.upsert_post(topic.week, topic.squad, week_post(post, version_at=version_at))
+        # Thread mode: a topic of its own, posted while its week had no thread.
+        own = rules.obligations.article.mode == "thread"
+        ledger.upsert_post(
+            topic.week, topic.squad, week_post(post, version_at=version_at, in_own_topic=own)
+        )
         return "recorded"
     if topic.kind == "leave":
         created = parse_time(str(post["created_at"]))
@@ -152,6 +159,39 @@ def ingest_post(
         ledger.record_leave(post_id, request.username, created, request.weeks)
         return "leave"
     return "ignored"
+
+
+def thread_post_week(
+    rules: Rules, post: Mapping[str, Any], thread_week: Week, thread_posts: Iterable[WeekPost]
+) -> Week:
+    """The week a post in ``thread_week``'s thread counts for, when it was posted in a later
+    week (which had no thread of its own yet: members write where they can).
+
+    It stays with the thread's week while it can still count there: a review of one of that
+    week's floors within its review window, or a late article of a member with nothing on
+    time that week. Otherwise it belongs to the week it was posted in.
+    """
+    obligations, tz = rules.obligations, rules.tz
+    created = parse_time(str(post["created_at"]))
+    posted_in = week_of(created, tz)
+    if posted_in <= thread_week:
+        return thread_week
+    times = week_times(obligations, thread_week, tz)
+    topic_id = int(post["topic_id"])
+    reply_to = int(post.get("reply_to_post_number") or 0)
+    if reply_to > 1:
+        floors = {p.post_number for p in thread_posts if p.topic_id == topic_id}
+        return thread_week if created <= times.review_cap and reply_to in floors else posted_in
+    author = str(post.get("username") or "")
+    minimum = obligations.article.min_length
+    on_time = any(
+        p.username == author
+        and p.reply_to_post_number in (None, 1)
+        and (v := p.as_at(times.deadline)) is not None
+        and v.units >= minimum
+        for p in thread_posts
+    )
+    return thread_week if created <= times.late_until and not on_time else posted_in
 
 
 def leave_weeks_from_field(value: str | None) -> tuple[Week, ...]:

@@ -115,6 +115,14 @@ class Ledger:
         pipe.execute()
         return merged
 
+    def place_of(self, post_id: int) -> tuple[Week, str] | None:
+        """The week and squad ``post_id`` is filed under, if it is."""
+        place = self.redis.hget(f"{PREFIX}post-places", post_id)
+        if place is None:
+            return None
+        week, squad = _s(place).split("|", 1)
+        return Week.parse(week), squad
+
     def remove_post(self, post_id: int) -> bool:
         place = self.redis.hget(f"{PREFIX}post-places", post_id)
         if place is None:
@@ -273,6 +281,7 @@ def _encode(post: WeekPost) -> str:
             "u": post.username,
             "c": post.created_at.isoformat(),
             "r": post.reply_to_post_number,
+            **({"o": 1} if post.in_own_topic else {}),
             "v": [
                 [
                     v.at.isoformat(),
@@ -299,4 +308,5 @@ def _decode(raw: bytes | str) -> WeekPost:
             for at, units, quotes in d["v"]
         ),
         reply_to_post_number=d["r"],
+        in_own_topic=bool(d.get("o")),
     )

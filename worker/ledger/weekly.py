@@ -54,6 +54,7 @@ from worker.ledger.ingest import (
     ingest_post,
     is_deleted,
     leave_weeks_from_field,
+    thread_post_week,
 )
 from worker.ledger.store import PREFIX, Ledger, TopicInfo
 from worker.membership.roster_cache import cached_group_members
@@ -428,6 +429,17 @@ def topic_info(
         return known
     topic = client.get_topic(topic_id)
     squads = _squads_from_ledger(redis_client, topic.get("category_id"))
+    if not squads and isinstance(topic.get("category_id"), int):
+        # A squad formed since the last scheduled run: the ledger does not know its
+        # category yet. The cached roster does (formation refreshes it).
+        from worker.membership.roster_cache import cached_roster
+
+        roster = cached_roster(client, redis_client, rules)
+        ledger.record_squad_categories(
+            {cid: s.slug for cid, s in squads_by_category(roster).items()}
+        )
+        remember_squad_names(redis_client, roster)
+        squads = _squads_from_ledger(redis_client, topic.get("category_id"))
     leave_slug = rules.obligations.leave.category
     leave_id = (
         category_ids(client, redis_client).get(leave_slug)
@@ -435,6 +447,14 @@ def topic_info(
         else None
     )
     info = classify_topic(rules, topic, squads, leave_id)
+    if info.kind == "other" and rules.obligations.article.mode == "thread" and squads:
+        # A topic of its own in a squad's category, opened while its week had no thread
+        # (a squad formed mid-week, a thread run lost to an outage): its posts are that
+        # week's, as they would have been in the thread.
+        (squad,) = squads.values()
+        week = week_of(parse_time(str(topic["created_at"])), rules.tz)
+        if squad.slug not in ledger.threads(week):
+            info = TopicInfo("article", week, squad.slug)
     if info.kind == "thread" and info.week and info.squad:
         ledger.record_thread(info.week, info.squad, topic_id)
     else:
@@ -489,7 +509,16 @@ def handle_post_event(
     version_at = None
     if event == "post_edited" and post.get("updated_at"):
         version_at = parse_time(str(post["updated_at"]))
+    early = info.kind == "article" and rules.obligations.article.mode == "thread"
+    if early and _by_diamond(client, post):
+        return "ignored"
+    if info.kind == "thread" and info.week and info.squad:
+        filed = _filed_week(ledger, rules, post, info.week, info.squad)
+        if filed != info.week:
+            info, early = TopicInfo("thread", filed, info.squad), True
     outcome = ingest_post(ledger, rules, post, info, version_at=version_at)
+    if outcome == "recorded" and early:
+        return "recorded-early"  # the post's job opens the week's missing thread
     if outcome == "recorded" and info.kind == "thread" and info.week and info.squad:
         mark_roll_call(
             redis_client,
@@ -500,6 +529,20 @@ def handle_post_event(
     if outcome == "leave":
         answer_leave(client, redis_client, rules, post, live=live)
     return outcome
+
+
+def _filed_week(
+    ledger: Ledger, rules: Rules, post: Mapping[str, Any], thread_week: Week, squad: str
+) -> Week:
+    """The week a post in ``thread_week``'s thread is filed under: a later week's while that
+    week has no thread (``thread_post_week``); once filed, it stays (edits follow it)."""
+    place = ledger.place_of(int(post["id"]))
+    if place is not None and place[1] == squad:
+        return place[0]
+    posted_in = week_of(parse_time(str(post["created_at"])), rules.tz)
+    if posted_in <= thread_week or squad in ledger.threads(posted_in):
+        return thread_week
+    return thread_post_week(rules, post, thread_week, ledger.posts(thread_week, squad))
 
 
 def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:

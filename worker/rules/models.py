@@ -424,7 +424,8 @@ ReviewKind = Literal["reply", "quote"]
 class ReviewObligation(RulesModel):
     """Review the articles directly above and below one's own (by posting order)."""
 
-    neighbours: PositiveInt = 1  # articles reviewed on each side
+    # articles reviewed on each side; half the largest squad already reaches everyone
+    neighbours: Annotated[PositiveInt, Field(le=MAX_MEMBERS // 2)] = 1
     counts_as: tuple[ReviewKind, ...] = Field(default=("reply", "quote"), min_length=1)
     min_length: PositiveInt = 100
     # A review is on time by the end of the day this many days after the neighbour's article

@@ -145,3 +145,12 @@ def test_chinese_quotes_around_a_value_are_a_problem_not_part_of_every_message()
     (problem,) = doc.problems
     assert (problem.line, problem.col, problem.field) == (1, 7, "name")
     assert "“ ” are Chinese quotes" in problem.message
+
+
+def test_the_quoting_hint_leaves_a_trailing_comment_outside_the_quotes() -> None:
+    doc = parse_located_yaml(
+        "name: x\nreport_cron: * 21 * * sun   # 周日 21:00 · Sunday 21:00\n", "health.yml"
+    )
+    (problem,) = doc.problems
+    assert 'put the value in quotes: report_cron: "* 21 * * sun"' in problem.message
+    assert "周日" not in problem.message.split("put the value in quotes:")[1]

@@ -174,6 +174,8 @@ def _quoting_hint(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str] | Non
             match = _STARTS_SPECIAL.match(lines[number])
             if match and (match.group(2)[0] in "*{" or number == m.line):
                 key, value = match.group(1).strip(), match.group(2)
+                # A comment (" #" after the value) stays outside the quotes.
+                value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
                 value = value.replace('"', '\\"')
                 return number + 1, (
                     f"a value starting with {value[0]!r} means something else to YAML; "

@@ -12,10 +12,18 @@ from worker.cli import main
 
 
 def test_shipped_rules_pass_diamond_check(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", str(SHIPPED)]) == 0
+    assert main(["check", str(SHIPPED), "--lang", "en"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     assert out[0].startswith(f"{SHIPPED.as_posix()}/: 9 files OK — community 'Diamond 学习社'")
+
+
+def test_the_ok_line_speaks_the_communitys_default_language(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", str(SHIPPED)]) == 0  # rules/community.yml: default_language zh
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"{SHIPPED.as_posix()}/:9 个文件没有问题 — 社区「Diamond 学习社」")
 
 
 def test_check_defaults_to_the_rules_dir_setting(
@@ -25,7 +33,7 @@ def test_check_defaults_to_the_rules_dir_setting(
     copy_rules(tmp_path)
     (tmp_path / "rules").rename(tmp_path / "constitution")
     monkeypatch.setenv("DIAMOND_RULES_DIR", "constitution")
-    assert main(["check"]) == 0
+    assert main(["check", "--lang", "en"]) == 0
     assert capsys.readouterr().out.startswith("constitution/: 9 files OK — community 'Test 社'")
 
 

@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(say(problem, lang))
             count = len(exc.problems)
-            print(f"{shown}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+            if lang == "zh":
+                print(f"{shown}:共 {count} 个问题", file=sys.stderr)
+            else:
+                print(f"{shown}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
         return 1
     against = _rules_in_force(getattr(args, "against", None))
     if isinstance(against, str):  # the --against rules do not load
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             ]
         print(json.dumps(report, ensure_ascii=False, default=str))
     else:
-        print(summary(shown, rules))
+        print(summary(shown, rules, getattr(args, "lang", None) or default_language(directory)))
         if against is not None:
             print(f"compared with {against[0]}:")
             print(
@@ -104,14 +107,20 @@ def _rules_in_force(directory: Path | None) -> tuple[str, Rules] | str | None:
     return None if recorded is None else ("the rules the worker last loaded", recorded)
 
 
-def summary(shown: str, rules: Rules) -> str:
+def summary(shown: str, rules: Rules, lang: str = "en") -> str:
+    """One line: the rules load. In the moderator's language; ``--format json`` keeps en."""
     langs = ", ".join(rules.messages)
     templates = len(next(iter(rules.messages.values())).templates)
-    ladder = rules.obligations.penalties.ladder
+    steps, badges = len(rules.obligations.penalties.ladder), len(rules.badges.badges)
+    c = rules.community
+    if lang == "zh":
+        return (
+            f"{shown}:{len(RULE_FILES)} 个文件没有问题 — 社区「{c.name}」({c.timezone}),"
+            f"处罚 {steps} 级,徽章 {badges} 个,模板 {templates} 个 ({langs})"
+        )
     return (
-        f"{shown}: {len(RULE_FILES)} files OK — community {rules.community.name!r} "
-        f"({rules.community.timezone}), {len(ladder)} ladder steps, "
-        f"{len(rules.badges.badges)} badges, {templates} templates ({langs})"
+        f"{shown}: {len(RULE_FILES)} files OK — community {c.name!r} "
+        f"({c.timezone}), {steps} ladder steps, {badges} badges, {templates} templates ({langs})"
     )
 
 

@@ -13,6 +13,8 @@ from worker.redis_server import EmbeddedRedis
 
 if TYPE_CHECKING:
     from worker.forum.sandbox import RunningSandbox
+    from worker.forum.sandbox.server import Sandbox
+    from worker.forum.sandbox.testing import Api
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -83,3 +85,21 @@ def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     copy_rules(tmp_path)
     return Path("rules")
+
+
+# The sandbox contract tests that mirror Discourse's request specs: an in-process sandbox
+# (no server) and its admin API.
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    from worker.forum.sandbox import build_sandbox
+
+    sandbox = build_sandbox(api_key="spec-key")
+    yield sandbox
+    sandbox.webhooks.close()
+
+
+@pytest.fixture
+def admin(sb: Sandbox) -> Api:
+    from worker.forum.sandbox.testing import Api
+
+    return Api(sb)

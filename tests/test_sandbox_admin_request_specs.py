@@ -33,23 +33,11 @@ from typing import Any
 
 import pytest
 
-from worker.forum.sandbox import build_sandbox
+from tests.request_spec_support import sign_up
 from worker.forum.sandbox.errors import NOT_FOUND
 from worker.forum.sandbox.server import Sandbox
 from worker.forum.sandbox.testing import Api
 from worker.forum.sandbox.timeutil import iso
-
-
-@pytest.fixture
-def sb() -> Sandbox:
-    sandbox = build_sandbox(api_key="spec-key")
-    yield sandbox
-    sandbox.webhooks.close()
-
-
-@pytest.fixture
-def admin(sb: Sandbox) -> Api:
-    return Api(sb)
 
 
 @pytest.fixture
@@ -84,17 +72,7 @@ def events(sb: Sandbox) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _user(api: Api, username: str, **attrs: Any) -> dict[str, Any]:
-    body = {
-        "name": username.title(),
-        "username": username,
-        "email": f"{username}@example.com",
-        "password": "p" * 16,
-        "active": True,
-        "approved": True,
-    }
-    answer = api.post("/users.json", body | attrs)
-    assert answer.status == 200, answer.body
-    return api.get(f"/admin/users/{answer.body['user_id']}.json").body
+    return api.get(f"/admin/users/{sign_up(api, username, **attrs)}.json").body
 
 
 def _assert_not_found(answer: Any) -> None:

@@ -12,38 +12,15 @@ from typing import Any
 
 import pytest
 
-from worker.forum.sandbox import build_sandbox
+from tests.request_spec_support import sign_up
 from worker.forum.sandbox.server import Sandbox
 from worker.forum.sandbox.testing import Api
 
 USER_FIELDS = "/admin/config/user_fields"
 
 
-@pytest.fixture
-def sb() -> Sandbox:
-    sandbox = build_sandbox(api_key="spec-key")
-    yield sandbox
-    sandbox.webhooks.close()
-
-
-@pytest.fixture
-def admin(sb: Sandbox) -> Api:
-    return Api(sb)
-
-
 def _user(api: Api, username: str) -> dict[str, Any]:
-    answer = api.post(
-        "/users.json",
-        {
-            "name": username.title(),
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": "p" * 16,
-            "active": True,
-            "approved": True,
-        },
-    )
-    assert answer.status == 200, answer.body
+    sign_up(api, username)
     return api.get(f"/u/{username}.json").body["user"]
 
 

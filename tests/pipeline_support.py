@@ -91,3 +91,21 @@ def wait_for(check: Callable[[], object], what: str = "", timeout: float = 20.0)
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+
+
+def create_audit_log(sandbox: Any) -> int:
+    """The staff audit-log category on the sandbox, as `diamond apply` makes it; its id."""
+    from worker.forum.client import ForumClient
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    category = client.create_category("Audit log", slug="audit-log", permissions={"staff": 1})
+    return int(category.get("category", category)["id"])
+
+
+def diamond_topics(sandbox: Any, category_id: int) -> list[Any]:
+    """Diamond's topics in a category (titles start with "Diamond"; not the "About…" one)."""
+    return [
+        t
+        for t in sandbox.forum.topics.values()
+        if t.category_id == category_id and t.title.startswith("Diamond")
+    ]

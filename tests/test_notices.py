@@ -16,9 +16,8 @@ import dramatiq
 import pytest
 
 import worker.jobs.notices as notice_jobs
-from tests.pipeline_support import live_worker, wait_for
+from tests.pipeline_support import create_audit_log, diamond_topics, live_worker, wait_for
 from worker.engine.notices import Notice, plan_notice
-from worker.forum.client import ForumClient
 from worker.forum.errors import ForumRejected
 from worker.pipeline import health, notices, runtime
 from worker.pipeline.broker import setup_broker
@@ -39,8 +38,7 @@ def always_refused(name: str) -> None:
 def staff_log(sandbox, redis_url, redis_client, tmp_path, monkeypatch) -> Iterator[int]:
     """A worker (jobs, notices) against the sandbox; yields the audit-log category id."""
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    category = client.create_category("Audit log", slug="audit-log", permissions={"staff": 1})
+    category_id = create_audit_log(sandbox)
     broker = setup_broker(redis_url)
     notify = notices.dead_letter_notifier(lambda: redis_client, lambda: broker)
     broker.add_middleware(
@@ -49,17 +47,12 @@ def staff_log(sandbox, redis_url, redis_client, tmp_path, monkeypatch) -> Iterat
     worker = dramatiq.Worker(broker, queues={QUEUE, QUEUE + ".DQ", notices.QUEUE}, worker_threads=1)
     worker.start()
     try:
-        yield int(category.get("category", category)["id"])
+        yield category_id
     finally:
         worker.stop()
 
 
-def audit_topics(sandbox, category_id: int) -> list:
-    return [
-        t
-        for t in sandbox.forum.topics.values()
-        if t.category_id == category_id and t.title.startswith("Diamond")  # not "About…"
-    ]
+audit_topics = diamond_topics
 
 
 def posts_of(sandbox, topic) -> list[str]:

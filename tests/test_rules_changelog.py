@@ -13,10 +13,9 @@ import dramatiq
 import pytest
 
 import worker.jobs.changelog  # noqa: F401 - declares the actor the worker runs
-from tests.pipeline_support import live_worker, wait_for
+from tests.pipeline_support import create_audit_log, diamond_topics, live_worker, wait_for
 from tests.rules_cases import copy_rules, edit
 from worker.engine.changelog import plan_changelog
-from worker.forum.client import ForumClient
 from worker.pipeline import changelog, runtime
 from worker.pipeline.broker import setup_broker
 from worker.rules import load_rules
@@ -30,23 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 def staff_log(sandbox, redis_url, redis_client, tmp_path, monkeypatch) -> Iterator[int]:
     """A worker running the changelog job against the sandbox; yields the audit log's id."""
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    category = client.create_category("Audit log", slug="audit-log", permissions={"staff": 1})
+    category_id = create_audit_log(sandbox)
     broker = setup_broker(redis_url)
     worker = dramatiq.Worker(broker, queues={changelog.QUEUE}, worker_threads=1)
     worker.start()
     try:
-        yield int(category.get("category", category)["id"])
+        yield category_id
     finally:
         worker.stop()
 
 
-def changelog_topics(sandbox, category_id: int) -> list:
-    return [
-        t
-        for t in sandbox.forum.topics.values()
-        if t.category_id == category_id and t.title.startswith("Diamond")
-    ]
+changelog_topics = diamond_topics
 
 
 @pytest.mark.integration

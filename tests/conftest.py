@@ -12,9 +12,9 @@ import redis
 from worker.redis_server import EmbeddedRedis
 
 if TYPE_CHECKING:
-    from worker.forum.sandbox import RunningSandbox
-    from worker.forum.sandbox.server import Sandbox
-    from worker.forum.sandbox.testing import Api
+    from tests.support.sandbox_api import Api
+    from worker.sandbox import RunningSandbox
+    from worker.sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -48,8 +48,8 @@ def redis_client(redis_url: str) -> redis.Redis:
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
     """A running sandbox forum on a free port (``.url``, ``.api_key``, ``.forum``, faults,
-    rate limit, webhooks: see ``worker.forum.sandbox.server.Sandbox``)."""
-    from worker.forum.sandbox import start_sandbox
+    rate limit, webhooks: see ``worker.sandbox.server.Sandbox``)."""
+    from worker.sandbox import start_sandbox
 
     running = start_sandbox(port=0, api_key="sandbox-test-key")
     try:
@@ -80,7 +80,7 @@ def preserve_routes() -> Iterator[None]:
 @pytest.fixture
 def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the minimal rules at ./rules, so problems name 'rules/<file>'."""
-    from tests.rules_cases import copy_rules
+    from tests.support.rules_cases import copy_rules
 
     monkeypatch.chdir(tmp_path)
     copy_rules(tmp_path)
@@ -91,7 +91,7 @@ def rules_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # (no server) and its admin API.
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
-    from worker.forum.sandbox import build_sandbox
+    from worker.sandbox import build_sandbox
 
     sandbox = build_sandbox(api_key="spec-key")
     yield sandbox
@@ -100,6 +100,6 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def admin(sb: Sandbox) -> Api:
-    from worker.forum.sandbox.testing import Api
+    from tests.support.sandbox_api import Api
 
     return Api(sb)

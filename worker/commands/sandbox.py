@@ -76,8 +76,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from werkzeug.serving import run_simple
 
-    from worker.forum.sandbox import build_sandbox, parse_rule
     from worker.logs import register_secret
+    from worker.sandbox import build_sandbox, parse_rule
 
     register_secret(args.api_key)
     register_secret(args.webhook_secret)
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"diamond sandbox: {exc}", file=sys.stderr)
         return 2
     base_url = f"http://{args.host}:{args.port}"
-    from worker.forum.sandbox.world import WorldError, load_world
+    from worker.sandbox.world import WorldError, load_world
 
     try:
         world = load_world(args.world) if args.world else None
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             **clock_kwargs,
         )
         if world is not None:
-            from worker.forum.sandbox.world import restore_forum
+            from worker.sandbox.world import restore_forum
 
             restore_forum(sandbox.forum, world)
             sandbox.forum.webhooks = {}  # the saved receiver is gone; --webhook adds one
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             sandbox.webhooks.close()
             if args.save:
-                from worker.forum.sandbox.world import save_world
+                from worker.sandbox.world import save_world
 
                 meta = dict(world.meta) if world else {}
                 save_world(args.save, sandbox.forum, redis_client, meta)
@@ -170,8 +170,8 @@ def _records(world: Any, redis_url: str | None):
     """A Redis holding the world's keys: the one named (empty), or an embedded one."""
     import redis
 
-    from worker.forum.sandbox.world import restore_redis
     from worker.redis_server import EmbeddedRedis
+    from worker.sandbox.world import restore_redis
 
     server = None
     if redis_url:

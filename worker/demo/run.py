@@ -234,7 +234,7 @@ def write_env_file(stack: DemoStack) -> Path:
 
 def _save(demo: Demo, path: Path) -> None:
     from worker import clock
-    from worker.forum.sandbox.world import save_world
+    from worker.sandbox.world import save_world
 
     stack = demo.stack
     assert stack.redis is not None

@@ -163,7 +163,7 @@ class DemoStack:
         self.redis_server: EmbeddedRedis | None = None
         self.redis_url = ""
         self.redis: redis.Redis | None = None
-        self.sandbox: Any = None  # worker.forum.sandbox.RunningSandbox
+        self.sandbox: Any = None  # worker.sandbox.RunningSandbox
         self.children: list[ChildProcess] = []
         self.env: dict[str, str] = {}
         self.settings: Settings | None = None
@@ -267,7 +267,7 @@ class DemoStack:
         self.env["dramatiq_worker_timeout"] = "50"
 
     def _start_sandbox(self) -> None:
-        from worker.forum.sandbox import start_sandbox
+        from worker.sandbox import start_sandbox
 
         shared = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
         self.sandbox = start_sandbox(

@@ -32,7 +32,7 @@ class PostView:
 
 class ForumView:
     def __init__(self, forum: Any) -> None:
-        self.forum = forum  # worker.forum.sandbox.Forum
+        self.forum = forum  # worker.sandbox.Forum
 
     # ------------------------------------------------------------------ people
 

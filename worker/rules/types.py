@@ -175,7 +175,7 @@ class Placeholders:
 
     Written next to the field, ``Annotated[TemplateKey, Placeholders("username", ...)]``,
     so whoever adds a template field or changes its call site sees the list to keep in
-    step; tests/test_rules_placeholders.py fails when the two drift apart. The loader
+    step; tests/pure/test_rules_placeholders.py fails when the two drift apart. The loader
     reports a placeholder outside the list where it is written, instead of a literal
     ``{usrname}`` reaching a member (``Rules.render`` adds ``{community}`` to every
     message template).

@@ -1,0 +1,228 @@
+"""Each fact is read from the forum once: what is cached, what the events already say,
+and when a cached fact is dropped (Diamond's own changes, a 404 for a stale id)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from tests.support.obligations import shipped_rules
+from tests.support.sandbox_squad import admin_client, squad_on_forum
+from worker import actions as a
+from worker.apply import GROUP_IDS_KEY, Applier
+from worker.engine.camp import Camper
+from worker.engine.facts import Roster
+from worker.engine.obligations import thread_title
+from worker.engine.weeks import week_of
+from worker.forum.client import ForumClient
+from worker.ledger.store import Ledger
+from worker.ledger.weekly import open_threads, staff_usernames
+from worker.membership import flows, roster_cache
+from worker.membership import gather as membership_gather
+from worker.membership.store import MembershipStore
+from worker.pipeline.routes import BadEvent, routes_for
+from worker.recognition.gather import ingest_like
+from worker.recognition.store import RecognitionStore
+
+pytestmark = pytest.mark.integration
+
+MEMBERS_READ = "GET /groups/{name}/members.json"
+GROUP_READ = "GET /groups/{name}.json"
+CATEGORY_LISTING = "GET /c/{slug}/{id}.json"
+
+
+class NoForum:
+    """A client for code that must not touch the forum: any call fails the test."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the forum was called: {name}")
+
+
+def _users(sandbox: Any, *names: str) -> None:
+    for name in names:
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+
+
+def _group_id(answer: dict) -> int:
+    return int(answer.get("basic_group", answer)["id"])
+
+
+# --- group member lists ----------------------------------------------------------------
+
+
+def test_group_members_are_read_once_until_diamond_changes_a_group(sandbox, redis_client):
+    _users(sandbox, "cat", "dan")
+    client = admin_client(sandbox)
+    client.add_group_members(_group_id(client.create_group("mentors")), ["cat"])
+
+    assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat"}
+    assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat"}
+    assert client.call_counts[MEMBERS_READ] == 1
+
+    Applier(client, redis_client, live=True).apply(
+        [a.AddToGroup(key="t:add-dan", reason="test", group="mentors", usernames=("dan",))]
+    )
+    assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat", "dan"}
+    assert client.call_counts[MEMBERS_READ] == 2
+
+
+def test_a_group_that_does_not_exist_has_no_members(sandbox, redis_client):
+    client = admin_client(sandbox)
+    assert roster_cache.cached_group_members(client, redis_client, "nobody-here") == frozenset()
+
+
+def test_a_group_list_read_overtaken_by_a_diamond_change_is_never_served(redis_client):
+    class SlowForum:
+        reads = 0
+
+        def iter_group_members(self, group: str):
+            SlowForum.reads += 1
+            roster_cache.forget_roster(redis_client)  # Diamond changes a group meanwhile
+            return iter([{"username": "stale"}])
+
+    forum = SlowForum()
+    assert roster_cache.cached_group_members(forum, redis_client, "camp") == {"stale"}
+    roster_cache.cached_group_members(forum, redis_client, "camp")
+    assert SlowForum.reads == 2  # the list read before the change was not used again
+
+
+def test_staff_are_read_once_for_every_week_a_badge_run_looks_at(sandbox, redis_client):
+    rules = shipped_rules()
+    client = admin_client(sandbox)
+    first = staff_usernames(client, redis_client, rules)
+    reads = client.call_counts[MEMBERS_READ]
+    for _week in range(8):
+        assert staff_usernames(client, redis_client, rules) == first
+    assert client.call_counts[MEMBERS_READ] == reads
+
+
+# --- group ids ---------------------------------------------------------------------------
+
+
+def test_a_group_id_is_looked_up_once_for_every_later_job(sandbox, redis_client):
+    _users(sandbox, "eve", "fay")
+    client = admin_client(sandbox)
+    client.create_group("readers")
+    for n, name in enumerate(("eve", "fay")):
+        Applier(client, redis_client, live=True).apply(
+            [a.AddToGroup(key=f"t:{n}", reason="test", group="readers", usernames=(name,))]
+        )
+    assert client.call_counts[GROUP_READ] == 1
+    members = {m["username"] for m in client.iter_group_members("readers")}
+    assert members == {"eve", "fay"}
+
+
+def test_a_group_made_again_under_the_same_name_is_found_by_its_new_id(sandbox, redis_client):
+    _users(sandbox, "gil", "hal")
+    client = admin_client(sandbox)
+    old = _group_id(client.create_group("writers"))
+    Applier(client, redis_client, live=True).apply(
+        [a.AddToGroup(key="t:gil", reason="test", group="writers", usernames=("gil",))]
+    )
+    client.delete_group(old)
+    new = _group_id(client.create_group("writers"))
+    assert new != old and int(redis_client.hget(GROUP_IDS_KEY, "writers")) == old
+
+    Applier(client, redis_client, live=True).apply(
+        [a.AddToGroup(key="t:hal", reason="test", group="writers", usernames=("hal",))]
+    )
+    assert {m["username"] for m in client.iter_group_members("writers")} == {"hal"}
+    assert int(redis_client.hget(GROUP_IDS_KEY, "writers")) == new
+
+
+# --- likes -------------------------------------------------------------------------------
+
+
+def _like_route():
+    from worker.pipeline.jobs import load_actors
+
+    load_actors()
+    (route,) = [r for r in routes_for("post_liked") if not r.actor.startswith("probe.")]
+    return route
+
+
+def test_a_like_event_names_the_liker_so_no_user_is_read(redis_client):
+    like = {"post": {"id": 31}, "user": {"id": 7, "username": "ivy"}}
+    kwargs = _like_route().extract(like)
+    assert kwargs == {"post_id": 31, "user_id": 7, "username": "ivy"}
+
+    at = dt.datetime(2026, 11, 16, 9, tzinfo=dt.UTC)
+    assert ingest_like(NoForum(), redis_client, at=at, **kwargs) is True
+    assert [
+        (f.post_id, f.user)
+        for f in RecognitionStore(redis_client).likes_between(
+            at - dt.timedelta(hours=1), at + dt.timedelta(hours=1)
+        )
+    ] == [(31, "ivy")]
+
+
+@pytest.mark.parametrize("user", [{"id": 7}, {"id": 7, "username": ""}, {"id": 7, "username": 5}])
+def test_a_like_event_without_the_likers_name_is_rejected(user):
+    with pytest.raises(BadEvent, match=r"user\.username"):
+        _like_route().extract({"post": {"id": 31}, "user": user})
+
+
+# --- applicants and referrers --------------------------------------------------------------
+
+
+def test_the_approval_event_of_someone_already_in_the_camp_reads_nothing(redis_client):
+    MembershipStore(redis_client).start_camp(
+        Camper(42, "jay", dt.datetime(2026, 11, 2, tzinfo=dt.UTC)), city=None, volunteer=False
+    )
+    result = flows.decide_applicant(
+        NoForum(), redis_client, shipped_rules(), 42, dt.datetime.now(dt.UTC), live=True
+    )
+    assert result.username == "jay" and result.decision is None
+
+
+def test_a_referrer_is_known_from_one_read_of_their_profile(sandbox, redis_client):
+    rules = shipped_rules()
+    _users(sandbox, "kim")
+    client = admin_client(sandbox)
+    client.add_group_members(
+        _group_id(client.create_group(rules.community.groups.members)), ["kim"]
+    )
+
+    reader = admin_client(sandbox)
+    fact = membership_gather.member_fact(reader, "kim", rules)
+
+    assert fact is not None and fact.username == "kim"
+    assert rules.community.groups.members in fact.groups and not fact.staff
+    assert dict(reader.call_counts) == {"GET /u/{username}.json": 1}
+    assert membership_gather.member_fact(client, "nobody", rules) is None
+
+
+# --- weekly threads ------------------------------------------------------------------------
+
+
+def test_weekly_threads_are_opened_without_listing_the_squad_categories(sandbox, redis_client):
+    rules, client, roster = _squad(sandbox)
+    week = week_of(dt.datetime.now(dt.UTC), rules.tz)
+    threads = open_threads(client, redis_client, rules, roster, week)
+    assert set(threads) == {"sq-5"}
+    assert client.call_counts[CATEGORY_LISTING] == 0
+
+
+def test_a_thread_opened_by_a_run_that_stopped_before_recording_it_is_found_not_reopened(
+    sandbox, redis_client
+):
+    rules, client, roster = _squad(sandbox)
+    week = week_of(dt.datetime.now(dt.UTC), rules.tz)
+    first = open_threads(client, redis_client, rules, roster, week)["sq-5"]
+    redis_client.delete(*redis_client.keys(b"diamond:ledger:*"))  # the record was lost
+
+    again = open_threads(client, redis_client, rules, roster, week)
+
+    assert again == {"sq-5": first}
+    assert Ledger(redis_client).threads(week) == {"sq-5": first}
+    title = thread_title(rules, week, roster.squads[0])
+    listing = client.iter_category_topics(roster.squads[0].category_id)
+    assert [t["id"] for t in listing if t["title"] == title] == [first]  # no second thread
+
+
+def _squad(sandbox: Any) -> tuple[Any, ForumClient, Roster]:
+    client = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, client, "sq-5", ("lea", "max"), "2026年11月期 第5写作小组")
+    return shipped_rules(), client, Roster((squad,))

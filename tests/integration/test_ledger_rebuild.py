@@ -1,0 +1,83 @@
+"""``rebuild`` from the forum alone gives the ledger the events gave, in a few calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.support.obligations import shipped_rules
+from worker.engine.facts import Roster, Squad
+from worker.engine.weeks import week_of
+from worker.forum.client import ForumClient
+from worker.ledger import Ledger
+from worker.ledger.weekly import evaluate, gather, handle_post_event, open_threads, rebuild
+
+pytestmark = pytest.mark.integration
+
+ARTICLE = "我的文章写在这里。" * 100
+REVIEW = "很好的文章,结构清楚,例子生动。" * 8
+
+
+def test_rebuild_from_the_forum_matches_the_ledger_built_from_events(sandbox, redis_client) -> None:
+    rules = shipped_rules()
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    members = ("alice", "bob", "carol")
+    for name in members:
+        sandbox.forum.create_user(
+            username=name, name=name.title(), email=f"{name}@example.org", approved=True
+        )
+    group = client.create_group("sq-9", full_name="2026-11 第9组")
+    group_id = int(group.get("basic_group", group)["id"])
+    client.add_group_members(group_id, list(members))
+    category = client.create_category("第9组", slug="sq-9", permissions={"sq-9": 1})
+    category_id = int(category.get("category", category)["id"])
+    roster = Roster(
+        (Squad("sq-9", "2026-11 第9组", "2026-11", members, "alice", None, group_id, category_id),)
+    )
+    now = dt.datetime.now(dt.UTC)
+    week = week_of(now, rules.tz)
+    thread = open_threads(client, redis_client, rules, roster, week)["sq-9"]
+
+    a = client.as_user("alice").create_post(thread, ARTICLE)
+    b = client.as_user("bob").create_post(thread, ARTICLE)
+    quote = f'[quote="alice, post:{a["post_number"]}, topic:{thread}"]\n{ARTICLE[:40]}\n[/quote]\n'
+    ids = [a["id"], b["id"]]
+    ids.append(client.as_user("bob").create_post(thread, quote + REVIEW)["id"])
+    ids.append(
+        client.as_user("alice").create_post(thread, REVIEW, reply_to_post_number=b["post_number"])[
+            "id"
+        ]
+    )
+    ids.append(client.as_user("carol").create_post(thread, "路过,下周再写文章。" * 3)["id"])
+    for post_id in ids:
+        assert (
+            handle_post_event(
+                client, redis_client, rules, post_id, "post_created", client.get_post(post_id)
+            )
+            == "recorded"
+        )
+    ledger = Ledger(redis_client)
+    from_events = ledger.posts(week, "sq-9")
+    results_events = evaluate(rules, gather(client, ledger, rules, roster, week))
+
+    redis_client.flushall()  # Redis lost: everything goes
+    before = sum(client.call_counts.values())
+    report = rebuild(client, redis_client, rules, roster, week, now=now, restrike=False)
+    calls = sum(client.call_counts.values()) - before
+    from_forum = ledger.posts(week, "sq-9")
+
+    assert report.threads == 1 and report.posts == len(ids)
+    assert [(p.id, p.username, p.reply_to_post_number) for p in from_forum] == [
+        (p.id, p.username, p.reply_to_post_number) for p in from_events
+    ]
+    # counted from the cooked HTML of the topic stream, the same as from the raw
+    assert [(p.versions[-1].units, p.versions[-1].quotes) for p in from_forum] == [
+        (p.versions[-1].units, p.versions[-1].quotes) for p in from_events
+    ]
+    assert calls <= 6, client.call_counts  # categories, the squad's topic list, the thread
+    results_forum = evaluate(rules, gather(client, ledger, rules, roster, week))
+    assert {u: r.reasons for u, r in results_forum.by_member.items()} == {
+        u: r.reasons for u, r in results_events.by_member.items()
+    }
+    assert results_forum.by_member["carol"].article == "missing"  # too short to count

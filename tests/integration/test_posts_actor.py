@@ -1,0 +1,171 @@
+"""One post event costs one post read; the roster is cached and dropped on Diamond's changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.support.obligations import shipped_rules
+from worker import actions as a
+from worker.apply import Applier
+from worker.engine.camp import Camper
+from worker.engine.facts import Roster, Squad
+from worker.engine.squads import squad_bio
+from worker.forum.client import ForumClient
+from worker.jobs import posts
+from worker.membership import gather as membership_gather
+from worker.membership import roster_cache
+from worker.membership.store import MembershipStore
+from worker.pipeline.jobs import load_actors
+from worker.pipeline.routes import routes_for
+from worker.recognition.store import RecognitionStore
+
+pytestmark = pytest.mark.integration
+
+POST_READ = "GET /posts/{id}.json"
+TOPIC_READ = "GET /t/{id}.json"
+MEMBERS_READ = "GET /groups/{name}/members.json"
+
+
+def test_each_post_event_goes_to_the_one_post_actor_only() -> None:
+    load_actors()
+    for event in posts.POST_EVENTS:
+        actors = [r.actor for r in routes_for(event) if not r.actor.startswith("probe.")]
+        assert actors == [posts.on_post.actor_name]
+
+
+def test_one_post_event_reads_the_post_once_and_feeds_every_domain(sandbox, redis_client) -> None:
+    rules = shipped_rules()
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="ann", email="ann@example.org", approved=True)
+    made = setup.create_category("Camp", slug="camp-x", permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    topic = setup.as_user("ann").create_topic(
+        "营地第一篇:自我介绍与本周计划", "你好。" * 60, category_id
+    )
+    MembershipStore(redis_client).start_camp(
+        Camper(1, "ann", dt.datetime.now(dt.UTC)), city=None, volunteer=False
+    )
+    membership_gather.forget_cached()  # no topic remembered from another test
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    outcomes = posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+
+    assert client.call_counts[POST_READ] == 1
+    assert client.call_counts[TOPIC_READ] == 1  # shared by the three domains
+    assert outcomes["membership"] is True
+    assert [p.id for p in MembershipStore(redis_client).camp_posts("ann")] == [topic["id"]]
+    assert outcomes["recognition"] == "stored"
+    assert RecognitionStore(redis_client).post(topic["id"]) is not None
+
+    # A retried job re-runs every handler: same state, still one post read per run.
+    again = posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    assert again == outcomes
+    assert client.call_counts[POST_READ] == 2
+    assert len(MembershipStore(redis_client).camp_posts("ann")) == 1
+
+
+def test_a_post_the_forum_no_longer_has_is_removed_everywhere(sandbox, redis_client) -> None:
+    rules = shipped_rules()
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="bob", email="bob@example.org", approved=True)
+    made = setup.create_category("General", slug="general-x", permissions={"everyone": 1})
+    topic = setup.as_user("bob").create_topic(
+        "一篇会被删除的帖子:测试删除流程", "内容。" * 60, int(made.get("category", made)["id"])
+    )
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    assert RecognitionStore(redis_client).post(topic["id"]) is not None
+
+    missing = topic["id"] + 10_000
+    outcomes = posts.handle_post(client, redis_client, rules, missing, "post_edited")
+    assert outcomes == {"membership": False, "obligations": "ignored", "recognition": "gone"}
+    assert client.call_counts[POST_READ] == 2
+
+
+def test_the_roster_is_cached_and_dropped_when_diamond_changes_a_squad(
+    sandbox, redis_client
+) -> None:
+    rules = shipped_rules()
+    for name in ("cat", "dan"):
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    Applier(client, redis_client, live=True).apply(
+        [
+            a.CreateGroup(
+                key="t:group",
+                reason="test",
+                name="sq-1",
+                full_name="第1组",
+                bio_raw=squad_bio(rules, Squad("sq-1", "第1组", "2026-11", ()), None),
+            ),
+            a.AddToGroup(key="t:add-cat", reason="test", group="sq-1", usernames=("cat",)),
+        ]
+    )
+
+    first = roster_cache.cached_roster(client, redis_client, rules)
+    assert first.by_slug("sq-1") is not None and first.by_slug("sq-1").members == ("cat",)
+    reads = client.call_counts[MEMBERS_READ]
+    assert reads >= 1
+
+    second = roster_cache.cached_roster(client, redis_client, rules)
+    assert second == first
+    assert client.call_counts[MEMBERS_READ] == reads  # within the TTL: no group reads
+    assert 0 < redis_client.ttl(roster_cache.ROSTER_KEY) <= roster_cache.ROSTER_TTL_SECONDS
+
+    Applier(client, redis_client, live=True).apply(
+        [a.AddToGroup(key="t:add-dan", reason="test", group="sq-1", usernames=("dan",))]
+    )
+    third = roster_cache.cached_roster(client, redis_client, rules)
+    assert client.call_counts[MEMBERS_READ] > reads
+    assert third.by_slug("sq-1").members == ("cat", "dan")
+
+
+def test_a_roster_read_overtaken_by_a_diamond_change_is_not_cached(
+    redis_client, monkeypatch
+) -> None:
+    stale = Roster((Squad("sq-1", "第1组", "2026-11", ("cat",)),))
+
+    def slow_forum_read(_client, _rules):
+        roster_cache.forget_roster(redis_client)  # Diamond adds someone while we read
+        return stale
+
+    monkeypatch.setattr(membership_gather, "load_roster", slow_forum_read)
+    assert roster_cache.cached_roster(None, redis_client, None) == stale
+    assert redis_client.get(roster_cache.ROSTER_KEY) is None  # the next load reads again
+
+
+def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_measured(
+    sandbox, redis_client
+) -> None:
+    """Discourse sends ``topic_edited`` (no ``post_edited``) for an edit of a first post
+    that also changes the topic (config/initializers/012-web_hook_events.rb); its body is
+    the topic (WebHookTopicViewSerializer): the first post is found, then re-read."""
+    load_actors()
+    [route] = [r for r in routes_for("topic_edited") if not r.actor.startswith("probe.")]
+    assert route.actor == posts.on_topic_edited.actor_name
+    rules = shipped_rules()
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="cat", email="cat@example.org", approved=True)
+    made = setup.create_category("Essays", slug="essays-x", permissions={"everyone": 1})
+    topic = setup.as_user("cat").create_topic(
+        "第一版标题:我这一周的读书笔记", "初稿。" * 40, int(made.get("category", made)["id"])
+    )
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    short = RecognitionStore(redis_client).post(topic["id"])
+    assert short is not None
+    sandbox.forum.edit_post(
+        sandbox.forum.posts[topic["id"]], "修改后的全文。" * 200, by=sandbox.forum.users[-1]
+    )
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    kwargs = route.extract({"id": topic["topic_id"], "title": "第二版标题:我的一周读书笔记"})
+    outcomes = posts.handle_topic_edit(client, redis_client, rules, **kwargs)
+
+    assert outcomes["recognition"] == "stored"
+    edited = RecognitionStore(redis_client).post(topic["id"])
+    assert edited is not None and edited.units > short.units
+    assert client.call_counts[TOPIC_READ] == 1  # to learn the first post's id
+    assert client.call_counts[POST_READ] == 1

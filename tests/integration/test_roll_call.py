@@ -1,0 +1,93 @@
+"""The weekly thread's first post is a roll call, kept current at most once per few minutes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad
+from worker.engine.obligations import SquadWeek, evaluate_week, roll_call_text, streak_of
+from worker.engine.weeks import Week
+
+
+def test_the_roll_call_shows_writers_reviews_leave_and_streaks() -> None:
+    rules = shipped_rules()
+    t = Thread()
+    ann = t.post("ann", at(17), 900)
+    t.post("bob", at(17, 13), 900)
+    t.post("bob", at(18, 9), 150, reply_to=ann.post_number)
+    sq = squad("ann", "bob", "cat", "dan", leader="ann")
+    progress = evaluate_week(
+        rules.obligations,
+        SH,
+        W47,
+        [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
+        excused=frozenset({"dan"}),
+        as_of=at(18, 10),
+    )
+    (sr,) = progress.squads
+    text = roll_call_text(rules, sr, {"ann": 3, "bob": 0}, opening="本周作业帖。")
+
+    assert text.startswith("本周作业帖。")
+    roll, reviews = text.split("**点评**")
+    lines = {line.split()[1]: line for line in roll.splitlines() if line.startswith("- @")}
+    assert "已交" in lines["@ann"] and "连续 3 周" in lines["@ann"]
+    assert "还没交" in lines["@cat"]
+    assert "请假" in lines["@dan"]
+    assert "✅" in reviews.split("@bob → @ann")[1].splitlines()[0]
+    assert "⏳" in reviews.split("@ann → @bob")[1].splitlines()[0]
+
+
+def test_a_streak_counts_clean_weeks_back_and_leave_does_not_break_it() -> None:
+    history = {W47.shift(-1): 0, W47.shift(-2): None, W47.shift(-3): 0, W47.shift(-4): 2}
+    assert streak_of(history, W47) == 2
+    assert streak_of({}, W47) == 0
+    assert streak_of({W47.shift(-1): 1}, Week(2026, 47)) == 0
+
+
+@pytest.mark.integration
+def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
+    sandbox, redis_client
+) -> None:
+    from worker.engine.facts import Roster
+    from worker.engine.facts import Squad as SquadFact
+    from worker.forum.client import ForumClient
+    from worker.ledger import weekly
+    from worker.ledger.ingest import week_post
+    from worker.ledger.store import Ledger
+
+    rules = shipped_rules()
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    made = client.create_category("Squad 3", slug="sq-3", permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    sq = SquadFact("sq-3", "3组", "2026-11", ("ann", "bob"), leader="ann", category_id=category_id)
+    roster = Roster((sq,))
+    opened = client.create_topic("2026年第47周作业 · 3组", "本周作业帖。" * 5, category_id)
+    ledger = Ledger(redis_client)
+    ledger.record_thread(W47, "sq-3", int(opened["topic_id"]))
+    t = Thread(int(opened["topic_id"]))
+    ledger.upsert_post(W47, "sq-3", t.post("ann", at(17), 900))
+    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17))
+
+    def run(now: dt.datetime) -> str:
+        weekly.run_roll_calls(client, redis_client, rules, roster, now=now, live=True)
+        return client.get_post(int(opened["id"]))["raw"]
+
+    first = run(at(17, 12, 1))
+    assert "@ann" in first and "已交" in first and "@bob" in first and "还没交" in first
+    edits = client.call_counts["PUT /posts/{id}.json"]
+    assert edits == 1
+
+    ledger.upsert_post(W47, "sq-3", t.post("bob", at(17, 12, 2), 900))
+    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17, 12, 2))
+    assert run(at(17, 12, 3)) == first  # within the interval: waits, still marked
+    assert client.call_counts["PUT /posts/{id}.json"] == 1
+    later = run(at(17, 12, 10))
+    assert "还没交" not in later  # bob has written
+    assert client.call_counts["PUT /posts/{id}.json"] == 2
+
+    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17, 12, 20))  # nothing changed
+    run(at(17, 12, 30))
+    assert client.call_counts["PUT /posts/{id}.json"] == 2  # same content: no edit
+    _ = week_post

@@ -1,0 +1,106 @@
+"""Builders shared by the obligations / penalties / audit tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from worker.engine.facts import Squad
+from worker.engine.obligations import Version, WeekPost
+from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week
+from worker.rules import Rules, load_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+SH = ZoneInfo("Asia/Shanghai")
+W47 = Week(2026, 47)  # Mon 2026-11-16 .. Sun 2026-11-22; deadline Sun 22:00 (Shanghai)
+THREAD = 900
+
+
+@cache
+def shipped_rules() -> Rules:
+    return load_rules(ROOT / "rules")
+
+
+def _deep_update(model: Any, changes: dict[str, Any]) -> Any:
+    update = {}
+    for name, value in changes.items():
+        if isinstance(value, dict):
+            update[name] = _deep_update(getattr(model, name), value)
+        else:
+            update[name] = value
+    return type(model).model_validate({**model.model_dump(), **update})
+
+
+def rules_with(**obligations: Any) -> Rules:
+    """The shipped rules with ``obligations`` fields replaced (nested dicts merge)."""
+    base = shipped_rules()
+    if not obligations:
+        return base
+    new = _deep_update(base.obligations, obligations)
+    return base.model_copy(update={"obligations": new})
+
+
+def at(day: int, hh: int = 12, mm: int = 0, ss: int = 0, month: int = 11) -> dt.datetime:
+    """A moment in November 2026, Shanghai time (16 = Monday of W47, 22 = Sunday)."""
+    return dt.datetime(2026, month, day, hh, mm, ss, tzinfo=SH)
+
+
+_ids = itertools.count(1000)
+
+
+class Thread:
+    """Writes a weekly thread the way members do: floors, replies, quotes, edits."""
+
+    def __init__(self, topic_id: int = THREAD) -> None:
+        self.topic_id = topic_id
+        self.posts: list[WeekPost] = []
+        self._number = 1  # post 1 is the thread's opening post (Diamond's)
+
+    def post(
+        self,
+        user: str,
+        when: dt.datetime,
+        units: int,
+        *,
+        reply_to: int | None = None,
+        quotes: tuple[int, ...] = (),
+        topic_id: int | None = None,
+        post_number: int | None = None,
+    ) -> WeekPost:
+        if post_number is None:
+            self._number += 1
+            post_number = self._number
+        topic = topic_id or self.topic_id
+        refs = tuple(QuoteRef("someone", topic, n) for n in quotes)
+        post = WeekPost(
+            id=next(_ids),
+            topic_id=topic,
+            post_number=post_number,
+            username=user,
+            created_at=when,
+            versions=(Version(when, units, refs),),
+            reply_to_post_number=reply_to,
+        )
+        self.posts.append(post)
+        return post
+
+    def edit(self, post: WeekPost, when: dt.datetime, units: int) -> WeekPost:
+        edited = post.edited(when, units, post.versions[-1].quotes)
+        self.posts[self.posts.index(post)] = edited
+        return edited
+
+
+def squad(*members: str, leader: str | None = None, slug: str = "sq-3") -> Squad:
+    return Squad(
+        slug=slug,
+        full_name="3组",
+        cohort="2026-11",
+        members=tuple(members),
+        leader=leader or (members[0] if members else None),
+        category_id=30,
+    )

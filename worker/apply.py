@@ -23,6 +23,7 @@ prefix of their own, so a shadow run never uses up a key the live run needs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -98,6 +99,33 @@ ROSTER_CHANGES = frozenset(
 )
 
 
+# Membership changes a run sends as one call per group (``PUT``/``DELETE
+# /groups/{id}/members.json`` take many usernames: GroupsController#add_members allows up
+# to ADD_MEMBERS_LIMIT = 1000 a call, #remove_member any number; the client chunks).
+BATCHED_WRITES = (a.AddToGroup, a.RemoveFromGroup)
+
+
+def _same_batch(actions: list[a.Action], start: int) -> list[int]:
+    """Positions after ``start`` of the same kind of change to the same group that can join
+    its batch: up to the first other write touching that group (an add, remove, add of one
+    person must stay in that order)."""
+    first = actions[start]
+    group = getattr(first, "group", None)
+    out: list[int] = []
+    for j in range(start + 1, len(actions)):
+        other = actions[j]
+        touches = getattr(other, "group", None) == group or getattr(other, "name", None) == group
+        if (
+            type(other) is type(first)
+            and touches
+            and other.affects_members == first.affects_members
+        ):
+            out.append(j)
+        elif touches:
+            break
+    return out
+
+
 # A title another topic holds: how many numbered titles ("title (2)"...) to try.
 TITLE_ATTEMPTS = 5
 # Discourse's refusal links the holder: "This title has already been used by <a
@@ -158,10 +186,19 @@ class Applier:
 
     def apply(self, actions: Iterable[a.Action]) -> ApplyReport:
         report = ApplyReport()
-        for action in actions:
+        todo = list(actions)
+        batched: set[int] = set()  # positions already sent in an earlier action's batch
+        for i, action in enumerate(todo):
+            if i in batched:
+                continue
             if not self.live and action.affects_members:
                 log.info("shadow: would %s (%s) [%s]", action.kind, action.reason, action.key)
                 report.shadowed.append(action)
+                continue
+            if isinstance(action, BATCHED_WRITES):
+                later = _same_batch(todo, i)
+                batched.update(later)
+                self._apply_batch([action, *(todo[j] for j in later)], report)
                 continue
             done_key = self._done_prefix + action.key
             if self.redis.exists(done_key):
@@ -176,6 +213,32 @@ class Applier:
             report.done.append(action)
             report.results[action.key] = result
         return report
+
+    def _apply_batch(self, batch: list[a.Action], report: ApplyReport) -> None:
+        """Membership changes of one kind to one group: one call (the client chunks it by
+        Discourse's 1,000 usernames); each action keeps its own claim and record."""
+        with contextlib.ExitStack() as stack:
+            pending: list[a.Action] = []
+            for action in batch:
+                done_key = self._done_prefix + action.key
+                if self.redis.exists(done_key) or not stack.enter_context(self._claim(done_key)):
+                    report.already_done.append(action)
+                    continue
+                pending.append(action)
+            if not pending:
+                return
+            first = pending[0]
+            usernames = tuple(dict.fromkeys(u for x in pending for u in x.usernames))  # type: ignore[attr-defined]
+            reason = first.reason if len(pending) == 1 else f"{first.reason} (+{len(pending) - 1})"
+            merged = dataclasses.replace(first, usernames=usernames, reason=reason)
+            result = self._execute(merged)
+            forget_roster(self.redis)
+            for action in pending:
+                done_key = self._done_prefix + action.key
+                self._record(done_key, done_key + ":sent")
+                log.info("%s: %s [%s]", action.kind, action.reason, action.key)
+                report.done.append(action)
+                report.results[action.key] = result
 
     @contextmanager
     def _claim(self, done_key: str) -> Iterator[bool]:

@@ -1,0 +1,119 @@
+"""The Applier sends a run's membership changes of one group as one call, not one a person."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker import actions as a
+from worker.apply import Applier
+from worker.forum.client import ForumClient
+
+
+def _people(sandbox, names):
+    for name in names:
+        sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+
+
+def _member_writes(sandbox) -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for method, path, _status in sandbox.app.request_log
+        if path.endswith("/members.json") and method in ("PUT", "DELETE")
+    ]
+
+
+def _camp_run(names):
+    """What a camp check decides for several campers: promote, leave the camp, a PM each."""
+    out: list[a.Action] = []
+    for name in names:
+        out += [
+            a.AddToGroup(key=f"promote:{name}", reason="passed", group="club", usernames=(name,)),
+            a.RemoveFromGroup(
+                key=f"leave:{name}", reason="passed", group="camp9", usernames=(name,)
+            ),
+            a.SendPrivateMessage(
+                key=f"passed:{name}", reason="passed", recipients=(name,), title="通过", raw="欢迎"
+            ),
+        ]
+    return out
+
+
+@pytest.mark.integration
+def test_membership_changes_of_one_run_go_out_as_one_call_per_group(sandbox, redis_client):
+    names = [f"camper{i}" for i in range(6)]
+    _people(sandbox, names)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    client.create_group("club")
+    camp = client.create_group("camp9")
+    client.add_group_members(int(camp["id"]), names)
+    sandbox.app.request_log.clear()
+
+    report = Applier(client, redis_client, live=True).apply(_camp_run(names))
+
+    assert len(report.done) == 3 * len(names)  # each action keeps its own record
+    assert sorted(_member_writes(sandbox)) == sorted(
+        [("PUT", f"/groups/{_id(client, 'club')}/members.json"),
+         ("DELETE", f"/groups/{int(camp['id'])}/members.json")]
+    )  # fmt: skip
+    assert {m["username"] for m in client.iter_group_members("club")} == set(names)
+    assert not list(client.iter_group_members("camp9"))
+    again = Applier(client, redis_client, live=True).apply(_camp_run(names))
+    assert not again.done and len(again.already_done) == 3 * len(names)
+
+
+@pytest.mark.integration
+def test_a_batch_skips_the_people_already_done_and_sends_the_rest(sandbox, redis_client):
+    names = ["ann", "bob", "cid"]
+    _people(sandbox, names)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    client.create_group("club")
+    applier = Applier(client, redis_client, live=True)
+    applier.apply([a.AddToGroup(key="promote:ann", reason="r", group="club", usernames=("ann",))])
+    sandbox.app.request_log.clear()
+
+    acts = [
+        a.AddToGroup(key=f"promote:{n}", reason="r", group="club", usernames=(n,)) for n in names
+    ]
+    report = Applier(client, redis_client, live=True).apply(acts)
+
+    assert [x.key for x in report.already_done] == ["promote:ann"]
+    assert [x.key for x in report.done] == ["promote:bob", "promote:cid"]
+    puts = [e for e in sandbox.app.request_log if e[0] == "PUT"]
+    assert len(puts) == 1
+
+
+@pytest.mark.integration
+def test_a_change_to_the_same_group_in_between_keeps_the_order(sandbox, redis_client):
+    # Add, remove, add again of one person: merging the second add into the first would
+    # leave them out of the group.
+    _people(sandbox, ["ann"])
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    client.create_group("club")
+    acts = [
+        a.AddToGroup(key="k1", reason="r", group="club", usernames=("ann",)),
+        a.RemoveFromGroup(key="k2", reason="r", group="club", usernames=("ann",)),
+        a.AddToGroup(key="k3", reason="r", group="club", usernames=("ann",)),
+    ]
+    Applier(client, redis_client, live=True).apply(acts)
+    assert {m["username"] for m in client.iter_group_members("club")} == {"ann"}
+
+
+@pytest.mark.integration
+def test_shadow_mode_batches_nothing_and_changes_no_group(sandbox, redis_client):
+    from tests.support.world import ROOT
+    from worker.rules import load_rules
+
+    names = ["ann", "bob"]
+    _people(sandbox, names)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    client.create_group("club")
+    sandbox.app.request_log.clear()
+    acts = [a.AddToGroup(key=f"p:{n}", reason="r", group="club", usernames=(n,)) for n in names]
+    report = Applier(client, redis_client, live=False, rules=load_rules(ROOT / "rules")).apply(acts)
+    assert report.shadowed == acts and not report.done
+    assert not _member_writes(sandbox)
+
+
+def _id(client, name: str) -> int:
+    answer = client.get_group(name)
+    return int(answer.get("group", answer)["id"])

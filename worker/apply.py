@@ -219,8 +219,13 @@ class Applier:
         Discourse's 1,000 usernames); each action keeps its own claim and record."""
         with contextlib.ExitStack() as stack:
             pending: list[a.Action] = []
+            keys: set[str] = set()
             for action in batch:
                 done_key = self._done_prefix + action.key
+                if action.key in keys:  # the same decision twice in one run: once
+                    report.already_done.append(action)
+                    continue
+                keys.add(action.key)
                 if self.redis.exists(done_key) or not stack.enter_context(self._claim(done_key)):
                     report.already_done.append(action)
                     continue

@@ -117,3 +117,57 @@ def test_shadow_mode_batches_nothing_and_changes_no_group(sandbox, redis_client)
 def _id(client, name: str) -> int:
     answer = client.get_group(name)
     return int(answer.get("group", answer)["id"])
+
+
+@pytest.mark.integration
+def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_client):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.world import RULES
+    from worker.engine.camp import Camper
+    from worker.membership import flows
+    from worker.membership.store import MembershipStore
+
+    groups = RULES.community.groups
+    names = [f"camper{i}" for i in range(4)]
+    _people(sandbox, names)
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    for name in (groups.members, groups.camp, groups.alumni):
+        if client_group(client, name) is None:
+            client.create_group(name)
+    client.add_group_members(_id(client, groups.camp), names)
+    now = datetime(2026, 3, 30, 1, tzinfo=UTC)
+    store = MembershipStore(redis_client)
+    for name in names:
+        user = sandbox.forum.find_user(name)
+        camp = RULES.camp
+        started = now - timedelta(days=camp.duration_days + camp.extension.days + 1)
+        store.start_camp(Camper(user.id, name, started, extensions=1), city=None, volunteer=False)
+    sandbox.app.request_log.clear()
+
+    checks = flows.check_camp(client, redis_client, RULES, now, live=True)
+
+    assert len(checks) == len(names)  # none did a task: every one leaves after the extension
+    writes = _member_writes(sandbox)
+    assert sorted(m for m, _p in writes) == ["DELETE", "PUT"]
+    assert {m["username"] for m in client.iter_group_members(groups.alumni)} == set(names)
+
+
+def client_group(client, name):
+    from worker.forum.errors import NotFound
+
+    try:
+        return client.get_group(name)
+    except NotFound:
+        return None
+
+
+@pytest.mark.integration
+def test_the_same_key_twice_in_one_batch_is_done_once(sandbox, redis_client):
+    # A leader who is also the class leader: two "leaders:{name}" adds in one formation.
+    _people(sandbox, ["ann"])
+    client = ForumClient(sandbox.url, sandbox.api_key, "system")
+    client.create_group("club")
+    twice = a.AddToGroup(key="leaders:ann", reason="r", group="club", usernames=("ann",))
+    report = Applier(client, redis_client, live=True).apply([twice, twice])
+    assert report.done == [twice] and report.already_done == [twice]

@@ -334,10 +334,7 @@ def check_camp(
     held = missing.held_back(missing_posts, store.active_campers()) if missing_posts else set()
     waiting: list[str] = []
     audit: int | None = None
-    results = []
-    applier = Applier(
-        client, redis_client, live=live, rules=rules
-    )  # one: group ids are looked up once
+    decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict, list[a.Action]]] = []
     for username in store.active_campers():
         camper = store.camper(username)
         if camper is None:
@@ -351,7 +348,14 @@ def check_camp(
         if audit is None:
             audit = gather.category_ids(client).get(rules.community.categories.audit_log)
         acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=audit)
-        report = applier.apply(acts)
+        decided.append((camper, verdict, acts))
+    # One apply for the whole run: the Applier sends each group's changes as one call.
+    report = Applier(client, redis_client, live=live, rules=rules).apply(
+        [act for _c, _v, acts in decided for act in acts]
+    )
+    results = []
+    for camper, verdict, _acts in decided:
+        username = camper.username
         results.append(CampCheck(camper.username, verdict, report))
         if not live:
             continue  # shadow: nothing happened to the camper, the ledger stays as it was

@@ -136,6 +136,7 @@ def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_c
         if client_group(client, name) is None:
             client.create_group(name)
     client.add_group_members(_id(client, groups.camp), names)
+    audit = client.create_category("Audit log", slug=RULES.community.categories.audit_log)
     now = datetime(2026, 3, 30, 1, tzinfo=UTC)
     store = MembershipStore(redis_client)
     for name in names:
@@ -151,6 +152,12 @@ def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_c
     writes = _member_writes(sandbox)
     assert sorted(m for m, _p in writes) == ["DELETE", "PUT"]
     assert {m["username"] for m in client.iter_group_members(groups.alumni)} == set(names)
+    logged = [
+        t for t in sandbox.forum.topics.values() if t.category_id == int(audit["id"])
+    ]  # the category's "About" topic and one entry for the whole run
+    assert len(logged) == 2 and all(
+        f"@{n}" in logged[-1].title + _first_raw(sandbox, logged[-1]) for n in names
+    )
 
 
 def client_group(client, name):
@@ -171,3 +178,7 @@ def test_the_same_key_twice_in_one_batch_is_done_once(sandbox, redis_client):
     twice = a.AddToGroup(key="leaders:ann", reason="r", group="club", usernames=("ann",))
     report = Applier(client, redis_client, live=True).apply([twice, twice])
     assert report.done == [twice] and report.already_done == [twice]
+
+
+def _first_raw(sandbox, topic) -> str:
+    return next(p.raw for p in sandbox.forum.posts.values() if p.topic_id == topic.id)

@@ -20,7 +20,14 @@ from pydantic import BaseModel
 from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad
 from tests.support.rules_cases import SHIPPED, copy_rules, edit, problems_of
 from worker.engine import obligations as obligations_engine
-from worker.engine.camp import Camper, CampPost, evaluate_camp, verdict_actions, welcome_actions
+from worker.engine.camp import (
+    Camper,
+    CampPost,
+    camp_log_actions,
+    evaluate_camp,
+    verdict_actions,
+    welcome_actions,
+)
 from worker.engine.facts import MemberFact, Roster
 from worker.engine.gating import Applicant, GatingFacts, evaluate_application, gating_actions
 from worker.engine.notices import TEMPLATES as NOTICE_TEMPLATES
@@ -360,6 +367,7 @@ def _tour(rules: Rules) -> None:
     ):
         verdict = evaluate_camp(rules, who, posts, fellows, now)
         verdict_actions(rules, who, verdict, audit_category_id=3)
+        camp_log_actions(rules, [(who, verdict)], audit_category_id=3, now=now)
 
     # Squads: a new cohort's squad, its members and leader told, the audit entry.
     graduates = [Graduate(f"u{i}", activity=i) for i in range(10)]

@@ -21,7 +21,7 @@ from tests.support.obligations import SH, Thread, shipped_rules
 from tests.support.rules_cases import edit, problems_of
 from worker import actions as a
 from worker.apply import Applier
-from worker.engine.camp import Camper, evaluate_camp, verdict_actions
+from worker.engine.camp import Camper, camp_log_actions, evaluate_camp, verdict_actions
 from worker.engine.facts import MemberFact, Roster, Squad
 from worker.engine.gating import Applicant, GatingFacts, evaluate_application, gating_actions
 from worker.engine.obligations import SquadWeek, evaluate_week, plan_weekly_threads
@@ -114,6 +114,8 @@ def _people_topics(rules: Rules) -> Iterator[a.Action]:
             now = start + dt.timedelta(days=30 * (extensions + 1))
             verdict = evaluate_camp(rules, camper, [], frozenset({name}), now)
             yield from verdict_actions(rules, camper, verdict, audit_category_id=3)
+            # the camp check's run log: one topic per run (here: each single decision)
+            yield from camp_log_actions(rules, [(camper, verdict)], audit_category_id=3, now=now)
 
 
 def _squad_topics(rules: Rules) -> Iterator[a.Action]:

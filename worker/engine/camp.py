@@ -9,6 +9,7 @@ that it is ``in_progress`` with the progress so far.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -368,6 +369,59 @@ def verdict_actions(
                 )
             )
     return out
+
+
+CAMP_LOG_TEMPLATE = "camp_check_log"
+
+
+def camp_log_actions(
+    rules: Rules,
+    decided: Sequence[tuple[Camper, CampVerdict]],
+    *,
+    audit_category_id: int | None,
+    now: datetime,
+) -> list[a.Action]:
+    """One staff audit-log topic for a camp check's run, each camper's ``decided`` entry in
+    it (a topic per camper would cost one forum call each)."""
+    camp = rules.camp
+    if audit_category_id is None or not camp.messages.decided or not decided:
+        return []
+    staff = rules.community.default_language
+    entries = []
+    tags = []
+    for camper, verdict in decided:
+        msg = rules.render(
+            camp.messages.decided,
+            staff,
+            username=camper.username,
+            user_id=camper.user_id,
+            round=camper.extensions + 1,
+            outcome=_word(rules, f"camp_outcome.{verdict.verdict}", staff),
+            progress="\n".join(f"- {line}" for line in verdict.progress.lines(rules, staff)),
+            missing="\n".join(f"- {m}" for m in task_lines(rules, verdict, staff)) or "- —",
+        )
+        entries.append(f"### {msg.title}\n\n{msg.body.strip()}")
+        tags.append(f"{camper.user_id}:{camper.extensions}:{verdict.verdict}")
+    # The run's decisions name it: a retry of the same run is the same topic.
+    run = hashlib.sha1("|".join(sorted(tags)).encode()).hexdigest()[:8]
+    msg = rules.render(
+        CAMP_LOG_TEMPLATE,
+        staff,
+        date=fmt_day(rules, now),
+        count=len(decided),
+        run=run,
+        entries="\n\n---\n\n".join(entries),
+    )
+    return [
+        a.CreateTopic(
+            key=f"camp-audit:{run}",
+            reason=f"camp check: {len(decided)} decided",
+            affects_members=False,
+            category_id=audit_category_id,
+            title=msg.title,
+            raw=msg.body,
+        )
+    ]
 
 
 def extended(camper: Camper) -> Camper:

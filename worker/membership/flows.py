@@ -347,11 +347,15 @@ def check_camp(
             continue
         if audit is None:
             audit = gather.category_ids(client).get(rules.community.categories.audit_log)
-        acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=audit)
+        acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=None)
         decided.append((camper, verdict, acts))
-    # One apply for the whole run: the Applier sends each group's changes as one call.
+    # One apply for the whole run: one audit-log topic lists every decision (first: if a
+    # later write fails, staff still see why), and each group's changes are one call.
+    log_entry = camp_engine.camp_log_actions(
+        rules, [(c, v) for c, v, _a in decided], audit_category_id=audit, now=now
+    )
     report = Applier(client, redis_client, live=live, rules=rules).apply(
-        [act for _c, _v, acts in decided for act in acts]
+        [*log_entry, *(act for _c, _v, acts in decided for act in acts)]
     )
     results = []
     for camper, verdict, _acts in decided:

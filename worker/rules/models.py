@@ -888,6 +888,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "camp_task.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_progress.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_outcome.*": Placeholders(),
+    # worker/engine/camp.py: a camp check's one audit-log topic, every decision of the run
+    "camp_check_log": Placeholders("date", "count", "run", "entries"),
     # worker/engine/squads.py: one squad of the staff log's plan, its class, who chose its leader
     "squad_line": Placeholders("squad", "slug", "count", "leader", "klass", "changes"),
     "squad_class": Placeholders("name", "leader"),
@@ -919,6 +921,8 @@ REQUIRED_TEMPLATES: tuple[str, ...] = (SHADOW_TEMPLATE, "rules_changelog")
 # Templates of FIXED_TEMPLATES that open a forum topic (see TopicTitle).
 FIXED_TOPIC_TITLES: dict[str, TopicTitle] = {
     "badge_audit": TopicTitle(("year", "week"), ("iso_week",)),
+    # one topic per camp check run: its decisions' digest
+    "camp_check_log": TopicTitle(("run",)),
     # {title} is unique already; the words around it keep a shadow entry's title apart
     # from the live entry's (checks.check_topic_titles)
     SHADOW_TEMPLATE: TopicTitle(("title",)),

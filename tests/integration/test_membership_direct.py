@@ -47,14 +47,20 @@ def test_77_applicants_go_from_signup_to_squads(redis_client: redis.Redis) -> No
         for p in report.people:
             assert report.decisions[p.username] == p.expected, p
 
-        # Every decision (gating and camp) has its staff audit-log topic.
+        # Every gating decision has its staff audit-log topic; every camp decision an entry
+        # in its camp check's one topic (a topic per run, not per camper).
         with forum.lock:
             audit_id = next(c.id for c in forum.categories.values() if c.slug == "audit-log")
-            titles = [t.title for t in forum.topics.values() if t.category_id == audit_id]
+            topics = [t for t in forum.topics.values() if t.category_id == audit_id]
+            titles = [t.title for t in topics]
+            firsts = {p.topic_id: p.raw for p in forum.posts.values() if p.post_number == 1}
+        camp_logs = "\n".join(firsts[t.id] for t in topics if t.title.startswith("试用营检查记录"))
         for p in report.people:
             mine = [t for t in titles if re.search(rf"@{p.username}(?!\w)", t)]
+            assert len(mine) == 1, (p.username, mine)
             camp_entries = 0 if p.expected != "approve" else (1 if p.camp == "diligent" else 2)
-            assert len(mine) == 1 + camp_entries, (p.username, mine)
+            logged = re.findall(rf"### 试用营结果记录 · @{p.username}(?!\w)", camp_logs)
+            assert len(logged) == camp_entries, (p.username, logged)
         assert any("分组记录" in t for t in titles)
 
         # Camp: diligent and late campers pass, lazy ones become alumni after one extension.

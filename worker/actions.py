@@ -152,3 +152,16 @@ class CreateCategory(Action):
     description: str = ""
     color: str = "0088CC"
     text_color: str = "FFFFFF"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateChatChannel(Action):
+    """A chat channel for the category ``category_slug`` unless it has one (then nothing is
+    changed). With ``auto_join_users`` Discourse keeps the channel's members in step with the
+    groups that may post in the category (a squad's group), except members not seen for 30
+    days (they join on their next visit) and read-only groups."""
+
+    category_slug: str
+    name: str = ""  # empty: the channel is titled by its category
+    description: str = ""
+    auto_join_users: bool = True

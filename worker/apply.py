@@ -570,6 +570,37 @@ class Applier:
         )
         return {"id": int(created["id"]), "existed": False}
 
+    def _do_CreateChatChannel(self, act: a.CreateChatChannel) -> Any:
+        # The category may have been created earlier in the same plan: found by its slug.
+        category_id = next(
+            (
+                int(c["id"])
+                for c in self.client.list_categories()
+                if c.get("slug") == act.category_slug
+            ),
+            None,
+        )
+        if category_id is None:
+            raise NotFound(f"category {act.category_slug!r} does not exist (yet)")
+        # Look before creating: a retry after a crash between create and record finds it,
+        # and Discourse refuses a second channel of the same category and name (400).
+        for channel in self.client.iter_chat_channels():
+            if channel.get("chatable_type") != "Category":
+                continue
+            if channel.get("chatable_id") != category_id:
+                continue
+            if act.name and channel.get("title") != act.name:
+                continue
+            return {"id": int(channel["id"]), "category_id": category_id, "existed": True}
+        created = self.client.create_category_channel(
+            category_id,
+            name=act.name or None,
+            description=act.description or None,
+            auto_join_users=act.auto_join_users,
+            reason=act.reason,
+        )
+        return {"id": int(created["id"]), "category_id": category_id, "existed": False}
+
     # --- name → id lookups: groups cached in Redis, badges for one applier ----------
 
     def _group_id(self, name: str) -> int:

@@ -4,8 +4,9 @@ Walks the sandbox app's own URL map (every view module), so a new route without 
 citation fails here. A citation is a docstring line
 ``Imitates: app/controllers/<name>_controller.rb#<action> (<Serializer>)``; the check is
 kept simple: the line is there, names a .rb file and an action; a cited controller is one
-that Discourse's config/routes.rb routes to, and when its source is in the reference
-copies, the action is named in it.
+that Discourse's config/routes.rb routes to (a plugin's, e.g.
+``plugins/chat/app/controllers/...``: the plugin's own config/routes.rb), and when its
+source is in the reference copies, the action is named in it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from tests.conftest import DISCOURSE_REF
 from worker.sandbox import build_sandbox
 
 SOURCE = DISCOURSE_REF / "source"
-ROUTES_RB = (SOURCE / "config" / "routes.rb").read_text()
 CITATION = re.compile(r"^Imitates:\s*((?:app|lib|plugins)/[\w/]+\.rb)#(\w+)", re.MULTILINE)
 
 
@@ -37,17 +37,25 @@ def _routed_views() -> list[tuple[str, str, Callable[..., Any]]]:
 
 
 def _controller_problem(path: str, action: str) -> str | None:
-    match = re.fullmatch(r"app/controllers/((?:\w+/)*)(\w+)_controller\.rb", path)
+    match = re.fullmatch(r"(plugins/\w+/)?app/controllers/((?:\w+/)*)(\w+)_controller\.rb", path)
     if not match:
         return None  # a model, job or lib file: nothing more to check
-    name = match.group(2)
+    plugin, name = match.group(1), match.group(3)
+    # A plugin's controllers are routed by the plugin's own config/routes.rb (its engine,
+    # e.g. chat's mounted at /chat), not by Discourse's.
+    routes_path = SOURCE / (plugin or "") / "config" / "routes.rb"
+    if not routes_path.exists():
+        return f"cites {path}, but there is no copy of {plugin}config/routes.rb"
+    routes_rb = routes_path.read_text()
     routed = (
-        f'"{name}#' in ROUTES_RB
-        or f"resources :{name}" in ROUTES_RB
-        or f'controller: "{name}"' in ROUTES_RB
+        f'"{name}#' in routes_rb
+        or f"/{name}#" in routes_rb
+        or f"resources :{name}" in routes_rb
+        or f'controller: "{name}"' in routes_rb
     )
     if not routed:
-        return f"cites {path}, a controller config/routes.rb does not route to"
+        where = f"{plugin}config/routes.rb" if plugin else "config/routes.rb"
+        return f"cites {path}, a controller {where} does not route to"
     copy = SOURCE / path
     if copy.exists() and not re.search(rf"\b{action}\b", copy.read_text()):
         return f"cites {path}#{action}, an action that file does not have"
@@ -81,3 +89,12 @@ def test_a_view_without_a_citation_or_with_an_unrouted_controller_is_named() -> 
     assert _controller_problem("app/controllers/groups_controller.rb", "add_members") is None
     assert _controller_problem("app/controllers/no_such_controller.rb", "index")
     assert _controller_problem("app/controllers/groups_controller.rb", "no_such_action")
+
+
+def test_a_plugin_view_is_checked_against_the_plugins_own_routes_and_controller_copy() -> None:
+    chat = "plugins/chat/app/controllers/chat/api"
+    assert _controller_problem(f"{chat}/channels_controller.rb", "create") is None
+    assert _controller_problem(f"{chat}/channel_messages_controller.rb", "index") is None
+    assert _controller_problem(f"{chat}/no_such_controller.rb", "index")
+    assert _controller_problem(f"{chat}/channels_controller.rb", "no_such_action")
+    assert _controller_problem("plugins/no_such_plugin/app/controllers/x_controller.rb", "index")

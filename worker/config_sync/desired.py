@@ -303,6 +303,8 @@ class SyncFile(BaseModel):
 class SiteSettingsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     settings: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    # group_list settings (e.g. chat_allowed_groups) that must hold these groups, by name
+    group_lists: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class UserFieldsFile(_Section):
@@ -358,6 +360,8 @@ class Desired:
     webhook_prune: bool = False
     # list site settings that must contain these items (others already there are kept)
     site_setting_includes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # group_list site settings that must contain these groups, by name (resolved to ids)
+    site_setting_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class ConfigProblems(Exception):
@@ -438,6 +442,7 @@ def load_desired(
         safety=sync.safety,
         site_settings=site_settings,
         site_setting_includes=includes,
+        site_setting_groups=dict(parsed["site_settings.yml"].group_lists),
         user_fields=Section(user_fields.fields, user_fields.prune),
         groups=Section(groups.groups, groups.prune),
         categories=Section(categories.categories, categories.prune),

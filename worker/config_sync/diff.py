@@ -44,6 +44,7 @@ def diff(desired: Desired, actual: ForumState) -> Plan:
     out = _Builder()
     _site_settings(desired.site_settings, actual.site_settings, out)
     _setting_includes(desired.site_setting_includes, actual.site_settings, out)
+    _setting_groups(desired.site_setting_groups, actual, out)
     _owned(USER_FIELD, desired.user_fields, actual.user_fields, out)
     _owned(GROUP, desired.groups, actual.groups, out)
     _owned(CATEGORY, _parents_first(desired.categories), actual.categories, out)
@@ -104,6 +105,33 @@ def _setting_includes(
             continue
         old = setting_text(actual[name])
         new = with_items(old, items)
+        if new != old:
+            out.writes.append(
+                Change(
+                    Kind.UPDATE, SITE_SETTING, name, {"value": (old, new)}, desired={"value": new}
+                )
+            )
+
+
+def _setting_groups(
+    wanted: Mapping[str, tuple[str, ...]], actual: ForumState, out: _Builder
+) -> None:
+    """group_list settings (Discourse stores group ids, ``1|2|11``) that must hold some
+    groups, named in plugin_config: ids of the groups that exist are added, the rest kept.
+    A group created by this same apply is added in its next round (apply re-plans)."""
+    ids = {g.natural_key.lower(): g.id for g in actual.groups}
+    for name, groups in wanted.items():
+        if name not in actual.site_settings:
+            out.conflicts.append(Conflict(SITE_SETTING, name, "no such site setting on the forum"))
+            continue
+        missing = [g for g in groups if g.lower() not in ids]
+        if missing:
+            out.notices.append(
+                f"{name}: group(s) {', '.join(missing)} do not exist yet; "
+                "added once they are created"
+            )
+        old = setting_text(actual.site_settings[name])
+        new = with_items(old, [str(ids[g.lower()]) for g in groups if g.lower() in ids])
         if new != old:
             out.writes.append(
                 Change(

@@ -1342,6 +1342,132 @@ class ForumClient(DiscourseClient):
         except NotFound:
             return self._already(f"delete {what}", "not found")
 
+    # ------------------------------------------------------------------ chat (core plugin)
+
+    def create_category_channel(
+        self,
+        category_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        slug: str | None = None,
+        auto_join_users: bool = True,
+        threading_enabled: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /chat/api/channels {"channel": {"chatable_id": category}}`` → the channel.
+
+        With ``auto_join_users`` Discourse keeps its members in step with the category's
+        groups that may post there (create_post or full), except users not seen for 30 days
+        (they join on their next visit) and read-only groups. A second channel for the same
+        category and name answers 400 (invalid_parameters); callers look first
+        (``iter_chat_channels``).
+        """
+        body = _drop_none(
+            chatable_id=category_id,
+            name=name,
+            description=description,
+            slug=slug,
+            auto_join_users=auto_join_users,
+            threading_enabled=threading_enabled,
+        )
+        return self._call("POST", "/chat/api/channels", json={"channel": body}, reason=reason).get(
+            "channel", {}
+        )
+
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]:
+        """Every channel the client's user can see: ``GET /chat/api/channels`` by offset."""
+        seen: set[Any] = set()
+        offset = 0
+        while True:
+            page = self._call(
+                "GET", "/chat/api/channels", params={"limit": page_size, "offset": offset}
+            )
+            fresh = _unseen(page.get("channels") or [], seen)
+            yield from fresh
+            if len(page.get("channels") or []) < page_size or not fresh:
+                return
+            offset += page_size
+
+    def iter_channel_memberships(
+        self, channel_id: int, *, page_size: int = 50
+    ) -> Iterator[dict[str, Any]]:
+        """``GET /chat/api/channels/{id}/memberships`` (50 a page, Discourse's most) by offset;
+        each item has ``user`` (id, username) and ``following``."""
+        page_size = min(page_size, 50)
+        seen: set[Any] = set()
+        offset = 0
+        while True:
+            page = self._call(
+                "GET",
+                "/chat/api/channels/{id}/memberships",
+                id=channel_id,
+                params={"offset": offset, "limit": page_size},
+            )
+            items = page.get("memberships") or []
+            fresh = [
+                m for m in items if (m.get("user") or {}).get("id") not in seen and m.get("user")
+            ]
+            seen.update(m["user"].get("id") for m in fresh)
+            yield from fresh
+            total = (page.get("meta") or {}).get("total_rows")
+            if len(items) < page_size or not fresh or (total is not None and offset >= total):
+                return
+            offset += page_size
+
+    def iter_channel_messages_since(
+        self, channel_id: int, after_message_id: int = 0, *, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Messages with ``id > after_message_id``, oldest first (the catch-up read).
+
+        ``GET /chat/api/channels/{id}/messages?target_message_id=N&direction=future``
+        (Chat::MessagesQuery), page after page while ``meta.can_load_more_future``. Trashed
+        messages come with ``deleted_at`` when the client's user moderates the channel
+        (staff do). Discourse answers 404 when the target message no longer exists (chat
+        retention deleted it): then the channel is read from its start and filtered here.
+        """
+        page_size = max(1, min(page_size, 500))  # MessagesQuery::MAX_PAGE_SIZE
+        target: int | None = after_message_id or None
+        while True:
+            params: dict[str, Any] = {"direction": "future", "page_size": page_size}
+            if target is not None:
+                params["target_message_id"] = target
+            try:
+                page = self._call(
+                    "GET", "/chat/api/channels/{id}/messages", id=channel_id, params=params
+                )
+            except NotFound:
+                if target is None:
+                    raise  # the channel itself is gone
+                log.info("chat: message %s is gone from channel %s, rereading", target, channel_id)
+                target = None
+                continue
+            messages = [
+                m for m in page.get("messages") or [] if int(m.get("id", 0)) > after_message_id
+            ]
+            yield from messages
+            listed = page.get("messages") or []
+            if not (page.get("meta") or {}).get("can_load_more_future") or not listed:
+                return
+            target = max(int(m["id"]) for m in listed)
+            after_message_id = max(after_message_id, target)
+
+    def send_chat_message(
+        self,
+        channel_id: int,
+        message: str,
+        *,
+        in_reply_to_id: int | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """``POST /chat/{channel_id}`` → ``{"success": "OK", "message_id": N}``.
+
+        Only channel members may send (404 otherwise; Diamond's API user is a member of the
+        channels it created). Staff skip the chat flood limit, not the admin API bucket.
+        """
+        body = _drop_none(message=message, in_reply_to_id=in_reply_to_id)
+        return self._call("POST", "/chat/{id}", id=channel_id, json=body, reason=reason)
+
 
 # ---------------------------------------------------------------------- responses
 

@@ -49,6 +49,7 @@ ACTOR_MODULES: list[str] = [
     "worker.jobs.posts",  # the one post actor: feeds membership, obligations, recognition
     "worker.jobs.notices",  # staff notices: jobs that gave up, rules that do not load
     "worker.jobs.changelog",  # the rules changelog in the staff audit log
+    "worker.jobs.chat",  # chat messages recorded as facts (#18; part 2 uses them)
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120

@@ -111,6 +111,7 @@ class SandboxApp:
             views_admin,
             views_badges,
             views_categories,
+            views_chat,
             views_groups,
             views_posts,
             views_users,
@@ -129,6 +130,7 @@ class SandboxApp:
             views_posts,
             views_badges,
             views_admin,
+            views_chat,
         )
         for module in modules:
             for path, methods, view in module.ROUTES:
@@ -193,7 +195,9 @@ class SandboxApp:
         with self.forum.lock:
             ctx = Ctx(self.forum, request, params, actor, via_key)
             if actor is not None:
+                first_visit = actor.last_seen_at is None
                 actor.last_seen_at = self.forum.now()
+                self.forum.chat_user_seen(actor, first_visit)
             result = self.views[endpoint](ctx, **args)
         if isinstance(result, Response):
             return result

@@ -14,6 +14,9 @@ class SettingSpec:
     category: str
     description: str
     choices: tuple[str, ...] = ()  # the values an enum accepts
+    mandatory: tuple[str, ...] = ()  # list items that cannot be removed (mandatory_values)
+    minimum: int | None = None
+    maximum: int | None = None
 
 
 SPECS: tuple[SettingSpec, ...] = (
@@ -82,6 +85,94 @@ SPECS: tuple[SettingSpec, ...] = (
         "Allow topics with identical, duplicate titles.",
         choices=("disallowed", "allowed_across_categories", "allowed"),
     ),
+    # plugins/chat/config/settings.yml (chat is a core plugin, on by default)
+    SettingSpec("chat_enabled", True, "bool", "chat", "Enable chat."),
+    SettingSpec("enable_public_channels", True, "bool", "chat", "Enable public channels."),
+    SettingSpec(
+        "chat_allowed_groups",
+        "1|2|11",
+        "group_list",
+        "chat",
+        "Users in these groups can chat. Staff can always chat.",
+        mandatory=("1", "2"),
+    ),
+    SettingSpec(
+        "chat_channel_retention_days",
+        90,
+        "integer",
+        "chat",
+        "Messages in regular channels are kept this many days (0: forever).",
+        minimum=0,
+        maximum=3652,
+    ),
+    SettingSpec(
+        "chat_dm_retention_days",
+        0,
+        "integer",
+        "chat",
+        "Direct messages are kept this many days (0: forever).",
+        minimum=0,
+        maximum=3652,
+    ),
+    SettingSpec(
+        "chat_allowed_messages_for_trust_level_0",
+        20,
+        "integer",
+        "chat",
+        "Messages a trust level 0 user may send in 30 seconds (0: no limit).",
+        minimum=0,
+    ),
+    SettingSpec(
+        "chat_allowed_messages_for_other_trust_levels",
+        40,
+        "integer",
+        "chat",
+        "Messages other users may send in 30 seconds (0: no limit).",
+        minimum=0,
+    ),
+    SettingSpec(
+        "chat_auto_silence_duration",
+        30,
+        "integer",
+        "chat",
+        "Minutes a user who floods chat is silenced (0: not silenced).",
+        minimum=0,
+    ),
+    SettingSpec(
+        "chat_minimum_message_length",
+        1,
+        "integer",
+        "chat",
+        "Minimum message length.",
+        minimum=1,
+        maximum=50,
+    ),
+    SettingSpec(
+        "chat_maximum_message_length",
+        6000,
+        "integer",
+        "chat",
+        "Maximum message length.",
+        minimum=100,
+        maximum=12000,
+    ),
+    SettingSpec(
+        "max_chat_auto_joined_users",
+        10000,
+        "integer",
+        "chat",
+        "Most users auto-joined to a channel.",
+        minimum=0,
+    ),
+    SettingSpec(
+        "max_mentions_per_chat_message",
+        5,
+        "integer",
+        "chat",
+        "Most mentions notified per message.",
+        minimum=0,
+        maximum=10,
+    ),
 )
 
 BY_NAME: dict[str, SettingSpec] = {spec.name: spec for spec in SPECS}
@@ -99,7 +190,19 @@ def coerce(spec: SettingSpec, value: Any) -> Any:
             return False
         raise ValueError(value)
     if spec.type == "integer":
-        return int(value)
+        number = int(value)
+        if spec.minimum is not None and number < spec.minimum:
+            raise ValueError(value)
+        if spec.maximum is not None and number > spec.maximum:
+            raise ValueError(value)
+        return number
+    if spec.type == "group_list":
+        items = [item for item in str(value or "").split("|") if item]
+        if not all(item.isdigit() for item in items):
+            raise ValueError(value)
+        if not set(spec.mandatory) <= set(items):
+            raise ValueError(value)
+        return "|".join(items)
     if spec.type == "enum":
         if str(value) not in spec.choices:
             raise ValueError(value)

@@ -33,6 +33,7 @@ from worker.sandbox.models import (
     WebHook,
 )
 from worker.sandbox.site_settings import SPECS
+from worker.sandbox.state_chat import ChatOps
 from worker.sandbox.state_content import ContentOps
 from worker.sandbox.state_people import (
     PeopleOps,
@@ -45,7 +46,7 @@ from worker.sandbox.timeutil import system_now
 EventSink = Callable[[str, dict[str, Any], "Forum", dict[str, Any]], None]
 
 
-class Forum(PeopleOps, ContentOps):
+class Forum(PeopleOps, ContentOps, ChatOps):
     """Everything the sandbox knows. Thread-safe through ``lock``."""
 
     def __init__(
@@ -82,6 +83,7 @@ class Forum(PeopleOps, ContentOps):
         # One entry per ``show_emails=true`` listing (StaffActionLogger#log_show_emails).
         self.show_emails_log: list[tuple[str, int]] = []
         self.event_sink: EventSink | None = None
+        self._init_chat()
         self.on_setting_change: Callable[[str, Any], None] | None = None
         self._seed()
 

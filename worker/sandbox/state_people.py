@@ -216,6 +216,8 @@ class PeopleOps:
             for group in self.groups.values():
                 group.members.pop(user.id, None)
                 group.owners.discard(user.id)
+            for channel in self.chat_channels.values():
+                channel.memberships.pop(user.id, None)
             for ub_id in [k for k, ub in self.user_badges.items() if ub.user_id == user.id]:
                 del self.user_badges[ub_id]
             for key in [k for k, uid in self.user_api_keys.items() if uid == user.id]:
@@ -258,6 +260,10 @@ class PeopleOps:
                 group.members.setdefault(user.id, now)
                 if owners:
                     group.owners.add(user.id)
+            # chat plugin.rb, on(:user_added_to_group): Chat::AutoJoinChannels for the user
+            if self.chat_channels:
+                for user in users:
+                    self.chat_auto_join(user_id=user.id)
 
     # ── categories ─────────────────────────────────────────────────────────
     def create_category(

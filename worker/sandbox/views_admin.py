@@ -52,7 +52,7 @@ def site_settings(ctx: Ctx) -> Any:
                 "preview": None,
                 "secret": False,
                 "placeholder": None,
-                "mandatory_values": None,
+                "mandatory_values": "|".join(spec.mandatory) or None,
                 "requires_confirmation": None,
                 "type": spec.type,
             }
@@ -78,7 +78,14 @@ def update_site_setting(ctx: Ctx, name: str) -> Any:
         value = coerce(spec, ctx.params[name])
     except ValueError as exc:
         raise unprocessable(f"Value is invalid for {name}") from exc
+    if spec.type == "group_list":  # allow_any: false: only groups that exist
+        unknown = [g for g in str(value).split("|") if int(g) not in ctx.forum.groups]
+        if unknown:
+            raise unprocessable(f"Value is invalid for {name}")
     ctx.forum.settings[name] = value
+    if name == "chat_allowed_groups":  # chat plugin.rb: Jobs::Chat::AutoJoinUsers
+        ctx.forum.chat_auto_join()
+        ctx.forum.chat_auto_leave()
     if name == "max_admin_api_reqs_per_minute" and ctx.forum.on_setting_change:
         ctx.forum.on_setting_change(name, value)
     return None

@@ -142,6 +142,12 @@ def update(ctx: Ctx, category_id: int) -> Any:
     if moderating is not None:
         category.moderating_group_ids = forum.resolve_group_ids(moderating)
     forum.emit("category_updated", {"category": payloads.webhook_category(forum, category)})
+    # chat plugin.rb, on(:category_updated): its channel's members follow the permissions
+    channel = forum.category_channel(category.id)
+    if channel is not None:
+        if channel.auto_join_users:
+            forum.chat_auto_join(category_id=category.id)
+        forum.chat_auto_leave(category_id=category.id)
     return {"success": "OK", "category": payloads.category(forum, category, actor)}
 
 

@@ -337,6 +337,8 @@ def remove_members(ctx: Ctx, key: str) -> Any:
                 "user_removed_from_group",
                 {"group_user": {"group_id": group.id, "user_id": user.id}},
             )
+            # chat plugin.rb, on(:user_removed_from_group): Chat::AutoLeaveChannels
+            ctx.forum.chat_auto_leave(user_id=user.id)
         else:
             skipped.append(user.username)
     return {"success": "OK", "usernames": removed, "skipped_usernames": skipped}

@@ -100,13 +100,20 @@ class WebhookEmitter:
                 continue
             if not self._passes_filters(hook, context):
                 continue
-            self._enqueue(hook, event, EVENT_GROUP.get(event, event.split("_")[0]), body)
+            # The type a plugin's hooks are enqueued with (chat: ``:chat_message``), else
+            # the event's group.
+            event_type = context.get("event_type") or EVENT_GROUP.get(event, event.split("_")[0])
+            self._enqueue(hook, event, event_type, body)
 
     def ping(self, hook: WebHook) -> Delivery:
         return self._enqueue(hook, "ping", "ping", {"ping": "OK"})
 
     @staticmethod
     def _passes_filters(hook: WebHook, context: dict[str, Any]) -> bool:
+        if "category_id" in context:  # EmitWebHookEvent#category_webhook_invalid?
+            category_id = context["category_id"]
+            if hook.category_ids and (category_id is None or category_id not in hook.category_ids):
+                return False
         topic = context.get("topic")
         if topic is None:
             return True

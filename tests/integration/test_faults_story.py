@@ -4,13 +4,19 @@ run: nothing lost, nothing twice, no job dead-lettered."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.fault_story import Clock, Story, run_story
+from tests.support.fault_story import (
+    Clock,
+    Story,
+    assert_same_effects,
+    clean_run,
+    run_story,
+    story_forum,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -20,39 +26,17 @@ def clock() -> Clock:
     return Clock()
 
 
-def _forum(clock: Clock, seed: int = 0) -> Any:
-    from worker.sandbox import start_sandbox
-
-    return start_sandbox(port=0, api_key="fault-story-key", clock=clock, seed=seed)
-
-
 @pytest.fixture
-def clean(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Story]:
+def clean(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Story:
     """The clean run's effects (own forum, Redis flushed afterwards)."""
-    import redis
-
-    own_clock = Clock()
-    forum = _forum(own_clock)
-    try:
-        with monkeypatch.context() as patch:
-            story = run_story(forum, own_clock, redis_url, tmp_path / "clean", patch, Story())
-    finally:
-        forum.stop()
-    redis.Redis.from_url(redis_url).flushall()
-    assert story.effects and story.dead_letters == 0
-    yield story
+    return clean_run(redis_url, tmp_path, monkeypatch)
 
 
-def _compare(story: Story, clean: Story) -> None:
-    lost = clean.effects - story.effects
-    doubled = story.effects - clean.effects
-    assert not lost and not doubled, f"lost: {list(lost)}\ndoubled: {list(doubled)}"
-    assert story.strikes == clean.strikes
-    assert story.dead_letters == 0
+_compare = assert_same_effects
 
 
 def _run(story: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: Any) -> Story:
-    forum = _forum(clock, seed=19)
+    forum = story_forum(clock, seed=19)
     try:
         return run_story(forum, clock, redis_url, tmp_path / "faulty", monkeypatch, story)
     finally:

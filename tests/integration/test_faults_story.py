@@ -4,6 +4,7 @@ run: nothing lost, nothing twice, no job dead-lettered."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -68,15 +69,32 @@ def test_write_answers_lost_after_the_forum_committed_them_double_no_pm_or_post(
     _compare(done, clean)
 
 
-def test_a_forum_outage_across_the_friday_reminders_and_the_audit_ends_with_all_done_once(
+# The story's clock for an outage: one real second is five minutes of the forum's downtime,
+# and the worker's retry waits (DIAMOND_*_BACKOFF_MS, set by run_story) shrink alike.
+OUTAGE_COMPRESSION = 300
+
+
+def test_a_15_minute_forum_outage_across_the_reminders_and_the_audit_ends_with_all_done_once(
     clean: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A rebuild takes the forum offline for 10-15 minutes and its proxy answers 502 to
-    # every call; here the outage lasts 3 s of a story whose retries are compressed alike.
-    def outage(step: str, forum: Any) -> None:
-        if step in ("remind friday", "audit"):
-            rule = forum.add_fault("*:502=1")
-            threading.Timer(3.0, lambda: forum.faults.rules.remove(rule)).start()
+    """A rebuild takes the forum offline for 10-15 minutes and its proxy answers 502 to
+    every call: here from Monday's thread run, from Friday's reminders and from Tuesday's
+    audit, each for 15 minutes of the story's clock. Everything is done once."""
+    outages: list[float] = []
 
-    story = Story(on_step=outage)
-    _compare(_run(story, clock, redis_url, tmp_path, monkeypatch), clean)
+    def outage(step: str, forum: Any) -> None:
+        if step in ("open_threads", "remind friday", "audit"):
+            rule = forum.add_fault("*:502=1")
+            started = time.monotonic()
+            seconds = 15 * 60 / OUTAGE_COMPRESSION
+
+            def lift() -> None:
+                forum.faults.rules.remove(rule)
+                outages.append((time.monotonic() - started) * OUTAGE_COMPRESSION / 60)
+
+            threading.Timer(seconds, lift).start()
+
+    done = _run(Story(on_step=outage), clock, redis_url, tmp_path, monkeypatch)
+    assert len(outages) == 3 and min(outages) >= 15
+    assert done.injected > 0  # the forum did refuse calls meanwhile
+    _compare(done, clean)

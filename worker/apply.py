@@ -255,7 +255,9 @@ class Applier:
             # whole lease (which is only there for a run that died holding the claim).
             left = self.redis.pttl(claim_key)
             left = int(left) if left and left > 0 else CLAIM_RECHECK_MS
-            raise ActionBusy(done_key, max(100, min(left, CLAIM_RECHECK_MS)))
+            raise ActionBusy(
+                done_key, max(100, min(left, CLAIM_RECHECK_MS)), lease_left_ms=max(100, left)
+            )
         try:
             yield not self.redis.exists(done_key)
         finally:

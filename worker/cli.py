@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
+import time
 from collections.abc import Sequence
 
 from worker.logs import scrub, setup_logging
@@ -44,6 +46,13 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "whatif": "whatif",
 }
+
+
+# A command that meets a claim a worker holds on the same action (``ActionBusy``) runs
+# again after the wait the claim asks for, for this long in all, then says who is busy.
+# Safe: every write goes through the Applier, which skips what a run already did.
+BUSY_WAIT_SECONDS = 10.0
+_sleep = time.sleep
 
 
 def _load(name: str):
@@ -76,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(verbose=args.verbose)
     try:
         use_env_file()
-        return int(available[args.command].run(args) or 0)  # type: ignore[attr-defined]
+        return _run_waiting_for_claims(available[args.command], args)
     except SettingsError as exc:
         print(f"diamond {args.command}: settings problem:\n{exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -90,12 +99,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _run_waiting_for_claims(command: object, args: argparse.Namespace) -> int:
+    from worker.pipeline.idempotency import ActionBusy
+
+    waited = 0.0
+    while True:
+        try:
+            return int(command.run(args) or 0)  # type: ignore[attr-defined]
+        except ActionBusy as exc:
+            pause = max(0.1, exc.retry_after_ms / 1000)
+            if waited + pause > BUSY_WAIT_SECONDS:
+                raise
+            _sleep(pause)
+            waited += pause
+
+
+def busy_action(key: str) -> str:
+    """What a claim's key names, as a person reads it (``diamond:done:pm:welcome:7`` →
+    ``pm:welcome:7``)."""
+    from worker.apply import DONE_PREFIX, SHADOW_DONE_PREFIX
+    from worker.pipeline.idempotency import PREFIX as ONCE_PREFIX
+
+    for prefix in (DONE_PREFIX, SHADOW_DONE_PREFIX, ONCE_PREFIX, "diamond:"):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    return key.removesuffix(":lease").removesuffix(":claim")
+
+
 def explain(exc: BaseException) -> str | None:
     """One line for a failure an operator can fix (Redis, the forum, the key), else None."""
     import redis
 
     from worker.forum.errors import ForumError, ForumRejected, ForumUnavailable, RateLimited
+    from worker.pipeline.idempotency import ActionBusy
 
+    if isinstance(exc, ActionBusy):
+        return (
+            f"another Diamond process is doing {busy_action(exc.key)}; "
+            f"try again in {max(1, math.ceil(exc.lease_left_ms / 1000))} s"
+        )
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
         return redis_problem(exc)
     if isinstance(exc, RateLimited):

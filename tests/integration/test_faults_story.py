@@ -4,13 +4,20 @@ run: nothing lost, nothing twice, no job dead-lettered."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.fault_story import Clock, Story, run_story
+from tests.support.fault_story import (
+    Clock,
+    Story,
+    assert_same_effects,
+    clean_run,
+    run_story,
+    story_forum,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -20,39 +27,17 @@ def clock() -> Clock:
     return Clock()
 
 
-def _forum(clock: Clock, seed: int = 0) -> Any:
-    from worker.sandbox import start_sandbox
-
-    return start_sandbox(port=0, api_key="fault-story-key", clock=clock, seed=seed)
-
-
 @pytest.fixture
-def clean(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Story]:
+def clean(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Story:
     """The clean run's effects (own forum, Redis flushed afterwards)."""
-    import redis
-
-    own_clock = Clock()
-    forum = _forum(own_clock)
-    try:
-        with monkeypatch.context() as patch:
-            story = run_story(forum, own_clock, redis_url, tmp_path / "clean", patch, Story())
-    finally:
-        forum.stop()
-    redis.Redis.from_url(redis_url).flushall()
-    assert story.effects and story.dead_letters == 0
-    yield story
+    return clean_run(redis_url, tmp_path, monkeypatch)
 
 
-def _compare(story: Story, clean: Story) -> None:
-    lost = clean.effects - story.effects
-    doubled = story.effects - clean.effects
-    assert not lost and not doubled, f"lost: {list(lost)}\ndoubled: {list(doubled)}"
-    assert story.strikes == clean.strikes
-    assert story.dead_letters == 0
+_compare = assert_same_effects
 
 
 def _run(story: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: Any) -> Story:
-    forum = _forum(clock, seed=19)
+    forum = story_forum(clock, seed=19)
     try:
         return run_story(forum, clock, redis_url, tmp_path / "faulty", monkeypatch, story)
     finally:
@@ -84,15 +69,32 @@ def test_write_answers_lost_after_the_forum_committed_them_double_no_pm_or_post(
     _compare(done, clean)
 
 
-def test_a_forum_outage_across_the_friday_reminders_and_the_audit_ends_with_all_done_once(
+# The story's clock for an outage: one real second is five minutes of the forum's downtime,
+# and the worker's retry waits (DIAMOND_*_BACKOFF_MS, set by run_story) shrink alike.
+OUTAGE_COMPRESSION = 300
+
+
+def test_a_15_minute_forum_outage_across_the_reminders_and_the_audit_ends_with_all_done_once(
     clean: Story, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A rebuild takes the forum offline for 10-15 minutes and its proxy answers 502 to
-    # every call; here the outage lasts 3 s of a story whose retries are compressed alike.
-    def outage(step: str, forum: Any) -> None:
-        if step in ("remind friday", "audit"):
-            rule = forum.add_fault("*:502=1")
-            threading.Timer(3.0, lambda: forum.faults.rules.remove(rule)).start()
+    """A rebuild takes the forum offline for 10-15 minutes and its proxy answers 502 to
+    every call: here from Monday's thread run, from Friday's reminders and from Tuesday's
+    audit, each for 15 minutes of the story's clock. Everything is done once."""
+    outages: list[float] = []
 
-    story = Story(on_step=outage)
-    _compare(_run(story, clock, redis_url, tmp_path, monkeypatch), clean)
+    def outage(step: str, forum: Any) -> None:
+        if step in ("open_threads", "remind friday", "audit"):
+            rule = forum.add_fault("*:502=1")
+            started = time.monotonic()
+            seconds = 15 * 60 / OUTAGE_COMPRESSION
+
+            def lift() -> None:
+                forum.faults.rules.remove(rule)
+                outages.append((time.monotonic() - started) * OUTAGE_COMPRESSION / 60)
+
+            threading.Timer(seconds, lift).start()
+
+    done = _run(Story(on_step=outage), clock, redis_url, tmp_path, monkeypatch)
+    assert len(outages) == 3 and min(outages) >= 15
+    assert done.injected > 0  # the forum did refuse calls meanwhile
+    _compare(done, clean)

@@ -81,3 +81,65 @@ def test_rebuild_from_the_forum_matches_the_ledger_built_from_events(sandbox, re
         u: r.reasons for u, r in results_events.by_member.items()
     }
     assert results_forum.by_member["carol"].article == "missing"  # too short to count
+
+
+def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_events_did(
+    sandbox, redis_client, monkeypatch
+) -> None:
+    """A squad whose week had no thread yet: members posted their articles as topics of
+    their own and reviewed each other there; then the thread was opened. Rebuilt from the
+    forum, the ledger files those posts where live ingestion did (WeekPost.in_own_topic)."""
+    from tests.support.sandbox_squad import admin_client, squad_on_forum
+    from worker.membership import roster_cache
+
+    rules = shipped_rules()
+    client = admin_client(sandbox)
+    squad = squad_on_forum(
+        sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
+    )
+    roster = Roster((squad,))
+    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_: roster)
+    now = dt.datetime.now(dt.UTC)
+    week = week_of(now, rules.tz)
+    ann = client.as_user("ann").create_topic(
+        "安的本周文章:一件这周想明白的事", ARTICLE, squad.category_id
+    )
+    bob = client.as_user("bob").create_topic(
+        "鲍勃的本周文章:读书笔记与心得体会", ARTICLE, squad.category_id
+    )
+    posts = [
+        ann,
+        bob,
+        client.as_user("bob").create_post(ann["topic_id"], REVIEW),
+        client.as_user("ann").create_post(bob["topic_id"], REVIEW),
+    ]
+    for post in posts:
+        outcome = handle_post_event(
+            client, redis_client, rules, post["id"], "post_created", client.get_post(post["id"])
+        )
+        assert outcome == "recorded-early"
+    open_threads(client, redis_client, rules, roster, week)  # the posts' jobs ask for it
+    late = client.as_user("cat").create_post(Ledger(redis_client).threads(week)["sq-1"], ARTICLE)
+    handle_post_event(
+        client, redis_client, rules, late["id"], "post_created", client.get_post(late["id"])
+    )
+    ledger = Ledger(redis_client)
+
+    def filed() -> list[tuple[int, str, int | None, bool]]:
+        return [
+            (p.id, p.username, p.reply_to_post_number, p.in_own_topic)
+            for p in ledger.posts(week, "sq-1")
+        ]
+
+    from_events = filed()
+    assert sum(own for *_, own in from_events) == 4
+    results_events = evaluate(rules, gather(client, ledger, rules, roster, week))
+
+    redis_client.flushall()
+    rebuild(client, redis_client, rules, roster, week, now=now, restrike=False)
+
+    assert filed() == from_events
+    results_forum = evaluate(rules, gather(client, ledger, rules, roster, week))
+    assert {u: r.reasons for u, r in results_forum.by_member.items()} == {
+        u: r.reasons for u, r in results_events.by_member.items()
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -169,3 +170,42 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
     assert edited is not None and edited.units > short.units
     assert client.call_counts[TOPIC_READ] == 1  # to learn the first post's id
     assert client.call_counts[POST_READ] == 1
+
+
+def _queued_actors(redis_client, queue: str) -> list[str]:
+    bodies = redis_client.hvals(f"diamond:{queue}.msgs")
+    return sorted(json.loads(body)["actor_name"] for body in bodies)
+
+
+def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
+    sandbox, redis_url, redis_client, tmp_path, monkeypatch
+) -> None:
+    """A member writes before their squad's weekly thread exists (formed mid-week, or the
+    thread run lost to an outage): the post is recorded, and its job asks for the thread."""
+    from tests.support.pipeline import live_worker
+    from tests.support.sandbox_squad import admin_client, squad_on_forum
+    from worker.jobs import obligations
+    from worker.ledger import Ledger, weekly
+    from worker.pipeline.broker import setup_broker
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    setup_broker(redis_url)
+    client = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, client, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
+    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_: Roster((squad,)))
+    own = client.as_user("ann").create_topic(
+        "安的本周文章:一件这周想明白的事", "我的文章写在这里。" * 100, squad.category_id
+    )
+
+    posts.on_post.fn(own["id"], "post_created", {"author": "ann"})
+
+    assert _queued_actors(redis_client, "obligations") == [obligations.open_threads.actor_name]
+    [(week, _squad)] = [Ledger(redis_client).place_of(own["id"])]
+    assert _squad == "sq-1"
+
+    # Once the week has its thread, a post in it asks for nothing more.
+    redis_client.delete("diamond:obligations", "diamond:obligations.msgs")
+    thread = weekly.open_threads(client, redis_client, shipped_rules(), Roster((squad,)), week)
+    reply = client.as_user("bob").create_post(thread["sq-1"], "我的文章写在这里。" * 100)
+    posts.on_post.fn(reply["id"], "post_created", {"author": "bob"})
+    assert _queued_actors(redis_client, "obligations") == []

@@ -39,6 +39,9 @@ MEMBERS = ("alice", "bob", "carol", "dave")
 ARTICLE = "这是我本周的文章。" * 100
 REVIEW = "写得很好,我学到了很多。" * 12
 QUEUES = {"obligations", "posts", "notices"}
+# What a worker process of the story reads (``tests.support.crash_worker``).
+ROSTER_ENV = "DIAMOND_STORY_ROSTER"
+CLAIM_LEASE_ENV = "DIAMOND_STORY_CLAIM_LEASE_SECONDS"
 _MARK = re.compile(r"\s*<!-- diamond:[0-9a-f]+ -->")
 _IDS = re.compile(r"(?:https?://[\w.:-]+)?/t/[^\s)]*?\d+(/\d+)?")  # links name each run's port
 
@@ -63,6 +66,9 @@ class Story:
     copies: int = 1
     # Called before each step with its name; may switch faults on or off.
     on_step: Callable[[str, Any], None] | None = None
+    # Called once the step's jobs are enqueued, with the step's name and what runs them
+    # (``start_worker``'s handle): may kill workers or restart Redis while they run.
+    after_enqueue: Callable[[str, Any], None] | None = None
     dead_letters: int = 0
     injected: int = 0  # faults the forum injected after the members' posts
     effects: Counter[tuple[Any, ...]] = field(default_factory=Counter)
@@ -80,13 +86,30 @@ def _worker(broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
         worker.stop(timeout=10_000)
 
 
+def _busy(client: redis.Redis) -> int:
+    """Jobs queued, delayed or in flight (retries included); -1 while Redis is away."""
+    try:
+        busy = sum(client.llen(f"diamond:{q}") for q in QUEUES)
+        busy += sum(client.llen(f"diamond:{q}.DQ") for q in QUEUES)
+        busy += sum(client.scard(k) for k in client.scan_iter("diamond:__acks__.*"))
+    except (redis.ConnectionError, redis.TimeoutError):  # BusyLoadingError included
+        return -1
+    return busy
+
+
+def in_flight(client: redis.Redis) -> int:
+    """Jobs a worker has taken and not acknowledged yet (0 while Redis is away)."""
+    try:
+        return sum(client.scard(k) for k in client.scan_iter("diamond:__acks__.*"))
+    except (redis.ConnectionError, redis.TimeoutError):
+        return 0
+
+
 def _idle(client: redis.Redis, deadline: float) -> None:
     """Every queue, delay queue and in-flight set empty (retries included)."""
     quiet_since = None
     while time.monotonic() < deadline:
-        busy = sum(client.llen(f"diamond:{q}") for q in QUEUES)
-        busy += sum(client.llen(f"diamond:{q}.DQ") for q in QUEUES)
-        busy += sum(client.scard(k) for k in client.scan_iter("diamond:__acks__.*"))
+        busy = _busy(client)
         if busy == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since > 0.3:
@@ -111,7 +134,10 @@ def run_story(
     story: Story,
     *,
     timeout: float = 40.0,
+    start_worker: Callable[[dramatiq.Broker, Roster], Any] | None = None,
 ) -> Story:
+    """Tell the story; ``start_worker(broker, roster)`` is a context manager running the
+    jobs (default: a dramatiq worker in this process)."""
     live_worker(monkeypatch, forum, redis_url, tmp_path)
     # Retries come quickly here: the same policy, on a shorter clock.
     monkeypatch.setenv("DIAMOND_MIN_BACKOFF_MS", "20")
@@ -136,9 +162,7 @@ def run_story(
     category = admin.create_category("1组", slug="sq-1", permissions={"sq-1": 1})
     category_id = int(category.get("category", category)["id"])
     admin.create_category("Audit log", slug="audit-log", permissions={"staff": 1})
-    roster = Roster(
-        (Squad("sq-1", "1组", "2026-11", MEMBERS, "alice", None, group_id, category_id),)
-    )
+    roster = story_roster(group_id, category_id)
     monkeypatch.setattr(jobs, "roster_loader", lambda _client, _rules: roster)
     before = set(forum.forum.topics)
     deadline = time.monotonic() + timeout
@@ -149,13 +173,15 @@ def run_story(
         message = actor.message(*args, **kwargs)
         for _ in range(story.copies):  # at-least-once: the same message, delivered again
             broker.enqueue(message)
+        if story.after_enqueue is not None:
+            story.after_enqueue(name, running)
         _idle(rds, deadline)
 
     for fault in story.faults:
         forum.add_fault(fault)
     rules = runtime.rules()
     friday, monday = (reminder_id(r) for r in rules.obligations.reminders[::2])
-    with _worker(broker):
+    with (start_worker or (lambda b, _r: _worker(b)))(broker, roster) as running:
         step("open_threads", jobs.open_threads, scheduled_for=clock.set(16, 0, 5))
         thread = Ledger(rds).threads(W47)["sq-1"]
         saved = list(forum.faults.rules)
@@ -187,6 +213,41 @@ def run_story(
     story.strikes = Ledger(rds).histories(MEMBERS)
     runtime.reset()
     return story
+
+
+def story_roster(group_id: int, category_id: int) -> Roster:
+    """The story's one squad (the in-process story and a worker process build it alike)."""
+    return Roster((Squad("sq-1", "1组", "2026-11", MEMBERS, "alice", None, group_id, category_id),))
+
+
+def story_forum(clock: Clock, seed: int = 0) -> Any:
+    """A sandbox forum on a free port, on the story's clock."""
+    from worker.sandbox import start_sandbox
+
+    return start_sandbox(port=0, api_key="fault-story-key", clock=clock, seed=seed)
+
+
+def clean_run(redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Story:
+    """The story with no fault, on a forum of its own; Redis is flushed afterwards."""
+    own_clock = Clock()
+    forum = story_forum(own_clock)
+    try:
+        with monkeypatch.context() as patch:
+            story = run_story(forum, own_clock, redis_url, tmp_path / "clean", patch, Story())
+    finally:
+        forum.stop()
+    redis.Redis.from_url(redis_url).flushall()
+    assert story.effects and story.dead_letters == 0
+    return story
+
+
+def assert_same_effects(story: Story, clean: Story) -> None:
+    """Nothing lost, nothing twice, the same strikes, no job dead-lettered."""
+    lost = clean.effects - story.effects
+    doubled = story.effects - clean.effects
+    assert not lost and not doubled, f"lost: {list(lost)}\ndoubled: {list(doubled)}"
+    assert story.strikes == clean.strikes
+    assert story.dead_letters == 0
 
 
 def _effects(forum: Any, before: set[int]) -> Counter[tuple[Any, ...]]:

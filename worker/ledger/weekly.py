@@ -696,13 +696,22 @@ def rebuild(
         )
     start = since.start(rules.tz) - dt.timedelta(days=7)
     categories = list(by_category) + ([leave_id] if leave_id is not None else [])
+    thread_mode = rules.obligations.article.mode == "thread"
     for category_id in categories:
-        for row in client.iter_category_topics(category_id):
-            created = row.get("created_at")
-            if not created:
-                continue
-            row = {"category_id": category_id, **row}
-            info = classify_topic(rules, row, by_category, leave_id)
+        rows = [
+            ({"category_id": category_id, **row}, classify_topic(rules, row, by_category, leave_id))
+            for row in client.iter_category_topics(category_id)
+            if row.get("created_at")
+        ]
+        opened = {
+            info.week: parse_time(str(row["created_at"]))
+            for row, info in rows
+            if info.kind == "thread" and info.week
+        }
+        for row, info in rows:
+            created = row["created_at"]
+            if info.kind == "other" and thread_mode and category_id in by_category:
+                info = _own_topic(rules, by_category[category_id], parse_time(str(created)), opened)
             if info.kind == "other" or (info.week is not None and info.week < since):
                 continue
             if info.kind == "leave" and parse_time(str(created)) < start:
@@ -715,6 +724,8 @@ def rebuild(
                 ledger.record_topic(topic_id, info)
                 report.topics += 1
             for post in client.iter_topic_posts(topic_id):
+                if info.kind == "article" and thread_mode and _by_diamond(client, post):
+                    continue  # as live ingestion: Diamond's own words are no article
                 outcome = ingest_post(ledger, rules, post, info)
                 report.posts += outcome == "recorded"
                 report.leave += outcome == "leave"
@@ -723,6 +734,19 @@ def rebuild(
             client, redis_client, rules, roster, since, now=now, live=live
         )
     return report
+
+
+def _own_topic(
+    rules: Rules, squad: Squad, created: dt.datetime, opened: Mapping[Week, dt.datetime]
+) -> TopicInfo:
+    """A topic of a member's own in a squad's category is that week's article topic when it
+    was opened before the week's thread (``topic_info`` files it so at its first event,
+    while the ledger has no thread for the week); otherwise it is nothing to the ledger."""
+    week = week_of(created, rules.tz)
+    thread_at = opened.get(week)
+    if thread_at is None or created < thread_at:
+        return TopicInfo("article", week, squad.slug)
+    return TopicInfo("other")
 
 
 def restrike_weeks(

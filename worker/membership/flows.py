@@ -428,7 +428,7 @@ def form_squads(
     if plan is None:
         plan = _plan_formation(client, store, rules, cohort)
         if live and plan.changed:
-            store.record_formation(plan)
+            plan = store.record_formation(plan)  # another run's, if it recorded first
     audit = gather.category_ids(client).get(rules.community.categories.audit_log)
     acts = squad_actions(rules, plan, audit_category_id=audit, languages=store.languages())
     report = Applier(client, redis_client, live=live, rules=rules).apply(acts)

@@ -310,17 +310,19 @@ class MembershipStore:
         pipe.hdel(PREFIX + "formations", cohort)
         pipe.execute()
 
-    def record_formation(self, plan: SquadPlan) -> None:
+    def record_formation(self, plan: SquadPlan) -> SquadPlan:
         """Keep a cohort's squad plan before acting on it: a retry finishes *this* split.
+        Returns the plan in force: the one recorded first.
 
         Planning again after some squads were filled would see them as existing squads
-        and place the rest as late graduates, i.e. a different split.
+        and place the rest as late graduates, i.e. a different split. So the record is
+        claimed (``HSETNX``): a run delivered twice at once that planned while the other
+        was already creating groups carries out the other's plan, not its own.
         """
-        self.redis.hset(
-            PREFIX + "formations",
-            plan.cohort,
-            json.dumps(encode_value(asdict(plan)), ensure_ascii=False),
-        )
+        doc = json.dumps(encode_value(asdict(plan)), ensure_ascii=False)
+        if self.redis.hsetnx(PREFIX + "formations", plan.cohort, doc):
+            return plan
+        return self.formation(plan.cohort) or plan
 
     def formation(self, cohort: str) -> SquadPlan | None:
         """The plan recorded for ``cohort`` whose writes are not all done yet."""

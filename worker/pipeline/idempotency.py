@@ -36,10 +36,12 @@ return 0
 class ActionBusy(Exception):
     """Another run of the same action holds its lease right now."""
 
-    def __init__(self, key: str, retry_after_ms: int) -> None:
+    def __init__(self, key: str, retry_after_ms: int, *, lease_left_ms: int | None = None) -> None:
         super().__init__(f"action {key!r} is being done by another run")
         self.key = key
         self.retry_after_ms = retry_after_ms
+        # How long the other run's claim may still last (at most): a person is told this.
+        self.lease_left_ms = retry_after_ms if lease_left_ms is None else lease_left_ms
 
 
 def already_done(client: redis.Redis, key: str) -> bool:

@@ -798,7 +798,9 @@ class ForumClient:
             "basic_group", {}
         )
 
-    def update_group(self, group_id: int, *, reason: str | None = None, **attrs: Any) -> Any:
+    def update_group(
+        self, group_id: int, *, reason: str | None = None, **attrs: Any
+    ) -> dict[str, Any]:
         return self._call(
             "PUT", "/groups/{id}.json", id=group_id, json={"group": attrs}, reason=reason
         )
@@ -1295,7 +1297,7 @@ class ForumClient:
         revoking and ``badge_id``) plus the side-loaded ``badges``."""
         return self._call("GET", "/user-badges/{username}.json", username=username)
 
-    def revoke_user_badge(self, user_badge_id: int, *, reason: str | None = None) -> dict:
+    def revoke_user_badge(self, user_badge_id: int, *, reason: str | None = None) -> dict[str, Any]:
         return self._delete_idempotent(
             "/user_badges/{id}.json", f"user badge {user_badge_id}", reason, id=user_badge_id
         )
@@ -1307,7 +1309,9 @@ class ForumClient:
         rows = self._call("GET", "/admin/site_settings.json").get("site_settings") or []
         return {row["setting"]: row.get("value") for row in rows if "setting" in row}
 
-    def set_site_setting(self, name: str, value: Any, *, reason: str | None = None) -> Any:
+    def set_site_setting(
+        self, name: str, value: Any, *, reason: str | None = None
+    ) -> dict[str, Any]:
         """``PUT /admin/site_settings/{name}.json {name: value}`` (the body key is the name)."""
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -1336,8 +1340,9 @@ class ForumClient:
             if not items or total is None or len(hooks) >= total:
                 return hooks
 
-    def webhook_event_types(self) -> Any:
-        """``extras.grouped_event_types`` (ids differ between versions: never hard-code them)."""
+    def webhook_event_types(self) -> dict[str, Any] | list[Any]:
+        """``extras.grouped_event_types`` (``{group: [types]}``), or ``event_types`` (a list)
+        on older forums; ids differ between versions: never hard-code them."""
         extras = self._webhooks_page(0).get("extras") or {}
         return extras.get("grouped_event_types") or extras.get("event_types") or {}
 

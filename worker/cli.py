@@ -57,8 +57,8 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in available.items():
-        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)  # type: ignore[attr-defined]
-        module.configure(sub_parser)  # type: ignore[attr-defined]
+        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)  # type: ignore[attr-defined]  # a command module declares HELP
+        module.configure(sub_parser)  # type: ignore[attr-defined]  # and configure()
     return parser
 
 
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(verbose=args.verbose)
     try:
         use_env_file()
-        return int(available[args.command].run(args) or 0)  # type: ignore[attr-defined]
+        return int(available[args.command].run(args) or 0)
     except SettingsError as exc:
         print(f"diamond {args.command}: settings problem:\n{exc}", file=sys.stderr)
         return EXIT_ERROR

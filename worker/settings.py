@@ -168,7 +168,7 @@ def load_settings(**overrides: object) -> Settings:
     if dotenv is not None and not dotenv.is_file():
         raise SettingsError(f"{ENV_FILE_VAR}: {dotenv} is not a file")
     try:
-        settings = Settings(_env_file=dotenv, **overrides)  # type: ignore[arg-type,call-arg]
+        settings = Settings(_env_file=dotenv, **overrides)  # type: ignore[arg-type,call-arg]  # pydantic-settings' init kwargs
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

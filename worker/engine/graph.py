@@ -112,7 +112,7 @@ class PostIndex:
     def resolved(self) -> list[Resolved]:
         """Each post with whom it answers and quotes, resolved once and kept (cheap reuse)."""
         if self._resolved is None:
-            out = []
+            out: list[Resolved] = []
             append = out.append
             by_ref = self.by_ref
             new = tuple.__new__  # skips NamedTuple's Python-level __new__

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import redis
@@ -52,6 +52,7 @@ from worker.forum.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimit
 from worker.logs import MASK, register_secret, scrub
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 OnLimit = Literal["raise", "wait"]
 Timeout = tuple[float, float]
@@ -138,7 +139,7 @@ def _slug_paths(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
     return {category_id: path(category_id) for category_id in by_id}
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -1188,7 +1189,7 @@ class ForumClient:
         loaded = {p["id"]: p for p in stream.get("posts") or [] if "id" in p}
         ids: list[int] = stream.get("stream") or list(loaded)
         missing = [i for i in ids if i not in loaded]
-        for chunk in _chunks(missing, TOPIC_POSTS_CHUNK):  # type: ignore[arg-type]
+        for chunk in _chunks(missing, TOPIC_POSTS_CHUNK):
             page = self._call(
                 "GET", "/t/{id}/posts.json", id=topic_id, params={"post_ids[]": chunk}
             )

@@ -99,7 +99,8 @@ def diamond_actor(
         failures = cfg.max_retries if max_retries is None else max_retries
         window = float(options.get("retry_window_seconds", cfg.retry_window_seconds))
         wrapped = _with_error_mapping(func, name, failures, window)
-        return dramatiq.actor(
+        # dramatiq's overloads type no **options next to the function; they are its own.
+        return dramatiq.actor(  # type: ignore[call-overload]
             wrapped,
             actor_name=name,
             queue_name=queue,
@@ -144,7 +145,7 @@ def _with_error_mapping(func: F, name: str, max_retries: int, window_seconds: fl
             _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
             raise
 
-    return run  # type: ignore[return-value]
+    return run  # type: ignore[return-value]  # wraps func: same signature
 
 
 def _message_options() -> dict[str, Any]:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench lock clean
+.PHONY: demo test lint typecheck format bench lock clean
 
 # requirements.lock pins every package at the versions last tested; the image uses it too.
 $(STAMP): pyproject.toml requirements.lock
@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/diamond demo
 
-test: $(STAMP) lint
+test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check worker tests bench
 	$(BIN)/ruff format --check worker tests bench
+
+# Settings in pyproject.toml ([tool.mypy]).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix worker tests bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from tests.support.sandbox_api import Api
     from worker.sandbox import RunningSandbox
     from worker.sandbox.server import Sandbox
+
+# Tests replay weeks on the simulated clock, as the demo does (off in production).
+os.environ.setdefault("DIAMOND_SIMULATED_CLOCK", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

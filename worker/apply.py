@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -42,6 +42,9 @@ from worker.forum.links import absolute_links
 from worker.membership.roster_cache import forget_roster
 from worker.pipeline.idempotency import ActionBusy
 from worker.rules.models import SHADOW_TEMPLATE, Rules
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +175,12 @@ class Applier:
     """
 
     def __init__(
-        self, client: Any, redis_client: redis.Redis, *, live: bool, rules: Rules | None = None
+        self,
+        client: ForumClient,
+        redis_client: redis.Redis,
+        *,
+        live: bool,
+        rules: Rules | None = None,
     ) -> None:
         if not live and rules is None:
             raise TypeError("shadow mode needs the rules: its writes say so in their words")
@@ -354,7 +362,7 @@ class Applier:
             name: absolute_links(getattr(action, name), base)
             for name in _TEXT_FIELDS.get(action.kind, ())
         }
-        return dataclasses.replace(action, **fields) if fields else action
+        return dataclasses.replace(action, **fields) if fields else action  # type: ignore[arg-type]  # text fields only
 
     def marked_for_shadow(self, action: a.Action) -> a.Action:
         """The action with its text wrapped in ``shadow_mode`` (default language: staff

@@ -66,8 +66,8 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in available.items():
-        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)  # type: ignore[attr-defined]
-        module.configure(sub_parser)  # type: ignore[attr-defined]
+        sub_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)  # type: ignore[attr-defined]  # a command module declares HELP
+        module.configure(sub_parser)  # type: ignore[attr-defined]  # and configure()
     return parser
 
 

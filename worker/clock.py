@@ -3,16 +3,24 @@
 In production it is the system clock. The demo and end-to-end tests replay
 weeks in minutes by setting a simulated time in Redis (``set_simulated_now``);
 every process that shares the Redis (receiver, workers, scheduler) then sees
-the same simulated ``now``.
+the same simulated ``now``. That key is honoured only when the setting
+``DIAMOND_SIMULATED_CLOCK`` is on (the demo, ``diamond sandbox`` and tests turn it
+on): in production a stray key moves nothing, and is warned about once.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import redis
 
+from worker.settings import SIMULATED_CLOCK_VAR, simulated_clock_setting
+
+log = logging.getLogger(__name__)
+
 SIMULATED_NOW_KEY = "diamond:clock:simulated-now"
+_warned = False  # the stray-key warning is given once per process
 
 
 def system_now() -> datetime:
@@ -20,11 +28,22 @@ def system_now() -> datetime:
 
 
 def now(redis_client: redis.Redis | None = None) -> datetime:
-    """The simulated time if one is set in Redis, else the system time (aware, UTC)."""
-    if redis_client is not None:
+    """The simulated time if the setting is on and one is set in Redis, else the system
+    time (aware, UTC)."""
+    global _warned
+    if redis_client is None:
+        return system_now()
+    if simulated_clock_setting():
         value = redis_client.get(SIMULATED_NOW_KEY)
         if value:
             return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
+    elif not _warned and redis_client.exists(SIMULATED_NOW_KEY):
+        _warned = True
+        log.warning(
+            "Redis holds a simulated time (%s) but %s is off: using the system clock",
+            SIMULATED_NOW_KEY,
+            SIMULATED_CLOCK_VAR,
+        )
     return system_now()
 
 

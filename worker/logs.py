@@ -39,14 +39,14 @@ class SecretFilter(logging.Filter):
         return True
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream
     it was at set-up (which a test harness or a daemon may have closed since)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]  # logging declares it a plain attribute
+    @property  # logging declares it a plain attribute
     def stream(self) -> TextIO:
         return sys.stderr
 

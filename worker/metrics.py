@@ -184,5 +184,5 @@ def exposition(client: redis.Redis, queues: Iterable[str] = ()) -> tuple[bytes, 
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SiteCollector(client, queues))  # type: ignore[arg-type]
+    registry.register(SiteCollector(client, queues))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -14,13 +14,14 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.logs import register_secret
 
 ENV_PREFIX = "DIAMOND_"
 ENV_FILE_VAR = "DIAMOND_ENV_FILE"
+SIMULATED_CLOCK_VAR = "DIAMOND_SIMULATED_CLOCK"
 
 
 def env_file() -> Path | None:
@@ -85,6 +86,9 @@ class Settings(BaseSettings):
     # demo shorten it, against a sandbox whose window is compressed the same way.
     api_window_seconds: float = Field(default=60.0, gt=0, le=3600)
     mode: Mode = Mode.SHADOW
+    # The demo's simulated clock (a time kept in Redis) is honoured only when this is on:
+    # the demo, `diamond sandbox` and tests set it; production never does.
+    simulated_clock: bool = False
 
     @field_validator("forum_url", "forum_public_url")
     @classmethod
@@ -135,13 +139,36 @@ def _plain(value: object) -> str:
     return str(value or "")
 
 
+def simulated_clock_setting() -> bool:
+    """``DIAMOND_SIMULATED_CLOCK`` (``Settings.simulated_clock``), read afresh from the
+    environment, else from the settings file, as ``load_settings`` would: ``clock.now``
+    asks on every call, and building all the settings there would be wasted work."""
+    raw = os.environ.get(SIMULATED_CLOCK_VAR)
+    if raw is None:
+        dotenv = env_file()
+        if dotenv is None or not dotenv.is_file():
+            return False
+        from dotenv import dotenv_values
+
+        raw = dotenv_values(dotenv).get(SIMULATED_CLOCK_VAR)
+    if raw is None or not raw.strip():
+        return False
+    try:
+        return bool(_BOOL.validate_python(raw.strip()))
+    except ValidationError:
+        raise SettingsError(f"{SIMULATED_CLOCK_VAR}: not a boolean") from None
+
+
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; errors name the variable, never its value."""
     dotenv = env_file()
     if dotenv is not None and not dotenv.is_file():
         raise SettingsError(f"{ENV_FILE_VAR}: {dotenv} is not a file")
     try:
-        settings = Settings(_env_file=dotenv, **overrides)  # type: ignore[arg-type,call-arg]
+        settings = Settings(_env_file=dotenv, **overrides)  # type: ignore[arg-type,call-arg]  # pydantic-settings' init kwargs
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

@@ -424,9 +424,18 @@ def test_failed_calls_are_counted_too(rsps, client) -> None:
     assert client.call_counts["GET /admin/badges.json"] == 1
 
 
-def test_pydiscourse_wrappers_go_through_the_same_door(rsps, client) -> None:
+def test_callers_see_only_the_typed_methods_not_pydiscourse_wrappers(client) -> None:
+    from pydiscourse import DiscourseClient
+
+    wrappers = {name for name in dir(DiscourseClient) if not name.startswith("_")}
+    leaked = {name for name in wrappers if hasattr(client, name)} - set(vars(ForumClient))
+    assert not isinstance(client, DiscourseClient)
+    assert leaked == set()
+
+
+def test_pydiscourse_underneath_goes_through_the_same_door(rsps, client) -> None:
     rsps.add("GET", f"{BASE}/users/alice.json", json={"user": {"id": 4, "username": "alice"}})
-    assert client.user("alice") == {"id": 4, "username": "alice"}
+    assert client._library.user("alice") == {"id": 4, "username": "alice"}
     assert client.call_counts == {"GET /users/{username}.json": 1}
     assert rsps.calls[0].request.headers["Api-Key"] == KEY
     assert rsps.calls[0].request.req_kwargs["timeout"] == (3.05, 30)

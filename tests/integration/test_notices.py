@@ -18,6 +18,7 @@ import pytest
 import worker.jobs.notices as notice_jobs
 from tests.support.pipeline import create_audit_log, diamond_topics, live_worker, wait_for
 from worker.engine.notices import Notice, plan_notice
+from worker.errors import NeedsHuman
 from worker.forum.errors import ForumRejected
 from worker.pipeline import health, notices, runtime
 from worker.pipeline.broker import setup_broker
@@ -32,6 +33,11 @@ QUEUE = "notices-test"
 @diamond_actor(queue=QUEUE, time_limit=30, max_retries=0)
 def always_refused(name: str) -> None:
     raise ForumRejected("no such group", status=422, path="PUT /groups/{id}/members.json")
+
+
+@diamond_actor(queue=QUEUE, time_limit=30, max_retries=3)
+def finds_a_double_placement(cohort: str) -> None:
+    raise NeedsHuman(f"cohort {cohort}: @amy is in sq-1 and sq-2")
 
 
 @pytest.fixture
@@ -81,6 +87,19 @@ def test_jobs_that_give_up_make_one_notice_per_window_then_a_reply(
     assert len(audit_topics(sandbox, staff_log)) == 1  # a reply, not a second topic
     reply = posts_of(sandbox, topic)[1]
     assert "always_refused('carol')" in reply and "另有 1 次" in reply
+
+
+def test_a_job_that_needs_a_human_is_told_once_as_such_not_as_a_job_that_gave_up(
+    sandbox, redis_client, staff_log
+):
+    finds_a_double_placement.send("2026-03")
+    wait_for(lambda: audit_topics(sandbox, staff_log), "the notice")
+    time.sleep(0.5)  # room for a second, "jobs gave up" notice, were one raised
+    [topic] = audit_topics(sandbox, staff_log)
+    assert topic.title.startswith("Diamond:有任务停下,需要人来处理")
+    [body] = posts_of(sandbox, topic)
+    assert "finds_a_double_placement('2026-03')" in body and "@amy is in sq-1 and sq-2" in body
+    assert redis_client.hlen(f"diamond:{QUEUE}.XQ.msgs") == 1
 
 
 def test_a_broken_rule_edit_is_told_once_with_file_line_col_in_shadow_mode_too(

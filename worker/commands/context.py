@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def forum_context(roster_loader: Callable[..., Any]) -> tuple[Any, Any, Any, Any, Any] | None:
+def forum_context(
+    roster_loader: Callable[..., Any] | None,
+) -> tuple[Any, Any, Any, Any, Any] | None:
     """(client, redis, rules, settings, roster loader), or None after printing why not."""
     import redis
 

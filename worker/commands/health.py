@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
+from worker.redis_text import text
 from worker.settings import load_settings
 
 HELP = "health of the worker, scheduler or receiver (exit 0 healthy, 1 not): compose checks"
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     healthy = True
     for key, raw in records.items():
         role = key.removeprefix(PREFIX).split(":", 1)[0]
-        record = {k.decode(): v.decode() for k, v in raw.items()}
+        record = {text(k): text(v) for k, v in raw.items()}
         verdict = judge(record, role, now, args.max_age)
         healthy = healthy and verdict.healthy
         print(f"[{key.removeprefix(PREFIX)}] " + "; ".join(verdict.lines))

@@ -190,7 +190,9 @@ def _records(world: Any, redis_url: str | None):
 
 def _clock_of(redis_client: Any):
     from worker import clock
+    from worker.settings import SIMULATED_CLOCK_VAR
 
+    os.environ[SIMULATED_CLOCK_VAR] = "1"  # a saved world's time is the simulated clock
     return lambda: clock.now(redis_client)
 
 
@@ -207,6 +209,7 @@ def _env_file(base_url: str, api_key: str, redis_client: Any, world: Any) -> Pat
         "DIAMOND_API_USERNAME": "system",
         "DIAMOND_REDIS_URL": _url_of(redis_client),
         "DIAMOND_MODE": world.meta.get("mode", "live"),
+        "DIAMOND_SIMULATED_CLOCK": "1",  # the world's time is the simulated clock
     }
     if world.meta.get("rules_dir"):
         values["DIAMOND_RULES_DIR"] = world.meta["rules_dir"]

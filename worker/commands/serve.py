@@ -104,7 +104,7 @@ def run_gunicorn(
     # The workers are forked from this process: they inherit the class attribute.
     BufferedThreadWorker.read_timeout = read_timeout
 
-    class ReceiverApplication(BaseApplication):  # type: ignore[misc]
+    class ReceiverApplication(BaseApplication):
         def load_config(self) -> None:
             options = {
                 "bind": bind,

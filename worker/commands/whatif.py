@@ -23,10 +23,13 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.engine.weeks import Week
 from worker.rules.models import Rules
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 HELP = "rehearse a rule change on recorded weeks: who would be judged differently, and why"
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _audit(
     args: argparse.Namespace,
-    client: Any,
+    client: ForumClient,
     redis_client: Any,
     current: Rules,
     proposed: Rules,

@@ -7,8 +7,8 @@ descriptions without the ownership marker).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -16,8 +16,11 @@ from worker.config_sync.desired import Desired
 from worker.config_sync.ownership import read_mark
 from worker.config_sync.plan import Existing, ForumState
 
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
-def read_actual(client: Any, desired: Desired | None = None) -> ForumState:
+
+def read_actual(client: ForumClient, desired: Desired | None = None) -> ForumState:
     """One consistent read of everything the sync manages.
 
     Category details (permissions, moderating groups) need one call per category, so
@@ -53,7 +56,7 @@ def owned_ids(existing: Iterable[Existing]) -> dict[str, int]:
     return ids
 
 
-def user_field_ids(client: Any) -> dict[str, int]:
+def user_field_ids(client: ForumClient) -> dict[str, int]:
     """``{key: id}`` of Diamond's user fields (``referrer`` → 3): how the rules find them."""
     return owned_ids(user_field(f) for f in client.list_user_fields())
 
@@ -115,8 +118,8 @@ def group(data: Mapping[str, Any]) -> Existing:
 
 
 def _categories(
-    client: Any,
-    categories: list[Mapping[str, Any]],
+    client: ForumClient,
+    categories: Sequence[Mapping[str, Any]],
     group_names: Mapping[int, str],
     *,
     interesting: set[str],

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -36,6 +36,9 @@ from worker.config_sync.plan import (
 )
 from worker.config_sync.safety import check_safety
 from worker.forum.errors import ForumError, ForumRejected, ForumUnavailable, RateLimited
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class SyncReport:
         return not self.final_plan.changes
 
 
-def apply_plan(client: Any, plan: Plan, state: ForumState) -> list[Change]:
+def apply_plan(client: ForumClient, plan: Plan, state: ForumState) -> list[Change]:
     """Run every change in order; stop at the first forum error (``ApplyFailed``)."""
     runner = _Runner(client, state)
     done: list[Change] = []
@@ -78,7 +81,7 @@ def apply_plan(client: Any, plan: Plan, state: ForumState) -> list[Change]:
 
 
 def sync(
-    client: Any,
+    client: ForumClient,
     desired: Desired,
     *,
     force: bool = False,
@@ -139,10 +142,17 @@ def _wait_for(error: ForumError, backoff: float) -> float:
     return backoff
 
 
+def _forum_id(change: Change) -> int:
+    """The forum id an update or delete acts on (the plan sets it for every such change)."""
+    if change.id is None:
+        raise ValueError(f"{change.kind} {change.resource} {change.key}: no forum id")
+    return int(change.id)
+
+
 class _Runner:
     """Turns one ``Change`` into one client call, resolving names to forum ids."""
 
-    def __init__(self, client: Any, state: ForumState) -> None:
+    def __init__(self, client: ForumClient, state: ForumState) -> None:
         self.client = client
         self.event_types = dict(state.event_types)
         self.group_ids = {g.natural_key: g.id for g in state.groups}
@@ -168,7 +178,7 @@ class _Runner:
         if change.kind is Kind.CREATE:
             self.client.create_user_field(reason=reason, **attrs)
         else:
-            self.client.update_user_field(change.id, reason=reason, **attrs)
+            self.client.update_user_field(_forum_id(change), reason=reason, **attrs)
 
     def _group(self, change: Change, reason: str) -> None:
         attrs = dict(change.desired)
@@ -183,8 +193,8 @@ class _Runner:
             else:  # the answer lacked the id: look it up for categories that name the group
                 self.group_ids[name] = int(self.client.get_group(name)["id"])
         else:
-            self.client.update_group(change.id, reason=reason, **attrs)
-            self.group_ids[attrs["name"]] = int(change.id)  # type: ignore[arg-type]
+            self.client.update_group(_forum_id(change), reason=reason, **attrs)
+            self.group_ids[attrs["name"]] = _forum_id(change)
 
     def _category(self, change: Change, reason: str) -> None:
         attrs = dict(change.desired)
@@ -200,7 +210,7 @@ class _Runner:
         else:
             if parent is None:
                 attrs.pop("parent_category_id")  # None would be dropped by the client anyway
-            result = self.client.update_category(change.id, reason=reason, **attrs)
+            result = self.client.update_category(_forum_id(change), reason=reason, **attrs)
         self._describe_category(result, attrs["description"], change.key, reason)
 
     def _describe_category(
@@ -231,7 +241,7 @@ class _Runner:
             name, tier = attrs.pop("name"), attrs.pop("badge_type_id")
             self.client.create_badge(name, tier, reason=reason, **attrs)
         else:
-            self.client.update_badge(change.id, reason=reason, **attrs)
+            self.client.update_badge(_forum_id(change), reason=reason, **attrs)
 
     def _webhook(self, change: Change, reason: str) -> None:
         attrs = dict(change.desired)
@@ -248,7 +258,11 @@ class _Runner:
                 self.client.create_webhook(url, secret_text, ids, reason=reason, **attrs)
             else:
                 self.client.update_webhook(
-                    change.id, reason=reason, secret=secret_text, event_type_ids=ids, **attrs
+                    _forum_id(change),
+                    reason=reason,
+                    secret=secret_text,
+                    event_type_ids=ids,
+                    **attrs,
                 )
         except ForumRejected as exc:
             refused = WebhookUrlRefused.from_rejection(exc, url)

@@ -474,7 +474,8 @@ def badge_specs(badges: Iterable[Any], *, grouping: str = "community") -> tuple[
                 # one text on the forum: the first language written (the default's)
                 description=in_language(badge.description, None),
                 # a per-badge grouping in the rules wins over the sync default
-                badge_grouping_id=getattr(badge, "grouping", None) or grouping,
+                # a name here: the field's validator turns it into the grouping's id
+                badge_grouping_id=getattr(badge, "grouping", None) or grouping,  # type: ignore[arg-type]  # see above
                 # grants come from Diamond with a post as reason; members may not pick them
                 allow_title=False,
                 multiple_grant=False,
@@ -506,7 +507,8 @@ def _load_file(
 
 
 def _duplicates(index: LocationIndex, where: str, items: Sequence[Any]) -> list[Problem]:
-    problems, seen = [], {}
+    problems: list[Problem] = []
+    seen: dict[Any, int] = {}
     for position, item in enumerate(items):
         if item.key in seen:
             problems.append(
@@ -561,7 +563,7 @@ def _has_cycle(slug: str, slugs: Mapping[str, CategorySpec]) -> bool:
         if slug in seen:
             return True
         seen.add(slug)
-        slug = slugs[slug].parent  # type: ignore[assignment]
+        slug = slugs[slug].parent  # type: ignore[assignment]  # None ends the loop
     return False
 
 
@@ -591,7 +593,7 @@ def _webhook(
         payload_url=receiver_url,
         secret=SecretStr(secret),
         events=hook.events,
-        content_type=hook.content_type,  # type: ignore[arg-type]
+        content_type=hook.content_type,  # type: ignore[arg-type]  # validated by the field
         active=hook.active,
         verify_certificate=hook.verify_certificate,
     )

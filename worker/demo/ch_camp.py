@@ -11,6 +11,7 @@ graduates join them after their extension.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from worker.demo.context import Demo
@@ -45,12 +46,16 @@ def schedule_camp(demo: Demo) -> None:
     demo.agenda.at(demo.day(0, *WELCOME_TIME), "welcomes", lambda: _welcomes(demo))
     demo.agenda.at(demo.day(1, *REPLY_TIME), "camp replies", lambda: _replies(demo, "diligent"))
     for n in FIRST_CHECKINS:
-        demo.agenda.at(demo.day(n, CHECKIN_HOUR), "check-ins", lambda n=n: _checkins(demo, n))
+        demo.agenda.at(
+            demo.day(n, CHECKIN_HOUR), "check-ins", functools.partial(_checkins, demo, n)
+        )
     demo.agenda.at(first_verdict, "camp verdicts", lambda: _first_verdicts(demo))
     # The extension: the slow catch up, the absent stay away.
     demo.agenda.at(demo.day(days + 1, *REPLY_TIME), "camp replies", lambda: _replies(demo, "slow"))
     for n in EXTENSION_CHECKINS:
-        demo.agenda.at(demo.day(n, CHECKIN_HOUR), "check-ins", lambda n=n: _checkins(demo, n))
+        demo.agenda.at(
+            demo.day(n, CHECKIN_HOUR), "check-ins", functools.partial(_checkins, demo, n)
+        )
     demo.agenda.at(second_verdict, "extension verdicts", lambda: _second_verdicts(demo))
 
 

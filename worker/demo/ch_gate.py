@@ -17,6 +17,7 @@ with a disposable address, deletes the rest.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from datetime import timedelta
@@ -116,7 +117,7 @@ def schedule_applications(demo: Demo) -> None:
 
     demo.agenda.at(demo.day(0, WAVE_HOURS[0]), "applications", header, order=0)
     for hour, wave in zip(WAVE_HOURS, waves, strict=True):
-        demo.agenda.at(demo.day(0, hour), "sign-ups", lambda w=wave: _sign_up(demo, w))
+        demo.agenda.at(demo.day(0, hour), "sign-ups", functools.partial(_sign_up, demo, wave))
     late = [a for a in demo.cast.applicants if a.confirms == "late"]
     demo.agenda.at(demo.day(0, *LATE_CONFIRM), "late confirmations", lambda: _confirm(demo, late))
     demo.agenda.at(demo.day(0, *LAST_WAVE), "sign-ups", lambda: _sign_up(demo, last))

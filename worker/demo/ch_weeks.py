@@ -107,6 +107,7 @@ def _thread(demo: Demo, squad: str, week: int) -> int | None:
     from worker.ledger.store import Ledger
 
     iso = demo.week_monday(week).isocalendar()
+    assert demo.stack.redis is not None  # the stack is running
     return Ledger(demo.stack.redis).threads(Week(iso.year, iso.week)).get(squad)
 
 
@@ -309,8 +310,9 @@ def _week_report(demo: Demo, week: int) -> None:
             written += len(_articles_in(demo, topic, names))
     monday = demo.week_monday(week)
     week_name = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
+    assert demo.stack.redis is not None  # the stack is running
     histories = Ledger(demo.stack.redis).histories(members) if members else {}
-    penalised = Counter()
+    penalised: Counter[str] = Counter()
     # An audit records every judged member's week (0 included); a halted one records none.
     recorded = sum(1 for h in histories.values() if any(str(w) == week_name for w in h))
     for name, history in histories.items():

@@ -295,7 +295,7 @@ def make_cast(size: CastSize | None = None, seed: int = 7) -> Cast:
                 "volunteer": rng.random() < 0.15,
             }
             values.update(overrides)
-            applicants.append(Applicant(**values))  # type: ignore[arg-type]
+            applicants.append(Applicant(**values))  # type: ignore[arg-type]  # Applicant's own fields
 
     add("good", size.good)
     add("promoter", size.promoter, application="")  # filled below, one scheme each
@@ -414,19 +414,21 @@ def _assign_habits(applicants: list[Applicant], rng: random.Random, size: CastSi
         ("connector", size.connectors),
     ):
         for i in range(count):
-            a = next(pool, None)
-            if a is None:
+            person = next(pool, None)
+            if person is None:
                 continue
             # Dropouts: one writes the first week and then vanishes, the next never writes.
-            missed = ((2, 3, 4) if i % 2 == 0 else (1, 2, 3, 4)) if habit == "dropout" else ()
-            habits[a.username] = (habit, missed)  # type: ignore[assignment]
+            missed: tuple[int, ...] = (
+                ((2, 3, 4) if i % 2 == 0 else (1, 2, 3, 4)) if habit == "dropout" else ()
+            )
+            habits[person.username] = (habit, missed)  # type: ignore[assignment]  # habit: a WeekHabit
     for i in range(size.missers):
-        a = next(pool, None)
-        if a is not None:
+        person = next(pool, None)
+        if person is not None:
             first = i % 4 + 1
             # Most miss one week; every third misses a second one, two weeks later.
             missed = (first,) if i % 3 else tuple(sorted({first, (first + 1) % 4 + 1}))
-            habits[a.username] = ("misser", missed)
+            habits[person.username] = ("misser", missed)
     out = []
     for a in applicants:
         habit, missed = habits.get(a.username, ("diligent", ()))

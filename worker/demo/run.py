@@ -32,6 +32,7 @@ from worker.demo.stack import DemoStack, StackOptions
 from worker.demo.summary import broken_promises, summary_lines
 from worker.demo.timeline import SimulatedTime
 from worker.demo.view import ForumView
+from worker.redis_text import text
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class DemoOptions:
     @classmethod
     def smoke(cls, **overrides: object) -> DemoOptions:
         """A small cohort and one week: every chapter runs, in a fraction of the time."""
-        return cls(size=CastSize.small(), weeks=1, **overrides)  # type: ignore[arg-type]
+        return cls(size=CastSize.small(), weeks=1, **overrides)  # type: ignore[arg-type]  # DemoOptions' own fields
 
 
 @dataclass
@@ -174,7 +175,7 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
                 unavailable=list(demo.unavailable),
                 failed_jobs=failed,
                 forum_calls=calls,
-                report_html=demo.facts.get("report_html"),  # type: ignore[arg-type]
+                report_html=demo.facts.get("report_html"),
                 facts=demo.facts,
                 broken=broken,
             )
@@ -251,7 +252,7 @@ def _calls(stack: DemoStack) -> dict[str, int]:
 
     assert stack.redis is not None
     raw = stack.redis.hgetall(CALL_COUNTS_KEY)
-    return {k.decode(): int(v) for k, v in sorted(raw.items())}
+    return {text(k): int(v) for k, v in sorted(raw.items())}
 
 
 def _print_summary(

@@ -37,7 +37,7 @@ import requests
 
 from worker import clock
 from worker.redis_server import EmbeddedRedis, free_port
-from worker.settings import Settings, load_settings
+from worker.settings import SIMULATED_CLOCK_VAR, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,7 @@ class DemoStack:
             "DIAMOND_API_REQUESTS_PER_MINUTE": str(opts.api_requests_per_minute),
             "DIAMOND_API_WINDOW_SECONDS": str(opts.api_window_seconds),
             "DIAMOND_MODE": "live",
+            "DIAMOND_SIMULATED_CLOCK": "1",  # weeks in minutes, on the clock kept in Redis
             "DIAMOND_TIMEZONE": "",
             "DIAMOND_EXTRA_ACTOR_MODULES": "",
             # Failures retry within a second or two, not minutes: simulated weeks are short.
@@ -259,6 +260,8 @@ class DemoStack:
             "DIAMOND_HEARTBEAT_TIMEOUT_MS": "10000",
             **opts.extra_env,
         }
+        # This process reads the simulated clock too (timeline, the sandbox's clock).
+        os.environ[SIMULATED_CLOCK_VAR] = "1"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DIAMOND_")}
         self.env.update(diamond)
         self.env["PYTHONUNBUFFERED"] = "1"

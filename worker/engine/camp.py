@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from worker import actions as a
 from worker.rules import Rules
+from worker.rules.models import CheckinTask, IntroductionTask
 
 Verdict = Literal["in_progress", "pass", "extend", "fail"]
 
@@ -61,7 +62,7 @@ class CampProgress:
     def lines(self, rules: Rules, lang: str | None = None) -> list[str]:
         """The progress in words of ``lang`` (templates ``camp_progress.*``)."""
         tasks = rules.camp.tasks
-        done = {
+        done: dict[CampTask, tuple[int, int]] = {
             "introduction": (int(self.introduction), 1),
             "checkins": (len(self.checkin_days), tasks.checkins.min_days),
             "replies": (len(self.fellows_replied), tasks.replies.min_replies),
@@ -81,7 +82,13 @@ def _task_words(
     rules: Rules, key: str, lang: str | None, task: CampTask, done: int, need: int
 ) -> str:
     tasks = rules.camp.tasks
-    spec = {"introduction": tasks.introduction, "checkins": tasks.checkins}.get(task)
+    spec: IntroductionTask | CheckinTask | None = (
+        tasks.introduction
+        if task == "introduction"
+        else tasks.checkins
+        if task == "checkins"
+        else None
+    )
     values = {
         "category": f"#{spec.category}" if spec else "",
         "min_length": getattr(spec, "min_length", "") if spec else tasks.replies.min_length,
@@ -91,14 +98,14 @@ def _task_words(
         "mark": "✓" if done >= need else "✗",
     }
     try:
-        return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+        return rules.message(key, lang, **values).strip()
     except KeyError:  # rules without these templates: the code and the figures
         return f"{task}: {done}/{need}"
 
 
 def _word(rules: Rules, key: str, lang: str | None) -> str:
     try:
-        return rules.message(key, lang).strip()  # type: ignore[arg-type]
+        return rules.message(key, lang).strip()
     except KeyError:
         return ""
 
@@ -235,7 +242,7 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
     tasks = rules.camp.tasks
     msg = rules.render(
         rules.camp.messages.welcome,
-        _lang(rules, camper),  # type: ignore[arg-type]
+        _lang(rules, camper),
         username=camper.username,
         camp_days=rules.camp.duration_days,
         camp_ends=fmt_day(rules, camp_end(rules, camper.started_at)),
@@ -295,7 +302,7 @@ def verdict_actions(
         )
 
     def pm(key: str, template: str, to: str, **values: object) -> a.SendPrivateMessage:
-        msg = rules.render(template, lang, **values)  # type: ignore[arg-type]
+        msg = rules.render(template, lang, **values)
         return a.SendPrivateMessage(
             key=key,
             reason=f"camp {verdict.verdict}: {user}",

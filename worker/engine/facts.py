@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from worker.engine.textlen import QuoteRef, count_units, mentions, quoted_posts
 
@@ -43,16 +44,16 @@ class PostFact:
     like_count: int = 0
 
     @classmethod
-    def from_discourse(cls, post: Mapping[str, object]) -> PostFact:
+    def from_discourse(cls, post: Mapping[str, Any]) -> PostFact:
         """From a Discourse post JSON (webhook ``post`` object or ``GET /posts/{id}.json``)."""
         raw = str(post.get("raw") or "")
         created = parse_time(str(post["created_at"]))
         updated = post.get("updated_at")
         return cls(
-            id=int(post["id"]),  # type: ignore[arg-type]
-            topic_id=int(post["topic_id"]),  # type: ignore[arg-type]
-            post_number=int(post["post_number"]),  # type: ignore[arg-type]
-            user_id=int(post.get("user_id") or 0),  # type: ignore[arg-type]
+            id=int(post["id"]),
+            topic_id=int(post["topic_id"]),
+            post_number=int(post["post_number"]),
+            user_id=int(post.get("user_id") or 0),
             username=str(post.get("username") or ""),
             created_at=created,
             units=count_units(raw),
@@ -64,8 +65,8 @@ class PostFact:
             deleted=bool(post.get("deleted_at")) or bool(post.get("user_deleted")),
             private_message=post.get("topic_archetype") == "private_message",
             topic_title=str(post.get("topic_title") or ""),
-            tags=tuple(str(t) for t in post.get("tags") or ()),  # type: ignore[union-attr]
-            like_count=int(post.get("like_count") or 0),  # type: ignore[arg-type]
+            tags=tuple(str(t) for t in post.get("tags") or ()),
+            like_count=int(post.get("like_count") or 0),
         )
 
 
@@ -96,7 +97,7 @@ class LikeFact:
 def _int_or_none(value: object) -> int | None:
     if value is None or value == "":
         return None
-    return int(value)  # type: ignore[call-overload]
+    return int(value)  # type: ignore[call-overload]  # JSON: an int or a digit string
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,7 @@ class GateHit:
         if "reason" in data:
             data.setdefault("code", "recorded")
             data["params"] = {"text": str(data.pop("reason"))}
-        return cls(**data)  # type: ignore[arg-type]
+        return cls(**data)  # type: ignore[arg-type]  # a recorded JSON dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ def reason_text(rules: Rules, hit: GateHit, lang: str | None) -> str:
 def word(rules: Rules, key: str, lang: str | None, **values: object) -> str:
     """A short text from template ``key`` (one line); empty when the rules lack it."""
     try:
-        return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+        return rules.message(key, lang, **values).strip()
     except KeyError:
         return ""
 
@@ -501,7 +501,7 @@ def gating_actions(
         theirs = applicant_language(rules, applicant)
         msg = rules.render(
             gating.messages.rejected,
-            theirs,  # type: ignore[arg-type]
+            theirs,
             username=user,
             reasons="\n".join(f"- {reason_text(rules, h, theirs)}" for h in rejected_for),
         )

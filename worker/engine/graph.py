@@ -7,20 +7,21 @@ sets; a week of 250,000 interactions between 10,000 members takes well under a
 second.
 
 Weeks are ISO weeks in the community's time zone, written ``2026-W47``; the
-week helpers here are shared by recognition and health.
+week helpers here are shared by recognition and health. They take and give a week's
+name, and do the parsing and arithmetic with ``worker.engine.weeks.Week``.
 """
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Literal, NamedTuple
 
 from worker.engine.facts import LikeFact, PostFact, Roster
+from worker.engine.weeks import Week, week_of
 
 InteractionKind = Literal["reply", "review", "quote", "like"]
 POST_KINDS: frozenset[str] = frozenset({"reply", "review", "quote"})
@@ -28,26 +29,22 @@ NO_SQUAD = ""  # the squad "slug" under which squad-less members are listed
 
 # ───────────────────────────── weeks ─────────────────────────────
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
-
-def parse_week(week: str) -> tuple[int, int]:
-    """``"2026-W47"`` → ``(2026, 47)``; a clear ValueError for anything else."""
-    match = _WEEK.match(week.strip())
-    if not match:
-        raise ValueError(f"not an ISO week: {week!r} (expected e.g. 2026-W47)")
-    year, number = int(match[1]), int(match[2])
+def parse_week(week: str) -> Week:
+    """``"2026-W47"`` → ``Week(2026, 47)``; a clear ValueError for anything else, also for
+    a name not written the one way (``2026-W7``): names are keys, compared as written."""
     try:
-        date.fromisocalendar(year, number, 1)
-    except ValueError:
-        raise ValueError(f"not an ISO week: {week!r} ({year} has no week {number})") from None
-    return year, number
+        parsed = Week.parse(week)
+    except ValueError as exc:
+        raise ValueError(f"not an ISO week: {week!r} ({exc})") from None
+    if str(parsed) != week.strip():
+        raise ValueError(f"not an ISO week: {week!r} (write it {parsed})")
+    return parsed
 
 
 def iso_week(at: datetime, tz: tzinfo) -> str:
     """The ISO week ``at`` falls in, in the community's time zone."""
-    year, number, _ = at.astimezone(tz).isocalendar()
-    return f"{year}-W{number:02d}"
+    return str(week_of(at, tz))
 
 
 def week_start(week: str, tz: tzinfo) -> datetime:
@@ -57,9 +54,7 @@ def week_start(week: str, tz: tzinfo) -> datetime:
     the same tzinfo skips the zone arithmetic, which is most of the cost of
     sorting a million posts into weeks.
     """
-    year, number = parse_week(week)
-    local = datetime.combine(date.fromisocalendar(year, number, 1), time(0), tzinfo=tz)
-    return local.astimezone(UTC)
+    return parse_week(week).start(tz).astimezone(UTC)
 
 
 def week_bounds(week: str, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -70,10 +65,7 @@ def week_bounds(week: str, tz: tzinfo) -> tuple[datetime, datetime]:
 
 def shift_week(week: str, weeks: int) -> str:
     """The ISO week ``weeks`` after (negative: before) ``week``."""
-    year, number = parse_week(week)
-    monday = date.fromisocalendar(year, number, 1) + timedelta(weeks=weeks)
-    y, n, _ = monday.isocalendar()
-    return f"{y}-W{n:02d}"
+    return str(parse_week(week).shift(weeks))
 
 
 def week_range(last: str, count: int) -> tuple[str, ...]:
@@ -112,7 +104,7 @@ class PostIndex:
     def resolved(self) -> list[Resolved]:
         """Each post with whom it answers and quotes, resolved once and kept (cheap reuse)."""
         if self._resolved is None:
-            out = []
+            out: list[Resolved] = []
             append = out.append
             by_ref = self.by_ref
             new = tuple.__new__  # skips NamedTuple's Python-level __new__

@@ -186,7 +186,7 @@ class HealthReport:
 
     @property
     def verdict(self) -> Status:
-        return max((i.status for i in self.indicators), key=_SEVERITY.get, default="na")
+        return max((i.status for i in self.indicators), key=_SEVERITY.__getitem__, default="na")
 
     def indicator(self, name: str) -> Indicator:
         return next(i for i in self.indicators if i.name == name)
@@ -332,7 +332,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
     completion = {
         squad.slug: tuple(_squad_week(rec, squad, w) for w in weeks) for squad in rec.roster.squads
     }
-    stage_counts = {s: len(facts.stages.get(s, ())) for s in STAGES}
+    stage_counts: dict[str, int] = {s: len(facts.stages.get(s, ())) for s in STAGES}
     moved = flows(facts.previous_stages, facts.stages) if facts.previous_stages else {}
     indicators = _indicators(rules, rec, week, community, graph, activity, moved, names)
     if not owing[week]:  # nothing owed yet: the figures would judge a camp, not squads
@@ -438,10 +438,10 @@ def _activity(
             judged[topic_id] = slot
     answered: set[int] = set()
     for post in replies:
-        slot = judged.get(post.topic_id)
+        judged_in = judged.get(post.topic_id)
         if (
-            slot is not None
-            and post.created_at < ends[slot]
+            judged_in is not None
+            and post.created_at < ends[judged_in]
             and post.username != openers[post.topic_id].username
         ):
             answered.add(post.topic_id)

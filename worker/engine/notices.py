@@ -22,6 +22,8 @@ TEMPLATES: dict[str, str] = {
     # a decision about people held back while their facts are missing (worker.pipeline.missing)
     "camp_facts_missing": "notice_camp_facts_missing",
     "audit_facts_missing": "notice_audit_facts_missing",
+    # a job stopped on a state only a person can sort out (worker.errors.NeedsHuman)
+    "needs_human": "notice_needs_human",
 }
 MAX_LINES = 30  # a notice is read on a phone; the rest is one command away
 

@@ -37,7 +37,7 @@ from worker import actions as a
 from worker.engine.facts import PostFact, Squad
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
-from worker.rules.models import Obligations, Reminder, Rules
+from worker.rules.models import Obligations, Reminder, Rules, StrikeWeights
 
 Status = Literal["on_time", "late", "missing"]
 Outcome = Literal["met", "excused", "missed"]
@@ -388,8 +388,10 @@ def _posting_order(post: WeekPost) -> tuple[dt.datetime, int]:
     return (post.created_at, post.id)
 
 
-def _review_targets(post: WeekPost, version: Version, thread_mode: bool, kinds) -> set:
-    targets = set()
+def _review_targets(
+    post: WeekPost, version: Version, thread_mode: bool, kinds: Iterable[str]
+) -> set[tuple[int, int]]:
+    targets: set[tuple[int, int]] = set()
     if "reply" in kinds:
         if thread_mode:
             if post.reply_to_post_number and post.reply_to_post_number > 1:
@@ -439,7 +441,9 @@ def _index_reviews(posts: Iterable[WeekPost], ctx: _Context) -> dict:
     return index
 
 
-def _reviews_article(post: WeekPost, version: Version, topic: int, number: int, ctx) -> bool:
+def _reviews_article(
+    post: WeekPost, version: Version, topic: int, number: int, ctx: _Context
+) -> bool:
     """Does this version of ``post`` review the article at (topic, number)?"""
     if ctx.by_reply and post.topic_id == topic:
         if ctx.thread_mode:
@@ -476,7 +480,7 @@ def _review_status(
                 and version.units >= minimum
                 and _reviews_article(post, version, topic, number, ctx)
             ):
-                return status, post  # type: ignore[return-value]
+                return status, post  # type: ignore[return-value]  # status is one of the Literal values
     return "missing", None
 
 
@@ -629,7 +633,7 @@ def _reasons(article: Status, reviews: Sequence[ReviewResult]) -> tuple[str, ...
     return tuple(reasons)
 
 
-def _strikes(reasons: Sequence[str], weights) -> int:
+def _strikes(reasons: Sequence[str], weights: StrikeWeights) -> int:
     total = 0
     for reason in reasons:
         kind = reason.split(":", 1)[0]
@@ -760,7 +764,7 @@ def plan_leave_answer(
     rule = rules.obligations.leave
     granted = decision.granted.get(request.username, frozenset())
     why = dict(decision.refused.get(request.username, ()))
-    lang = language  # type: ignore[assignment]
+    lang = language
     lines = []
     for week in request.weeks:
         days = {
@@ -1000,11 +1004,11 @@ def leader_note(
     monday = week.monday()
     thread = rules.render(
         LEADER_THREAD_TEMPLATE,
-        language,  # type: ignore[arg-type]
+        language,
         squad=squad.full_name,
         year=week.year,
         week=week.number,
-        dates=rules.week_dates(week, language),  # type: ignore[arg-type]
+        dates=rules.week_dates(week, language),
         first=monday.isoformat(),
         last=(monday + dt.timedelta(days=6)).isoformat(),
     )
@@ -1055,7 +1059,7 @@ def roll_call_text(
 ) -> str:
     """The weekly thread's first post: its opening words, then who has written, who
     reviewed whom, who is on leave and each member's streak (the community's language)."""
-    lang = language  # type: ignore[assignment]
+    lang = language
     members = []
     reviews = []
     for result in sr.results:
@@ -1163,7 +1167,7 @@ def plan_reminders(
                 values = {
                     "username": result.username,
                     "week": week.number,
-                    "dates": rules.week_dates(week, languages.get(result.username)),  # type: ignore[arg-type]
+                    "dates": rules.week_dates(week, languages.get(result.username)),
                     "deadline": _when(times.deadline, rules.tz),
                     "min_length": obligations.article.min_length,
                     "squad": sr.squad.full_name,
@@ -1177,12 +1181,12 @@ def plan_reminders(
                 values = {
                     "username": result.username,
                     "week": week.number,
-                    "dates": rules.week_dates(week, languages.get(result.username)),  # type: ignore[arg-type]
+                    "dates": rules.week_dates(week, languages.get(result.username)),
                     "review_links": links,
                     "review_deadline": _when(min(r.due for r in owed or result.reviews), rules.tz),
                     "squad": sr.squad.full_name,
                 }
-            msg = rules.render(reminder.template, languages.get(result.username), **values)  # type: ignore[arg-type]
+            msg = rules.render(reminder.template, languages.get(result.username), **values)
             out.append(
                 a.SendPrivateMessage(
                     key=f"remind:{rid}:{week}:{result.username}",
@@ -1197,11 +1201,11 @@ def plan_reminders(
         if template and leader and (missing_articles or owed_lines):
             msg = rules.render(
                 template,
-                languages.get(leader),  # type: ignore[arg-type]
+                languages.get(leader),
                 username=leader,
                 squad=sr.squad.full_name,
                 week=week.number,
-                dates=rules.week_dates(week, languages.get(leader)),  # type: ignore[arg-type]
+                dates=rules.week_dates(week, languages.get(leader)),
                 missing_articles=", ".join(f"@{u}" for u in missing_articles) or "—",
                 owed_reviews="\n".join(owed_lines) or "—",
             )

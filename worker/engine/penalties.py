@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from worker import actions as a
+from worker.engine.facts import Squad
 from worker.engine.obligations import (
     SquadWeekResult,
     WeekResult,
@@ -297,9 +298,9 @@ def reasons_text(rules: Rules, result: WeekResult, lang: str | None = None) -> s
         try:
             text = rules.message(
                 key,
-                lang,  # type: ignore[arg-type]
+                lang,
                 week=result.week.number,
-                dates=rules.week_dates(result.week, lang),  # type: ignore[arg-type]
+                dates=rules.week_dates(result.week, lang),
                 author=author,
             )
         except KeyError:  # rules without these templates: the plain code still says it
@@ -353,14 +354,14 @@ def _ladder_actions(
         member_values = {
             **values,
             "reasons": own_reasons,
-            "dates": rules.week_dates(decision.week, lang),  # type: ignore[arg-type]
+            "dates": rules.week_dates(decision.week, lang),
         }
         for n, step_action in enumerate(decision.rule.actions):
             key = f"ladder:{user}:{decision.step + 1}:{decision.week}:{n}"
             if isinstance(step_action, PmAction):
                 if decision.step != top:
                     continue  # one letter per audit: the highest step's
-                msg = rules.render(step_action.template, lang, **member_values)  # type: ignore[arg-type]
+                msg = rules.render(step_action.template, lang, **member_values)
                 out.append(
                     a.SendPrivateMessage(
                         key=key, reason=why, recipients=(user,), title=msg.title, raw=msg.body
@@ -372,12 +373,12 @@ def _ladder_actions(
                 leader_lang, leader_reasons = said_to(squad.leader)
                 msg = rules.render(
                     step_action.template,
-                    leader_lang,  # type: ignore[arg-type]
+                    leader_lang,
                     **{
                         **values,
                         "username": squad.leader,
                         "reasons": leader_reasons,
-                        "dates": rules.week_dates(decision.week, leader_lang),  # type: ignore[arg-type]
+                        "dates": rules.week_dates(decision.week, leader_lang),
                     },
                 )
                 out.append(
@@ -406,7 +407,7 @@ def _ladder_actions(
                 until = now + dt.timedelta(days=step_action.days)
                 msg = rules.render(
                     step_action.template,
-                    lang,  # type: ignore[arg-type]
+                    lang,
                     **member_values,
                     days=step_action.days,
                     until=until.astimezone(rules.tz).strftime("%Y-%m-%d %H:%M"),
@@ -422,7 +423,7 @@ def _ladder_actions(
                     )
                 )
             elif isinstance(step_action, RemoveFromSquadAction):
-                msg = rules.render(step_action.template, lang, **member_values)  # type: ignore[arg-type]
+                msg = rules.render(step_action.template, lang, **member_values)
                 out.append(
                     a.RemoveFromGroup(
                         key=f"{key}:remove", reason=why, group=squad.slug, usernames=(user,)
@@ -449,7 +450,7 @@ def _ladder_actions(
 
 
 def _post_in_squad(
-    key: str, why: str, squad, threads: Mapping[str, int], title: str, body: str
+    key: str, why: str, squad: Squad, threads: Mapping[str, int], title: str, body: str
 ) -> a.Action | None:
     if squad.slug in threads:
         return a.CreatePost(key=key, reason=why, topic_id=threads[squad.slug], raw=body)

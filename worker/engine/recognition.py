@@ -424,7 +424,7 @@ def detect(
 
     ``weeks`` overrides the criterion's window (health counts one week at a time).
     """
-    span = weeks or getattr(criterion, "weeks", 1)
+    span: int = weeks or int(getattr(criterion, "weeks", 1))
     start, end = window(week, span, rules.tz)
     match criterion:
         case ReviewerBeyondDuty(min_length=min_length):
@@ -612,7 +612,7 @@ def badge_actions(
             )
             pm = rules.render(
                 badge.template,
-                languages.get(user),  # type: ignore[arg-type]
+                languages.get(user),
                 username=user,
                 badge=badge.name,
                 description=in_language(
@@ -652,7 +652,7 @@ def badge_actions(
             ).rstrip()
         )
     if lines and audit_category_id is not None:
-        report = rules.render("badge_audit", **week_values(week), decisions="\n".join(lines))
+        report = rules.render("badge_audit", None, **week_values(week), decisions="\n".join(lines))
         out.append(
             a.CreateTopic(
                 key=f"badge-audit:{week}",

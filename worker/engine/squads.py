@@ -401,10 +401,11 @@ def _incremental(
     for squad in order:
         now_members = tuple(sorted(members[squad.slug]))
         before = set(squad.members)
-        leader, source = squad.leader, "kept"
+        leader: str | None = squad.leader
+        source: str | None = "kept"
         if leader not in now_members:
-            pool = [info.get(u) or Graduate(u) for u in now_members]
-            leader, source = choose_leader(rules, pool)
+            candidates = [info.get(u) or Graduate(u) for u in now_members]
+            leader, source = choose_leader(rules, candidates)
             if leader is not None:
                 leader_changes.append(squad.slug)
             elif now_members:
@@ -434,7 +435,7 @@ def _squad_line(rules: Rules, p: PlannedSquad, lang: str) -> str:
 
     def word(key: str, **values: object) -> str:
         try:
-            return rules.message(key, lang, **values).strip()  # type: ignore[arg-type]
+            return rules.message(key, lang, **values).strip()
         except KeyError:  # rules without these templates: the bare facts
             return " ".join(str(v) for v in values.values())
 
@@ -568,7 +569,7 @@ def squad_actions(
         for user in p.added:
             msg = rules.render(
                 rules.squads.messages.assigned,
-                langs.get(user, default),  # type: ignore[arg-type]
+                langs.get(user, default),
                 username=user,
                 squad=s.full_name,
                 leader=s.leader or "—",
@@ -586,7 +587,7 @@ def squad_actions(
         if s.leader and (p.added or s.slug in plan.leader_changes):
             msg = rules.render(
                 rules.squads.messages.leader_squad_list,
-                langs.get(s.leader, default),  # type: ignore[arg-type]
+                langs.get(s.leader, default),
                 username=s.leader,
                 squad=s.full_name,
                 members="\n".join(f"- @{u}" for u in s.members if u != s.leader),

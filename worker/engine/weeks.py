@@ -68,11 +68,11 @@ class Week(_WeekFields):
     def previous(self) -> Week:
         return self.shift(-1)
 
-    def start(self, tz: ZoneInfo) -> dt.datetime:
+    def start(self, tz: dt.tzinfo) -> dt.datetime:
         """Monday 00:00 of this week in ``tz``."""
         return dt.datetime.combine(self.monday(), dt.time(0), tzinfo=tz)
 
-    def end(self, tz: ZoneInfo) -> dt.datetime:
+    def end(self, tz: dt.tzinfo) -> dt.datetime:
         """Monday 00:00 of the next week in ``tz`` (exclusive end)."""
         return self.next().start(tz)
 
@@ -84,7 +84,7 @@ def week_values(iso_week: str) -> dict[str, object]:
     return {"week": week.number, "year": week.year, "iso_week": str(week)}
 
 
-def week_of(moment: dt.datetime, tz: ZoneInfo) -> Week:
+def week_of(moment: dt.datetime, tz: dt.tzinfo) -> Week:
     """The ISO week ``moment`` falls in, in the community time zone."""
     return Week.of_date(moment.astimezone(tz).date())
 

@@ -1,7 +1,9 @@
 """The one door to Discourse: every call is rate-limited, timed out, counted and classified.
 
-``ForumClient`` subclasses pydiscourse's ``DiscourseClient`` and replaces its
-``_request`` so the library's wrappers stay usable, but with:
+``ForumClient`` exposes only the typed methods Diamond uses. pydiscourse stays
+underneath (``_Library``): it holds the connection (host, Api-Username, Api-Key,
+timeout), and its wrappers, where this module uses one, go through the same door.
+Callers never see its ~80 other methods. The door adds:
 
 - one pooled ``requests.Session`` and (connect, read) timeouts on every call
   (pydiscourse uses bare ``requests.request`` with no timeout);
@@ -19,6 +21,7 @@ job has the effect of one. Each case is listed in ``ALREADY_DONE_CASES``.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import json as jsonlib
 import logging
@@ -28,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import redis
@@ -49,6 +52,7 @@ from worker.forum.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimit
 from worker.logs import MASK, register_secret, scrub
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 OnLimit = Literal["raise", "wait"]
 Timeout = tuple[float, float]
@@ -135,7 +139,7 @@ def _slug_paths(categories: Iterable[dict[str, Any]]) -> dict[int, str]:
     return {category_id: path(category_id) for category_id in by_id}
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: list[_T], size: int) -> Iterator[list[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -144,7 +148,39 @@ def _drop_none(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-class ForumClient(DiscourseClient):
+class _Library(DiscourseClient):
+    """pydiscourse underneath the client: it keeps the connection settings, and every
+    request its wrappers make is sent through the ``ForumClient`` door (limit, counts,
+    timeouts, classified errors) instead of pydiscourse's bare ``requests.request``."""
+
+    def __init__(
+        self, door: ForumClient, host: str, api_username: str, api_key: str, timeout: Timeout
+    ) -> None:
+        super().__init__(host, api_username, api_key, timeout=timeout)
+        self._door = door
+
+    def _request(
+        self,
+        verb: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        files: Any = None,
+        data: Any = None,
+        json: Any = None,
+        override_request_kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        return self._door._request(
+            verb,
+            path,
+            params=params,
+            files=files,
+            data=data,
+            json=json,
+            override_request_kwargs=override_request_kwargs,
+        )
+
+
+class ForumClient:
     """Typed access to the Discourse endpoints Diamond uses, through one rate-limited door.
 
     ``on_limit="raise"`` (workers): an exhausted budget or a 429 raises
@@ -173,7 +209,7 @@ class ForumClient(DiscourseClient):
             raise ValueError(f"on_limit must be 'raise' or 'wait', not {on_limit!r}")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://")
-        super().__init__(base_url.rstrip("/"), api_username, api_key, timeout=timeout)
+        self._library = _Library(self, base_url.rstrip("/"), api_username, api_key, timeout)
         register_secret(api_key)  # the log filter masks it wherever it might appear
         self.limiter = limiter
         self.on_limit: OnLimit = on_limit
@@ -235,17 +271,33 @@ class ForumClient(DiscourseClient):
 
     def as_user(self, username: str) -> ForumClient:
         """The same client (session, limiter, counts) acting as ``username`` (Api-Username)."""
-        other = object.__new__(type(self))
-        other.__dict__.update(self.__dict__)
-        other.api_username = username
+        other = copy.copy(self)  # shallow: the session, limiter, counts and lock are shared
+        lib = self._library
+        other._library = _Library(other, lib.host, username, lib.api_key, lib.timeout)
         return other
+
+    @property
+    def host(self) -> str:
+        """The API's base address (no trailing slash)."""
+        return str(self._library.host)
+
+    @property
+    def api_username(self) -> str:
+        """Who the calls act as (``Api-Username``)."""
+        return str(self._library.api_username)
+
+    @property
+    def timeout(self) -> Timeout:
+        """(connect, read) seconds, on every call."""
+        timeout: Timeout = self._library.timeout
+        return timeout
 
     def __repr__(self) -> str:  # the key stays out of reprs
         return f"ForumClient({self.host!r}, api_username={self.api_username!r}, api_key={MASK!r})"
 
     # ------------------------------------------------------------------ transport
 
-    def _request(  # type: ignore[override]
+    def _request(
         self,
         verb: str,
         path: str,
@@ -260,7 +312,7 @@ class ForumClient(DiscourseClient):
     ) -> Any:
         """Send one call; returns the decoded JSON ({} for an empty body) or raises ForumError.
 
-        pydiscourse's wrappers call this with a concrete path; typed methods also
+        pydiscourse's wrappers (``_Library``) call this with a concrete path; typed methods also
         pass the ``template`` the call is counted under and the ``reason`` logged
         with writes.
         """
@@ -353,7 +405,7 @@ class ForumClient(DiscourseClient):
             "json": json,
             "headers": {
                 "Accept": "application/json",
-                "Api-Key": self.api_key,
+                "Api-Key": self._library.api_key,
                 "Api-Username": self.api_username,
             },
             "timeout": self.timeout,
@@ -371,8 +423,8 @@ class ForumClient(DiscourseClient):
 
     def _clean(self, text: str) -> str:
         """Scrub the key from text built out of requests' exceptions (they may quote URLs)."""
-        if self.api_key:
-            text = text.replace(self.api_key, MASK)
+        if self._library.api_key:
+            text = text.replace(self._library.api_key, MASK)
         return scrub(text)[:500]
 
     def _count(self, label: str) -> None:
@@ -747,7 +799,9 @@ class ForumClient(DiscourseClient):
             "basic_group", {}
         )
 
-    def update_group(self, group_id: int, *, reason: str | None = None, **attrs: Any) -> Any:
+    def update_group(
+        self, group_id: int, *, reason: str | None = None, **attrs: Any
+    ) -> dict[str, Any]:
         return self._call(
             "PUT", "/groups/{id}.json", id=group_id, json={"group": attrs}, reason=reason
         )
@@ -1135,7 +1189,7 @@ class ForumClient(DiscourseClient):
         loaded = {p["id"]: p for p in stream.get("posts") or [] if "id" in p}
         ids: list[int] = stream.get("stream") or list(loaded)
         missing = [i for i in ids if i not in loaded]
-        for chunk in _chunks(missing, TOPIC_POSTS_CHUNK):  # type: ignore[arg-type]
+        for chunk in _chunks(missing, TOPIC_POSTS_CHUNK):
             page = self._call(
                 "GET", "/t/{id}/posts.json", id=topic_id, params={"post_ids[]": chunk}
             )
@@ -1244,7 +1298,7 @@ class ForumClient(DiscourseClient):
         revoking and ``badge_id``) plus the side-loaded ``badges``."""
         return self._call("GET", "/user-badges/{username}.json", username=username)
 
-    def revoke_user_badge(self, user_badge_id: int, *, reason: str | None = None) -> dict:
+    def revoke_user_badge(self, user_badge_id: int, *, reason: str | None = None) -> dict[str, Any]:
         return self._delete_idempotent(
             "/user_badges/{id}.json", f"user badge {user_badge_id}", reason, id=user_badge_id
         )
@@ -1256,7 +1310,9 @@ class ForumClient(DiscourseClient):
         rows = self._call("GET", "/admin/site_settings.json").get("site_settings") or []
         return {row["setting"]: row.get("value") for row in rows if "setting" in row}
 
-    def set_site_setting(self, name: str, value: Any, *, reason: str | None = None) -> Any:
+    def set_site_setting(
+        self, name: str, value: Any, *, reason: str | None = None
+    ) -> dict[str, Any]:
         """``PUT /admin/site_settings/{name}.json {name: value}`` (the body key is the name)."""
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -1285,8 +1341,9 @@ class ForumClient(DiscourseClient):
             if not items or total is None or len(hooks) >= total:
                 return hooks
 
-    def webhook_event_types(self) -> Any:
-        """``extras.grouped_event_types`` (ids differ between versions: never hard-code them)."""
+    def webhook_event_types(self) -> dict[str, Any] | list[Any]:
+        """``extras.grouped_event_types`` (``{group: [types]}``), or ``event_types`` (a list)
+        on older forums; ids differ between versions: never hard-code them."""
         extras = self._webhooks_page(0).get("extras") or {}
         return extras.get("grouped_event_types") or extras.get("event_types") or {}
 

@@ -25,6 +25,7 @@ from worker.engine.gating import (
     referrer_of,
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
+from worker.errors import NeedsHuman
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.membership import gather, gating_inputs
 from worker.membership.store import MembershipStore, RecordedDecision
@@ -445,5 +446,5 @@ def _plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: s
     roster = gather.load_roster(client, rules)
     errors = roster_errors(roster, cohort)
     if errors:  # never make it worse: a human sorts out a double placement first
-        raise RuntimeError(f"cohort {cohort}: " + "; ".join(errors))
+        raise NeedsHuman(f"cohort {cohort}: " + "; ".join(errors))
     return plan_squads(rules, cohort, graduates, roster)

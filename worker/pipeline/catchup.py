@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import redis
@@ -32,6 +32,9 @@ from worker.pipeline.dispatch import Dispatcher, Outcome
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import BadEvent
 from worker.pipeline.scheduler import add_periodic_job
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class ScanReport:
 
 
 def scan(
-    client: Any,
+    client: ForumClient,
     redis_client: redis.Redis,
     broker: dramatiq.Broker,
     *,

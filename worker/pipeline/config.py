@@ -49,4 +49,4 @@ class PipelineSettings(BaseSettings):
 def pipeline_settings() -> PipelineSettings:
     from worker.settings import env_file
 
-    return PipelineSettings(_env_file=env_file())  # type: ignore[call-arg]
+    return PipelineSettings(_env_file=env_file())  # type: ignore[call-arg]  # pydantic-settings' init kwarg

@@ -16,6 +16,7 @@ import redis
 from dramatiq.message import Message
 
 from worker.pipeline.broker import NAMESPACE
+from worker.redis_text import text
 
 # Options the retry machinery keeps on a message; a re-sent job starts afresh.
 _RESET_OPTIONS = (
@@ -56,9 +57,10 @@ def dead_jobs(client: redis.Redis) -> list[DeadJob]:
     """Every dead-lettered job of every queue, oldest first."""
     jobs = []
     for raw_key in client.scan_iter(match=f"{NAMESPACE}:*.XQ", count=100):
-        key = raw_key.decode()
+        key = text(raw_key)
         queue = key.removeprefix(f"{NAMESPACE}:").removesuffix(".XQ")
-        for redis_id, score in client.zrange(key, 0, -1, withscores=True):
+        entries: list[tuple[bytes, float]] = client.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]  # withscores: (member, score) pairs
+        for redis_id, score in entries:
             data = client.hget(f"{key}.msgs", redis_id)
             if data is None:
                 continue
@@ -67,7 +69,7 @@ def dead_jobs(client: redis.Redis) -> list[DeadJob]:
                     queue,
                     redis_id.decode(),
                     datetime.fromtimestamp(score / 1000, UTC),
-                    Message.decode(data),
+                    Message.decode(data if isinstance(data, bytes) else data.encode()),
                 )
             )
     return sorted(jobs, key=lambda j: j.failed_at)

@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 from dramatiq.middleware import Middleware
+from redis.typing import EncodableT, FieldT
 
 from worker import metrics
 
@@ -61,7 +62,7 @@ def note(client: redis.Redis, role: str, **fields: Any) -> None:
     client.expire(key, RECORD_TTL_SECONDS)
 
 
-def _text(fields: dict[str, Any]) -> dict[str, str]:
+def _text(fields: dict[str, Any]) -> dict[FieldT, EncodableT]:
     return {k: f"{v:.3f}" if isinstance(v, float) else str(v) for k, v in fields.items()}
 
 

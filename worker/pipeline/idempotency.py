@@ -6,8 +6,8 @@
 
 - A finished action leaves a ``done`` record (``ttl``), so later runs skip it.
 - While it runs, a lease (``lease_seconds``) keeps a concurrent duplicate from
-  acting at the same time; that duplicate gets ``ActionBusy`` and the actor
-  decorator retries it after the lease.
+  acting at the same time; that duplicate gets ``ActionBusy`` (``worker.errors.LeaseBusy``)
+  and the retry middleware runs it again after the lease.
 - If the worker is SIGKILLed after acting but before the record is written, the
   redelivered job acts again: that window is one Redis round trip wide. For
   writes where it matters, check the forum before acting (``already_done``) or
@@ -22,6 +22,8 @@ from contextlib import contextmanager
 
 import redis
 
+from worker.errors import LeaseBusy
+
 PREFIX = "diamond:once:"
 DEFAULT_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
 DEFAULT_LEASE_SECONDS = 300
@@ -33,15 +35,8 @@ return 0
 """
 
 
-class ActionBusy(Exception):
-    """Another run of the same action holds its lease right now."""
-
-    def __init__(self, key: str, retry_after_ms: int, *, lease_left_ms: int | None = None) -> None:
-        super().__init__(f"action {key!r} is being done by another run")
-        self.key = key
-        self.retry_after_ms = retry_after_ms
-        # How long the other run's claim may still last (at most): a person is told this.
-        self.lease_left_ms = retry_after_ms if lease_left_ms is None else lease_left_ms
+# Another run of the same action holds its lease right now: the worker's ``LeaseBusy``.
+ActionBusy = LeaseBusy
 
 
 def already_done(client: redis.Redis, key: str) -> bool:
@@ -72,7 +67,7 @@ def once(
     token = uuid.uuid4().hex
     if not client.set(lease_key, token, nx=True, ex=lease_seconds):
         remaining = client.pttl(lease_key)
-        raise ActionBusy(key, max(100, int(remaining) if remaining and remaining > 0 else 1000))
+        raise LeaseBusy(key, max(100, int(remaining) if remaining and remaining > 0 else 1000))
     try:
         if client.exists(done_key):  # finished between our check and our lease
             yield False

@@ -12,8 +12,10 @@ checks its routes against them) imports it.
 What the decorator adds to ``dramatiq.actor``:
 - a time limit on every actor (seconds, required to be finite);
 - the forum's errors mapped to the retry policy (``worker.pipeline.retries``):
-  ``RateLimited`` → ``dramatiq.Retry(delay=wait)``; ``ActionBusy`` from
-  ``idempotency.once`` or the Applier's claims → retry after the other run's lease; any
+  ``RateLimited`` → ``dramatiq.Retry(delay=wait)``; the worker's own conditions
+  (``worker.errors``) pass through to the retry middleware, which maps them: ``LeaseBusy``
+  (a lease of ``leases.held``, ``idempotency.once`` or the Applier's claims) → retry after
+  the other run's lease, ``NeedsHuman`` → no retry, one line and a staff notice; any
   other retriable error (5xx, timeout, connection error, Redis unreachable) → backoff,
   for as long as the retry window lasts, not counted as a failure; ``ForumRejected``
   (the forum says the request is wrong) → no retry; anything else (a bug) → bounded
@@ -32,10 +34,10 @@ from typing import Any, TypeVar
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from worker.errors import LeaseBusy, NeedsHuman
 from worker.forum.errors import ForumError, RateLimited
 from worker.pipeline.broker import current_broker
 from worker.pipeline.config import pipeline_settings
-from worker.pipeline.idempotency import ActionBusy
 from worker.pipeline.retries import FAILURES_OPTION, is_retriable, past_window
 
 log = logging.getLogger(__name__)
@@ -98,14 +100,16 @@ def diamond_actor(
         failures = cfg.max_retries if max_retries is None else max_retries
         window = float(options.get("retry_window_seconds", cfg.retry_window_seconds))
         wrapped = _with_error_mapping(func, name, failures, window)
-        return dramatiq.actor(
+        # dramatiq's overloads type no **options next to the function; they are its own.
+        return dramatiq.actor(  # type: ignore[call-overload]
             wrapped,
             actor_name=name,
             queue_name=queue,
             priority=priority,
             broker=current_broker(),
             time_limit=int(time_limit * 1000),
-            throws=(GaveUp,),
+            # Expected ends, not bugs: the retry middleware says why in one line.
+            throws=(GaveUp, NeedsHuman),
             max_retries=failures,
             **options,
         )
@@ -118,17 +122,17 @@ def _with_error_mapping(func: F, name: str, max_retries: int, window_seconds: fl
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except GaveUp:
+        except (GaveUp, NeedsHuman):
             raise
         except RateLimited as exc:
             _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
             delay_ms = max(1, round(exc.wait_seconds * 1000))
             log.info("%s: forum rate limit, retrying in %.1f s", name, delay_ms / 1000)
             raise dramatiq.Retry(str(exc), delay=delay_ms) from exc
-        except ActionBusy as exc:
-            # Another run holds this action's lease: come back when it has expired.
+        except LeaseBusy as exc:
+            # Another run holds the lease: the middleware brings the job back after it.
             _give_up_if_past_window(name, args, kwargs, exc, window_seconds)
-            raise dramatiq.Retry(str(exc), delay=exc.retry_after_ms) from exc
+            raise
         except ForumError as exc:
             if not exc.retriable:
                 _dead_letter(name, args, kwargs, _attempts(), exc, "the forum refused it")
@@ -142,7 +146,7 @@ def _with_error_mapping(func: F, name: str, max_retries: int, window_seconds: fl
             _give_up_if_exhausted(name, args, kwargs, exc, max_retries)
             raise
 
-    return run  # type: ignore[return-value]
+    return run  # type: ignore[return-value]  # wraps func: same signature
 
 
 def _message_options() -> dict[str, Any]:

@@ -4,8 +4,8 @@
 background thread while the block runs. A job that ends releases it; a worker that is
 killed stops renewing, so the lease is gone within ``lease_seconds`` — before dramatiq
 redelivers the dead worker's job (``DIAMOND_HEARTBEAT_TIMEOUT_MS``, 60 s by default).
-A lock held elsewhere is not waited for in the worker thread: ``ActionBusy`` says when
-to come back, and the job is retried then.
+A lock held elsewhere is not waited for in the worker thread: ``LeaseBusy`` says when
+to come back, and the retry middleware runs the job again then.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import redis
 from redis.exceptions import LockError
 
-from worker.pipeline.idempotency import ActionBusy
+from worker.errors import LeaseBusy
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def held(
     lock = client.lock(key, timeout=lease_seconds, thread_local=False)
     if not lock.acquire(blocking_timeout=wait_seconds):
         remaining = client.pttl(key)
-        raise ActionBusy(key, max(100, int(remaining) if remaining and remaining > 0 else 1000))
+        raise LeaseBusy(key, max(100, int(remaining) if remaining and remaining > 0 else 1000))
     stop = threading.Event()
 
     def renew() -> None:

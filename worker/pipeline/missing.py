@@ -19,6 +19,7 @@ import dramatiq
 import redis
 
 from worker.pipeline import deadletters
+from worker.redis_text import text
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def clear_missing_post(client: redis.Redis, post_id: int) -> None:
 
 def missing_posts(client: redis.Redis) -> dict[int, str]:
     """Post id -> author (``UNKNOWN_AUTHOR`` when the body did not say)."""
-    return {int(k): v.decode() for k, v in client.hgetall(MISSING_POSTS_KEY).items()}
+    return {int(k): text(v) for k, v in client.hgetall(MISSING_POSTS_KEY).items()}
 
 
 def held_back(missing: dict[int, str], usernames: Iterable[str]) -> set[str]:

@@ -82,8 +82,10 @@ def dead_letter_notifier(client: Any, broker: Any) -> Any:
     """
 
     def on_dead_letter(message: dramatiq.Message, error: str = "") -> None:
-        if message.actor_name == ACTOR:
-            return
+        from worker.pipeline.retries import TOLD_OPTION
+
+        if message.actor_name == ACTOR or message.options.get(TOLD_OPTION):
+            return  # a notice job's own failure, or already told (needs_human)
         raise_notice(client(), broker(), "jobs_failed", [describe(message, error)])
 
     return on_dead_letter

@@ -2,9 +2,13 @@
 
 What a failed attempt leads to depends on what failed:
 
+- the worker's own conditions (``worker.errors``): ``LeaseBusy`` (another run holds the
+  lease) waits for the lease's remaining time and runs again, not counted as a failure;
+  ``NeedsHuman`` goes to the dead-letter queue at once, with one log line and a staff
+  notice (``needs_human``), since no retry can sort it out;
 - the forum or Redis could not answer (``ForumError.retriable``: 5xx, timeout,
   connection error, 429; ``redis.ConnectionError``/``TimeoutError``; ``dramatiq.Retry``,
-  which the actor wrapper raises for rate limits and busy leases): the job is owed, so it
+  which the actor wrapper raises for rate limits): the job is owed, so it
   waits (capped exponential backoff, or the delay the forum asked for) and runs again,
   for as long as ``retry_window_seconds`` since its first failure (default a day: a
   forum upgrade or an outage of hours is waited out). These retries are not failures;
@@ -32,6 +36,8 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Middleware
 
+from worker.errors import LeaseBusy, NeedsHuman
+
 log = logging.getLogger(__name__)
 
 # Message options this middleware keeps (besides dramatiq's ``retries``/``traceback``).
@@ -40,6 +46,8 @@ FAILURES_OPTION = "diamond_failures"  # counted failures (bugs, bad data)
 WAITS_OPTION = "diamond_waits"  # retries for an unavailable forum or Redis
 # How long an enqueue that Redis refuses is retried between attempts (seconds, capped).
 ENQUEUE_RETRY_WAIT = (0.2, 5.0)
+# Set on a message whose staff notice was raised here: the dead-letter hook tells no more.
+TOLD_OPTION = "diamond_staff_told"
 # dramatiq refuses delays of 7 days or more.
 MAX_DELAY_MS = 7 * 24 * 3600 * 1000 - 1
 
@@ -48,9 +56,8 @@ def is_retriable(exc: BaseException) -> bool:
     """Whether the failure says "not now" (the request may succeed later) rather than
     "never" or "a bug"."""
     from worker.forum.errors import ForumError
-    from worker.pipeline.idempotency import ActionBusy
 
-    if isinstance(exc, dramatiq.Retry | ActionBusy | BrokerConnectionError):
+    if isinstance(exc, dramatiq.Retry | LeaseBusy | BrokerConnectionError):
         return True
     if isinstance(exc, ForumError):
         return exc.retriable
@@ -97,6 +104,9 @@ class DiamondRetries(Middleware):
         if exception is None:
             return
         actor = broker.get_actor(message.actor_name)
+        if isinstance(exception, NeedsHuman):
+            self._stop_for_a_human(broker, message, exception)
+            return
         throws = self._option(message, actor, "throws", None)
         if throws and isinstance(exception, throws):
             message.fail()  # the actor wrapper said why, in one line
@@ -123,7 +133,9 @@ class DiamondRetries(Middleware):
                 return
             waits = options.get(WAITS_OPTION, 0)
             options[WAITS_OPTION] = waits + 1
-            if isinstance(exception, dramatiq.Retry) and exception.delay is not None:
+            if isinstance(exception, LeaseBusy):  # back when the other run's lease is over
+                delay = min(int(exception.retry_after_ms), MAX_DELAY_MS)
+            elif isinstance(exception, dramatiq.Retry) and exception.delay is not None:
                 delay = min(int(exception.delay), MAX_DELAY_MS)
             else:
                 _, delay = compute_backoff(waits, factor=min_backoff, max_backoff=max_backoff)
@@ -138,6 +150,17 @@ class DiamondRetries(Middleware):
             _, delay = compute_backoff(failures, factor=min_backoff, max_backoff=max_backoff)
         log.info("retrying %s [message %s] in %d ms", message.actor_name, message.message_id, delay)
         self._enqueue(broker, message, delay)
+
+    def _stop_for_a_human(self, broker: Any, message: Any, exception: NeedsHuman) -> None:
+        """No retry: the one line says what to sort out, the staff notice says it on the
+        forum; the dead-letter queue keeps the job to re-send once it is sorted out."""
+        from worker.pipeline.notices import describe
+
+        line = describe(message, str(exception))
+        log.error("NEEDS A HUMAN, not retried: %s", line)
+        message.options[TOLD_OPTION] = True
+        _tell_staff(broker, [line])
+        message.fail()
 
     def _enqueue(self, broker: Any, message: Any, delay: int) -> None:
         """Enqueue the retry, waiting for Redis as long as it takes: the message is
@@ -157,3 +180,13 @@ class DiamondRetries(Middleware):
                 )
                 self._sleep(pause)
                 pause = min(cap, pause * 2)
+
+
+def _tell_staff(broker: Any, lines: list[str]) -> None:
+    """The ``needs_human`` staff notice; failing to raise it never fails the worker."""
+    from worker.pipeline import notices, runtime
+
+    try:
+        notices.raise_notice(runtime.redis_client(), broker, "needs_human", lines, distinct=True)
+    except Exception:
+        log.exception("could not raise the staff notice for a job that needs a human")

@@ -52,7 +52,7 @@ def settings() -> Settings:
     with _lock:
         if "settings" not in _state:
             _state["settings"] = load_settings()
-        return _state["settings"]  # type: ignore[return-value]
+        return _state["settings"]  # type: ignore[return-value]  # _state keeps one object per kind
 
 
 def redis_client() -> redis.Redis:
@@ -62,7 +62,7 @@ def redis_client() -> redis.Redis:
             if not url:
                 raise RuntimeError("no Redis URL: call setup_broker() or set DIAMOND_REDIS_URL")
             _state["redis"] = redis.Redis.from_url(str(url), socket_connect_timeout=2)
-        return _state["redis"]  # type: ignore[return-value]
+        return _state["redis"]  # type: ignore[return-value]  # _state keeps one object per kind
 
 
 def forum() -> ForumClient:
@@ -78,7 +78,7 @@ def forum() -> ForumClient:
             _state["forum"] = ForumClient.from_settings(
                 cfg, client, on_limit="wait", max_wait=cfg.api_window_seconds / 4
             )
-        return _state["forum"]  # type: ignore[return-value]
+        return _state["forum"]  # type: ignore[return-value]  # _state keeps one object per kind
 
 
 def rules() -> Rules:
@@ -99,7 +99,7 @@ def rules() -> Rules:
             _state["rules"] = RulesHolder(
                 cfg.rules_dir, on_problems=rules_problems_notifier(redis_client, current_broker)
             )
-        holder: RulesHolder = _state["rules"]  # type: ignore[assignment]
+        holder: RulesHolder = _state["rules"]  # type: ignore[assignment]  # _state keeps one object per kind
         # Only the processes that run the community announce: a CLI run (say a dry-run
         # audit with a rehearsal copy of the rules) must not record its rules as loaded.
         announce = holder.on_loaded is None and bool(_state.get("announce_rules"))

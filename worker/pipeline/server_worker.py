@@ -91,7 +91,7 @@ def _chunked_complete(body: bytes) -> bool:
             return False
 
 
-class BufferedThreadWorker(ThreadWorker):  # type: ignore[misc]
+class BufferedThreadWorker(ThreadWorker):
     """``gthread`` that reads whole requests in its event loop (see the module doc)."""
 
     read_timeout: float = READ_TIMEOUT_SECONDS  # set by ``diamond serve`` before forking

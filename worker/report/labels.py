@@ -30,8 +30,12 @@ class Labels:
 
     @classmethod
     def from_rules(cls, rules: Rules, lang: str | None = None) -> Labels:
-        language = lang if lang in rules.messages else rules.community.default_language
-        templates = rules.messages[language].templates  # type: ignore[index]
+        language: str = (
+            lang
+            if lang is not None and lang in rules.messages
+            else rules.community.default_language
+        )
+        templates = rules.messages[language].templates  # type: ignore[index]  # a key of messages
         template = templates.get(LABELS_TEMPLATE)
         definitions = templates.get(DEFINITIONS_TEMPLATE)
         dates = templates.get(DATES_TEMPLATE)
@@ -46,7 +50,11 @@ class Labels:
             language,
             {name: _fill(text, values) for name, text in meanings.items()},
             dates.body.strip() if dates else cls.dates,
-            (one_month or dates).body.strip() if (one_month or dates) else cls.dates_one_month,
+            one_month.body.strip()
+            if one_month
+            else dates.body.strip()
+            if dates
+            else cls.dates_one_month,
         )
 
     def week_dates(self, iso_week: str) -> str:
@@ -55,7 +63,7 @@ class Labels:
         first = date.fromisocalendar(week.year, week.number, 1)
         last = first + timedelta(days=6)
         months = self.definitions.get("months", "").split()
-        values = {}
+        values: dict[str, str] = {}
         for n, day in (("1", first), ("2", last)):
             values |= {
                 f"d{n}": str(day.day),

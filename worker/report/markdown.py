@@ -56,7 +56,7 @@ def render_post(rules: Rules, report: HealthReport, lang: str | None = None) -> 
     values["squads"] = values.pop("completion")
     post = rules.render(
         rules.health.messages.report,
-        labels.language,  # type: ignore[arg-type]
+        labels.language,
         **week_values(report.week),
         verdict=status_word(labels, report.verdict),
         metrics="\n\n".join(values.values()),
@@ -79,7 +79,7 @@ def render_leader_part(
     metrics = "\n\n".join(_section(t) for t in squad_tables(part, labels))
     return rules.render(
         rules.health.messages.leader_part,
-        labels.language,  # type: ignore[arg-type]
+        labels.language,
         username=part.squad.leader or "",
         squad=part.squad.full_name,
         **week_values(report.week),

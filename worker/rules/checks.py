@@ -184,7 +184,7 @@ def check_placeholders(
     problems: list[Problem] = []
     for model, index in sections.values():
         for path, value, owner, info in marked_fields(model, Placeholders):
-            names = field_marker(info, Placeholders).passed(owner)  # type: ignore[union-attr]
+            names = field_marker(info, Placeholders).passed(owner)  # type: ignore[union-attr]  # marked_fields: marker set
             if field_marker(info, TemplateRef) is not None:
                 label = f"{index.file} {format_path(path)}"
                 uses.setdefault(value, []).append((label, (*ALWAYS_PLACEHOLDERS, *names)))

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import redis
 
+from worker.redis_text import text
 from worker.rules.models import Rules
 
 LOADED_KEY = "diamond:rules:loaded"  # hash: checksum, rules (JSON), loaded_at (ISO)
@@ -45,9 +46,9 @@ def read_loaded(client: redis.Redis) -> Loaded | None:
     if not raw or b"rules" not in raw:
         return None
     return Loaded(
-        raw[b"checksum"].decode(),
+        text(raw[b"checksum"]),
         json.loads(raw[b"rules"]),
-        raw.get(b"loaded_at", b"").decode(),
+        text(raw.get(b"loaded_at")),
     )
 
 
@@ -74,9 +75,9 @@ def record_loaded(client: redis.Redis, rules: Rules, now: datetime) -> Loaded | 
     with client.pipeline() as pipe:
         try:
             pipe.watch(LOADED_KEY)
-            if (pipe.hget(LOADED_KEY, "checksum") or b"").decode() == digest:
+            if text(pipe.hget(LOADED_KEY, "checksum")) == digest:
                 return None
-            before = read_loaded(pipe)  # type: ignore[arg-type]
+            before = read_loaded(pipe)
             pipe.multi()
             pipe.hset(
                 LOADED_KEY,

@@ -52,7 +52,7 @@ def load_rules(directory: Path | str) -> Rules:
     for name, lang in MESSAGE_FILES.items():
         loaded = _load_file(directory, name, Messages, problems)
         if loaded is not None:
-            messages[lang] = loaded  # type: ignore[assignment]
+            messages[lang] = loaded  # type: ignore[assignment]  # a Messages model here
     problems.extend(_unknown_files(directory))
 
     if len(messages) == len(MESSAGE_FILES):
@@ -63,18 +63,19 @@ def load_rules(directory: Path | str) -> Rules:
     problems.extend(check_topic_titles(sections, messages))
     if "obligations" in sections:
         obligations, index = sections["obligations"]
-        problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]
+        problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]  # the obligations model
     if "camp" in sections:
         camp, index = sections["camp"]
-        problems.extend(check_camp(camp, index))  # type: ignore[arg-type]
+        problems.extend(check_camp(camp, index))  # type: ignore[arg-type]  # the camp model
     if "squads" in sections:
         squads, index = sections["squads"]
-        problems.extend(check_naming(squads, index))  # type: ignore[arg-type]
+        problems.extend(check_naming(squads, index))  # type: ignore[arg-type]  # the squads model
 
     if problems:
         raise RulesInvalid(problems)
     return Rules(
-        **{section: model for section, (model, _index) in sections.items()},
+        # Each section's model is the one SECTION_FILES names for that Rules field.
+        **{section: model for section, (model, _index) in sections.items()},  # type: ignore[arg-type]  # see above
         messages={lang: model for lang, (model, _index) in messages.items()},
     )
 

@@ -74,7 +74,8 @@ class LocationIndex:
 
 class LocatedYaml(NamedTuple):
     data: Any  # plain dicts, lists and scalars; None for an empty file
-    index: LocationIndex
+    # A field named like tuple.index (the method) on purpose: callers read doc.index.
+    index: LocationIndex  # type: ignore[assignment]  # see above
     problems: list[Problem]  # syntax errors, duplicate keys, unsupported YAML features
 
 

@@ -961,11 +961,12 @@ class Rules(RulesModel):
     def tz(self) -> ZoneInfo:
         return self.community.tz
 
-    def template(self, key: str, lang: Language | None = None) -> MessageTemplate:
-        lang = lang if lang in LANGUAGES else self.community.default_language
-        return self.messages[lang].templates[key]
+    def template(self, key: str, lang: str | None = None) -> MessageTemplate:
+        """``lang``: a member's stored preference, any string; unknown means the default."""
+        chosen = lang if lang in LANGUAGES else self.community.default_language
+        return self.messages[chosen].templates[key]
 
-    def render(self, key: str, lang: Language | None = None, **values: object) -> Rendered:
+    def render(self, key: str, lang: str | None = None, **values: object) -> Rendered:
         """Title and body of template ``key`` in ``lang`` (default language when None).
 
         ``community`` is always available as a placeholder. A title-less template
@@ -976,7 +977,7 @@ class Rules(RulesModel):
         title = template.title.format_map(mapping) if template.title else self.community.name
         return Rendered(title=title, body=template.body.format_map(mapping))
 
-    def week_dates(self, iso_week: object, lang: Language | None = None) -> str:
+    def week_dates(self, iso_week: object, lang: str | None = None) -> str:
         """A week as members read it, Monday to Sunday without the year ("11月16日–22日",
         "16–22 Nov"): the ``week_dates`` templates of ``lang`` (the report's
         ``health_week_dates`` where a rules directory has none)."""
@@ -985,7 +986,7 @@ class Rules(RulesModel):
         from worker.report.labels import Labels  # it reads these rules: imported late
 
         labels = Labels.from_rules(self, lang)
-        templates = self.messages[labels.language].templates  # type: ignore[index]
+        templates = self.messages[labels.language].templates  # type: ignore[index]  # a language of messages
         if (dates := templates.get(WEEK_DATES_TEMPLATE)) is not None:
             one_month = templates.get(WEEK_DATES_TEMPLATE + "_one_month") or dates
             labels = dataclasses.replace(
@@ -993,7 +994,7 @@ class Rules(RulesModel):
             )
         return labels.week_dates(str(iso_week))
 
-    def message(self, key: str, lang: Language | None = None, **values: object) -> str:
+    def message(self, key: str, lang: str | None = None, **values: object) -> str:
         """The rendered body of template ``key``."""
         return self.render(key, lang, **values).body
 

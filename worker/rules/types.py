@@ -11,7 +11,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
@@ -199,7 +199,8 @@ class Placeholders:
         """The names passed where ``owner`` (the model holding the field) is used."""
         if self.by is None:
             return self.names
-        return (*self.names, *dict(self.cases).get(getattr(owner, self.by, None), ()))
+        cases: dict[object, tuple[str, ...]] = dict(self.cases)  # the sibling's value, any type
+        return (*self.names, *cases.get(getattr(owner, self.by, None), ()))
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -284,7 +285,7 @@ LocalText = Annotated[
 ]
 
 
-def in_language(text: str | Mapping[str, str], lang: str | None) -> str:
+def in_language(text: str | Mapping[Any, str], lang: str | None) -> str:
     """``text`` in ``lang``: the plain text, or that language's (else the first given)."""
     if isinstance(text, str):
         return text

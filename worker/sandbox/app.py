@@ -69,6 +69,12 @@ class Ctx:
     def admin(self) -> bool:
         return self.actor is not None and self.actor.admin
 
+    def wrapped(self, key: str) -> dict[str, Any]:
+        """The params under ``key`` when they are an object, else the top-level ones
+        (what Rails' ``wrap_parameters`` lets a controller read either way)."""
+        inner = self.params.get(key)
+        return inner if isinstance(inner, dict) else self.params
+
     def require_login(self) -> User:
         if self.actor is None:
             raise not_logged_in()
@@ -222,7 +228,8 @@ class SandboxApp:
             candidates.append(request.path.rstrip("/") + ".json")
         for path in candidates:
             try:
-                return adapter.match(path_info=path)
+                endpoint, values = adapter.match(path_info=path)
+                return str(endpoint), dict(values)
             except (NotFound, MethodNotAllowed):
                 continue
             except HTTPException as exc:  # e.g. RequestRedirect

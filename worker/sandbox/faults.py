@@ -111,8 +111,8 @@ class FaultInjector:
                 if response is None and rule.lost_share and self._rng.random() < rule.lost_share:
                     lost = _server_error(502)
                 if response is not None or latency or lost is not None:
-                    status = response.status if response else (lost.status if lost else None)
-                    self.injected.append((method, path, status, latency))
+                    shown = response.status if response else (lost.status if lost else None)
+                    self.injected.append((method, path, shown, latency))
                 return Decision(latency=latency, response=response, lost_answer=lost)
         return Decision()
 

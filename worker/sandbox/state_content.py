@@ -164,7 +164,8 @@ class ContentOps:
                 min_title = self.settings[
                     "min_personal_message_title_length" if is_pm else "min_topic_title_length"
                 ]
-                if not (title or "").strip():
+                title = title or ""
+                if not title.strip():
                     errors.append("Title can't be blank")
                 elif len(title.strip()) < min_title:
                     errors.append(f"Title must be at least {min_title} characters")

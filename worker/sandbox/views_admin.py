@@ -39,7 +39,7 @@ def site_settings(ctx: Ctx) -> Any:
     Simplifies: only the settings in site_settings.SPECS exist; filter_names only.
     """
     ctx.require_admin()
-    settings = []
+    settings: list[dict[str, Any]] = []
     for spec in SPECS:
         settings.append(
             {
@@ -470,7 +470,7 @@ def create_api_key(ctx: Ctx) -> Any:
     """
     _admin_route(ctx)
     forum = ctx.forum
-    attrs = ctx.params.get("key") if isinstance(ctx.params.get("key"), dict) else ctx.params
+    attrs = ctx.wrapped("key")
     username = attrs.get("username")
     user = forum.user_or_404(str(username)) if username else None
     key = secrets.token_hex(32)

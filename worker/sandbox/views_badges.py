@@ -49,7 +49,7 @@ def _apply(ctx: Ctx, badge: Badge, *, is_new: bool) -> None:
             badge.name = name
     if "badge_type_id" in p or is_new:
         try:
-            badge_type = int(p.get("badge_type_id"))
+            badge_type = int(p.get("badge_type_id"))  # type: ignore[arg-type]  # None: TypeError below
         except (TypeError, ValueError):
             badge_type = 0
         if badge_type not in (1, 2, 3):

@@ -352,7 +352,7 @@ def add_owners(ctx: Ctx, key: str) -> Any:
     if group.automatic:
         raise invalid_access()
     _ensure_can_edit(ctx, group)
-    params = ctx.params.get("group") if isinstance(ctx.params.get("group"), dict) else ctx.params
+    params = ctx.wrapped("group")
     users = _users_from_params(ctx, params)
     ctx.forum.add_members(group, users, owners=True)
     return {"success": "OK", "usernames": [u.username for u in users]}
@@ -364,7 +364,7 @@ def remove_owners(ctx: Ctx, key: str) -> Any:
     """
     group = _group_by_id(ctx, as_int(key, "id"))
     _ensure_can_edit(ctx, group)
-    params = ctx.params.get("group") if isinstance(ctx.params.get("group"), dict) else ctx.params
+    params = ctx.wrapped("group")
     for user in _users_from_params(ctx, params):
         group.owners.discard(user.id)
     return {"success": "OK"}

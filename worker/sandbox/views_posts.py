@@ -80,14 +80,14 @@ def update_post(ctx: Ctx, post_id: int) -> Any:
     level) retitles the topic of a first post. Simplified: the editor may edit the topic
     whenever they may edit the post (no separate ``ensure_can_edit_topic!``)."""
     post = _editable(ctx, post_id)
-    fields = ctx.params.get("post") if isinstance(ctx.params.get("post"), dict) else ctx.params
+    fields = ctx.wrapped("post")
     if "raw" not in fields:
         raise param_missing("post")
     title = ctx.params.get("title")
     ctx.forum.edit_post(
         post,
         str(fields["raw"] or ""),
-        by=ctx.actor,
+        by=ctx.require_login(),  # _editable has checked it
         edit_reason=fields.get("edit_reason"),
         title=str(title) if title else None,
     )
@@ -99,7 +99,7 @@ def update_post(ctx: Ctx, post_id: int) -> Any:
 def destroy_post(ctx: Ctx, post_id: int) -> Any:
     """Imitates: app/controllers/posts_controller.rb#destroy (no body)"""
     post = _editable(ctx, post_id)
-    ctx.forum.delete_post(post, by=ctx.actor)
+    ctx.forum.delete_post(post, by=ctx.require_login())  # _editable has checked it
     return None
 
 

@@ -171,15 +171,16 @@ def admin_show_user(ctx: Ctx, user_id: int) -> Any:
     return payloads.admin_user_detail(ctx.forum, _user_by_id(ctx, user_id))
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 # AdminUserIndexQuery::SORTABLE_MAPPING, for the columns the sandbox keeps
 _SORTABLE: dict[str, Any] = {
     "created": lambda u: u.created_at,
-    "seen": lambda u: u.last_seen_at or _EPOCH,
+    "seen": lambda u: u.last_seen_at or EPOCH,
     "username": lambda u: u.username.lower(),
     "email": lambda u: u.email.lower(),
     "trust_level": lambda u: u.trust_level,
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUST_LEVELS = {"newuser": 0, "basic": 1, "member": 2, "regular": 3, "leader": 4}
 
 
@@ -217,7 +218,7 @@ def admin_list(ctx: Ctx, flag: str | None = None) -> Any:
             users.sort(key=_SORTABLE[order], reverse=not ctx.params.get("asc"))
     elif flag == "active":  # users.last_seen_at DESC NULLS LAST, users.username
         seen = [u for u in users if u.last_seen_at is not None]
-        seen.sort(key=lambda u: u.last_seen_at, reverse=True)
+        seen.sort(key=lambda u: u.last_seen_at or EPOCH, reverse=True)  # all set here
         users = seen + [u for u in users if u.last_seen_at is None]
     else:  # users.created_at DESC, users.username
         users.sort(key=lambda u: u.created_at, reverse=True)

@@ -17,7 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -42,6 +42,9 @@ from worker.engine.weeks import (
 )
 from worker.rules.models import Rules
 
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
+
 # ─────────────────────────────── facts (read once) ───────────────────────────────
 
 
@@ -62,7 +65,7 @@ class AuditFacts:
 
 
 def read_audit_facts(
-    client: Any,
+    client: ForumClient,
     redis_client: redis.Redis,
     rules: Rules,
     weeks: Sequence[Week],
@@ -99,7 +102,7 @@ def read_audit_facts(
     )
 
 
-def _group_members(client: Any, group: str) -> frozenset[str]:
+def _group_members(client: ForumClient, group: str) -> frozenset[str]:
     from worker.forum.errors import NotFound
 
     try:

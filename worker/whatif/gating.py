@@ -115,7 +115,7 @@ def redecide(rules: Rules, facts: ApplicationFacts) -> dict[int, GatingDecision]
 
 
 def _tally(decisions: Sequence[GatingDecision]) -> str:
-    counts = Counter(d.outcome for d in decisions)
+    counts: Counter[str] = Counter(d.outcome for d in decisions)
     return ", ".join(f"{o} {counts.get(o, 0)}" for o in OUTCOMES)
 
 

@@ -13,13 +13,16 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import redis
 
 from worker.engine.camp import Camper, CampPost, camp_end, evaluate_camp, task_lines
 from worker.engine.squads import Graduate, SquadPlan, form_cohort
 from worker.rules.models import Rules
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 # ─────────────────────────────── camp ───────────────────────────────
 
@@ -121,7 +124,7 @@ class SquadFacts:
     graduates: Mapping[str, tuple[Graduate, ...]]  # cohort -> graduates on record
 
 
-def read_squad_facts(client: Any, redis_client: redis.Redis, rules: Rules) -> SquadFacts:
+def read_squad_facts(client: ForumClient, redis_client: redis.Redis, rules: Rules) -> SquadFacts:
     """Each cohort's graduates who are still members (as the formation reads them)."""
     from worker.membership.store import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis

@@ -431,7 +431,7 @@ def webhook_user(forum: Forum, user: User, *, created: bool = False) -> dict[str
     if not created and forum.user_fields:
         data["user_fields"] = user_fields_of(forum, user)
     data["timezone"] = user.timezone
-    data["cakedate"] = iso(user.created_at)[:10] if user.created_at else None
+    data["cakedate"] = (iso(user.created_at) or "")[:10] if user.created_at else None
     data["birthdate"] = None
     return data
 

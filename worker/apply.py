@@ -226,9 +226,10 @@ class Applier:
         """Membership changes of one kind to one group: one call (the client chunks it by
         Discourse's 1,000 usernames); each action keeps its own claim and record."""
         with contextlib.ExitStack() as stack:
-            pending: list[a.Action] = []
+            pending: list[a.AddToGroup | a.RemoveFromGroup] = []
             keys: set[str] = set()
             for action in batch:
+                assert isinstance(action, a.AddToGroup | a.RemoveFromGroup)  # what batches hold
                 done_key = self._done_prefix + action.key
                 if action.key in keys:  # the same decision twice in one run: once
                     report.already_done.append(action)
@@ -241,7 +242,7 @@ class Applier:
             if not pending:
                 return
             first = pending[0]
-            usernames = tuple(dict.fromkeys(u for x in pending for u in x.usernames))  # type: ignore[attr-defined]
+            usernames = tuple(dict.fromkeys(u for x in pending for u in x.usernames))
             reason = first.reason if len(pending) == 1 else f"{first.reason} (+{len(pending) - 1})"
             merged = dataclasses.replace(first, usernames=usernames, reason=reason)
             result = self._execute(merged)

@@ -55,7 +55,8 @@ def parse_chat_message(obj: Mapping[str, Any]) -> dict[str, Any]:
     message, channel = obj.get("message"), obj.get("channel")
     if not isinstance(message, Mapping) or not isinstance(channel, Mapping):
         raise BadEvent("chat_message: the body needs a message and a channel object")
-    user = message.get("user") if isinstance(message.get("user"), Mapping) else {}
+    user_obj = message.get("user")
+    user: Mapping[str, Any] = user_obj if isinstance(user_obj, Mapping) else {}
     text = message.get("message")
     if not is_text(text):
         raise BadEvent("chat_message: message.message must be text")

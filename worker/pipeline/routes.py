@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 # Where the acting user's name is, per event type (X-Discourse-Event-Type); used to
 # ignore what Diamond's own API user did, so its own posts cannot loop.
@@ -82,12 +82,12 @@ EVENT_TYPES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[int]:
     """A value Discourse could have sent as a row id (see ``MAX_ID``)."""
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
-def is_text(value: Any) -> bool:
+def is_text(value: Any) -> TypeGuard[str]:
     """A string that can travel on (UTF-8, so no lone surrogates from a ``\\ud800`` escape)."""
     if not isinstance(value, str):
         return False

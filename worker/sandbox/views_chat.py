@@ -256,12 +256,14 @@ def messages_index(ctx: Ctx, channel_id: int) -> Any:
     if as_bool(ctx.params.get("fetch_from_last_read")):
         target = member.last_read_message_id if member else None
     messages = forum.visible_chat_messages(channel, user)
+    listed: list[ChatMessage]
     if target is not None:
         target_msg = forum.chat_messages.get(target)
         if target_msg is None or target_msg.channel_id != channel.id:
             raise not_found()  # policy target_message_exists
     more_past = more_future = False
     if target is not None and direction is None:
+        assert target_msg is not None  # checked above
         past = [m for m in messages if (m.created_at, m.id) < (target_msg.created_at, target)]
         future = [m for m in messages if (m.created_at, m.id) > (target_msg.created_at, target)]
         past, future = past[-AROUND_LIMIT:], future[:AROUND_LIMIT]

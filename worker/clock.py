@@ -12,7 +12,9 @@ from datetime import UTC, datetime
 
 import redis
 
-SIMULATED_NOW_KEY = "diamond:clock:simulated-now"
+from worker.state import keys
+
+SIMULATED_NOW_KEY = keys.SIMULATED_NOW
 
 
 def system_now() -> datetime:

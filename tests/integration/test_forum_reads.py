@@ -17,14 +17,15 @@ from worker.engine.facts import Roster
 from worker.engine.obligations import thread_title
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
-from worker.ledger.store import Ledger
 from worker.ledger.weekly import open_threads, staff_usernames
-from worker.membership import flows, roster_cache
-from worker.membership import gather as membership_gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
 from worker.pipeline.routes import BadEvent, routes_for
+from worker.reads import forum_view as roster_cache
+from worker.reads import membership as membership_gather
 from worker.recognition.gather import ingest_like
-from worker.recognition.store import RecognitionStore
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 pytestmark = pytest.mark.integration
 

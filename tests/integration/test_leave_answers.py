@@ -10,7 +10,7 @@ from tests.support.obligations import shipped_rules
 from worker.engine.camp import Camper
 from worker.forum.client import ForumClient
 from worker.jobs import posts
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 

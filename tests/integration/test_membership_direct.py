@@ -17,8 +17,9 @@ import redis
 
 from tests.support.scenario import DirectDiamond, run_cohort
 from tests.support.world import membership_world
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
+from worker.reads import membership as gather
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -19,8 +19,9 @@ from tests.support.scenario import Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
+from worker.reads import membership as gather
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -14,12 +14,12 @@ from worker.engine.facts import Roster, Squad
 from worker.engine.squads import squad_bio
 from worker.forum.client import ForumClient
 from worker.jobs import posts
-from worker.membership import gather as membership_gather
-from worker.membership import roster_cache
-from worker.membership.store import MembershipStore
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import routes_for
-from worker.recognition.store import RecognitionStore
+from worker.reads import forum_view as roster_cache
+from worker.reads import membership as membership_gather
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 pytestmark = pytest.mark.integration
 

@@ -21,9 +21,10 @@ from worker import actions as a
 from worker.apply import Applier
 from worker.engine.gating import check_lines
 from worker.forum.errors import NotActiveYet, NotFound
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
 from worker.pipeline.routes import body_hints
+from worker.reads import membership as gather
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -14,7 +14,7 @@ from worker.engine.camp import Camper, CampPost
 from worker.engine.squads import Graduate
 from worker.forum.client import ForumClient
 from worker.membership import flows
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 from worker.whatif.membership import (
     judge_camp,
     read_camp_facts,

@@ -12,10 +12,10 @@ import pytest
 from tests.conftest import DISCOURSE_REF
 from worker.config_sync.desired import load_desired
 from worker.jobs import membership as membership_jobs
-from worker.membership import gather
 from worker.pipeline import routes
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import event_object, routes_for
+from worker.reads import membership as gather
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 ROOT = Path(__file__).resolve().parents[2]

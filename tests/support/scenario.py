@@ -24,9 +24,10 @@ import redis
 import requests
 
 from worker.engine.gating import normalise_email
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
+from worker.reads import membership as gather
 from worker.rules import Rules
+from worker.state.membership import MembershipStore
 
 CITIES = ("北京", "北京", "北京", "上海", "上海", "广州", "成都", "拉萨")
 INTRO = (

@@ -22,8 +22,7 @@ from typing import Any
 import dramatiq
 
 from worker import clock
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.membership import flows
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
@@ -35,7 +34,9 @@ from worker.pipeline.scheduler import (
     cron_fields,
     periodic_job,
 )
+from worker.reads import membership as gather
 from worker.rules import Rules, load_rules
+from worker.state.membership import MembershipStore
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"

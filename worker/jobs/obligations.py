@@ -38,7 +38,7 @@ QUEUE = "obligations"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.roster_cache import cached_roster  # the membership engine's reader
+    from worker.reads.forum_view import cached_roster  # the membership engine's reader
 
     return cached_roster(client, runtime.redis_client(), rules)
 

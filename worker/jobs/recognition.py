@@ -32,7 +32,7 @@ QUEUE = "recognition"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.roster_cache import cached_roster  # the membership engineer's reader
+    from worker.reads.forum_view import cached_roster  # the membership engineer's reader
 
     return cached_roster(client, runtime.redis_client(), rules)
 

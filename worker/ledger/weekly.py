@@ -56,14 +56,15 @@ from worker.ledger.ingest import (
     leave_weeks_from_field,
     thread_post_week,
 )
-from worker.ledger.store import PREFIX, Ledger, TopicInfo
-from worker.membership.roster_cache import cached_group_members
-from worker.membership.store import MembershipStore
+from worker.reads.forum_view import cached_group_members
 from worker.rules.models import Reminder, Rules, SilenceAction
+from worker.state import keys
+from worker.state.ledger import Ledger, TopicInfo
+from worker.state.membership import MembershipStore
 
 log = logging.getLogger(__name__)
 
-CATEGORY_IDS_KEY = PREFIX + "category-ids"
+CATEGORY_IDS_KEY = keys.CATEGORY_IDS
 CATEGORY_IDS_TTL = 3600
 
 
@@ -432,7 +433,7 @@ def topic_info(
     if not squads and isinstance(topic.get("category_id"), int):
         # A squad formed since the last scheduled run: the ledger does not know its
         # category yet. The cached roster does (formation refreshes it).
-        from worker.membership.roster_cache import cached_roster
+        from worker.reads.forum_view import cached_roster
 
         roster = cached_roster(client, redis_client, rules)
         ledger.record_squad_categories(
@@ -472,16 +473,14 @@ def _squads_from_ledger(redis_client: redis.Redis, category_id: Any) -> dict[int
     slug = Ledger(redis_client).squad_of_category(category_id)
     if slug is None:
         return {}
-    name = redis_client.hget(PREFIX + "squad-names", slug)
+    name = redis_client.hget(keys.SQUAD_NAMES, slug)
     full_name = name.decode() if name else slug
     return {category_id: Squad(slug, full_name, "", (), category_id=category_id)}
 
 
 def remember_squad_names(redis_client: redis.Redis, roster: Roster) -> None:
     if roster.squads:
-        redis_client.hset(
-            PREFIX + "squad-names", mapping={s.slug: s.full_name for s in roster.squads}
-        )
+        redis_client.hset(keys.SQUAD_NAMES, mapping={s.slug: s.full_name for s in roster.squads})
 
 
 def handle_post_event(
@@ -577,11 +576,11 @@ def answer_leave(
 # ─────────────────────────────── roll call ───────────────────────────────
 
 # "{week}|{squad}" -> when the thread last changed (epoch seconds): roll calls to redo.
-ROLL_CALL_DIRTY_KEY = PREFIX + "roll-call:dirty"
+ROLL_CALL_DIRTY_KEY = keys.ROLL_CALL_DIRTY
 # squad -> when its roll call was last edited (epoch seconds).
-ROLL_CALL_EDITED_KEY = PREFIX + "roll-call:edited"
+ROLL_CALL_EDITED_KEY = keys.ROLL_CALL_EDITED
 # thread topic id -> its first post's id (one topic read, once).
-ROLL_CALL_POSTS_KEY = PREFIX + "roll-call:first-posts"
+ROLL_CALL_POSTS_KEY = keys.ROLL_CALL_FIRST_POSTS
 # At most one edit per squad in this many seconds: the API bucket is the site's.
 ROLL_CALL_INTERVAL = 300
 

@@ -26,13 +26,13 @@ from worker.engine.gating import (
 )
 from worker.engine.squads import Graduate, SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.forum.errors import NotActiveYet, NotFound
-from worker.membership import gather, gating_inputs
-from worker.membership.store import MembershipStore, RecordedDecision
 from worker.pipeline import leases, missing
+from worker.reads import membership as gather
 from worker.rules import Rules
+from worker.state import gating_inputs, keys
+from worker.state.membership import MembershipStore, RecordedDecision
 
 log = logging.getLogger(__name__)
-GATING_LOCK = "diamond:membership:gating-lock:"
 # The lock is a lease renewed while the job runs (``worker.pipeline.leases``): a killed
 # worker's lock is gone before its job is redelivered, and a second job does not wait in
 # its thread but is retried when the lease would have ended.
@@ -91,7 +91,7 @@ def decide_applicant(
     # approval must not take the half-done decision for a crashed one and finish it twice.
     with leases.held(
         redis_client,
-        f"{GATING_LOCK}{user_id}",
+        keys.gating_lock(user_id),
         lease_seconds=GATING_LEASE_SECONDS,
         wait_seconds=GATING_WAIT_SECONDS,
     ):

@@ -23,15 +23,16 @@ from worker.engine.health import AdScreen, HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
 from worker.ledger import weekly
-from worker.ledger.store import Ledger
-from worker.membership.roster_cache import cached_group_members
-from worker.membership.store import MembershipStore
-from worker.recognition.store import PREFIX, RecognitionStore
+from worker.reads.forum_view import cached_group_members
 from worker.rules.models import Rules
+from worker.state import keys
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 log = logging.getLogger(__name__)
 
-TOPICS = PREFIX + "topics"  # hash topic id -> {"c": category id, "pm": bool, "tags": [...]}
+TOPICS = keys.TOPIC_FACTS  # hash topic id -> {"c": category id, "pm": bool, "tags": [...]}
 READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author
 LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
 

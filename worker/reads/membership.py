@@ -21,8 +21,8 @@ from worker.engine.gating import Applicant, GatingFacts, normalise_email, referr
 from worker.engine.squads import read_squad_bio
 from worker.engine.textlen import count_units
 from worker.forum.errors import NotFound
-from worker.membership.store import MembershipStore
 from worker.rules import Rules
+from worker.state.membership import MembershipStore
 
 StrikesOf = Callable[[str], int]
 
@@ -201,7 +201,7 @@ def strikes_from_ledger(
     it has none)."""
     from worker.engine.penalties import standing
     from worker.engine.weeks import week_of
-    from worker.ledger.store import Ledger
+    from worker.state.ledger import Ledger
 
     ledger = Ledger(redis_client)
     week = week_of(now, rules.tz)

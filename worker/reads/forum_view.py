@@ -25,8 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import redis
@@ -34,37 +32,17 @@ import redis
 from worker.engine.facts import Roster, Squad
 from worker.forum.errors import NotFound
 from worker.rules import Rules
+from worker.state import keys
+from worker.state.codec import decode_value, encode_value
 
 log = logging.getLogger(__name__)
 
-ROSTER_KEY = "diamond:cache:roster"
-GENERATION_KEY = "diamond:cache:roster-gen"  # bumped by every forget_roster
-GROUP_MEMBERS_PREFIX = "diamond:cache:group-members:"  # + <generation>:<group name>
+ROSTER_KEY = keys.ROSTER
+GENERATION_KEY = keys.ROSTER_GENERATION  # bumped by every forget_roster
 # Two minutes: long enough that one scheduled run's jobs share a single read, short enough
 # that a member moved by hand on the forum is seen by the next run (Diamond's own changes
 # invalidate the entry at once).
 ROSTER_TTL_SECONDS = 120
-
-
-def encode_value(value: Any) -> Any:
-    """JSON-ready: datetimes as ``{"$dt": iso}``, tuples as lists (``decode_value`` undoes)."""
-    if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
-    if isinstance(value, Mapping):
-        return {str(k): encode_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_value(v) for v in value]
-    return value
-
-
-def decode_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"$dt"}:
-            return datetime.fromisoformat(value["$dt"])
-        return {k: decode_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return tuple(decode_value(v) for v in value)
-    return value
 
 
 def dump_roster(roster: Roster) -> str:
@@ -81,7 +59,7 @@ def parse_roster(raw: str | bytes) -> Roster:
 
 def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roster:
     """The roster from Redis if read within ``ROSTER_TTL_SECONDS``, else from the forum."""
-    from worker.membership.gather import load_roster
+    from worker.reads.membership import load_roster
 
     raw = redis_client.get(ROSTER_KEY)
     if raw:
@@ -117,7 +95,7 @@ def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> 
     """Usernames in ``group`` (none if it does not exist), read at most once per
     ``ROSTER_TTL_SECONDS`` and generation of Diamond's group changes."""
     generation = int(redis_client.get(GENERATION_KEY) or 0)
-    key = f"{GROUP_MEMBERS_PREFIX}{generation}:{group}"
+    key = keys.group_members(generation, group)
     raw = redis_client.get(key)
     if raw is not None:
         try:

@@ -38,3 +38,11 @@ def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:
     if when.tzinfo is None:
         raise ValueError("simulated time must be timezone-aware")
     redis_client.set(SIMULATED_NOW_KEY, when.astimezone(UTC).isoformat())
+
+
+def run_time(scheduled_for: str | None, redis_client: redis.Redis | None = None) -> datetime:
+    """When a job runs "at": its scheduled time if the scheduler gave one (a late or
+    repeated run then does the same thing), else ``now``. The one helper every actor uses."""
+    if scheduled_for:
+        return datetime.fromisoformat(scheduled_for)
+    return now(redis_client)

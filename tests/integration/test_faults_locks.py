@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
-from worker.membership import flows
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.idempotency import ActionBusy
-from worker.reads import membership as gather
 from worker.state import keys
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import DirectDiamond, run_cohort
 from tests.support.world import membership_world
-from worker.membership import flows
-from worker.reads import membership as gather
 from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration

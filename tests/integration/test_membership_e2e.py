@@ -17,15 +17,15 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import ScenarioReport, run_cohort
 from tests.support.world import API_KEY, ROOT, SECRET, World, membership_world
 from worker.engine.facts import Roster
-from worker.membership import flows
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.receiver import Receiver, ReceiverConfig
-from worker.reads import membership as gather
 from worker.rules import Rules
 from worker.settings import Settings
 from worker.state.membership import MembershipStore

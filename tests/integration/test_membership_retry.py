@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
-from worker.membership import flows
-from worker.reads import membership as gather
 from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration

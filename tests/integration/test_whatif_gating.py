@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.obligations import SH, shipped_rules
 from tests.support.pipeline import redis_contents
 from tests.support.scenario import INTRO, Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
 from worker.engine.gating import GatingDecision, reason_text
-from worker.membership import flows
-from worker.reads import membership as gather
 from worker.rules import Rules
 from worker.state import keys
 from worker.state.membership import MembershipStore

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import DISCOURSE_REF
+from tests.support import membership_steps as gather
 from worker.config_sync.desired import load_desired
 from worker.jobs import membership as membership_jobs
 from worker.pipeline import routes
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import event_object, routes_for
-from worker.reads import membership as gather
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 ROOT = Path(__file__).resolve().parents[2]

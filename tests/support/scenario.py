@@ -23,9 +23,9 @@ from typing import Any, Protocol
 import redis
 import requests
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from worker.engine.gating import normalise_email
-from worker.membership import flows
-from worker.reads import membership as gather
 from worker.rules import Rules
 from worker.state.membership import MembershipStore
 

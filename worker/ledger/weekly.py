@@ -56,16 +56,15 @@ from worker.ledger.ingest import (
     leave_weeks_from_field,
     thread_post_week,
 )
+from worker.reads import forum_view
 from worker.reads.forum_view import cached_group_members
+from worker.reads.parse import first_post_id
 from worker.rules.models import Reminder, Rules, SilenceAction
 from worker.state import keys
 from worker.state.ledger import Ledger, TopicInfo
 from worker.state.membership import MembershipStore
 
 log = logging.getLogger(__name__)
-
-CATEGORY_IDS_KEY = keys.CATEGORY_IDS
-CATEGORY_IDS_TTL = 3600
 
 
 # ─────────────────────────────── facts ───────────────────────────────
@@ -74,19 +73,8 @@ CATEGORY_IDS_TTL = 3600
 def category_ids(
     client: Any, redis_client: redis.Redis, *, refresh: bool = False
 ) -> dict[str, int]:
-    """Category slug -> id, cached in Redis for an hour (one call when stale)."""
-    if not refresh:
-        cached = redis_client.hgetall(CATEGORY_IDS_KEY)
-        if cached:
-            return {k.decode(): int(v) for k, v in cached.items()}
-    mapping = {str(c["slug"]): int(c["id"]) for c in client.list_categories() if "slug" in c}
-    if mapping:
-        pipe = redis_client.pipeline()
-        pipe.delete(CATEGORY_IDS_KEY)
-        pipe.hset(CATEGORY_IDS_KEY, mapping=mapping)
-        pipe.expire(CATEGORY_IDS_KEY, CATEGORY_IDS_TTL)
-        pipe.execute()
-    return mapping
+    """Category slug -> id, from the one forum view (``worker.reads.forum_view``)."""
+    return forum_view.category_ids(client, redis_client, fresh=refresh)
 
 
 def staff_usernames(client: Any, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:
@@ -428,14 +416,13 @@ def topic_info(
     known = ledger.topic(topic_id)
     if known is not None:
         return known
-    topic = client.get_topic(topic_id)
+    # The topic's facts from the one forum view (shared with the camp and recognition).
+    topic = forum_view.topic_facts(client, redis_client, topic_id, need_created=True).as_json()
     squads = _squads_from_ledger(redis_client, topic.get("category_id"))
     if not squads and isinstance(topic.get("category_id"), int):
         # A squad formed since the last scheduled run: the ledger does not know its
         # category yet. The cached roster does (formation refreshes it).
-        from worker.reads.forum_view import cached_roster
-
-        roster = cached_roster(client, redis_client, rules)
+        roster = forum_view.cached_roster(client, redis_client, rules)
         ledger.record_squad_categories(
             {cid: s.slug for cid, s in squads_by_category(roster).items()}
         )
@@ -594,8 +581,6 @@ def _first_post_id(client: Any, redis_client: redis.Redis, topic_id: int) -> int
     known = redis_client.hget(ROLL_CALL_POSTS_KEY, topic_id)
     if known is not None:
         return int(known)
-    from worker.jobs.posts import first_post_id
-
     post_id = first_post_id(client.get_topic(topic_id))
     if post_id is not None:
         redis_client.hset(ROLL_CALL_POSTS_KEY, topic_id, post_id)

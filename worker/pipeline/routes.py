@@ -14,7 +14,10 @@ an actor need not read the forum just to learn whom an id stands for.
 (e.g. the applicant's email): the actor gets ``hints={arg: value}`` with an entry for
 each path whose first key is in the body (its value a non-empty string, else None), so
 "the body says nobody" (None) differs from "the body did not say" (no entry).
-Events with no route are answered 204. Several routes per event are allowed.
+``body`` names keys of the event's object passed on as they are (``body={key: value}``,
+only the keys present): facts the signed body carries that the actor would otherwise
+read again (a ``post_created``'s post). Events with no route are answered 204. Several
+routes per event are allowed.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Route:
     pass_event: bool = False  # also send event=<name> to the actor
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     hints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    body: tuple[str, ...] = ()
 
     def extract(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """The actor's keyword arguments taken from the event's object."""
@@ -116,6 +120,8 @@ class Route:
             kwargs[arg] = value
         if self.hints:
             kwargs["hints"] = body_hints(obj, self.hints)
+        if self.body:
+            kwargs["body"] = {key: obj[key] for key in self.body if key in obj}
         if self.pass_event:
             kwargs["event"] = self.event
         return kwargs
@@ -132,6 +138,7 @@ def add_route(
     names: Mapping[str, str] | None = None,
     pass_event: bool = False,
     hints: Mapping[str, str] | None = None,
+    body: tuple[str, ...] = (),
 ) -> Route:
     """Feed ``actor`` with the ids of every ``event`` delivery. Idempotent per (event, actor)."""
     route = Route(
@@ -141,6 +148,7 @@ def add_route(
         pass_event,
         MappingProxyType(dict(names or {})),
         MappingProxyType(dict(hints or {})),
+        tuple(body),
     )
     routes = ROUTES.setdefault(event, [])
     routes[:] = [r for r in routes if r.actor != actor]

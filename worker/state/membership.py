@@ -31,7 +31,7 @@ import redis
 
 from worker.engine.camp import Camper, CampPost
 from worker.engine.facts import Squad
-from worker.engine.gating import GateHit, GatingDecision
+from worker.engine.gating import GateHit, GatingDecision, normalise_email
 from worker.engine.squads import Graduate, PlannedSquad, SquadPlan
 from worker.state import keys
 from worker.state.codec import decode_value, encode_value
@@ -58,6 +58,11 @@ class MembershipStore:
 
     def remember_email(self, normalised: str, username: str) -> None:
         self.redis.hsetnx(keys.EMAILS, normalised, username)
+
+    def remember_applicant(self, email: str, username: str) -> None:
+        """The first applicant with this (normalised) email: a later one is a duplicate."""
+        if email:
+            self.remember_email(normalise_email(email), username)
 
     def emails(self) -> dict[str, str]:
         return {_s(k): _s(v) for k, v in self.redis.hgetall(keys.EMAILS).items()}

@@ -17,6 +17,7 @@ from tests.support.world import membership_world
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.idempotency import ActionBusy
 from worker.state import keys
+from worker.steps import gate
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -66,8 +67,8 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
 def test_a_long_gating_job_keeps_its_lock_and_a_second_one_is_told_to_come_back(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(flows, "GATING_LEASE_SECONDS", 0.6)
-    monkeypatch.setattr(flows, "GATING_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(gate, "GATING_LEASE_SECONDS", 0.6)
+    monkeypatch.setattr(gate, "GATING_WAIT_SECONDS", 0.1)
     key_prefix = keys.gating_lock("")  # the prefix alone
     with membership_world(redis_client, START) as world:
         uid = _applicant(world)

@@ -72,7 +72,7 @@ def read_audit_facts(
 ) -> AuditFacts:
     """Read the roster, staff and audit-log category from the forum (a few GETs) and the
     ledger from Redis, through a client that refuses writes (no cache is filled either)."""
-    from worker.reads.membership import load_roster
+    from worker.reads.forum_view import load_roster
     from worker.state.ledger import Ledger
     from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis

@@ -39,8 +39,8 @@ import redis
 from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
 from worker.forum.links import absolute_links
-from worker.membership.roster_cache import forget_roster
 from worker.pipeline.idempotency import ActionBusy
+from worker.reads.forum_view import forget_roster
 from worker.rules.models import SHADOW_TEMPLATE, Rules
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ GROUP_IDS_KEY = "diamond:cache:group-ids"
 PM_THREAD_PREFIX = "diamond:pm-thread:"
 PM_THREAD_TTL_SECONDS = 120 * 24 * 3600
 # Writes that change who is in which squad (or a squad's category): the cached roster
-# (``worker.membership.roster_cache``) is dropped after each, so the next job re-reads it.
+# (``worker.reads.forum_view``) is dropped after each, so the next job re-reads it.
 ROSTER_CHANGES = frozenset(
     {"AddToGroup", "RemoveFromGroup", "AddGroupOwners", "CreateGroup", "CreateCategory"}
 )

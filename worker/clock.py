@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 import redis
 
 from worker.settings import SIMULATED_CLOCK_VAR, simulated_clock_setting
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 
-SIMULATED_NOW_KEY = "diamond:clock:simulated-now"
+SIMULATED_NOW_KEY = keys.SIMULATED_NOW
 _warned = False  # the stray-key warning is given once per process
 
 
@@ -55,3 +56,11 @@ def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:
     if when.tzinfo is None:
         raise ValueError("simulated time must be timezone-aware")
     redis_client.set(SIMULATED_NOW_KEY, when.astimezone(UTC).isoformat())
+
+
+def run_time(scheduled_for: str | None, redis_client: redis.Redis | None = None) -> datetime:
+    """When a job runs "at": its scheduled time if the scheduler gave one (a late or
+    repeated run then does the same thing), else ``now``. The one helper every actor uses."""
+    if scheduled_for:
+        return datetime.fromisoformat(scheduled_for)
+    return now(redis_client)

@@ -197,6 +197,11 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
 
     # the commands read the shared clock: staff look the next morning
     diamond_clock.set_simulated_now(ledger.redis, clock.set(25, 9))
+    # The command reads the roster through the forum view, as the actors' default does:
+    # the test's fixed roster is what the view remembers (no hook of an actor to patch).
+    from worker.reads import forum_view
+
+    ledger.redis.set(forum_view.ROSTER_KEY, forum_view.dump_roster(roster), ex=600)
     assert main(["audit", "--week", "2026-W47", "--dry-run"]) == 2  # the halted plan
     checksum = re.search(r"checksum: (\w+)", capsys.readouterr().out)[1]
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0

@@ -16,7 +16,7 @@ from worker.cli import main
 from worker.commands import audit as audit_command
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
-from worker.ledger.store import Ledger
+from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)

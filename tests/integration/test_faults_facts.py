@@ -128,10 +128,10 @@ def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_j
     import datetime as dt
 
     from tests.integration.test_whatif_membership import START, camp_world
+    from tests.support import membership_steps as flows
     from tests.support.obligations import shipped_rules
-    from worker.membership import flows
-    from worker.membership.store import MembershipStore
     from worker.pipeline.missing import clear_missing_post, note_missing_post
+    from worker.state.membership import MembershipStore
 
     camp_world(redis_client)
     rules = shipped_rules()

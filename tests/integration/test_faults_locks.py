@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
-from worker.membership import flows, gather
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.idempotency import ActionBusy
+from worker.state import keys
+from worker.steps import gate
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -53,7 +56,7 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
 ) -> None:
     with membership_world(redis_client, START) as world:
         uid = _applicant(world)
-        watched = Watched(world.client, redis_client, f"{flows.GATING_LOCK}{uid}")
+        watched = Watched(world.client, redis_client, keys.gating_lock(uid))
         flows.decide_applicant(watched, redis_client, world.rules, uid, START, live=True)
     held = [t for t in watched.ttls if t > 0]
     assert held, "the gating job holds its lock while it calls the forum"
@@ -64,9 +67,9 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
 def test_a_long_gating_job_keeps_its_lock_and_a_second_one_is_told_to_come_back(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(flows, "GATING_LEASE_SECONDS", 0.6)
-    monkeypatch.setattr(flows, "GATING_WAIT_SECONDS", 0.1)
-    key_prefix = flows.GATING_LOCK
+    monkeypatch.setattr(gate, "GATING_LEASE_SECONDS", 0.6)
+    monkeypatch.setattr(gate, "GATING_WAIT_SECONDS", 0.1)
+    key_prefix = keys.gating_lock("")  # the prefix alone
     with membership_world(redis_client, START) as world:
         uid = _applicant(world)
         watched = Watched(world.client, redis_client, f"{key_prefix}{uid}", pause=0.1)

@@ -91,7 +91,7 @@ def test_articles_posted_as_topics_before_the_weeks_thread_count_for_that_week(
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     # Formed since the last scheduled run: only the roster knows the squad's category.
-    from worker.membership import roster_cache
+    from worker.reads import forum_view as roster_cache
 
     monkeypatch.setattr(roster_cache, "cached_roster", lambda *_: Roster((squad,)))
     ann = _as(sandbox, client, "ann", TUESDAY).create_topic(

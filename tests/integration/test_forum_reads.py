@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as membership_gather
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from worker import actions as a
@@ -17,14 +19,13 @@ from worker.engine.facts import Roster
 from worker.engine.obligations import thread_title
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
-from worker.ledger.store import Ledger
 from worker.ledger.weekly import open_threads, staff_usernames
-from worker.membership import flows, roster_cache
-from worker.membership import gather as membership_gather
-from worker.membership.store import MembershipStore
 from worker.pipeline.routes import BadEvent, routes_for
+from worker.reads import forum_view as roster_cache
 from worker.recognition.gather import ingest_like
-from worker.recognition.store import RecognitionStore
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 pytestmark = pytest.mark.integration
 

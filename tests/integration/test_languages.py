@@ -12,7 +12,7 @@ from worker.engine.camp import Camper
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
 from worker.ledger.weekly import open_threads, run_reminder
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
+from tests.support import membership_steps as steps
 from tests.support.obligations import shipped_rules
 from worker.engine.camp import Camper
 from worker.forum.client import ForumClient
-from worker.jobs import posts
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_a_late_leave_request_is_refused_in_its_topic_with_the_rule(sandbox, red
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
 
-    outcome = posts.handle_post(client, redis_client, shipped_rules(), topic["id"], "post_created")
+    outcome = steps.handle_post(client, redis_client, shipped_rules(), topic["id"], "post_created")
 
     assert outcome["obligations"] == "leave"
     (answer,) = _replies(setup, topic["topic_id"])
@@ -57,11 +57,11 @@ def test_a_leave_request_is_answered_once_in_the_members_language(sandbox, redis
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     rules = shipped_rules()
 
-    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
-    posts.handle_post(client, redis_client, rules, topic["id"], "post_edited")  # again: no answer
+    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    steps.handle_post(client, redis_client, rules, topic["id"], "post_edited")  # again: no answer
     (answer,) = _replies(setup, topic["topic_id"])
     # Diamond's own answer arrives as a post event too: it is not a leave request.
-    assert posts.handle_post(client, redis_client, rules, answer["id"], "post_created")[
+    assert steps.handle_post(client, redis_client, rules, answer["id"], "post_created")[
         "obligations"
     ] == ("ignored")
     assert len(_replies(setup, topic["topic_id"])) == 1

@@ -10,7 +10,7 @@ from tests.support.obligations import W47, at, rules_with, shipped_rules, squad
 from worker.engine.obligations import Version, WeekPost
 from worker.engine.textlen import QuoteRef, count_units
 from worker.ledger.ingest import classify_topic, cooked_length, ingest_post, week_post
-from worker.ledger.store import Ledger, TopicInfo
+from worker.state.ledger import Ledger, TopicInfo
 
 pytestmark = pytest.mark.integration
 

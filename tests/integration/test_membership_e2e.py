@@ -17,17 +17,18 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import ScenarioReport, run_cohort
 from tests.support.world import API_KEY, ROOT, SECRET, World, membership_world
 from worker.engine.facts import Roster
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.receiver import Receiver, ReceiverConfig
 from worker.rules import Rules
 from worker.settings import Settings
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")

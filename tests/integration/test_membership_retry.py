@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.support import membership_steps as steps
 from tests.support.obligations import shipped_rules
 from worker import actions as a
 from worker.apply import Applier
@@ -15,12 +16,11 @@ from worker.engine.facts import Roster, Squad
 from worker.engine.squads import squad_bio
 from worker.forum.client import ForumClient
 from worker.jobs import posts
-from worker.membership import gather as membership_gather
-from worker.membership import roster_cache
-from worker.membership.store import MembershipStore
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import routes_for
-from worker.recognition.store import RecognitionStore
+from worker.reads import forum_view as roster_cache
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +48,9 @@ def test_one_post_event_reads_the_post_once_and_feeds_every_domain(sandbox, redi
     MembershipStore(redis_client).start_camp(
         Camper(1, "ann", dt.datetime.now(dt.UTC)), city=None, volunteer=False
     )
-    membership_gather.forget_cached()  # no topic remembered from another test
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    outcomes = posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    outcomes = steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
 
     assert client.call_counts[POST_READ] == 1
     assert client.call_counts[TOPIC_READ] == 1  # shared by the three domains
@@ -61,7 +60,7 @@ def test_one_post_event_reads_the_post_once_and_feeds_every_domain(sandbox, redi
     assert RecognitionStore(redis_client).post(topic["id"]) is not None
 
     # A retried job re-runs every handler: same state, still one post read per run.
-    again = posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    again = steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
     assert again == outcomes
     assert client.call_counts[POST_READ] == 2
     assert len(MembershipStore(redis_client).camp_posts("ann")) == 1
@@ -76,11 +75,11 @@ def test_a_post_the_forum_no_longer_has_is_removed_everywhere(sandbox, redis_cli
         "一篇会被删除的帖子:测试删除流程", "内容。" * 60, int(made.get("category", made)["id"])
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
     assert RecognitionStore(redis_client).post(topic["id"]) is not None
 
     missing = topic["id"] + 10_000
-    outcomes = posts.handle_post(client, redis_client, rules, missing, "post_edited")
+    outcomes = steps.handle_post(client, redis_client, rules, missing, "post_edited")
     assert outcomes == {"membership": False, "obligations": "ignored", "recognition": "gone"}
     assert client.call_counts[POST_READ] == 2
 
@@ -132,7 +131,7 @@ def test_a_roster_read_overtaken_by_a_diamond_change_is_not_cached(
         roster_cache.forget_roster(redis_client)  # Diamond adds someone while we read
         return stale
 
-    monkeypatch.setattr(membership_gather, "load_roster", slow_forum_read)
+    monkeypatch.setattr(roster_cache, "load_roster", slow_forum_read)
     assert roster_cache.cached_roster(None, redis_client, None) == stale
     assert redis_client.get(roster_cache.ROSTER_KEY) is None  # the next load reads again
 
@@ -154,7 +153,7 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
         "第一版标题:我这一周的读书笔记", "初稿。" * 40, int(made.get("category", made)["id"])
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    posts.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
     short = RecognitionStore(redis_client).post(topic["id"])
     assert short is not None
     sandbox.forum.edit_post(
@@ -163,7 +162,7 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     kwargs = route.extract({"id": topic["topic_id"], "title": "第二版标题:我的一周读书笔记"})
-    outcomes = posts.handle_topic_edit(client, redis_client, rules, **kwargs)
+    outcomes = steps.handle_topic_edit(client, redis_client, rules, **kwargs)
 
     assert outcomes["recognition"] == "stored"
     edited = RecognitionStore(redis_client).post(topic["id"])
@@ -209,3 +208,45 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
     reply = client.as_user("bob").create_post(thread["sq-1"], "我的文章写在这里。" * 100)
     posts.on_post.fn(reply["id"], "post_created", {"author": "bob"})
     assert _queued_actors(redis_client, "obligations") == []
+
+
+def test_a_post_created_whose_signed_body_has_every_fact_costs_no_post_read(
+    sandbox, redis_url, redis_client, monkeypatch, tmp_path
+) -> None:
+    """The ``post_created`` body carries the post (WebHookPostSerializer): the route passes
+    it on and the actor records the post in every domain without ``GET /posts/{id}``."""
+    from tests.support.pipeline import live_worker
+    from worker.pipeline import runtime
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["post_created"])  # kept, not sent
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="eve", email="eve@example.org", approved=True)
+    made = setup.create_category("Camp", slug="camp-y", permissions={"everyone": 1})
+    topic = setup.as_user("eve").create_topic(
+        "营地第一篇:自我介绍与本周计划", "你好。" * 60, int(made.get("category", made)["id"])
+    )
+    sandbox.wait_idle()
+    (delivery,) = sandbox.deliveries("post_created")
+    load_actors()
+    (route,) = [r for r in routes_for("post_created") if r.actor == posts.on_post.actor_name]
+
+    posts.on_post(**route.extract(delivery.json()["post"]))
+
+    assert runtime.forum().call_counts.get(POST_READ, 0) == 0
+    assert RecognitionStore(redis_client).post(topic["id"]) is not None
+
+
+def test_a_post_edited_still_reads_the_post(sandbox, redis_client) -> None:
+    """An edit's body would not say how many likes the post has: the post is read."""
+    rules = shipped_rules()
+    setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    sandbox.forum.create_user(username="fay", email="fay@example.org", approved=True)
+    made = setup.create_category("General", slug="general-y", permissions={"everyone": 1})
+    topic = setup.as_user("fay").create_topic(
+        "一篇会被修改的帖子:测试修改流程", "内容。" * 60, int(made.get("category", made)["id"])
+    )
+    body = setup.get_post(topic["id"])
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    steps.handle_post(client, redis_client, rules, topic["id"], "post_edited", body=body)
+    assert client.call_counts[POST_READ] == 1

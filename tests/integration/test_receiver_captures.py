@@ -22,6 +22,7 @@ from tests.conftest import DISCOURSE_REF
 from worker.pipeline import routes
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
 from worker.pipeline.signature import sign, verify
+from worker.reads.parse import POST_BODY_FACTS
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 KOISHI = CAPTURES / "koishi_capture_discourse_2.9.0.beta4.txt"
@@ -102,8 +103,11 @@ def test_a_captured_post_created_feeds_the_post_actor_with_the_post_id(
     # The author rides along: a post whose job fails is a missing fact of that member.
     author = {"author": json.loads(body)["post"]["username"]}
     assert author == {"author": "user1"}
+    # So does the post itself (what the steps read of it): no GET /posts/{id} needed.
+    facts = {k: v for k, v in json.loads(body)["post"].items() if k in POST_BODY_FACTS}
+    assert set(facts) == set(POST_BODY_FACTS)
     assert enqueued(redis_client) == [
-        (on_post, {"post_id": 12, "event": "post_created", "hints": author})
+        (on_post, {"post_id": 12, "event": "post_created", "hints": author, "body": facts})
     ]
 
 
@@ -116,8 +120,9 @@ def test_a_post_created_from_discourse_2_9_is_parsed_the_same_way(
     assert response.status_code == 202, response.get_data(as_text=True)
     on_post = _actor("worker.jobs.posts", "on_post")
     author = {"author": json.loads(body)["post"]["username"]}
+    facts = {k: v for k, v in json.loads(body)["post"].items() if k in POST_BODY_FACTS}
     assert enqueued(redis_client) == [
-        (on_post, {"post_id": 14, "event": "post_created", "hints": author})
+        (on_post, {"post_id": 14, "event": "post_created", "hints": author, "body": facts})
     ]
 
 

@@ -24,8 +24,8 @@ from worker.apply import Applier
 from worker.engine.facts import Roster, Squad
 from worker.forum.client import ForumClient
 from worker.pipeline import runtime
-from worker.recognition.store import RecognitionStore
 from worker.sandbox import RunningSandbox, start_sandbox
+from worker.state.recognition import RecognitionStore
 
 pytestmark = pytest.mark.integration
 

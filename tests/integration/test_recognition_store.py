@@ -9,7 +9,7 @@ import redis
 
 from worker.engine.facts import LikeFact, PostFact
 from worker.engine.textlen import QuoteRef
-from worker.recognition.store import RecognitionStore, decode_post, encode_post
+from worker.state.recognition import RecognitionStore, decode_post, encode_post
 
 pytestmark = pytest.mark.integration
 

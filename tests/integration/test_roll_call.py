@@ -55,7 +55,7 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     from worker.forum.client import ForumClient
     from worker.ledger import weekly
     from worker.ledger.ingest import week_post
-    from worker.ledger.store import Ledger
+    from worker.state.ledger import Ledger
 
     rules = shipped_rules()
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))

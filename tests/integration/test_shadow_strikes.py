@@ -10,8 +10,8 @@ from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.ledger.store import Ledger
 from worker.ledger.weekly import run_audit
+from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)

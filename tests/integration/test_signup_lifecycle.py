@@ -14,6 +14,8 @@ import pytest
 import redis
 from dramatiq.message import Message
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.pipeline import live_worker
 from tests.support.scenario import INTRO, Persona, confirm_email, seed_referrers, sign_up
 from tests.support.world import World, membership_world
@@ -21,9 +23,8 @@ from worker import actions as a
 from worker.apply import Applier
 from worker.engine.gating import check_lines
 from worker.forum.errors import NotActiveYet, NotFound
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
 from worker.pipeline.routes import body_hints
+from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from tests.support.obligations import SH, shipped_rules
 from tests.support.pipeline import redis_contents
 from tests.support.scenario import INTRO, Persona, seed_referrers, sign_up
 from tests.support.world import membership_world
 from worker.engine.gating import GatingDecision, reason_text
-from worker.membership import flows, gather
-from worker.membership.store import PREFIX, MembershipStore
 from worker.rules import Rules
+from worker.state import keys
+from worker.state.membership import MembershipStore
 from worker.whatif.gating import read_application_facts, redecide, render_applications
 
 pytestmark = pytest.mark.integration
@@ -123,7 +125,7 @@ def test_gating_records_what_it_read_without_the_email_address(
     assert record["fields"]["payment"] == "yes"  # confirmed; the order number is not kept
     uid8, _ = decided["ap08"]
     assert store.gating_inputs(uid8)["same_email_as"] == "ap02"
-    raw = b"".join(redis_client.hvals(PREFIX + "gating:inputs"))
+    raw = b"".join(redis_client.hvals(keys.GATING_INPUTS))
     assert b"@example.com" not in raw and b"@gmail.com" not in raw and b"ORDER" not in raw
 
 
@@ -138,7 +140,7 @@ def test_the_applications_preview_is_what_gating_then_decides_and_writes_nothing
         "ap05": "approve", "ap06": "hold", "ap07": "hold", "ap08": "hold", "ap09": "approve",
     }  # fmt: skip
     # An application decided before gating kept its inputs: named, not previewed.
-    redis_client.hdel(PREFIX + "gating:inputs", str(before["ap09"][0]))
+    redis_client.hdel(keys.GATING_INPUTS, str(before["ap09"][0]))
 
     now = START + dt.timedelta(hours=1)
     snapshot = redis_contents(redis_client)
@@ -191,7 +193,7 @@ def test_only_recent_applications_are_previewed(redis_client: redis.Redis) -> No
 def _one_application(rules: Rules) -> Any:
     from worker.engine.facts import MemberFact
     from worker.engine.gating import Applicant, GatingFacts, evaluate_application
-    from worker.membership.gating_inputs import facts_from_record, inputs_record
+    from worker.state.gating_inputs import facts_from_record, inputs_record
     from worker.whatif.gating import Application, ApplicationFacts
 
     applicant = Applicant(

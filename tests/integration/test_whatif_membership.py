@@ -8,13 +8,13 @@ import datetime as dt
 import pytest
 import redis
 
+from tests.support import membership_steps as flows
 from tests.support.obligations import SH, shipped_rules
 from tests.support.pipeline import redis_contents
 from worker.engine.camp import Camper, CampPost
 from worker.engine.squads import Graduate
 from worker.forum.client import ForumClient
-from worker.membership import flows
-from worker.membership.store import MembershipStore
+from worker.state.membership import MembershipStore
 from worker.whatif.membership import (
     judge_camp,
     read_camp_facts,
@@ -118,7 +118,7 @@ def test_the_squad_preview_is_the_split_the_formation_then_plans(
     text = "\n".join(render_squads(old, new))
     assert "proposed:" in text and "g24" not in text
 
-    real = flows._plan_formation(client, store, proposed, "2026-03")
+    real = flows.plan_formation(client, store, proposed, "2026-03")
 
     def shape(plan):
         return sorted(

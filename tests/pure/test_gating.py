@@ -245,7 +245,41 @@ PAYMENT_CASES = [
     ),
     ("a confirmed payment field proves payment", {"fields": {"payment": "ORDER-7"}}, "approve"),
     ("'false' in the field is no payment", {"fields": {"payment": "false"}}, "hold"),
+    ("'no thanks' in the field is no payment", {"fields": {"payment": "no thanks"}}, "hold"),
+    ("'暂不 Not now' in the field is no payment", {"fields": {"payment": "暂不 Not now"}}, "hold"),
+    (
+        "an order number that starts like 'no' is a payment",
+        {"fields": {"payment": "November-0815"}},
+        "approve",
+    ),
 ]
+
+
+YES_NO_CASES = [
+    ("愿意 Yes", True),
+    ("暂不 Not now", False),
+    ("no thanks", False),
+    ("No", False),
+    ("not now", False),
+    ("false", False),
+    ("0", False),
+    ("", False),
+    ("   ", False),
+    (None, False),
+    ("yes", True),
+    ("November-0815", True),
+    ("0815-order", True),
+    ("PAY-12345678", True),
+]
+
+
+@pytest.mark.parametrize(("value", "yes"), YES_NO_CASES)
+def test_a_yes_no_answer_is_yes_unless_empty_or_a_refusal(value: str | None, yes: bool) -> None:
+    """One reading of yes/no fields for every decision (payment, volunteering to lead):
+    the camp's volunteer flag and the gate's payment check agreed on nothing before."""
+    from worker.engine.gating import is_yes
+
+    assert is_yes(value) is yes
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import DISCOURSE_REF
+from tests.support import membership_steps as gather
 from worker.config_sync.desired import load_desired
 from worker.jobs import membership as membership_jobs
-from worker.membership import gather
 from worker.pipeline import routes
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import event_object, routes_for

@@ -23,10 +23,11 @@ from typing import Any, Protocol
 import redis
 import requests
 
+from tests.support import membership_steps as flows
+from tests.support import membership_steps as gather
 from worker.engine.gating import normalise_email
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
 from worker.rules import Rules
+from worker.state.membership import MembershipStore
 
 CITIES = ("北京", "北京", "北京", "上海", "上海", "广州", "成都", "拉萨")
 INTRO = (

@@ -114,9 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _context():
     from worker.commands.context import forum_context
-    from worker.jobs.obligations import roster_loader
 
-    return forum_context(roster_loader)
+    return forum_context()
 
 
 _STATUS = {"on_time": "on time", "late": "LATE", "missing": "MISSING"}

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def forum_context(
-    roster_loader: Callable[..., Any] | None,
-) -> tuple[Any, Any, Any, Any, Any] | None:
-    """(client, redis, rules, settings, roster loader), or None after printing why not."""
+def forum_context() -> tuple[Any, Any, Any, Any, Callable[..., Any]] | None:
+    """(client, redis, rules, settings, roster loader), or None after printing why not.
+
+    The roster comes from the one forum view (``worker.reads.forum_view``), as the actors
+    read it; a command never imports an actor module."""
     import redis
 
     from worker.forum.client import ForumClient
@@ -37,4 +38,9 @@ def forum_context(
     runtime.configure(redis_url=settings.redis_url, settings_obj=settings)
     # Commands run in a terminal: waiting for the shared forum budget is fine there.
     client = ForumClient.from_settings(settings, redis_client, on_limit="wait")
+    from worker.reads.forum_view import cached_roster
+
+    def roster_loader(forum: Any, rules_now: Any) -> Any:
+        return cached_roster(forum, redis_client, rules_now)
+
     return client, redis_client, rules, settings, roster_loader

@@ -65,6 +65,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _context():
     from worker.commands.context import forum_context
-    from worker.jobs.recognition import roster_loader
 
-    return forum_context(roster_loader)
+    return forum_context()

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_ERROR
-    context = forum_context(None)
+    context = forum_context()
     if context is None:
         return EXIT_ERROR
     client, redis_client, current, settings, _ = context

@@ -104,7 +104,7 @@ def _thread(demo: Demo, squad: str, week: int) -> int | None:
     (a weekly summary posted as its own topic) may be newer than the thread.
     """
     from worker.engine.weeks import Week
-    from worker.ledger.store import Ledger
+    from worker.state.ledger import Ledger
 
     iso = demo.week_monday(week).isocalendar()
     assert demo.stack.redis is not None  # the stack is running
@@ -299,7 +299,7 @@ def _ask_leave(demo: Demo, week: int, nth: int) -> None:
 
 
 def _week_report(demo: Demo, week: int) -> None:
-    from worker.ledger.store import Ledger
+    from worker.state.ledger import Ledger
 
     squads = demo.view.squads()
     members = sorted({m for ms in squads.values() for m in ms})

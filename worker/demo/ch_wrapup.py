@@ -51,7 +51,7 @@ def build_report(demo: Demo) -> Any | None:
     """The health report of the latest audited week, as ``diamond report`` builds it."""
     from worker.demo.ch_gate import diamond_client
     from worker.engine.weeks import audit_week
-    from worker.jobs.recognition import roster_loader
+    from worker.reads.forum_view import cached_roster
     from worker.recognition.run import build_health
 
     rules = demo.rules
@@ -64,7 +64,7 @@ def build_report(demo: Demo) -> Any | None:
             client,
             demo.stack.redis,
             rules,
-            roster_loader(client, rules),
+            cached_roster(client, demo.stack.redis, rules),
             week,
             base_url=settings.public_url,
             api_username=settings.api_username,

@@ -263,6 +263,20 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
     ]
 
 
+def entry_after_review(rules: Rules, camper: Camper) -> list[a.Action]:
+    """A reviewer approved a held application on the forum: the camper joins the camp
+    group and gets the welcome (the approval itself was the reviewer's)."""
+    return [
+        a.AddToGroup(
+            key=f"camp-join:{camper.user_id}",
+            reason="approved by a reviewer",
+            group=rules.community.groups.camp,
+            usernames=(camper.username,),
+        ),
+        *welcome_actions(rules, camper),
+    ]
+
+
 def verdict_actions(
     rules: Rules, camper: Camper, verdict: CampVerdict, *, audit_category_id: int | None
 ) -> list[a.Action]:

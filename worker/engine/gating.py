@@ -201,8 +201,22 @@ def referrer_of(rules: Rules, applicant: Applicant) -> str | None:
     return None
 
 
-def _truthy(value: str | None) -> bool:
-    return bool(value and value.strip() and value.strip().lower() not in ("false", "0", "no"))
+# Answers that mean "no" in a yes/no user field, however the field words its choices:
+# "暂不 Not now", "no thanks", "false", "0". A value that merely starts with these letters
+# ("November-1234", "0815-order") is an answer, not a refusal: only a whole first word counts.
+_NO_WORDS = frozenset({"no", "not", "false", "0", "none", "off", "n", "nope", "否", "不"})
+_NO_PREFIXES = ("暂不", "不", "否")
+_WORD_BREAK = re.compile(r"[\s,.;:!?/()\[\]，。；：！？、（）-]+")
+
+
+def is_yes(value: str | None) -> bool:
+    """Whether a member's answer in a yes/no field (payment confirmed, volunteers to lead)
+    says yes: anything but empty or a refusal."""
+    text = (value or "").strip().lower()
+    if not text or text.startswith(_NO_PREFIXES):
+        return False
+    first = _WORD_BREAK.split(text, maxsplit=1)[0]
+    return first not in _NO_WORDS
 
 
 # ─────────────────────────────── checks ───────────────────────────────
@@ -309,7 +323,7 @@ def _payment_hits(rules: Rules, applicant: Applicant) -> list[GateHit]:
         return []
     if payment.paid_group and payment.paid_group in applicant.groups:
         return []
-    if payment.confirmed_field and _truthy(applicant.fields.get(payment.confirmed_field)):
+    if payment.confirmed_field and is_yes(applicant.fields.get(payment.confirmed_field)):
         return []
     return [
         GateHit("payment", "payment.required", "payment_missing", rules.gating.fail_action(payment))

@@ -12,10 +12,10 @@ from datetime import datetime
 
 from worker.apply import Applier
 from worker.engine.changelog import plan_changelog
-from worker.ledger.weekly import category_ids
 from worker.pipeline import runtime
 from worker.pipeline.changelog import ACTOR, QUEUE
 from worker.pipeline.jobs import diamond_actor
+from worker.reads.forum_view import category_ids
 
 log = logging.getLogger(__name__)
 

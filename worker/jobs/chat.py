@@ -74,7 +74,7 @@ def record_chat_message(redis_client: redis.Redis, event: str, facts: dict[str, 
     if event == "chat_message_restored":
         fields["deleted_at"] = ""
     with redis_client.pipeline() as pipe:
-        pipe.hset(key, mapping=fields)
+        pipe.hset(key, mapping={k: v for k, v in fields.items()})
         pipe.expire(key, FACTS_TTL_SECONDS)
         score = _epoch(facts.get("created_at"))
         if score is not None:

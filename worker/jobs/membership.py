@@ -1,66 +1,65 @@
 """Membership actors: gating on sign-up, camp progress from posts, the daily camp check,
-squad formation. Thin: ids in, ``worker.membership.flows`` does the rest.
+squad formation.
 
 Routes: ``user_created``/``user_confirmed_email``/``user_approved``/``user_updated`` →
 ``membership.on_user``, with the email and inviter the signed body carries (the admin
 user view has neither). An email sign-up is gated once ``user_confirmed_email`` says it
 is active; an invitee Discourse approved at once is gated after the fact; a held
 application approved by a reviewer enters the camp; the catch-up scan feeds pending
-users the webhooks missed as ``user_created``. Post events reach
-``flows.record_camp_post`` through the one post actor (``worker.jobs.posts``). Periodic:
-the camp check at ``camp.check_schedule`` (community time zone).
+users the webhooks missed as ``user_created``. Post events reach the camp through the
+one post actor (``worker.jobs.posts``). Periodic: the camp check at
+``camp.check_schedule`` (community time zone). Thin: each builds a ``StepContext`` and
+calls its step (``worker.steps.gate``, ``camp_check``, ``form_squads``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import dramatiq
 
 from worker import clock
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import (
+    CronFields,
     PeriodicJob,
     add_periodic_job,
     add_schedule_source,
     cron_fields,
     periodic_job,
 )
+from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
+from worker.state.membership import MembershipStore
+from worker.steps import StepContext, form_squads, gate
+from worker.steps import camp_check as camp_step
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
 DEFAULT_CAMP_CRON = "0 9 * * *"
 
 
-def _now(scheduled_for: str | None = None) -> datetime:
-    if scheduled_for:
-        return datetime.fromisoformat(scheduled_for)
-    return clock.now(runtime.redis_client())
+def _context(scheduled_for: str | None = None) -> StepContext[Any]:
+    redis_client = runtime.redis_client()
+    return StepContext(
+        runtime.forum(),
+        redis_client,
+        runtime.rules(),
+        clock.run_time(scheduled_for, redis_client),
+        runtime.settings().live,
+    )
 
 
 @diamond_actor(queue=QUEUE, time_limit=120)
 def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None = None) -> None:
     """A sign-up (or a change to a pending one): gate it."""
-    result = flows.decide_applicant(
-        runtime.forum(),
-        runtime.redis_client(),
-        runtime.rules(),
-        user_id,
-        _now(),
-        live=runtime.settings().live,
-        hints=gather.Hints.from_route(hints),
-        event=event,
-    )
+    result = gate.run(_context(), user_id, hints=Hints.from_route(hints), event=event)
     if result.waiting:
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
@@ -70,35 +69,25 @@ def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None
 @diamond_actor(queue=QUEUE, time_limit=600)
 def camp_check(scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
-    redis_client = runtime.redis_client()
-    rules = runtime.rules()
-    now = _now(scheduled_for)
+    ctx = _context(scheduled_for)
     deferred: list[str] = []
-    checks = flows.check_camp(
-        runtime.forum(), redis_client, rules, now, live=runtime.settings().live, deferred=deferred
-    )
-    log.info("camp check at %s: %d decided", now.isoformat(), len(checks))
+    checks = camp_step.run(ctx, deferred=deferred)
+    log.info("camp check at %s: %d decided", ctx.now.isoformat(), len(checks))
     if deferred:
         raise_notice(
-            redis_client,
+            ctx.redis,
             dramatiq.get_broker(),
             "camp_facts_missing",
             [f"@{name}" for name in deferred],  # the words are the template's
         )
-    for cohort in flows.ready_cohorts(MembershipStore(redis_client), rules):
+    for cohort in camp_step.ready_cohorts(MembershipStore(ctx.redis), ctx.rules):
         form_cohort_squads.send(cohort)
 
 
 @diamond_actor(queue=QUEUE, time_limit=600)
 def form_cohort_squads(cohort: str) -> None:
     """Form (or complete) the squads of one cohort; re-running it changes nothing."""
-    flows.form_squads(
-        runtime.forum(),
-        runtime.redis_client(),
-        runtime.rules(),
-        cohort,
-        live=runtime.settings().live,
-    )
+    form_squads.run(_context(), cohort)
     # New squads owe this week too: open their weekly thread now rather than next Monday
     # (open_threads skips the squads that have one).
     from worker.jobs.obligations import open_threads
@@ -106,7 +95,7 @@ def form_cohort_squads(cohort: str) -> None:
     open_threads.send()
 
 
-def _camp_cron() -> dict[str, str]:
+def _camp_cron() -> CronFields:
     # Read the rules directly: importing this module must not fix the process's settings.
     try:
         expr = load_rules(Path(os.environ.get("DIAMOND_RULES_DIR", "rules"))).camp.check_schedule
@@ -120,7 +109,7 @@ for _event in ("user_created", "user_confirmed_email", "user_approved", "user_up
         _event,
         on_user.actor_name,
         ids={"user_id": "id"},
-        hints=gather.USER_HINTS,
+        hints=USER_HINTS,
         pass_event=True,
     )
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())

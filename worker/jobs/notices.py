@@ -13,10 +13,10 @@ from datetime import datetime
 from worker.apply import Applier
 from worker.engine.notices import Notice, plan_notice, topic_day
 from worker.forum.errors import ForumRejected
-from worker.ledger.weekly import category_ids
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import QUEUE, SUPPRESSED_PREFIX, TOPIC_PREFIX, TOPIC_TTL_SECONDS
+from worker.reads.forum_view import category_ids
 
 log = logging.getLogger(__name__)
 

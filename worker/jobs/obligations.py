@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import dramatiq
@@ -29,6 +28,7 @@ from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
+from worker.reads import forum_view
 from worker.rules import Rules
 
 log = logging.getLogger(__name__)
@@ -38,19 +38,11 @@ QUEUE = "obligations"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.roster_cache import cached_roster  # the membership engine's reader
-
-    return cached_roster(client, runtime.redis_client(), rules)
+    return forum_view.cached_roster(client, runtime.redis_client(), rules)
 
 
 # Replaceable in tests and by the demo (e.g. a fixed roster).
 roster_loader: Callable[[Any, Rules], Roster] = _load_roster
-
-
-def _when(scheduled_for: str | None) -> datetime:
-    if scheduled_for:
-        return datetime.fromisoformat(scheduled_for)
-    return clock.now(runtime.redis_client())
 
 
 @diamond_actor(queue=QUEUE, time_limit=600)
@@ -60,7 +52,7 @@ def open_threads(scheduled_for: str | None = None) -> None:
     if rules.obligations.article.mode != "thread":
         return
     client = runtime.forum()
-    week = week_of(_when(scheduled_for), rules.tz)
+    week = week_of(clock.run_time(scheduled_for, runtime.redis_client()), rules.tz)
     threads = weekly.open_threads(
         client, runtime.redis_client(), rules, roster_loader(client, rules), week
     )
@@ -82,7 +74,7 @@ def remind(reminder: str, scheduled_for: str | None = None) -> None:
         rules,
         roster_loader(client, rules),
         chosen,
-        now=_when(scheduled_for),
+        now=clock.run_time(scheduled_for, runtime.redis_client()),
         live=runtime.settings().live,
     )
     log.info("reminder %r: %s", chosen.name, report.summary())
@@ -92,7 +84,7 @@ def remind(reminder: str, scheduled_for: str | None = None) -> None:
 def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> None:
     """The weekly audit of the latest week whose review window has closed."""
     rules = runtime.rules()
-    now = _when(scheduled_for)
+    now = clock.run_time(scheduled_for, runtime.redis_client())
     target = Week.parse(week) if week else audit_week(rules.obligations, now, rules.tz)
     client = runtime.forum()
     redis_client = runtime.redis_client()
@@ -142,7 +134,7 @@ def roll_calls(scheduled_for: str | None = None) -> None:
         runtime.redis_client(),
         rules,
         roster_loader(client, rules),
-        now=_when(scheduled_for),
+        now=clock.run_time(scheduled_for, runtime.redis_client()),
         live=runtime.settings().live,
     )
     if edits:

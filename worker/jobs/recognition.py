@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from worker import clock
@@ -24,6 +23,7 @@ from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
+from worker.reads import forum_view
 from worker.recognition import gather, run
 from worker.rules import Rules
 
@@ -32,26 +32,22 @@ QUEUE = "recognition"
 
 
 def _load_roster(client: Any, rules: Rules) -> Roster:
-    from worker.membership.roster_cache import cached_roster  # the membership engineer's reader
-
-    return cached_roster(client, runtime.redis_client(), rules)
+    return forum_view.cached_roster(client, runtime.redis_client(), rules)
 
 
 # Replaceable in tests and by the demo (e.g. a fixed roster).
 roster_loader: Callable[[Any, Rules], Roster] = _load_roster
 
 
-def _now(scheduled_for: str | None) -> datetime:
-    if scheduled_for:
-        return datetime.fromisoformat(scheduled_for)
-    return clock.now(runtime.redis_client())
-
-
 def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> str:
     """``week`` if given, else the latest audited week at the run's scheduled time."""
     if week:
         return week
-    return str(audit_week(rules.obligations, _now(scheduled_for), rules.tz))
+    return str(
+        audit_week(
+            rules.obligations, clock.run_time(scheduled_for, runtime.redis_client()), rules.tz
+        )
+    )
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)

@@ -3,7 +3,6 @@
 from worker.ledger import Ledger, rebuild, run_audit
 """
 
-from worker.ledger.store import Ledger, TopicInfo
 from worker.ledger.weekly import (
     AuditRun,
     RebuildReport,
@@ -13,6 +12,7 @@ from worker.ledger.weekly import (
     run_audit,
     run_reminder,
 )
+from worker.state.ledger import Ledger, TopicInfo
 
 __all__ = [
     "AuditRun",

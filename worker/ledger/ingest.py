@@ -24,8 +24,8 @@ from worker.engine.obligations import (
 )
 from worker.engine.textlen import QuoteRef, count_units, quoted_posts
 from worker.engine.weeks import Week, article_week, week_of, week_times
-from worker.ledger.store import Ledger, TopicInfo
 from worker.rules.models import Rules
+from worker.state.ledger import Ledger, TopicInfo
 
 _ASIDE_QUOTE = re.compile(
     r'<aside[^>]*class="[^"]*\bquote\b[^"]*"[^>]*>(?:(?!<aside).)*?</aside>', re.DOTALL

@@ -56,15 +56,16 @@ from worker.ledger.ingest import (
     leave_weeks_from_field,
     thread_post_week,
 )
-from worker.ledger.store import PREFIX, Ledger, TopicInfo
-from worker.membership.roster_cache import cached_group_members
-from worker.membership.store import MembershipStore
+from worker.reads import forum_view
+from worker.reads.forum_view import cached_group_members
+from worker.reads.parse import first_post_id
+from worker.redis_text import text as redis_text
 from worker.rules.models import Reminder, Rules, SilenceAction
+from worker.state import keys
+from worker.state.ledger import Ledger, TopicInfo
+from worker.state.membership import MembershipStore
 
 log = logging.getLogger(__name__)
-
-CATEGORY_IDS_KEY = PREFIX + "category-ids"
-CATEGORY_IDS_TTL = 3600
 
 
 # ─────────────────────────────── facts ───────────────────────────────
@@ -73,19 +74,8 @@ CATEGORY_IDS_TTL = 3600
 def category_ids(
     client: Any, redis_client: redis.Redis, *, refresh: bool = False
 ) -> dict[str, int]:
-    """Category slug -> id, cached in Redis for an hour (one call when stale)."""
-    if not refresh:
-        cached = redis_client.hgetall(CATEGORY_IDS_KEY)
-        if cached:
-            return {k.decode(): int(v) for k, v in cached.items()}
-    mapping = {str(c["slug"]): int(c["id"]) for c in client.list_categories() if "slug" in c}
-    if mapping:
-        pipe = redis_client.pipeline()
-        pipe.delete(CATEGORY_IDS_KEY)
-        pipe.hset(CATEGORY_IDS_KEY, mapping=mapping)
-        pipe.expire(CATEGORY_IDS_KEY, CATEGORY_IDS_TTL)
-        pipe.execute()
-    return mapping
+    """Category slug -> id, from the one forum view (``worker.reads.forum_view``)."""
+    return forum_view.category_ids(client, redis_client, fresh=refresh)
 
 
 def staff_usernames(client: Any, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:
@@ -427,14 +417,13 @@ def topic_info(
     known = ledger.topic(topic_id)
     if known is not None:
         return known
-    topic = client.get_topic(topic_id)
+    # The topic's facts from the one forum view (shared with the camp and recognition).
+    topic = forum_view.topic_facts(client, redis_client, topic_id, need_created=True).as_json()
     squads = _squads_from_ledger(redis_client, topic.get("category_id"))
     if not squads and isinstance(topic.get("category_id"), int):
         # A squad formed since the last scheduled run: the ledger does not know its
         # category yet. The cached roster does (formation refreshes it).
-        from worker.membership.roster_cache import cached_roster
-
-        roster = cached_roster(client, redis_client, rules)
+        roster = forum_view.cached_roster(client, redis_client, rules)
         ledger.record_squad_categories(
             {cid: s.slug for cid, s in squads_by_category(roster).items()}
         )
@@ -472,16 +461,14 @@ def _squads_from_ledger(redis_client: redis.Redis, category_id: Any) -> dict[int
     slug = Ledger(redis_client).squad_of_category(category_id)
     if slug is None:
         return {}
-    name = redis_client.hget(PREFIX + "squad-names", slug)
-    full_name = name.decode() if name else slug
+    name = redis_client.hget(keys.SQUAD_NAMES, slug)
+    full_name = redis_text(name) or slug
     return {category_id: Squad(slug, full_name, "", (), category_id=category_id)}
 
 
 def remember_squad_names(redis_client: redis.Redis, roster: Roster) -> None:
     if roster.squads:
-        redis_client.hset(
-            PREFIX + "squad-names", mapping={s.slug: s.full_name for s in roster.squads}
-        )
+        redis_client.hset(keys.SQUAD_NAMES, mapping={s.slug: s.full_name for s in roster.squads})
 
 
 def handle_post_event(
@@ -577,11 +564,11 @@ def answer_leave(
 # ─────────────────────────────── roll call ───────────────────────────────
 
 # "{week}|{squad}" -> when the thread last changed (epoch seconds): roll calls to redo.
-ROLL_CALL_DIRTY_KEY = PREFIX + "roll-call:dirty"
+ROLL_CALL_DIRTY_KEY = keys.ROLL_CALL_DIRTY
 # squad -> when its roll call was last edited (epoch seconds).
-ROLL_CALL_EDITED_KEY = PREFIX + "roll-call:edited"
+ROLL_CALL_EDITED_KEY = keys.ROLL_CALL_EDITED
 # thread topic id -> its first post's id (one topic read, once).
-ROLL_CALL_POSTS_KEY = PREFIX + "roll-call:first-posts"
+ROLL_CALL_POSTS_KEY = keys.ROLL_CALL_FIRST_POSTS
 # At most one edit per squad in this many seconds: the API bucket is the site's.
 ROLL_CALL_INTERVAL = 300
 
@@ -595,8 +582,6 @@ def _first_post_id(client: Any, redis_client: redis.Redis, topic_id: int) -> int
     known = redis_client.hget(ROLL_CALL_POSTS_KEY, topic_id)
     if known is not None:
         return int(known)
-    from worker.jobs.posts import first_post_id
-
     post_id = first_post_id(client.get_topic(topic_id))
     if post_id is not None:
         redis_client.hset(ROLL_CALL_POSTS_KEY, topic_id, post_id)
@@ -620,7 +605,7 @@ def run_roll_calls(
     by_slug = {s.slug: s for s in roster.squads}
     edits = 0
     for field_name, stamp in redis_client.hgetall(ROLL_CALL_DIRTY_KEY).items():
-        week_text, _, slug = field_name.decode().partition("|")
+        week_text, _, slug = redis_text(field_name).partition("|")
         squad = by_slug.get(slug)
         topic_id = ledger.threads(Week.parse(week_text)).get(slug)
         if squad is None or topic_id is None:

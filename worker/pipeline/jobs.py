@@ -55,8 +55,9 @@ ACTOR_MODULES: list[str] = [
 ]
 
 DEFAULT_TIME_LIMIT_SECONDS = 120
-# Keyword arguments that may carry personal data (an applicant's email): never logged.
-PRIVATE_KWARGS = frozenset({"hints"})
+# Keyword arguments that may carry personal data (an applicant's email, a post's text):
+# never logged.
+PRIVATE_KWARGS = frozenset({"hints", "body"})
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -14,6 +14,9 @@ an actor need not read the forum just to learn whom an id stands for.
 (e.g. the applicant's email): the actor gets ``hints={arg: value}`` with an entry for
 each path whose first key is in the body (its value a non-empty string, else None), so
 "the body says nobody" (None) differs from "the body did not say" (no entry).
+``body`` names keys of the event's object passed on as they are (``body={key: value}``,
+only the keys present): facts the signed body carries that the actor would otherwise
+read again (a ``post_created``'s post).
 ``parse`` runs a pure parser on the event's object once, in the receiver, and hands its
 result to the actor as ``facts`` (chat messages: reading one back costs an API call).
 Events with no route are answered 204. Several routes per event are allowed.
@@ -106,6 +109,7 @@ class Route:
     pass_event: bool = False  # also send event=<name> to the actor
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     hints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    body: tuple[str, ...] = ()
     # A pure parser of the event's object whose JSON-able result the actor gets as
     # ``facts=`` (for events whose object is costly to read back, e.g. chat messages);
     # it raises BadEvent on a body it cannot read (answered 400).
@@ -128,6 +132,8 @@ class Route:
             kwargs[arg] = value
         if self.hints:
             kwargs["hints"] = body_hints(obj, self.hints)
+        if self.body:
+            kwargs["body"] = {key: obj[key] for key in self.body if key in obj}
         if self.pass_event:
             kwargs["event"] = self.event
         if self.parse is not None:
@@ -146,6 +152,7 @@ def add_route(
     names: Mapping[str, str] | None = None,
     pass_event: bool = False,
     hints: Mapping[str, str] | None = None,
+    body: tuple[str, ...] = (),
     parse: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
 ) -> Route:
     """Feed ``actor`` with the ids of every ``event`` delivery. Idempotent per (event, actor)."""
@@ -156,6 +163,7 @@ def add_route(
         pass_event,
         MappingProxyType(dict(names or {})),
         MappingProxyType(dict(hints or {})),
+        tuple(body),
         parse,
     )
     routes = ROUTES.setdefault(event, [])

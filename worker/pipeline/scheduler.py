@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import dramatiq
 import redis
@@ -103,11 +103,19 @@ _CRON_DAYS = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "
 _CRON_DAYS["7"] = "sun"
 
 
-def cron_fields(expr: str) -> dict[str, str]:
+class CronFields(TypedDict):
+    minute: str
+    hour: str
+    day: str
+    month: str
+    day_of_week: str
+
+
+def cron_fields(expr: str) -> CronFields:
     """A 5-field crontab from rules/ as APScheduler ``CronTrigger`` fields (0 = Sunday)."""
     minute, hour, day, month, day_of_week = expr.split()
     day_of_week = re.sub(r"\d+", lambda m: _CRON_DAYS.get(m.group(0), m.group(0)), day_of_week)
-    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+    return CronFields(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
 
 
 def periodic_job(

@@ -8,10 +8,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,15 +21,15 @@ from worker.engine.health import AdScreen, HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
 from worker.ledger import weekly
-from worker.ledger.store import Ledger
-from worker.membership.roster_cache import cached_group_members
-from worker.membership.store import MembershipStore
-from worker.recognition.store import PREFIX, RecognitionStore
+from worker.reads import forum_view
+from worker.reads.forum_view import TopicFacts, cached_group_members
 from worker.rules.models import Rules
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 log = logging.getLogger(__name__)
 
-TOPICS = PREFIX + "topics"  # hash topic id -> {"c": category id, "pm": bool, "tags": [...]}
 READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author
 LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
 
@@ -39,38 +37,12 @@ LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
 # ───────────────────────────── events → store ─────────────────────────────
 
 
-@dataclass(frozen=True)
-class TopicMeta:
-    category_id: int | None
-    private_message: bool
-    tags: tuple[str, ...]
-    title: str = ""
+TopicMeta = TopicFacts  # category, archetype, tags, title of a topic
 
 
-def topic_meta(client: Any, redis_client: redis.Redis, topic_id: int) -> TopicMeta:
-    """Category, archetype and tags of a topic: one read the first time, then from Redis."""
-    raw = redis_client.hget(TOPICS, topic_id)
-    if raw:
-        d = json.loads(raw)
-        return TopicMeta(
-            d.get("c"), bool(d.get("pm")), tuple(d.get("tags", ())), d.get("title", "")
-        )
-    topic = client.get_topic(topic_id)
-    tags = tuple(t["name"] if isinstance(t, dict) else str(t) for t in topic.get("tags") or ())
-    meta = TopicMeta(
-        topic.get("category_id"),
-        topic.get("archetype") == "private_message",
-        tags,
-        str(topic.get("title") or ""),
-    )
-    data = {
-        "c": meta.category_id,
-        "pm": meta.private_message,
-        "tags": list(tags),
-        "title": meta.title,
-    }
-    redis_client.hset(TOPICS, topic_id, json.dumps(data, ensure_ascii=False))
-    return meta
+def topic_meta(client: Any, redis_client: redis.Redis, topic_id: int) -> TopicFacts:
+    """Category, archetype and tags of a topic, from the one forum view."""
+    return forum_view.topic_facts(client, redis_client, topic_id)
 
 
 def _like_count(post: Mapping[str, Any]) -> int:

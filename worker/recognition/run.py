@@ -18,11 +18,11 @@ from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.obligations import leader_note
 from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
 from worker.engine.weeks import Week
-from worker.membership.store import MembershipStore
 from worker.recognition.gather import health_facts, prune_before, recognition_facts
-from worker.recognition.store import RecognitionStore
 from worker.report import render_leader_part, render_post
 from worker.rules.models import Rules
+from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 
 
 @dataclass

@@ -75,9 +75,9 @@ def read_audit_facts(
 ) -> AuditFacts:
     """Read the roster, staff and audit-log category from the forum (a few GETs) and the
     ledger from Redis, through a client that refuses writes (no cache is filled either)."""
-    from worker.ledger.store import Ledger
-    from worker.membership.gather import load_roster
-    from worker.membership.store import MembershipStore
+    from worker.reads.forum_view import load_roster
+    from worker.state.ledger import Ledger
+    from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis
 
     reader = ReadOnlyRedis.over(redis_client)

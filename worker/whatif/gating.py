@@ -4,7 +4,7 @@
     old, new = redecide(current, facts), redecide(proposed, facts)                # pure
     lines = render_applications(current, proposed, facts, old, new)              # pure
 
-Each decision kept what it read (``worker.membership.gating_inputs``): the preview reads
+Each decision kept what it read (``worker.state.gating_inputs``): the preview reads
 no forum at all. Applications are re-decided in the order they were decided, and a
 referrer's monthly quota follows the preview's own approvals: an applicant the proposed
 rules would reject does not use up their referrer's quota for the next one.
@@ -31,8 +31,8 @@ from worker.engine.gating import (
     referrer_of,
     word,
 )
-from worker.membership.gating_inputs import RecordedInputs, facts_from_record, fields_read
 from worker.rules.models import Rules
+from worker.state.gating_inputs import RecordedInputs, facts_from_record, fields_read
 
 OUTCOMES = ("approve", "hold", "reject")
 
@@ -58,7 +58,7 @@ def read_application_facts(
     redis_client: redis.Redis, now: datetime, *, since: timedelta
 ) -> ApplicationFacts:
     """Applications decided in ``since`` before ``now``, read through a read-only client."""
-    from worker.membership.store import MembershipStore
+    from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis
 
     store = MembershipStore(ReadOnlyRedis.over(redis_client))

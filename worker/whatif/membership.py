@@ -35,7 +35,7 @@ class CampFacts:
 
 
 def read_camp_facts(redis_client: redis.Redis) -> CampFacts:
-    from worker.membership.store import MembershipStore
+    from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis
 
     store = MembershipStore(ReadOnlyRedis.over(redis_client))
@@ -126,7 +126,7 @@ class SquadFacts:
 
 def read_squad_facts(client: ForumClient, redis_client: redis.Redis, rules: Rules) -> SquadFacts:
     """Each cohort's graduates who are still members (as the formation reads them)."""
-    from worker.membership.store import MembershipStore
+    from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis
 
     store = MembershipStore(ReadOnlyRedis.over(redis_client))

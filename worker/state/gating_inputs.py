@@ -19,8 +19,8 @@ from worker.engine.facts import MemberFact
 from worker.engine.gating import (
     Applicant,
     GatingFacts,
-    _truthy,
     email_domain,
+    is_yes,
     normalise_email,
 )
 from worker.rules import Rules
@@ -54,7 +54,7 @@ def inputs_record(rules: Rules, facts: GatingFacts, month: str) -> dict[str, Any
     fields = {k: applicant.fields[k] for k in read if k in applicant.fields}
     confirmed = rules.gating.payment.confirmed_field
     if confirmed and confirmed in fields:  # an order number is not the preview's business
-        fields[confirmed] = "yes" if _truthy(fields[confirmed]) else ""
+        fields[confirmed] = "yes" if is_yes(fields[confirmed]) else ""
     referrer = facts.referrer
     email = applicant.email
     return {

@@ -7,7 +7,7 @@
     gating                 hash  user id -> that decision in full (JSON, see ``RecordedDecision``),
                                  written before its actions run so a retried job finishes it
     gating:inputs          hash  user id -> what that decision read (JSON, no email address:
-                                 ``worker.membership.gating_inputs``), for ``whatif --applications``
+                                 ``worker.state.gating_inputs``), for ``whatif --applications``
     campers                hash  username -> camper record (JSON, see ``_camper``)
     camp:active            set   usernames in camp now
     camp:ever              set   everyone who was ever in camp (who counts as a fellow camper)
@@ -31,11 +31,10 @@ import redis
 
 from worker.engine.camp import Camper, CampPost
 from worker.engine.facts import Squad
-from worker.engine.gating import GateHit, GatingDecision
+from worker.engine.gating import GateHit, GatingDecision, normalise_email
 from worker.engine.squads import Graduate, PlannedSquad, SquadPlan
-from worker.membership.roster_cache import decode_value, encode_value
-
-PREFIX = "diamond:membership:"
+from worker.state import keys
+from worker.state.codec import decode_value, encode_value
 
 
 def _s(value: bytes | str) -> str:
@@ -58,36 +57,41 @@ class MembershipStore:
     # --- gating -------------------------------------------------------------------
 
     def remember_email(self, normalised: str, username: str) -> None:
-        self.redis.hsetnx(PREFIX + "emails", normalised, username)
+        self.redis.hsetnx(keys.EMAILS, normalised, username)
+
+    def remember_applicant(self, email: str, username: str) -> None:
+        """The first applicant with this (normalised) email: a later one is a duplicate."""
+        if email:
+            self.remember_email(normalise_email(email), username)
 
     def emails(self) -> dict[str, str]:
-        return {_s(k): _s(v) for k, v in self.redis.hgetall(PREFIX + "emails").items()}
+        return {_s(k): _s(v) for k, v in self.redis.hgetall(keys.EMAILS).items()}
 
     def remember_applicant_email(self, user_id: int, email: str) -> None:
         """The email a signed webhook body gave for an applicant (the admin view has none)."""
-        self.redis.hset(PREFIX + "applicant-emails", str(user_id), email)
+        self.redis.hset(keys.APPLICANT_EMAILS, str(user_id), email)
 
     def applicant_email(self, user_id: int) -> str | None:
-        value = self.redis.hget(PREFIX + "applicant-emails", str(user_id))
+        value = self.redis.hget(keys.APPLICANT_EMAILS, str(user_id))
         return _s(value) if value else None
 
     def mark_removed(self, username: str) -> None:
-        self.redis.sadd(PREFIX + "removed", username.lower())
+        self.redis.sadd(keys.REMOVED, username.lower())
 
     def removed(self) -> frozenset[str]:
-        return frozenset(_s(u) for u in self.redis.smembers(PREFIX + "removed"))
+        return frozenset(_s(u) for u in self.redis.smembers(keys.REMOVED))
 
     def record_referral(self, referrer: str, applicant: str, month: str) -> None:
-        self.redis.sadd(f"{PREFIX}referrals:{referrer.lower()}:{month}", applicant.lower())
+        self.redis.sadd(keys.referrals(referrer, month), applicant.lower())
 
     def referrals(self, referrer: str, month: str) -> int:
-        return int(self.redis.scard(f"{PREFIX}referrals:{referrer.lower()}:{month}"))
+        return int(self.redis.scard(keys.referrals(referrer, month)))
 
     def record_decision(self, user_id: int, outcome: str) -> None:
-        self.redis.hset(PREFIX + "decisions", str(user_id), outcome)
+        self.redis.hset(keys.DECISIONS, str(user_id), outcome)
 
     def decision(self, user_id: int) -> str | None:
-        value = self.redis.hget(PREFIX + "decisions", str(user_id))
+        value = self.redis.hget(keys.DECISIONS, str(user_id))
         return _s(value) if value else None
 
     def record_gating_decision(
@@ -114,41 +118,38 @@ class MembershipStore:
             "live": live,
         }
         pipe = self.redis.pipeline()
-        pipe.hset(PREFIX + "gating", str(user_id), json.dumps(data, ensure_ascii=False))
-        pipe.hset(PREFIX + "decisions", str(user_id), decision.outcome)
+        pipe.hset(keys.GATING, str(user_id), json.dumps(data, ensure_ascii=False))
+        pipe.hset(keys.DECISIONS, str(user_id), decision.outcome)
         if inputs is not None:
-            pipe.hset(
-                PREFIX + "gating:inputs", str(user_id), json.dumps(inputs, ensure_ascii=False)
-            )
+            pipe.hset(keys.GATING_INPUTS, str(user_id), json.dumps(inputs, ensure_ascii=False))
         else:  # never leave an earlier decision's inputs next to this decision
-            pipe.hdel(PREFIX + "gating:inputs", str(user_id))
+            pipe.hdel(keys.GATING_INPUTS, str(user_id))
         pipe.execute()
         return RecordedDecision(decision, decided_at, live)
 
     def forget_gating_decision(self, user_id: int) -> None:
         pipe = self.redis.pipeline()
-        pipe.hdel(PREFIX + "gating", str(user_id))
-        pipe.hdel(PREFIX + "decisions", str(user_id))
-        pipe.hdel(PREFIX + "gating:inputs", str(user_id))
+        pipe.hdel(keys.GATING, str(user_id))
+        pipe.hdel(keys.DECISIONS, str(user_id))
+        pipe.hdel(keys.GATING_INPUTS, str(user_id))
         pipe.execute()
 
     def gating_inputs(self, user_id: int) -> dict | None:
-        raw = self.redis.hget(PREFIX + "gating:inputs", str(user_id))
+        raw = self.redis.hget(keys.GATING_INPUTS, str(user_id))
         return json.loads(raw) if raw else None
 
     def gating_records(self) -> dict[int, tuple[RecordedDecision, dict | None]]:
         """Every recorded gating decision by user id, with its inputs (None: not kept)."""
         inputs = {
-            int(_s(k)): json.loads(v)
-            for k, v in self.redis.hgetall(PREFIX + "gating:inputs").items()
+            int(_s(k)): json.loads(v) for k, v in self.redis.hgetall(keys.GATING_INPUTS).items()
         }
         return {
             int(_s(k)): (self._decision_of(v), inputs.get(int(_s(k))))
-            for k, v in self.redis.hgetall(PREFIX + "gating").items()
+            for k, v in self.redis.hgetall(keys.GATING).items()
         }
 
     def gating_decision(self, user_id: int) -> RecordedDecision | None:
-        raw = self.redis.hget(PREFIX + "gating", str(user_id))
+        raw = self.redis.hget(keys.GATING, str(user_id))
         return self._decision_of(raw) if raw else None
 
     def _decision_of(self, raw: bytes | str) -> RecordedDecision:
@@ -177,19 +178,19 @@ class MembershipStore:
         }
         key = camper.username.lower()
         pipe = self.redis.pipeline()
-        pipe.hsetnx(PREFIX + "campers", key, json.dumps(record, ensure_ascii=False))
-        pipe.sadd(PREFIX + "camp:active", key)
-        pipe.sadd(PREFIX + "camp:ever", key)
-        pipe.hsetnx(PREFIX + "camp:by-id", str(camper.user_id), camper.username)
+        pipe.hsetnx(keys.CAMPERS, key, json.dumps(record, ensure_ascii=False))
+        pipe.sadd(keys.CAMP_ACTIVE, key)
+        pipe.sadd(keys.CAMP_EVER, key)
+        pipe.hsetnx(keys.CAMP_BY_ID, str(camper.user_id), camper.username)
         pipe.execute()
 
     def entered_camp(self, user_id: int) -> str | None:
         """The username of a user who was let into the camp (whatever became of them)."""
-        value = self.redis.hget(PREFIX + "camp:by-id", str(user_id))
+        value = self.redis.hget(keys.CAMP_BY_ID, str(user_id))
         return _s(value) if value else None
 
     def _record(self, username: str) -> dict | None:
-        raw = self.redis.hget(PREFIX + "campers", username.lower())
+        raw = self.redis.hget(keys.CAMPERS, username.lower())
         return json.loads(raw) if raw else None
 
     def camper(self, username: str) -> Camper | None:
@@ -209,7 +210,7 @@ class MembershipStore:
         """username -> the language a member chose when applying ("zh"/"en"), for every
         camper who chose one: Diamond writes to each member in it."""
         out = {}
-        for raw in self.redis.hvals(PREFIX + "campers"):
+        for raw in self.redis.hvals(keys.CAMPERS):
             record = json.loads(raw)
             if record.get("language"):
                 out[str(record["username"])] = str(record["language"])
@@ -224,19 +225,19 @@ class MembershipStore:
         record = self._record(username)
         if record is not None:
             record["extensions"] = extensions
-            self.redis.hset(PREFIX + "campers", username.lower(), json.dumps(record))
+            self.redis.hset(keys.CAMPERS, username.lower(), json.dumps(record))
 
     def end_camp(self, username: str) -> None:
-        self.redis.srem(PREFIX + "camp:active", username.lower())
+        self.redis.srem(keys.CAMP_ACTIVE, username.lower())
 
     def active_campers(self) -> list[str]:
-        return sorted(_s(u) for u in self.redis.smembers(PREFIX + "camp:active"))
+        return sorted(_s(u) for u in self.redis.smembers(keys.CAMP_ACTIVE))
 
     def ever_campers(self) -> frozenset[str]:
-        return frozenset(_s(u) for u in self.redis.smembers(PREFIX + "camp:ever"))
+        return frozenset(_s(u) for u in self.redis.smembers(keys.CAMP_EVER))
 
     def is_camper(self, username: str) -> bool:
-        return bool(self.redis.sismember(PREFIX + "camp:active", username.lower()))
+        return bool(self.redis.sismember(keys.CAMP_ACTIVE, username.lower()))
 
     def record_camp_post(self, username: str, post: CampPost) -> None:
         data = {
@@ -248,10 +249,10 @@ class MembershipStore:
             "reply_to": post.reply_to,
             "deleted": post.deleted,
         }
-        self.redis.hset(f"{PREFIX}camp:posts:{username.lower()}", str(post.id), json.dumps(data))
+        self.redis.hset(keys.camp_posts(username), str(post.id), json.dumps(data))
 
     def camp_posts(self, username: str) -> list[CampPost]:
-        raw = self.redis.hgetall(f"{PREFIX}camp:posts:{username.lower()}")
+        raw = self.redis.hgetall(keys.camp_posts(username))
         posts = []
         for value in raw.values():
             d = json.loads(value)
@@ -278,13 +279,13 @@ class MembershipStore:
             "activity": graduate.activity,
         }
         pipe = self.redis.pipeline()
-        pipe.hset(f"{PREFIX}graduates:{cohort}", graduate.username.lower(), json.dumps(data))
-        pipe.sadd(PREFIX + "cohorts", cohort)
-        pipe.sadd(PREFIX + "cohorts:pending", cohort)
+        pipe.hset(keys.graduates(cohort), graduate.username.lower(), json.dumps(data))
+        pipe.sadd(keys.COHORTS, cohort)
+        pipe.sadd(keys.COHORTS_PENDING, cohort)
         pipe.execute()
 
     def graduates(self, cohort: str) -> list[Graduate]:
-        raw = self.redis.hgetall(f"{PREFIX}graduates:{cohort}")
+        raw = self.redis.hgetall(keys.graduates(cohort))
         out = []
         for value in raw.values():
             d = json.loads(value)
@@ -299,15 +300,15 @@ class MembershipStore:
         return sorted(out, key=lambda g: g.username.lower())
 
     def cohorts(self) -> list[str]:
-        return sorted(_s(c) for c in self.redis.smembers(PREFIX + "cohorts"))
+        return sorted(_s(c) for c in self.redis.smembers(keys.COHORTS))
 
     def pending_cohorts(self) -> list[str]:
-        return sorted(_s(c) for c in self.redis.smembers(PREFIX + "cohorts:pending"))
+        return sorted(_s(c) for c in self.redis.smembers(keys.COHORTS_PENDING))
 
     def formed(self, cohort: str) -> None:
         pipe = self.redis.pipeline()
-        pipe.srem(PREFIX + "cohorts:pending", cohort)
-        pipe.hdel(PREFIX + "formations", cohort)
+        pipe.srem(keys.COHORTS_PENDING, cohort)
+        pipe.hdel(keys.FORMATIONS, cohort)
         pipe.execute()
 
     def record_formation(self, plan: SquadPlan) -> SquadPlan:
@@ -320,13 +321,13 @@ class MembershipStore:
         was already creating groups carries out the other's plan, not its own.
         """
         doc = json.dumps(encode_value(asdict(plan)), ensure_ascii=False)
-        if self.redis.hsetnx(PREFIX + "formations", plan.cohort, doc):
+        if self.redis.hsetnx(keys.FORMATIONS, plan.cohort, doc):
             return plan
         return self.formation(plan.cohort) or plan
 
     def formation(self, cohort: str) -> SquadPlan | None:
         """The plan recorded for ``cohort`` whose writes are not all done yet."""
-        raw = self.redis.hget(PREFIX + "formations", cohort)
+        raw = self.redis.hget(keys.FORMATIONS, cohort)
         if not raw:
             return None
         d = decode_value(json.loads(raw))
@@ -336,4 +337,4 @@ class MembershipStore:
     def forget(self, usernames: Iterable[str]) -> None:
         """Drop people from the camp (used when a camper is deleted from the forum)."""
         for name in usernames:
-            self.redis.srem(PREFIX + "camp:active", name.lower())
+            self.redis.srem(keys.CAMP_ACTIVE, name.lower())

@@ -17,17 +17,18 @@ any report looks back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 
 from worker.engine.facts import LikeFact, PostFact
 from worker.engine.textlen import QuoteRef
+from worker.state import keys
 
-PREFIX = "diamond:rec:"
-POSTS, POSTS_T = PREFIX + "posts", PREFIX + "posts:t"
-LIKES, LIKES_T = PREFIX + "likes", PREFIX + "likes:t"
+POSTS, POSTS_T = keys.REC_POSTS, keys.REC_POSTS_T
+LIKES, LIKES_T = keys.REC_LIKES, keys.REC_LIKES_T
 CHUNK = 2000  # ids per HMGET
 
 
@@ -122,7 +123,7 @@ class RecognitionStore:
                 ads[post.id] = ad
         return posts, ads
 
-    def _hmget(self, key: str, fields: list[bytes]) -> Iterator[bytes]:
+    def _hmget(self, key: str, fields: Sequence[Any]) -> Iterator[bytes | str]:
         for i in range(0, len(fields), CHUNK):
             for raw in self.redis.hmget(key, fields[i : i + CHUNK]):
                 if raw is not None:
@@ -147,8 +148,8 @@ class RecognitionStore:
 
     def likes_between(self, start: datetime, end: datetime) -> list[LikeFact]:
         out = []
-        for raw in self.redis.zrangebyscore(LIKES_T, _ts(start), f"({_ts(end)}", withscores=True):
-            member, score = raw
+        scored = self.redis.zrangebyscore(LIKES_T, _ts(start), f"({_ts(end)}", withscores=True)
+        for member, score in cast("list[tuple[bytes, float]]", scored):  # withscores: pairs
             post_id, _, user = member.decode().partition(":")
             out.append(LikeFact(int(post_id), user, datetime.fromtimestamp(score, UTC)))
         return out
@@ -159,7 +160,7 @@ class RecognitionStore:
         pipe = self.redis.pipeline()
         slugs = list(slugs)
         for slug in slugs:
-            pipe.smembers(f"{PREFIX}held:{slug}")
+            pipe.smembers(keys.badge_holders(slug))
         return {
             slug: frozenset(m.decode() for m in members)
             for slug, members in zip(slugs, pipe.execute(), strict=True)
@@ -171,19 +172,19 @@ class RecognitionStore:
         """(slug, username) pairs granted / revoked on the forum."""
         pipe = self.redis.pipeline()
         for slug, user in granted:
-            pipe.sadd(f"{PREFIX}held:{slug}", user)
+            pipe.sadd(keys.badge_holders(slug), user)
         for slug, user in revoked:
-            pipe.srem(f"{PREFIX}held:{slug}", user)
+            pipe.srem(keys.badge_holders(slug), user)
         pipe.execute()
 
     # --- stage snapshots ------------------------------------------------------------
 
     def save_stages(self, week: str, stages: Mapping[str, Iterable[str]]) -> None:
         data = {stage: sorted(names) for stage, names in stages.items()}
-        self.redis.set(f"{PREFIX}stages:{week}", json.dumps(data, ensure_ascii=False))
+        self.redis.set(keys.stages(week), json.dumps(data, ensure_ascii=False))
 
     def stages(self, week: str) -> dict[str, frozenset[str]] | None:
-        raw = self.redis.get(f"{PREFIX}stages:{week}")
+        raw = self.redis.get(keys.stages(week))
         if not raw:
             return None
         return {stage: frozenset(names) for stage, names in json.loads(raw).items()}

@@ -33,10 +33,10 @@ import redis
 from worker.engine.obligations import LeaveRequest, Version, WeekPost
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week
+from worker.state import keys
 
-PREFIX = "diamond:ledger:"
 EXCUSED = "x"
-AUDIT_RULES_KEY = PREFIX + "audit-rules"
+AUDIT_RULES_KEY = keys.AUDIT_RULES
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +56,19 @@ class Ledger:
 
     def record_thread(self, week: Week, squad: str, topic_id: int) -> None:
         pipe = self.redis.pipeline()
-        pipe.hset(f"{PREFIX}threads:{week}", squad, topic_id)
-        pipe.hset(f"{PREFIX}topics", topic_id, _dump_topic(TopicInfo("thread", week, squad)))
+        pipe.hset(keys.threads(week), squad, topic_id)
+        pipe.hset(keys.LEDGER_TOPICS, topic_id, _dump_topic(TopicInfo("thread", week, squad)))
         pipe.execute()
 
     def threads(self, week: Week) -> dict[str, int]:
-        raw = self.redis.hgetall(f"{PREFIX}threads:{week}")
+        raw = self.redis.hgetall(keys.threads(week))
         return {_s(k): int(v) for k, v in raw.items()}
 
     def record_topic(self, topic_id: int, info: TopicInfo) -> None:
-        self.redis.hset(f"{PREFIX}topics", topic_id, _dump_topic(info))
+        self.redis.hset(keys.LEDGER_TOPICS, topic_id, _dump_topic(info))
 
     def topic(self, topic_id: int) -> TopicInfo | None:
-        raw = self.redis.hget(f"{PREFIX}topics", topic_id)
+        raw = self.redis.hget(keys.LEDGER_TOPICS, topic_id)
         if raw is None:
             return None
         data = json.loads(raw)
@@ -77,12 +77,12 @@ class Ledger:
 
     def record_squad_categories(self, mapping: Mapping[int, str]) -> None:
         if mapping:
-            self.redis.hset(f"{PREFIX}squad-categories", mapping={k: v for k, v in mapping.items()})
+            self.redis.hset(keys.SQUAD_CATEGORIES, mapping={k: v for k, v in mapping.items()})
 
     def squad_of_category(self, category_id: int | None) -> str | None:
         if category_id is None:
             return None
-        raw = self.redis.hget(f"{PREFIX}squad-categories", category_id)
+        raw = self.redis.hget(keys.SQUAD_CATEGORIES, category_id)
         return _s(raw) if raw is not None else None
 
     # --- posts ----------------------------------------------------------------------
@@ -94,8 +94,8 @@ class Ledger:
         latest is not a change (a webhook delivered twice, a catch-up re-read).
         """
         place = f"{week}|{squad}"
-        key = f"{PREFIX}posts:{week}:{squad}"
-        old_place = self.redis.hget(f"{PREFIX}post-places", post.id)
+        key = keys.week_posts(week, squad)
+        old_place = self.redis.hget(keys.POST_PLACES, post.id)
         stored = None
         if old_place is not None and _s(old_place) == place:
             raw = self.redis.hget(key, post.id)
@@ -111,31 +111,31 @@ class Ledger:
             merged = stored.edited(new.at, new.units, new.quotes)
         pipe = self.redis.pipeline()
         pipe.hset(key, post.id, _encode(merged))
-        pipe.hset(f"{PREFIX}post-places", post.id, place)
+        pipe.hset(keys.POST_PLACES, post.id, place)
         pipe.execute()
         return merged
 
     def place_of(self, post_id: int) -> tuple[Week, str] | None:
         """The week and squad ``post_id`` is filed under, if it is."""
-        place = self.redis.hget(f"{PREFIX}post-places", post_id)
+        place = self.redis.hget(keys.POST_PLACES, post_id)
         if place is None:
             return None
         week, squad = _s(place).split("|", 1)
         return Week.parse(week), squad
 
     def remove_post(self, post_id: int) -> bool:
-        place = self.redis.hget(f"{PREFIX}post-places", post_id)
+        place = self.redis.hget(keys.POST_PLACES, post_id)
         if place is None:
             return self._remove_leave(post_id)
         week, squad = _s(place).split("|", 1)
         pipe = self.redis.pipeline()
-        pipe.hdel(f"{PREFIX}posts:{week}:{squad}", post_id)
-        pipe.hdel(f"{PREFIX}post-places", post_id)
+        pipe.hdel(keys.week_posts(week, squad), post_id)
+        pipe.hdel(keys.POST_PLACES, post_id)
         pipe.execute()
         return True
 
     def posts(self, week: Week, squad: str) -> tuple[WeekPost, ...]:
-        raw = self.redis.hgetall(f"{PREFIX}posts:{week}:{squad}")
+        raw = self.redis.hgetall(keys.week_posts(week, squad))
         return tuple(sorted((_decode(v) for v in raw.values()), key=lambda p: (p.created_at, p.id)))
 
     def posts_many(self, week: Week, squads: Iterable[str]) -> dict[str, tuple[WeekPost, ...]]:
@@ -143,7 +143,7 @@ class Ledger:
         names = list(squads)
         pipe = self.redis.pipeline()
         for squad in names:
-            pipe.hgetall(f"{PREFIX}posts:{week}:{squad}")
+            pipe.hgetall(keys.week_posts(week, squad))
         out = {}
         for squad, raw in zip(names, pipe.execute(), strict=True):
             posts = (_decode(v) for v in raw.values())
@@ -153,21 +153,21 @@ class Ledger:
     def clear_posts(self, since: Week) -> int:
         """Forget every post, thread and topic of weeks >= ``since`` (before a rebuild)."""
         removed = 0
-        for key in list(self.redis.scan_iter(match=f"{PREFIX}posts:*", count=1000)):
+        for key in list(self.redis.scan_iter(match=keys.POSTS_PATTERN, count=1000)):
             week = Week.parse(_s(key).split(":")[3])
             if week >= since:
                 ids = self.redis.hkeys(key)
                 if ids:
-                    self.redis.hdel(f"{PREFIX}post-places", *ids)
+                    self.redis.hdel(keys.POST_PLACES, *ids)
                 self.redis.delete(key)
                 removed += len(ids)
-        for key in list(self.redis.scan_iter(match=f"{PREFIX}threads:*", count=1000)):
+        for key in list(self.redis.scan_iter(match=keys.THREADS_PATTERN, count=1000)):
             if Week.parse(_s(key).split(":")[3]) >= since:
                 self.redis.delete(key)
-        for topic_id, raw in list(self.redis.hscan_iter(f"{PREFIX}topics", count=1000)):
+        for topic_id, raw in list(self.redis.hscan_iter(keys.LEDGER_TOPICS, count=1000)):
             week = json.loads(raw).get("week")
             if week and Week.parse(week) >= since:
-                self.redis.hdel(f"{PREFIX}topics", topic_id)
+                self.redis.hdel(keys.LEDGER_TOPICS, topic_id)
         return removed
 
     # --- leave ----------------------------------------------------------------------
@@ -176,14 +176,14 @@ class Ledger:
         self, post_id: int, username: str, created_at: dt.datetime, weeks: Iterable[Week]
     ) -> None:
         doc = {"u": username, "c": created_at.isoformat(), "w": [str(w) for w in weeks]}
-        self.redis.hset(f"{PREFIX}leave", post_id, json.dumps(doc))
+        self.redis.hset(keys.LEAVE, post_id, json.dumps(doc))
 
     def _remove_leave(self, post_id: int) -> bool:
-        return bool(self.redis.hdel(f"{PREFIX}leave", post_id))
+        return bool(self.redis.hdel(keys.LEAVE, post_id))
 
     def leave_requests(self) -> list[LeaveRequest]:
         out = []
-        for post_id, raw in self.redis.hgetall(f"{PREFIX}leave").items():
+        for post_id, raw in self.redis.hgetall(keys.LEAVE).items():
             doc = json.loads(raw)
             out.append(
                 LeaveRequest(
@@ -255,7 +255,7 @@ class Ledger:
 
 
 def _strikes_key(username: str, live: bool) -> str:
-    return f"{PREFIX}{'strikes' if live else 'shadow-strikes'}:{username}"
+    return keys.strikes(username, live=live)
 
 
 def _s(value: bytes | str) -> str:

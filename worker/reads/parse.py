@@ -1,0 +1,201 @@
+"""Discourse JSON (a signed webhook body or an API answer) → the engine's facts. Pure.
+
+Each event's JSON is parsed here once; the steps get facts, never raw JSON paths.
+
+- users (``GET /admin/users/{id}.json``, ``GET /u/{name}.json``, user webhook bodies):
+  ``applicant_of``, ``member_fact_of``, ``fields_by_key``, ``Hints`` (what a signed body
+  says that the admin view does not: the email, the inviter);
+- posts (``GET /posts/{id}.json`` or the post webhook body): ``post_of_body`` (the body's
+  post when it carries every fact the steps read), ``camp_post``;
+- topics (``GET /t/{id}.json``): ``topic_facts_of``, ``first_post_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from worker.engine.camp import CampPost
+from worker.engine.facts import MemberFact, parse_time
+from worker.engine.gating import Applicant
+from worker.engine.textlen import count_units
+from worker.reads.forum_view import TopicFacts
+from worker.rules import Rules
+
+# ─────────────────────────────── users ───────────────────────────────
+
+
+def fields_by_key(raw: Mapping[str, Any] | None, ids: Mapping[str, int]) -> dict[str, str]:
+    """A user's ``user_fields`` (``{"<id>": value}``) keyed by the rules' field names."""
+    by_id = {str(v): k for k, v in ids.items()}
+    out: dict[str, str] = {}
+    for field_id, value in (raw or {}).items():
+        key = by_id.get(str(field_id))
+        if key is None or value is None:
+            continue
+        out[key] = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return out
+
+
+def groups_of(data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(str(g.get("name")) for g in data.get("groups") or () if g.get("name"))
+
+
+def applicant_of(
+    data: Mapping[str, Any], ids: Mapping[str, int], rules: Rules | None = None
+) -> Applicant:
+    """An applicant from ``GET /admin/users/{id}.json`` (AdminDetailedUserSerializer: no
+    ``email``, no ``invited_by``; ``worker.reads.membership.complete_applicant`` adds them)."""
+    inviter = data.get("invited_by") or {}
+    created = data.get("created_at")
+    fields = fields_by_key(data.get("user_fields"), ids)
+    language_field = rules.community.language_field if rules is not None else None
+    return Applicant(
+        user_id=int(data["id"]),
+        username=str(data["username"]),
+        email=str(data.get("email") or ""),
+        created_at=parse_time(created) if created else None,
+        fields=fields,
+        groups=groups_of(data),
+        invited_by=inviter.get("username") if isinstance(inviter, Mapping) else None,
+        approved=bool(data.get("approved")),
+        active=bool(data.get("active", True)),
+        language=fields.get(language_field or "") or None,
+    )
+
+
+def member_fact_of(data: Mapping[str, Any], rules: Rules) -> MemberFact | None:
+    """A forum user with their groups from ``GET /u/{username}.json`` (which lists every
+    group of the user to an admin, as ``/admin/users/{id}.json`` does)."""
+    if not data or "id" not in data:
+        return None
+    groups = groups_of(data)
+    staff = bool(data.get("admin") or data.get("moderator")) or bool(
+        groups & set(rules.community.staff_groups)
+    )
+    return MemberFact(
+        user_id=int(data["id"]),
+        username=str(data["username"]),
+        groups=groups,
+        staff=staff,
+        approved=bool(data.get("approved", True)),
+    )
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a signed user webhook body said about the applicant that the admin user view
+    (AdminDetailedUserSerializer) does not: the email, and who invited them.
+
+    ``inviter_known``: the body had ``invited_by`` (null: nobody invited them).
+    """
+
+    email: str | None = None
+    invited_by: str | None = None
+    inviter_known: bool = False
+
+    @classmethod
+    def from_route(cls, hints: Mapping[str, Any] | None) -> Hints:
+        """From the ``hints`` the route extracted (``worker.pipeline.routes.body_hints``)."""
+        hints = hints or {}
+        email = hints.get("email")
+        inviter = hints.get("invited_by")
+        return cls(
+            email=str(email) if email else None,
+            invited_by=str(inviter) if inviter else None,
+            inviter_known="invited_by" in hints,
+        )
+
+
+USER_HINTS = {"email": "email", "invited_by": "invited_by.username"}  # paths in user bodies
+
+
+# ─────────────────────────────── posts ───────────────────────────────
+
+# What the steps read of a post, all in the signed post body (WebHookPostSerializer:
+# see /work/shared/discourse/webhooks/post__post_created__*-body.json).
+POST_BODY_FACTS = (
+    "id",
+    "topic_id",
+    "post_number",
+    "reply_to_post_number",
+    "raw",
+    "category_id",
+    "username",
+    "user_id",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "user_deleted",
+    "topic_archetype",
+    "topic_title",
+)
+
+
+def post_of_body(body: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The post as a ``post_created`` body carried it, when it has every fact the steps
+    read (else None: read ``GET /posts/{id}.json``). A post just created has no likes yet:
+    ``like_count`` 0, as the forum would answer."""
+    if not isinstance(body, Mapping) or any(key not in body for key in POST_BODY_FACTS):
+        return None
+    if not isinstance(body.get("raw"), str) or not isinstance(body.get("id"), int):
+        return None
+    return {**{key: body[key] for key in POST_BODY_FACTS}, "like_count": 0}
+
+
+def camp_post(post: Mapping[str, Any], category: str | None, topic: TopicFacts) -> CampPost:
+    """A post as the camp sees it: its category slug and whom it replies to (the post's
+    ``reply_to_user``, else the replied-to post's author in its topic)."""
+    number = int(post["post_number"])
+    target = int(post.get("reply_to_post_number") or 1)
+    reply_to: str | None = None
+    if number > 1:
+        reply_user = post.get("reply_to_user") or {}
+        reply_to = reply_user.get("username") if isinstance(reply_user, Mapping) else None
+        reply_to = reply_to or topic.authors.get(target)
+    return CampPost(
+        id=int(post["id"]),
+        created_at=parse_time(str(post["created_at"])),
+        units=count_units(str(post.get("raw") or "")),
+        category=category,
+        is_topic=number == 1,
+        reply_to=reply_to,
+        deleted=bool(post.get("deleted_at")),
+    )
+
+
+# ─────────────────────────────── topics ───────────────────────────────
+
+
+def topic_facts_of(topic: Mapping[str, Any]) -> TopicFacts:
+    """A ``GET /t/{id}.json`` answer as the steps need it."""
+    authors = {
+        int(p["post_number"]): str(p.get("username"))
+        for p in (topic.get("post_stream") or {}).get("posts") or ()
+        if "post_number" in p
+    }
+    created_by = (topic.get("details") or {}).get("created_by") or {}
+    if 1 not in authors and created_by.get("username"):
+        authors[1] = str(created_by["username"])
+    tags = tuple(t["name"] if isinstance(t, dict) else str(t) for t in topic.get("tags") or ())
+    category_id = topic.get("category_id")
+    created = topic.get("created_at")
+    return TopicFacts(
+        category_id=int(category_id) if category_id is not None else None,
+        private_message=topic.get("archetype") == "private_message",
+        tags=tags,
+        title=str(topic.get("title") or topic.get("fancy_title") or ""),
+        created_at=str(created) if created else None,
+        authors=authors,
+    )
+
+
+def first_post_id(topic: Mapping[str, Any]) -> int | None:
+    """The id of post 1 in a ``GET /t/{id}.json`` answer (the first of its post stream)."""
+    stream = topic.get("post_stream") or {}
+    for post in stream.get("posts") or []:
+        if post.get("post_number") == 1 and isinstance(post.get("id"), int):
+            return post["id"]
+    ids = stream.get("stream") or []
+    return ids[0] if ids and isinstance(ids[0], int) else None

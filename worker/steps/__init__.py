@@ -1,0 +1,66 @@
+"""One module per job, each with the same shape:
+
+    gather (reads only) → engine (pure) → Applier (the one door) → record (Redis)
+
+1. **gather** reads the forum through ``worker.reads`` (the cached forum view, the one
+   parser of Discourse JSON) and Redis through ``worker.state``; it writes nothing.
+2. the **engine** (``worker.engine``) decides from (rules, facts, now): plain values in,
+   actions (data) out. No step builds an action itself.
+3. the **Applier** (``worker.apply``) carries the actions out, once each (idempotency
+   keys), in shadow mode only what touches no member.
+4. **record** keeps in ``worker.state`` what was decided and done, so a retried job
+   finishes the *same* decision.
+
+A step gets a ``StepContext``: the forum client (typed by the step's own small
+``Protocol`` of the calls it makes, so a test can hand it a 20-line fake), Redis, the
+rules, ``now`` (passed in: a step never reads the clock) and whether writes are live.
+Actors (``worker.jobs``) and CLI commands (``worker.commands``) both build a context and
+call the step; neither holds logic of its own, and commands never import actors.
+
+Steps may call the pure engine, ``worker.reads``, ``worker.state`` and the Applier, never
+``worker.jobs`` or ``worker.commands`` (nothing imports upward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
+
+import redis
+
+from worker.rules import Rules
+
+if TYPE_CHECKING:
+    from worker.apply import Applier
+    from worker.forum.client import ForumClient
+
+F = TypeVar("F")
+
+
+@dataclass(frozen=True)
+class StepContext(Generic[F]):
+    """What every step runs with (see the module doc)."""
+
+    forum: F
+    redis: redis.Redis
+    rules: Rules
+    now: datetime
+    live: bool
+
+    def applier(self, rules: Rules | None = None) -> Applier:
+        """The one door for this step's writes (``rules``: another copy, e.g. a reviewer's).
+
+        A step types its forum by the calls it makes; the Applier writes through the whole
+        client (at run time ``forum`` is one; a test's fake answers the writes it expects).
+        """
+        from worker.apply import Applier
+
+        forum = cast("ForumClient", self.forum)
+        return Applier(
+            forum, self.redis, live=self.live, rules=self.rules if rules is None else rules
+        )
+
+    def at(self, now: datetime) -> StepContext[F]:
+        """The same context at another moment (a scheduled run's own time)."""
+        return replace(self, now=now)

@@ -1,0 +1,128 @@
+"""The daily camp check: campers whose camp has ended pass, are extended or leave.
+
+gather (``worker.state.membership``: campers and their posts; ``worker.pipeline.missing``:
+post events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
+``verdict_actions``) → Applier → record (the camp's end, the squad queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from worker import actions as a
+from worker.apply import ApplyReport
+from worker.engine import camp as camp_engine
+from worker.engine.squads import Graduate
+from worker.pipeline import missing
+from worker.reads import forum_view
+from worker.rules import Rules
+from worker.state.membership import MembershipStore
+from worker.steps import StepContext
+
+log = logging.getLogger(__name__)
+
+
+class CampForum(Protocol):
+    """The forum calls of the camp check (the audit-log lookup; writes via the Applier)."""
+
+    def list_categories(self) -> list[dict[str, Any]]: ...
+    def get_group(self, name: str) -> dict[str, Any]: ...
+    def add_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def remove_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def send_private_message(
+        self, recipients: list[str], title: str, raw: str, **kw: Any
+    ) -> Any: ...
+    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CampCheck:
+    username: str
+    verdict: camp_engine.CampVerdict
+    report: ApplyReport
+
+
+def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> list[CampCheck]:
+    """The daily camp check: campers whose camp has ended pass, are extended or leave.
+
+    A camper with a post event not processed yet (its job failing or dead-lettered) is
+    not decided: added to ``deferred`` and decided by a later check, once it is.
+    """
+    client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
+    store = MembershipStore(redis_client)
+    fellows = store.ever_campers()
+    missing_posts = missing.missing_posts(redis_client)
+    held = missing.held_back(missing_posts, store.active_campers()) if missing_posts else set()
+    waiting: list[str] = []
+    audit: int | None = None
+    decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict, list[a.Action]]] = []
+    for username in store.active_campers():
+        camper = store.camper(username)
+        if camper is None:
+            continue
+        verdict = camp_engine.evaluate_camp(rules, camper, store.camp_posts(username), fellows, now)
+        if verdict.verdict == "in_progress":
+            continue
+        if username in held:
+            waiting.append(username)
+            continue
+        if audit is None:
+            categories = forum_view.category_ids(client, redis_client)
+            audit = categories.get(rules.community.categories.audit_log)
+        acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=None)
+        decided.append((camper, verdict, acts))
+    # One apply for the whole run: one audit-log topic lists every decision (first: if a
+    # later write fails, staff still see why), and each group's changes are one call.
+    log_entry = camp_engine.camp_log_actions(
+        rules, [(c, v) for c, v, _a in decided], audit_category_id=audit, now=now
+    )
+    report = ctx.applier().apply([*log_entry, *(act for _c, _v, acts in decided for act in acts)])
+    results = []
+    for camper, verdict, _acts in decided:
+        username = camper.username
+        results.append(CampCheck(camper.username, verdict, report))
+        if not live:
+            continue  # shadow: nothing happened to the camper, the ledger stays as it was
+        if verdict.verdict == "extend":
+            store.set_extensions(username, camper.extensions + 1)
+        elif verdict.verdict == "pass":
+            city, volunteer = store.camper_extra(username)
+            cohort = cohort_of(rules, camper)
+            store.queue_graduate(
+                cohort, Graduate(camper.username, city, volunteer, verdict.progress.activity)
+            )
+            store.end_camp(username)
+        else:
+            store.mark_removed(camper.username)
+            store.end_camp(username)
+    if waiting:
+        log.warning(
+            "camp check: not deciding %s: %d post event(s) not processed yet (failed jobs); "
+            "decided once they are",
+            ", ".join(waiting),
+            len(missing_posts),
+        )
+    if deferred is not None:
+        deferred.extend(waiting)
+    return results
+
+
+def cohort_of(rules: Rules, camper: camp_engine.Camper) -> str:
+    """The intake a camper belongs to: their camp's start, formatted per ``naming``."""
+    return rules.squads.naming.cohort(camper.started_at.astimezone(rules.tz))
+
+
+def ready_cohorts(store: MembershipStore, rules: Rules) -> list[str]:
+    """Cohorts with new graduates whose first camp period is over for everyone.
+
+    Campers still in their first period would otherwise all arrive as "late" and
+    unbalance the split; extended campers do join later, as late graduates.
+    """
+    waiting = set()
+    for username in store.active_campers():
+        camper = store.camper(username)
+        if camper is not None and camper.extensions == 0:
+            waiting.add(cohort_of(rules, camper))
+    return [c for c in store.pending_cohorts() if c not in waiting]

@@ -1,0 +1,260 @@
+"""The gating step: a sign-up (or a change to a pending one) is decided and carried out.
+
+gather (``worker.reads.membership``: the applicant, the referrer, strikes) → engine
+(``worker.engine.gating.evaluate_application``, ``gating_actions``; camp entry from
+``worker.engine.camp``) → Applier → record (``worker.state.membership``).
+
+The decision is recorded before any write, so a job retried after a crash or a rate
+limit carries out the *same* decision (the Applier skips what was done).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from worker import actions as a
+from worker.apply import ApplyReport
+from worker.engine import camp as camp_engine
+from worker.engine.gating import (
+    Applicant,
+    GatingDecision,
+    GatingFacts,
+    evaluate_application,
+    gating_actions,
+    is_yes,
+    referrer_of,
+)
+from worker.forum.errors import NotActiveYet, NotFound
+from worker.pipeline import leases
+from worker.reads import forum_view
+from worker.reads import membership as gather
+from worker.reads.parse import Hints
+from worker.state import gating_inputs, keys
+from worker.state.membership import MembershipStore, RecordedDecision
+from worker.steps import StepContext
+
+log = logging.getLogger(__name__)
+
+
+class GateForum(Protocol):
+    """The forum calls gating makes (reads here, writes through the Applier)."""
+
+    def admin_get_user(self, user_id: int) -> dict[str, Any]: ...
+    def get_user(self, username: str) -> dict[str, Any]: ...
+    def iter_admin_users(self, flag: str, **params: Any) -> Any: ...
+    def list_user_fields(self) -> list[dict[str, Any]]: ...
+    def list_categories(self) -> list[dict[str, Any]]: ...
+    def approve_user(self, user_id: int, **kw: Any) -> Any: ...
+    def get_group(self, name: str) -> dict[str, Any]: ...
+    def add_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def send_private_message(
+        self, recipients: list[str], title: str, raw: str, **kw: Any
+    ) -> Any: ...
+    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+    def iter_reviewables(self, *args: Any, **kw: Any) -> Any: ...
+    def perform_reviewable(
+        self, reviewable_id: int, action: str, version: int, **kw: Any
+    ) -> Any: ...
+    def delete_user(self, user_id: int, **kw: Any) -> Any: ...
+
+
+Ctx = StepContext[GateForum]
+
+# The lock is a lease renewed while the job runs (``worker.pipeline.leases``): a killed
+# worker's lock is gone before its job is redelivered, and a second job does not wait in
+# its thread but is retried when the lease would have ended.
+GATING_LEASE_SECONDS = 20.0
+GATING_WAIT_SECONDS = 5.0
+
+
+def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
+    """Whether an action of ``kind`` was done now or before (not merely shadowed)."""
+    return any(isinstance(x, kind) for x in (*report.done, *report.already_done))
+
+
+# --- gating ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatingResult:
+    username: str
+    decision: GatingDecision | None  # None: nothing to decide (not pending, or not yet)
+    report: ApplyReport | None = None
+    waiting: bool = False  # the email is not confirmed yet: gated on user_confirmed_email
+
+
+# Events that mean "a new account": an account Discourse approved without Diamond (an
+# invitee) is gated on these. ``user_updated`` only re-gates applications Diamond holds.
+NEW_ACCOUNT_EVENTS = frozenset({"user_created", "user_confirmed_email", "user_approved"})
+
+
+def run(
+    ctx: Ctx,
+    user_id: int,
+    *,
+    hints: Hints | None = None,
+    event: str | None = None,
+    strikes_of: gather.StrikesOf | None = None,
+) -> GatingResult:
+    """Gate one sign-up once its email is confirmed; approved applicants enter the camp.
+
+    ``hints`` are what the signed webhook body said (email, inviter); ``event`` the
+    webhook event (None: a direct call, treated as a new account).
+    """
+    # One gating job per applicant at a time: the ``user_approved`` event of Diamond's own
+    # approval must not take the half-done decision for a crashed one and finish it twice.
+    with leases.held(
+        ctx.redis,
+        keys.gating_lock(user_id),
+        lease_seconds=GATING_LEASE_SECONDS,
+        wait_seconds=GATING_WAIT_SECONDS,
+    ):
+        return _decide(ctx, user_id, hints or Hints(), event, strikes_of)
+
+
+def _decide(
+    ctx: Ctx, user_id: int, hints: Hints, event: str | None, strikes_of: gather.StrikesOf | None
+) -> GatingResult:
+    rules, store = ctx.rules, MembershipStore(ctx.redis)
+    if hints.email:  # the admin view has no email: keep the signed body's for later jobs
+        store.remember_applicant_email(user_id, hints.email)
+    entered = store.entered_camp(user_id)
+    if entered is not None:  # gated and in the camp (e.g. our own approval's user_approved)
+        return GatingResult(entered, None)
+    try:
+        applicant = gather.read_applicant(ctx.forum, ctx.redis, user_id, rules)
+    except NotFound:
+        # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
+        log.info("gating of user %s: the account no longer exists", user_id)
+        return GatingResult(f"#{user_id}", None)
+    recorded = store.gating_decision(applicant.user_id)
+    if not applicant.active:
+        # Discourse approves only confirmed accounts (403 before): not a failure, the
+        # user_confirmed_email event (or the catch-up scan) brings the applicant back.
+        log.info("gating %s: waiting for the email to be confirmed", applicant.username)
+        return GatingResult(applicant.username, None, waiting=True)
+    if applicant.approved:
+        if recorded is not None and _approval_unfinished(store, applicant, recorded):
+            facts = GatingFacts(applicant=applicant)  # gating_actions reads only the applicant
+            return _carry_out(ctx, facts, recorded)
+        held_invitee = recorded is not None and recorded.decision.already_approved
+        if held_invitee and not (
+            event == "user_updated" and recorded is not None and recorded.decision.outcome == "hold"
+        ):
+            return GatingResult(applicant.username, None)  # staff decide (or it is done)
+        if not held_invitee:
+            if (
+                store.decision(applicant.user_id) == "hold"
+                and store.camper(applicant.username) is None
+            ):
+                return _enter_camp_after_review(ctx, applicant)
+            if recorded is not None or not _approved_without_diamond(ctx, applicant, event):
+                return GatingResult(applicant.username, None)  # approved by Diamond, or a member
+    elif recorded is not None and recorded.live and recorded.decision.outcome != "hold":
+        # A retry of a job that decided live and stopped before finishing: same decision.
+        return _carry_out(ctx, GatingFacts(applicant), recorded)
+    elif recorded is not None and event not in (None, "user_updated"):
+        # Held: gated again when the application changes, not on every repeated event.
+        return GatingResult(applicant.username, None)
+    applicant = gather.complete_applicant(ctx.forum, store, rules, applicant, hints)
+    if applicant.email:
+        store.remember_applicant_email(applicant.user_id, applicant.email)
+    strikes = strikes_of or gather.strikes_from_ledger(ctx.redis, rules, ctx.now, live=ctx.live)
+    facts = gather.gating_facts(ctx.forum, store, rules, applicant, ctx.now, strikes)
+    decision = evaluate_application(rules, facts)
+    # what it read, kept with it: ``diamond whatif --applications`` previews rule changes on it
+    inputs = gating_inputs.inputs_record(rules, facts, gather.month_of(ctx.now, rules))
+    recorded = store.record_gating_decision(
+        applicant.user_id, decision, ctx.now, live=ctx.live, inputs=inputs
+    )
+    return _carry_out(ctx, facts, recorded)
+
+
+def _approved_without_diamond(ctx: Ctx, applicant: Applicant, event: str | None) -> bool:
+    """A new account Discourse approved by itself (an invite, an auto-approved domain...)
+    that no one gated: not staff, in none of Diamond's member groups."""
+    if event is not None and event not in NEW_ACCOUNT_EVENTS:
+        return False
+    groups = ctx.rules.community.groups
+    ours = {groups.members, groups.camp, groups.alumni, *ctx.rules.community.staff_groups}
+    return not (applicant.groups & ours)
+
+
+def _approval_unfinished(
+    store: MembershipStore, applicant: Applicant, recorded: RecordedDecision
+) -> bool:
+    """Diamond approved this applicant live, but the camp part never got recorded."""
+    return (
+        recorded.live
+        and recorded.decision.outcome == "approve"
+        and store.camper(applicant.username) is None
+    )
+
+
+def _camper_extra(ctx: Ctx, applicant: Applicant) -> tuple[str | None, bool]:
+    """(city, volunteers to lead) as the application said: kept for squad formation."""
+    squads = ctx.rules.squads
+    city = applicant.fields.get(squads.grouping.key_field or "") or None
+    return city, is_yes(applicant.fields.get(squads.leader.volunteer_field or ""))
+
+
+def _carry_out(ctx: Ctx, facts: GatingFacts, recorded: RecordedDecision) -> GatingResult:
+    """Apply a recorded decision's writes (again: done ones are skipped), then the ledger."""
+    rules, store = ctx.rules, MembershipStore(ctx.redis)
+    applicant = facts.applicant
+    decision, decided_at = recorded.decision, recorded.decided_at
+    camper = camp_engine.Camper(
+        user_id=applicant.user_id,
+        username=applicant.username,
+        started_at=decided_at,
+        referrer=decision.referrer,
+        language=applicant.fields.get(rules.community.language_field or "") or None,
+    )
+    categories = forum_view.category_ids(ctx.forum, ctx.redis)
+    acts = gating_actions(
+        rules,
+        facts,
+        decision,
+        audit_category_id=categories.get(rules.community.categories.audit_log),
+        camp_welcome=camp_engine.welcome_actions(rules, camper),
+        camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
+    )
+    try:
+        report = ctx.applier(rules).apply(acts)
+    except NotActiveYet:
+        # The account became inactive between reading and approving (staff deactivated
+        # it): decide again once it is confirmed.
+        store.forget_gating_decision(applicant.user_id)
+        log.info("gating %s: not active any more, waiting for confirmation", applicant.username)
+        return GatingResult(applicant.username, None, waiting=True)
+    store.remember_applicant(applicant.email, applicant.username)
+    log.info("gating %s: %s %s", applicant.username, decision.outcome, list(decision.reasons))
+    if decision.outcome == "approve" and _applied(report, a.AddToGroup):
+        city, volunteer = _camper_extra(ctx, applicant)
+        store.start_camp(camper, city=city, volunteer=volunteer)
+        if decision.referrer:
+            month = gather.month_of(decided_at, rules)
+            store.record_referral(decision.referrer, applicant.username, month)
+    elif decision.outcome == "reject" and _applied(report, a.RejectUser):
+        store.mark_removed(applicant.username)
+    return GatingResult(applicant.username, decision, report)
+
+
+def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
+    """A reviewer approved a held application on the forum: the camp starts now."""
+    store = MembershipStore(ctx.redis)
+    referrer = referrer_of(ctx.rules, applicant)
+    camper = camp_engine.Camper(applicant.user_id, applicant.username, ctx.now, referrer=referrer)
+    acts = camp_engine.entry_after_review(ctx.rules, camper)
+    report = ctx.applier().apply(acts)
+    if _applied(report, a.AddToGroup):
+        city, volunteer = _camper_extra(ctx, applicant)
+        store.start_camp(camper, city=city, volunteer=volunteer)
+        store.record_decision(applicant.user_id, "approve")
+    return GatingResult(applicant.username, None, report)
+
+
+def pending_user_ids(forum: Any) -> list[int]:
+    return sorted(int(u["id"]) for u in forum.iter_admin_users("pending"))

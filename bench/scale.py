@@ -222,7 +222,7 @@ class Bench:
     def seed_campers(self, n: int, started: datetime, passing: float) -> None:
         """``n`` campers whose camp ended: ``passing`` of them did every task."""
         from worker.engine.camp import Camper, CampPost
-        from worker.membership.store import MembershipStore
+        from worker.state.membership import MembershipStore
 
         camp = self.rules.camp
         store = MembershipStore(self.redis)
@@ -254,7 +254,7 @@ class Bench:
 
 
 def _thread_ids(bench: Bench, week: Any) -> dict[str, int]:
-    from worker.ledger.store import Ledger
+    from worker.state.ledger import Ledger
 
     return Ledger(bench.redis).threads(week)
 
@@ -414,7 +414,7 @@ def run_camp_check(bench: Bench, campers: int) -> Wave:
     late = bench._user("c-late")
     bench.forum.add_members(bench.forum.find_group(bench.rules.community.groups.camp), [late])
     from worker.engine.camp import Camper
-    from worker.membership.store import MembershipStore
+    from worker.state.membership import MembershipStore
 
     MembershipStore(bench.redis).start_camp(
         Camper(late.id, late.username, moment - timedelta(days=1)), city=None, volunteer=False

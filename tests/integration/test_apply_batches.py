@@ -123,10 +123,10 @@ def _id(client, name: str) -> int:
 def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_client):
     from datetime import UTC, datetime, timedelta
 
+    from tests.support import membership_steps as flows
     from tests.support.world import RULES
     from worker.engine.camp import Camper
-    from worker.membership import flows
-    from worker.membership.store import MembershipStore
+    from worker.state.membership import MembershipStore
 
     groups = RULES.community.groups
     names = [f"camper{i}" for i in range(4)]

@@ -4,6 +4,7 @@ run that planned from what the first had already changed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ import redis
 from tests.support.obligations import shipped_rules
 from worker.engine.facts import Squad
 from worker.engine.squads import PlannedSquad, SquadPlan
-from worker.membership import flows, gather
-from worker.membership.store import MembershipStore
+from worker.reads import forum_view
+from worker.state.membership import MembershipStore
+from worker.steps import StepContext
+from worker.steps import form_squads as flows
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +52,10 @@ def test_two_squad_formations_at_once_carry_out_one_split(
 
     applied: list[SquadPlan] = []
     monkeypatch.setattr(flows, "_plan_formation", planned_meanwhile)
-    monkeypatch.setattr(gather, "category_ids", lambda _client: {})
+    monkeypatch.setattr(forum_view, "category_ids", lambda *_a, **_k: {})
     monkeypatch.setattr(flows, "squad_actions", lambda _r, plan, **_k: applied.append(plan) or [])
-    done = flows.form_squads(object(), redis_client, shipped_rules(), COHORT, live=True)
+    ctx = StepContext(
+        object(), redis_client, shipped_rules(), dt.datetime(2026, 11, 30, tzinfo=dt.UTC), True
+    )
+    done = flows.run(ctx, COHORT)
     assert applied == [first] and done.plan == first

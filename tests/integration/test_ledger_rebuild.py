@@ -90,7 +90,7 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
     their own and reviewed each other there; then the thread was opened. Rebuilt from the
     forum, the ledger files those posts where live ingestion did (WeekPost.in_own_topic)."""
     from tests.support.sandbox_squad import admin_client, squad_on_forum
-    from worker.membership import roster_cache
+    from worker.reads import forum_view as roster_cache
 
     rules = shipped_rules()
     client = admin_client(sandbox)

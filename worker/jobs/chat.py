@@ -26,11 +26,12 @@ from worker.pipeline import runtime
 from worker.pipeline.chat_body import CHAT_EVENTS, parse_chat_message
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 QUEUE = "chat"
-MESSAGE_PREFIX = "diamond:chat:message:"
-CATEGORY_PREFIX = "diamond:chat:category:"
+MESSAGE_PREFIX = keys.CHAT_MESSAGE_PREFIX
+CATEGORY_PREFIX = keys.CHAT_CATEGORY_PREFIX
 # Longer than any look-back of the rules (the health report and badges look back weeks).
 FACTS_TTL_SECONDS = 400 * 24 * 3600
 

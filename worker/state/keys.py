@@ -117,3 +117,7 @@ def group_members(generation: int, group: str) -> str:
 # ─────────────────────────────── clock ───────────────────────────────
 
 SIMULATED_NOW = ROOT + "clock:simulated-now"
+
+# --- chat (the facts of squad chat messages, from the signed chat_message bodies) ---
+CHAT_MESSAGE_PREFIX = ROOT + "chat:message:"  # + message id
+CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id

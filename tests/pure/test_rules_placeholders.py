@@ -17,7 +17,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad
+from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad, with_delivery
 from tests.support.rules_cases import SHIPPED, copy_rules, edit, problems_of
 from worker.engine import obligations as obligations_engine
 from worker.engine.camp import (
@@ -387,9 +387,11 @@ def _tour(rules: Rules) -> None:
         [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
         as_of=at(20, 20),
     )
-    for about in ("article", "review"):
-        reminder = next(r for r in rules.obligations.reminders if r.about == about)
-        plan_reminders(rules, reminder, progress)
+    for delivery in ("pm", "squad_thread"):  # a PM each and the leader's list; thread posts
+        delivered = with_delivery(rules, delivery)
+        for about in ("article", "review"):
+            reminder = next(r for r in delivered.obligations.reminders if r.about == about)
+            plan_reminders(delivered, reminder, progress)
     # The thread's roll call.
     from worker.engine.obligations import roll_call_text
 

@@ -310,6 +310,50 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
     return problems
 
 
+def check_reminders(
+    obligations: Obligations,
+    index: LocationIndex,
+    messages: Mapping[Language, tuple[Messages, LocationIndex]],
+    message_files: Mapping[Language, str],
+) -> list[Problem]:
+    """A reminder posted in the squad's weekly thread needs weekly threads (article mode
+    ``thread``) and its ``squad_reminder.<about>`` template in every language."""
+    problems = []
+    mode = obligations.article.mode
+    for i, reminder in enumerate(obligations.reminders):
+        if reminder.delivery != "squad_thread":
+            continue
+        path = ("reminders", i, "delivery")
+        if mode != "thread":
+            problems.append(
+                index.problem(
+                    path,
+                    f"squad_thread needs weekly threads: article.mode must be thread "
+                    f"(got {mode}); use pm",
+                    at_value=True,
+                )
+            )
+        wanted = (f"squad_reminder.{reminder.about}", "squad_reminder_cc")
+        if reminder.about == "review":
+            wanted += ("squad_reminder_review_line",)
+        for key in wanted:
+            missing = [
+                message_files[lang]
+                for lang in message_files
+                if lang in messages and key not in messages[lang][0].templates
+            ]
+            if missing:
+                problems.append(
+                    index.problem(
+                        path,
+                        f"squad_thread posts with template {key!r}, which is not defined "
+                        f"in {' or '.join(missing)}",
+                        at_value=True,
+                    )
+                )
+    return problems
+
+
 def check_camp(camp: Camp, index: LocationIndex) -> list[Problem]:
     checkins = camp.tasks.checkins
     if checkins.min_days > camp.duration_days:

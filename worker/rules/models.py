@@ -465,6 +465,11 @@ class Reminder(RulesModel):
         ),
     ]
     only_missing: bool = True  # remind only those who have not done it yet
+    # pm: a PM to each member who owes (``template``), and the squad's list to its leader;
+    # squad_thread: one post per squad in the week's thread mentioning those who owe
+    # (``squad_reminder.<about>``), the leader cc'd instead of a separate note. Needs
+    # article.mode "thread".
+    delivery: Literal["pm", "squad_thread"] = "pm"
 
 
 class LeaveOfAbsence(RulesModel):
@@ -902,6 +907,17 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "leave_week.*": Placeholders("year", "week", "first", "last", "reason"),
     "leave_reason.*": Placeholders("hours", "deadline", "max"),
     "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
+    # worker/engine/obligations.py: a reminder posted in the squad's weekly thread
+    # (``delivery: squad_thread``): {members} the @mentions of those who owe an article,
+    # {reviews} a line per review owed, {cc} the leader's line (``squad_reminder_cc``) or ""
+    "squad_reminder.article": Placeholders(
+        "squad", "week", "dates", "deadline", "min_length", "members", "cc"
+    ),
+    "squad_reminder.review": Placeholders(
+        "squad", "week", "dates", "review_deadline", "reviews", "cc"
+    ),
+    "squad_reminder_review_line": Placeholders("reviewer", "author", "link", "due"),
+    "squad_reminder_cc": Placeholders("leader"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
     "leader_week_thread": Placeholders("squad", "year", "week", "dates", "first", "last"),
     # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its

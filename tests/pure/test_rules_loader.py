@@ -52,6 +52,21 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "or rules/messages/en.yml",
         ],
     ),
+    "a shared pass message needs its template": (
+        "camp.yml",
+        'check_schedule: "0 9 * * *"',
+        'check_schedule: "0 9 * * *"\npass_message: shared',
+        [
+            "rules/camp.yml:9:15: pass_message: shared needs messages.passed_shared "
+            "(the template of the shared PM)"
+        ],
+    ),
+    "pass_message is individual or shared": (
+        "camp.yml",
+        'check_schedule: "0 9 * * *"',
+        'check_schedule: "0 9 * * *"\npass_message: group',
+        ["rules/camp.yml:9:1: pass_message: must be 'individual' or 'shared' (got 'group')"],
+    ),
     "unknown key suggests the close one": (
         "community.yml",
         "default_language: zh",

@@ -25,6 +25,7 @@ from worker.engine.camp import (
     CampPost,
     camp_log_actions,
     evaluate_camp,
+    run_actions,
     verdict_actions,
     welcome_actions,
 )
@@ -368,6 +369,7 @@ def _tour(rules: Rules) -> None:
         verdict = evaluate_camp(rules, who, posts, fellows, now)
         verdict_actions(rules, who, verdict, audit_category_id=3)
         camp_log_actions(rules, [(who, verdict)], audit_category_id=3, now=now)
+        run_actions(rules, [(who, verdict)], audit_category_id=3, now=now)  # a shared pass PM
 
     # Squads: a new cohort's squad, its members and leader told, the audit entry.
     graduates = [Graduate(f"u{i}", activity=i) for i in range(10)]

@@ -351,12 +351,11 @@ def check_camp(
         decided.append((camper, verdict, acts))
     # One apply for the whole run: one audit-log topic lists every decision (first: if a
     # later write fails, staff still see why), and each group's changes are one call.
-    log_entry = camp_engine.camp_log_actions(
+    # Passes may share PMs (camp.pass_message): the engine plans the run as a whole.
+    actions = camp_engine.run_actions(
         rules, [(c, v) for c, v, _a in decided], audit_category_id=audit, now=now
     )
-    report = Applier(client, redis_client, live=live, rules=rules).apply(
-        [*log_entry, *(act for _c, _v, acts in decided for act in acts)]
-    )
+    report = Applier(client, redis_client, live=live, rules=rules).apply(actions)
     results = []
     for camper, verdict, _acts in decided:
         username = camper.username

@@ -355,15 +355,24 @@ def check_reminders(
 
 
 def check_camp(camp: Camp, index: LocationIndex) -> list[Problem]:
+    problems = []
     checkins = camp.tasks.checkins
     if checkins.min_days > camp.duration_days:
-        return [
+        problems.append(
             index.problem(
                 ("tasks", "checkins", "min_days"),
                 f"must not exceed duration_days ({camp.duration_days}) (got {checkins.min_days})",
             )
-        ]
-    return []
+        )
+    if camp.pass_message == "shared" and camp.messages.passed_shared is None:
+        problems.append(
+            index.problem(
+                ("pass_message",),
+                "shared needs messages.passed_shared (the template of the shared PM)",
+                at_value=True,
+            )
+        )
+    return problems
 
 
 def check_naming(squads: Squads, index: LocationIndex) -> list[Problem]:

@@ -267,6 +267,9 @@ _REFERRER_OUTCOME = Placeholders("username", "newcomer")  # username: the referr
 class CampMessages(RulesModel):
     welcome: Annotated[TemplateKey, _CAMP_WELCOME]  # PM: welcome to camp, with the tasks
     passed: Annotated[TemplateKey, Placeholders("username")]  # PM: passed, now a member
+    # PM shared by up to 30 campers who passed in the same check (pass_message: shared):
+    # {usernames} their names (no @: recipients are notified anyway), {count} how many
+    passed_shared: Annotated[TemplateKey, Placeholders("usernames", "count")] | None = None
     # PM: not yet, camp extended
     extended: Annotated[
         TemplateKey, Placeholders("username", "missing", "extension_days", "camp_ends")
@@ -290,6 +293,10 @@ class Camp(RulesModel):
     duration_days: CampDays = 7
     tasks: CampTasks
     on_pass: Literal["promote"] = "promote"  # move from camp group to members group
+    # individual: a PM to each camper who passed (messages.passed); shared: one PM to up to
+    # 30 campers who passed in the same check (messages.passed_shared; Discourse's
+    # max_allowed_message_recipients). Extensions and removals are always individual.
+    pass_message: Literal["individual", "shared"] = "individual"
     on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
     extension: CampExtension = CampExtension()
     check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated

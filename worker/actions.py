@@ -97,6 +97,9 @@ class CreatePost(Action):
     raw: str
     reply_to_post_number: int | None = None
     created_at: datetime | None = None
+    # Who the post is meant to reach by its @mentions (e.g. a reminder in a squad's
+    # thread): what a PM's ``recipients`` says for a PM. Not sent; the text mentions them.
+    notifies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

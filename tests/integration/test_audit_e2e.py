@@ -26,6 +26,7 @@ from worker.forum.client import ForumClient
 from worker.ledger import Ledger
 from worker.pipeline import runtime
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
+from worker.sandbox.cooking import mentions
 
 pytestmark = pytest.mark.integration
 
@@ -84,14 +85,11 @@ def _pms_to(forum, username: str) -> list[str]:
     ]
 
 
-def _pm_bodies(forum, username: str) -> list[str]:
+def _reminder_posts(forum, thread: int) -> list[str]:
+    """Diamond's reminders in the weekly thread, oldest first."""
     state = forum.forum
-    user = state.find_user(username)
-    return [
-        state.posts[t.post_ids[0]].raw
-        for t in state.topics.values()
-        if t.archetype == "private_message" and user.id in t.allowed_user_ids
-    ]
+    posts = [state.posts[i] for i in state.topics[thread].post_ids]
+    return [p.raw for p in posts if p.raw.startswith("⏰")]
 
 
 def test_a_squads_week_reminders_audit_and_ladder_act_once(
@@ -163,22 +161,16 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
 
     rules = runtime.rules()
     friday, monday = (rid for rid in map(reminder_id, rules.obligations.reminders[::2]))
-    # ── reminders: Friday 20:00 (articles), Monday 20:00 (reviews) ──
+    # ── reminders: Friday 20:00 (articles), Monday 20:00 (reviews), in the squad's thread ──
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())
     jobs.remind(reminder=friday, scheduled_for=clock.set(20, 20).isoformat())  # twice: once
-    assert _pms_to(forum, "dave") == ["文章提醒 · 11月16日–22日 这一周"]
-    week_thread = "1组 · 2026年11月16日–22日组长通知"
-    assert _pms_to(forum, "alice") == [week_thread]  # the leader's list, in the week's thread
-    assert _pms_to(forum, "bob") == []
+    [nudge] = _reminder_posts(forum, thread)
+    assert mentions(nudge) == {"dave", "alice"}  # who has not written, the leader cc'd
     jobs.remind(reminder=monday, scheduled_for=clock.set(23, 20).isoformat())
-    # the leader's list, on each run: a reply in the same thread, not another PM
-    assert _pms_to(forum, "alice") == [week_thread, "点评提醒 · 11月16日–22日 这一周"]
-    (leader_thread,) = [t for t in forum.forum.topics.values() if t.title == week_thread]
-    assert len(leader_thread.post_ids) == 2
-    review_pm = _pm_bodies(forum, "alice")[1]
-    assert f"/t/{thread}/{c['post_number']}" in review_pm and "@carol" in review_pm
-    assert "@dave" in _pm_bodies(forum, "alice")[0]  # the leader learns who has not written
-    assert _pms_to(forum, "carol") == []
+    [_, review_nudge] = _reminder_posts(forum, thread)
+    assert mentions(review_nudge) == {"alice"}  # alice owes carol's review; she leads too
+    assert f"/t/{thread}/{c['post_number']}" in review_nudge and "@carol" not in review_nudge
+    assert [_pms_to(forum, m) for m in members] == [[], [], [], []]  # no PM to anyone
 
     # ── Tuesday 23:00: the audit; 2 of 4 penalised > 30%: halted, twice, one alert ──
     audit_at = clock.set(24, 23).isoformat()
@@ -188,7 +180,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
         t for t in forum.forum.topics.values() if t.title.startswith("2026年第47周审计已暂停")
     ]
     assert len(alerts) == 1
-    assert _pms_to(forum, "dave") == ["文章提醒 · 11月16日–22日 这一周"]  # nobody was acted on
+    assert _pms_to(forum, "dave") == []  # nobody was acted on
     assert ledger.histories(members) == {}
 
     # ── staff confirm from the command line, twice: it acts once ──
@@ -206,17 +198,14 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     checksum = re.search(r"checksum: (\w+)", capsys.readouterr().out)[1]
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0
-    assert _pms_to(forum, "dave") == [
-        "文章提醒 · 11月16日–22日 这一周",
-        "每周义务提醒",
-    ]  # ladder step 1
+    assert _pms_to(forum, "dave") == ["每周义务提醒"]  # ladder step 1
     assert ledger.histories(members) == {
         "alice": {W47: 1},  # one review missing: below the first step (2)
         "bob": {W47: 0},
         "carol": {W47: 0},
         "dave": {W47: 2},
     }
-    assert len(_pms_to(forum, "alice")) == 2  # no ladder letter for 1 strike
+    assert _pms_to(forum, "alice") == []  # no ladder letter for 1 strike
     thread_posts = [forum.forum.posts[i] for i in forum.forum.topics[thread].post_ids]
     summaries = [p for p in thread_posts if "本周文章" in p.raw]
     assert len(summaries) == 1 and "@dave" in summaries[0].raw.split("未交")[1]

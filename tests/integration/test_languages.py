@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.support.obligations import shipped_rules
+from tests.support.obligations import pm_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from worker.engine.camp import Camper
 from worker.engine.facts import Roster
@@ -28,7 +28,7 @@ def test_the_language_chosen_at_application_is_remembered_per_member(redis_clien
 
 
 def test_a_reminder_reaches_each_member_in_their_language(sandbox, redis_client) -> None:
-    rules = shipped_rules()
+    rules = pm_rules()
     client = admin_client(sandbox)
     names = ("lea", "max", "ned")
     squad = squad_on_forum(sandbox, client, "sq-8", names, "2026年11月期 第8写作小组")

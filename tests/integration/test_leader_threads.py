@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad
+from tests.support.obligations import SH, W47, Thread, at, pm_rules, shipped_rules, squad
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.facts import Roster
@@ -27,7 +27,7 @@ def _leader_pms(actions: list[a.Action]) -> list[a.SendPrivateMessage]:
 
 
 def test_every_reminder_of_a_week_writes_to_the_leaders_thread_of_that_week() -> None:
-    rules = shipped_rules()
+    rules = pm_rules()  # squad_thread delivery cc's the leader in the thread instead
     reminders = rules.obligations.reminders
     pms = [
         pm
@@ -41,7 +41,7 @@ def test_every_reminder_of_a_week_writes_to_the_leaders_thread_of_that_week() ->
 
 @pytest.mark.integration
 def test_three_notes_to_a_leader_in_one_week_are_one_pm_thread(sandbox, redis_client) -> None:
-    rules = shipped_rules()
+    rules = pm_rules()
     sandbox.forum.create_user(username="lead", email="lead@example.org", approved=True)
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     applier = Applier(client, redis_client, live=True, rules=rules)

@@ -12,6 +12,7 @@ from tests.support.obligations import (
     W47,
     Thread,
     at,
+    pm_rules,
     rules_with,
     shipped_rules,
     squad,
@@ -479,7 +480,7 @@ def test_a_newcomers_voluntary_article_counts_and_joins_the_ring() -> None:
 
 
 def test_reminders_do_not_nag_members_not_yet_obliged() -> None:
-    rules = shipped_rules()
+    rules = pm_rules()
     nudge = next(r for r in rules.obligations.reminders if r.about == "article")
     t = Thread()
     t.post("lead", at(17), FULL)
@@ -499,7 +500,7 @@ def test_reminders_do_not_nag_members_not_yet_obliged() -> None:
 
 
 def test_each_reminder_is_in_its_readers_language() -> None:
-    rules = shipped_rules()
+    rules = pm_rules()
     nudge = next(r for r in rules.obligations.reminders if r.about == "article")
     t = Thread()
     t.post("lead", at(17), FULL)

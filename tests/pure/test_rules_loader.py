@@ -28,6 +28,45 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "must be greater than the previous step (got 1)"
         ],
     ),
+    "a reminder's delivery is pm or squad_thread": (
+        "obligations.yml",
+        "    template: reminder",
+        "    template: reminder\n    delivery: thread",
+        [
+            "rules/obligations.yml:12:5: reminders[0].delivery: "
+            "must be 'pm' or 'squad_thread' (got 'thread')"
+        ],
+    ),
+    "squad_thread reminders need weekly threads and their templates": (
+        "obligations.yml",
+        "    template: reminder",
+        "    template: reminder\n    delivery: squad_thread",
+        [
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_thread needs weekly "
+            "threads: article.mode must be thread (got topic); use pm",
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_thread posts with "
+            "template 'squad_reminder.article', which is not defined in rules/messages/zh.yml "
+            "or rules/messages/en.yml",
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_thread posts with "
+            "template 'squad_reminder_cc', which is not defined in rules/messages/zh.yml "
+            "or rules/messages/en.yml",
+        ],
+    ),
+    "a shared pass message needs its template": (
+        "camp.yml",
+        'check_schedule: "0 9 * * *"',
+        'check_schedule: "0 9 * * *"\npass_message: shared',
+        [
+            "rules/camp.yml:9:15: pass_message: shared needs messages.passed_shared "
+            "(the template of the shared PM)"
+        ],
+    ),
+    "pass_message is individual or shared": (
+        "camp.yml",
+        'check_schedule: "0 9 * * *"',
+        'check_schedule: "0 9 * * *"\npass_message: group',
+        ["rules/camp.yml:9:1: pass_message: must be 'individual' or 'shared' (got 'group')"],
+    ),
     "unknown key suggests the close one": (
         "community.yml",
         "default_language: zh",

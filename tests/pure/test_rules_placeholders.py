@@ -17,7 +17,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad
+from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad, with_delivery
 from tests.support.rules_cases import SHIPPED, copy_rules, edit, problems_of
 from worker.engine import obligations as obligations_engine
 from worker.engine.camp import (
@@ -25,6 +25,7 @@ from worker.engine.camp import (
     CampPost,
     camp_log_actions,
     evaluate_camp,
+    run_actions,
     verdict_actions,
     welcome_actions,
 )
@@ -368,6 +369,7 @@ def _tour(rules: Rules) -> None:
         verdict = evaluate_camp(rules, who, posts, fellows, now)
         verdict_actions(rules, who, verdict, audit_category_id=3)
         camp_log_actions(rules, [(who, verdict)], audit_category_id=3, now=now)
+        run_actions(rules, [(who, verdict)], audit_category_id=3, now=now)  # a shared pass PM
 
     # Squads: a new cohort's squad, its members and leader told, the audit entry.
     graduates = [Graduate(f"u{i}", activity=i) for i in range(10)]
@@ -387,9 +389,11 @@ def _tour(rules: Rules) -> None:
         [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
         as_of=at(20, 20),
     )
-    for about in ("article", "review"):
-        reminder = next(r for r in rules.obligations.reminders if r.about == about)
-        plan_reminders(rules, reminder, progress)
+    for delivery in ("pm", "squad_thread"):  # a PM each and the leader's list; thread posts
+        delivered = with_delivery(rules, delivery)
+        for about in ("article", "review"):
+            reminder = next(r for r in delivered.obligations.reminders if r.about == about)
+            plan_reminders(delivered, reminder, progress)
     # The thread's roll call.
     from worker.engine.obligations import roll_call_text
 

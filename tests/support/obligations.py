@@ -36,6 +36,20 @@ def _deep_update(model: Any, changes: dict[str, Any]) -> Any:
     return type(model).model_validate({**model.model_dump(), **update})
 
 
+def with_delivery(rules: Rules, delivery: str) -> Rules:
+    """``rules`` with every reminder delivered by ``delivery`` (pm or squad_thread)."""
+    reminders = tuple(
+        r.model_copy(update={"delivery": delivery}) for r in rules.obligations.reminders
+    )
+    obligations = rules.obligations.model_copy(update={"reminders": reminders})
+    return rules.model_copy(update={"obligations": obligations})
+
+
+def pm_rules() -> Rules:
+    """The shipped rules with reminders sent as one PM per member (``delivery: pm``)."""
+    return with_delivery(shipped_rules(), "pm")
+
+
 def rules_with(**obligations: Any) -> Rules:
     """The shipped rules with ``obligations`` fields replaced (nested dicts merge)."""
     base = shipped_rules()

@@ -137,9 +137,23 @@ def _articles_in(demo: Demo, topic_id: int, members: set[str]) -> list[PostView]
 # ---------------------------------------------------------------------- what people do
 
 
+def _basic_users(demo: Demo, usernames: list[str]) -> None:
+    """Discourse's daily Promotion job makes a new user (trust level 0) basic (1) once
+    they have entered 5 topics, read 30 posts and spent 10 minutes reading
+    (tl1_requires_*): a week of camp does that. The sandbox does not promote by itself;
+    a new user may @mention only 2 people a post (newuser_max_mentions_per_post)."""
+    forum = demo.stack.sandbox.forum
+    with forum.lock:
+        for username in usernames:
+            user = forum.find_user(username)
+            if user is not None and user.trust_level < 1:
+                user.trust_level = 1
+
+
 def _reminders(demo: Demo, week: int) -> None:
     """The digest writer nudges the squad on Monday evening, naming everyone."""
     squad_of = _squad_of(demo)
+    _basic_users(demo, sorted(squad_of))
     squads = demo.view.squads()
     for person in _active(demo, squad_of):
         if person.habit != "digest":

@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from worker import actions as a
+from worker.engine.limits import MAX_MESSAGE_RECIPIENTS, chunks
 from worker.rules import Rules
 from worker.rules.models import CheckinTask, IntroductionTask
 
@@ -443,6 +444,52 @@ def camp_log_actions(
             raw=msg.body,
         )
     ]
+
+
+def run_actions(
+    rules: Rules,
+    decided: Sequence[tuple[Camper, CampVerdict]],
+    *,
+    audit_category_id: int | None,
+    now: datetime,
+) -> list[a.Action]:
+    """Every write of one camp check run: the staff log topic first (if a later write
+    fails, staff still see why), then each camper's ``verdict_actions``.
+
+    With ``pass_message: shared`` the campers who passed get one PM per language and up
+    to ``MAX_MESSAGE_RECIPIENTS`` of them instead of a PM each; its key names the campers
+    it is for, so a retry of the run sends it once.
+    """
+    shared = rules.camp.pass_message == "shared" and rules.camp.messages.passed_shared
+    out = camp_log_actions(rules, decided, audit_category_id=audit_category_id, now=now)
+    passed: dict[str, list[Camper]] = {}
+    for camper, verdict in decided:
+        acts = verdict_actions(rules, camper, verdict, audit_category_id=None)
+        if shared and verdict.verdict == "pass":
+            acts = [x for x in acts if x.key != f"camp-passed:{camper.user_id}"]
+            passed.setdefault(_lang(rules, camper), []).append(camper)
+        out += acts
+    for lang, campers in sorted(passed.items()):
+        campers.sort(key=lambda c: c.username.lower())
+        for chunk in chunks(campers, MAX_MESSAGE_RECIPIENTS):
+            tags = "|".join(f"{c.user_id}:{c.extensions}" for c in chunk)
+            msg = rules.render(
+                rules.camp.messages.passed_shared,  # type: ignore[arg-type]
+                lang,
+                # Recipients hear of a PM anyway: no @, which would count as mentions.
+                usernames=", ".join(c.username for c in chunk),
+                count=len(chunk),
+            )
+            out.append(
+                a.SendPrivateMessage(
+                    key=f"camp-passed-shared:{hashlib.sha1(tags.encode()).hexdigest()[:12]}",
+                    reason=f"camp pass: {len(chunk)} campers",
+                    recipients=tuple(c.username for c in chunk),
+                    title=msg.title,
+                    raw=msg.body,
+                )
+            )
+    return out
 
 
 def extended(camper: Camper) -> Camper:

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from worker import actions as a
 from worker.engine.facts import PostFact, Squad
+from worker.engine.limits import MAX_MENTIONS_PER_POST, chunks
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
 from worker.rules.models import Obligations, Reminder, Rules, StrikeWeights
@@ -245,6 +246,7 @@ class SquadWeekResult:
     results: tuple[WeekResult, ...]  # one per squad member, in roster order
     reviews_owed: int = 0  # counted once when built (summaries and reports read them)
     reviews_done: int = 0
+    thread_topic_id: int | None = None  # the week's thread (thread mode), where known
 
     @property
     def missing_articles(self) -> tuple[str, ...]:
@@ -596,6 +598,7 @@ def _evaluate(
         results=tuple(results),
         reviews_owed=reviews_owed,
         reviews_done=reviews_done,
+        thread_topic_id=squad_week.thread_topic_id,
     )
 
 
@@ -1138,87 +1141,208 @@ def plan_reminders(
     progress: WeekResults,
     languages: Mapping[str, str] | None = None,
 ) -> list[a.Action]:
-    """PMs for one reminder run, from the week's progress (``evaluate_week`` with ``as_of``).
+    """The writes of one reminder run, from the week's progress (``evaluate_week`` with
+    ``as_of``).
 
-    Article reminders go to members without an article; review reminders to members who
-    owe reviews, with links; each leader gets the list of their squad (if the template is set).
-    Staff and excused members are not reminded. Each PM is in its reader's language
-    (``languages``: username -> "zh"/"en"; the default language otherwise).
+    Article reminders are for members without an article; review reminders for members
+    who owe reviews, with links. Staff and excused members are not reminded.
+
+    ``delivery: pm``: a PM to each, in its reader's language (``languages``: username ->
+    "zh"/"en"; the default language otherwise), and each leader gets the list of their
+    squad (if the template is set). ``delivery: squad_thread``: one post in each squad's
+    thread of the week, mentioning those who owe (the leader cc'd in place of the list), in
+    the default language; a squad without a known thread gets PMs.
     """
     languages = languages or {}
+    out: list[a.Action] = []
+    for sr in progress.squads:
+        owing = _owing(reminder, sr)
+        if reminder.delivery == "squad_thread" and sr.thread_topic_id is not None:
+            if owing:
+                out += _squad_thread_reminders(rules, reminder, sr, owing)
+        else:
+            out += _pm_reminders(rules, reminder, sr, owing, languages)
+    return out
+
+
+def _owing(reminder: Reminder, sr: SquadWeekResult) -> list[WeekResult]:
+    """Members this reminder is for, in roster order."""
+    out = []
+    for result in sr.results:
+        if result.exempt or result.excused:
+            continue
+        if reminder.about == "article":
+            if reminder.only_missing and result.article != "missing":
+                continue
+        else:
+            owed = [r for r in result.reviews if r.status == "missing"]
+            if not owed and (reminder.only_missing or not result.reviews):
+                continue
+        out.append(result)
+    return out
+
+
+def _owed_reviews(result: WeekResult) -> list[ReviewResult]:
+    """Reviews still missing; all of them if none is (a reminder not only for the missing)."""
+    return [r for r in result.reviews if r.status == "missing"] or list(result.reviews)
+
+
+def _pm_reminders(
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    languages: Mapping[str, str],
+) -> list[a.Action]:
     obligations = rules.obligations
-    week = progress.week
+    week = sr.week
     times = week_times(obligations, week, rules.tz)
     rid = reminder_id(reminder)
     out: list[a.Action] = []
-    for sr in progress.squads:
-        missing_articles: list[str] = []
-        owed_lines: list[str] = []
-        for result in sr.results:
-            if result.exempt or result.excused:
-                continue
-            owed = [r for r in result.reviews if r.status == "missing"]
-            if result.article == "missing":
-                missing_articles.append(result.username)
-            owed_lines.extend(f"- @{r.reviewer} → @{r.author} {r.article.path}" for r in owed)
-            if reminder.about == "article":
-                if reminder.only_missing and result.article != "missing":
-                    continue
-                values = {
-                    "username": result.username,
-                    "week": week.number,
-                    "dates": rules.week_dates(week, languages.get(result.username)),
-                    "deadline": _when(times.deadline, rules.tz),
-                    "min_length": obligations.article.min_length,
-                    "squad": sr.squad.full_name,
-                }
-            else:
-                if not owed and (reminder.only_missing or not result.reviews):
-                    continue
-                links = "\n".join(
-                    f"- @{r.author}: {r.article.path}" for r in owed or result.reviews
-                )
-                values = {
-                    "username": result.username,
-                    "week": week.number,
-                    "dates": rules.week_dates(week, languages.get(result.username)),
-                    "review_links": links,
-                    "review_deadline": _when(min(r.due for r in owed or result.reviews), rules.tz),
-                    "squad": sr.squad.full_name,
-                }
-            msg = rules.render(reminder.template, languages.get(result.username), **values)
-            out.append(
-                a.SendPrivateMessage(
-                    key=f"remind:{rid}:{week}:{result.username}",
-                    reason=f"{reminder.about} reminder for {week}",
-                    recipients=(result.username,),
-                    title=msg.title,
-                    raw=msg.body,
-                )
+    for result in owing:
+        lang = languages.get(result.username)
+        if reminder.about == "article":
+            values = {
+                "deadline": _when(times.deadline, rules.tz),
+                "min_length": obligations.article.min_length,
+            }
+        else:
+            owed = _owed_reviews(result)
+            values = {
+                "review_links": "\n".join(f"- @{r.author}: {r.article.path}" for r in owed),
+                "review_deadline": _when(min(r.due for r in owed), rules.tz),
+            }
+        msg = rules.render(
+            reminder.template,
+            lang,
+            username=result.username,
+            week=week.number,
+            dates=rules.week_dates(week, lang),
+            squad=sr.squad.full_name,
+            **values,
+        )
+        out.append(
+            a.SendPrivateMessage(
+                key=f"remind:{rid}:{week}:{result.username}",
+                reason=f"{reminder.about} reminder for {week}",
+                recipients=(result.username,),
+                title=msg.title,
+                raw=msg.body,
             )
-        template = obligations.messages.leader_reminder
-        leader = sr.squad.leader
-        if template and leader and (missing_articles or owed_lines):
-            msg = rules.render(
-                template,
-                languages.get(leader),
-                username=leader,
-                squad=sr.squad.full_name,
-                week=week.number,
-                dates=rules.week_dates(week, languages.get(leader)),
-                missing_articles=", ".join(f"@{u}" for u in missing_articles) or "—",
-                owed_reviews="\n".join(owed_lines) or "—",
+        )
+    template = obligations.messages.leader_reminder
+    leader = sr.squad.leader
+    # The leader's list: every member's state, whichever this reminder is about.
+    missing_articles: list[str] = []
+    owed_lines: list[str] = []
+    for result in sr.results:
+        if result.exempt or result.excused:
+            continue
+        if result.article == "missing":
+            missing_articles.append(result.username)
+        owed_lines.extend(
+            f"- @{r.reviewer} → @{r.author} {r.article.path}"
+            for r in result.reviews
+            if r.status == "missing"
+        )
+    if template and leader and (missing_articles or owed_lines):
+        lang = languages.get(leader)
+        msg = rules.render(
+            template,
+            lang,
+            username=leader,
+            squad=sr.squad.full_name,
+            week=week.number,
+            dates=rules.week_dates(week, lang),
+            missing_articles=", ".join(f"@{u}" for u in missing_articles) or "—",
+            owed_reviews="\n".join(owed_lines) or "—",
+        )
+        out.append(
+            leader_note(
+                rules,
+                sr.squad,
+                week,
+                lang,
+                key=f"remind-leader:{rid}:{week}:{sr.squad.slug}",
+                reason=f"{reminder.about} reminder for {week}: {sr.squad.slug}'s list",
+                title=msg.title,
+                raw=msg.body,
             )
-            out.append(
-                leader_note(
-                    rules,
-                    sr.squad,
-                    week,
-                    languages.get(leader),
-                    key=f"remind-leader:{rid}:{week}:{sr.squad.slug}",
-                    reason=f"{reminder.about} reminder for {week}: {sr.squad.slug}'s list",
-                    title=msg.title,
-                    raw=msg.body,
-                )
+        )
+    return out
+
+
+SQUAD_REMINDER_TEMPLATE = "squad_reminder.{about}"
+SQUAD_REMINDER_CC = "squad_reminder_cc"
+SQUAD_REMINDER_REVIEW_LINE = "squad_reminder_review_line"
+
+
+def _squad_thread_reminders(
+    rules: Rules, reminder: Reminder, sr: SquadWeekResult, owing: Sequence[WeekResult]
+) -> list[a.CreatePost]:
+    """Posts in the squad's thread mentioning everyone in ``owing``.
+
+    A post carries at most ``MAX_MENTIONS_PER_POST`` @mentions (authors of articles to
+    review are named without @: they owe nothing). Above it the list is split over several
+    posts, each mentioning its part: a name without @ notifies nobody, and every member who
+    owes should hear of it. The leader, who got the squad's list as a PM under ``pm``, is
+    cc'd in the first post when the rules send leaders that list.
+    """
+    assert sr.thread_topic_id is not None  # the caller falls back to PMs without one
+    obligations = rules.obligations
+    week = sr.week
+    times = week_times(obligations, week, rules.tz)
+    rid = reminder_id(reminder)
+    leader = sr.squad.leader
+    names = [r.username for r in owing]
+    cc_leader = bool(obligations.messages.leader_reminder and leader and leader not in names)
+    # The first post keeps a mention for the leader's cc.
+    first = MAX_MENTIONS_PER_POST - 1 if cc_leader else MAX_MENTIONS_PER_POST
+    parts = [tuple(owing[:first]), *chunks(owing[first:], MAX_MENTIONS_PER_POST)]
+    dates = rules.week_dates(week, None)
+    out = []
+    for n, part in enumerate(p for p in parts if p):
+        cc = rules.message(SQUAD_REMINDER_CC, None, leader=leader) if cc_leader and n == 0 else ""
+        if reminder.about == "article":
+            values: dict[str, object] = {
+                "deadline": _when(times.deadline, rules.tz),
+                "min_length": obligations.article.min_length,
+                "members": " ".join(f"@{r.username}" for r in part),
+            }
+        else:
+            owed = [review for r in part for review in _owed_reviews(r)]
+            values = {
+                "review_deadline": _when(min(r.due for r in owed), rules.tz),
+                "reviews": "\n".join(
+                    rules.message(
+                        SQUAD_REMINDER_REVIEW_LINE,
+                        None,
+                        reviewer=r.reviewer,
+                        author=r.author,
+                        link=r.article.path,
+                        due=_when(r.due, rules.tz),
+                    ).strip()
+                    for r in owed
+                ),
+            }
+        body = rules.message(
+            SQUAD_REMINDER_TEMPLATE.format(about=reminder.about),
+            None,
+            squad=sr.squad.full_name,
+            week=week.number,
+            dates=dates,
+            cc=cc.strip(),
+            **values,
+        ).strip()
+        cced = (leader,) if cc and leader else ()  # cc is set only when there is a leader
+        notifies = tuple(r.username for r in part) + cced
+        out.append(
+            a.CreatePost(
+                key=f"remind-squad:{rid}:{week}:{sr.squad.slug}:{n + 1}",
+                reason=f"{reminder.about} reminder for {week} in {sr.squad.slug}'s thread",
+                topic_id=sr.thread_topic_id,
+                raw=body,
+                notifies=notifies,
             )
+        )
     return out

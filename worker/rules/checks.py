@@ -310,16 +310,69 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
     return problems
 
 
+def check_reminders(
+    obligations: Obligations,
+    index: LocationIndex,
+    messages: Mapping[Language, tuple[Messages, LocationIndex]],
+    message_files: Mapping[Language, str],
+) -> list[Problem]:
+    """A reminder posted in the squad's weekly thread needs weekly threads (article mode
+    ``thread``) and its ``squad_reminder.<about>`` template in every language."""
+    problems = []
+    mode = obligations.article.mode
+    for i, reminder in enumerate(obligations.reminders):
+        if reminder.delivery != "squad_thread":
+            continue
+        path = ("reminders", i, "delivery")
+        if mode != "thread":
+            problems.append(
+                index.problem(
+                    path,
+                    f"squad_thread needs weekly threads: article.mode must be thread "
+                    f"(got {mode}); use pm",
+                    at_value=True,
+                )
+            )
+        wanted: tuple[str, ...] = (f"squad_reminder.{reminder.about}", "squad_reminder_cc")
+        if reminder.about == "review":
+            wanted += ("squad_reminder_review_line",)
+        for key in wanted:
+            missing = [
+                message_files[lang]
+                for lang in message_files
+                if lang in messages and key not in messages[lang][0].templates
+            ]
+            if missing:
+                problems.append(
+                    index.problem(
+                        path,
+                        f"squad_thread posts with template {key!r}, which is not defined "
+                        f"in {' or '.join(missing)}",
+                        at_value=True,
+                    )
+                )
+    return problems
+
+
 def check_camp(camp: Camp, index: LocationIndex) -> list[Problem]:
+    problems = []
     checkins = camp.tasks.checkins
     if checkins.min_days > camp.duration_days:
-        return [
+        problems.append(
             index.problem(
                 ("tasks", "checkins", "min_days"),
                 f"must not exceed duration_days ({camp.duration_days}) (got {checkins.min_days})",
             )
-        ]
-    return []
+        )
+    if camp.pass_message == "shared" and camp.messages.passed_shared is None:
+        problems.append(
+            index.problem(
+                ("pass_message",),
+                "shared needs messages.passed_shared (the template of the shared PM)",
+                at_value=True,
+            )
+        )
+    return problems
 
 
 def check_naming(squads: Squads, index: LocationIndex) -> list[Problem]:

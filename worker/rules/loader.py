@@ -16,6 +16,7 @@ from worker.rules.checks import (
     check_ladder,
     check_naming,
     check_placeholders,
+    check_reminders,
     check_template_refs,
     check_topic_titles,
 )
@@ -64,6 +65,8 @@ def load_rules(directory: Path | str) -> Rules:
     if "obligations" in sections:
         obligations, index = sections["obligations"]
         problems.extend(check_ladder(obligations, index))  # type: ignore[arg-type]  # the obligations model
+        files = {lang: display_path(directory, name) for name, lang in MESSAGE_FILES.items()}
+        problems.extend(check_reminders(obligations, index, messages, files))  # type: ignore[arg-type]  # the obligations model
     if "camp" in sections:
         camp, index = sections["camp"]
         problems.extend(check_camp(camp, index))  # type: ignore[arg-type]  # the camp model

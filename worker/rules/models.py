@@ -267,6 +267,9 @@ _REFERRER_OUTCOME = Placeholders("username", "newcomer")  # username: the referr
 class CampMessages(RulesModel):
     welcome: Annotated[TemplateKey, _CAMP_WELCOME]  # PM: welcome to camp, with the tasks
     passed: Annotated[TemplateKey, Placeholders("username")]  # PM: passed, now a member
+    # PM shared by up to 30 campers who passed in the same check (pass_message: shared):
+    # {usernames} their names (no @: recipients are notified anyway), {count} how many
+    passed_shared: Annotated[TemplateKey, Placeholders("usernames", "count")] | None = None
     # PM: not yet, camp extended
     extended: Annotated[
         TemplateKey, Placeholders("username", "missing", "extension_days", "camp_ends")
@@ -290,6 +293,10 @@ class Camp(RulesModel):
     duration_days: CampDays = 7
     tasks: CampTasks
     on_pass: Literal["promote"] = "promote"  # move from camp group to members group
+    # individual: a PM to each camper who passed (messages.passed); shared: one PM to up to
+    # 30 campers who passed in the same check (messages.passed_shared; Discourse's
+    # max_allowed_message_recipients). Extensions and removals are always individual.
+    pass_message: Literal["individual", "shared"] = "individual"
     on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
     extension: CampExtension = CampExtension()
     check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated
@@ -465,6 +472,11 @@ class Reminder(RulesModel):
         ),
     ]
     only_missing: bool = True  # remind only those who have not done it yet
+    # pm: a PM to each member who owes (``template``), and the squad's list to its leader;
+    # squad_thread: one post per squad in the week's thread mentioning those who owe
+    # (``squad_reminder.<about>``), the leader cc'd instead of a separate note. Needs
+    # article.mode "thread".
+    delivery: Literal["pm", "squad_thread"] = "pm"
 
 
 class LeaveOfAbsence(RulesModel):
@@ -902,6 +914,17 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "leave_week.*": Placeholders("year", "week", "first", "last", "reason"),
     "leave_reason.*": Placeholders("hours", "deadline", "max"),
     "leave_rules": Placeholders("hours", "in_a_row", "per_year"),
+    # worker/engine/obligations.py: a reminder posted in the squad's weekly thread
+    # (``delivery: squad_thread``): {members} the @mentions of those who owe an article,
+    # {reviews} a line per review owed, {cc} the leader's line (``squad_reminder_cc``) or ""
+    "squad_reminder.article": Placeholders(
+        "squad", "week", "dates", "deadline", "min_length", "members", "cc"
+    ),
+    "squad_reminder.review": Placeholders(
+        "squad", "week", "dates", "review_deadline", "reviews", "cc"
+    ),
+    "squad_reminder_review_line": Placeholders("reviewer", "author", "link", "due"),
+    "squad_reminder_cc": Placeholders("leader"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
     "leader_week_thread": Placeholders("squad", "year", "week", "dates", "first", "last"),
     # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its

@@ -19,6 +19,8 @@ _MENTION = re.compile(r"(?<![\w@/])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
 _EM = re.compile(r"(?<![*\w])\*(?!\s)(.+?)(?<!\s)\*(?![*\w])")
 _CODE = re.compile(r"`([^`]+)`")
+_QUOTED = re.compile(r"\[quote(?:=[^\]]*)?\].*?\[/quote\]", re.IGNORECASE | re.DOTALL)
+_FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
 _BULLET = re.compile(r"^\s*[*-]\s+")
 _NUMBERED = re.compile(r"^\s*\d+\.\s+")
 
@@ -60,6 +62,15 @@ def quotes(raw: str) -> list[Quote]:
         username, post_number, topic_id = parse_quote_attrs(opening.group(1) or opening.group(2))
         found.append(Quote(username, post_number, topic_id, raw[opening.end() : closing.start()]))
         pos = closing.end()
+
+
+def mentions(raw: str) -> set[str]:
+    """Usernames @mentioned in ``raw``, lower-cased, each once, not counting those in
+    quotes or code (Discourse's ``Post#raw_mentions``, which max_mentions_per_post counts)."""
+    text = QUOTE_CLOSE.sub("", _QUOTED.sub("", raw))
+    text = _FENCED.sub("", text)
+    text = _CODE.sub("", text)
+    return {m.group(1).lower() for m in _MENTION.finditer(text)}
 
 
 def _inline(text: str) -> str:

@@ -54,6 +54,22 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("min_topic_title_length", 15, "integer", "posting", "Minimum title length."),
     SettingSpec("min_personal_message_post_length", 10, "integer", "posting", "Minimum PM length."),
     SettingSpec("min_personal_message_title_length", 2, "integer", "posting", "Min PM title."),
+    # config/site_settings.yml (posting / notifications): what one post or PM may reach.
+    SettingSpec("max_mentions_per_post", 10, "integer", "posting", "Maximum @mentions in a post."),
+    SettingSpec(
+        "newuser_max_mentions_per_post",
+        2,
+        "integer",
+        "posting",
+        "Maximum @mentions a new user (trust level 0) may put in a post.",
+    ),
+    SettingSpec(
+        "max_allowed_message_recipients",
+        30,
+        "integer",
+        "posting",
+        "Maximum recipients allowed in a message.",
+    ),
     SettingSpec("max_username_length", 20, "integer", "users", "Maximum username length."),
     SettingSpec("min_username_length", 3, "integer", "users", "Minimum username length."),
     # config/site_settings.yml (security): the webhook admin's SSRF check reads both.

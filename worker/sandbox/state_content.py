@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from typing import Any
 
 from worker.sandbox import cooking
 from worker.sandbox.errors import ApiError, invalid_access, not_found, unprocessable
@@ -181,6 +182,19 @@ class ContentOps:
                     "min_personal_message_post_length" if is_pm else "min_first_post_length"
                 ]
                 errors += _body_errors(raw, min_body)
+                errors += _mention_errors(self.settings, user, raw, is_pm=is_pm)
+                limit = self.settings["max_allowed_message_recipients"]
+                if is_pm and not user.staff and len(target_usernames or []) > limit:
+                    # lib/post_creator.rb#valid?: checked for non-staff senders only
+                    raise ApiError(
+                        422,
+                        body={
+                            "action": "create_post",
+                            "errors": [
+                                f"Sorry, you can send a message to at most {limit} recipients."
+                            ],
+                        },
+                    )
                 recipients: list[User] = []
                 groups: list[Group] = []
                 if is_pm:
@@ -257,6 +271,9 @@ class ContentOps:
                 else "min_post_length"
             ]
             errors = _body_errors(raw, min_body)
+            errors += _mention_errors(
+                self.settings, user, raw, is_pm=topic.archetype == "private_message"
+            )
             if reply_to_post_number is not None and not any(
                 self.posts[p].post_number == reply_to_post_number for p in topic.post_ids
             ):
@@ -292,6 +309,10 @@ class ContentOps:
                 "min_first_post_length" if post.post_number == 1 else "min_post_length"
             ]
             errors = _body_errors(raw, min_body)
+            if raw != post.raw:  # PostRevisor validates the new text as a post's
+                errors += _mention_errors(
+                    self.settings, by, raw, is_pm=topic.archetype == "private_message"
+                )
             new_title = (title or "").strip()
             retitle = post.post_number == 1 and bool(new_title) and new_title != topic.title
             if retitle and topic.archetype != "private_message":
@@ -450,6 +471,23 @@ class ContentOps:
             )
             self.webhooks[hook.id] = hook
             return hook
+
+
+def _mention_errors(settings: Any, user: User, raw: str, *, is_pm: bool) -> list[str]:
+    """lib/validators/post_validator.rb#max_mention_validator: staff are not limited; a
+    new user (trust level 0, outside PMs) may mention ``newuser_max_mentions_per_post``,
+    anyone else ``max_mentions_per_post`` (Post#raw_mentions: each user once, not in quotes
+    or code). The wording of the error is approximate."""
+    if user.staff:
+        return []
+    newuser = user.trust_level == 0 and not is_pm
+    limit = settings["newuser_max_mentions_per_post" if newuser else "max_mentions_per_post"]
+    if len(cooking.mentions(raw)) <= limit:
+        return []
+    if limit == 0:
+        return ["Sorry, you can't mention other users."]
+    who = "new users" if newuser else "you"
+    return [f"Sorry, {who} can only mention {limit} users in a post."]
 
 
 def _body_errors(raw: str, minimum: int) -> list[str]:

@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from worker import actions as a
 from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.squads import Graduate
@@ -57,7 +56,7 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     held = missing.held_back(missing_posts, store.active_campers()) if missing_posts else set()
     waiting: list[str] = []
     audit: int | None = None
-    decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict, list[a.Action]]] = []
+    decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict]] = []
     for username in store.active_campers():
         camper = store.camper(username)
         if camper is None:
@@ -71,16 +70,14 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
         if audit is None:
             categories = forum_view.category_ids(client, redis_client)
             audit = categories.get(rules.community.categories.audit_log)
-        acts = camp_engine.verdict_actions(rules, camper, verdict, audit_category_id=None)
-        decided.append((camper, verdict, acts))
+        decided.append((camper, verdict))
     # One apply for the whole run: one audit-log topic lists every decision (first: if a
     # later write fails, staff still see why), and each group's changes are one call.
-    log_entry = camp_engine.camp_log_actions(
-        rules, [(c, v) for c, v, _a in decided], audit_category_id=audit, now=now
-    )
-    report = ctx.applier().apply([*log_entry, *(act for _c, _v, acts in decided for act in acts)])
+    # Passes may share PMs (camp.pass_message): the engine plans the run as a whole.
+    actions = camp_engine.run_actions(rules, decided, audit_category_id=audit, now=now)
+    report = ctx.applier().apply(actions)
     results = []
-    for camper, verdict, _acts in decided:
+    for camper, verdict in decided:
         username = camper.username
         results.append(CampCheck(camper.username, verdict, report))
         if not live:

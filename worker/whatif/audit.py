@@ -227,7 +227,9 @@ def _reminders(
             as_of=moment,
         )
         for action in plan_reminders(rules, reminder, progress, facts.languages):
-            for recipient in getattr(action, "recipients", ()):
+            # A PM's recipients; a post in the squad's thread: those it mentions.
+            reached = getattr(action, "recipients", ()) or getattr(action, "notifies", ())
+            for recipient in reached:
                 got[recipient].append(reminder.name)
     return {u: tuple(names) for u, names in got.items()}
 

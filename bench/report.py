@@ -21,6 +21,7 @@ from worker.engine.graph import PostIndex, week_range, week_start
 from worker.engine.health import HealthFacts, build_report, paused_gc
 from worker.engine.recognition import RecognitionFacts, WeekResult, evaluate_badges
 from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week
 from worker.report import render_html, render_leader_part, render_post, render_text
 from worker.rules import load_rules
 
@@ -30,7 +31,7 @@ TARGET_INTERACTIONS = 1_000_000
 LIKES = 400_000
 CROSS_SQUAD = 0.15  # share of replies that go to another squad
 QUOTE_SHARE = 0.1
-WEEK = "2026-W47"
+WEEK = Week(2026, 47)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,7 +46,7 @@ def build_world(rules) -> tuple[HealthFacts, int]:
     roster = Roster(squads)
     weeks = week_range(WEEK, rules.health.lookback_weeks + rules.health.isolation_weeks - 1)
     posts: list[PostFact] = []
-    results: dict[str, dict[str, WeekResult]] = {}
+    results: dict[Week, dict[str, WeekResult]] = {}
     pid = 0
     articles_by_week: list[list[PostFact]] = []
     for w in weeks:

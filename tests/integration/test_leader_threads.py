@@ -72,7 +72,6 @@ def test_the_health_part_joins_the_leaders_week_thread_once_the_squad_owes_somet
 
     from tests.pure.test_health import community_world, report_for
     from worker.engine.health import SquadWeek as Tally
-    from worker.engine.weeks import Week
     from worker.recognition.run import report_actions
 
     rules = shipped_rules()
@@ -84,4 +83,4 @@ def test_the_health_part_joins_the_leaders_week_thread_once_the_squad_owes_somet
     report = dataclasses.replace(report, completion=fresh, owing=owing)
     parts = [x for x in report_actions(rules, report, 9) if isinstance(x, a.SendPrivateMessage)]
 
-    assert [pm.thread for pm in parts] == [f"leader:red:{Week.parse(report.week)}"]
+    assert [pm.thread for pm in parts] == [f"leader:red:{report.week}"]

@@ -14,17 +14,15 @@ from worker.engine.graph import (
     PostIndex,
     graph_trend,
     interactions,
-    iso_week,
     largest_component,
-    parse_week,
-    shift_week,
     week_bounds,
     week_range,
 )
 from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week, week_of
 
 TZ = ZoneInfo("Asia/Shanghai")
-WEEK = "2026-W47"  # Mon 2026-11-16 .. Sun 2026-11-22
+WEEK = Week(2026, 47)  # Mon 2026-11-16 .. Sun 2026-11-22
 MONDAY = datetime(2026, 11, 16, 10, tzinfo=TZ)
 
 
@@ -60,11 +58,11 @@ def pairs(items: list[Interaction]) -> list[tuple[str, str, str]]:
 # ───────────── weeks ─────────────
 
 
-def test_iso_week_is_read_in_the_community_time_zone() -> None:
+def test_a_moments_week_is_read_in_the_community_time_zone() -> None:
     # Sunday 16:30 UTC is Monday 00:30 in Shanghai: already the next week there.
     at = datetime(2026, 11, 22, 16, 30, tzinfo=ZoneInfo("UTC"))
-    assert iso_week(at, TZ) == "2026-W48"
-    assert iso_week(at, ZoneInfo("UTC")) == "2026-W47"
+    assert week_of(at, TZ) == Week(2026, 48)
+    assert week_of(at, ZoneInfo("UTC")) == WEEK
 
 
 def test_week_bounds_run_monday_to_monday_local() -> None:
@@ -73,16 +71,28 @@ def test_week_bounds_run_monday_to_monday_local() -> None:
     assert end - start == timedelta(days=7)
 
 
-def test_week_arithmetic_crosses_years() -> None:
-    assert shift_week("2026-W01", -1) == "2025-W52"
-    assert shift_week("2026-W53", 1) == "2027-W01"
-    assert week_range("2026-W02", 3) == ("2025-W52", "2026-W01", "2026-W02")
+def test_week_ranges_cross_years() -> None:
+    assert week_range(Week(2026, 2), 3) == (Week(2025, 52), Week(2026, 1), Week(2026, 2))
+    assert week_range(Week(2027, 1), 2) == (Week(2026, 53), Week(2027, 1))
 
 
-@pytest.mark.parametrize("bad", ["2026-47", "2026-W7", "2025-W53", "week 47"])
-def test_bad_week_names_are_refused_clearly(bad: str) -> None:
-    with pytest.raises(ValueError, match="not an ISO week"):
-        parse_week(bad)
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("2026-47", "not an ISO week"),
+        ("week 47", "not an ISO week"),
+        ("2025-W53", "2025 has ISO weeks 1..52"),
+    ],
+)
+def test_bad_week_names_are_refused_clearly(bad: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        Week.parse(bad)
+
+
+def test_a_week_written_without_its_zero_is_the_same_week() -> None:
+    # Weeks are values, not names compared as written: 2026-W7 is 2026-W07.
+    assert Week.parse("2026-W7") == Week(2026, 7)
+    assert str(Week.parse("2026-W7")) == "2026-W07"
 
 
 # ───────────── interactions ─────────────
@@ -189,7 +199,7 @@ def test_trend_is_week_over_week() -> None:
     last_week = MONDAY - timedelta(days=7)
     items = [edge("a", "b", at=last_week), edge("a", "b"), edge("c", "d"), edge("e", "f")]
     trend = graph_trend(items, MEMBERS, ROSTER, WEEK, TZ, weeks=2)
-    assert [w.week for w in trend.weeks] == ["2026-W46", WEEK]
+    assert [w.week for w in trend.weeks] == [WEEK.previous(), WEEK]
     assert [w.edges for w in trend.weeks] == [1, 3]
     assert trend.change("edges") == 2
     assert trend.edges == {("a", "b"), ("c", "d"), ("e", "f")}

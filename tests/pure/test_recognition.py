@@ -211,7 +211,7 @@ def test_reminding_an_excused_mate_does_not_count() -> None:
 
 def test_reminders_wait_for_the_weeks_results() -> None:
     w, _ = reminder_world()
-    later = "2026-W48"
+    later = WEEK.next()
     w.topic("ann", at(later, 2), mentions=("bob",))
     assert detect(RULES, w.facts(), REMIND, later) == []
 
@@ -498,7 +498,6 @@ def test_value_contributors_of_one_week_name_their_kinds() -> None:
 
 def test_obligations_week_results_feed_streaks_and_extra_reviews() -> None:
     from worker.engine import obligations as ob
-    from worker.engine.weeks import Week
 
     w = World()
     w.squad("red", "ann", "bob", "cat")
@@ -517,7 +516,7 @@ def test_obligations_week_results_feed_streaks_and_extra_reviews() -> None:
                 )
                 for n in owed_to
             )
-            w.results[week][m] = ob.WeekResult(m, "red", Week.parse(week), "on_time", ref, reviews)
+            w.results[week][m] = ob.WeekResult(m, "red", week, "on_time", ref, reviews)
     # cat owes ann's article (first other), so reviewing bob's is beyond duty
     w.reply("cat", next(p for p in reversed(w.posts) if p.username == "bob"), at(WEEK, 3))
     facts = w.facts()

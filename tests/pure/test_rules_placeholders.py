@@ -441,7 +441,7 @@ def _tour(rules: Rules) -> None:
         BadgeDecision(badge, "ann", True, reason_url="/t/1/2"),
         BadgeDecision(badge, "bob", False),
     ]
-    badge_actions(rules, decisions, "2026-W47", audit_category_id=52)
+    badge_actions(rules, decisions, W47, audit_category_id=52)
 
     # The health report and a leader's part of it.
     from tests.pure.test_health import community_world, report_for

@@ -86,10 +86,9 @@ def _weekly_topics(rules: Rules) -> Iterator[a.Action]:
         halted = plan_audit(rules, nobody, {}, now=late, audit_log_category_id=77)
         assert halted.halted
         yield from halted.actions
-        iso = str(week)
         decisions = [BadgeDecision(badge, "ann", True, reason_url=f"/t/{week.number}/2")]
-        yield from badge_actions(rules, decisions, iso, audit_category_id=52)
-        yield from report_actions(rules, dataclasses.replace(report, week=iso), 5)
+        yield from badge_actions(rules, decisions, week, audit_category_id=52)
+        yield from report_actions(rules, dataclasses.replace(report, week=week), 5)
 
 
 def _people_topics(rules: Rules) -> Iterator[a.Action]:

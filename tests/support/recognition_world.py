@@ -10,15 +10,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from worker.engine.facts import LikeFact, PostFact, Roster, Squad
-from worker.engine.graph import PostIndex, shift_week, week_start
+from worker.engine.graph import PostIndex, week_start
 from worker.engine.recognition import RecognitionFacts, WeekResult
 from worker.engine.textlen import QuoteRef
+from worker.engine.weeks import Week
 from worker.rules import load_rules
 from worker.rules.models import Badge, Badges, Rules
 
 ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
-WEEK = "2026-W47"  # Monday 2026-11-16; the shipped deadline is Sunday 22:00
+WEEK = Week(2026, 47)  # Monday 2026-11-16; the shipped deadline is Sunday 22:00
 BASE = "https://forum.example"
 DIGESTS, INTROS, AUDIT = 50, 51, 52
 
@@ -45,7 +46,7 @@ def rules_with(*badges: dict) -> Rules:
     return base.model_copy(update={"badges": Badges(badges=models)})
 
 
-def at(week: str = WEEK, day: int = 0, hour: int = 12, minute: int = 0) -> datetime:
+def at(week: Week = WEEK, day: int = 0, hour: int = 12, minute: int = 0) -> datetime:
     """A moment in ``week``: ``day`` 0 = Monday, in the community's time zone."""
     return week_start(week, TZ) + timedelta(days=day, hours=hour, minutes=minute)
 
@@ -55,7 +56,7 @@ class World:
     squads: list[Squad] = field(default_factory=list)
     posts: list[PostFact] = field(default_factory=list)
     likes: list[LikeFact] = field(default_factory=list)
-    results: dict[str, dict[str, WeekResult]] = field(default_factory=lambda: defaultdict(dict))
+    results: dict[Week, dict[str, WeekResult]] = field(default_factory=lambda: defaultdict(dict))
     newcomers: frozenset[str] | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _topics: itertools.count = field(default_factory=lambda: itertools.count(1000))
@@ -123,7 +124,7 @@ class World:
 
     def result(
         self,
-        week: str,
+        week: Week,
         user: str,
         status: str = "met",
         article: PostFact | None = None,
@@ -143,7 +144,7 @@ class World:
             obliged,
         )
 
-    def week_of_articles(self, week: str, squad: Squad, status: str = "met") -> list[PostFact]:
+    def week_of_articles(self, week: Week, squad: Squad, status: str = "met") -> list[PostFact]:
         """Each member of ``squad`` posts an article on Wednesday of ``week`` with ``status``."""
         arts = [self.topic(m, at(week, 2, 10 + i)) for i, m in enumerate(squad.members)]
         for i, m in enumerate(squad.members):
@@ -162,5 +163,5 @@ class World:
         )
 
 
-def weeks_back(n: int, last: str = WEEK) -> list[str]:
-    return [shift_week(last, -k) for k in range(n - 1, -1, -1)]
+def weeks_back(n: int, last: Week = WEEK) -> list[Week]:
+    return [last.shift(-k) for k in range(n - 1, -1, -1)]

@@ -26,14 +26,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from worker import clock
-    from worker.engine.graph import parse_week
-    from worker.engine.weeks import audit_week
+    from worker.engine.weeks import Week, audit_week
     from worker.recognition.run import build_health
     from worker.report import render_html, render_text
 
+    asked = None
     if args.week:
         try:
-            parse_week(args.week)
+            asked = Week.parse(args.week)
         except ValueError as exc:
             print(f"diamond report: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if context is None:
         return EXIT_ERROR
     client, redis_client, rules, settings, roster_loader = context
-    week = args.week or str(audit_week(rules.obligations, clock.now(redis_client), rules.tz))
+    week = asked or audit_week(rules.obligations, clock.now(redis_client), rules.tz)
     report, _ = build_health(
         client,
         redis_client,

@@ -58,7 +58,7 @@ def build_report(demo: Demo) -> Any | None:
     settings = demo.stack.settings
     assert settings is not None and demo.stack.redis is not None
     client = diamond_client(demo)
-    week = str(audit_week(rules.obligations, demo.sim.now, rules.tz))
+    week = audit_week(rules.obligations, demo.sim.now, rules.tz)
     try:
         report, _ = build_health(
             client,

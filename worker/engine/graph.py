@@ -6,9 +6,9 @@ pair per week: a bond is a bond, however many posts it took. Plain dicts and
 sets; a week of 250,000 interactions between 10,000 members takes well under a
 second.
 
-Weeks are ISO weeks in the community's time zone, written ``2026-W47``; the
-week helpers here are shared by recognition and health. They take and give a week's
-name, and do the parsing and arithmetic with ``worker.engine.weeks.Week``.
+Weeks are ``worker.engine.weeks.Week`` values (ISO weeks in the community's time
+zone); the few week helpers here, shared by recognition and health, turn them into
+the UTC instants facts are compared with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Literal, NamedTuple
 
 from worker.engine.facts import LikeFact, PostFact, Roster
-from worker.engine.weeks import Week, week_of
+from worker.engine.weeks import Week
 
 InteractionKind = Literal["reply", "review", "quote", "like"]
 POST_KINDS: frozenset[str] = frozenset({"reply", "review", "quote"})
@@ -30,47 +30,24 @@ NO_SQUAD = ""  # the squad "slug" under which squad-less members are listed
 # ───────────────────────────── weeks ─────────────────────────────
 
 
-def parse_week(week: str) -> Week:
-    """``"2026-W47"`` → ``Week(2026, 47)``; a clear ValueError for anything else, also for
-    a name not written the one way (``2026-W7``): names are keys, compared as written."""
-    try:
-        parsed = Week.parse(week)
-    except ValueError as exc:
-        raise ValueError(f"not an ISO week: {week!r} ({exc})") from None
-    if str(parsed) != week.strip():
-        raise ValueError(f"not an ISO week: {week!r} (write it {parsed})")
-    return parsed
-
-
-def iso_week(at: datetime, tz: tzinfo) -> str:
-    """The ISO week ``at`` falls in, in the community's time zone."""
-    return str(week_of(at, tz))
-
-
-def week_start(week: str, tz: tzinfo) -> datetime:
+def week_start(week: Week, tz: tzinfo) -> datetime:
     """Monday 00:00 of ``week`` in ``tz``, as a UTC datetime.
 
     UTC because facts carry UTC times (Discourse's): comparing two datetimes with
     the same tzinfo skips the zone arithmetic, which is most of the cost of
     sorting a million posts into weeks.
     """
-    return parse_week(week).start(tz).astimezone(UTC)
+    return week.start(tz).astimezone(UTC)
 
 
-def week_bounds(week: str, tz: tzinfo) -> tuple[datetime, datetime]:
+def week_bounds(week: Week, tz: tzinfo) -> tuple[datetime, datetime]:
     """``[start, end)`` of ``week``: Monday 00:00 to the next Monday 00:00 in ``tz``."""
-    start = week_start(week, tz)
-    return start, week_start(shift_week(week, 1), tz)
+    return week_start(week, tz), week_start(week.next(), tz)
 
 
-def shift_week(week: str, weeks: int) -> str:
-    """The ISO week ``weeks`` after (negative: before) ``week``."""
-    return str(parse_week(week).shift(weeks))
-
-
-def week_range(last: str, count: int) -> tuple[str, ...]:
+def week_range(last: Week, count: int) -> tuple[Week, ...]:
     """``count`` weeks ending with ``last``, oldest first."""
-    return tuple(shift_week(last, -k) for k in range(count - 1, -1, -1))
+    return tuple(last.shift(-k) for k in range(count - 1, -1, -1))
 
 
 # ───────────────────────────── posts and interactions ─────────────────────────────
@@ -214,7 +191,7 @@ def interactions(
 class GraphMeasures:
     """One week of the graph among ``members`` (the people measured)."""
 
-    week: str
+    week: Week
     members: int
     edges: int
     density: float  # edges / possible pairs
@@ -278,7 +255,7 @@ def graph_trend(
     items: Iterable[Interaction],
     members: Collection[str],
     roster: Roster,
-    week: str,
+    week: Week,
     tz: tzinfo,
     *,
     weeks: int = 4,
@@ -308,14 +285,14 @@ class _WeekEdges:
 
 
 def _weekly_edges(
-    items: Iterable[Interaction], span: Sequence[str], tz: tzinfo, squads: Mapping[str, str]
+    items: Iterable[Interaction], span: Sequence[Week], tz: tzinfo, squads: Mapping[str, str]
 ) -> list[_WeekEdges]:
     """One pass: each interaction between two measured members into its week's edge set.
 
     ``squads`` maps every measured member to their squad slug (so it is the node set).
     """
     bounds = [week_start(w, tz) for w in span]
-    end = week_start(shift_week(span[-1], 1), tz)
+    end = week_start(span[-1].next(), tz)
     edge_sets: list[set[tuple[str, str]]] = [set() for _ in span]
     cross_edges = [0] * len(span)
     posts = [0] * len(span)
@@ -346,7 +323,7 @@ def _weekly_edges(
 
 
 def _measure(
-    week: str,
+    week: Week,
     this: _WeekEdges,
     recent: Sequence[_WeekEdges],
     nodes: frozenset[str],

@@ -39,7 +39,7 @@ from worker.engine.graph import (
     GraphTrend,
     graph_trend,
     interactions,
-    shift_week,
+    week_bounds,
     week_range,
     week_start,
 )
@@ -50,6 +50,7 @@ from worker.engine.recognition import (
     value_criteria,
 )
 from worker.engine.textlen import count_units
+from worker.engine.weeks import Week
 from worker.rules.models import AtLeast, AtMost, Rules, ScreenList
 
 Stage = Literal["pending", "camp", "members", "alumni"]
@@ -123,7 +124,7 @@ class Indicator:
 
 @dataclass(frozen=True, slots=True)
 class ContributorWeek:
-    week: str
+    week: Week
     count: int
     members: int
     kinds: Mapping[str, int]  # kind → people who gave that way
@@ -135,7 +136,7 @@ class ContributorWeek:
 
 @dataclass(frozen=True, slots=True)
 class SquadWeek:
-    week: str
+    week: Week
     met: int
     excused: int
     missed: int
@@ -148,7 +149,7 @@ class SquadWeek:
 
 @dataclass(frozen=True, slots=True)
 class ActivityWeek:
-    week: str
+    week: Week
     actives: int  # distinct authors
     posts: int
     staff_posts: int  # by staff and leaders
@@ -159,8 +160,8 @@ class ActivityWeek:
 
 @dataclass(frozen=True)
 class HealthReport:
-    week: str
-    weeks: tuple[str, ...]  # the look-back, oldest first, ending with ``week``
+    week: Week
+    weeks: tuple[Week, ...]  # the look-back, oldest first, ending with ``week``
     stages: Mapping[str, int]
     flows: Mapping[tuple[str, str], int]  # (from, to) → people; NEW/GONE for in/out
     contributors: tuple[ContributorWeek, ...]
@@ -173,7 +174,7 @@ class HealthReport:
     member_squads: Mapping[str, str]  # measured member → squad slug ("" none)
     partners: Mapping[str, int]  # member → distinct people they interacted with this week
     # week → squads that owed anything in it (an obliged member), for the weeks above
-    owing: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    owing: Mapping[Week, frozenset[str]] = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
@@ -230,7 +231,7 @@ class SquadPart:
     """A leader's slice of the report: their squad's figures."""
 
     squad: Squad
-    week: str
+    week: Week
     completion: tuple[SquadWeek, ...]
     isolated: tuple[str, ...]
     contributors: tuple[str, ...]
@@ -262,7 +263,7 @@ def flows(
     return dict(sorted(moved.items()))
 
 
-def build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
+def build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
     """The health report of ``week`` with trends over ``rules.health.lookback_weeks``."""
     with paused_gc():
         return _build_report(rules, facts, week)
@@ -283,7 +284,7 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def owing_squads(rec: RecognitionFacts, week: str) -> frozenset[str]:
+def owing_squads(rec: RecognitionFacts, week: Week) -> frozenset[str]:
     """Squads with a member who owed ``week`` (on leave counts: excused, yet owing)."""
     results = rec.results.get(week, {})
     return frozenset(
@@ -293,7 +294,7 @@ def owing_squads(rec: RecognitionFacts, week: str) -> frozenset[str]:
     )
 
 
-def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
+def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
     health, tz = rules.health, rules.tz
     rec = facts.recognition
     lookback = week_range(week, health.lookback_weeks)
@@ -312,7 +313,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
         for r in results.values()
         if r.article_post_id is not None
     }
-    first = shift_week(week, -(health.lookback_weeks + health.isolation_weeks - 2))
+    first = week.shift(-(health.lookback_weeks + health.isolation_weeks - 2))
     items = interactions(rec.posts, rec.likes, articles, since=week_start(first, tz))
     graph = graph_trend(
         items,
@@ -360,7 +361,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: str) -> HealthReport:
 
 
 def _contributors(
-    rules: Rules, rec: RecognitionFacts, weeks: Sequence[str], community: frozenset[str]
+    rules: Rules, rec: RecognitionFacts, weeks: Sequence[Week], community: frozenset[str]
 ) -> tuple[tuple[ContributorWeek, ...], dict[str, frozenset[str]]]:
     """Value contributors per week: one pass per kind over the whole look-back."""
     tz = rules.tz
@@ -389,14 +390,14 @@ def _visible(post: PostFact) -> bool:
 def _activity(
     rules: Rules,
     facts: HealthFacts,
-    weeks: Sequence[str],
+    weeks: Sequence[Week],
     staff: frozenset[str],
     leaders: frozenset[str],
 ) -> tuple[ActivityWeek, ...]:
     tz, index = rules.tz, facts.recognition.posts
     lag = timedelta(hours=rules.health.unanswered_hours)
     bounds = [week_start(w, tz) for w in weeks]
-    end = week_start(shift_week(weeks[-1], 1), tz)
+    end = week_start(weeks[-1].next(), tz)
     ends = [*bounds[1:], end]
     n = len(weeks)
     authors: list[set[str]] = [set() for _ in weeks]
@@ -457,7 +458,7 @@ def _activity(
     )
 
 
-def _squad_week(rec: RecognitionFacts, squad: Squad, week: str) -> SquadWeek:
+def _squad_week(rec: RecognitionFacts, squad: Squad, week: Week) -> SquadWeek:
     results = rec.results.get(week, {})
     tally = Counter(r.outcome for m in squad.members if (r := results.get(m)) is not None)
     return SquadWeek(week, tally["met"], tally["excused"], tally["missed"])
@@ -487,7 +488,7 @@ def _share(part: float, whole: float) -> float | None:
 def _indicators(
     rules: Rules,
     rec: RecognitionFacts,
-    week: str,
+    week: Week,
     community: frozenset[str],
     graph: GraphTrend,
     activity: Sequence[ActivityWeek],
@@ -524,6 +525,6 @@ def _indicators(
     return tuple(judge(name, values.get(name), getattr(t, name)) for name in type(t).model_fields)
 
 
-def _posts_in_week(rec: RecognitionFacts, rules: Rules, week: str) -> Iterable[PostFact]:
-    start, end = week_start(week, rules.tz), week_start(shift_week(week, 1), rules.tz)
+def _posts_in_week(rec: RecognitionFacts, rules: Rules, week: Week) -> Iterable[PostFact]:
+    start, end = week_bounds(week, rules.tz)
     return (p for p in rec.posts if _visible(p) and start <= p.created_at < end)

@@ -28,13 +28,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Literal, NamedTuple, Protocol
 
 from worker import actions as a
 from worker.engine.facts import LikeFact, PostFact, Roster
-from worker.engine.graph import PostIndex, iso_week, parse_week, shift_week, week_bounds
-from worker.engine.weeks import week_values
+from worker.engine.graph import PostIndex, week_bounds
+from worker.engine.weeks import Week, week_of, week_values
 from worker.rules.models import (
     Badge,
     BadgeKind,
@@ -103,8 +103,8 @@ class WeekResult:
     obliged: bool = True
 
 
-# ISO week ("2026-W47") → username → result
-WeekResults = Mapping[str, Mapping[str, ObligationResult]]
+# week → username → result
+WeekResults = Mapping[Week, Mapping[str, ObligationResult]]
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def homework_reminders(
     start: datetime,
     end: datetime,
     tz: tzinfo,
-    deadline_of: Callable[[str], datetime],
+    deadline_of: Callable[[Week], datetime],
 ) -> list[Contribution]:
     """Posts mentioning squad mates whose article for the week was not yet posted.
 
@@ -253,7 +253,7 @@ def homework_reminders(
         if not post.mentions or not _in(post, start, end):
             continue
         squad = facts.roster.squad_of(post.username)
-        week = iso_week(post.created_at, tz)
+        week = week_of(post.created_at, tz)
         results = facts.results.get(week)
         if squad is None or not results or post.created_at >= deadline_of(week):
             continue
@@ -324,7 +324,7 @@ def welcomes(facts: RecognitionFacts, start: datetime, end: datetime) -> list[Co
     ]
 
 
-def streak_length(results: WeekResults, username: str, week: str) -> tuple[int, str | None]:
+def streak_length(results: WeekResults, username: str, week: Week) -> tuple[int, Week | None]:
     """Weeks met in a row ending at ``week`` (excused weeks skipped), and the last met week."""
     count, last_met = 0, None
     current = week
@@ -335,11 +335,11 @@ def streak_length(results: WeekResults, username: str, week: str) -> tuple[int, 
         if result.outcome == "met":
             count += 1
             last_met = last_met or current
-        current = shift_week(current, -1)
+        current = current.previous()
     return count, last_met
 
 
-def streaks(facts: RecognitionFacts, week: str, weeks: int) -> list[Contribution]:
+def streaks(facts: RecognitionFacts, week: Week, weeks: int) -> list[Contribution]:
     """Members whose run of met weeks, ending at ``week``, is at least ``weeks`` long.
 
     The post is the member's article of the last week they met.
@@ -354,13 +354,13 @@ def streaks(facts: RecognitionFacts, week: str, weeks: int) -> list[Contribution
     return out
 
 
-def full_attendance(facts: RecognitionFacts, week: str, weeks: int) -> list[Contribution]:
+def full_attendance(facts: RecognitionFacts, week: Week, weeks: int) -> list[Contribution]:
     """Every member of each squad in which nobody missed for ``weeks`` weeks ending at ``week``.
 
     A squad week counts when at least one member has a result and none missed.
     Each member's post is their latest article in the period, else the squad's.
     """
-    period = [shift_week(week, -k) for k in range(weeks)]  # newest first
+    period = [week.shift(-k) for k in range(weeks)]  # newest first
     out = []
     for squad in facts.roster.squads:
         full = True
@@ -383,7 +383,7 @@ def full_attendance(facts: RecognitionFacts, week: str, weeks: int) -> list[Cont
     return out
 
 
-def _article(facts: RecognitionFacts, week: str, username: str) -> PostFact | None:
+def _article(facts: RecognitionFacts, week: Week, username: str) -> PostFact | None:
     result = facts.results.get(week, {}).get(username)
     if result is None or result.article_post_id is None:
         return None
@@ -393,8 +393,8 @@ def _article(facts: RecognitionFacts, week: str, username: str) -> PostFact | No
 # ───────────────────────────── windows and the dispatcher ─────────────────────────────
 
 
-def deadline_fn(rules: Rules) -> Callable[[str], datetime]:
-    """The article deadline of an ISO week, per ``rules.obligations.deadline``."""
+def deadline_fn(rules: Rules) -> Callable[[Week], datetime]:
+    """The article deadline of a week, per ``rules.obligations.deadline``."""
     deadline = rules.obligations.deadline
     offset = timedelta(
         days=WEEKDAYS.index(deadline.weekday),
@@ -402,23 +402,22 @@ def deadline_fn(rules: Rules) -> Callable[[str], datetime]:
         minutes=deadline.time.minute,
     )
 
-    def of(week: str) -> datetime:
-        year, number = parse_week(week)
-        monday = datetime.combine(date.fromisocalendar(year, number, 1), time(0))
+    def of(week: Week) -> datetime:
+        monday = datetime.combine(week.monday(), time(0))
         return (monday + offset).replace(tzinfo=rules.tz)  # wall-clock time in the zone
 
     return of
 
 
-def window(week: str, weeks: int, tz: tzinfo) -> tuple[datetime, datetime]:
-    """``[start, end)`` of the ``weeks`` ISO weeks ending with ``week``."""
-    start, _ = week_bounds(shift_week(week, -(weeks - 1)), tz)
+def window(week: Week, weeks: int, tz: tzinfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the ``weeks`` weeks ending with ``week``."""
+    start, _ = week_bounds(week.shift(-(weeks - 1)), tz)
     _, end = week_bounds(week, tz)
     return start, end
 
 
 def detect(
-    rules: Rules, facts: RecognitionFacts, criterion: object, week: str, weeks: int | None = None
+    rules: Rules, facts: RecognitionFacts, criterion: object, week: Week, weeks: int | None = None
 ) -> list[Contribution]:
     """Contributions of ``criterion``'s kind over its window ending at ``week``.
 
@@ -466,7 +465,7 @@ def value_criteria(rules: Rules) -> dict[BadgeKind, object]:
 
 
 def value_contributors(
-    rules: Rules, facts: RecognitionFacts, week: str
+    rules: Rules, facts: RecognitionFacts, week: Week
 ) -> dict[str, frozenset[BadgeKind]]:
     """Who gave beyond their duty during ``week`` (one week), and how."""
     criteria = value_criteria(rules)
@@ -545,7 +544,7 @@ def _earning_post(badge: Badge, items: Sequence[Contribution]) -> Contribution:
 def evaluate_badges(
     rules: Rules,
     facts: RecognitionFacts,
-    week: str,
+    week: Week,
     held: Mapping[str, Collection[str]],
 ) -> list[BadgeDecision]:
     """Grants (and, for revocable badges, revocations) as of the end of ``week``.
@@ -583,7 +582,7 @@ def evaluate_badges(
 def badge_actions(
     rules: Rules,
     decisions: Sequence[BadgeDecision],
-    week: str,
+    week: Week,
     *,
     audit_category_id: int | None,
     languages: Mapping[str, str] | None = None,

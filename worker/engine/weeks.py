@@ -77,10 +77,9 @@ class Week(_WeekFields):
         return self.next().start(tz)
 
 
-def week_values(iso_week: str) -> dict[str, object]:
+def week_values(week: Week) -> dict[str, object]:
     """The placeholders of a week in templates: ``{week}`` (its number), ``{year}`` (its ISO
     year, which a week number needs to be unique) and ``{iso_week}`` (``2026-W47``)."""
-    week = Week.parse(iso_week)
     return {"week": week.number, "year": week.year, "iso_week": str(week)}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from worker import clock
 from worker.engine.facts import Roster
-from worker.engine.weeks import audit_week
+from worker.engine.weeks import Week, audit_week
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
@@ -39,14 +39,13 @@ def _load_roster(client: Any, rules: Rules) -> Roster:
 roster_loader: Callable[[Any, Rules], Roster] = _load_roster
 
 
-def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> str:
-    """``week`` if given, else the latest audited week at the run's scheduled time."""
+def target_week(rules: Rules, scheduled_for: str | None, week: str | None) -> Week:
+    """``week`` if given (as the message carries it, ``2026-W47``), else the latest audited
+    week at the run's scheduled time."""
     if week:
-        return week
-    return str(
-        audit_week(
-            rules.obligations, clock.run_time(scheduled_for, runtime.redis_client()), rules.tz
-        )
+        return Week.parse(week)
+    return audit_week(
+        rules.obligations, clock.run_time(scheduled_for, runtime.redis_client()), rules.tz
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from worker.engine.facts import LikeFact, PostFact, Roster
-from worker.engine.graph import PostIndex, shift_week, week_bounds, week_range
+from worker.engine.graph import PostIndex, week_bounds, week_range
 from worker.engine.health import AdScreen, HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
@@ -119,19 +119,19 @@ def results_weeks(rules: Rules) -> int:
 
 
 def week_results(
-    client: Any, redis_client: redis.Redis, rules: Rules, roster: Roster, weeks: list[str]
-) -> dict[str, Mapping[str, ObligationResult]]:
+    client: Any, redis_client: redis.Redis, rules: Rules, roster: Roster, weeks: list[Week]
+) -> dict[Week, Mapping[str, ObligationResult]]:
     """Each week's results, re-evaluated from the obligations ledger (pure, no writes).
 
     A week the ledger knows nothing of yields no results (so no streak crosses it).
     """
     ledger = Ledger(redis_client)
-    out: dict[str, Mapping[str, ObligationResult]] = {}
-    for name in weeks:
-        facts = weekly.gather(client, ledger, rules, roster, Week.parse(name))
+    out: dict[Week, Mapping[str, ObligationResult]] = {}
+    for week in weeks:
+        facts = weekly.gather(client, ledger, rules, roster, week)
         if not any(sw.posts for sw in facts.squads):
             continue
-        out[name] = weekly.evaluate(rules, facts).by_member
+        out[week] = weekly.evaluate(rules, facts).by_member
     return out
 
 
@@ -140,13 +140,13 @@ def recognition_facts(
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,
-    week: str,
+    week: Week,
     *,
     base_url: str,
 ) -> tuple[RecognitionFacts, dict[int, str]]:
     """What recognition decides on for ``week`` (and health reads), plus ad signals."""
     span = results_weeks(rules)
-    first = shift_week(week, -(span - 1 + READ_MARGIN_WEEKS))
+    first = week.shift(-(span - 1 + READ_MARGIN_WEEKS))
     start, _ = week_bounds(first, rules.tz)
     _, end = week_bounds(week, rules.tz)
     store = RecognitionStore(redis_client)
@@ -184,7 +184,7 @@ def health_facts(
     rules: Rules,
     recognition: RecognitionFacts,
     ads: Mapping[int, str],
-    week: str,
+    week: Week,
     *,
     api_username: str,
     save_snapshot: bool = True,
@@ -193,18 +193,18 @@ def health_facts(
     store = RecognitionStore(redis_client)
     stages = current_stages(client, redis_client, rules)
     if save_snapshot:
-        store.save_stages(week, stages)
+        store.save_stages(str(week), stages)
     return HealthFacts(
         recognition=recognition,
         stages=stages,
-        previous_stages=store.stages(shift_week(week, -1)),
+        previous_stages=store.stages(str(week.previous())),
         staff=weekly.staff_usernames(client, redis_client, rules) | {api_username},
         leaders=cached_group_members(client, redis_client, rules.community.groups.leaders),
         ad_posts=dict(ads),
     )
 
 
-def prune_before(rules: Rules, week: str) -> datetime:
+def prune_before(rules: Rules, week: Week) -> datetime:
     """Posts and likes older than this are no longer read by any report of ``week`` on."""
-    first = shift_week(week, -(results_weeks(rules) + READ_MARGIN_WEEKS))
+    first = week.shift(-(results_weeks(rules) + READ_MARGIN_WEEKS))
     return week_bounds(first, rules.tz)[0] - timedelta(days=7)

@@ -27,7 +27,7 @@ from worker.state.recognition import RecognitionStore
 
 @dataclass
 class BadgeRun:
-    week: str
+    week: Week
     decisions: list[BadgeDecision]
     actions: list[a.Action]
     applied: ApplyReport | None = None
@@ -42,7 +42,7 @@ def run_badges(
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,
-    week: str,
+    week: Week,
     *,
     base_url: str,
     live: bool,
@@ -83,7 +83,7 @@ def run_badges(
 
 @dataclass
 class ReportRun:
-    week: str
+    week: Week
     report: HealthReport
     actions: list[a.Action] = field(default_factory=list)
     applied: ApplyReport | None = None
@@ -94,7 +94,7 @@ def build_health(
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,
-    week: str,
+    week: Week,
     *,
     base_url: str,
     api_username: str,
@@ -152,7 +152,7 @@ def report_actions(
             leader_note(
                 rules,
                 squad,
-                Week.parse(week),
+                week,
                 language,
                 key=f"health-leader:{week}:{squad.slug}",
                 reason=f"{squad.slug}'s part of the health report of {week}",
@@ -168,7 +168,7 @@ def run_report(
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,
-    week: str,
+    week: Week,
     *,
     base_url: str,
     api_username: str,

@@ -100,7 +100,7 @@ def render_html(rules: Rules, report: HealthReport, lang: str | None = None) -> 
     labels = Labels.from_rules(rules, lang)
     tables = {t.key: t for t in sections(report, labels)}
     pct = lambda v: f"{v * 100:.0f}%"  # noqa: E731
-    weeks = list(report.weeks)
+    weeks = [str(w) for w in report.weeks]
     charts = {
         "stages": bar_chart(
             [(labels[s], report.stages.get(s, 0)) for s in STAGES], title=labels["stages"]
@@ -123,13 +123,13 @@ def render_html(rules: Rules, report: HealthReport, lang: str | None = None) -> 
                     w.isolated_count / w.members if w.members else None for w in report.graph.weeks
                 ],
             },
-            [w.week for w in report.graph.weeks],
+            [str(w.week) for w in report.graph.weeks],
             title=labels["graph"],
             y_format=pct,
         )
         + line_chart(
             {labels["avg_partners"]: [w.avg_partners for w in report.graph.weeks]},
-            [w.week for w in report.graph.weeks],
+            [str(w.week) for w in report.graph.weeks],
             title=labels["avg_partners"],
             y_format=lambda v: f"{v:.1f}",
         ),
@@ -177,7 +177,7 @@ def render_html(rules: Rules, report: HealthReport, lang: str | None = None) -> 
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{escape(community)}</h1>"
         f'<p class="subtitle">{escape(labels["indicators"])} · {escape(dates)} '
-        f"({escape(report.week)})</p></header>"
+        f"({escape(str(report.week))})</p></header>"
         f'<p class="verdict {report.verdict}">{escape(labels["overall"])}: '
         f"{escape(status_word(labels, report.verdict))}</p>" + "".join(body) + "</body></html>\n"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 
 from worker.engine.weeks import Week
 from worker.rules.models import Rules
@@ -57,10 +57,9 @@ class Labels:
             else cls.dates_one_month,
         )
 
-    def week_dates(self, iso_week: str) -> str:
+    def week_dates(self, week: Week) -> str:
         """The week's Monday to Sunday as people read dates: "3月16日–3月22日", "16–22 Mar 2026"."""
-        week = Week.parse(iso_week)
-        first = date.fromisocalendar(week.year, week.number, 1)
+        first = week.monday()
         last = first + timedelta(days=6)
         months = self.definitions.get("months", "").split()
         values: dict[str, str] = {}

@@ -86,7 +86,7 @@ def contributors(report: HealthReport, labels: Labels) -> Table:
     kinds = sorted({k for w in report.contributors for k in w.kinds})
     header = (labels["week"], labels["count"], labels["share"], *(labels[k] for k in kinds))
     rows = tuple(
-        (w.week, num(w.count), pct(w.share), *(num(w.kinds.get(k, 0)) for k in kinds))
+        (str(w.week), num(w.count), pct(w.share), *(num(w.kinds.get(k, 0)) for k in kinds))
         for w in report.contributors
     )
     names = ", ".join("@" + n for n in report.contributor_names)
@@ -95,7 +95,7 @@ def contributors(report: HealthReport, labels: Labels) -> Table:
 
 def graph(report: HealthReport, labels: Labels) -> Table:
     weeks = report.graph.weeks
-    header = (labels["graph"], *(w.week for w in weeks), labels["change"])
+    header = (labels["graph"], *(str(w.week) for w in weeks), labels["change"])
     rows = []
     for name, label, fmt in GRAPH_MEASURES:
         change = report.graph.change(name)
@@ -132,7 +132,7 @@ def activity(report: HealthReport, labels: Labels) -> Table:
     )
     rows = tuple(
         (
-            w.week,
+            str(w.week),
             num(w.actives),
             num(w.posts),
             num(w.staff_posts),
@@ -163,7 +163,7 @@ def indicators(report: HealthReport, labels: Labels) -> Table:
 
 
 def completion(report: HealthReport, labels: Labels, *, worst_first: bool = False) -> Table:
-    header = (labels["squad"], labels["leader"], *report.weeks)
+    header = (labels["squad"], labels["leader"], *map(str, report.weeks))
     squads = list(report.squads)
     if worst_first:
         squads.sort(key=lambda s: _latest_rate(report, s.slug))
@@ -194,7 +194,7 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
         labels["squad_completion"],
         (labels["week"], labels["met"], labels["excused"], labels["missed"], labels["rate"]),
         tuple(
-            (w.week, num(w.met), num(w.excused), num(w.missed), pct(w.rate))
+            (str(w.week), num(w.met), num(w.excused), num(w.missed), pct(w.rate))
             for w in part.completion
         ),
     )

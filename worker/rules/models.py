@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -38,6 +38,9 @@ from worker.rules.types import (
     UserFieldName,
     Weekday,
 )
+
+if TYPE_CHECKING:  # the engine imports these rules; the week type is only named here
+    from worker.engine.weeks import Week
 
 # Human limits on durations and counts: beyond them a value is a typo, and the engines'
 # date arithmetic would leave the calendar (OverflowError: date value out of range).
@@ -1000,7 +1003,7 @@ class Rules(RulesModel):
         title = template.title.format_map(mapping) if template.title else self.community.name
         return Rendered(title=title, body=template.body.format_map(mapping))
 
-    def week_dates(self, iso_week: object, lang: str | None = None) -> str:
+    def week_dates(self, week: Week, lang: str | None = None) -> str:
         """A week as members read it, Monday to Sunday without the year ("11月16日–22日",
         "16–22 Nov"): the ``week_dates`` templates of ``lang`` (the report's
         ``health_week_dates`` where a rules directory has none)."""
@@ -1015,7 +1018,7 @@ class Rules(RulesModel):
             labels = dataclasses.replace(
                 labels, dates=dates.body.strip(), dates_one_month=one_month.body.strip()
             )
-        return labels.week_dates(str(iso_week))
+        return labels.week_dates(week)
 
     def message(self, key: str, lang: str | None = None, **values: object) -> str:
         """The rendered body of template ``key``."""

@@ -174,9 +174,9 @@ def measure() -> list[Trace]:
         sync(client, desired, sleep=lambda _s: None)
 
         # A referrer in the members group, and an applicant who names them.
-        from worker.config_sync.actual import user_field_ids
+        from worker.reads.parse import user_field_ids_of
 
-        ids = user_field_ids(client)
+        ids = user_field_ids_of(client.list_user_fields())
         values = {
             "referrer": "mentor01",
             "application": "我想加入这个社区，每周写一篇文章，并认真点评两位伙伴的文章。" * 8,

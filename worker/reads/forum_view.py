@@ -38,7 +38,7 @@ import redis
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.squads import read_squad_bio
 from worker.forum.errors import NotFound
-from worker.reads.parse import TopicFacts, topic_facts_of
+from worker.reads.parse import TopicFacts, topic_facts_of, user_field_ids_of
 from worker.rules import Rules
 from worker.state import keys
 from worker.state.codec import decode_value, encode_value
@@ -159,12 +159,10 @@ USER_FIELD_IDS_TTL = 60
 
 def user_field_ids(client: Any, redis_client: redis.Redis) -> dict[str, int]:
     """``{rules key: forum user-field id}`` from the ``[diamond:<key>]`` marker of each field."""
-    from worker.config_sync.actual import user_field_ids as read_user_field_ids
-
     raw = redis_client.get(keys.USER_FIELD_IDS)
     if raw:
         return {str(k): int(v) for k, v in json.loads(raw).items()}
-    ids = read_user_field_ids(client)
+    ids = user_field_ids_of(client.list_user_fields())
     redis_client.set(keys.USER_FIELD_IDS, json.dumps(ids), ex=USER_FIELD_IDS_TTL)
     return dict(ids)
 

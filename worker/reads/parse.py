@@ -7,6 +7,8 @@ Each event's JSON is parsed here once; the steps get facts, never raw JSON paths
   says that the admin view does not: the email, the inviter);
 - posts (``GET /posts/{id}.json`` or the post webhook body): ``post_of_body`` (the body's
   post when it carries every fact the steps read), ``camp_post``;
+- user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the
+  ``[diamond:<key>]`` ownership marker of each, ``read_mark``);
 - topics (``GET /t/{id}.json``): ``TopicFacts``, ``topic_facts_of``, ``first_post_id``;
 - the obligations ledger's posts and topics (``GET /posts/{id}.json``, post bodies, topic
   streams, topic lists): ``week_post`` (with ``post_length``/``cooked_length``: a post's
@@ -19,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,39 @@ from worker.engine.obligations import TopicInfo, Version, WeekPost, thread_title
 from worker.engine.textlen import QuoteRef, count_units, quoted_posts
 from worker.engine.weeks import Week, article_week, week_of
 from worker.rules import Rules
+
+# ─────────────────────────────── ownership markers, user fields ───────────────────────────────
+
+MARKER_PREFIX = "diamond"
+_MARKER = re.compile(r"\s*\[diamond:([A-Za-z0-9_.\-]+)\]\s*$")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def read_mark(text: str | None, *, cooked: bool = False) -> tuple[str, str | None]:
+    """Split forum text into (text without Diamond's ``[diamond:<key>]`` marker, owner key or
+    None): Diamond manages only what carries the marker (``worker.config_sync.ownership``).
+
+    ``cooked``: the text is HTML rendered by Discourse (a category's ``description``);
+    tags are dropped and entities decoded before reading.
+    """
+    plain = html.unescape(_TAGS.sub("", text or "")) if cooked else (text or "")
+    plain = plain.strip()
+    match = _MARKER.search(plain)
+    if not match:
+        return plain, None
+    return plain[: match.start()].strip(), match.group(1)
+
+
+def user_field_ids_of(fields: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``{rules key: user-field id}`` (``referrer`` → 3) of the user fields Diamond owns, from
+    the marker ending each one's ``description``; the oldest field wins a key."""
+    ids: dict[str, int] = {}
+    for data in sorted(fields, key=lambda f: int(f["id"])):
+        key = read_mark(data.get("description"))[1]
+        if key is not None:
+            ids.setdefault(key, int(data["id"]))
+    return ids
+
 
 # ─────────────────────────────── users ───────────────────────────────
 

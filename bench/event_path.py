@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             Figure(f"{e}: files reached twice", len(path.reached_twice), "modules"),
             Figure(f"{e}: distinct worker files (all, pure core too)", len(path.distinct), "files"),
             Figure(f"{e}: actor's bounces (every call in order)", path.bounces, "bounces"),
-            Figure(f"{e}: modules re-entered (every call in order)", len(path.revisited), "modules"),
+            Figure(f"{e}: re-entered (every call in order)", len(path.revisited), "modules"),
         ]
     emit(figures)
     return 0

@@ -9,14 +9,24 @@ this thread): the applicant's ``user_created`` (gating: the approval, the camp) 
 ``post_created`` of the new camper's first post (camp progress, ledger, recognition).
 
 A profiler hook (``sys.setprofile``) records every call into a file of ``worker/`` (not
-the sandbox, which stands for the forum), receiver and actor apart, consecutive calls in
-one file folded into one visit. Figures per event: the distinct files visited (receiver
-and actor); the actor's distinct files; the actor's edge-layer path (the pure core and
-data, ``engine/``, ``rules/``, ``actions.py``, left out; the client and its helpers one
-stop): how often it moves from one module to another ("bounces") and how many modules it
-enters again after leaving them ("revisited"). ``--show`` prints the paths.
+the sandbox, which stands for the forum) and which ``worker/`` file called it. What counts
+as a file visit is what a newcomer reading the path does:
 
-The issue's target (#20): about half the files of the code before it, no module visited
+- **files a reader opens**: the receiver's and the actor's files, with the pure core
+  counted apart (functions with no I/O a step calls for a value: ``engine/``, the rules'
+  models, ``actions.py``, the key names of ``state/keys.py``, the JSON → facts parser
+  ``reads/parse.py``; listed, not hidden) and the forum client's insides as one stop;
+- **calls between files**: distinct (caller file → callee file) pairs among those: the
+  reading tree. Returning from a call is not a move, nor is a file calling itself;
+- **files reached twice**: a file reached from two different files, or calling back into
+  a file that called it: the reader meets it again from elsewhere (the back-and-forth
+  #20 is about). A step calling its store twice is one edge, not a revisit.
+
+The figures of every call in order (each entry into another file after a return counted
+as a bounce, the measure before round 2 of #20) are kept for comparison, computed with
+the same pure-core set. ``--show`` prints each file with its callers.
+
+The issue's target (#20): about half the files of the code before it, no module reached
 twice along the edge layer (receiver → step → Applier → client).
 """
 
@@ -41,10 +51,23 @@ SECRET = "event-path-secret"
 API_KEY = "event-path-key"
 
 
-# The pure core and data (engine, rules models, actions) and the client's insides are not
-# the edge layer: calls into them are counted as files, not as bounces.
-PURE = ("worker/engine/", "worker/rules/", "worker/actions.py")
+# Counted apart from the files a reader opens: the pure core and data, functions with no
+# I/O that a step calls for a value (the engine, the rules' models, actions as data, the
+# key names of state/keys.py, the JSON → facts parser reads/parse.py); the rules holder,
+# which reads files, is not. The inside of the forum client is one stop ("worker/forum/*").
+PURE = (
+    "worker/engine/",
+    "worker/rules/models.py",
+    "worker/rules/types.py",
+    "worker/actions.py",
+    "worker/state/keys.py",
+    "worker/reads/parse.py",
+)
 CLIENT = "worker/forum/"
+
+
+def _stop(name: str) -> str:
+    return "worker/forum/*" if name.startswith(CLIENT) else name
 
 
 @dataclass
@@ -52,10 +75,48 @@ class Trace:
     event: str
     receiver: list[str] = field(default_factory=list)  # folded: one entry per visit
     actor: list[str] = field(default_factory=list)
+    # (caller file, callee file) of every call from one worker file into another, in order
+    calls: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def distinct(self) -> list[str]:
         return list(dict.fromkeys([*self.receiver, *self.actor]))
+
+    @property
+    def files(self) -> list[str]:
+        """The files a reader opens: receiver and actor, the pure core apart, the client
+        one file."""
+        return list(dict.fromkeys(_stop(n) for n in self.distinct if not n.startswith(PURE)))
+
+    @property
+    def pure(self) -> list[str]:
+        return [n for n in self.distinct if n.startswith(PURE)]
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        """Distinct calls from one file a reader opens into another (the reading tree)."""
+        out = []
+        for caller, callee in self.calls:
+            if callee.startswith(PURE):
+                continue
+            a, b = _stop(caller), _stop(callee)
+            if a != b and (a, b) not in out:
+                out.append((a, b))
+        return out
+
+    @property
+    def reached_twice(self) -> list[str]:
+        """Files reached from more than one other file, or calling back into a file that
+        called them: a reader who met the file once meets it again elsewhere. The client,
+        the path's end, is not counted."""
+        callers: dict[str, set[str]] = {}
+        for a, b in self.edges:
+            callers.setdefault(b, set()).add(a)
+        twice = {b for b, found in callers.items() if len(found) > 1}
+        twice |= {b for a, b in self.edges if (b, a) in self.edges}
+        return [n for n in self.files if n in twice and n != "worker/forum/*"]
+
+    # --- the figures before #20 round 2 (every call in order, kept to compare) ---
 
     @property
     def edge(self) -> list[str]:
@@ -64,7 +125,7 @@ class Trace:
         for name in self.actor:
             if name.startswith(PURE):
                 continue
-            name = "worker/forum/*" if name.startswith(CLIENT) else name
+            name = _stop(name)
             if not out or out[-1] != name:
                 out.append(name)
         return out
@@ -85,15 +146,26 @@ def _short(filename: str) -> str:
     return os.path.relpath(filename, ROOT)
 
 
-def traced(into: list[str], run: Callable[[], Any]) -> Any:
+def _ours(filename: str) -> bool:
+    return filename.startswith(WORKER) and not filename.startswith(SKIP)
+
+
+def traced(into: list[str], run: Callable[[], Any], calls: list[tuple[str, str]]) -> Any:
     def hook(frame: Any, what: str, _arg: Any) -> None:
         if what != "call":
             return
         filename = frame.f_code.co_filename
-        if filename.startswith(WORKER) and not filename.startswith(SKIP):
+        if _ours(filename):
             name = _short(filename)
             if not into or into[-1] != name:
                 into.append(name)
+            # The nearest worker file up the stack called it (a library in between, e.g.
+            # dramatiq or redis-py calling back, is looked through).
+            caller = frame.f_back
+            while caller is not None and not _ours(caller.f_code.co_filename):
+                caller = caller.f_back
+            if caller is not None and caller.f_code.co_filename != filename:
+                calls.append((_short(caller.f_code.co_filename), name))
 
     sys.setprofile(hook)
     try:
@@ -118,7 +190,7 @@ def _replay(receiver: Any, broker: Any, delivery: Any) -> Trace:
 
     trace = Trace(delivery.event)
     request = Request(_environ(delivery))
-    response = traced(trace.receiver, lambda: receiver.handle(request))
+    response = traced(trace.receiver, lambda: receiver.handle(request), trace.calls)
     if response.status_code != 202:
         raise RuntimeError(f"{delivery.event}: receiver answered {response.status_code}")
     for queue in list(broker.queues):
@@ -126,7 +198,11 @@ def _replay(receiver: Any, broker: Any, delivery: Any) -> Trace:
         while not q.empty():
             message = Message.decode(q.get_nowait())
             actor = broker.get_actor(message.actor_name)
-            traced(trace.actor, lambda: actor(*message.args, **message.kwargs))  # noqa: B023
+            traced(
+                trace.actor,
+                lambda: actor(*message.args, **message.kwargs),  # noqa: B023
+                trace.calls,
+            )
     return trace
 
 
@@ -174,9 +250,9 @@ def measure() -> list[Trace]:
         sync(client, desired, sleep=lambda _s: None)
 
         # A referrer in the members group, and an applicant who names them.
-        from worker.config_sync.actual import user_field_ids
+        from worker.reads.parse import user_field_ids_of
 
-        ids = user_field_ids(client)
+        ids = user_field_ids_of(client.list_user_fields())
         values = {
             "referrer": "mentor01",
             "application": "我想加入这个社区，每周写一篇文章，并认真点评两位伙伴的文章。" * 8,
@@ -253,15 +329,22 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for path in paths:
         if args.show:
-            print(f"{path.event} receiver: {' → '.join(path.receiver)}")
-            print(f"{path.event} actor: {' → '.join(path.actor)}")
-            print(f"{path.event} edge: {' → '.join(path.edge)}")
-            print(f"  revisited: {', '.join(path.revisited) or 'none'}")
+            print(f"{path.event}: the files a reader opens, in order")
+            for n, name in enumerate(path.files, 1):
+                callers = sorted({a for a, b in path.edges if b == name})
+                print(f"  {n:2}. {name}  ← {', '.join(callers) or '(the event)'}")
+            print(f"  pure core, counted apart: {', '.join(path.pure)}")
+            print(f"  reached twice: {', '.join(path.reached_twice) or 'none'}")
+            print(f"  every call in order (the old figures): {' → '.join(path.edge)}")
+        e = path.event
         figures += [
-            Figure(f"{path.event}: distinct worker files", len(path.distinct), "files"),
-            Figure(f"{path.event}: actor's distinct files", len(set(path.actor)), "files"),
-            Figure(f"{path.event}: actor's edge-layer bounces", path.bounces, "bounces"),
-            Figure(f"{path.event}: edge modules revisited", len(path.revisited), "modules"),
+            Figure(f"{e}: files a reader opens (pure core apart)", len(path.files), "files"),
+            Figure(f"{e}: pure core files, counted apart", len(path.pure), "files"),
+            Figure(f"{e}: calls between files (distinct)", len(path.edges), "calls"),
+            Figure(f"{e}: files reached twice", len(path.reached_twice), "modules"),
+            Figure(f"{e}: distinct worker files (all, pure core too)", len(path.distinct), "files"),
+            Figure(f"{e}: actor's bounces (every call in order)", path.bounces, "bounces"),
+            Figure(f"{e}: re-entered (every call in order)", len(path.revisited), "modules"),
         ]
     emit(figures)
     return 0

@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from worker.config_sync.actual import read_actual, user_field_ids
+from worker.config_sync.actual import read_actual
 from worker.config_sync.apply import sync
 from worker.config_sync.desired import Desired, Section, load_desired
 from worker.config_sync.diff import diff
 from worker.config_sync.plan import Kind
 from worker.config_sync.safety import UnsafePlan
 from worker.forum.errors import ForumRejected, ForumUnavailable, RateLimited
+from worker.reads.parse import user_field_ids_of
 from worker.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -295,7 +296,7 @@ def test_categories_get_group_ids_and_markers(shipped: Desired) -> None:
     assert checkins["description"].endswith("[diamond:checkins]")
     assert fake.groups[by_name["camp"]]["bio_raw"].endswith("[diamond:camp]")
     referrer = next(f for f in fake.user_fields.values() if f["name"].endswith("Referrer"))
-    assert user_field_ids(fake)["referrer"] == referrer["id"]
+    assert user_field_ids_of(fake.list_user_fields())["referrer"] == referrer["id"]
     (hook,) = fake.webhooks.values()
     assert hook["secret"] == SECRET
     assert 201 in hook["web_hook_event_type_ids"] and 1501 in hook["web_hook_event_type_ids"]

@@ -13,6 +13,7 @@ from worker.engine.facts import Roster
 from worker.engine.weeks import Week
 from worker.ledger import Ledger, weekly
 from worker.rules import load_rules
+from worker.steps import StepContext, record_post
 
 pytestmark = pytest.mark.integration
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -73,8 +74,14 @@ def _as(sandbox, client, username: str, moment: dt.datetime):
     return client.as_user(username)
 
 
+def _ledger_part(client, redis_client, rules, post_id, event, post) -> str:
+    """The post step's ledger part, as the post actor runs it."""
+    ctx = StepContext(client, redis_client, rules, dt.datetime.now(dt.UTC), True)
+    return record_post.record_ledger_post(ctx, post_id, event, post)
+
+
 def _feed(client, redis_client, rules, post: dict) -> str:
-    return weekly.handle_post_event(
+    return _ledger_part(
         client, redis_client, rules, post["id"], "post_created", client.get_post(post["id"])
     )
 
@@ -160,7 +167,7 @@ def test_a_post_in_last_weeks_thread_before_this_weeks_thread_counts_for_the_wee
     assert [r.status for r in week48["bob"].reviews] == ["on_time"]
     # An edit once this week's thread exists keeps the post where it was filed.
     weekly.open_threads(client, redis_client, rules, roster, W48)
-    weekly.handle_post_event(
+    _ledger_part(
         client, redis_client, rules, ann48["id"], "post_edited", client.get_post(ann48["id"])
     )
     assert ledger.place_of(ann48["id"]) == (W48, "sq-1")

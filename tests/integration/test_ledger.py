@@ -9,7 +9,7 @@ import pytest
 from tests.support.obligations import W47, at, rules_with, shipped_rules, squad
 from worker.engine.obligations import Version, WeekPost
 from worker.engine.textlen import QuoteRef, count_units
-from worker.ledger.ingest import classify_topic, cooked_length, ingest_post, week_post
+from worker.reads.parse import classify_topic, cooked_length, week_post
 from worker.state.ledger import Ledger, TopicInfo
 
 pytestmark = pytest.mark.integration
@@ -117,20 +117,18 @@ def test_ingest_records_thread_replies_and_skips_the_opening_post(redis_client) 
     ledger = Ledger(redis_client)
     rules = shipped_rules()
     info = TopicInfo("thread", W47, "sq-3")
-    assert ingest_post(ledger, rules, _json(1, "开帖", n=1, username="system"), info) == "ignored"
-    assert ingest_post(ledger, rules, _json(2, "文章" * 10), info) == "recorded"
-    assert ingest_post(ledger, rules, _json(2, None, deleted_at="x"), info) == "removed"
-    assert ingest_post(ledger, rules, _json(3, "x"), TopicInfo("other")) == "ignored"
+    assert ledger.ingest_post(rules, _json(1, "开帖", n=1, username="system"), info) == "ignored"
+    assert ledger.ingest_post(rules, _json(2, "文章" * 10), info) == "recorded"
+    assert ledger.ingest_post(rules, _json(2, None, deleted_at="x"), info) == "removed"
+    assert ledger.ingest_post(rules, _json(3, "x"), TopicInfo("other")) == "ignored"
     assert ledger.posts(W47, "sq-3") == ()
 
 
 def test_ingest_of_a_leave_post_records_the_weeks_asked(redis_client) -> None:
     ledger = Ledger(redis_client)
     rules = shipped_rules()
-    ingest_post(ledger, rules, _json(7, "请假 2026-W48", topic_id=70), TopicInfo("leave"))
-    ingest_post(
-        ledger, rules, _json(8, "下周请假", topic_id=71, username="bob"), TopicInfo("leave")
-    )
+    ledger.ingest_post(rules, _json(7, "请假 2026-W48", topic_id=70), TopicInfo("leave"))
+    ledger.ingest_post(rules, _json(8, "下周请假", topic_id=71, username="bob"), TopicInfo("leave"))
     requests = {r.username: r.weeks for r in ledger.leave_requests()}
     assert requests == {"alice": (W47.next(),), "bob": (W47,)}  # bob: the next week with notice
 

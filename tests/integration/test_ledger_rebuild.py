@@ -11,9 +11,17 @@ from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.ledger import Ledger
-from worker.ledger.weekly import evaluate, gather, handle_post_event, open_threads, rebuild
+from worker.ledger.weekly import evaluate, gather, open_threads, rebuild
+from worker.steps import StepContext, record_post
 
 pytestmark = pytest.mark.integration
+
+
+def handle_post_event(client, redis_client, rules, post_id, event, post) -> str:
+    """The post step's ledger part, as the post actor runs it."""
+    ctx = StepContext(client, redis_client, rules, dt.datetime.now(dt.UTC), True)
+    return record_post.record_ledger_post(ctx, post_id, event, post)
+
 
 ARTICLE = "我的文章写在这里。" * 100
 REVIEW = "很好的文章,结构清楚,例子生动。" * 8

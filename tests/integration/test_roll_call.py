@@ -54,7 +54,6 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     from worker.engine.facts import Squad as SquadFact
     from worker.forum.client import ForumClient
     from worker.ledger import weekly
-    from worker.ledger.ingest import week_post
     from worker.state.ledger import Ledger
 
     rules = shipped_rules()
@@ -68,7 +67,7 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     ledger.record_thread(W47, "sq-3", int(opened["topic_id"]))
     t = Thread(int(opened["topic_id"]))
     ledger.upsert_post(W47, "sq-3", t.post("ann", at(17), 900))
-    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17))
+    ledger.mark_roll_call(W47, "sq-3", at(17))
 
     def run(now: dt.datetime) -> str:
         weekly.run_roll_calls(client, redis_client, rules, roster, now=now, live=True)
@@ -80,14 +79,13 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     assert edits == 1
 
     ledger.upsert_post(W47, "sq-3", t.post("bob", at(17, 12, 2), 900))
-    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17, 12, 2))
+    ledger.mark_roll_call(W47, "sq-3", at(17, 12, 2))
     assert run(at(17, 12, 3)) == first  # within the interval: waits, still marked
     assert client.call_counts["PUT /posts/{id}.json"] == 1
     later = run(at(17, 12, 10))
     assert "还没交" not in later  # bob has written
     assert client.call_counts["PUT /posts/{id}.json"] == 2
 
-    weekly.mark_roll_call(redis_client, W47, "sq-3", at(17, 12, 20))  # nothing changed
+    ledger.mark_roll_call(W47, "sq-3", at(17, 12, 20))  # nothing changed
     run(at(17, 12, 30))
     assert client.call_counts["PUT /posts/{id}.json"] == 2  # same content: no edit
-    _ = week_post

@@ -9,11 +9,10 @@ from typing import Any
 
 import redis
 
-from worker.config_sync.actual import user_field_ids
 from worker.engine.squads import SquadPlan
 from worker.reads import membership as reads
 from worker.reads.forum_view import load_roster
-from worker.reads.parse import USER_HINTS, Hints
+from worker.reads.parse import USER_HINTS, Hints, user_field_ids_of
 from worker.rules import Rules
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext, camp_check, gate
@@ -36,7 +35,7 @@ month_of = reads.month_of
 
 
 def field_ids(client: Any) -> dict[str, int]:
-    return user_field_ids(client)
+    return user_field_ids_of(client.list_user_fields())
 
 
 def category_ids(client: Any) -> dict[str, int]:

@@ -56,11 +56,6 @@ def owned_ids(existing: Iterable[Existing]) -> dict[str, int]:
     return ids
 
 
-def user_field_ids(client: ForumClient) -> dict[str, int]:
-    """``{key: id}`` of Diamond's user fields (``referrer`` → 3): how the rules find them."""
-    return owned_ids(user_field(f) for f in client.list_user_fields())
-
-
 # --- one function per resource: forum JSON -> Existing ----------------------------------
 
 

@@ -48,6 +48,16 @@ Outcome = Literal["met", "excused", "missed"]
 
 
 @dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """What a topic is to the ledger: a squad's weekly thread, an article topic of a week,
+    the leave category's, or nothing ("other")."""
+
+    kind: str  # "thread" | "article" | "leave" | "other"
+    week: Week | None = None
+    squad: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Version:
     """One state of a post: from ``at`` on it had ``units`` and these quotes."""
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import dramatiq
 
-from worker import clock
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
@@ -37,29 +36,18 @@ from worker.pipeline.scheduler import (
 from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
 from worker.state.membership import MembershipStore
-from worker.steps import StepContext, form_squads, gate
 from worker.steps import camp_check as camp_step
+from worker.steps import form_squads, gate
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
 DEFAULT_CAMP_CRON = "0 9 * * *"
 
 
-def _context(scheduled_for: str | None = None) -> StepContext[Any]:
-    redis_client = runtime.redis_client()
-    return StepContext(
-        runtime.forum(),
-        redis_client,
-        runtime.rules(),
-        clock.run_time(scheduled_for, redis_client),
-        runtime.settings().live,
-    )
-
-
 @diamond_actor(queue=QUEUE, time_limit=120)
 def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None = None) -> None:
     """A sign-up (or a change to a pending one): gate it."""
-    result = gate.run(_context(), user_id, hints=Hints.from_route(hints), event=event)
+    result = gate.run(runtime.step_context(), user_id, hints=Hints.from_route(hints), event=event)
     if result.waiting:
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
@@ -69,7 +57,7 @@ def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None
 @diamond_actor(queue=QUEUE, time_limit=600)
 def camp_check(scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
-    ctx = _context(scheduled_for)
+    ctx = runtime.step_context(scheduled_for)
     deferred: list[str] = []
     checks = camp_step.run(ctx, deferred=deferred)
     log.info("camp check at %s: %d decided", ctx.now.isoformat(), len(checks))
@@ -87,7 +75,7 @@ def camp_check(scheduled_for: str | None = None) -> None:
 @diamond_actor(queue=QUEUE, time_limit=600)
 def form_cohort_squads(cohort: str) -> None:
     """Form (or complete) the squads of one cohort; re-running it changes nothing."""
-    form_squads.run(_context(), cohort)
+    form_squads.run(runtime.step_context(), cohort)
     # New squads owe this week too: open their weekly thread now rather than next Monday
     # (open_threads skips the squads that have one).
     from worker.jobs.obligations import open_threads

@@ -3,7 +3,7 @@
 Thin: ids (or the scheduled time) in, ``worker.ledger.weekly`` gathers facts, calls
 the engines and applies through the one door.
 
-Post events reach ``weekly.handle_post_event`` through the one post actor
+Post events reach ``steps.record_post.record_ledger_post`` through the one post actor
 (``worker.jobs.posts``: one post read for every domain).
 Periodic (community time zone, from ``rules/obligations.yml``): ``article.thread_opens``
 → ``obligations.open_threads``; each ``reminders[i].cron`` → ``obligations.remind``;

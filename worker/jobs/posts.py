@@ -16,27 +16,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from worker import clock
 from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.reads.parse import POST_BODY_FACTS
-from worker.steps import StepContext, record_post
+from worker.steps import record_post
 
 log = logging.getLogger(__name__)
 QUEUE = "posts"
 POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered")
-
-
-def _context() -> StepContext[Any]:
-    redis_client = runtime.redis_client()
-    return StepContext(
-        runtime.forum(),
-        redis_client,
-        runtime.rules(),
-        clock.now(redis_client),
-        runtime.settings().live,
-    )
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)
@@ -52,7 +40,7 @@ def on_post(
     Until it succeeds, the post is noted as a missing fact of its author (``hints``: the
     body's ``username``), so no decision about them is taken without it.
     """
-    ctx = _context()
+    ctx = runtime.step_context()
     try:
         outcomes = record_post.run(ctx, post_id, event, body=body)
     except Exception:
@@ -71,7 +59,7 @@ def on_post(
 @diamond_actor(queue=QUEUE, time_limit=60)
 def on_topic_edited(topic_id: int) -> None:
     """A first post edited together with its topic's title (or category, tags)."""
-    outcomes = record_post.run_topic_edit(_context(), topic_id)
+    outcomes = record_post.run_topic_edit(runtime.step_context(), topic_id)
     log.debug("topic_edited %s → %s", topic_id, outcomes)
 
 

@@ -6,7 +6,6 @@ from worker.ledger import Ledger, rebuild, run_audit
 from worker.ledger.weekly import (
     AuditRun,
     RebuildReport,
-    handle_post_event,
     open_threads,
     rebuild,
     run_audit,
@@ -19,7 +18,6 @@ __all__ = [
     "Ledger",
     "RebuildReport",
     "TopicInfo",
-    "handle_post_event",
     "open_threads",
     "rebuild",
     "run_audit",

@@ -21,14 +21,12 @@ from worker.apply import Applier, ApplyReport
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.obligations import (
     LeaveDecision,
-    LeavePost,
     LeaveRequest,
     Shortfall,
     SquadWeek,
     WeekResults,
     evaluate_week,
     grant_leave,
-    plan_leave_answer,
     plan_reminders,
     plan_roll_call,
     plan_weekly_threads,
@@ -49,16 +47,14 @@ from worker.engine.weeks import (
     weeks_between,
 )
 from worker.forum.errors import NotFound
-from worker.ledger.ingest import (
-    classify_topic,
-    ingest_post,
-    is_deleted,
-    leave_weeks_from_field,
-    thread_post_week,
-)
 from worker.reads import forum_view
 from worker.reads.forum_view import cached_group_members
-from worker.reads.parse import first_post_id
+from worker.reads.parse import (
+    classify_topic,
+    first_post_id,
+    leave_weeks_from_field,
+    written_by,
+)
 from worker.redis_text import text as redis_text
 from worker.rules.models import Reminder, Rules, SilenceAction
 from worker.state import keys
@@ -154,7 +150,7 @@ def gather(
     if squad is not None and not squads:
         raise ValueError(f"no squad {squad!r} in the roster")
     ledger.record_squad_categories({cid: s.slug for cid, s in squads_by_category(roster).items()})
-    remember_squad_names(ledger.redis, roster)
+    ledger.remember_squad_names(roster)
     return WeekFacts(
         week,
         squad_weeks(ledger, rules, squads, week),
@@ -380,7 +376,7 @@ def open_threads(
     """
     ledger = Ledger(redis_client)
     ledger.record_squad_categories({cid: s.slug for cid, s in squads_by_category(roster).items()})
-    remember_squad_names(redis_client, roster)
+    Ledger(redis_client).remember_squad_names(roster)
     known = ledger.threads(week)
     actions = [
         dataclasses.replace(act, affects_members=False)
@@ -403,164 +399,6 @@ def open_threads(
     return known
 
 
-# ─────────────────────────────── post events ───────────────────────────────
-
-
-def topic_info(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    topic_id: int,
-) -> TopicInfo:
-    """The ledger's classification of a topic; one ``/t/{id}.json`` read the first time."""
-    ledger = Ledger(redis_client)
-    known = ledger.topic(topic_id)
-    if known is not None:
-        return known
-    # The topic's facts from the one forum view (shared with the camp and recognition).
-    topic = forum_view.topic_facts(client, redis_client, topic_id, need_created=True).as_json()
-    squads = _squads_from_ledger(redis_client, topic.get("category_id"))
-    if not squads and isinstance(topic.get("category_id"), int):
-        # A squad formed since the last scheduled run: the ledger does not know its
-        # category yet. The cached roster does (formation refreshes it).
-        roster = forum_view.cached_roster(client, redis_client, rules)
-        ledger.record_squad_categories(
-            {cid: s.slug for cid, s in squads_by_category(roster).items()}
-        )
-        remember_squad_names(redis_client, roster)
-        squads = _squads_from_ledger(redis_client, topic.get("category_id"))
-    leave_slug = rules.obligations.leave.category
-    leave_id = (
-        category_ids(client, redis_client).get(leave_slug)
-        if rules.obligations.leave.enabled
-        else None
-    )
-    info = classify_topic(rules, topic, squads, leave_id)
-    if info.kind == "other" and rules.obligations.article.mode == "thread" and squads:
-        # A topic of its own in a squad's category, opened while its week had no thread
-        # (a squad formed mid-week, a thread run lost to an outage): its posts are that
-        # week's, as they would have been in the thread.
-        (squad,) = squads.values()
-        week = week_of(parse_time(str(topic["created_at"])), rules.tz)
-        if squad.slug not in ledger.threads(week):
-            info = TopicInfo("article", week, squad.slug)
-    if info.kind == "thread" and info.week and info.squad:
-        ledger.record_thread(info.week, info.squad, topic_id)
-    else:
-        ledger.record_topic(topic_id, info)
-    return info
-
-
-def _squads_from_ledger(redis_client: redis.Redis, category_id: Any) -> dict[int, Squad]:
-    """A stand-in Squad for the category's squad (the ledger knows slugs, not rosters).
-
-    Thread titles need the squad's display name: it is kept with the category map.
-    """
-    if not isinstance(category_id, int):
-        return {}
-    slug = Ledger(redis_client).squad_of_category(category_id)
-    if slug is None:
-        return {}
-    name = redis_client.hget(keys.SQUAD_NAMES, slug)
-    full_name = redis_text(name) or slug
-    return {category_id: Squad(slug, full_name, "", (), category_id=category_id)}
-
-
-def remember_squad_names(redis_client: redis.Redis, roster: Roster) -> None:
-    if roster.squads:
-        redis_client.hset(keys.SQUAD_NAMES, mapping={s.slug: s.full_name for s in roster.squads})
-
-
-def handle_post_event(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    post_id: int,
-    event: str,
-    post: Mapping[str, Any] | None,
-    *,
-    live: bool = True,
-) -> str:
-    """Bring the ledger up to date with one post (created, edited, destroyed, recovered),
-    already read by the caller (None: the forum no longer has it). Safe to repeat.
-
-    A leave request is answered in its topic (once per post: the Applier's key)."""
-    ledger = Ledger(redis_client)
-    if event == "post_destroyed" or post is None:
-        return "removed" if ledger.remove_post(post_id) else "ignored"
-    if is_deleted(post):
-        return "removed" if ledger.remove_post(post_id) else "ignored"
-    info = topic_info(client, redis_client, rules, int(post["topic_id"]))
-    if info.kind == "leave" and _by_diamond(client, post):
-        return "ignored"  # Diamond's own answer in a leave topic is no request
-    version_at = None
-    if event == "post_edited" and post.get("updated_at"):
-        version_at = parse_time(str(post["updated_at"]))
-    early = info.kind == "article" and rules.obligations.article.mode == "thread"
-    if early and _by_diamond(client, post):
-        return "ignored"
-    if info.kind == "thread" and info.week and info.squad:
-        filed = _filed_week(ledger, rules, post, info.week, info.squad)
-        if filed != info.week:
-            info, early = TopicInfo("thread", filed, info.squad), True
-    outcome = ingest_post(ledger, rules, post, info, version_at=version_at)
-    if outcome == "recorded" and early:
-        return "recorded-early"  # the post's job opens the week's missing thread
-    if outcome == "recorded" and info.kind == "thread" and info.week and info.squad:
-        mark_roll_call(
-            redis_client,
-            info.week,
-            info.squad,
-            version_at or parse_time(str(post.get("created_at"))),
-        )
-    if outcome == "leave":
-        answer_leave(client, redis_client, rules, post, live=live)
-    return outcome
-
-
-def _filed_week(
-    ledger: Ledger, rules: Rules, post: Mapping[str, Any], thread_week: Week, squad: str
-) -> Week:
-    """The week a post in ``thread_week``'s thread is filed under: a later week's while that
-    week has no thread (``thread_post_week``); once filed, it stays (edits follow it)."""
-    place = ledger.place_of(int(post["id"]))
-    if place is not None and place[1] == squad:
-        return place[0]
-    posted_in = week_of(parse_time(str(post["created_at"])), rules.tz)
-    if posted_in <= thread_week or squad in ledger.threads(posted_in):
-        return thread_week
-    return thread_post_week(rules, post, thread_week, ledger.posts(thread_week, squad))
-
-
-def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:
-    own = str(getattr(client, "api_username", "") or "").lower()
-    return bool(own) and str(post.get("username") or "").lower() == own
-
-
-def answer_leave(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    post: Mapping[str, Any],
-    *,
-    live: bool,
-) -> ApplyReport | None:
-    """Reply to a leave post with what was decided about it, as the audit will decide
-    it (every leave post in the ledger); nothing when the ledger has not recorded it."""
-    post_id = int(post["id"])
-    source = f"post {post_id}"
-    ledger = Ledger(redis_client)
-    requests = ledger.leave_requests()
-    request = next((r for r in requests if r.source == source), None)
-    if request is None or not request.weeks:
-        return None
-    decision = grant_leave(rules.obligations, rules.tz, requests)
-    where = LeavePost(post_id, int(post["topic_id"]), int(post.get("post_number") or 1))
-    language = MembershipStore(redis_client).languages().get(request.username)
-    action = plan_leave_answer(rules, request, decision, where, language)
-    return Applier(client, redis_client, live=live, rules=rules).apply([action])
-
-
 # ─────────────────────────────── roll call ───────────────────────────────
 
 # "{week}|{squad}" -> when the thread last changed (epoch seconds): roll calls to redo.
@@ -571,11 +409,6 @@ ROLL_CALL_EDITED_KEY = keys.ROLL_CALL_EDITED
 ROLL_CALL_POSTS_KEY = keys.ROLL_CALL_FIRST_POSTS
 # At most one edit per squad in this many seconds: the API bucket is the site's.
 ROLL_CALL_INTERVAL = 300
-
-
-def mark_roll_call(redis_client: redis.Redis, week: Week, squad: str, at: dt.datetime) -> None:
-    """A post of ``squad``'s ``week`` thread changed: its roll call is to be redone."""
-    redis_client.hset(ROLL_CALL_DIRTY_KEY, f"{week}|{squad}", str(at.timestamp()))
 
 
 def _first_post_id(client: Any, redis_client: redis.Redis, topic_id: int) -> int | None:
@@ -671,7 +504,7 @@ def rebuild(
     ledger = Ledger(redis_client)
     report = RebuildReport(since)
     ledger.clear_posts(since)
-    remember_squad_names(redis_client, roster)
+    Ledger(redis_client).remember_squad_names(roster)
     by_category = squads_by_category(roster)
     ledger.record_squad_categories({cid: s.slug for cid, s in by_category.items()})
     leave_id = None
@@ -682,6 +515,7 @@ def rebuild(
     start = since.start(rules.tz) - dt.timedelta(days=7)
     categories = list(by_category) + ([leave_id] if leave_id is not None else [])
     thread_mode = rules.obligations.article.mode == "thread"
+    own = str(getattr(client, "api_username", "") or "")
     for category_id in categories:
         rows = [
             ({"category_id": category_id, **row}, classify_topic(rules, row, by_category, leave_id))
@@ -709,9 +543,9 @@ def rebuild(
                 ledger.record_topic(topic_id, info)
                 report.topics += 1
             for post in client.iter_topic_posts(topic_id):
-                if info.kind == "article" and thread_mode and _by_diamond(client, post):
+                if info.kind == "article" and thread_mode and written_by(post, own):
                     continue  # as live ingestion: Diamond's own words are no article
-                outcome = ingest_post(ledger, rules, post, info)
+                outcome = ledger.ingest_post(rules, post, info)
                 report.posts += outcome == "recorded"
                 report.leave += outcome == "leave"
     if restrike:

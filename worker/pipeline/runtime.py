@@ -1,6 +1,7 @@
 """What actors share inside one worker process: settings, rules, Redis, the forum client.
 
     from worker.pipeline.runtime import forum, redis_client, rules, settings
+    ctx = step_context(scheduled_for)                # what an actor hands its step
 
 Built on first use and kept for the process (connection pools are thread-safe).
 The Redis client talks to the same Redis as the broker (``setup_broker``).
@@ -9,7 +10,7 @@ The Redis client talks to the same Redis as the broker (``setup_broker``).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -18,6 +19,7 @@ from worker.settings import Settings, load_settings
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
     from worker.rules import Rules
+    from worker.steps import StepContext
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -108,3 +110,16 @@ def rules() -> Rules:
         holder.on_loaded = rules_changelog_announcer(redis_client, current_broker)
         holder.on_loaded(holder.rules)
     return holder.get()
+
+
+def step_context(scheduled_for: str | None = None) -> StepContext[Any]:
+    """What every actor hands its step: this process's forum (the whole client; each step
+    types it by its own Protocol), Redis and rules, the run's time (its scheduled time if
+    the scheduler gave one, else ``clock.now``) and the mode."""
+    from worker import clock
+    from worker.steps import StepContext
+
+    client = redis_client()
+    return StepContext(
+        forum(), client, rules(), clock.run_time(scheduled_for, client), settings().live
+    )

@@ -30,7 +30,6 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ import redis
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.squads import read_squad_bio
 from worker.forum.errors import NotFound
+from worker.reads.parse import TopicFacts, topic_facts_of, user_field_ids_of
 from worker.rules import Rules
 from worker.state import keys
 from worker.state.codec import decode_value, encode_value
@@ -159,38 +159,15 @@ USER_FIELD_IDS_TTL = 60
 
 def user_field_ids(client: Any, redis_client: redis.Redis) -> dict[str, int]:
     """``{rules key: forum user-field id}`` from the ``[diamond:<key>]`` marker of each field."""
-    from worker.config_sync.actual import user_field_ids as read_user_field_ids
-
     raw = redis_client.get(keys.USER_FIELD_IDS)
     if raw:
         return {str(k): int(v) for k, v in json.loads(raw).items()}
-    ids = read_user_field_ids(client)
+    ids = user_field_ids_of(client.list_user_fields())
     redis_client.set(keys.USER_FIELD_IDS, json.dumps(ids), ex=USER_FIELD_IDS_TTL)
     return dict(ids)
 
 
 # ─────────────────────────────── topics ───────────────────────────────
-
-
-@dataclass(frozen=True)
-class TopicFacts:
-    """What the steps need of a topic (``GET /t/{id}.json``), read once and kept."""
-
-    category_id: int | None
-    private_message: bool
-    tags: tuple[str, ...]
-    title: str = ""
-    created_at: str | None = None  # None: an entry kept before this was remembered
-    authors: Mapping[int, str] = field(default_factory=dict)  # post number -> username
-
-    def as_json(self) -> dict[str, Any]:
-        """The topic JSON fields ``classify_topic`` reads."""
-        return {
-            "category_id": self.category_id,
-            "created_at": self.created_at,
-            "title": self.title,
-            "tags": list(self.tags),
-        }
 
 
 def _encode_topic(facts: TopicFacts) -> str:
@@ -238,8 +215,6 @@ def topic_facts(
 
 def keep_topic(redis_client: redis.Redis, topic_id: int, topic: Mapping[str, Any]) -> TopicFacts:
     """Remember a ``GET /t/{id}.json`` answer read for another reason (no second read)."""
-    from worker.reads.parse import topic_facts_of
-
     facts = topic_facts_of(topic)
     redis_client.hset(keys.TOPIC_FACTS, topic_id, _encode_topic(facts))
     return facts

@@ -7,21 +7,64 @@ Each event's JSON is parsed here once; the steps get facts, never raw JSON paths
   says that the admin view does not: the email, the inviter);
 - posts (``GET /posts/{id}.json`` or the post webhook body): ``post_of_body`` (the body's
   post when it carries every fact the steps read), ``camp_post``;
-- topics (``GET /t/{id}.json``): ``topic_facts_of``, ``first_post_id``.
+- user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the
+  ``[diamond:<key>]`` ownership marker of each, ``read_mark``);
+- topics (``GET /t/{id}.json``): ``TopicFacts``, ``topic_facts_of``, ``first_post_id``;
+- the obligations ledger's posts and topics (``GET /posts/{id}.json``, post bodies, topic
+  streams, topic lists): ``week_post`` (with ``post_length``/``cooked_length``: a post's
+  units counted from its ``raw``, or from its ``cooked`` HTML without quotes, code and
+  images), ``is_deleted``, ``classify_topic``, ``leave_weeks_from_field``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import datetime as dt
+import html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from worker.engine.camp import CampPost
-from worker.engine.facts import MemberFact, parse_time
+from worker.engine.facts import MemberFact, Squad, parse_time
 from worker.engine.gating import Applicant
-from worker.engine.textlen import count_units
-from worker.reads.forum_view import TopicFacts
+from worker.engine.obligations import TopicInfo, Version, WeekPost, thread_title, weeks_named
+from worker.engine.textlen import QuoteRef, count_units, quoted_posts
+from worker.engine.weeks import Week, article_week, week_of
 from worker.rules import Rules
+
+# ─────────────────────────────── ownership markers, user fields ───────────────────────────────
+
+MARKER_PREFIX = "diamond"
+_MARKER = re.compile(r"\s*\[diamond:([A-Za-z0-9_.\-]+)\]\s*$")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def read_mark(text: str | None, *, cooked: bool = False) -> tuple[str, str | None]:
+    """Split forum text into (text without Diamond's ``[diamond:<key>]`` marker, owner key or
+    None): Diamond manages only what carries the marker (``worker.config_sync.ownership``).
+
+    ``cooked``: the text is HTML rendered by Discourse (a category's ``description``);
+    tags are dropped and entities decoded before reading.
+    """
+    plain = html.unescape(_TAGS.sub("", text or "")) if cooked else (text or "")
+    plain = plain.strip()
+    match = _MARKER.search(plain)
+    if not match:
+        return plain, None
+    return plain[: match.start()].strip(), match.group(1)
+
+
+def user_field_ids_of(fields: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``{rules key: user-field id}`` (``referrer`` → 3) of the user fields Diamond owns, from
+    the marker ending each one's ``description``; the oldest field wins a key."""
+    ids: dict[str, int] = {}
+    for data in sorted(fields, key=lambda f: int(f["id"])):
+        key = read_mark(data.get("description"))[1]
+        if key is not None:
+            ids.setdefault(key, int(data["id"]))
+    return ids
+
 
 # ─────────────────────────────── users ───────────────────────────────
 
@@ -168,6 +211,27 @@ def camp_post(post: Mapping[str, Any], category: str | None, topic: TopicFacts) 
 # ─────────────────────────────── topics ───────────────────────────────
 
 
+@dataclass(frozen=True)
+class TopicFacts:
+    """What the steps need of a topic (``GET /t/{id}.json``), read once and kept."""
+
+    category_id: int | None
+    private_message: bool
+    tags: tuple[str, ...]
+    title: str = ""
+    created_at: str | None = None  # None: an entry kept before this was remembered
+    authors: Mapping[int, str] = field(default_factory=dict)  # post number -> username
+
+    def as_json(self) -> dict[str, Any]:
+        """The topic JSON fields ``classify_topic`` reads."""
+        return {
+            "category_id": self.category_id,
+            "created_at": self.created_at,
+            "title": self.title,
+            "tags": list(self.tags),
+        }
+
+
 def topic_facts_of(topic: Mapping[str, Any]) -> TopicFacts:
     """A ``GET /t/{id}.json`` answer as the steps need it."""
     authors = {
@@ -199,3 +263,114 @@ def first_post_id(topic: Mapping[str, Any]) -> int | None:
             return post["id"]
     ids = stream.get("stream") or []
     return ids[0] if ids and isinstance(ids[0], int) else None
+
+
+# ─────────────────────────────── the ledger's posts and topics ───────────────────────────────
+
+_ASIDE_QUOTE = re.compile(
+    r'<aside[^>]*class="[^"]*\bquote\b[^"]*"[^>]*>(?:(?!<aside).)*?</aside>', re.DOTALL
+)
+_BLOCKQUOTE = re.compile(r"<blockquote[^>]*>(?:(?!<blockquote).)*?</blockquote>", re.DOTALL)
+_PRE = re.compile(r"<pre[^>]*>.*?</pre>", re.DOTALL)
+_CODE = re.compile(r"<code[^>]*>.*?</code>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_ATTR = re.compile(r'data-(username|post|topic)="([^"]*)"')
+_ASIDE_OPEN = re.compile(r'<aside[^>]*class="[^"]*\bquote\b[^"]*"[^>]*>')
+
+
+def cooked_length(cooked: str) -> tuple[int, tuple[QuoteRef, ...]]:
+    """Units and quoted posts of a post's cooked HTML (quotes, code and images excluded)."""
+    quotes = []
+    for opening in _ASIDE_OPEN.finditer(cooked or ""):
+        attrs = dict(_ATTR.findall(opening.group(0)))
+        if attrs.get("post", "").isdigit() and attrs.get("topic", "").isdigit():
+            quotes.append(
+                QuoteRef(attrs.get("username", ""), int(attrs["topic"]), int(attrs["post"]))
+            )
+    text = cooked or ""
+    for pattern in (_ASIDE_QUOTE, _BLOCKQUOTE):
+        while True:  # innermost first, until no nested quote is left
+            stripped = pattern.sub(" ", text)
+            if stripped == text:
+                break
+            text = stripped
+    text = _CODE.sub(" ", _PRE.sub(" ", text))
+    text = html.unescape(_TAG.sub(" ", text))
+    return count_units(text), tuple(quotes)
+
+
+def post_length(post: Mapping[str, Any]) -> tuple[int, tuple[QuoteRef, ...]]:
+    raw = post.get("raw")
+    if isinstance(raw, str):
+        return count_units(raw), tuple(quoted_posts(raw))
+    return cooked_length(str(post.get("cooked") or ""))
+
+
+def week_post(
+    post: Mapping[str, Any], *, version_at: dt.datetime | None = None, in_own_topic: bool = False
+) -> WeekPost:
+    """A ledger post with one version: the post as it stands, from ``version_at``
+    (an edit's time) or from its creation."""
+    created = parse_time(str(post["created_at"]))
+    units, quotes = post_length(post)
+    reply_to = post.get("reply_to_post_number")
+    return WeekPost(
+        id=int(post["id"]),
+        topic_id=int(post["topic_id"]),
+        post_number=int(post["post_number"]),
+        username=str(post.get("username") or ""),
+        created_at=created,
+        versions=(Version(max(created, version_at or created), units, quotes),),
+        reply_to_post_number=int(reply_to) if reply_to else None,
+        in_own_topic=in_own_topic,
+    )
+
+
+def written_by(post: Mapping[str, Any], username: str) -> bool:
+    """The post's author is ``username`` (case-insensitive; an empty name is nobody)."""
+    return bool(username) and str(post.get("username") or "").lower() == username.lower()
+
+
+def is_deleted(post: Mapping[str, Any]) -> bool:
+    return bool(post.get("deleted_at")) or bool(post.get("user_deleted"))
+
+
+def topic_tags(topic: Mapping[str, Any]) -> set[str]:
+    tags = set()
+    for tag in topic.get("tags") or ():
+        tags.add(str(tag.get("name")) if isinstance(tag, Mapping) else str(tag))
+    return tags
+
+
+def classify_topic(
+    rules: Rules,
+    topic: Mapping[str, Any],
+    squads_by_category: Mapping[int, Squad],
+    leave_category_id: int | None,
+) -> TopicInfo:
+    """What a topic is to the ledger, from its JSON (``/t/{id}.json`` or a topic list row)."""
+    category_id = topic.get("category_id")
+    created = parse_time(str(topic["created_at"]))
+    if leave_category_id is not None and category_id == leave_category_id:
+        return TopicInfo("leave")
+    squad = squads_by_category.get(category_id) if isinstance(category_id, int) else None
+    if squad is None:
+        return TopicInfo("other")
+    obligations = rules.obligations
+    if obligations.article.mode == "thread":
+        # Threads open on Monday; one opened late (or early) still carries its week's title.
+        title = str(topic.get("title") or topic.get("fancy_title") or "")
+        guess = week_of(created, rules.tz)
+        for week in (guess, guess.next(), guess.previous()):
+            if title == thread_title(rules, week, squad):
+                return TopicInfo("thread", week, squad.slug)
+        return TopicInfo("other")
+    tag = obligations.article.tag
+    if tag and tag not in topic_tags(topic):
+        return TopicInfo("other")
+    return TopicInfo("article", article_week(obligations, created, rules.tz), squad.slug)
+
+
+def leave_weeks_from_field(value: str | None) -> tuple[Week, ...]:
+    """Weeks listed in a leave user field ("2026-W47, 2026-W48")."""
+    return weeks_named(value or "")

@@ -26,24 +26,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import Any
 
 import redis
 
-from worker.engine.obligations import LeaveRequest, Version, WeekPost
+from worker.engine.facts import Roster, Squad, parse_time
+from worker.engine.obligations import (
+    LeaveRequest,
+    TopicInfo,
+    Version,
+    WeekPost,
+    leave_request_from_post,
+    weeks_named,
+)
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week
+from worker.reads.parse import is_deleted, week_post
+from worker.rules.models import Rules
 from worker.state import keys
 
 EXCUSED = "x"
 AUDIT_RULES_KEY = keys.AUDIT_RULES
-
-
-@dataclass(frozen=True, slots=True)
-class TopicInfo:
-    kind: str  # "thread" | "article" | "leave" | "other"
-    week: Week | None = None
-    squad: str | None = None
 
 
 class Ledger:
@@ -84,6 +87,62 @@ class Ledger:
             return None
         raw = self.redis.hget(keys.SQUAD_CATEGORIES, category_id)
         return _s(raw) if raw is not None else None
+
+    def remember_squad_names(self, roster: Roster) -> None:
+        """Each squad's display name (weekly thread titles carry it)."""
+        if roster.squads:
+            self.redis.hset(keys.SQUAD_NAMES, mapping={s.slug: s.full_name for s in roster.squads})
+
+    def squads_of_category(self, category_id: Any) -> dict[int, Squad]:
+        """A stand-in Squad for the category's squad (the ledger knows slugs and display
+        names, not rosters): ``{category_id: squad}``, or ``{}``."""
+        if not isinstance(category_id, int):
+            return {}
+        slug = self.squad_of_category(category_id)
+        if slug is None:
+            return {}
+        name = self.redis.hget(keys.SQUAD_NAMES, slug)
+        full_name = _s(name) if name is not None else slug
+        return {category_id: Squad(slug, full_name or slug, "", (), category_id=category_id)}
+
+    def mark_roll_call(self, week: Week, squad: str, at: dt.datetime) -> None:
+        """A post of ``squad``'s ``week`` thread changed: its roll call is to be redone."""
+        self.redis.hset(keys.ROLL_CALL_DIRTY, f"{week}|{squad}", str(at.timestamp()))
+
+    def ingest_post(
+        self,
+        rules: Rules,
+        post: Mapping[str, Any],
+        topic: TopicInfo,
+        *,
+        version_at: dt.datetime | None = None,
+    ) -> str:
+        """Record (or forget) one post; returns what happened, for logs and tests."""
+        post_id = int(post["id"])
+        if is_deleted(post):
+            return "removed" if self.remove_post(post_id) else "ignored"
+        if topic.kind == "thread" and topic.week and topic.squad:
+            if int(post["post_number"]) == 1:
+                return "ignored"  # the thread's opening post is Diamond's
+            self.upsert_post(topic.week, topic.squad, week_post(post, version_at=version_at))
+            return "recorded"
+        if topic.kind == "article" and topic.week and topic.squad:
+            # Thread mode: a topic of its own, posted while its week had no thread.
+            own = rules.obligations.article.mode == "thread"
+            self.upsert_post(
+                topic.week, topic.squad, week_post(post, version_at=version_at, in_own_topic=own)
+            )
+            return "recorded"
+        if topic.kind == "leave":
+            created = parse_time(str(post["created_at"]))
+            raw = str(post.get("raw") or post.get("cooked") or "")
+            author = str(post.get("username") or "")
+            request = leave_request_from_post(
+                rules.obligations, rules.tz, author, created, weeks_named(raw)
+            )
+            self.record_leave(post_id, request.username, created, request.weeks)
+            return "leave"
+        return "ignored"
 
     # --- posts ----------------------------------------------------------------------
 

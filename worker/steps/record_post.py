@@ -5,9 +5,10 @@ gather: the post from the signed ``post_created`` body when it carries every fac
 (``worker.reads.parse.post_of_body``), else one ``GET /posts/{id}.json`` (NotFound → the
 post is gone, handled as destroyed); the topic's facts from the cached forum view (one
 ``GET /t/{id}.json`` per topic, shared by every job) → then, in order: the camp's record
-of a camper's post, the obligations ledger (``worker.ledger.weekly.handle_post_event``:
-its topic classification, a leave answer through the Applier), recognition's store.
-Each part is idempotent, so a retried job re-runs all of them safely.
+of a camper's post (``record_camp_post``), the obligations ledger
+(``record_ledger_post``: its topic classified once and kept, the week the post is filed
+under, a leave answer through the Applier, the thread's roll call marked), recognition's
+store. Each part is idempotent, so a retried job re-runs all of them safely.
 
 ``topic_edited`` (Discourse sends it *instead of* ``post_edited`` when an edit of a
 topic's first post also changes the topic) is the first post's ``post_edited``.
@@ -15,14 +16,31 @@ topic's first post also changes the topic) is the first post's ``post_edited``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from worker.apply import ApplyReport
+from worker.engine.facts import parse_time
+from worker.engine.obligations import (
+    LeavePost,
+    WeekPost,
+    grant_leave,
+    plan_leave_answer,
+)
+from worker.engine.weeks import Week, week_of, week_times
 from worker.forum.errors import NotFound
-from worker.ledger import weekly
 from worker.reads import forum_view
-from worker.reads.parse import camp_post, first_post_id, post_of_body
+from worker.reads.parse import (
+    camp_post,
+    classify_topic,
+    first_post_id,
+    is_deleted,
+    post_of_body,
+    written_by,
+)
 from worker.recognition import gather as recognition
+from worker.rules.models import Rules
+from worker.state.ledger import Ledger, TopicInfo
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
 
@@ -61,9 +79,7 @@ def run(
         post = read_post(ctx.forum, post_id)
     return {
         "membership": record_camp_post(ctx, post),
-        "obligations": weekly.handle_post_event(
-            ctx.forum, ctx.redis, ctx.rules, post_id, event, post, live=ctx.live
-        ),
+        "obligations": record_ledger_post(ctx, post_id, event, post),
         "recognition": recognition.ingest_post(
             ctx.forum, ctx.redis, ctx.rules, post_id, event, post
         ),
@@ -103,3 +119,147 @@ def run_topic_edit(ctx: Ctx, topic_id: int) -> dict[str, Any]:
     if post_id is None:
         return {}
     return run(ctx, post_id, "post_edited")
+
+
+# ─────────────────────────────── the obligations ledger ───────────────────────────────
+
+
+def record_ledger_post(ctx: Ctx, post_id: int, event: str, post: Mapping[str, Any] | None) -> str:
+    """Bring the ledger up to date with one post (created, edited, destroyed, recovered),
+    already read (None: the forum no longer has it); returns what happened. Safe to repeat.
+
+    A leave request is answered in its topic (once per post: the Applier's key)."""
+    ledger = Ledger(ctx.redis)
+    if event == "post_destroyed" or post is None:
+        return "removed" if ledger.remove_post(post_id) else "ignored"
+    if is_deleted(post):
+        return "removed" if ledger.remove_post(post_id) else "ignored"
+    info = topic_info(ctx, int(post["topic_id"]))
+    if info.kind == "leave" and _by_diamond(ctx, post):
+        return "ignored"  # Diamond's own answer in a leave topic is no request
+    version_at = None
+    if event == "post_edited" and post.get("updated_at"):
+        version_at = parse_time(str(post["updated_at"]))
+    early = info.kind == "article" and ctx.rules.obligations.article.mode == "thread"
+    if early and _by_diamond(ctx, post):
+        return "ignored"
+    if info.kind == "thread" and info.week and info.squad:
+        filed = _filed_week(ledger, ctx.rules, post, info.week, info.squad)
+        if filed != info.week:
+            info, early = TopicInfo("thread", filed, info.squad), True
+    outcome = ledger.ingest_post(ctx.rules, post, info, version_at=version_at)
+    if outcome == "recorded" and early:
+        return "recorded-early"  # the post's job opens the week's missing thread
+    if outcome == "recorded" and info.kind == "thread" and info.week and info.squad:
+        at = version_at or parse_time(str(post.get("created_at")))
+        ledger.mark_roll_call(info.week, info.squad, at)
+    if outcome == "leave":
+        answer_leave(ctx, post)
+    return outcome
+
+
+def topic_info(ctx: Ctx, topic_id: int) -> TopicInfo:
+    """The ledger's classification of a topic; one ``/t/{id}.json`` read the first time."""
+    rules = ctx.rules
+    ledger = Ledger(ctx.redis)
+    known = ledger.topic(topic_id)
+    if known is not None:
+        return known
+    # The topic's facts from the one forum view (shared with the camp and recognition).
+    topic = forum_view.topic_facts(ctx.forum, ctx.redis, topic_id, need_created=True).as_json()
+    squads = ledger.squads_of_category(topic.get("category_id"))
+    if not squads and isinstance(topic.get("category_id"), int):
+        # A squad formed since the last scheduled run: the ledger does not know its
+        # category yet. The cached roster does (formation refreshes it).
+        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules)
+        ledger.record_squad_categories(
+            {s.category_id: s.slug for s in roster.squads if s.category_id is not None}
+        )
+        ledger.remember_squad_names(roster)
+        squads = ledger.squads_of_category(topic.get("category_id"))
+    leave_id = (
+        forum_view.category_ids(ctx.forum, ctx.redis).get(rules.obligations.leave.category)
+        if rules.obligations.leave.enabled
+        else None
+    )
+    info = classify_topic(rules, topic, squads, leave_id)
+    if info.kind == "other" and rules.obligations.article.mode == "thread" and squads:
+        # A topic of its own in a squad's category, opened while its week had no thread
+        # (a squad formed mid-week, a thread run lost to an outage): its posts are that
+        # week's, as they would have been in the thread.
+        (squad,) = squads.values()
+        week = week_of(parse_time(str(topic["created_at"])), rules.tz)
+        if squad.slug not in ledger.threads(week):
+            info = TopicInfo("article", week, squad.slug)
+    if info.kind == "thread" and info.week and info.squad:
+        ledger.record_thread(info.week, info.squad, topic_id)
+    else:
+        ledger.record_topic(topic_id, info)
+    return info
+
+
+def thread_post_week(
+    rules: Rules, post: Mapping[str, Any], thread_week: Week, thread_posts: Iterable[WeekPost]
+) -> Week:
+    """The week a post in ``thread_week``'s thread counts for, when it was posted in a later
+    week (which had no thread of its own yet: members write where they can).
+
+    It stays with the thread's week while it can still count there: a review of one of that
+    week's floors within its review window, or a late article of a member with nothing on
+    time that week. Otherwise it belongs to the week it was posted in.
+    """
+    obligations, tz = rules.obligations, rules.tz
+    created = parse_time(str(post["created_at"]))
+    posted_in = week_of(created, tz)
+    if posted_in <= thread_week:
+        return thread_week
+    times = week_times(obligations, thread_week, tz)
+    topic_id = int(post["topic_id"])
+    reply_to = int(post.get("reply_to_post_number") or 0)
+    if reply_to > 1:
+        floors = {p.post_number for p in thread_posts if p.topic_id == topic_id}
+        return thread_week if created <= times.review_cap and reply_to in floors else posted_in
+    author = str(post.get("username") or "")
+    minimum = obligations.article.min_length
+    on_time = any(
+        p.username == author
+        and p.reply_to_post_number in (None, 1)
+        and (v := p.as_at(times.deadline)) is not None
+        and v.units >= minimum
+        for p in thread_posts
+    )
+    return thread_week if created <= times.late_until and not on_time else posted_in
+
+
+def _filed_week(
+    ledger: Ledger, rules: Rules, post: Mapping[str, Any], thread_week: Week, squad: str
+) -> Week:
+    """The week a post in ``thread_week``'s thread is filed under: a later week's while that
+    week has no thread (``thread_post_week``); once filed, it stays (edits follow it)."""
+    place = ledger.place_of(int(post["id"]))
+    if place is not None and place[1] == squad:
+        return place[0]
+    posted_in = week_of(parse_time(str(post["created_at"])), rules.tz)
+    if posted_in <= thread_week or squad in ledger.threads(posted_in):
+        return thread_week
+    return thread_post_week(rules, post, thread_week, ledger.posts(thread_week, squad))
+
+
+def _by_diamond(ctx: Ctx, post: Mapping[str, Any]) -> bool:
+    return written_by(post, str(getattr(ctx.forum, "api_username", "") or ""))
+
+
+def answer_leave(ctx: Ctx, post: Mapping[str, Any]) -> ApplyReport | None:
+    """Reply to a leave post with what was decided about it, as the audit will decide
+    it (every leave post in the ledger); nothing when the ledger has not recorded it."""
+    post_id = int(post["id"])
+    source = f"post {post_id}"
+    requests = Ledger(ctx.redis).leave_requests()
+    request = next((r for r in requests if r.source == source), None)
+    if request is None or not request.weeks:
+        return None
+    decision = grant_leave(ctx.rules.obligations, ctx.rules.tz, requests)
+    where = LeavePost(post_id, int(post["topic_id"]), int(post.get("post_number") or 1))
+    language = MembershipStore(ctx.redis).languages().get(request.username)
+    action = plan_leave_answer(ctx.rules, request, decision, where, language)
+    return ctx.applier().apply([action])

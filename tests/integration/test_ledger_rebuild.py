@@ -7,11 +7,13 @@ import datetime as dt
 import pytest
 
 from tests.support.obligations import shipped_rules
+from tests.support.steps import open_threads, rebuild
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.ledger import Ledger
-from worker.ledger.weekly import evaluate, gather, handle_post_event, open_threads, rebuild
+from worker.ledger.weekly import handle_post_event
+from worker.reads.obligations import evaluate, gather
 
 pytestmark = pytest.mark.integration
 

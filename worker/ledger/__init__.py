@@ -1,27 +1,8 @@
-"""The obligations ledger: posts per week and squad, threads, leave and strikes, in Redis.
+"""The obligations ledger's post recording (``worker.ledger.ingest``, ``weekly``).
 
-from worker.ledger import Ledger, rebuild, run_audit
+The ledger's store is ``worker.state.ledger``; the weekly jobs are in ``worker.steps``.
 """
 
-from worker.ledger.weekly import (
-    AuditRun,
-    RebuildReport,
-    handle_post_event,
-    open_threads,
-    rebuild,
-    run_audit,
-    run_reminder,
-)
 from worker.state.ledger import Ledger, TopicInfo
 
-__all__ = [
-    "AuditRun",
-    "Ledger",
-    "RebuildReport",
-    "TopicInfo",
-    "handle_post_event",
-    "open_threads",
-    "rebuild",
-    "run_audit",
-    "run_reminder",
-]
+__all__ = ["Ledger", "TopicInfo"]

@@ -121,3 +121,22 @@ SIMULATED_NOW = ROOT + "clock:simulated-now"
 # --- chat (the facts of squad chat messages, from the signed chat_message bodies) ---
 CHAT_MESSAGE_PREFIX = ROOT + "chat:message:"  # + message id
 CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id
+
+# ─────────────────────────────── staff notices (``worker.pipeline.notices``) ───────────────
+
+NOTICE = ROOT + "notice:"
+NOTICE_GATE_PREFIX = NOTICE + "gate:"  # + condition [+ ":" + hash of the lines]
+NOTICE_SUPPRESSED_PREFIX = NOTICE + "suppressed:"  # + condition -> occurrences not posted
+NOTICE_TOPIC_PREFIX = NOTICE + "topic:"  # + condition:day -> topic id
+
+
+def notice_gate(condition: str) -> str:
+    return NOTICE_GATE_PREFIX + condition
+
+
+def notice_suppressed(condition: str) -> str:
+    return NOTICE_SUPPRESSED_PREFIX + condition
+
+
+def notice_topic(condition: str, day: object) -> str:
+    return f"{NOTICE_TOPIC_PREFIX}{condition}:{day}"

@@ -134,7 +134,7 @@ def main() -> None:
     cpu_start = time.process_time()
     with stopwatch() as report_time:
         report = build_report(rules, facts, WEEK)
-    with stopwatch() as render_time, paused_gc():  # as worker.recognition.run renders
+    with stopwatch() as render_time, paused_gc():  # as worker.steps.health_report renders
         text = render_text(rules, report)
         post = render_post(rules, report)
         html = render_html(rules, report)

@@ -42,15 +42,16 @@ from worker.forum.links import absolute_links
 from worker.pipeline.idempotency import ActionBusy
 from worker.reads.forum_view import forget_roster
 from worker.rules.models import SHADOW_TEMPLATE, Rules
+from worker.state import keys
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 
-DONE_PREFIX = "diamond:done:"
+DONE_PREFIX = keys.DONE_PREFIX
 # Shadow mode's own record: the live run after it (or after the switch) still acts.
-SHADOW_DONE_PREFIX = "diamond:shadow:done:"
+SHADOW_DONE_PREFIX = keys.SHADOW_DONE_PREFIX
 DONE_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
 # A claim outlives one write (the client's timeouts and read retries) but not a dead
 # worker's redelivery by much: a crashed claim is retried after it.
@@ -91,9 +92,9 @@ def with_marker(action: a.Action) -> a.Action:
 
 # Group name -> id, shared by every job: ids never change while the group exists, and
 # a group deleted and made again (new id) answers 404, which drops the entry.
-GROUP_IDS_KEY = "diamond:cache:group-ids"
+GROUP_IDS_KEY = keys.GROUP_IDS
 # PM thread (SendPrivateMessage.thread) -> its topic id: later PMs of it are replies.
-PM_THREAD_PREFIX = "diamond:pm-thread:"
+PM_THREAD_PREFIX = keys.pm_thread("")
 PM_THREAD_TTL_SECONDS = 120 * 24 * 3600
 # Writes that change who is in which squad (or a squad's category): the cached roster
 # (``worker.reads.forum_view``) is dropped after each, so the next job re-reads it.
@@ -423,7 +424,7 @@ class Applier:
             return self.client.send_private_message(
                 list(act.recipients), act.title, act.raw, reason=act.reason
             )
-        key = PM_THREAD_PREFIX + act.thread
+        key = keys.pm_thread(act.thread)
         message = f"**{act.title}**\n\n{act.raw}"
         known = self.redis.get(key)
         if known is not None:

@@ -119,8 +119,9 @@ def busy_action(key: str) -> str:
     ``pm:welcome:7``)."""
     from worker.apply import DONE_PREFIX, SHADOW_DONE_PREFIX
     from worker.pipeline.idempotency import PREFIX as ONCE_PREFIX
+    from worker.state import keys
 
-    for prefix in (DONE_PREFIX, SHADOW_DONE_PREFIX, ONCE_PREFIX, "diamond:"):
+    for prefix in (DONE_PREFIX, SHADOW_DONE_PREFIX, ONCE_PREFIX, keys.ROOT):
         if key.startswith(prefix):
             key = key[len(prefix) :]
             break

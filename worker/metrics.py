@@ -20,15 +20,18 @@ from typing import Any
 
 import redis
 
+from worker.state import keys
+
 log = logging.getLogger(__name__)
 
-CALLS_KEY = "diamond:forum:calls"  # worker.forum.client.CALL_COUNTS_KEY: "VERB template" -> n
-RATE_LIMITED_KEY = "diamond:metrics:forum-429"  # "VERB template" -> 429s answered
-BUDGET_KEY = "diamond:metrics:budget-waits"  # waits, seconds
-DEAD_LETTERED_KEY = "diamond:metrics:dead-lettered"  # actor -> jobs that gave up
-LAST_SUCCESS_KEY = "diamond:metrics:last-success"  # actor -> unix time of its last success
-REFUSED_KEY = "diamond:metrics:webhooks-refused"  # HTTP status -> webhooks refused
-SITE_HEALTH_KEY = "diamond:health:site"  # worker_alive_at, forum, forum_checked_at
+# The formats are keys.py's (see there what each holds).
+CALLS_KEY = keys.FORUM_CALLS  # worker.forum.client.CALL_COUNTS_KEY
+RATE_LIMITED_KEY = keys.METRICS_FORUM_429
+BUDGET_KEY = keys.METRICS_BUDGET_WAITS
+DEAD_LETTERED_KEY = keys.METRICS_DEAD_LETTERED
+LAST_SUCCESS_KEY = keys.METRICS_LAST_SUCCESS
+REFUSED_KEY = keys.METRICS_WEBHOOKS_REFUSED
+SITE_HEALTH_KEY = keys.SITE_HEALTH
 
 
 def count(client: redis.Redis | None, key: str, field: str, amount: float = 1) -> None:

@@ -19,14 +19,15 @@ import redis
 
 from tests.support.obligations import SH
 from tests.support.pipeline import live_worker, serving, wait_for
+from tests.support.steps import remember_roster
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week
 from worker.forum.client import ForumClient
-from worker.ledger import Ledger
 from worker.pipeline import runtime
 from worker.pipeline.receiver import ReceiverConfig, build_receiver
 from worker.sandbox.cooking import mentions
+from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +115,9 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     roster = Roster(
         (Squad("sq-1", "1组", "2026-11", tuple(members), "alice", None, group_id, category_id),)
     )
-    monkeypatch.setattr(jobs, "roster_loader", lambda _client, _rules: roster)
+    # The squad has no squad marker: the forum view remembers it, for the actors and the
+    # commands alike.
+    remember_roster(redis.Redis.from_url(redis_url), roster)
     forum.add_webhook(
         receiver_url, secret=SECRET, events=["post_created", "post_edited", "post_destroyed"]
     )
@@ -189,11 +192,7 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
 
     # the commands read the shared clock: staff look the next morning
     diamond_clock.set_simulated_now(ledger.redis, clock.set(25, 9))
-    # The command reads the roster through the forum view, as the actors' default does:
-    # the test's fixed roster is what the view remembers (no hook of an actor to patch).
-    from worker.reads import forum_view
-
-    ledger.redis.set(forum_view.ROSTER_KEY, forum_view.dump_roster(roster), ex=600)
+    remember_roster(ledger.redis, roster)  # as it was: the view's entry may have expired
     assert main(["audit", "--week", "2026-W47", "--dry-run"]) == 2  # the halted plan
     checksum = re.search(r"checksum: (\w+)", capsys.readouterr().out)[1]
     assert main(["audit", "--week", "2026-W47", "--confirm", checksum]) == 0

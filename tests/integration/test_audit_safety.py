@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.obligations import SH, Thread, shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import remember_roster
 from worker import clock
 from worker.cli import main
 from worker.commands import audit as audit_command
@@ -48,8 +49,9 @@ def community(sandbox, redis_client, monkeypatch):
     monkeypatch.setattr(
         audit_command,
         "_context",
-        lambda: (client, redis_client, rules, settings, lambda _c, _r: Roster((squad,))),
+        lambda: (client, redis_client, rules, settings),
     )
+    remember_roster(redis_client, Roster((squad,)))  # no squad marker: the view remembers it
     return SimpleNamespace(rules=rules, ledger=ledger, thread=thread, cyd=cyd, forum=sandbox.forum)
 
 

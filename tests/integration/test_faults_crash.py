@@ -6,7 +6,6 @@ the effects of a clean run, effect by effect, and no job dead-lettered."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -25,7 +24,6 @@ import redis
 from tests.support.fault_story import (
     CLAIM_LEASE_ENV,
     QUEUES,
-    ROSTER_ENV,
     Clock,
     Story,
     assert_same_effects,
@@ -47,13 +45,13 @@ class WorkerProcess:
     """``diamond worker`` (one process, six threads) as a child process group."""
 
     def __init__(self, roster: Roster, log_path: Path) -> None:
-        [squad] = roster.squads
+        # The story's roster the child reads from the forum view in Redis, as the story does.
+        del roster
         self.env = {
             **os.environ,  # the story's settings (forum, Redis, rules, live mode, backoff)
             "DIAMOND_MAINTENANCE_CHANCE": "1000000",  # every command looks for dead workers
             "DIAMOND_HEARTBEAT_TIMEOUT_MS": str(HEARTBEAT_MS),
             "DIAMOND_WORKER_METRICS_PORT": "0",
-            ROSTER_ENV: json.dumps({"group_id": squad.group_id, "category_id": squad.category_id}),
             CLAIM_LEASE_ENV: "5",
         }
         self.log_path = log_path

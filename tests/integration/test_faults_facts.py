@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from tests.support.pipeline import live_worker, wait_for
+from tests.support.steps import remember_roster
 from worker.forum.client import ForumClient
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.config import pipeline_settings
@@ -174,9 +175,9 @@ def test_the_weekly_audit_waits_while_a_members_post_event_is_missing(
     setup_broker(redis_url)
     jobs = importlib.import_module("worker.jobs.obligations")
     roster = Roster((Squad("sq-1", "1组", "2026-11", ("alice", "bob"), "alice", None, 1, 2),))
-    monkeypatch.setattr(jobs, "roster_loader", lambda _client, _rules: roster)
+    remember_roster(redis_client, roster)
     audits: list[object] = []
-    monkeypatch.setattr(jobs.weekly, "run_audit", lambda *a, **k: audits.append(a) or _NoPlan())
+    monkeypatch.setattr(jobs.audit, "run", lambda *a, **k: audits.append(a) or _NoPlan())
     note_missing_post(redis_client, 77, "bob")  # bob's article: its job failed
     with pytest.raises(dramatiq.Retry):
         jobs.weekly_audit.fn(scheduled_for="2026-11-24T23:00:00+08:00")

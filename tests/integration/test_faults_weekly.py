@@ -8,11 +8,13 @@ import pytest
 import redis
 
 from tests.conftest import ROOT
+from tests.support import steps
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
-from worker.ledger import Ledger, weekly
+from worker.reads import obligations as week_facts
 from worker.rules import load_rules
+from worker.state.ledger import Ledger
 from worker.steps import StepContext, record_post
 
 pytestmark = pytest.mark.integration
@@ -30,13 +32,13 @@ def test_a_squad_formed_after_mondays_thread_run_has_its_thread_before_the_remin
     first = squad_on_forum(
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
-    weekly.open_threads(client, redis_client, rules, Roster((first,)), W48)  # Monday's run
+    steps.open_threads(client, redis_client, rules, Roster((first,)), W48)  # Monday's run
     # Wednesday: a cohort's squads form after the thread run.
     late = squad_on_forum(
         sandbox, client, "sq-2", ("dan", "eve", "fay"), "第二小组讨论区与文章互评"
     )
     [reminder] = [r for r in rules.obligations.reminders if r.about == "article"][:1]
-    weekly.run_reminder(
+    steps.run_reminder(
         client, redis_client, rules, Roster((first, late)), reminder, now=FRIDAY, live=True
     )
     threads = Ledger(redis_client).threads(W48)
@@ -114,8 +116,8 @@ def test_articles_posted_as_topics_before_the_weeks_thread_count_for_that_week(
     outcomes = [_feed(client, redis_client, rules, p) for p in (ann, bob, *reviews)]
     assert outcomes == ["recorded-early"] * 4
     ledger = Ledger(redis_client)
-    results = weekly.evaluate(
-        rules, weekly.gather(client, ledger, rules, Roster((squad,)), W48)
+    results = week_facts.evaluate(
+        rules, week_facts.gather(client, ledger, rules, Roster((squad,)), W48)
     ).by_member
     assert results["ann"].article == "on_time" and results["bob"].article == "on_time"
     assert [r.status for r in results["ann"].reviews] == ["on_time"]
@@ -134,7 +136,7 @@ def test_a_post_in_last_weeks_thread_before_this_weeks_thread_counts_for_the_wee
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     w47 = W48.previous()
-    thread = weekly.open_threads(client, redis_client, rules, Roster((squad,)), w47)["sq-1"]
+    thread = steps.open_threads(client, redis_client, rules, Roster((squad,)), w47)["sq-1"]
     last_wed = WEDNESDAY - dt.timedelta(days=7)
     ann47 = _as(sandbox, client, "ann", last_wed).create_post(thread, ARTICLE)
     bob47 = _as(sandbox, client, "bob", last_wed).create_post(thread, ARTICLE)
@@ -158,15 +160,19 @@ def test_a_post_in_last_weeks_thread_before_this_weeks_thread_counts_for_the_wee
         assert _feed(client, redis_client, rules, post) == "recorded-early"
     ledger = Ledger(redis_client)
     roster = Roster((squad,))
-    week47 = weekly.evaluate(rules, weekly.gather(client, ledger, rules, roster, w47)).by_member
+    week47 = week_facts.evaluate(
+        rules, week_facts.gather(client, ledger, rules, roster, w47)
+    ).by_member
     assert [r.status for r in week47["bob"].reviews] == ["late"]  # Monday: past due, in cap
     assert week47["ann"].article_post.post_id == ann47["id"]
-    week48 = weekly.evaluate(rules, weekly.gather(client, ledger, rules, roster, W48)).by_member
+    week48 = week_facts.evaluate(
+        rules, week_facts.gather(client, ledger, rules, roster, W48)
+    ).by_member
     assert week48["ann"].article == "on_time" and week48["bob"].article == "on_time"
     assert [r.status for r in week48["ann"].reviews] == ["on_time"]
     assert [r.status for r in week48["bob"].reviews] == ["on_time"]
     # An edit once this week's thread exists keeps the post where it was filed.
-    weekly.open_threads(client, redis_client, rules, roster, W48)
+    steps.open_threads(client, redis_client, rules, roster, W48)
     _ledger_part(
         client, redis_client, rules, ann48["id"], "post_edited", client.get_post(ann48["id"])
     )

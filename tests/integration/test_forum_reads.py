@@ -12,6 +12,7 @@ from tests.support import membership_steps as flows
 from tests.support import membership_steps as membership_gather
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import open_threads, step_ctx
 from worker import actions as a
 from worker.apply import GROUP_IDS_KEY, Applier
 from worker.engine.camp import Camper
@@ -19,13 +20,13 @@ from worker.engine.facts import Roster
 from worker.engine.obligations import thread_title
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
-from worker.ledger.weekly import open_threads, staff_usernames
 from worker.pipeline.routes import BadEvent, routes_for
 from worker.reads import forum_view as roster_cache
-from worker.recognition.gather import ingest_like
+from worker.reads.obligations import staff_usernames
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
+from worker.steps import record_like
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +151,8 @@ def test_a_like_event_names_the_liker_so_no_user_is_read(redis_client):
     assert kwargs == {"post_id": 31, "user_id": 7, "username": "ivy"}
 
     at = dt.datetime(2026, 11, 16, 9, tzinfo=dt.UTC)
-    assert ingest_like(NoForum(), redis_client, at=at, **kwargs) is True
+    ctx = step_ctx(NoForum(), redis_client, shipped_rules(), now=at)
+    assert record_like.run(ctx, **kwargs) is True
     assert [
         (f.post_id, f.user)
         for f in RecognitionStore(redis_client).likes_between(

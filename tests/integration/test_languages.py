@@ -8,10 +8,10 @@ import pytest
 
 from tests.support.obligations import pm_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import open_threads, run_reminder
 from worker.engine.camp import Camper
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.ledger.weekly import open_threads, run_reminder
 from worker.state.membership import MembershipStore
 
 pytestmark = pytest.mark.integration

@@ -72,7 +72,7 @@ def test_the_health_part_joins_the_leaders_week_thread_once_the_squad_owes_somet
 
     from tests.pure.test_health import community_world, report_for
     from worker.engine.health import SquadWeek as Tally
-    from worker.recognition.run import report_actions
+    from worker.steps.health_report import report_actions
 
     rules = shipped_rules()
     report = report_for(*community_world())

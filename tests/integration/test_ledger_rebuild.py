@@ -7,11 +7,12 @@ import datetime as dt
 import pytest
 
 from tests.support.obligations import shipped_rules
+from tests.support.steps import open_threads, rebuild
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
-from worker.ledger import Ledger
-from worker.ledger.weekly import evaluate, gather, open_threads, rebuild
+from worker.reads.obligations import evaluate, gather
+from worker.state.ledger import Ledger
 from worker.steps import StepContext, record_post
 
 pytestmark = pytest.mark.integration

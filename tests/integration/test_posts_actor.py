@@ -183,9 +183,11 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
     thread run lost to an outage): the post is recorded, and its job asks for the thread."""
     from tests.support.pipeline import live_worker
     from tests.support.sandbox_squad import admin_client, squad_on_forum
+    from tests.support.steps import step_ctx
     from worker.jobs import obligations
-    from worker.ledger import Ledger, weekly
     from worker.pipeline.broker import setup_broker
+    from worker.state.ledger import Ledger
+    from worker.steps import weekly_threads
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     setup_broker(redis_url)
@@ -204,7 +206,8 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
 
     # Once the week has its thread, a post in it asks for nothing more.
     redis_client.delete("diamond:obligations", "diamond:obligations.msgs")
-    thread = weekly.open_threads(client, redis_client, shipped_rules(), Roster((squad,)), week)
+    ctx = step_ctx(client, redis_client, shipped_rules())
+    thread = weekly_threads.run(ctx, week, roster=Roster((squad,)))
     reply = client.as_user("bob").create_post(thread["sq-1"], "我的文章写在这里。" * 100)
     posts.on_post.fn(reply["id"], "post_created", {"author": "bob"})
     assert _queued_actors(redis_client, "obligations") == []

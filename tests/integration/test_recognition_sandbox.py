@@ -19,6 +19,7 @@ import redis
 
 from tests.pure.test_report import SECTION_IDS, parse
 from tests.support.pipeline import live_worker
+from tests.support.steps import remember_roster
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.facts import Roster, Squad
@@ -158,8 +159,8 @@ def _setup(forum: RunningSandbox, client: ForumClient, tmp_path: Path, redis_url
         made = client.create_category(slug.title(), slug=slug, permissions={"everyone": 1})
         ids[slug] = int(made.get("category", made)["id"])
     roster = Roster(tuple(squads))
-    mp.setattr(obligations, "roster_loader", lambda _c, _r: roster)
-    mp.setattr(recognition, "roster_loader", lambda _c, _r: roster)
+    # The squads were made without the squad marker: the forum view remembers them.
+    remember_roster(runtime.redis_client(), roster)
     for badge in runtime.rules().badges.badges:
         client.create_badge(badge.name, badge.badge_type_id, badge.description)
     return obligations, recognition, ids
@@ -179,7 +180,7 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
         return post
 
     from worker.engine.weeks import Week
-    from worker.ledger import Ledger
+    from worker.state.ledger import Ledger
 
     ledger = Ledger(redis.Redis.from_url(redis_url))
     for monday, week in ((9, Week(2026, 46)), (16, Week(2026, 47))):
@@ -285,8 +286,10 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
 def test_ingest_reads_category_archetype_likes_and_ad_signals(
     sandbox: RunningSandbox, redis_client: redis.Redis
 ) -> None:
-    from worker.recognition.gather import ingest_like, ingest_post
+    from tests.support.steps import step_ctx
     from worker.rules import load_rules
+    from worker.steps import record_like
+    from worker.steps.record_post import record_recognition_post
 
     rules = load_rules(ROOT / "rules")
     for name in ("ann", "bob"):
@@ -302,6 +305,10 @@ def test_ingest_reads_category_archetype_likes_and_ad_signals(
         ["bob"], "一条私信,只有我们两个人才看得到的内容", "你好" * 20
     )
     client.as_user("bob").like_post(topic["id"])
+
+    def ingest_post(client, redis_client, rules, post_id, event, post) -> str:
+        ctx = step_ctx(client, redis_client, rules, now=T_LIKE)
+        return record_recognition_post(ctx, post_id, event, post)
 
     assert (
         ingest_post(
@@ -322,8 +329,9 @@ def test_ingest_reads_category_archetype_likes_and_ad_signals(
         == "stored"
     )
     bob = sandbox.forum.find_user("bob")
-    assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is True
-    assert ingest_like(client, redis_client, topic["id"], bob.id, T_LIKE) is False
+    ctx = step_ctx(client, redis_client, rules, now=T_LIKE)
+    assert record_like.run(ctx, topic["id"], bob.id) is True
+    assert record_like.run(ctx, topic["id"], bob.id) is False
 
     store = RecognitionStore(redis_client)
     opener = store.post(topic["id"])

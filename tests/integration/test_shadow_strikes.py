@@ -8,9 +8,9 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import run_audit
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.ledger.weekly import run_audit
 from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration

@@ -8,11 +8,11 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import run_audit
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
-from worker.ledger.weekly import run_audit
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)

@@ -16,12 +16,13 @@ import redis
 
 from tests.support.obligations import SH, W47, Thread, rules_with, shipped_rules
 from tests.support.pipeline import redis_contents
+from tests.support.steps import run_audit
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import Week
 from worker.forum.client import ForumClient
-from worker.ledger import Ledger
-from worker.ledger.weekly import audit_moment, run_audit
 from worker.rules.diff import rule_changes
+from worker.state.ledger import Ledger
+from worker.steps.audit import audit_moment
 from worker.whatif.audit import compare, read_audit_facts, replay
 from worker.whatif.readonly import ReadOnlyRedis, WriteRefused
 from worker.whatif.render import render_audit, render_audited
@@ -188,7 +189,7 @@ def test_a_changed_rule_does_not_reach_back_into_an_audited_week(
     )
 
     # The next week is judged under the new rules.
-    from worker.ledger.weekly import rules_of_week
+    from worker.reads.obligations import rules_of_week
 
     w48 = Week(2026, 48)
     assert rules_of_week(Ledger(redis_client), proposed, w48).obligations.article.min_length == 1200

@@ -227,7 +227,7 @@ def test_forum_post_stays_under_discourses_length_limit_for_a_big_community() ->
 def test_nothing_is_posted_for_a_week_no_squad_owed_anything() -> None:
     from tests.pure.test_health import one_squad_world
     from worker.engine.health import HealthFacts, build_report
-    from worker.recognition.run import report_actions
+    from worker.steps.health_report import report_actions
 
     w, stages = one_squad_world()
     facts = HealthFacts(recognition=w.facts(), stages=stages, staff=frozenset({"admin"}))
@@ -238,7 +238,7 @@ def test_nothing_is_posted_for_a_week_no_squad_owed_anything() -> None:
 
 def test_a_leader_hears_first_in_the_week_their_squad_first_owes_anything() -> None:
     from tests.pure.test_health import one_squad_world
-    from worker.recognition.run import report_actions
+    from worker.steps.health_report import report_actions
 
     w, stages = one_squad_world()
     w.squad("blue", "bob", "bea")  # formed this week: owes from next week

@@ -350,7 +350,7 @@ def test_other_cohorts_are_left_alone() -> None:
 # --- writes ---------------------------------------------------------------------------
 
 
-def test_a_new_squad_gets_groups_a_private_category_owner_and_messages() -> None:
+def test_a_new_squad_gets_groups_a_private_category_its_chat_an_owner_and_messages() -> None:
     grads = [Graduate(f"u{i}", activity=i) for i in range(10)]
     plan = plan_squads(NO_CITY, COHORT, grads, Roster())
     acts = squad_actions(NO_CITY, plan, audit_category_id=3)
@@ -360,6 +360,7 @@ def test_a_new_squad_gets_groups_a_private_category_owner_and_messages() -> None
         CreateGroup=2,
         CreateCategory=1,
         AddToGroup=3,
+        CreateChatChannel=1,
         AddGroupOwners=1,
         SendPrivateMessage=11,
     )
@@ -381,6 +382,41 @@ def test_a_new_squad_gets_groups_a_private_category_owner_and_messages() -> None
     assert [x.usernames for x in leaders] == [("u9",)]
     keys = [x.key for x in acts]
     assert len(keys) == len(set(keys))
+
+
+def _one_squad(private_category: bool, *, late: bool) -> list[Any]:
+    """The actions of a squad of ten formed now, or (``late``) of one late graduate joining
+    it once formed."""
+    rules = squads_rules(NO_CITY, private_category=private_category)
+    grads = [Graduate(f"u{i}", activity=i) for i in range(10)]
+    plan = plan_squads(rules, COHORT, grads, Roster())
+    if late:
+        plan = plan_squads(rules, COHORT, [*grads, Graduate("late")], roster_of(plan))
+    return squad_actions(rules, plan, audit_category_id=3)
+
+
+@pytest.mark.parametrize(
+    ("private_category", "late", "channels"),
+    [
+        (True, False, [("squad-chat:sq-2611-1", "sq-2611-1")]),  # new squad, own category
+        (False, False, []),  # no category of its own: no channel for it
+        (True, True, []),  # formed before: a late graduate joins the channel by auto-join
+    ],
+)
+def test_a_new_squad_with_its_own_category_gets_a_chat_channel(
+    private_category: bool, late: bool, channels: list[tuple[str, str]]
+) -> None:
+    acts = _one_squad(private_category, late=late)
+    chat = [x for x in acts if x.kind == "CreateChatChannel"]
+    assert [(x.key, x.category_slug) for x in chat] == channels
+    if chat:  # after its category and its members: they join as the channel is made
+        kinds = [x.kind for x in acts]
+        assert kinds.index("CreateCategory") < kinds.index("CreateChatChannel")
+        last_add = max(
+            i for i, x in enumerate(acts) if x.kind == "AddToGroup" and x.group == "sq-2611-1"
+        )
+        assert last_add < kinds.index("CreateChatChannel")
+        assert chat[0].auto_join_users
 
 
 def test_bio_round_trips_chinese_class_keys() -> None:

@@ -29,8 +29,8 @@ from worker.engine.penalties import plan_audit
 from worker.engine.recognition import BadgeDecision, badge_actions
 from worker.engine.squads import Graduate, plan_squads, squad_actions
 from worker.engine.weeks import Week
-from worker.recognition.run import report_actions
 from worker.rules import Rules
+from worker.steps.health_report import report_actions
 
 
 def two_years() -> Iterator[Week]:

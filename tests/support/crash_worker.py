@@ -1,10 +1,9 @@
 """Imported by each ``diamond worker`` process of the crash story (``--actors``).
 
 The fault story's in-process worker patches a few things from the test; a worker that is a
-real child process gets the same from its environment here:
+real child process gets the same from its environment here (the story's roster it reads
+from the forum view in Redis, as the in-process story does):
 
-- the story's roster (``DIAMOND_STORY_ROSTER``: ``{"group_id", "category_id"}``), as the
-  in-process story puts it into ``roster_loader``;
 - the story's compressed clock for waits: read retries inside a call, and the Applier's
   claim lease (a claim held by a killed worker is taken over after it; 90 s in
   production, a few seconds here, still far longer than one write to the local sandbox).
@@ -12,17 +11,12 @@ real child process gets the same from its environment here:
 
 from __future__ import annotations
 
-import json
 import os
 
-from tests.support.fault_story import CLAIM_LEASE_ENV, ROSTER_ENV, story_roster
+from tests.support.fault_story import CLAIM_LEASE_ENV
 from worker import apply
 from worker.forum import client as client_module
-from worker.jobs import obligations
 
-_ids = json.loads(os.environ[ROSTER_ENV])
-_roster = story_roster(int(_ids["group_id"]), int(_ids["category_id"]))
-obligations.roster_loader = lambda _client, _rules: _roster
 apply.CLAIM_LEASE_SECONDS = int(os.environ.get(CLAIM_LEASE_ENV, "5"))
 client_module.READ_RETRY_BASE_WAIT = 0.01
 client_module.READ_RETRY_MAX_WAIT = 0.05

@@ -23,15 +23,16 @@ import pytest
 import redis
 
 from tests.support.pipeline import live_worker
+from tests.support.steps import remember_roster
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week
 from worker.forum import client as client_module
 from worker.forum.client import ForumClient
-from worker.ledger import Ledger
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.config import pipeline_settings
+from worker.state.ledger import Ledger
 
 SH = dt.timezone(dt.timedelta(hours=8))
 W47 = Week(2026, 47)
@@ -40,7 +41,6 @@ ARTICLE = "这是我本周的文章。" * 100
 REVIEW = "写得很好,我学到了很多。" * 12
 QUEUES = {"obligations", "posts", "notices"}
 # What a worker process of the story reads (``tests.support.crash_worker``).
-ROSTER_ENV = "DIAMOND_STORY_ROSTER"
 CLAIM_LEASE_ENV = "DIAMOND_STORY_CLAIM_LEASE_SECONDS"
 _MARK = re.compile(r"\s*<!-- diamond:[0-9a-f]+ -->")
 _IDS = re.compile(r"(?:https?://[\w.:-]+)?/t/[^\s)]*?\d+(/\d+)?")  # links name each run's port
@@ -163,7 +163,9 @@ def run_story(
     category_id = int(category.get("category", category)["id"])
     admin.create_category("Audit log", slug="audit-log", permissions={"staff": 1})
     roster = story_roster(group_id, category_id)
-    monkeypatch.setattr(jobs, "roster_loader", lambda _client, _rules: roster)
+    # The story's squad has no squad marker: the forum view remembers it (every worker
+    # process of the story reads it from the same Redis).
+    remember_roster(rds, roster, ttl=24 * 3600)
     before = set(forum.forum.topics)
     deadline = time.monotonic() + timeout
 

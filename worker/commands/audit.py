@@ -52,14 +52,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"diamond audit: {exc}", file=sys.stderr)
         return EXIT_ERROR
     from worker import clock
-    from worker.ledger.weekly import audit_moment, run_audit
+    from worker.steps import StepContext
+    from worker.steps import audit as audit_step
 
     context = _context()
     if context is None:
         return EXIT_ERROR
-    client, redis_client, rules, settings, roster_loader = context
+    client, redis_client, rules, settings = context
     now = clock.now(redis_client)
-    moment = audit_moment(rules, week)
+    moment = audit_step.audit_moment(rules, week)
     early = now < moment
     when = moment.astimezone(rules.tz).strftime("%Y-%m-%d %H:%M %Z")
     if early and not args.dry_run and not args.early:
@@ -71,14 +72,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_HALTED
     try:
-        audit = run_audit(
-            client,
-            redis_client,
-            rules,
-            roster_loader(client, rules),
+        audit = audit_step.run(
+            StepContext(client, redis_client, rules, now, settings.live),
             week,
-            now=now,
-            live=settings.live,
             dry_run=args.dry_run,
             checksum=args.confirm,
             squad=args.squad,

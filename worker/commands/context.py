@@ -7,15 +7,15 @@ Settings, rules, Redis and the forum client; problems are printed for a human
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from typing import Any
 
 
-def forum_context() -> tuple[Any, Any, Any, Any, Callable[..., Any]] | None:
-    """(client, redis, rules, settings, roster loader), or None after printing why not.
+def forum_context() -> tuple[Any, Any, Any, Any] | None:
+    """(client, redis, rules, settings), or None after printing why not.
 
-    The roster comes from the one forum view (``worker.reads.forum_view``), as the actors
-    read it; a command never imports an actor module."""
+    A command builds its step's ``StepContext`` from these, as the actors do; the roster
+    comes from the one forum view (``worker.reads.forum_view``). A command never imports
+    an actor module."""
     import redis
 
     from worker.forum.client import ForumClient
@@ -38,9 +38,4 @@ def forum_context() -> tuple[Any, Any, Any, Any, Callable[..., Any]] | None:
     runtime.configure(redis_url=settings.redis_url, settings_obj=settings)
     # Commands run in a terminal: waiting for the shared forum budget is fine there.
     client = ForumClient.from_settings(settings, redis_client, on_limit="wait")
-    from worker.reads.forum_view import cached_roster
-
-    def roster_loader(forum: Any, rules_now: Any) -> Any:
-        return cached_roster(forum, redis_client, rules_now)
-
-    return client, redis_client, rules, settings, roster_loader
+    return client, redis_client, rules, settings

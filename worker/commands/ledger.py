@@ -31,8 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from worker import clock
     from worker.commands.audit import _context
-    from worker.ledger import Ledger
-    from worker.ledger.weekly import rebuild
+    from worker.reads.forum_view import cached_roster
+    from worker.state.ledger import Ledger
+    from worker.steps import StepContext, rebuild_ledger
 
     try:
         week = Week.parse(args.since if args.ledger_command == "rebuild" else args.week)
@@ -42,19 +43,11 @@ def run(args: argparse.Namespace) -> int:
     context = _context()
     if context is None:
         return 1
-    client, redis_client, rules, settings, roster_loader = context
-    roster = roster_loader(client, rules)
+    client, redis_client, rules, settings = context
+    roster = cached_roster(client, redis_client, rules)
     if args.ledger_command == "rebuild":
-        report = rebuild(
-            client,
-            redis_client,
-            rules,
-            roster,
-            week,
-            now=clock.now(redis_client),
-            restrike=not args.no_restrike,
-            live=settings.live,
-        )
+        ctx = StepContext(client, redis_client, rules, clock.now(redis_client), settings.live)
+        report = rebuild_ledger.run(ctx, week, roster=roster, restrike=not args.no_restrike)
         print(
             f"ledger rebuilt since {week}: {report.threads} threads, {report.topics} other "
             f"topics, {report.posts} posts, {report.leave} leave posts; strikes recomputed for "

@@ -27,8 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from worker import clock
     from worker.engine.weeks import Week, audit_week
-    from worker.recognition.run import build_health
+    from worker.reads.forum_view import cached_roster
     from worker.report import render_html, render_text
+    from worker.steps.health_report import build_health
 
     asked = None
     if args.week:
@@ -40,13 +41,13 @@ def run(args: argparse.Namespace) -> int:
     context = _context()
     if context is None:
         return EXIT_ERROR
-    client, redis_client, rules, settings, roster_loader = context
+    client, redis_client, rules, settings = context
     week = asked or audit_week(rules.obligations, clock.now(redis_client), rules.tz)
     report, _ = build_health(
         client,
         redis_client,
         rules,
-        roster_loader(client, rules),
+        cached_roster(client, redis_client, rules),
         week,
         base_url=settings.public_url,
         api_username=settings.api_username,

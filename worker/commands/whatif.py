@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     context = forum_context()
     if context is None:
         return EXIT_ERROR
-    client, redis_client, current, settings, _ = context
+    client, redis_client, current, settings = context
     now = clock.now(ReadOnlyRedis.over(redis_client))
     print(f"what-if: {settings.rules_dir} (current) → {args.rules} (proposed)")
     print("\n".join(render_changes(rule_changes(current, proposed))))

@@ -22,6 +22,7 @@ from worker.config_sync.desired import (
     WebhookSpec,
     with_items,
 )
+from worker.config_sync.ownership import MARKER_PREFIX
 from worker.config_sync.plan import (
     BADGE,
     CATEGORY,
@@ -208,7 +209,7 @@ def _owned(resource: str, section: Section, actual: Sequence[Existing], out: _Bu
             )
         elif getattr(spec, "adopt", False):
             fields = changed_fields(other.fields, want)
-            fields["owner"] = (None, f"diamond:{spec.key}")
+            fields["owner"] = (None, f"{MARKER_PREFIX}:{spec.key}")
             out.writes.append(
                 Change(Kind.UPDATE, resource, spec.key, fields, other.id, adopt=True, desired=want)
             )

@@ -52,7 +52,7 @@ def build_report(demo: Demo) -> Any | None:
     from worker.demo.ch_gate import diamond_client
     from worker.engine.weeks import audit_week
     from worker.reads.forum_view import cached_roster
-    from worker.recognition.run import build_health
+    from worker.steps.health_report import build_health
 
     rules = demo.rules
     settings = demo.stack.settings

@@ -38,11 +38,12 @@ import requests
 from worker import clock
 from worker.redis_server import EmbeddedRedis, free_port
 from worker.settings import SIMULATED_CLOCK_VAR, Settings, load_settings
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 
-QUEUE_PREFIX = "diamond:"  # dramatiq's namespace (worker.pipeline.broker.NAMESPACE)
-DEMO_MARKER_KEY = "diamond:demo:marker"  # an external Redis is reused only if it holds this
+QUEUE_PREFIX = keys.QUEUE_PREFIX  # dramatiq's namespace (worker.pipeline.broker.NAMESPACE)
+DEMO_MARKER_KEY = keys.DEMO_MARKER  # an external Redis is reused only if it holds this
 API_USERNAME = "system"  # Diamond acts as the forum's system user, as a real install may
 
 

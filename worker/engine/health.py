@@ -273,7 +273,7 @@ def build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic collector: a report builds ~10^6 small acyclic objects, and the
     collector's passes over the growing heap would cost a fifth of the time. Renderers
-    run inside it too (``worker.recognition.run``), or the first full pass after the
+    run inside it too (``worker.steps.health_report``), or the first full pass after the
     build lands on them."""
     was_enabled = gc.isenabled()
     gc.disable()

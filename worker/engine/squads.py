@@ -536,6 +536,16 @@ def squad_actions(
                     usernames=p.added,
                 )
             )
+        if p.new and rules.squads.private_category:
+            # After the members: auto-join adds them as the channel is made, and whoever
+            # joins the squad's group later (Discourse keeps them in step).
+            out.append(
+                a.CreateChatChannel(
+                    key=f"squad-chat:{s.slug}",
+                    reason=f"chat channel of squad {s.slug}",
+                    category_slug=s.slug,
+                )
+            )
         if s.leader and (p.new or s.slug in plan.leader_changes):
             out += [
                 a.AddGroupOwners(

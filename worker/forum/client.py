@@ -50,6 +50,7 @@ from worker.forum.errors import (
 from worker.forum.paths import fill, guess_template
 from worker.forum.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from worker.logs import MASK, register_secret, scrub
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -66,7 +67,7 @@ READ_RETRY_BASE_WAIT = 0.5
 READ_RETRY_MAX_WAIT = 8.0
 # Used when a 429 says nothing about how long to wait (no header, no body hint).
 DEFAULT_RATE_LIMIT_WAIT = 10.0
-CALL_COUNTS_KEY = "diamond:forum:calls"
+CALL_COUNTS_KEY = keys.FORUM_CALLS
 ADMIN_USER_FLAGS = frozenset({"active", "new", "staff", "suspended", "silenced", "pending"})
 GROUP_MEMBERS_CHUNK = 1000  # Discourse's ADD_MEMBERS_LIMIT
 TOPIC_POSTS_CHUNK = 20  # what Discourse's own UI asks /t/{id}/posts.json for

@@ -26,7 +26,9 @@ from typing import Protocol
 
 import redis
 
-DEFAULT_KEY = "diamond:forum:ratelimit"
+from worker.state import keys
+
+DEFAULT_KEY = keys.FORUM_RATELIMIT
 
 # KEYS[1] = window log, KEYS[2] = pause marker
 # ARGV[1] = window (µs), ARGV[2] = limit, ARGV[3] = unique member

@@ -1,7 +1,8 @@
-"""Obligation actors: post events → ledger; weekly threads; reminders; the weekly audit.
+"""Obligation actors: weekly threads; reminders; the weekly audit; roll calls.
 
-Thin: ids (or the scheduled time) in, ``worker.ledger.weekly`` gathers facts, calls
-the engines and applies through the one door.
+Thin: each builds a ``StepContext`` (``worker.jobs.context``) and calls its step
+(``worker.steps.weekly_threads``, ``reminders``, ``audit``, ``roll_calls``); the roster
+comes from the forum view (``worker.reads.forum_view``).
 
 Post events reach ``steps.record_post.record_ledger_post`` through the one post actor
 (``worker.jobs.posts``: one post read for every domain).
@@ -14,22 +15,22 @@ scheduled time, so a late or repeated run does the same thing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 
-from worker import clock
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week, audit_week, week_of
-from worker.ledger import weekly
+from worker.jobs.context import step_context
 from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.reads import forum_view
 from worker.rules import Rules
+from worker.steps import audit, reminders, weekly_threads
+from worker.steps import roll_calls as roll_call_step
 
 log = logging.getLogger(__name__)
 # An audit waiting for missing facts looks again this often (the retry window bounds it).
@@ -37,68 +38,39 @@ AUDIT_DEFER_MS = 10 * 60 * 1000
 QUEUE = "obligations"
 
 
-def _load_roster(client: Any, rules: Rules) -> Roster:
-    return forum_view.cached_roster(client, runtime.redis_client(), rules)
-
-
-# Replaceable in tests and by the demo (e.g. a fixed roster).
-roster_loader: Callable[[Any, Rules], Roster] = _load_roster
-
-
 @diamond_actor(queue=QUEUE, time_limit=600)
 def open_threads(scheduled_for: str | None = None) -> None:
     """Weekly (thread mode): open each squad's thread for the week of the run."""
-    rules = runtime.rules()
-    if rules.obligations.article.mode != "thread":
+    ctx = step_context(scheduled_for)
+    if ctx.rules.obligations.article.mode != "thread":
         return
-    client = runtime.forum()
-    week = week_of(clock.run_time(scheduled_for, runtime.redis_client()), rules.tz)
-    threads = weekly.open_threads(
-        client, runtime.redis_client(), rules, roster_loader(client, rules), week
-    )
+    week = week_of(ctx.now, ctx.rules.tz)
+    threads = weekly_threads.run(ctx, week)
     log.info("weekly threads of %s: %d squads", week, len(threads))
 
 
 @diamond_actor(queue=QUEUE, time_limit=600)
 def remind(reminder: str, scheduled_for: str | None = None) -> None:
     """One reminder rule's run (``reminder`` is its ``reminder_id``)."""
-    rules = runtime.rules()
+    ctx = step_context(scheduled_for)
+    rules = ctx.rules
     chosen = next((r for r in rules.obligations.reminders if reminder_id(r) == reminder), None)
     if chosen is None:
         log.warning("reminder %s is no longer in the rules; nothing sent", reminder)
         return
-    client = runtime.forum()
-    report = weekly.run_reminder(
-        client,
-        runtime.redis_client(),
-        rules,
-        roster_loader(client, rules),
-        chosen,
-        now=clock.run_time(scheduled_for, runtime.redis_client()),
-        live=runtime.settings().live,
-    )
+    report = reminders.run(ctx, chosen)
     log.info("reminder %r: %s", chosen.name, report.summary())
 
 
 @diamond_actor(queue=QUEUE, time_limit=1800)
 def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> None:
     """The weekly audit of the latest week whose review window has closed."""
-    rules = runtime.rules()
-    now = clock.run_time(scheduled_for, runtime.redis_client())
-    target = Week.parse(week) if week else audit_week(rules.obligations, now, rules.tz)
-    client = runtime.forum()
-    redis_client = runtime.redis_client()
-    roster = roster_loader(client, rules)
-    _defer_if_facts_missing(redis_client, roster, target)
-    run = weekly.run_audit(
-        client,
-        redis_client,
-        rules,
-        roster,
-        target,
-        now=now,
-        live=runtime.settings().live,
-    )
+    ctx = step_context(scheduled_for)
+    rules = ctx.rules
+    target = Week.parse(week) if week else audit_week(rules.obligations, ctx.now, rules.tz)
+    roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules)
+    _defer_if_facts_missing(ctx.redis, roster, target)
+    run = audit.run(ctx, target, roster=roster)
     plan = run.plan
     if plan.halted:
         log.error(
@@ -124,19 +96,11 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
 @diamond_actor(queue=QUEUE, time_limit=300)
 def roll_calls(scheduled_for: str | None = None) -> None:
     """Every few minutes (thread mode): redo the roll call of each weekly thread that
-    changed, at most one edit per squad per ``weekly.ROLL_CALL_INTERVAL``."""
-    rules = runtime.rules()
-    if rules.obligations.article.mode != "thread":
+    changed, at most one edit per squad per ``roll_call_step.ROLL_CALL_INTERVAL``."""
+    ctx = step_context(scheduled_for)
+    if ctx.rules.obligations.article.mode != "thread":
         return
-    client = runtime.forum()
-    edits = weekly.run_roll_calls(
-        client,
-        runtime.redis_client(),
-        rules,
-        roster_loader(client, rules),
-        now=clock.run_time(scheduled_for, runtime.redis_client()),
-        live=runtime.settings().live,
-    )
+    edits = roll_call_step.run(ctx)
     if edits:
         log.info("roll calls: %d threads edited", edits)
 

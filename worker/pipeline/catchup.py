@@ -32,14 +32,15 @@ from worker.pipeline.dispatch import Dispatcher, Outcome
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import BadEvent
 from worker.pipeline.scheduler import add_periodic_job
+from worker.state import keys
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 
-LAST_POST_KEY = "diamond:catchup:last_post_id"
-USERS_FED_KEY = "diamond:catchup:users_fed"  # sorted set: pending user id -> when fed
+LAST_POST_KEY = keys.CATCHUP_LAST_POST
+USERS_FED_KEY = keys.CATCHUP_USERS_FED  # sorted set: pending user id -> when fed
 USER_REFEED_SECONDS = 24 * 3600
 MAX_PER_SCAN = 500  # bounds one scan's work; the next scan goes on from there
 # The very first scan looks back this many post ids, not to the forum's first post:

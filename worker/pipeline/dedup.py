@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import redis
 
-PREFIX = "diamond:seen:"
+from worker.state import keys
+
+PREFIX = keys.SEEN_PREFIX
 
 # KEYS: keys to claim (1 or 2). ARGV[1]: ttl seconds. 1 = claimed, 0 = seen before.
 _CLAIM = """
@@ -24,11 +26,11 @@ return 1
 
 
 def delivery_key(instance: str, delivery_id: str) -> str:
-    return f"{PREFIX}delivery:{instance}:{delivery_id}"
+    return keys.seen_delivery(instance, delivery_id)
 
 
 def identity_key(identity: str) -> str:
-    return f"{PREFIX}identity:{identity}"
+    return keys.seen_identity(identity)
 
 
 class Deduper:

@@ -23,10 +23,11 @@ from dramatiq.middleware import Middleware
 from redis.typing import EncodableT, FieldT
 
 from worker import metrics
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 
-PREFIX = "diamond:health:"
+PREFIX = keys.HEALTH_PREFIX
 BEAT_SECONDS = 15.0
 RECORD_TTL_SECONDS = 3600  # a record outlives a crash long enough to be read
 FORUM_CHECK_SECONDS = 600.0  # one admin read every 10 minutes (the budget is 60/minute)
@@ -34,7 +35,7 @@ ROLES = ("worker", "scheduler")
 
 
 def record_key(role: str, host: str | None = None) -> str:
-    return f"{PREFIX}{role}:{host or socket.gethostname()}"
+    return keys.health_record(role, host or socket.gethostname())
 
 
 def beat(client: redis.Redis, role: str, **fields: Any) -> None:

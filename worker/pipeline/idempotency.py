@@ -23,8 +23,9 @@ from contextlib import contextmanager
 import redis
 
 from worker.errors import LeaseBusy
+from worker.state import keys
 
-PREFIX = "diamond:once:"
+PREFIX = keys.ONCE_PREFIX
 DEFAULT_TTL_SECONDS = 400 * 24 * 3600  # longer than any rule's look-back
 DEFAULT_LEASE_SECONDS = 300
 
@@ -40,11 +41,11 @@ ActionBusy = LeaseBusy
 
 
 def already_done(client: redis.Redis, key: str) -> bool:
-    return bool(client.exists(PREFIX + key + ":done"))
+    return bool(client.exists(keys.once_done(key)))
 
 
 def mark_done(client: redis.Redis, key: str, ttl: int = DEFAULT_TTL_SECONDS) -> None:
-    client.set(PREFIX + key + ":done", "1", ex=ttl)
+    client.set(keys.once_done(key), "1", ex=ttl)
 
 
 @contextmanager
@@ -59,8 +60,8 @@ def once(
 
     The done record is written only when the block exits without an exception.
     """
-    done_key = PREFIX + key + ":done"
-    lease_key = PREFIX + key + ":lease"
+    done_key = keys.once_done(key)
+    lease_key = keys.once_lease(key)
     if client.exists(done_key):
         yield False
         return

@@ -20,10 +20,11 @@ import redis
 
 from worker.pipeline import deadletters
 from worker.redis_text import text
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 
-MISSING_POSTS_KEY = "diamond:facts:missing_posts"  # hash: post id -> author ("" unknown)
+MISSING_POSTS_KEY = keys.MISSING_POSTS  # hash: post id -> author ("" unknown)
 UNKNOWN_AUTHOR = ""
 # Webhook jobs that carry facts: re-fed from the dead-letter queue by the catch-up scan.
 FACT_ACTORS = frozenset({"posts.on_post", "posts.on_topic_edited", "membership.on_user"})

@@ -23,15 +23,13 @@ import dramatiq
 import redis
 
 from worker.pipeline.config import pipeline_settings
+from worker.state import keys
 
 log = logging.getLogger(__name__)
 
 QUEUE = "notices"
 ACTOR = "notices.post_notice"
-GATE_PREFIX = "diamond:notice:gate:"
-SUPPRESSED_PREFIX = "diamond:notice:suppressed:"
-TOPIC_PREFIX = "diamond:notice:topic:"  # <condition>:<day> -> topic id
-TOPIC_TTL_SECONDS = 3 * 24 * 3600
+GATE_PREFIX = keys.NOTICE_GATE_PREFIX
 
 
 def raise_notice(
@@ -50,13 +48,13 @@ def raise_notice(
     of the rules is news; the same one seen again by another process is not).
     """
     window = window_seconds or pipeline_settings().notice_window_minutes * 60
-    gate = GATE_PREFIX + condition
+    gate = keys.notice_gate(condition)
     if distinct:
         gate += ":" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
     if not client.set(gate, "1", nx=True, ex=window):
         with client.pipeline(transaction=False) as pipe:
-            pipe.incr(SUPPRESSED_PREFIX + condition)
-            pipe.expire(SUPPRESSED_PREFIX + condition, 24 * 3600)
+            pipe.incr(keys.notice_suppressed(condition))
+            pipe.expire(keys.notice_suppressed(condition), 24 * 3600)
             pipe.execute()
         log.info("notice %s: already told within %d s; counted, not posted", condition, window)
         return False

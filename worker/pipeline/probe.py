@@ -15,21 +15,22 @@ import time
 from worker.pipeline import runtime
 from worker.pipeline.idempotency import once
 from worker.pipeline.jobs import diamond_actor
+from worker.state import keys
 
-PREFIX = "diamond:probe:"
+PREFIX = keys.PROBE_PREFIX
 QUEUE = "probe"
 
 
 def effects_key(name: str) -> str:
-    return f"{PREFIX}effects:{name}"
+    return keys.probe_effects(name)
 
 
 def attempts_key(name: str) -> str:
-    return f"{PREFIX}attempts:{name}"
+    return keys.probe_attempts(name)
 
 
 def acted_key(name: str) -> str:
-    return f"{PREFIX}acted:{name}"
+    return keys.probe_acted(name)
 
 
 @diamond_actor(queue=QUEUE, time_limit=60)

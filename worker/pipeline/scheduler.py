@@ -45,14 +45,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from worker.pipeline import health
+from worker.state import keys as redis_keys
 
 if TYPE_CHECKING:
     from worker.rules import Rules
 
 log = logging.getLogger(__name__)
 
-LEADER_KEY = "diamond:scheduler:leader"
-PERIOD_PREFIX = "diamond:periodic:"
+LEADER_KEY = redis_keys.SCHEDULER_LEADER
+PERIOD_PREFIX = redis_keys.PERIODIC_PREFIX
 LEADER_TTL_SECONDS = 30
 PERIOD_KEY_TTL_SECONDS = 40 * 24 * 3600  # longer than any period plus grace
 
@@ -279,7 +280,7 @@ class Scheduler:
     def fire(self, job: PeriodicJob, scheduled_for: datetime) -> bool:
         """Enqueue one run of ``job`` unless this period's run was already enqueued."""
         stamp = scheduled_for.astimezone(self.tz).isoformat()
-        key = f"{PERIOD_PREFIX}{job.name}:{stamp}"
+        key = redis_keys.periodic_run(job.name, stamp)
         if not self.redis.set(key, self.token, nx=True, ex=PERIOD_KEY_TTL_SECONDS):
             return False
         try:

@@ -20,8 +20,9 @@ import redis
 
 from worker.redis_text import text
 from worker.rules.models import Rules
+from worker.state import keys
 
-LOADED_KEY = "diamond:rules:loaded"  # hash: checksum, rules (JSON), loaded_at (ISO)
+LOADED_KEY = keys.RULES_LOADED  # hash: checksum, rules (JSON), loaded_at (ISO)
 
 
 class Loaded(NamedTuple):

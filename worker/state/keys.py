@@ -6,12 +6,12 @@ a migration.
 
 Stores (``worker.state``): ``membership``, ``ledger``, ``rec`` (recognition).
 Caches of forum facts (``worker.reads.forum_view``): ``cache``, ``ledger:category-ids``,
-``rec:topics``. Pipeline and client keys live beside their code: ``diamond:done:``,
-``diamond:shadow:done:``, ``diamond:pm-thread:``, ``diamond:cache:group-ids``
-(``worker.apply``), ``diamond:forum:*`` (``worker.forum``), ``diamond:seen:``,
-``diamond:once:``, ``diamond:notice:*``, ``diamond:catchup:*``, ``diamond:periodic:``,
-``diamond:scheduler:leader``, ``diamond:health:``, ``diamond:probe:``,
-``diamond:metrics:*``, ``diamond:facts:missing_posts`` (``worker.pipeline``).
+``rec:topics``. The pipeline's (``worker.pipeline``: ``seen``, ``once``, ``notice``,
+``catchup``, ``scheduler``, ``periodic``, ``health``, ``probe``, ``facts``), the metrics',
+the Applier's (``done``, ``shadow:done``, ``pm-thread``, ``cache:group-ids``), the
+client's (``forum:*``), the loaded rules', the demo's marker, and chat's: all here too.
+The modules that use them keep their older names (``apply.DONE_PREFIX``...) as aliases.
+Dramatiq's own queue keys are under its namespace (``QUEUE_PREFIX``).
 """
 
 from __future__ import annotations
@@ -121,3 +121,98 @@ SIMULATED_NOW = ROOT + "clock:simulated-now"
 # --- chat (the facts of squad chat messages, from the signed chat_message bodies) ---
 CHAT_MESSAGE_PREFIX = ROOT + "chat:message:"  # + message id
 CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id
+
+# ─────────────────────────────── staff notices (``worker.pipeline.notices``) ───────────────
+
+NOTICE = ROOT + "notice:"
+NOTICE_GATE_PREFIX = NOTICE + "gate:"  # + condition [+ ":" + hash of the lines]
+NOTICE_SUPPRESSED_PREFIX = NOTICE + "suppressed:"  # + condition -> occurrences not posted
+NOTICE_TOPIC_PREFIX = NOTICE + "topic:"  # + condition:day -> topic id
+
+
+def notice_gate(condition: str) -> str:
+    return NOTICE_GATE_PREFIX + condition
+
+
+def notice_suppressed(condition: str) -> str:
+    return NOTICE_SUPPRESSED_PREFIX + condition
+
+
+def notice_topic(condition: str, day: object) -> str:
+    return f"{NOTICE_TOPIC_PREFIX}{condition}:{day}"
+
+
+# ─────────────────────────────── the pipeline (``worker.pipeline``) ───────────────────────
+
+QUEUE_PREFIX = ROOT  # dramatiq's namespace (``worker.pipeline.broker.NAMESPACE``) + ":"
+SEEN_PREFIX = ROOT + "seen:"  # webhook deliveries already taken (``dedup``)
+ONCE_PREFIX = ROOT + "once:"  # work done once (``idempotency``)
+CATCHUP_LAST_POST = ROOT + "catchup:last_post_id"
+CATCHUP_USERS_FED = ROOT + "catchup:users_fed"  # sorted set: pending user id -> when fed
+SCHEDULER_LEADER = ROOT + "scheduler:leader"
+PERIODIC_PREFIX = ROOT + "periodic:"  # + job:scheduled_for, claimed once per run
+HEALTH_PREFIX = ROOT + "health:"  # + role:host, each process's heartbeat record
+SITE_HEALTH = HEALTH_PREFIX + "site"  # worker_alive_at, forum, forum_checked_at
+PROBE_PREFIX = ROOT + "probe:"
+MISSING_POSTS = ROOT + "facts:missing_posts"  # hash: post id -> author ("" unknown)
+RULES_LOADED = ROOT + "rules:loaded"  # hash: checksum, rules (JSON), loaded_at (ISO)
+DEMO_MARKER = ROOT + "demo:marker"  # an external Redis is reused only if it holds this
+
+
+def seen_delivery(instance: str, delivery_id: str) -> str:
+    return f"{SEEN_PREFIX}delivery:{instance}:{delivery_id}"
+
+
+def seen_identity(identity: str) -> str:
+    return f"{SEEN_PREFIX}identity:{identity}"
+
+
+def once_done(key: str) -> str:
+    return ONCE_PREFIX + key + ":done"
+
+
+def once_lease(key: str) -> str:
+    return ONCE_PREFIX + key + ":lease"
+
+
+def periodic_run(job: str, stamp: str) -> str:
+    return f"{PERIODIC_PREFIX}{job}:{stamp}"
+
+
+def health_record(role: str, host: str) -> str:
+    return f"{HEALTH_PREFIX}{role}:{host}"
+
+
+def probe_effects(name: str) -> str:
+    return f"{PROBE_PREFIX}effects:{name}"
+
+
+def probe_attempts(name: str) -> str:
+    return f"{PROBE_PREFIX}attempts:{name}"
+
+
+def probe_acted(name: str) -> str:
+    return f"{PROBE_PREFIX}acted:{name}"
+
+
+# ─────────────────────────────── metrics (``worker.metrics``) ───────────────────────────────
+
+METRICS = ROOT + "metrics:"
+METRICS_FORUM_429 = METRICS + "forum-429"  # "VERB template" -> 429s answered
+METRICS_BUDGET_WAITS = METRICS + "budget-waits"  # waits, seconds
+METRICS_DEAD_LETTERED = METRICS + "dead-lettered"  # actor -> jobs that gave up
+METRICS_LAST_SUCCESS = METRICS + "last-success"  # actor -> unix time of its last success
+METRICS_WEBHOOKS_REFUSED = METRICS + "webhooks-refused"  # HTTP status -> webhooks refused
+
+# ─────────────────────────────── the Applier and the client ───────────────────────────────
+
+DONE_PREFIX = ROOT + "done:"  # + action key: done (live)
+SHADOW_DONE_PREFIX = ROOT + "shadow:done:"  # + action key: done (shadow mode)
+GROUP_IDS = CACHE + "group-ids"  # group name -> id (``worker.apply``)
+FORUM_CALLS = ROOT + "forum:calls"  # "VERB template" -> calls made (``worker.forum.client``)
+FORUM_RATELIMIT = ROOT + "forum:ratelimit"  # the shared admin-API budget (``ratelimit``)
+
+
+def pm_thread(thread: str) -> str:
+    """The topic id of a PM thread Diamond keeps writing to (``worker.apply``)."""
+    return ROOT + "pm-thread:" + thread

@@ -17,7 +17,7 @@ Layout (all keys under ``diamond:ledger:``; values are small JSON documents):
                             rules in force when the week was first audited; a re-audit
                             of the week uses them (a changed rule never reaches back)
 
-Everything but ``strikes`` is rebuilt from the forum by ``worker.ledger.rebuild``;
+Everything but ``strikes`` is rebuilt from the forum by ``worker.steps.rebuild_ledger``;
 strikes are recomputed from the rebuilt posts by re-auditing (``diamond ledger rebuild``).
 """
 

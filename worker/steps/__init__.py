@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from worker.apply import Applier
     from worker.forum.client import ForumClient
 
-F = TypeVar("F")
+F = TypeVar("F", covariant=True)  # a step may run another whose forum needs less
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
-from worker.engine.facts import parse_time
+from worker.engine.facts import PostFact, parse_time
+from worker.engine.health import AdScreen
 from worker.engine.obligations import (
     LeavePost,
     WeekPost,
@@ -38,10 +39,10 @@ from worker.reads.parse import (
     post_of_body,
     written_by,
 )
-from worker.recognition import gather as recognition
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger, TopicInfo
 from worker.state.membership import MembershipStore
+from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
 
@@ -80,9 +81,7 @@ def run(
     return {
         "membership": record_camp_post(ctx, post),
         "obligations": record_ledger_post(ctx, post_id, event, post),
-        "recognition": recognition.ingest_post(
-            ctx.forum, ctx.redis, ctx.rules, post_id, event, post
-        ),
+        "recognition": record_recognition_post(ctx, post_id, event, post),
     }
 
 
@@ -263,3 +262,48 @@ def answer_leave(ctx: Ctx, post: Mapping[str, Any]) -> ApplyReport | None:
     language = MembershipStore(ctx.redis).languages().get(request.username)
     action = plan_leave_answer(ctx.rules, request, decision, where, language)
     return ctx.applier().apply([action])
+
+
+# ───────────────────────────── recognition's part ─────────────────────────────
+
+LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
+
+
+def _like_count(post: Mapping[str, Any]) -> int:
+    if post.get("like_count") is not None:
+        return int(post["like_count"])
+    for action in post.get("actions_summary") or ():
+        if action.get("id") == LIKE_ACTION:
+            return int(action.get("count") or 0)
+    return 0
+
+
+def record_recognition_post(
+    ctx: Ctx, post_id: int, event: str, post: Mapping[str, Any] | None
+) -> str:
+    """Bring the recognition store up to date with one post event, the post already read
+    (None: the forum no longer has it); returns what happened. Safe to repeat. The topic's
+    category, archetype and tags come from the one forum view (read once, then cached)."""
+    store = RecognitionStore(ctx.redis)
+    if event == "post_destroyed":
+        store.remove_post(post_id)
+        return "removed"
+    if post is None:
+        store.remove_post(post_id)
+        return "gone"
+    meta = forum_view.topic_facts(ctx.forum, ctx.redis, int(post["topic_id"]))
+    merged = {
+        **post,
+        "category_id": post.get("category_id") or meta.category_id,
+        "topic_archetype": "private_message" if meta.private_message else "regular",
+        "tags": post.get("tags") or list(meta.tags),
+        "topic_title": post.get("topic_title") or meta.title,
+        "like_count": _like_count(post),
+    }
+    fact = PostFact.from_discourse(merged)
+    if fact.deleted:
+        store.remove_post(post_id)
+        return "removed"
+    raw = str(post.get("raw") or "")
+    store.put_post(fact, AdScreen.from_rules(ctx.rules).signal(raw) if raw else None)
+    return "stored"

@@ -129,7 +129,7 @@ class WeekReplay:
 
 
 def squad_weeks_of(rules: Rules, facts: AuditFacts, week: Week) -> list[SquadWeek]:
-    """As ``worker.ledger.weekly.squad_weeks`` builds them, from the facts read once."""
+    """As ``worker.reads.obligations.squad_weeks`` builds them, from the facts read once."""
     empty: Mapping[str, tuple[WeekPost, ...]] = {}
     current = facts.posts.get(week, empty)
     threads = facts.threads.get(week, {})
@@ -155,7 +155,7 @@ def squad_weeks_of(rules: Rules, facts: AuditFacts, week: Week) -> list[SquadWee
 
 def replay(rules: Rules, facts: AuditFacts, weeks: Iterable[Week]) -> list[WeekReplay]:
     """Each week's audit under ``rules``, in order, each on the strikes the earlier ones left."""
-    from worker.ledger.weekly import audit_moment
+    from worker.steps.audit import audit_moment
 
     histories: dict[str, dict[Week, int | None]] = {u: dict(h) for u, h in facts.histories.items()}
     leave = grant_leave(rules.obligations, rules.tz, facts.leave_requests)

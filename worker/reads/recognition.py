@@ -1,9 +1,13 @@
-"""Fact gathering for recognition and health (the I/O edge; engines stay pure).
+"""What recognition and health decide on: a week's facts from the stores, the ledger and
+a few group reads (reads only, apart from the health snapshot of the stages).
 
-- ``ingest_post`` / ``ingest_like``: one post or like event → the store (one post
-  read; one topic read the first time a topic is seen, then cached).
-- ``recognition_facts`` / ``health_facts``: a week's facts from the store, the
-  obligations ledger (re-evaluated, pure) and a few group reads.
+- ``recognition_facts``: posts and likes of the window from the recognition store, each
+  week's obligation results re-evaluated (pure) from the ledger, category ids;
+- ``health_facts``: stages now (saved as the week's snapshot) and a week earlier, staff,
+  leaders.
+
+Used by the badge and health report steps (``worker.steps.badges``,
+``worker.steps.health_report``), ``diamond report`` and the demo.
 """
 
 from __future__ import annotations
@@ -15,14 +19,14 @@ from typing import Any
 
 import redis
 
-from worker.engine.facts import LikeFact, PostFact, Roster
+from worker.engine.facts import Roster
 from worker.engine.graph import PostIndex, week_bounds, week_range
-from worker.engine.health import AdScreen, HealthFacts
+from worker.engine.health import HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
-from worker.ledger import weekly
 from worker.reads import forum_view
-from worker.reads.forum_view import TopicFacts, cached_group_members
+from worker.reads import obligations as weekly
+from worker.reads.forum_view import cached_group_members
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
@@ -31,84 +35,6 @@ from worker.state.recognition import RecognitionStore
 log = logging.getLogger(__name__)
 
 READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author
-LIKE_ACTION = 2  # Discourse's post_action_type_id for a like
-
-
-# ───────────────────────────── events → store ─────────────────────────────
-
-
-TopicMeta = TopicFacts  # category, archetype, tags, title of a topic
-
-
-def topic_meta(client: Any, redis_client: redis.Redis, topic_id: int) -> TopicFacts:
-    """Category, archetype and tags of a topic, from the one forum view."""
-    return forum_view.topic_facts(client, redis_client, topic_id)
-
-
-def _like_count(post: Mapping[str, Any]) -> int:
-    if post.get("like_count") is not None:
-        return int(post["like_count"])
-    for action in post.get("actions_summary") or ():
-        if action.get("id") == LIKE_ACTION:
-            return int(action.get("count") or 0)
-    return 0
-
-
-def ingest_post(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    post_id: int,
-    event: str,
-    post: Mapping[str, Any] | None,
-) -> str:
-    """Bring the store up to date with one post event, the post already read (None: the
-    forum no longer has it); returns what happened. Safe to repeat."""
-    store = RecognitionStore(redis_client)
-    if event == "post_destroyed":
-        store.remove_post(post_id)
-        return "removed"
-    if post is None:
-        store.remove_post(post_id)
-        return "gone"
-    meta = topic_meta(client, redis_client, int(post["topic_id"]))
-    merged = {
-        **post,
-        "category_id": post.get("category_id") or meta.category_id,
-        "topic_archetype": "private_message" if meta.private_message else "regular",
-        "tags": post.get("tags") or list(meta.tags),
-        "topic_title": post.get("topic_title") or meta.title,
-        "like_count": _like_count(post),
-    }
-    fact = PostFact.from_discourse(merged)
-    if fact.deleted:
-        store.remove_post(post_id)
-        return "removed"
-    raw = str(post.get("raw") or "")
-    store.put_post(fact, AdScreen.from_rules(rules).signal(raw) if raw else None)
-    return "stored"
-
-
-def ingest_like(
-    client: Any,
-    redis_client: redis.Redis,
-    post_id: int,
-    user_id: int,
-    at: datetime,
-    username: str | None = None,
-) -> bool:
-    """A ``post_liked`` event: who liked which post. False if known.
-
-    The event names the liker; without the name (an older message) the user is read.
-    """
-    if not username:
-        username = str(client.admin_get_user(user_id).get("username") or "")
-    if not username:
-        return False
-    return RecognitionStore(redis_client).put_like(LikeFact(post_id, username, at))
-
-
-# ───────────────────────────── store + ledger → facts ─────────────────────────────
 
 
 def results_weeks(rules: Rules) -> int:
@@ -158,7 +84,7 @@ def recognition_facts(
         likes=likes,
         roster=roster,
         results=results,
-        category_ids=weekly.category_ids(client, redis_client),
+        category_ids=forum_view.category_ids(client, redis_client),
         base_url=base_url,
         languages=MembershipStore(redis_client).languages(),
     )

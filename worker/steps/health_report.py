@@ -1,84 +1,42 @@
-"""The weekly recognition and health runs: gather facts, call the engines, apply.
+"""The weekly health report: posted to the staff, each squad leader's part by PM.
 
-Used by the actors (``worker.jobs.recognition``) and by ``diamond report``.
+gather (the roster from ``worker.reads.forum_view``; the week's facts from
+``worker.reads.recognition``, which saves the week's snapshot of the stages) → engine
+(``worker.engine.health.build_report``; ``report_actions`` renders it through
+``worker.report``) → Applier → record (posts and likes no later report reads are
+pruned from the recognition store).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
 from worker import actions as a
-from worker.apply import Applier, ApplyReport
+from worker.apply import ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.obligations import leader_note
-from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
 from worker.engine.weeks import Week
-from worker.recognition.gather import health_facts, prune_before, recognition_facts
+from worker.reads import forum_view
+from worker.reads.recognition import health_facts, prune_before, recognition_facts
 from worker.report import render_leader_part, render_post
 from worker.rules.models import Rules
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
+from worker.steps import StepContext
 
 
-@dataclass
-class BadgeRun:
-    week: Week
-    decisions: list[BadgeDecision]
-    actions: list[a.Action]
-    applied: ApplyReport | None = None
+class ReportForum(Protocol):
+    """The forum calls of the report (reads; the post and the PMs go through the Applier)."""
 
-
-def _category_id(rules: Rules, category_ids: dict[str, int], slug: str | None) -> int | None:
-    return category_ids.get(slug or rules.community.categories.audit_log)
-
-
-def run_badges(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    roster: Roster,
-    week: Week,
-    *,
-    base_url: str,
-    live: bool,
-    apply: bool = True,
-) -> BadgeRun:
-    """Evaluate every badge as of ``week`` and grant/revoke through the one door.
-
-    Grants and revocations that went through (now or on an earlier run) are
-    recorded as held, so the next evaluation skips them; shadowed ones are not.
-    """
-    facts, _ = recognition_facts(client, redis_client, rules, roster, week, base_url=base_url)
-    store = RecognitionStore(redis_client)
-    held = store.held(b.slug for b in rules.badges.badges)
-    decisions = evaluate_badges(rules, facts, week, held)
-    audit_id = _category_id(rules, dict(facts.category_ids), None)
-    actions = badge_actions(
-        rules, decisions, week, audit_category_id=audit_id, languages=facts.languages
-    )
-    run = BadgeRun(week, decisions, actions)
-    if not apply:
-        return run
-    run.applied = Applier(client, redis_client, live=live, rules=rules).apply(actions)
-    through = {x.key for x in (*run.applied.done, *run.applied.already_done)}
-    slug_of = {b.name: b.slug for b in rules.badges.badges}
-    granted = [
-        (slug_of[x.badge_name], x.username)
-        for x in actions
-        if isinstance(x, a.GrantBadge) and x.key in through
-    ]
-    revoked = [
-        (slug_of[x.badge_name], x.username)
-        for x in actions
-        if isinstance(x, a.RevokeBadge) and x.key in through
-    ]
-    store.record_badges(granted, revoked)
-    return run
+    def list_categories(self) -> list[dict[str, Any]]: ...
+    def list_groups(self) -> list[dict[str, Any]]: ...
+    def iter_group_members(self, name: str) -> Any: ...
+    def iter_admin_users(self, flag: str, **kw: Any) -> Any: ...
 
 
 @dataclass
@@ -100,7 +58,8 @@ def build_health(
     api_username: str,
     save_snapshot: bool = True,
 ) -> tuple[HealthReport, dict[str, int]]:
-    """The health report of ``week`` from the store, the ledger and the forum's groups."""
+    """The health report of ``week`` from the store, the ledger and the forum's groups
+    (the report step's gather and engine; also ``diamond report`` and the demo's)."""
     rec, ads = recognition_facts(client, redis_client, rules, roster, week, base_url=base_url)
     facts = health_facts(
         client,
@@ -163,25 +122,27 @@ def report_actions(
     return out
 
 
-def run_report(
-    client: Any,
-    redis_client: redis.Redis,
-    rules: Rules,
-    roster: Roster,
+def run(
+    ctx: StepContext[ReportForum],
     week: Week,
     *,
     base_url: str,
     api_username: str,
-    live: bool,
+    roster: Roster | None = None,
 ) -> ReportRun:
-    """Build, post and send the weekly report; forget posts no report will read again."""
+    """Build, post and send the weekly report; forget posts no report will read again.
+    ``roster``: default the forum view's cached roster."""
+    rules, redis_client = ctx.rules, ctx.redis
+    if roster is None:
+        roster = forum_view.cached_roster(ctx.forum, redis_client, rules)
     report, category_ids = build_health(
-        client, redis_client, rules, roster, week, base_url=base_url, api_username=api_username
+        ctx.forum, redis_client, rules, roster, week, base_url=base_url, api_username=api_username
     )
-    category_id = _category_id(rules, category_ids, rules.health.report_category)
+    slug = rules.health.report_category or rules.community.categories.audit_log
+    category_id = category_ids.get(slug)
     with paused_gc():
         languages = MembershipStore(redis_client).languages()
-        run = ReportRun(week, report, report_actions(rules, report, category_id, languages))
-    run.applied = Applier(client, redis_client, live=live, rules=rules).apply(run.actions)
+        report_run = ReportRun(week, report, report_actions(rules, report, category_id, languages))
+    report_run.applied = ctx.applier().apply(report_run.actions)
     RecognitionStore(redis_client).prune(prune_before(rules, week))
-    return run
+    return report_run

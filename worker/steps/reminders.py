@@ -1,0 +1,60 @@
+"""One reminder rule's run: who still owes this week's article or reviews is reminded.
+
+gather (the roster from ``worker.reads.forum_view``; the week's facts from the ledger,
+``worker.reads.obligations.gather``; members' languages) → engine
+(``worker.engine.obligations.evaluate_week`` as of now, ``plan_reminders``) → Applier
+(one key per reminder and week: a repeated run sends nothing twice). Nothing to record.
+
+In thread mode a squad without this week's thread gets it first (``weekly_threads``),
+before a reminder points members to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from worker.apply import ApplyReport
+from worker.engine.facts import Roster
+from worker.engine.obligations import plan_reminders
+from worker.engine.weeks import article_due_week, review_due_week, week_of
+from worker.reads import forum_view
+from worker.reads.obligations import evaluate, gather
+from worker.rules.models import Reminder
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore
+from worker.steps import StepContext, weekly_threads
+
+
+class RemindersForum(weekly_threads.ThreadsForum, Protocol):
+    """The forum calls of a reminder run: the thread run's, and the reminders' writes."""
+
+    def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
+    def send_private_message(
+        self, recipients: list[str], title: str, raw: str, **kw: Any
+    ) -> Any: ...
+
+
+def run(
+    ctx: StepContext[RemindersForum],
+    reminder: Reminder,
+    *,
+    roster: Roster | None = None,
+    user_fields: Mapping[str, Mapping[str, str]] | None = None,
+) -> ApplyReport:
+    """Send ``reminder`` as of ``ctx.now`` (``roster``: default the forum view's)."""
+    rules, now = ctx.rules, ctx.now
+    if roster is None:
+        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules)
+    obligations = rules.obligations
+    if obligations.article.mode == "thread":
+        # A squad formed after this week's thread run (or a run lost to an outage) gets
+        # its thread now, before a reminder points members to it. Squads with a thread
+        # cost nothing here: the ledger knows them.
+        weekly_threads.run(ctx, week_of(now, rules.tz), roster=roster)
+    due_week = article_due_week if reminder.about == "article" else review_due_week
+    week = due_week(obligations, now, rules.tz)
+    facts = gather(ctx.forum, Ledger(ctx.redis), rules, roster, week, user_fields=user_fields)
+    progress = evaluate(rules, facts, as_of=now)
+    actions = plan_reminders(rules, reminder, progress, MembershipStore(ctx.redis).languages())
+    return ctx.applier().apply(actions)

@@ -1,0 +1,93 @@
+"""The roll calls (thread mode): each weekly thread's first post says who has written.
+
+gather (the threads marked as changed, ``keys.ROLL_CALL_DIRTY``, written by the post
+recording; the roster from ``worker.reads.forum_view``; the week's facts of each squad
+from the ledger; its members' streaks; the thread's first post id, read once) → engine
+(``worker.engine.obligations.roll_call_text``, ``plan_roll_call``) → Applier (the edit's
+key is its content: an unchanged roll call costs no write) → record (when each squad's
+roll call was edited; the thread unmarked unless a post came in meanwhile).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import redis
+
+from worker.engine.facts import Roster
+from worker.engine.obligations import plan_roll_call, roll_call_text, streak_of, thread_opening
+from worker.engine.weeks import Week
+from worker.reads import forum_view
+from worker.reads.obligations import evaluate, gather
+from worker.reads.parse import first_post_id
+from worker.redis_text import text as redis_text
+from worker.state import keys
+from worker.state.ledger import Ledger
+from worker.steps import StepContext
+
+# At most one edit per squad in this many seconds: the API bucket is the site's.
+ROLL_CALL_INTERVAL = 300
+
+
+class RollCallForum(Protocol):
+    """The forum calls of the roll calls (the edit goes through the Applier)."""
+
+    def list_categories(self) -> list[dict[str, Any]]: ...
+    def list_groups(self) -> list[dict[str, Any]]: ...
+    def iter_group_members(self, name: str) -> Any: ...
+    def get_topic(self, topic_id: int) -> dict[str, Any]: ...
+    def update_post(self, post_id: int, raw: str, **kw: Any) -> Any: ...
+
+
+def _first_post_id(client: RollCallForum, redis_client: redis.Redis, topic_id: int) -> int | None:
+    known = redis_client.hget(keys.ROLL_CALL_FIRST_POSTS, topic_id)
+    if known is not None:
+        return int(known)
+    post_id = first_post_id(client.get_topic(topic_id))
+    if post_id is not None:
+        redis_client.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, post_id)
+    return post_id
+
+
+def run(
+    ctx: StepContext[RollCallForum],
+    *,
+    roster: Roster | None = None,
+    interval: int = ROLL_CALL_INTERVAL,
+) -> int:
+    """Redo the roll call of every marked thread whose squad was not edited in the last
+    ``interval`` seconds (the others stay marked for a later run); returns edits made.
+    ``roster``: the squads (default: the forum view's cached roster)."""
+    client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
+    if roster is None:
+        roster = forum_view.cached_roster(client, redis_client, rules)
+    ledger = Ledger(redis_client)
+    by_slug = {s.slug: s for s in roster.squads}
+    edits = 0
+    for field_name, stamp in redis_client.hgetall(keys.ROLL_CALL_DIRTY).items():
+        week_text, _, slug = redis_text(field_name).partition("|")
+        squad = by_slug.get(slug)
+        topic_id = ledger.threads(Week.parse(week_text)).get(slug)
+        if squad is None or topic_id is None:
+            redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
+            continue
+        edited = redis_client.hget(keys.ROLL_CALL_EDITED, slug)
+        if edited is not None and now.timestamp() - float(edited) < interval:
+            continue  # debounced: the next run after the interval takes it
+        week = Week.parse(week_text)
+        facts = gather(client, ledger, rules, roster, week, squad=slug)
+        (sr,) = evaluate(rules, facts, as_of=now).squads
+        histories = ledger.histories(squad.members, live=live)
+        streaks = {u: streak_of(histories.get(u, {}), week) for u in squad.members}
+        post_id = _first_post_id(client, redis_client, topic_id)
+        if post_id is None:
+            continue
+        text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))
+        report = ctx.applier().apply([plan_roll_call(slug, week, post_id, text)])
+        if report.done:
+            edits += 1
+            redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))
+        # Unmark only if no post came in meanwhile (then the next run redoes it).
+        if redis_client.hget(keys.ROLL_CALL_DIRTY, field_name) == stamp:
+            redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
+    return edits

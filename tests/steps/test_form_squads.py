@@ -87,6 +87,13 @@ class FakeForum:
         self.writes.append(("topic", category_id))
         return {"topic_id": 2, "id": 2}
 
+    def iter_chat_channels(self) -> Any:
+        return iter(())
+
+    def create_category_channel(self, category_id: int, **kw: Any) -> Any:
+        self.writes.append(("chat", category_id))
+        return {"id": 300 + category_id}
+
 
 def graduate_all(redis_client: Any) -> None:
     store = MembershipStore(redis_client)

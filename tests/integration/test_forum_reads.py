@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as membership_gather
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import open_threads, step_ctx
@@ -22,11 +20,12 @@ from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.pipeline.routes import BadEvent, routes_for
 from worker.reads import forum_view as roster_cache
+from worker.reads.membership import member_fact
 from worker.reads.obligations import staff_usernames
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
-from worker.steps import record_like
+from worker.steps import gate, record_like
 
 pytestmark = pytest.mark.integration
 
@@ -174,8 +173,9 @@ def test_the_approval_event_of_someone_already_in_the_camp_reads_nothing(redis_c
     MembershipStore(redis_client).start_camp(
         Camper(42, "jay", dt.datetime(2026, 11, 2, tzinfo=dt.UTC)), city=None, volunteer=False
     )
-    result = flows.decide_applicant(
-        NoForum(), redis_client, shipped_rules(), 42, dt.datetime.now(dt.UTC), live=True
+    result = gate.run(
+        step_ctx(NoForum(), redis_client, shipped_rules(), now=dt.datetime.now(dt.UTC), live=True),
+        42,
     )
     assert result.username == "jay" and result.decision is None
 
@@ -189,12 +189,12 @@ def test_a_referrer_is_known_from_one_read_of_their_profile(sandbox, redis_clien
     )
 
     reader = admin_client(sandbox)
-    fact = membership_gather.member_fact(reader, "kim", rules)
+    fact = member_fact(reader, "kim", rules)
 
     assert fact is not None and fact.username == "kim"
     assert rules.community.groups.members in fact.groups and not fact.staff
     assert dict(reader.call_counts) == {"GET /u/{username}.json": 1}
-    assert membership_gather.member_fact(client, "nobody", rules) is None
+    assert member_fact(client, "nobody", rules) is None
 
 
 # --- weekly threads ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Step contexts for tests that call a step directly (no actor, no runtime)."""
+"""Step contexts for tests that call a step directly (no actor, no runtime), and the uncached
+forum reads test set-ups use (sign-ups need the user-field ids; scenarios list categories)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import redis
 
 from worker.engine.facts import Roster
 from worker.reads import forum_view
+from worker.reads.parse import user_field_ids_of
 from worker.rules import Rules
 from worker.steps import StepContext
 
@@ -25,6 +27,14 @@ def step_ctx(
     live: bool = True,
 ) -> StepContext[Any]:
     return StepContext(client, redis_client, rules, now, live)
+
+
+def field_ids(client: Any) -> dict[str, int]:
+    return user_field_ids_of(client.list_user_fields())
+
+
+def category_ids(client: Any) -> dict[str, int]:
+    return {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
 
 
 def remember_roster(redis_client: redis.Redis, roster: Roster, *, ttl: int = 3600) -> None:

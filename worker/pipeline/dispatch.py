@@ -15,7 +15,7 @@ import dramatiq
 
 from worker.pipeline import routes as r
 from worker.pipeline.broker import enqueue_many
-from worker.pipeline.dedup import Deduper, identity_key
+from worker.pipeline.dedup import Deduper, delivery_key, identity_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,21 @@ class Dispatcher:
         self.broker = broker
         self.deduper = deduper
         self._own_user = api_username.casefold()
+
+    def delivery(
+        self,
+        event_type: str,
+        event: str,
+        payload: Any,
+        *,
+        instance: str = "",
+        delivery_id: str | None = None,
+    ) -> tuple[Outcome, int]:
+        """A webhook delivery: the event's object out of its body, deduplicated by the
+        delivery id (``X-Discourse-Event-Id``) as well as by the event's identity."""
+        obj = r.event_object(event_type, payload)
+        keys = (delivery_key(instance, delivery_id),) if delivery_id else ()
+        return self.dispatch(event_type, event, obj, dedup_keys=keys)
 
     def dispatch(
         self,

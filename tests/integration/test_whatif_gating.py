@@ -189,7 +189,7 @@ def test_only_recent_applications_are_previewed(redis_client: redis.Redis) -> No
 def _one_application(rules: Rules) -> Any:
     from worker.engine.facts import MemberFact
     from worker.engine.gating import Applicant, GatingFacts, evaluate_application
-    from worker.state.gating_inputs import facts_from_record, inputs_record
+    from worker.state.membership import facts_from_record, inputs_record
     from worker.whatif.gating import Application, ApplicationFacts
 
     applicant = Applicant(

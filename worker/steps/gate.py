@@ -35,9 +35,9 @@ from worker.pipeline import leases
 from worker.reads import forum_view
 from worker.reads import membership as gather
 from worker.reads.parse import Hints
-from worker.state import gating_inputs, keys
+from worker.state import keys
 from worker.state.ledger import Ledger
-from worker.state.membership import MembershipStore, RecordedDecision
+from worker.state.membership import MembershipStore, RecordedDecision, inputs_record
 from worker.steps import StepContext
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def _decide(
     facts = _gating_facts(ctx, store, applicant, strikes_of or _strikes_from_ledger(ctx))
     decision = evaluate_application(rules, facts)
     # what it read, kept with it: ``diamond whatif --applications`` previews rule changes on it
-    inputs = gating_inputs.inputs_record(rules, facts, gather.month_of(ctx.now, rules))
+    inputs = inputs_record(rules, facts, gather.month_of(ctx.now, rules))
     recorded = store.record_gating_decision(
         applicant.user_id, decision, ctx.now, live=ctx.live, inputs=inputs
     )

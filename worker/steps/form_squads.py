@@ -61,7 +61,7 @@ def run(ctx: StepContext[SquadForum], cohort: str) -> Formation:
             plan = store.record_formation(plan)  # another run's, if it recorded first
     audit = forum_view.category_ids(client, redis_client).get(rules.community.categories.audit_log)
     acts = squad_actions(rules, plan, audit_category_id=audit, languages=store.languages())
-    report = ctx.applier().apply(acts)
+    report = ctx.apply(acts)
     if live:
         store.formed(cohort)
     log.info("squads of %s: %d squads, %s", cohort, len(plan.squads), report.summary())

@@ -262,7 +262,7 @@ def _carry_out(ctx: Ctx, facts: GatingFacts, recorded: RecordedDecision) -> Gati
         camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
     )
     try:
-        report = ctx.applier(rules).apply(acts)
+        report = ctx.apply(acts, rules=rules)
     except NotActiveYet:
         # The account became inactive between reading and approving (staff deactivated
         # it): decide again once it is confirmed.
@@ -288,7 +288,7 @@ def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
     referrer = referrer_of(ctx.rules, applicant)
     camper = camp_engine.Camper(applicant.user_id, applicant.username, ctx.now, referrer=referrer)
     acts = camp_engine.entry_after_review(ctx.rules, camper)
-    report = ctx.applier().apply(acts)
+    report = ctx.apply(acts)
     if _applied(report, a.AddToGroup):
         city, volunteer = _camper_extra(ctx, applicant)
         store.start_camp(camper, city=city, volunteer=volunteer)

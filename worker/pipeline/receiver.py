@@ -25,8 +25,7 @@ from werkzeug.wrappers import Request, Response
 
 from worker import metrics
 from worker.pipeline import routes as r
-from worker.pipeline.dedup import Deduper
-from worker.pipeline.dispatch import Dispatcher, Outcome
+from worker.pipeline.dispatch import Deduper, Dispatcher, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import redis
 
 from bench.common import Figure, at_least, at_most, emit
-from worker.pipeline.signature import sign
+from worker.pipeline.receiver import sign
 from worker.redis_server import EmbeddedRedis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,13 +28,16 @@ def system_now() -> datetime:
     return datetime.now(UTC)
 
 
-def now(redis_client: redis.Redis | None = None) -> datetime:
+def now(redis_client: redis.Redis | None = None, *, simulated: bool | None = None) -> datetime:
     """The simulated time if the setting is on and one is set in Redis, else the system
-    time (aware, UTC)."""
+    time (aware, UTC). ``simulated``: the setting as the caller's settings hold it (an
+    actor's process); None reads it afresh."""
     global _warned
     if redis_client is None:
         return system_now()
-    if simulated_clock_setting():
+    if simulated is None:
+        simulated = simulated_clock_setting()
+    if simulated:
         value = redis_client.get(SIMULATED_NOW_KEY)
         if value:
             return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
@@ -58,9 +61,14 @@ def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:
     redis_client.set(SIMULATED_NOW_KEY, when.astimezone(UTC).isoformat())
 
 
-def run_time(scheduled_for: str | None, redis_client: redis.Redis | None = None) -> datetime:
+def run_time(
+    scheduled_for: str | None,
+    redis_client: redis.Redis | None = None,
+    *,
+    simulated: bool | None = None,
+) -> datetime:
     """When a job runs "at": its scheduled time if the scheduler gave one (a late or
     repeated run then does the same thing), else ``now``. The one helper every actor uses."""
     if scheduled_for:
         return datetime.fromisoformat(scheduled_for)
-    return now(redis_client)
+    return now(redis_client, simulated=simulated)

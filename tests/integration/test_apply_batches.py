@@ -123,10 +123,11 @@ def _id(client, name: str) -> int:
 def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_client):
     from datetime import UTC, datetime, timedelta
 
-    from tests.support import membership_steps as flows
+    from tests.support.steps import step_ctx
     from tests.support.world import RULES
     from worker.engine.camp import Camper
     from worker.state.membership import MembershipStore
+    from worker.steps import camp_check
 
     groups = RULES.community.groups
     names = [f"camper{i}" for i in range(4)]
@@ -146,7 +147,7 @@ def test_a_camp_check_moves_its_campers_with_one_call_per_group(sandbox, redis_c
         store.start_camp(Camper(user.id, name, started, extensions=1), city=None, volunteer=False)
     sandbox.app.request_log.clear()
 
-    checks = flows.check_camp(client, redis_client, RULES, now, live=True)
+    checks = camp_check.run(step_ctx(client, redis_client, RULES, now=now, live=True))
 
     assert len(checks) == len(names)  # none did a task: every one leaves after the extension
     writes = _member_writes(sandbox)

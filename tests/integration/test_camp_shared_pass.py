@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support import membership_steps as flows
+from tests.support.steps import step_ctx
 from tests.support.world import RULES
 from worker.engine.camp import Camper, CampPost
 from worker.forum.client import ForumClient
 from worker.state.membership import MembershipStore
+from worker.steps import camp_check
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 30, 1, tzinfo=UTC)
@@ -66,7 +67,7 @@ def test_thirty_five_passes_are_two_shared_pms_not_thirty_five(sandbox, redis_cl
     _passing_campers(sandbox, redis_client, names)
     sandbox.app.request_log.clear()
 
-    checks = flows.check_camp(client, redis_client, RULES, NOW, live=True)
+    checks = camp_check.run(step_ctx(client, redis_client, RULES, now=NOW, live=True))
 
     assert {c.verdict.verdict for c in checks} == {"pass"} and len(checks) == 35
     posts = [p for m, p, _s in sandbox.app.request_log if m == "POST" and p == "/posts.json"]

@@ -60,3 +60,16 @@ def test_the_setting_is_read_from_the_settings_file_too(redis_client, monkeypatc
 def test_naive_simulated_time_is_refused():
     with pytest.raises(ValueError):
         set_simulated_now(None, datetime(2026, 1, 1))  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_an_actors_run_time_follows_its_process_settings_not_the_environment(
+    redis_client, monkeypatch
+):
+    # An actor's process read its settings once; the clock takes the flag from them.
+    monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "1")
+    monkeypatch.setattr(clock, "_warned", True)
+    set_simulated_now(redis_client, SIMULATED)
+    assert _is_system_time(clock.run_time(None, redis_client, simulated=False))
+    monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "0")
+    assert clock.run_time(None, redis_client, simulated=True) == SIMULATED

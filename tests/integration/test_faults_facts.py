@@ -84,8 +84,7 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
 ) -> None:
     from worker.pipeline import jobs as pipeline_jobs
     from worker.pipeline.catchup import scan
-    from worker.pipeline.dedup import Deduper
-    from worker.pipeline.dispatch import Dispatcher
+    from worker.pipeline.dispatch import Deduper, Dispatcher
     from worker.pipeline.missing import missing_posts
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
@@ -129,10 +128,11 @@ def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_j
     import datetime as dt
 
     from tests.integration.test_whatif_membership import START, camp_world
-    from tests.support import membership_steps as flows
     from tests.support.obligations import shipped_rules
+    from tests.support.steps import step_ctx
     from worker.pipeline.missing import clear_missing_post, note_missing_post
     from worker.state.membership import MembershipStore
+    from worker.steps import camp_check
 
     camp_world(redis_client)
     rules = shipped_rules()
@@ -142,14 +142,16 @@ def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_j
     note_missing_post(redis_client, 9001, "c2")
     deferred: list[str] = []
     # (shadow mode: the same decisions, no writes to the forum)
-    checks = flows.check_camp(client, redis_client, rules, now, live=False, deferred=deferred)
+    checks = camp_check.run(
+        step_ctx(client, redis_client, rules, now=now, live=False), deferred=deferred
+    )
     assert deferred == ["c2"]
     assert {c.username: c.verdict.verdict for c in checks}.get("c2") is None  # not extended
     assert {c.username for c in checks} == {"c0", "c1", "c3", "c4", "c5"}  # the others are
     assert MembershipStore(redis_client).camper("c2") is not None  # still in the camp
     # Once the post is handled, the next check decides her.
     clear_missing_post(redis_client, 9001)
-    later = flows.check_camp(client, redis_client, rules, now, live=False)
+    later = camp_check.run(step_ctx(client, redis_client, rules, now=now, live=False))
     assert "c2" in {c.username for c in later}
 
 

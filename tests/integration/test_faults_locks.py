@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
+from tests.support.steps import field_ids, step_ctx
 from tests.support.world import membership_world
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.idempotency import ActionBusy
@@ -48,7 +47,7 @@ def _applicant(world: Any) -> int:
     p = Persona(
         "lock01", "lock01@example.com", "good", referrer=mentor, application="字" * 250, city="北京"
     )
-    return sign_up(world.people, p, gather.field_ids(world.people))
+    return sign_up(world.people, p, field_ids(world.people))
 
 
 def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivered(
@@ -57,7 +56,7 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
     with membership_world(redis_client, START) as world:
         uid = _applicant(world)
         watched = Watched(world.client, redis_client, keys.gating_lock(uid))
-        flows.decide_applicant(watched, redis_client, world.rules, uid, START, live=True)
+        gate.run(step_ctx(watched, redis_client, world.rules, now=START, live=True), uid)
     held = [t for t in watched.ttls if t > 0]
     assert held, "the gating job holds its lock while it calls the forum"
     # A killed worker stops renewing: its lock expires before dramatiq redelivers its job.
@@ -73,7 +72,7 @@ def test_a_long_gating_job_keeps_its_lock_and_a_second_one_is_told_to_come_back(
     with membership_world(redis_client, START) as world:
         uid = _applicant(world)
         watched = Watched(world.client, redis_client, f"{key_prefix}{uid}", pause=0.1)
-        flows.decide_applicant(watched, redis_client, world.rules, uid, START, live=True)
+        gate.run(step_ctx(watched, redis_client, world.rules, now=START, live=True), uid)
         assert sum(1 for _ in watched.ttls) * 0.1 > 0.6  # the job outlived one lease...
         assert all(t > 0 for t in watched.ttls)  # ...and held its lock all along
         assert redis_client.exists(f"{key_prefix}{uid}") == 0  # released at the end
@@ -81,5 +80,5 @@ def test_a_long_gating_job_keeps_its_lock_and_a_second_one_is_told_to_come_back(
         assert lock.acquire(blocking=False)
         started = time.monotonic()
         with pytest.raises(ActionBusy):
-            flows.decide_applicant(world.client, redis_client, world.rules, uid, START, live=True)
+            gate.run(step_ctx(world.client, redis_client, world.rules, now=START, live=True), uid)
         assert time.monotonic() - started < 2  # not a worker thread blocked for minutes

@@ -51,7 +51,7 @@ def test_two_squad_formations_at_once_carry_out_one_split(
         return second
 
     applied: list[SquadPlan] = []
-    monkeypatch.setattr(flows, "_plan_formation", planned_meanwhile)
+    monkeypatch.setattr(flows, "plan_formation", planned_meanwhile)
     monkeypatch.setattr(forum_view, "category_ids", lambda *_a, **_k: {})
     monkeypatch.setattr(flows, "squad_actions", lambda _r, plan, **_k: applied.append(plan) or [])
     ctx = StepContext(

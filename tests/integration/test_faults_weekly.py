@@ -8,14 +8,14 @@ import pytest
 import redis
 
 from tests.conftest import ROOT
-from tests.support import steps
 from tests.support.sandbox_squad import admin_client, squad_on_forum
+from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
 from worker.reads import obligations as week_facts
 from worker.rules import load_rules
 from worker.state.ledger import Ledger
-from worker.steps import StepContext, record_post
+from worker.steps import StepContext, record_post, reminders, weekly_threads
 
 pytestmark = pytest.mark.integration
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -32,14 +32,15 @@ def test_a_squad_formed_after_mondays_thread_run_has_its_thread_before_the_remin
     first = squad_on_forum(
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
-    steps.open_threads(client, redis_client, rules, Roster((first,)), W48)  # Monday's run
+    # Monday's run
+    weekly_threads.run(step_ctx(client, redis_client, rules), W48, roster=Roster((first,)))
     # Wednesday: a cohort's squads form after the thread run.
     late = squad_on_forum(
         sandbox, client, "sq-2", ("dan", "eve", "fay"), "第二小组讨论区与文章互评"
     )
     [reminder] = [r for r in rules.obligations.reminders if r.about == "article"][:1]
-    steps.run_reminder(
-        client, redis_client, rules, Roster((first, late)), reminder, now=FRIDAY, live=True
+    reminders.run(
+        step_ctx(client, redis_client, rules, now=FRIDAY), reminder, roster=Roster((first, late))
     )
     threads = Ledger(redis_client).threads(W48)
     assert set(threads) == {"sq-1", "sq-2"}
@@ -136,7 +137,9 @@ def test_a_post_in_last_weeks_thread_before_this_weeks_thread_counts_for_the_wee
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     w47 = W48.previous()
-    thread = steps.open_threads(client, redis_client, rules, Roster((squad,)), w47)["sq-1"]
+    thread = weekly_threads.run(
+        step_ctx(client, redis_client, rules), w47, roster=Roster((squad,))
+    )["sq-1"]
     last_wed = WEDNESDAY - dt.timedelta(days=7)
     ann47 = _as(sandbox, client, "ann", last_wed).create_post(thread, ARTICLE)
     bob47 = _as(sandbox, client, "bob", last_wed).create_post(thread, ARTICLE)
@@ -172,7 +175,7 @@ def test_a_post_in_last_weeks_thread_before_this_weeks_thread_counts_for_the_wee
     assert [r.status for r in week48["ann"].reviews] == ["on_time"]
     assert [r.status for r in week48["bob"].reviews] == ["on_time"]
     # An edit once this week's thread exists keeps the post where it was filed.
-    steps.open_threads(client, redis_client, rules, roster, W48)
+    weekly_threads.run(step_ctx(client, redis_client, rules), W48, roster=roster)
     _ledger_part(
         client, redis_client, rules, ann48["id"], "post_edited", client.get_post(ann48["id"])
     )

@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as membership_gather
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import open_threads, step_ctx
+from tests.support.steps import step_ctx
 from worker import actions as a
 from worker.apply import GROUP_IDS_KEY, Applier
 from worker.engine.camp import Camper
@@ -22,11 +20,12 @@ from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.pipeline.routes import BadEvent, routes_for
 from worker.reads import forum_view as roster_cache
+from worker.reads.membership import member_fact
 from worker.reads.obligations import staff_usernames
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
-from worker.steps import record_like
+from worker.steps import gate, record_like, weekly_threads
 
 pytestmark = pytest.mark.integration
 
@@ -174,8 +173,9 @@ def test_the_approval_event_of_someone_already_in_the_camp_reads_nothing(redis_c
     MembershipStore(redis_client).start_camp(
         Camper(42, "jay", dt.datetime(2026, 11, 2, tzinfo=dt.UTC)), city=None, volunteer=False
     )
-    result = flows.decide_applicant(
-        NoForum(), redis_client, shipped_rules(), 42, dt.datetime.now(dt.UTC), live=True
+    result = gate.run(
+        step_ctx(NoForum(), redis_client, shipped_rules(), now=dt.datetime.now(dt.UTC), live=True),
+        42,
     )
     assert result.username == "jay" and result.decision is None
 
@@ -189,12 +189,12 @@ def test_a_referrer_is_known_from_one_read_of_their_profile(sandbox, redis_clien
     )
 
     reader = admin_client(sandbox)
-    fact = membership_gather.member_fact(reader, "kim", rules)
+    fact = member_fact(reader, "kim", rules)
 
     assert fact is not None and fact.username == "kim"
     assert rules.community.groups.members in fact.groups and not fact.staff
     assert dict(reader.call_counts) == {"GET /u/{username}.json": 1}
-    assert membership_gather.member_fact(client, "nobody", rules) is None
+    assert member_fact(client, "nobody", rules) is None
 
 
 # --- weekly threads ------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_a_referrer_is_known_from_one_read_of_their_profile(sandbox, redis_clien
 def test_weekly_threads_are_opened_without_listing_the_squad_categories(sandbox, redis_client):
     rules, client, roster = _squad(sandbox)
     week = week_of(dt.datetime.now(dt.UTC), rules.tz)
-    threads = open_threads(client, redis_client, rules, roster, week)
+    threads = weekly_threads.run(step_ctx(client, redis_client, rules), week, roster=roster)
     assert set(threads) == {"sq-5"}
     assert client.call_counts[CATEGORY_LISTING] == 0
 
@@ -213,10 +213,10 @@ def test_a_thread_opened_by_a_run_that_stopped_before_recording_it_is_found_not_
 ):
     rules, client, roster = _squad(sandbox)
     week = week_of(dt.datetime.now(dt.UTC), rules.tz)
-    first = open_threads(client, redis_client, rules, roster, week)["sq-5"]
+    first = weekly_threads.run(step_ctx(client, redis_client, rules), week, roster=roster)["sq-5"]
     redis_client.delete(*redis_client.keys(b"diamond:ledger:*"))  # the record was lost
 
-    again = open_threads(client, redis_client, rules, roster, week)
+    again = weekly_threads.run(step_ctx(client, redis_client, rules), week, roster=roster)
 
     assert again == {"sq-5": first}
     assert Ledger(redis_client).threads(week) == {"sq-5": first}

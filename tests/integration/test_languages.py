@@ -8,11 +8,12 @@ import pytest
 
 from tests.support.obligations import pm_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import open_threads, run_reminder
+from tests.support.steps import step_ctx
 from worker.engine.camp import Camper
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
 from worker.state.membership import MembershipStore
+from worker.steps import reminders, weekly_threads
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)
@@ -36,11 +37,11 @@ def test_a_reminder_reaches_each_member_in_their_language(sandbox, redis_client)
     MembershipStore(redis_client).start_camp(
         Camper(2, "max", STARTED, language="en"), city=None, volunteer=False
     )
-    open_threads(client, redis_client, rules, roster, W47)
+    weekly_threads.run(step_ctx(client, redis_client, rules), W47, roster=roster)
     nudge = next(r for r in rules.obligations.reminders if r.about == "article")
     friday = week_times(rules.obligations, W47, rules.tz).deadline - dt.timedelta(days=2)
 
-    run_reminder(client, redis_client, rules, roster, nudge, now=friday, live=True)
+    reminders.run(step_ctx(client, redis_client, rules, now=friday), nudge, roster=roster)
 
     with sandbox.forum.lock:
         titles = {

@@ -6,11 +6,12 @@ import datetime as dt
 
 import pytest
 
-from tests.support import membership_steps as steps
 from tests.support.obligations import shipped_rules
+from tests.support.steps import step_ctx
 from worker.engine.camp import Camper
 from worker.forum.client import ForumClient
 from worker.state.membership import MembershipStore
+from worker.steps import record_post
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,9 @@ def test_a_late_leave_request_is_refused_in_its_topic_with_the_rule(sandbox, red
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
 
-    outcome = steps.handle_post(client, redis_client, shipped_rules(), topic["id"], "post_created")
+    outcome = record_post.run(
+        step_ctx(client, redis_client, shipped_rules()), topic["id"], "post_created"
+    )
 
     assert outcome["obligations"] == "leave"
     (answer,) = _replies(setup, topic["topic_id"])
@@ -57,11 +60,13 @@ def test_a_leave_request_is_answered_once_in_the_members_language(sandbox, redis
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     rules = shipped_rules()
 
-    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
-    steps.handle_post(client, redis_client, rules, topic["id"], "post_edited")  # again: no answer
+    record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_created")
+    record_post.run(
+        step_ctx(client, redis_client, rules), topic["id"], "post_edited"
+    )  # again: no answer
     (answer,) = _replies(setup, topic["topic_id"])
     # Diamond's own answer arrives as a post event too: it is not a leave request.
-    assert steps.handle_post(client, redis_client, rules, answer["id"], "post_created")[
+    assert record_post.run(step_ctx(client, redis_client, rules), answer["id"], "post_created")[
         "obligations"
     ] == ("ignored")
     assert len(_replies(setup, topic["topic_id"])) == 1

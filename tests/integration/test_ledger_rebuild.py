@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from tests.support.obligations import shipped_rules
-from tests.support.steps import open_threads, rebuild
+from tests.support.steps import step_ctx
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.reads.obligations import evaluate, gather
 from worker.state.ledger import Ledger
-from worker.steps import StepContext, record_post
+from worker.steps import StepContext, rebuild_ledger, record_post, weekly_threads
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def test_rebuild_from_the_forum_matches_the_ledger_built_from_events(sandbox, re
     )
     now = dt.datetime.now(dt.UTC)
     week = week_of(now, rules.tz)
-    thread = open_threads(client, redis_client, rules, roster, week)["sq-9"]
+    thread = weekly_threads.run(step_ctx(client, redis_client, rules), week, roster=roster)["sq-9"]
 
     a = client.as_user("alice").create_post(thread, ARTICLE)
     b = client.as_user("bob").create_post(thread, ARTICLE)
@@ -72,7 +72,9 @@ def test_rebuild_from_the_forum_matches_the_ledger_built_from_events(sandbox, re
 
     redis_client.flushall()  # Redis lost: everything goes
     before = sum(client.call_counts.values())
-    report = rebuild(client, redis_client, rules, roster, week, now=now, restrike=False)
+    report = rebuild_ledger.run(
+        step_ctx(client, redis_client, rules, now=now), week, roster=roster, restrike=False
+    )
     calls = sum(client.call_counts.values()) - before
     from_forum = ledger.posts(week, "sq-9")
 
@@ -127,7 +129,8 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
             client, redis_client, rules, post["id"], "post_created", client.get_post(post["id"])
         )
         assert outcome == "recorded-early"
-    open_threads(client, redis_client, rules, roster, week)  # the posts' jobs ask for it
+    # the posts' jobs ask for it
+    weekly_threads.run(step_ctx(client, redis_client, rules), week, roster=roster)
     late = client.as_user("cat").create_post(Ledger(redis_client).threads(week)["sq-1"], ARTICLE)
     handle_post_event(
         client, redis_client, rules, late["id"], "post_created", client.get_post(late["id"])
@@ -145,7 +148,9 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
     results_events = evaluate(rules, gather(client, ledger, rules, roster, week))
 
     redis_client.flushall()
-    rebuild(client, redis_client, rules, roster, week, now=now, restrike=False)
+    rebuild_ledger.run(
+        step_ctx(client, redis_client, rules, now=now), week, roster=roster, restrike=False
+    )
 
     assert filed() == from_events
     results_forum = evaluate(rules, gather(client, ledger, rules, roster, week))

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.scenario import DirectDiamond, run_cohort
+from tests.support.steps import field_ids, step_ctx
 from tests.support.world import membership_world
+from worker.reads.forum_view import load_roster
 from worker.state.membership import MembershipStore
+from worker.steps import form_squads, gate
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -75,7 +76,7 @@ def test_77_applicants_go_from_signup_to_squads(redis_client: redis.Redis) -> No
         assert sorted(placed) == passed
         size = rules.squads.size
         assert all(len(m) <= size.max for m in report.squads.values())
-        roster = gather.load_roster(world.client, rules)
+        roster = load_roster(world.client, rules)
         with forum.lock:
             for squad in roster.squads:
                 assert squad.leader in squad.members
@@ -90,7 +91,7 @@ def test_77_applicants_go_from_signup_to_squads(redis_client: redis.Redis) -> No
 
         # Forming the cohort again writes nothing.
         (cohort,) = MembershipStore(redis_client).cohorts()
-        again = flows.form_squads(world.client, redis_client, rules, cohort, live=True)
+        again = form_squads.run(step_ctx(world.client, redis_client, rules), cohort)
         assert again.report.done == [] and not again.plan.changed
 
 
@@ -110,18 +111,20 @@ def test_a_held_application_approved_by_a_reviewer_enters_the_camp(
             application="字" * 250,
             city="北京",
         )
-        uid = sign_up(world.people, p, gather.field_ids(world.people))
-        first = flows.decide_applicant(
-            world.client, redis_client, world.rules, uid, START, live=True, strikes_of=lambda _u: 0
+        uid = sign_up(world.people, p, field_ids(world.people))
+        first = gate.run(
+            step_ctx(world.client, redis_client, world.rules, now=START, live=True),
+            uid,
+            strikes_of=lambda _u: 0,
         )
         assert first.decision is not None and first.decision.outcome == "hold"
         world.people.approve_user(uid)  # a reviewer decides on the forum
-        flows.decide_applicant(world.client, redis_client, world.rules, uid, START, live=True)
+        gate.run(step_ctx(world.client, redis_client, world.rules, now=START, live=True), uid)
         store = MembershipStore(redis_client)
         assert store.camper("held01") is not None and store.is_camper("held01")
         camp = {m["username"] for m in world.client.iter_group_members("camp")}
         assert "held01" in camp
-        again = flows.decide_applicant(
-            world.client, redis_client, world.rules, uid, START, live=True
+        again = gate.run(
+            step_ctx(world.client, redis_client, world.rules, now=START, live=True), uid
         )
         assert again.report is None  # nothing more to do

@@ -17,18 +17,19 @@ import pytest
 import redis
 from werkzeug.serving import make_server
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.scenario import ScenarioReport, run_cohort
+from tests.support.steps import step_ctx
 from tests.support.world import API_KEY, ROOT, SECRET, World, membership_world
 from worker.engine.facts import Roster
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.receiver import Receiver, ReceiverConfig
+from worker.reads.forum_view import load_roster
 from worker.rules import Rules
 from worker.settings import Settings
 from worker.state.membership import MembershipStore
+from worker.steps import form_squads
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -166,7 +167,7 @@ def test_a_cohort_goes_from_signup_to_private_squads(pipeline: PipelineDiamond) 
     passed = sorted(u for u, state in report.camp.items() if state == "passed")
     placed = sorted(u for members in report.squads.values() for u in members)
     assert placed == passed
-    roster = gather.load_roster(world.client, world.rules)
+    roster = load_roster(world.client, world.rules)
     assert all(s.leader in s.members for s in roster.squads)
 
     # Each squad's category: its members read it, other members and campers cannot.
@@ -188,6 +189,6 @@ def test_a_cohort_goes_from_signup_to_private_squads(pipeline: PipelineDiamond) 
     # Re-running formation changes nothing (no writes at all).
     store = MembershipStore(world.redis)
     (cohort,) = store.cohorts()
-    again = flows.form_squads(world.client, world.redis, world.rules, cohort, live=True)
+    again = form_squads.run(step_ctx(world.client, world.redis, world.rules), cohort)
     assert not again.plan.changed and again.report.done == []
-    assert Roster(roster.squads) == gather.load_roster(world.client, world.rules)
+    assert Roster(roster.squads) == load_roster(world.client, world.rules)

@@ -15,13 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.scenario import Persona, seed_referrers, sign_up
+from tests.support.steps import field_ids, step_ctx
 from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
+from worker.reads.forum_view import load_roster
+from worker.reads.membership import month_of
+from worker.reads.parse import applicant_of
 from worker.state.membership import MembershipStore
+from worker.steps import form_squads, gate
+from worker.steps.gate import GatingResult
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -74,22 +78,26 @@ def test_a_gating_job_retried_after_a_rate_limit_finishes_the_approval_once(
             application="字" * 250,
             city="北京",
         )
-        uid = sign_up(world.people, p, gather.field_ids(world.people))
+        uid = sign_up(world.people, p, field_ids(world.people))
         flaky = FailsOnce(world.client, failing_write)
 
-        def gate(now: datetime, client: Any = world.client) -> flows.GatingResult:
-            return flows.decide_applicant(
-                client, redis_client, world.rules, uid, now, live=True, strikes_of=lambda _u: 0
+        def decide(now: datetime, client: Any = world.client) -> GatingResult:
+            return gate.run(
+                step_ctx(client, redis_client, world.rules, now=now, live=True),
+                uid,
+                strikes_of=lambda _u: 0,
             )
 
         with pytest.raises(RateLimited):
-            gate(START, flaky)
+            decide(START, flaky)
         assert flaky.failed
-        ids = gather.field_ids(world.client)
-        assert gather.read_applicant(world.client, uid, ids).approved  # approved before the stop
+        ids = field_ids(world.client)
+        assert applicant_of(
+            world.client.admin_get_user(uid), ids
+        ).approved  # approved before the stop
 
         # dramatiq retries the job later: the rest of the decision is carried out.
-        retried = gate(START + timedelta(minutes=5))
+        retried = decide(START + timedelta(minutes=5))
         assert retried.report is not None and retried.report.done
 
         store = MembershipStore(redis_client)
@@ -97,14 +105,14 @@ def test_a_gating_job_retried_after_a_rate_limit_finishes_the_approval_once(
         assert camper is not None and store.is_camper("retry01")
         assert camper.started_at == START  # the camp starts when the decision was made
         assert store.decision(uid) == "approve"
-        assert store.referrals(mentor, gather.month_of(START, world.rules)) == 1
+        assert store.referrals(mentor, month_of(START, world.rules)) == 1
         camp = {m["username"] for m in world.client.iter_group_members("camp")}
         assert "retry01" in camp
         welcome = _pms_to(world, "retry01")
         assert len(welcome) == 1, welcome
 
         # A third run (a duplicate event) changes nothing.
-        third = gate(START + timedelta(minutes=10))
+        third = decide(START + timedelta(minutes=10))
         assert third.decision is None and third.report is None
         assert _pms_to(world, "retry01") == welcome
         assert store.camper("retry01") == camper
@@ -119,8 +127,10 @@ def test_a_member_is_never_gated_and_a_profile_edit_gates_no_one(
         (mentor,) = seed_referrers(world.people, 1)
         mentor_id = int(world.people.get_user(mentor)["id"])
         for event in ("user_created", "user_updated", "user_approved"):
-            result = flows.decide_applicant(
-                world.client, redis_client, world.rules, mentor_id, START, live=True, event=event
+            result = gate.run(
+                step_ctx(world.client, redis_client, world.rules, now=START, live=True),
+                mentor_id,
+                event=event,
             )
             assert result.decision is None and result.report is None
         p = Persona(
@@ -131,10 +141,12 @@ def test_a_member_is_never_gated_and_a_profile_edit_gates_no_one(
             application="字" * 250,
             city="上海",
         )
-        uid = sign_up(world.people, p, gather.field_ids(world.people))
+        uid = sign_up(world.people, p, field_ids(world.people))
         world.people.approve_user(uid)
-        result = flows.decide_applicant(
-            world.client, redis_client, world.rules, uid, START, live=True, event="user_updated"
+        result = gate.run(
+            step_ctx(world.client, redis_client, world.rules, now=START, live=True),
+            uid,
+            event="user_updated",
         )
         assert result.decision is None and result.report is None
         assert MembershipStore(redis_client).camper("staffok") is None
@@ -155,7 +167,7 @@ def _graduates(world: Any, cohort: str, n: int) -> list[str]:
 
 
 def _squads_on_forum(world: Any, cohort: str) -> dict[str, tuple[str, ...]]:
-    roster = gather.load_roster(world.client, world.rules)
+    roster = load_roster(world.client, world.rules)
     return {s.slug: tuple(sorted(s.members)) for s in roster.squads if s.cohort == cohort}
 
 
@@ -179,7 +191,7 @@ def test_a_squad_formation_retried_midway_finishes_the_same_split(
     cohort = "2026-11"
     with membership_world(redis_client, START) as control:
         _graduates(control, cohort, 34)
-        flows.form_squads(control.client, redis_client, control.rules, cohort, live=True)
+        form_squads.run(step_ctx(control.client, redis_client, control.rules), cohort)
         expected = _squads_on_forum(control, cohort)
     redis_client.flushdb()
 
@@ -187,14 +199,14 @@ def test_a_squad_formation_retried_midway_finishes_the_same_split(
         names = _graduates(world, cohort, 34)
         flaky = FailsOnNth(world.client, "add_group_members", 3)  # two squads already filled
         with pytest.raises(RateLimited):
-            flows.form_squads(flaky, redis_client, world.rules, cohort, live=True)
+            form_squads.run(step_ctx(flaky, redis_client, world.rules), cohort)
         assert flaky.failed and MembershipStore(redis_client).formation(cohort) is not None
 
-        retried = flows.form_squads(world.client, redis_client, world.rules, cohort, live=True)
+        retried = form_squads.run(step_ctx(world.client, redis_client, world.rules), cohort)
 
         assert _squads_on_forum(world, cohort) == expected
         assert len(expected) >= 3
         assert sorted(u for m in expected.values() for u in m) == sorted(names)
         assert MembershipStore(redis_client).formation(cohort) is None  # finished: forgotten
-        again = flows.form_squads(world.client, redis_client, world.rules, cohort, live=True)
+        again = form_squads.run(step_ctx(world.client, redis_client, world.rules), cohort)
         assert again.report.done == [] and retried.report.done

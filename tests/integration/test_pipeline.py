@@ -27,8 +27,7 @@ from worker.pipeline import jobs, probe, routes
 from worker.pipeline.broker import current_broker, setup_broker
 from worker.pipeline.idempotency import ActionBusy, already_done, once
 from worker.pipeline.jobs import GaveUp, diamond_actor, load_actors
-from worker.pipeline.receiver import ReceiverConfig, build_receiver
-from worker.pipeline.signature import sign
+from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign
 from worker.redis_server import EmbeddedRedis
 
 QUEUE = "pipeline-test"

@@ -14,8 +14,7 @@ from worker.forum.errors import RateLimited
 from worker.pipeline import catchup, probe, routes
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.catchup import LAST_POST_KEY, scan
-from worker.pipeline.dedup import Deduper
-from worker.pipeline.dispatch import Dispatcher
+from worker.pipeline.dispatch import Deduper, Dispatcher
 from worker.pipeline.jobs import load_actors
 
 API_USER = "diamond_bot"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.support import membership_steps as steps
 from tests.support.obligations import shipped_rules
+from tests.support.steps import step_ctx
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.camp import Camper
@@ -21,6 +21,7 @@ from worker.pipeline.routes import routes_for
 from worker.reads import forum_view as roster_cache
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
+from worker.steps import record_post
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def test_one_post_event_reads_the_post_once_and_feeds_every_domain(sandbox, redi
     )
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    outcomes = steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    outcomes = record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_created")
 
     assert client.call_counts[POST_READ] == 1
     assert client.call_counts[TOPIC_READ] == 1  # shared by the three domains
@@ -60,7 +61,7 @@ def test_one_post_event_reads_the_post_once_and_feeds_every_domain(sandbox, redi
     assert RecognitionStore(redis_client).post(topic["id"]) is not None
 
     # A retried job re-runs every handler: same state, still one post read per run.
-    again = steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    again = record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_created")
     assert again == outcomes
     assert client.call_counts[POST_READ] == 2
     assert len(MembershipStore(redis_client).camp_posts("ann")) == 1
@@ -75,11 +76,11 @@ def test_a_post_the_forum_no_longer_has_is_removed_everywhere(sandbox, redis_cli
         "一篇会被删除的帖子:测试删除流程", "内容。" * 60, int(made.get("category", made)["id"])
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_created")
     assert RecognitionStore(redis_client).post(topic["id"]) is not None
 
     missing = topic["id"] + 10_000
-    outcomes = steps.handle_post(client, redis_client, rules, missing, "post_edited")
+    outcomes = record_post.run(step_ctx(client, redis_client, rules), missing, "post_edited")
     assert outcomes == {"membership": False, "obligations": "ignored", "recognition": "gone"}
     assert client.call_counts[POST_READ] == 2
 
@@ -153,7 +154,7 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
         "第一版标题:我这一周的读书笔记", "初稿。" * 40, int(made.get("category", made)["id"])
     )
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    steps.handle_post(client, redis_client, rules, topic["id"], "post_created")
+    record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_created")
     short = RecognitionStore(redis_client).post(topic["id"])
     assert short is not None
     sandbox.forum.edit_post(
@@ -162,7 +163,7 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     kwargs = route.extract({"id": topic["topic_id"], "title": "第二版标题:我的一周读书笔记"})
-    outcomes = steps.handle_topic_edit(client, redis_client, rules, **kwargs)
+    outcomes = record_post.run_topic_edit(step_ctx(client, redis_client, rules), **kwargs)
 
     assert outcomes["recognition"] == "stored"
     edited = RecognitionStore(redis_client).post(topic["id"])
@@ -251,5 +252,5 @@ def test_a_post_edited_still_reads_the_post(sandbox, redis_client) -> None:
     )
     body = setup.get_post(topic["id"])
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    steps.handle_post(client, redis_client, rules, topic["id"], "post_edited", body=body)
+    record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_edited", body=body)
     assert client.call_counts[POST_READ] == 1

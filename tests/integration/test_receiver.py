@@ -20,8 +20,9 @@ from worker.pipeline.receiver import (
     ReceiverConfig,
     ReceiverConfigError,
     build_receiver,
+    sign,
+    verify,
 )
-from worker.pipeline.signature import sign, verify
 from worker.redis_server import EmbeddedRedis
 from worker.settings import SettingsError
 

@@ -20,8 +20,7 @@ from werkzeug.test import Client
 
 from tests.conftest import DISCOURSE_REF
 from worker.pipeline import routes
-from worker.pipeline.receiver import ReceiverConfig, build_receiver
-from worker.pipeline.signature import sign, verify
+from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign, verify
 from worker.reads.parse import POST_BODY_FACTS
 
 CAPTURES = DISCOURSE_REF / "webhooks"

@@ -18,8 +18,7 @@ from werkzeug.test import Client
 from tests.integration.test_receiver_captures import enqueued
 from worker.jobs.chat import category_key, message_key, on_chat_message, record_chat_message
 from worker.pipeline.chat_body import parse_chat_message
-from worker.pipeline.receiver import ReceiverConfig, build_receiver
-from worker.pipeline.signature import sign
+from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign
 
 pytestmark = pytest.mark.integration
 

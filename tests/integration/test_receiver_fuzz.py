@@ -23,8 +23,7 @@ from werkzeug.test import Client
 
 from tests.conftest import DISCOURSE_REF
 from worker.pipeline import routes
-from worker.pipeline.receiver import MAX_JSON_DEPTH, ReceiverConfig, build_receiver
-from worker.pipeline.signature import sign
+from worker.pipeline.receiver import MAX_JSON_DEPTH, ReceiverConfig, build_receiver, sign
 
 SECRET = "fuzz-webhook-secret"
 WEBHOOKS = DISCOURSE_REF / "webhooks"

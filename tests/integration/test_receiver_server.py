@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DISCOURSE_REF
-from worker.pipeline.signature import sign
+from worker.pipeline.receiver import sign
 from worker.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

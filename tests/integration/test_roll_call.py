@@ -50,11 +50,12 @@ def test_a_streak_counts_clean_weeks_back_and_leave_does_not_break_it() -> None:
 def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     sandbox, redis_client
 ) -> None:
-    from tests.support.steps import run_roll_calls
+    from tests.support.steps import step_ctx
     from worker.engine.facts import Roster
     from worker.engine.facts import Squad as SquadFact
     from worker.forum.client import ForumClient
     from worker.state.ledger import Ledger
+    from worker.steps import roll_calls
 
     rules = shipped_rules()
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
@@ -70,7 +71,7 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     ledger.mark_roll_call(W47, "sq-3", at(17))
 
     def run(now: dt.datetime) -> str:
-        run_roll_calls(client, redis_client, rules, roster, now=now, live=True)
+        roll_calls.run(step_ctx(client, redis_client, rules, now=now), roster=roster)
         return client.get_post(int(opened["id"]))["raw"]
 
     first = run(at(17, 12, 1))

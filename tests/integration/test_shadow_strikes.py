@@ -8,10 +8,11 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import run_audit
+from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
 from worker.state.ledger import Ledger
+from worker.steps import audit as audit_step
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)
@@ -38,7 +39,12 @@ def test_a_shadow_audit_acts_on_no_one_and_going_live_starts_from_a_clean_record
 
     def audit(live: bool):
         now = week_times(rules.obligations, W47, rules.tz).review_cap + dt.timedelta(hours=1)
-        return run_audit(client, redis_client, rules, roster, W47, now=now, live=live, confirm=True)
+        return audit_step.run(
+            step_ctx(client, redis_client, rules, now=now, live=live),
+            W47,
+            roster=roster,
+            confirm=True,
+        )
 
     shadow = audit(live=False)  # nobody wrote this week: everyone misses
 

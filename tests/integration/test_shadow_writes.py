@@ -8,11 +8,12 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import run_audit
+from tests.support.steps import step_ctx
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
+from worker.steps import audit
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)
@@ -32,7 +33,9 @@ def _world(sandbox, redis_client):
 
 def _audit(rules, client, redis_client, roster, *, live: bool):
     now = week_times(rules.obligations, W47, rules.tz).review_cap + dt.timedelta(hours=1)
-    return run_audit(client, redis_client, rules, roster, W47, now=now, live=live, confirm=True)
+    return audit.run(
+        step_ctx(client, redis_client, rules, now=now, live=live), W47, roster=roster, confirm=True
+    )
 
 
 def _topics_in(sandbox, category_id: int) -> list[tuple[str, str]]:

@@ -14,17 +14,18 @@ import pytest
 import redis
 from dramatiq.message import Message
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.pipeline import live_worker
 from tests.support.scenario import INTRO, Persona, confirm_email, seed_referrers, sign_up
+from tests.support.steps import field_ids, step_ctx
 from tests.support.world import World, membership_world
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.gating import check_lines
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.pipeline.routes import body_hints
+from worker.reads.parse import USER_HINTS, Hints
 from worker.state.membership import MembershipStore
+from worker.steps import gate as gate_step
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -68,14 +69,10 @@ def persona(name: str, mentor: str, **overrides: Any) -> Persona:
 
 def gate(world: World, uid: int, event: str | None, body: dict[str, Any] | None = None) -> Any:
     """What the gating job does for ``event``, with the hints its route takes from ``body``."""
-    hints = gather.Hints.from_route(body_hints(body, gather.USER_HINTS) if body else None)
-    return flows.decide_applicant(
-        world.client,
-        world.redis,
-        world.rules,
+    hints = Hints.from_route(body_hints(body, USER_HINTS) if body else None)
+    return gate_step.run(
+        step_ctx(world.client, world.redis, world.rules, now=world.now, live=True),
         uid,
-        world.now,
-        live=True,
         strikes_of=lambda _u: 0,
         hints=hints,
         event=event,
@@ -97,9 +94,7 @@ def test_approving_an_inactive_applicant_is_not_yet_for_the_client_and_the_appli
     world: World,
 ) -> None:
     (mentor,) = seed_referrers(world.people, 1)
-    uid = sign_up(
-        world.people, persona("waiter", mentor), gather.field_ids(world.people), confirm=False
-    )
+    uid = sign_up(world.people, persona("waiter", mentor), field_ids(world.people), confirm=False)
     with pytest.raises(NotActiveYet):
         world.client.approve_user(uid)
     act = a.ApproveUser(key=f"t-approve:{uid}", reason="test", user_id=uid, username="waiter")
@@ -117,18 +112,18 @@ def test_the_gating_job_waits_for_the_confirmation_then_approves(
 
     live_worker(monkeypatch, world.sandbox, redis_url, tmp_path)
     (mentor,) = seed_referrers(world.people, 1)
-    ids = gather.field_ids(world.people)
+    ids = field_ids(world.people)
     uid = sign_up(world.people, persona("waiter", mentor), ids, confirm=False)
     created = last_body(events, "user_created", uid)
     # The actor as dramatiq runs it (error mapping included): no exception, no dead letter.
-    jobs.on_user.fn(user_id=uid, hints=body_hints(created, gather.USER_HINTS), event="user_created")
+    jobs.on_user.fn(user_id=uid, hints=body_hints(created, USER_HINTS), event="user_created")
     assert MembershipStore(world.redis).decision(uid) is None
     assert "waiter" not in camp_members(world)
 
     confirm_email(world.people, "waiter")
     confirmed = last_body(events, "user_confirmed_email", uid)
     jobs.on_user.fn(
-        user_id=uid, hints=body_hints(confirmed, gather.USER_HINTS), event="user_confirmed_email"
+        user_id=uid, hints=body_hints(confirmed, USER_HINTS), event="user_confirmed_email"
     )
     assert MembershipStore(world.redis).decision(uid) == "approve"
     assert world.client.admin_get_user(uid)["approved"] is True
@@ -143,7 +138,7 @@ def test_catch_up_gates_a_user_who_confirms_after_a_later_user_was_scanned(
 
     broker = setup_broker(redis_url)
     (mentor,) = seed_referrers(world.people, 1)
-    ids = gather.field_ids(world.people)
+    ids = field_ids(world.people)
     early = sign_up(world.people, persona("early", mentor), ids, confirm=False)
     late = sign_up(world.people, persona("later", mentor), ids)  # signs up after, confirms first
 
@@ -175,7 +170,7 @@ def test_same_email_and_email_domain_rules_fire_with_the_email_from_the_signed_b
     world: World, events: list[tuple[str, dict[str, Any]]]
 ) -> None:
     (mentor,) = seed_referrers(world.people, 1)
-    ids = gather.field_ids(world.people)
+    ids = field_ids(world.people)
     first = sign_up(world.people, persona("orig", mentor, email="orig.name@gmail.com"), ids)
     gate(world, first, "user_confirmed_email", last_body(events, "user_confirmed_email", first))
     second = sign_up(world.people, persona("again", mentor, email="origname+2@gmail.com"), ids)
@@ -202,7 +197,7 @@ def test_without_a_body_the_email_comes_from_one_narrowed_show_emails_listing(
     uid = sign_up(
         world.people,
         persona("tossed", mentor, email="t@mailinator.com"),
-        gather.field_ids(world.people),
+        field_ids(world.people),
     )
     result = gate(world, uid, None)  # e.g. fed by the catch-up scan
     assert [h.check for h in result.decision.hits] == ["screening"]
@@ -212,7 +207,7 @@ def test_without_a_body_the_email_comes_from_one_narrowed_show_emails_listing(
 def test_the_inviter_counts_as_the_referrer_read_from_the_public_profile(world: World) -> None:
     (mentor,) = seed_referrers(world.people, 1)
     p = persona("guest", "see invite", invited_by=mentor, email="guest@example.com")
-    uid = sign_up(world.people, p, gather.field_ids(world.people))
+    uid = sign_up(world.people, p, field_ids(world.people))
     result = gate(world, uid, None)  # no body: the inviter comes from GET /u/{username}.json
     assert (result.decision.outcome, result.decision.referrer) == ("approve", mentor)
 
@@ -225,7 +220,7 @@ def test_an_invitee_discourse_approved_is_gated_and_enters_the_camp(
 ) -> None:
     (mentor,) = seed_referrers(world.people, 1)
     p = persona("guest", "see invite", invited_by=mentor, email="guest@example.com")
-    uid = sign_up(world.people, p, gather.field_ids(world.people))
+    uid = sign_up(world.people, p, field_ids(world.people))
     assert world.client.admin_get_user(uid)["approved"] is True  # by the invite, not Diamond
     result = gate(world, uid, "user_approved", last_body(events, "user_approved", uid))
     assert result.decision.outcome == "approve" and result.decision.already_approved
@@ -241,7 +236,7 @@ def test_an_invitee_who_fails_is_held_for_staff_with_the_reasons_and_not_deleted
     (mentor,) = seed_referrers(world.people, 1)
     p = persona("pusher", "see invite", invited_by=mentor, email="pusher@example.com")
     p.application = "需要代写请加微信 vx: abcdef123"
-    uid = sign_up(world.people, p, gather.field_ids(world.people))
+    uid = sign_up(world.people, p, field_ids(world.people))
     result = gate(world, uid, "user_approved", last_body(events, "user_approved", uid))
     assert result.decision.outcome == "hold"
     assert {h.check for h in result.decision.hits} >= {"screening", "application"}
@@ -268,7 +263,7 @@ def test_a_rejected_applicant_gets_discourses_email_with_the_reason_in_their_lan
     world: World, events: list[tuple[str, dict[str, Any]]]
 ) -> None:
     (mentor,) = seed_referrers(world.people, 1)
-    ids = gather.field_ids(world.people)
+    ids = field_ids(world.people)
     language = ids.get("language")
     p = persona("spammer", mentor)
     p.application += " DM me for crypto signals"
@@ -296,10 +291,10 @@ def test_a_rejected_applicant_gets_discourses_email_with_the_reason_in_their_lan
 
 
 def test_parsed_hints_from_a_gating_body_are_json_safe_for_the_queue() -> None:
-    hints = body_hints({"id": 1, "email": "a@b.c", "invited_by": None}, gather.USER_HINTS)
+    hints = body_hints({"id": 1, "email": "a@b.c", "invited_by": None}, USER_HINTS)
     assert json.loads(json.dumps(hints)) == {"email": "a@b.c", "invited_by": None}
-    assert gather.Hints.from_route(hints) == gather.Hints("a@b.c", None, inviter_known=True)
-    assert gather.Hints.from_route({}) == gather.Hints()
+    assert Hints.from_route(hints) == Hints("a@b.c", None, inviter_known=True)
+    assert Hints.from_route({}) == Hints()
 
 
 def test_a_later_event_of_a_rejected_and_deleted_applicant_is_nothing_to_do(
@@ -310,7 +305,7 @@ def test_a_later_event_of_a_rejected_and_deleted_applicant_is_nothing_to_do(
     (mentor,) = seed_referrers(world.people, 1)
     p = persona("spammer", mentor)
     p.application += " DM me for crypto signals"
-    uid = sign_up(world.people, p, gather.field_ids(world.people))
+    uid = sign_up(world.people, p, field_ids(world.people))
     first = gate(world, uid, "user_created", last_body(events, "user_created", uid))
     assert first.decision is not None and first.decision.outcome == "reject"
     second = gate(world, uid, "user_confirmed_email")

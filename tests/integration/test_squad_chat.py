@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
+from tests.support.steps import step_ctx
 from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.state.membership import MembershipStore
+from worker.steps import form_squads
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -32,8 +33,8 @@ def test_a_formed_squad_has_its_chat_channel_with_exactly_its_members(
         members = world.client.get_group(world.rules.community.groups.members)
         world.client.add_group_members(int(members.get("group", members)["id"]), names)
 
-        formed = flows.form_squads(world.client, redis_client, world.rules, COHORT, live=True)
-        again = flows.form_squads(world.client, redis_client, world.rules, COHORT, live=True)
+        formed = form_squads.run(step_ctx(world.client, redis_client, world.rules), COHORT)
+        again = form_squads.run(step_ctx(world.client, redis_client, world.rules), COHORT)
 
         forum = world.sandbox.forum
         with forum.lock:

@@ -8,11 +8,12 @@ import pytest
 
 from tests.support.obligations import pm_rules, shipped_rules
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import open_threads, run_reminder
+from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week, week_times
 from worker.sandbox.cooking import mentions
 from worker.state.ledger import Ledger
+from worker.steps import reminders, weekly_threads
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)
@@ -47,11 +48,11 @@ def test_a_friday_reminder_is_a_post_per_squad_thread_mentioning_each_who_owes(
     rules = shipped_rules()
     client = admin_client(sandbox)
     roster = _two_squads(sandbox, client)
-    threads = open_threads(client, redis_client, rules, roster, W47)
+    threads = weekly_threads.run(step_ctx(client, redis_client, rules), W47, roster=roster)
     nudge = next(r for r in rules.obligations.reminders if r.about == "article")
     sandbox.app.request_log.clear()
 
-    run_reminder(client, redis_client, rules, roster, nudge, now=_friday(rules), live=True)
+    reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
 
     # Twelve owe in sq-1 (two posts: at most ten mentions each), three in sq-2 (one post).
     assert _writes(sandbox) == [("POST", "/posts.json")] * 3
@@ -67,7 +68,7 @@ def test_a_friday_reminder_is_a_post_per_squad_thread_mentioning_each_who_owes(
     assert reached == [set(s.members) for s in roster.squads]
 
     sandbox.app.request_log.clear()
-    run_reminder(client, redis_client, rules, roster, nudge, now=_friday(rules), live=True)
+    reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
     assert _writes(sandbox) == [], "the same reminder again writes nothing"
 
 
@@ -77,11 +78,11 @@ def test_pm_delivery_sends_a_pm_per_member_who_owes_and_a_leader_note(
     rules = pm_rules()
     client = admin_client(sandbox)
     roster = _two_squads(sandbox, client)
-    open_threads(client, redis_client, rules, roster, W47)
+    weekly_threads.run(step_ctx(client, redis_client, rules), W47, roster=roster)
     nudge = next(r for r in rules.obligations.reminders if r.about == "article")
     sandbox.app.request_log.clear()
 
-    run_reminder(client, redis_client, rules, roster, nudge, now=_friday(rules), live=True)
+    reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
 
     assert len(_writes(sandbox)) == 15 + 2  # everyone, and each squad's leader their list
     assert Ledger(redis_client).threads(W47)  # the threads were there all along

@@ -16,12 +16,13 @@ import redis
 
 from tests.support.obligations import SH, W47, Thread, rules_with, shipped_rules
 from tests.support.pipeline import redis_contents
-from tests.support.steps import run_audit
+from tests.support.steps import step_ctx
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import Week
 from worker.forum.client import ForumClient
 from worker.rules.diff import rule_changes
 from worker.state.ledger import Ledger
+from worker.steps import audit
 from worker.steps.audit import audit_moment
 from worker.whatif.audit import compare, read_audit_facts, replay
 from worker.whatif.readonly import ReadOnlyRedis, WriteRefused
@@ -119,11 +120,11 @@ def test_raising_min_length_predicts_what_the_real_audit_then_does_and_writes_no
 
     # ── the real audit under the new rules does what was predicted ──
     now = audit_moment(proposed, W47) + dt.timedelta(minutes=1)
-    halted = run_audit(client, redis_client, proposed, roster, W47, now=now, live=True)
+    halted = audit.run(step_ctx(client, redis_client, proposed, now=now), W47, roster=roster)
     assert halted.plan.halted == diff.after.halted
     assert sorted(halted.plan.penalised) == list(diff.penalised_after)
-    confirmed = run_audit(
-        client, redis_client, proposed, roster, W47, now=now, live=True, confirm=True
+    confirmed = audit.run(
+        step_ctx(client, redis_client, proposed, now=now), W47, roster=roster, confirm=True
     )
     predicted = {
         u: r.strikes for u, r in replay(proposed, facts, [W47])[0].plan.results.by_member.items()
@@ -172,13 +173,15 @@ def test_a_changed_rule_does_not_reach_back_into_an_audited_week(
     current, proposed = shipped_rules(), rules_with(article={"min_length": 1200})
     client = ForumClient(sandbox.url, sandbox.api_key, "system")
     now = audit_moment(current, W47) + dt.timedelta(minutes=1)
-    first = run_audit(client, redis_client, current, roster, W47, now=now, live=True)
+    first = audit.run(step_ctx(client, redis_client, current, now=now), W47, roster=roster)
     assert first.recorded
     audited = {u: h[W47] for u, h in Ledger(redis_client).histories(MEMBERS).items()}
     assert audited["m01"] == 0  # 900 字 met the 800 in force then
 
     # The moderator raises min_length; the week is audited again (by hand, or a catch-up).
-    again = run_audit(client, redis_client, proposed, roster, W47, now=now, live=True, confirm=True)
+    again = audit.run(
+        step_ctx(client, redis_client, proposed, now=now), W47, roster=roster, confirm=True
+    )
     assert again.plan.results.by_member["m01"].outcome == "met"
     assert {u: h[W47] for u, h in Ledger(redis_client).histories(MEMBERS).items()} == audited
     assert list(Ledger(redis_client).audited_weeks()) == [W47]

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
 from tests.support.obligations import SH, shipped_rules
 from tests.support.pipeline import redis_contents
 from tests.support.scenario import INTRO, Persona, seed_referrers, sign_up
+from tests.support.steps import field_ids, step_ctx
 from tests.support.world import membership_world
 from worker.engine.gating import GatingDecision, reason_text
 from worker.rules import Rules
 from worker.state import keys
 from worker.state.membership import MembershipStore
+from worker.steps import gate
 from worker.whatif.gating import read_application_facts, redecide, render_applications
 
 pytestmark = pytest.mark.integration
@@ -87,18 +87,14 @@ def gate_all(redis_client: redis.Redis, rules: Rules) -> dict[str, tuple[int, Ga
     out = {}
     with membership_world(redis_client, START) as world:
         seed_referrers(world.people, 3)
-        ids = gather.field_ids(world.people)
+        ids = field_ids(world.people)
         for i, person in enumerate(applicants()):
             moment = START + dt.timedelta(minutes=i + 1)
             world.set_now(moment)
             uid = sign_up(world.people, person, ids)
-            result = flows.decide_applicant(
-                world.client,
-                redis_client,
-                rules,
+            result = gate.run(
+                step_ctx(world.client, redis_client, rules, now=moment, live=True),
                 uid,
-                moment,
-                live=True,
                 strikes_of=lambda u: STRIKES.get(u, 0),
             )
             assert result.decision is not None, person.username
@@ -193,7 +189,7 @@ def test_only_recent_applications_are_previewed(redis_client: redis.Redis) -> No
 def _one_application(rules: Rules) -> Any:
     from worker.engine.facts import MemberFact
     from worker.engine.gating import Applicant, GatingFacts, evaluate_application
-    from worker.state.gating_inputs import facts_from_record, inputs_record
+    from worker.state.membership import facts_from_record, inputs_record
     from worker.whatif.gating import Application, ApplicationFacts
 
     applicant = Applicant(

@@ -8,13 +8,14 @@ import datetime as dt
 import pytest
 import redis
 
-from tests.support import membership_steps as flows
 from tests.support.obligations import SH, shipped_rules
 from tests.support.pipeline import redis_contents
+from tests.support.steps import step_ctx
 from worker.engine.camp import Camper, CampPost
 from worker.engine.squads import Graduate
 from worker.forum.client import ForumClient
 from worker.state.membership import MembershipStore
+from worker.steps import camp_check, form_squads
 from worker.whatif.membership import (
     judge_camp,
     read_camp_facts,
@@ -88,7 +89,7 @@ def test_the_camp_preview_is_what_the_daily_check_then_decides(
     )
 
     client = ForumClient(sandbox.url, sandbox.api_key, "system")
-    real = flows.check_camp(client, redis_client, proposed, now, live=False)
+    real = camp_check.run(step_ctx(client, redis_client, proposed, now=now, live=False))
     assert {c.username: c.verdict.verdict for c in real} == {n: o.first for n, o in new.items()}
 
 
@@ -118,7 +119,7 @@ def test_the_squad_preview_is_the_split_the_formation_then_plans(
     text = "\n".join(render_squads(old, new))
     assert "proposed:" in text and "g24" not in text
 
-    real = flows.plan_formation(client, store, proposed, "2026-03")
+    real = form_squads.plan_formation(client, store, proposed, "2026-03")
 
     def shape(plan):
         return sorted(

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import DISCOURSE_REF
-from tests.support import membership_steps as gather
 from worker.config_sync.desired import load_desired
 from worker.jobs import membership as membership_jobs
 from worker.pipeline import routes
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import event_object, routes_for
+from worker.reads.parse import Hints
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,22 +52,22 @@ def test_the_gating_job_gets_the_email_and_the_inviter_of_a_real_user_body(
     event, user = capture(name)
     kwargs = gating_route(event).extract(user)
     assert kwargs["user_id"] == user_id and kwargs["event"] == event
-    hints = gather.Hints.from_route(kwargs["hints"])
+    hints = Hints.from_route(kwargs["hints"])
     # invited_by is null in both captures: known to be nobody (no profile read needed).
-    assert hints == gather.Hints(email=email, invited_by=None, inviter_known=True)
+    assert hints == Hints(email=email, invited_by=None, inviter_known=True)
     json.dumps(kwargs)  # what the queue carries
 
 
 def test_an_inviter_in_a_real_body_is_read_from_its_basic_user() -> None:
     event, user = capture("user__user_created__2025.12.0-latest")
     user["invited_by"] = {"id": 3, "username": "mentor", "name": None, "avatar_template": "/a"}
-    hints = gather.Hints.from_route(gating_route(event).extract(user)["hints"])
+    hints = Hints.from_route(gating_route(event).extract(user)["hints"])
     assert (hints.invited_by, hints.inviter_known) == ("mentor", True)
 
 
 def test_a_body_without_the_keys_leaves_email_and_inviter_unknown() -> None:
-    hints = gather.Hints.from_route(gating_route("user_updated").extract({"id": 9})["hints"])
-    assert hints == gather.Hints()  # then the job reads them (show_emails listing, /u/)
+    hints = Hints.from_route(gating_route("user_updated").extract({"id": 9})["hints"])
+    assert hints == Hints()  # then the job reads them (show_emails listing, /u/)
 
 
 def test_every_user_event_diamond_routes_is_in_the_webhook_subscription() -> None:

@@ -39,6 +39,7 @@ class FakeForum:
             "members": [{"username": m} for m in members]
         }
         self.categories: list[dict[str, Any]] = [{"slug": "audit-log", "id": 9}]
+        self.channels: list[dict[str, Any]] = []  # chat channels (of squad categories)
         self.writes: list[tuple[str, Any]] = []
 
     def list_categories(self) -> list[dict[str, Any]]:
@@ -88,11 +89,18 @@ class FakeForum:
         return {"topic_id": 2, "id": 2}
 
     def iter_chat_channels(self) -> Any:
-        return iter(())
+        return iter(self.channels)
 
     def create_category_channel(self, category_id: int, **kw: Any) -> Any:
         self.writes.append(("chat", category_id))
-        return {"id": 300 + category_id}
+        self.channels.append(
+            {
+                "id": 300 + len(self.channels),
+                "chatable_type": "Category",
+                "chatable_id": category_id,
+            }
+        )
+        return self.channels[-1]
 
 
 def graduate_all(redis_client: Any) -> None:

@@ -23,11 +23,13 @@ from typing import Any, Protocol
 import redis
 import requests
 
-from tests.support import membership_steps as flows
-from tests.support import membership_steps as gather
+from tests.support.steps import category_ids, field_ids, step_ctx
 from worker.engine.gating import normalise_email
+from worker.reads.forum_view import load_roster
 from worker.rules import Rules
 from worker.state.membership import MembershipStore
+from worker.steps import camp_check, form_squads, gate, record_post
+from worker.steps.camp_check import ready_cohorts
 
 CITIES = ("北京", "北京", "北京", "上海", "上海", "广州", "成都", "拉萨")
 INTRO = (
@@ -164,24 +166,22 @@ class DirectDiamond:
 
     def applicant_signed_up(self, user_id: int) -> None:
         assert self.now is not None
-        flows.decide_applicant(
-            self.client,
-            self.redis,
-            self.rules,
+        gate.run(
+            step_ctx(self.client, self.redis, self.rules, now=self.now, live=self.live),
             user_id,
-            self.now,
-            live=self.live,
             strikes_of=lambda _u: 0,
         )
 
     def posted(self, post_id: int) -> None:
-        flows.record_camp_post(self.client, self.redis, self.client.get_post(post_id))
+        record_post.record_camp_post(
+            step_ctx(self.client, self.redis, self.rules), self.client.get_post(post_id)
+        )
 
     def camp_check(self, now: datetime) -> None:
-        flows.check_camp(self.client, self.redis, self.rules, now, live=self.live)
+        camp_check.run(step_ctx(self.client, self.redis, self.rules, now=now, live=self.live))
         store = MembershipStore(self.redis)
-        for cohort in flows.ready_cohorts(store, self.rules):
-            flows.form_squads(self.client, self.redis, self.rules, cohort, live=self.live)
+        for cohort in ready_cohorts(store, self.rules):
+            form_squads.run(step_ctx(self.client, self.redis, self.rules, live=self.live), cohort)
 
 
 @dataclass
@@ -202,7 +202,7 @@ def _required_fields(ids: dict[str, int], values: dict[str, str]) -> dict[int, s
 
 def seed_referrers(people_client: Any, count: int, *, prefix: str = "mentor") -> list[str]:
     """Full members who can refer (made by the admin, approved, in the members group)."""
-    ids = gather.field_ids(people_client)
+    ids = field_ids(people_client)
     names = [f"{prefix}{i + 1:02d}" for i in range(count)]
     for name in names:
         fields = {
@@ -292,7 +292,7 @@ def run_cohort(
     diamond.set_now(start)
     mentors = seed_referrers(people_client, referrers or max(2, -(-n // max_refs) + 2))
     people = personas(n, mentors, seed=seed)
-    ids = gather.field_ids(people_client)
+    ids = field_ids(people_client)
     # Duplicates last: the earlier application must be on record first.
     for wave in (
         [p for p in people if p.kind != "duplicate"],
@@ -308,7 +308,7 @@ def run_cohort(
         report.decisions[p.username] = store.decision(p.user_id) or "none"
     campers = [p for p in people if report.decisions[p.username] == "approve"]
 
-    categories = gather.category_ids(people_client)
+    categories = category_ids(people_client)
     days = rules.camp.duration_days
     intros: dict[str, int] = {}  # camper -> introduction topic id
     _camp_days(
@@ -351,7 +351,7 @@ def run_cohort(
         report.camp[p.username] = (
             "passed" if p.username in members else "removed" if p.username in alumni else "open"
         )
-    for squad in gather.load_roster(diamond.client, rules).squads:
+    for squad in load_roster(diamond.client, rules).squads:
         report.squads[squad.slug] = squad.members
         report.leaders[squad.slug] = squad.leader
     return report

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from worker.jobs.context import step_context
 from worker.pipeline.changelog import ACTOR, QUEUE
 from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.runtime import step_context
 from worker.steps import changelog
 
 

@@ -5,9 +5,9 @@ Thin: builds a ``StepContext`` and calls ``worker.steps.notices``.
 
 from __future__ import annotations
 
-from worker.jobs.context import step_context
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import ACTOR, QUEUE
+from worker.pipeline.runtime import step_context
 from worker.steps import notices
 
 

@@ -1,6 +1,6 @@
 """Obligation actors: weekly threads; reminders; the weekly audit; roll calls.
 
-Thin: each builds a ``StepContext`` (``worker.jobs.context``) and calls its step
+Thin: each builds a ``StepContext`` (``worker.pipeline.runtime.step_context``) and calls its step
 (``worker.steps.weekly_threads``, ``reminders``, ``audit``, ``roll_calls``); the roster
 comes from the forum view (``worker.reads.forum_view``).
 
@@ -22,10 +22,10 @@ import dramatiq
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week, audit_week, week_of
-from worker.jobs.context import step_context
 from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
+from worker.pipeline.runtime import step_context
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.reads import forum_view
 from worker.rules import Rules

@@ -1,6 +1,6 @@
 """Recognition and health actors: likes into the store, weekly badges, weekly report.
 
-Thin: each builds a ``StepContext`` (``worker.jobs.context``) and calls its step
+Thin: each builds a ``StepContext`` (``worker.pipeline.runtime.step_context``) and calls its step
 (``worker.steps.record_like``, ``badges``, ``health_report``); the roster comes from the
 forum view (``worker.reads.forum_view``).
 
@@ -17,10 +17,10 @@ import logging
 from datetime import datetime
 
 from worker.engine.weeks import Week, audit_week
-from worker.jobs.context import step_context
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
+from worker.pipeline.runtime import step_context
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.rules import Rules
 from worker.steps import badges, health_report, record_like

@@ -2,6 +2,11 @@
 
 The receiver and the catch-up scan share this so a post seen both ways runs its
 actors once (same event identity) and Diamond's own posts never loop.
+
+Duplicates are dropped by the same delivery id or the same change (event identity): both
+keys are claimed in one atomic script, so two receivers racing on one delivery enqueue it
+once. If enqueueing then fails, the claim is released so the sender's retry is not
+mistaken for a duplicate.
 """
 
 from __future__ import annotations
@@ -12,12 +17,51 @@ from enum import StrEnum
 from typing import Any
 
 import dramatiq
+import redis
 
 from worker.pipeline import routes as r
 from worker.pipeline.broker import enqueue_many
-from worker.pipeline.dedup import Deduper, identity_key
+from worker.state import keys as state_keys
 
 log = logging.getLogger(__name__)
+
+PREFIX = state_keys.SEEN_PREFIX
+
+# KEYS: keys to claim (1 or 2). ARGV[1]: ttl seconds. 1 = claimed, 0 = seen before.
+_CLAIM = """
+for i = 1, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('set', KEYS[i], '1', 'EX', ARGV[1])
+end
+return 1
+"""
+
+
+def delivery_key(instance: str, delivery_id: str) -> str:
+    return state_keys.seen_delivery(instance, delivery_id)
+
+
+def identity_key(identity: str) -> str:
+    return state_keys.seen_identity(identity)
+
+
+class Deduper:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self._claim = client.register_script(_CLAIM)
+
+    def claim(self, keys: list[str]) -> bool:
+        """True if none of ``keys`` was seen within the TTL (and now they are)."""
+        if not keys:
+            return True
+        return bool(self._claim(keys=keys, args=[self.ttl_seconds]))
+
+    def release(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete(*keys)
 
 
 class Outcome(StrEnum):
@@ -38,6 +82,21 @@ class Dispatcher:
         self.broker = broker
         self.deduper = deduper
         self._own_user = api_username.casefold()
+
+    def delivery(
+        self,
+        event_type: str,
+        event: str,
+        payload: Any,
+        *,
+        instance: str = "",
+        delivery_id: str | None = None,
+    ) -> tuple[Outcome, int]:
+        """A webhook delivery: the event's object out of its body, deduplicated by the
+        delivery id (``X-Discourse-Event-Id``) as well as by the event's identity."""
+        obj = r.event_object(event_type, payload)
+        keys = (delivery_key(instance, delivery_id),) if delivery_id else ()
+        return self.dispatch(event_type, event, obj, dedup_keys=keys)
 
     def dispatch(
         self,

@@ -9,6 +9,8 @@ answers carries a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -23,9 +25,7 @@ from werkzeug.wrappers import Request, Response
 
 from worker import metrics
 from worker.pipeline import routes as r
-from worker.pipeline.dedup import Deduper, delivery_key
-from worker.pipeline.dispatch import Dispatcher, Outcome
-from worker.pipeline.signature import verify
+from worker.pipeline.dispatch import Deduper, Dispatcher, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,24 @@ MAX_BODY_BYTES = 1024 * 1024
 # the parser's recursion (a RecursionError answered 500).
 MAX_JSON_DEPTH = 32
 WEBHOOK_PATHS = frozenset({"/", "/webhook", "/webhooks/discourse"})
+
+
+# Discourse signs each delivery: ``sha256=<hex HMAC-SHA256(secret, raw body)>``.
+SIGNATURE_PREFIX = "sha256="
+
+
+def sign(secret: str | bytes, body: bytes) -> str:
+    """The ``X-Discourse-Event-Signature`` header value Discourse sends for ``body``."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return SIGNATURE_PREFIX + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str | bytes, body: bytes, header: str | None) -> bool:
+    """True when ``header`` is the signature of the raw ``body`` (constant-time compare)."""
+    if not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    expected = sign(secret, body)
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
 
 
 class ReceiverConfigError(Exception):
@@ -197,12 +215,13 @@ class Receiver:
         if event_type == "ping":
             return _json(200, status="pong")
         try:
-            obj = r.event_object(event_type, payload)
-            keys: tuple[str, ...] = ()
-            delivery_id = headers.get("X-Discourse-Event-Id")
-            if delivery_id:
-                keys = (delivery_key(headers.get("X-Discourse-Instance", ""), delivery_id),)
-            outcome, jobs = self.dispatcher.dispatch(event_type, event, obj, dedup_keys=keys)
+            outcome, jobs = self.dispatcher.delivery(
+                event_type,
+                event,
+                payload,
+                instance=headers.get("X-Discourse-Instance", ""),
+                delivery_id=headers.get("X-Discourse-Event-Id"),
+            )
         except r.BadEvent as exc:
             return _json(400, error=str(exc))
         except redis.RedisError as exc:

@@ -119,7 +119,7 @@ def step_context(scheduled_for: str | None = None) -> StepContext[Any]:
     from worker import clock
     from worker.steps import StepContext
 
-    client = redis_client()
-    return StepContext(
-        forum(), client, rules(), clock.run_time(scheduled_for, client), settings().live
-    )
+    cfg, client = settings(), redis_client()
+    # the process's settings say whether the simulated clock counts (the demo, tests)
+    when = clock.run_time(scheduled_for, client, simulated=cfg.simulated_clock)
+    return StepContext(forum(), client, rules(), when, cfg.live)

@@ -6,8 +6,8 @@
    parser of Discourse JSON) and Redis through ``worker.state``; it writes nothing.
 2. the **engine** (``worker.engine``) decides from (rules, facts, now): plain values in,
    actions (data) out. No step builds an action itself.
-3. the **Applier** (``worker.apply``) carries the actions out, once each (idempotency
-   keys), in shadow mode only what touches no member.
+3. the **Applier** (``worker.apply``; a step calls ``ctx.apply(actions)``) carries the
+   actions out, once each (idempotency keys), in shadow mode only what touches no member.
 4. **record** keeps in ``worker.state`` what was decided and done, so a retried job
    finishes the *same* decision.
 
@@ -23,6 +23,7 @@ Steps may call the pure engine, ``worker.reads``, ``worker.state`` and the Appli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
@@ -32,7 +33,8 @@ import redis
 from worker.rules import Rules
 
 if TYPE_CHECKING:
-    from worker.apply import Applier
+    from worker.actions import Action
+    from worker.apply import Applier, ApplyReport
     from worker.forum.client import ForumClient
 
 F = TypeVar("F", covariant=True)  # a step may run another whose forum needs less
@@ -60,6 +62,10 @@ class StepContext(Generic[F]):
         return Applier(
             forum, self.redis, live=self.live, rules=self.rules if rules is None else rules
         )
+
+    def apply(self, actions: Sequence[Action], *, rules: Rules | None = None) -> ApplyReport:
+        """Carry out ``actions`` through the Applier (the mode's: shadow records only)."""
+        return self.applier(rules).apply(actions)
 
     def at(self, now: datetime) -> StepContext[F]:
         """The same context at another moment (a scheduled run's own time)."""

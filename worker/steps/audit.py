@@ -154,6 +154,6 @@ def run(
         ledger.record_strikes(week, plan.strikes_to_record, live=live)
         # A week is audited once its strikes are recorded: from now on, under these rules.
         ledger.record_audit_rules(week, rules.obligations.model_dump(mode="json"))
-    audit.report = ctx.applier(rules).apply(plan.actions)
+    audit.report = ctx.apply(plan.actions, rules=rules)
     audit.recorded = not plan.halted
     return audit

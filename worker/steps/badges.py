@@ -63,7 +63,7 @@ def run(
     badge_run = BadgeRun(week, decisions, actions)
     if not apply:
         return badge_run
-    badge_run.applied = ctx.applier().apply(actions)
+    badge_run.applied = ctx.apply(actions)
     through = {x.key for x in (*badge_run.applied.done, *badge_run.applied.already_done)}
     slug_of = {b.name: b.slug for b in rules.badges.badges}
     granted = [

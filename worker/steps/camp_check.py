@@ -75,7 +75,7 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     # later write fails, staff still see why), and each group's changes are one call.
     # Passes may share PMs (camp.pass_message): the engine plans the run as a whole.
     actions = camp_engine.run_actions(rules, decided, audit_category_id=audit, now=now)
-    report = ctx.applier().apply(actions)
+    report = ctx.apply(actions)
     results = []
     for camper, verdict in decided:
         username = camper.username

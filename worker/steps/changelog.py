@@ -53,4 +53,4 @@ def run(
         changed_at=changed_at,
         category_id=category_id,
     )
-    replace(ctx, live=True).applier().apply(actions)
+    replace(ctx, live=True).apply(actions)

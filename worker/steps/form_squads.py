@@ -58,19 +58,19 @@ def run(ctx: StepContext[SquadForum], cohort: str) -> Formation:
     store = MembershipStore(redis_client)
     plan = store.formation(cohort) if live else None
     if plan is None:
-        plan = _plan_formation(client, store, rules, cohort)
+        plan = plan_formation(client, store, rules, cohort)
         if live and plan.changed:
             plan = store.record_formation(plan)  # another run's, if it recorded first
     audit = forum_view.category_ids(client, redis_client).get(rules.community.categories.audit_log)
     acts = squad_actions(rules, plan, audit_category_id=audit, languages=store.languages())
-    report = ctx.applier().apply(acts)
+    report = ctx.apply(acts)
     if live:
         store.formed(cohort)
     log.info("squads of %s: %d squads, %s", cohort, len(plan.squads), report.summary())
     return Formation(plan, report)
 
 
-def _plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: str) -> SquadPlan:
+def plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: str) -> SquadPlan:
     members_group = rules.community.groups.members
     current = {m["username"].lower() for m in client.iter_group_members(members_group)}
     graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]

@@ -1,6 +1,7 @@
 """The gating step: a sign-up (or a change to a pending one) is decided and carried out.
 
-gather (``worker.reads.membership``: the applicant, the referrer, strikes) → engine
+gather (the applicant and referrer from the forum, ``worker.reads.membership``; what
+Redis holds: a remembered email, referrals, the ledger's strikes) → engine
 (``worker.engine.gating.evaluate_application``, ``gating_actions``; camp entry from
 ``worker.engine.camp``) → Applier → record (``worker.state.membership``).
 
@@ -11,6 +12,7 @@ limit carries out the *same* decision (the Applier skips what was done).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -26,13 +28,16 @@ from worker.engine.gating import (
     is_yes,
     referrer_of,
 )
+from worker.engine.penalties import standing
+from worker.engine.weeks import week_of
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.pipeline import leases
 from worker.reads import forum_view
 from worker.reads import membership as gather
 from worker.reads.parse import Hints
-from worker.state import gating_inputs, keys
-from worker.state.membership import MembershipStore, RecordedDecision
+from worker.state import keys
+from worker.state.ledger import Ledger
+from worker.state.membership import MembershipStore, RecordedDecision, inputs_record
 from worker.steps import StepContext
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,7 @@ class GateForum(Protocol):
 
 
 Ctx = StepContext[GateForum]
+StrikesOf = Callable[[str], int]  # a member's active strikes
 
 # The lock is a lease renewed while the job runs (``worker.pipeline.leases``): a killed
 # worker's lock is gone before its job is redelivered, and a second job does not wait in
@@ -96,7 +102,7 @@ def run(
     *,
     hints: Hints | None = None,
     event: str | None = None,
-    strikes_of: gather.StrikesOf | None = None,
+    strikes_of: StrikesOf | None = None,
 ) -> GatingResult:
     """Gate one sign-up once its email is confirmed; approved applicants enter the camp.
 
@@ -115,7 +121,7 @@ def run(
 
 
 def _decide(
-    ctx: Ctx, user_id: int, hints: Hints, event: str | None, strikes_of: gather.StrikesOf | None
+    ctx: Ctx, user_id: int, hints: Hints, event: str | None, strikes_of: StrikesOf | None
 ) -> GatingResult:
     rules, store = ctx.rules, MembershipStore(ctx.redis)
     if hints.email:  # the admin view has no email: keep the signed body's for later jobs
@@ -124,7 +130,8 @@ def _decide(
     if entered is not None:  # gated and in the camp (e.g. our own approval's user_approved)
         return GatingResult(entered, None)
     try:
-        applicant = gather.read_applicant(ctx.forum, ctx.redis, user_id, rules)
+        field_ids = forum_view.user_field_ids(ctx.forum, ctx.redis)
+        applicant = gather.read_applicant(ctx.forum, field_ids, user_id, rules)
     except NotFound:
         # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
         log.info("gating of user %s: the account no longer exists", user_id)
@@ -158,18 +165,51 @@ def _decide(
     elif recorded is not None and event not in (None, "user_updated"):
         # Held: gated again when the application changes, not on every repeated event.
         return GatingResult(applicant.username, None)
-    applicant = gather.complete_applicant(ctx.forum, store, rules, applicant, hints)
+    remembered = store.applicant_email(applicant.user_id)
+    applicant = gather.complete_applicant(ctx.forum, rules, applicant, hints, remembered)
     if applicant.email:
         store.remember_applicant_email(applicant.user_id, applicant.email)
-    strikes = strikes_of or gather.strikes_from_ledger(ctx.redis, rules, ctx.now, live=ctx.live)
-    facts = gather.gating_facts(ctx.forum, store, rules, applicant, ctx.now, strikes)
+    facts = _gating_facts(ctx, store, applicant, strikes_of or _strikes_from_ledger(ctx))
     decision = evaluate_application(rules, facts)
     # what it read, kept with it: ``diamond whatif --applications`` previews rule changes on it
-    inputs = gating_inputs.inputs_record(rules, facts, gather.month_of(ctx.now, rules))
+    inputs = inputs_record(rules, facts, gather.month_of(ctx.now, rules))
     recorded = store.record_gating_decision(
         applicant.user_id, decision, ctx.now, live=ctx.live, inputs=inputs
     )
     return _carry_out(ctx, facts, recorded)
+
+
+def _strikes_from_ledger(ctx: Ctx) -> StrikesOf:
+    """Active strikes per member, from the obligations ledger's book of the mode."""
+    ledger, week = Ledger(ctx.redis), week_of(ctx.now, ctx.rules.tz)
+
+    def strikes_of(username: str) -> int:
+        history = ledger.histories([username], live=ctx.live).get(username) or {}
+        return standing(ctx.rules.obligations, username, history, week).active
+
+    return strikes_of
+
+
+def _gating_facts(
+    ctx: Ctx, store: MembershipStore, applicant: Applicant, strikes_of: StrikesOf
+) -> GatingFacts:
+    """Everything ``evaluate_application`` needs about ``applicant``: the referrer from
+    the forum, the rest from Redis."""
+    referrer = gather.read_referrer(ctx.forum, ctx.rules, applicant)
+    strikes: dict[str, int] = {}
+    referred: dict[str, int] = {}
+    if referrer is not None:
+        strikes[referrer.username] = strikes_of(referrer.username)
+        month = gather.month_of(ctx.now, ctx.rules)
+        referred[referrer.username] = store.referrals(referrer.username, month)
+    return GatingFacts(
+        applicant=applicant,
+        referrer=referrer,
+        strikes_of=strikes,
+        referrals_this_month=referred,
+        earlier_emails=store.emails(),
+        removed=store.removed(),
+    )
 
 
 def _approved_without_diamond(ctx: Ctx, applicant: Applicant, event: str | None) -> bool:
@@ -222,7 +262,7 @@ def _carry_out(ctx: Ctx, facts: GatingFacts, recorded: RecordedDecision) -> Gati
         camp_ends=camp_engine.fmt_day(rules, camp_engine.camp_end(rules, decided_at)),
     )
     try:
-        report = ctx.applier(rules).apply(acts)
+        report = ctx.apply(acts, rules=rules)
     except NotActiveYet:
         # The account became inactive between reading and approving (staff deactivated
         # it): decide again once it is confirmed.
@@ -248,7 +288,7 @@ def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
     referrer = referrer_of(ctx.rules, applicant)
     camper = camp_engine.Camper(applicant.user_id, applicant.username, ctx.now, referrer=referrer)
     acts = camp_engine.entry_after_review(ctx.rules, camper)
-    report = ctx.applier().apply(acts)
+    report = ctx.apply(acts)
     if _applied(report, a.AddToGroup):
         city, volunteer = _camper_extra(ctx, applicant)
         store.start_camp(camper, city=city, volunteer=volunteer)

@@ -143,6 +143,6 @@ def run(
     with paused_gc():
         languages = MembershipStore(redis_client).languages()
         report_run = ReportRun(week, report, report_actions(rules, report, category_id, languages))
-    report_run.applied = ctx.applier().apply(report_run.actions)
+    report_run.applied = ctx.apply(report_run.actions)
     RecognitionStore(redis_client).prune(prune_before(rules, week))
     return report_run

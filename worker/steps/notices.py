@@ -56,7 +56,7 @@ def run(ctx: StepContext[NoticeForum], condition: str, lines: list[str], raised_
         )
         # A notice states Diamond's own condition (jobs that gave up, rules that do not
         # load), true in either mode and acting on no one: never marked as a shadow rehearsal.
-        applied = replace(ctx, live=True).applier().apply(actions)
+        applied = replace(ctx, live=True).apply(actions)
     except ForumRejected as exc:
         if exc.status in (401, 403):
             # Told with the key the forum refuses? No: health, metrics and logs say it.

@@ -261,7 +261,7 @@ def answer_leave(ctx: Ctx, post: Mapping[str, Any]) -> ApplyReport | None:
     where = LeavePost(post_id, int(post["topic_id"]), int(post.get("post_number") or 1))
     language = MembershipStore(ctx.redis).languages().get(request.username)
     action = plan_leave_answer(ctx.rules, request, decision, where, language)
-    return ctx.applier().apply([action])
+    return ctx.apply([action])
 
 
 # ───────────────────────────── recognition's part ─────────────────────────────

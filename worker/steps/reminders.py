@@ -57,4 +57,4 @@ def run(
     facts = gather(ctx.forum, Ledger(ctx.redis), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
     actions = plan_reminders(rules, reminder, progress, MembershipStore(ctx.redis).languages())
-    return ctx.applier().apply(actions)
+    return ctx.apply(actions)

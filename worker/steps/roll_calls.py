@@ -83,7 +83,7 @@ def run(
         if post_id is None:
             continue
         text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))
-        report = ctx.applier().apply([plan_roll_call(slug, week, post_id, text)])
+        report = ctx.apply([plan_roll_call(slug, week, post_id, text)])
         if report.done:
             edits += 1
             redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))

@@ -4,7 +4,7 @@
     old, new = redecide(current, facts), redecide(proposed, facts)                # pure
     lines = render_applications(current, proposed, facts, old, new)              # pure
 
-Each decision kept what it read (``worker.state.gating_inputs``): the preview reads
+Each decision kept what it read (``worker.state.membership.inputs_record``): the preview reads
 no forum at all. Applications are re-decided in the order they were decided, and a
 referrer's monthly quota follows the preview's own approvals: an applicant the proposed
 rules would reject does not use up their referrer's quota for the next one.
@@ -32,7 +32,7 @@ from worker.engine.gating import (
     word,
 )
 from worker.rules.models import Rules
-from worker.state.gating_inputs import RecordedInputs, facts_from_record, fields_read
+from worker.state.membership import RecordedInputs, facts_from_record, fields_read
 
 OUTCOMES = ("approve", "hold", "reject")
 

@@ -63,6 +63,8 @@ TARGET_FRIDAY_MINUTES = 25.0
 TARGET_CAMP_MINUTES = 10.0
 TARGET_RATIO = 1.10
 DONE_PREFIX = "diamond:done:"
+# Reads of one object each, shown per job (``figures``): the ones to avoid.
+PER_OBJECT_READS = ("GET /t/{id}.json", "GET /posts/{id}.json")
 # The week measured: Monday 16 March 2026 (community time zone) and its Tuesday audit.
 WEEK_MONDAY = datetime(2026, 3, 16)
 SEED_AT = datetime(2026, 3, 2, 10, 0)  # members joined their squads two weeks before
@@ -450,6 +452,12 @@ def figures(m: Measured, camp: Wave | None, camp_size: int) -> list[Figure]:
         at_most("calls / true minimum", total / max(1, minimum), "x", TARGET_RATIO),
         Figure("calls while posts were handled", sum(m.posts.values()), "calls"),
     ]
+    # Per-object reads, by who made them: each is a fact no body or list carried.
+    reads = {"posts handled": m.posts, **{n: w.calls for n, w in m.waves.items()}}
+    for name, calls in sorted(reads.items()):
+        for label in PER_OBJECT_READS:
+            if calls.get(label):
+                out.append(Figure(f"{label} by {name}"[:48], calls[label], "calls"))
     scale = PROJECTED_MEMBERS / m.members
     for name, wave in sorted(m.waves.items()):
         projected = minutes_at(wave.total / max(1, wave.runs) * scale)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import redis
-
 from worker.engine.facts import Roster
 from worker.engine.obligations import plan_roll_call, roll_call_text, streak_of, thread_opening
 from worker.engine.weeks import Week
@@ -39,13 +37,14 @@ class RollCallForum(Protocol):
     def update_post(self, post_id: int, raw: str, **kw: Any) -> Any: ...
 
 
-def _first_post_id(client: RollCallForum, redis_client: redis.Redis, topic_id: int) -> int | None:
-    known = redis_client.hget(keys.ROLL_CALL_FIRST_POSTS, topic_id)
+def _first_post_id(client: RollCallForum, ledger: Ledger, topic_id: int) -> int | None:
+    """Known since the thread was opened (its answer), else read once and kept."""
+    known = ledger.first_post(topic_id)
     if known is not None:
-        return int(known)
+        return known
     post_id = first_post_id(client.get_topic(topic_id))
     if post_id is not None:
-        redis_client.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, post_id)
+        ledger.record_first_post(topic_id, post_id)
     return post_id
 
 
@@ -79,7 +78,7 @@ def run(
         (sr,) = evaluate(rules, facts, as_of=now).squads
         histories = ledger.histories(squad.members, live=live)
         streaks = {u: streak_of(histories.get(u, {}), week) for u in squad.members}
-        post_id = _first_post_id(client, redis_client, topic_id)
+        post_id = _first_post_id(client, ledger, topic_id)
         if post_id is None:
             continue
         text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))

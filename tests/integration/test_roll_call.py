@@ -89,3 +89,47 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     ledger.mark_roll_call(W47, "sq-3", at(17, 12, 20))  # nothing changed
     run(at(17, 12, 30))
     assert client.call_counts["PUT /posts/{id}.json"] == 2  # same content: no edit
+
+
+@pytest.mark.integration
+def test_a_roll_call_back_to_an_earlier_text_is_written_again_and_an_unchanged_one_is_not(
+    sandbox, redis_client
+) -> None:
+    """What counts is the text last written, not every text ever written: a post removed
+    brings an earlier roll call back, and the thread must show it again."""
+    from tests.support.steps import run_roll_calls
+    from worker.engine.facts import Roster
+    from worker.engine.facts import Squad as SquadFact
+    from worker.forum.client import ForumClient
+    from worker.state.ledger import Ledger
+
+    rules = shipped_rules()
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    made = client.create_category("Squad 4", slug="sq-4", permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    sq = SquadFact("sq-4", "4组", "2026-11", ("ann", "bob"), leader="ann", category_id=category_id)
+    roster = Roster((sq,))
+    opened = client.create_topic("2026年第47周作业 · 4组", "本周作业帖。" * 5, category_id)
+    ledger = Ledger(redis_client)
+    ledger.record_thread(W47, "sq-4", int(opened["topic_id"]))
+    t = Thread(int(opened["topic_id"]))
+    ledger.upsert_post(W47, "sq-4", t.post("ann", at(17), 900))
+    ledger.mark_roll_call(W47, "sq-4", at(17))
+
+    def run(now: dt.datetime) -> str:
+        run_roll_calls(client, redis_client, rules, roster, now=now, live=True, interval=0)
+        return client.get_post(int(opened["id"]))["raw"]
+
+    first = run(at(17, 12))
+    bob = t.post("bob", at(17, 13), 900)
+    ledger.upsert_post(W47, "sq-4", bob)
+    ledger.mark_roll_call(W47, "sq-4", at(17, 13))
+    assert run(at(17, 14)) != first
+    ledger.remove_post(bob.id)
+    ledger.mark_roll_call(W47, "sq-4", at(17, 15))
+    assert run(at(17, 16)) == first  # shown again
+    edits = client.call_counts["PUT /posts/{id}.json"]
+    assert edits == 3
+    ledger.mark_roll_call(W47, "sq-4", at(17, 17))  # marked, nothing changed
+    run(at(17, 18))
+    assert client.call_counts["PUT /posts/{id}.json"] == edits

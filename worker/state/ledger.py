@@ -69,6 +69,18 @@ class Ledger:
             pipe.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, first_post)
         pipe.execute()
 
+    def roll_call_written(self, week: Week, squad: str) -> tuple[int, str]:
+        """How many roll-call edits of the thread were written, and the digest of the last
+        text written ("" before the first)."""
+        raw = self.redis.hget(keys.ROLL_CALL_WRITTEN, f"{week}|{squad}")
+        if raw is None:
+            return 0, ""
+        count, _, digest = _s(raw).partition(":")
+        return int(count), digest
+
+    def record_roll_call_written(self, week: Week, squad: str, count: int, digest: str) -> None:
+        self.redis.hset(keys.ROLL_CALL_WRITTEN, f"{week}|{squad}", f"{count}:{digest}")
+
     def first_post(self, topic_id: int) -> int | None:
         """A thread's first post id, if known (``record_thread``, ``record_first_post``)."""
         known = self.redis.hget(keys.ROLL_CALL_FIRST_POSTS, topic_id)

@@ -3,9 +3,9 @@
 gather (the threads marked as changed, ``keys.ROLL_CALL_DIRTY``, written by the post
 recording; the roster from ``worker.reads.forum_view``; the week's facts of each squad
 from the ledger; its members' streaks; the thread's first post id, read once) → engine
-(``worker.engine.obligations.roll_call_text``, ``plan_roll_call``) → Applier (the edit's
-key is its content: an unchanged roll call costs no write) → record (when each squad's
-roll call was edited; the thread unmarked unless a post came in meanwhile).
+(``worker.engine.obligations.roll_call_text``, ``plan_roll_call``: none when the text is
+the one last written, kept in the ledger) → Applier → record (the text written, when
+each squad's roll call was edited; the thread unmarked unless a post came in meanwhile).
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from worker.engine.facts import Roster
-from worker.engine.obligations import plan_roll_call, roll_call_text, streak_of, thread_opening
+from worker.engine.obligations import (
+    plan_roll_call,
+    roll_call_digest,
+    roll_call_text,
+    streak_of,
+    thread_opening,
+)
 from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather
@@ -82,10 +88,15 @@ def run(
         if post_id is None:
             continue
         text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))
-        report = ctx.applier().apply([plan_roll_call(slug, week, post_id, text)])
-        if report.done:
-            edits += 1
-            redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))
+        last = ledger.roll_call_written(week, slug)
+        edit = plan_roll_call(slug, week, post_id, text, last=last)
+        if edit is not None:  # None: the thread shows this text already
+            report = ctx.applier().apply([edit])
+            if report.done or report.already_done:
+                ledger.record_roll_call_written(week, slug, last[0] + 1, roll_call_digest(text))
+            if report.done:
+                edits += 1
+                redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))
         # Unmark only if no post came in meanwhile (then the next run redoes it).
         if redis_client.hget(keys.ROLL_CALL_DIRTY, field_name) == stamp:
             redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)

@@ -42,6 +42,7 @@ wave <= 25 min and the 1,000-person camp check <= 10 min at 10,000 members; 0 fa
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import tempfile
@@ -517,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--squad-size", type=int, default=10)
     parser.add_argument("--campers", type=int, default=1000)
+    parser.add_argument("--dump", help="write each job's calls and the done records (JSON)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="diamond-scale-"))
     from worker.demo.run import _environment, _quiet_logging
@@ -532,6 +534,11 @@ def main(argv: list[str] | None = None) -> int:
                 camp = run_camp_check(bench, args.campers) if args.campers else None
         finally:
             bench.stop()
+    if args.dump:
+        waves = {n: dict(w.calls) for n, w in measured.waves.items()}
+        runs = {n: w.runs for n, w in measured.waves.items()}
+        data = {"waves": waves, "runs": runs, "posts": dict(measured.posts)}
+        Path(args.dump).write_text(json.dumps({**data, "done": dict(measured.done)}, indent=1))
     emit(figures(measured, camp, args.campers))
     return 0
 

@@ -50,13 +50,15 @@ def test_a_streak_counts_clean_weeks_back_and_leave_does_not_break_it() -> None:
 def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     sandbox, redis_client
 ) -> None:
+    """``roll_call: posts``: within minutes of each post."""
+    from tests.support.obligations import rules_with
     from tests.support.steps import run_roll_calls
     from worker.engine.facts import Roster
     from worker.engine.facts import Squad as SquadFact
     from worker.forum.client import ForumClient
     from worker.state.ledger import Ledger
 
-    rules = shipped_rules()
+    rules = rules_with(article={"roll_call": "posts"})
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     made = client.create_category("Squad 3", slug="sq-3", permissions={"everyone": 1})
     category_id = int(made.get("category", made)["id"])
@@ -103,7 +105,9 @@ def test_a_roll_call_back_to_an_earlier_text_is_written_again_and_an_unchanged_o
     from worker.forum.client import ForumClient
     from worker.state.ledger import Ledger
 
-    rules = shipped_rules()
+    from tests.support.obligations import rules_with
+
+    rules = rules_with(article={"roll_call": "posts"})
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     made = client.create_category("Squad 4", slug="sq-4", permissions={"everyone": 1})
     category_id = int(made.get("category", made)["id"])
@@ -133,3 +137,64 @@ def test_a_roll_call_back_to_an_earlier_text_is_written_again_and_an_unchanged_o
     ledger.mark_roll_call(W47, "sq-4", at(17, 17))  # marked, nothing changed
     run(at(17, 18))
     assert client.call_counts["PUT /posts/{id}.json"] == edits
+
+
+def _thread_with_ann(sandbox, redis_client, slug: str):
+    from worker.engine.facts import Roster
+    from worker.engine.facts import Squad as SquadFact
+    from worker.forum.client import ForumClient
+    from worker.state.ledger import Ledger
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    made = client.create_category(f"Squad {slug}", slug=slug, permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    sq = SquadFact(slug, slug, "2026-11", ("ann", "bob"), leader="ann", category_id=category_id)
+    opened = client.create_topic(f"2026年第47周作业 · {slug}组", "本周作业帖。" * 5, category_id)
+    ledger = Ledger(redis_client)
+    ledger.record_thread(W47, slug, int(opened["topic_id"]))
+    return client, Roster((sq,)), ledger, Thread(int(opened["topic_id"]))
+
+
+@pytest.mark.integration
+def test_a_daily_roll_call_is_edited_at_most_once_a_day_and_catches_up_the_next(
+    sandbox, redis_client
+) -> None:
+    """``roll_call: daily``: the first change of a day is shown within minutes; the day's
+    later ones wait for the next day (the thread stays marked), one edit per squad a day."""
+    from tests.support.obligations import rules_with
+    from tests.support.steps import run_roll_calls
+
+    rules = rules_with(article={"roll_call": "daily"})
+    client, roster, ledger, t = _thread_with_ann(sandbox, redis_client, "sq-5")
+
+    def post_and_run(user: str, posted: dt.datetime, run_at: dt.datetime) -> None:
+        ledger.upsert_post(W47, "sq-5", t.post(user, posted, 900))
+        ledger.mark_roll_call(W47, "sq-5", posted)
+        run_roll_calls(client, redis_client, rules, roster, now=run_at, live=True)
+
+    post_and_run("ann", at(17, 9), at(17, 9, 5))
+    assert client.call_counts["PUT /posts/{id}.json"] == 1
+    post_and_run("bob", at(17, 15), at(17, 15, 5))  # same day: waits
+    run_roll_calls(client, redis_client, rules, roster, now=at(17, 23, 55), live=True)
+    assert client.call_counts["PUT /posts/{id}.json"] == 1
+    run_roll_calls(client, redis_client, rules, roster, now=at(18, 0, 5), live=True)
+    assert client.call_counts["PUT /posts/{id}.json"] == 2  # the next day's first run
+
+
+def test_roll_calls_at_the_reminders_run_with_each_reminder_and_need_one() -> None:
+    from tests.support.obligations import rules_with
+    from worker.jobs.obligations import schedules
+
+    rules = rules_with(article={"roll_call": "reminders"})
+    jobs = [j for j in schedules(rules) if j.name.startswith("obligations_roll_calls")]
+    assert [dict(j.cron) for j in jobs] == [
+        dict(_cron(r.cron)) for r in rules.obligations.reminders
+    ]
+    with pytest.raises(ValueError, match="roll_call: reminders"):
+        rules_with(article={"roll_call": "reminders"}, reminders=())
+
+
+def _cron(expr: str) -> dict[str, str]:
+    from worker.pipeline.scheduler import cron_fields
+
+    return cron_fields(expr)

@@ -1,4 +1,5 @@
-"""The roll calls (thread mode): each weekly thread's first post says who has written.
+"""The roll calls (thread mode): each weekly thread's first post says who has written,
+as often as ``article.roll_call`` says (posts, daily, at the reminders).
 
 gather (the threads marked as changed, ``keys.ROLL_CALL_DIRTY``, written by the post
 recording; the roster from ``worker.reads.forum_view``; the week's facts of each squad
@@ -10,6 +11,7 @@ each squad's roll call was edited; the thread unmarked unless a post came in mea
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
 from worker.engine.facts import Roster
@@ -25,11 +27,13 @@ from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather
 from worker.reads.parse import first_post_id
 from worker.redis_text import text as redis_text
+from worker.rules.models import Rules
 from worker.state import keys
 from worker.state.ledger import Ledger
 from worker.steps import StepContext
 
-# At most one edit per squad in this many seconds: the API bucket is the site's.
+# ``roll_call: posts``: at most one edit per squad in this many seconds (the API bucket is
+# the site's).
 ROLL_CALL_INTERVAL = 300
 
 
@@ -52,6 +56,19 @@ def _first_post_id(client: RollCallForum, ledger: Ledger, topic_id: int) -> int 
     if post_id is not None:
         ledger.record_first_post(topic_id, post_id)
     return post_id
+
+
+def _too_soon(rules: Rules, edited: float, now: dt.datetime, interval: int) -> bool:
+    """Whether the squad's roll call was edited too recently for another edit now:
+    ``article.roll_call`` "daily": the same day (community time zone); "posts": within
+    ``interval`` seconds; "reminders": never (the runs themselves are the moments)."""
+    mode = rules.obligations.article.roll_call
+    if mode == "reminders":
+        return False
+    if mode == "daily":
+        last = dt.datetime.fromtimestamp(edited, rules.tz).date()
+        return last == now.astimezone(rules.tz).date()
+    return now.timestamp() - edited < interval
 
 
 def run(
@@ -77,8 +94,8 @@ def run(
             redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
             continue
         edited = redis_client.hget(keys.ROLL_CALL_EDITED, slug)
-        if edited is not None and now.timestamp() - float(edited) < interval:
-            continue  # debounced: the next run after the interval takes it
+        if edited is not None and _too_soon(rules, float(edited), now, interval):
+            continue  # the thread stays marked: a later run takes it
         week = Week.parse(week_text)
         facts = gather(client, ledger, rules, roster, week, squad=slug)
         (sr,) = evaluate(rules, facts, as_of=now).squads

@@ -99,13 +99,12 @@ def test_a_roll_call_back_to_an_earlier_text_is_written_again_and_an_unchanged_o
 ) -> None:
     """What counts is the text last written, not every text ever written: a post removed
     brings an earlier roll call back, and the thread must show it again."""
+    from tests.support.obligations import rules_with
     from tests.support.steps import run_roll_calls
     from worker.engine.facts import Roster
     from worker.engine.facts import Squad as SquadFact
     from worker.forum.client import ForumClient
     from worker.state.ledger import Ledger
-
-    from tests.support.obligations import rules_with
 
     rules = rules_with(article={"roll_call": "posts"})
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
@@ -198,3 +197,24 @@ def _cron(expr: str) -> dict[str, str]:
     from worker.pipeline.scheduler import cron_fields
 
     return cron_fields(expr)
+
+
+@pytest.mark.integration
+def test_a_roll_call_run_with_no_thread_due_reads_nothing(sandbox, redis_client) -> None:
+    """The run comes every five minutes: with no thread marked, or only threads edited
+    too recently (``daily``: today), it costs no call, not even the roster's."""
+    from tests.support.obligations import rules_with
+    from tests.support.steps import step_ctx
+    from worker.steps import roll_calls
+
+    rules = rules_with(article={"roll_call": "daily"})
+    client, _roster, ledger, t = _thread_with_ann(sandbox, redis_client, "sq-6")
+    before = sum(client.call_counts.values())
+    assert roll_calls.run(step_ctx(client, redis_client, rules, now=at(17, 9))) == 0
+    assert sum(client.call_counts.values()) == before  # nothing marked
+
+    redis_client.hset("diamond:ledger:roll-call:edited", "sq-6", str(at(17, 8).timestamp()))
+    ledger.upsert_post(W47, "sq-6", t.post("ann", at(17, 9), 900))
+    ledger.mark_roll_call(W47, "sq-6", at(17, 9))
+    assert roll_calls.run(step_ctx(client, redis_client, rules, now=at(17, 9, 5))) == 0
+    assert sum(client.call_counts.values()) == before  # edited today already: waits

@@ -81,22 +81,26 @@ def run(
     ``interval`` seconds (the others stay marked for a later run); returns edits made.
     ``roster``: the squads (default: the forum view's cached roster)."""
     client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
-    if roster is None:
-        roster = forum_view.cached_roster(client, redis_client, rules)
     ledger = Ledger(redis_client)
-    by_slug = {s.slug: s for s in roster.squads}
-    edits = 0
+    due = []
     for field_name, stamp in redis_client.hgetall(keys.ROLL_CALL_DIRTY).items():
         week_text, _, slug = redis_text(field_name).partition("|")
-        squad = by_slug.get(slug)
-        topic_id = ledger.threads(Week.parse(week_text)).get(slug)
-        if squad is None or topic_id is None:
-            redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
-            continue
         edited = redis_client.hget(keys.ROLL_CALL_EDITED, slug)
         if edited is not None and _too_soon(rules, float(edited), now, interval):
             continue  # the thread stays marked: a later run takes it
-        week = Week.parse(week_text)
+        due.append((field_name, stamp, Week.parse(week_text), slug))
+    if not due:
+        return 0  # the usual run: no call at all, not even the roster's
+    if roster is None:
+        roster = forum_view.cached_roster(client, redis_client, rules)
+    by_slug = {s.slug: s for s in roster.squads}
+    edits = 0
+    for field_name, stamp, week, slug in due:
+        squad = by_slug.get(slug)
+        topic_id = ledger.threads(week).get(slug)
+        if squad is None or topic_id is None:
+            redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
+            continue
         facts = gather(client, ledger, rules, roster, week, squad=slug)
         (sr,) = evaluate(rules, facts, as_of=now).squads
         histories = ledger.histories(squad.members, live=live)

@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from worker.actions import CreateTopic
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import plan_weekly_threads, thread_title
 from worker.engine.weeks import Week
@@ -78,16 +79,20 @@ def run(
         ledger.record_thread(week, slug, topic_id)
         known[slug] = topic_id
     report = applier.apply(actions)
-    by_key = {act.key: act for act in actions}
+    by_key = {act.key: act for act in actions if isinstance(act, CreateTopic)}
     for key, answer in report.results.items():
         slug = key.split(":")[1]  # weekly-thread:{squad}:{week}
         if isinstance(answer, Mapping) and answer.get("topic_id"):
             topic_id = int(answer["topic_id"])
-            act = by_key[key]
+            act = by_key.get(key)
             # The answer is the new first post: with what was sent, every fact a topic
             # read would give the post recording and the roll call (none is made later).
-            opened = opened_topic_facts(
-                answer, category_id=act.category_id, title=act.title, tags=act.tags
+            opened = (
+                opened_topic_facts(
+                    answer, category_id=act.category_id, title=act.title, tags=act.tags
+                )
+                if act is not None
+                else None
             )
             if opened is not None:
                 forum_view.keep_topic_facts(ctx.redis, topic_id, opened[0])

@@ -87,6 +87,15 @@ class FakeForum:
         self.writes.append(("topic", category_id))
         return {"topic_id": 2, "id": 2}
 
+    def iter_chat_channels(self) -> Any:
+        return iter([w[1] for w in self.writes if w[0] == "channel"])
+
+    def create_category_channel(self, category_id: int, **kw: Any) -> Any:
+        channel = {"id": 300 + len(self.writes), "chatable_type": "Category"}
+        channel.update(chatable_id=category_id, **kw)
+        self.writes.append(("channel", channel))
+        return channel
+
 
 def graduate_all(redis_client: Any) -> None:
     store = MembershipStore(redis_client)

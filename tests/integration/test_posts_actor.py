@@ -14,6 +14,7 @@ from worker.apply import Applier
 from worker.engine.camp import Camper
 from worker.engine.facts import Roster, Squad
 from worker.engine.squads import squad_bio
+from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.jobs import posts
 from worker.pipeline.jobs import load_actors
@@ -254,3 +255,38 @@ def test_a_post_edited_still_reads_the_post(sandbox, redis_client) -> None:
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     record_post.run(step_ctx(client, redis_client, rules), topic["id"], "post_edited", body=body)
     assert client.call_counts[POST_READ] == 1
+
+
+def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
+    sandbox, redis_client
+) -> None:
+    """Diamond opened the thread, so its answer already said all a topic read would (the
+    first post's id, category, title, author): the members' posts, from their signed
+    bodies, and the roll call edit cost no ``GET /t/{id}.json``."""
+    from tests.support.sandbox_squad import admin_client, squad_on_forum
+    from worker.steps import roll_calls, weekly_threads
+
+    rules = shipped_rules()
+    setup = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, setup, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
+    roster = Roster((squad,))
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["post_created"])  # kept, not sent
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    now = dt.datetime.now(rules.tz)
+    ctx = step_ctx(client, redis_client, rules, now=now)
+    thread = weekly_threads.run(ctx, week_of(now, rules.tz), roster=roster)["sq-1"]
+    for name in ("ann", "bob"):
+        reply = setup.as_user(name).create_post(thread, "我的文章写在这里。" * 100)
+        sandbox.wait_idle()
+        (body,) = [
+            d.json()["post"]
+            for d in sandbox.deliveries("post_created")
+            if d.json()["post"]["id"] == reply["id"]
+        ]
+        outcomes = record_post.run(ctx, reply["id"], "post_created", body=body)
+        assert outcomes["obligations"] == "recorded"
+        assert outcomes["recognition"] == "stored"
+    assert roll_calls.run(ctx, roster=roster) == 1
+
+    assert client.call_counts.get(TOPIC_READ, 0) == 0
+    assert client.call_counts.get(POST_READ, 0) == 0

@@ -50,6 +50,8 @@ def test_a_streak_counts_clean_weeks_back_and_leave_does_not_break_it() -> None:
 def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     sandbox, redis_client
 ) -> None:
+    """``roll_call: posts``: within minutes of each post."""
+    from tests.support.obligations import rules_with
     from tests.support.steps import step_ctx
     from worker.engine.facts import Roster
     from worker.engine.facts import Squad as SquadFact
@@ -57,7 +59,7 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     from worker.state.ledger import Ledger
     from worker.steps import roll_calls
 
-    rules = shipped_rules()
+    rules = rules_with(article={"roll_call": "posts"})
     client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     made = client.create_category("Squad 3", slug="sq-3", permissions={"everyone": 1})
     category_id = int(made.get("category", made)["id"])
@@ -90,3 +92,132 @@ def test_posts_in_the_thread_edit_its_first_post_at_most_once_per_interval(
     ledger.mark_roll_call(W47, "sq-3", at(17, 12, 20))  # nothing changed
     run(at(17, 12, 30))
     assert client.call_counts["PUT /posts/{id}.json"] == 2  # same content: no edit
+
+
+@pytest.mark.integration
+def test_a_roll_call_back_to_an_earlier_text_is_written_again_and_an_unchanged_one_is_not(
+    sandbox, redis_client
+) -> None:
+    """What counts is the text last written, not every text ever written: a post removed
+    brings an earlier roll call back, and the thread must show it again."""
+    from tests.support.obligations import rules_with
+    from tests.support.steps import step_ctx
+    from worker.engine.facts import Roster
+    from worker.engine.facts import Squad as SquadFact
+    from worker.forum.client import ForumClient
+    from worker.state.ledger import Ledger
+    from worker.steps import roll_calls
+
+    rules = rules_with(article={"roll_call": "posts"})
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    made = client.create_category("Squad 4", slug="sq-4", permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    sq = SquadFact("sq-4", "4组", "2026-11", ("ann", "bob"), leader="ann", category_id=category_id)
+    roster = Roster((sq,))
+    opened = client.create_topic("2026年第47周作业 · 4组", "本周作业帖。" * 5, category_id)
+    ledger = Ledger(redis_client)
+    ledger.record_thread(W47, "sq-4", int(opened["topic_id"]))
+    t = Thread(int(opened["topic_id"]))
+    ledger.upsert_post(W47, "sq-4", t.post("ann", at(17), 900))
+    ledger.mark_roll_call(W47, "sq-4", at(17))
+
+    def run(now: dt.datetime) -> str:
+        roll_calls.run(step_ctx(client, redis_client, rules, now=now), roster=roster, interval=0)
+        return client.get_post(int(opened["id"]))["raw"]
+
+    first = run(at(17, 12))
+    bob = t.post("bob", at(17, 13), 900)
+    ledger.upsert_post(W47, "sq-4", bob)
+    ledger.mark_roll_call(W47, "sq-4", at(17, 13))
+    assert run(at(17, 14)) != first
+    ledger.remove_post(bob.id)
+    ledger.mark_roll_call(W47, "sq-4", at(17, 15))
+    assert run(at(17, 16)) == first  # shown again
+    edits = client.call_counts["PUT /posts/{id}.json"]
+    assert edits == 3
+    ledger.mark_roll_call(W47, "sq-4", at(17, 17))  # marked, nothing changed
+    run(at(17, 18))
+    assert client.call_counts["PUT /posts/{id}.json"] == edits
+
+
+def _thread_with_ann(sandbox, redis_client, slug: str):
+    from worker.engine.facts import Roster
+    from worker.engine.facts import Squad as SquadFact
+    from worker.forum.client import ForumClient
+    from worker.state.ledger import Ledger
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    made = client.create_category(f"Squad {slug}", slug=slug, permissions={"everyone": 1})
+    category_id = int(made.get("category", made)["id"])
+    sq = SquadFact(slug, slug, "2026-11", ("ann", "bob"), leader="ann", category_id=category_id)
+    opened = client.create_topic(f"2026年第47周作业 · {slug}组", "本周作业帖。" * 5, category_id)
+    ledger = Ledger(redis_client)
+    ledger.record_thread(W47, slug, int(opened["topic_id"]))
+    return client, Roster((sq,)), ledger, Thread(int(opened["topic_id"]))
+
+
+@pytest.mark.integration
+def test_a_daily_roll_call_is_edited_at_most_once_a_day_and_catches_up_the_next(
+    sandbox, redis_client
+) -> None:
+    """``roll_call: daily``: the first change of a day is shown within minutes; the day's
+    later ones wait for the next day (the thread stays marked), one edit per squad a day."""
+    from tests.support.obligations import rules_with
+    from tests.support.steps import step_ctx
+    from worker.steps import roll_calls
+
+    rules = rules_with(article={"roll_call": "daily"})
+    client, roster, ledger, t = _thread_with_ann(sandbox, redis_client, "sq-5")
+
+    def post_and_run(user: str, posted: dt.datetime, run_at: dt.datetime) -> None:
+        ledger.upsert_post(W47, "sq-5", t.post(user, posted, 900))
+        ledger.mark_roll_call(W47, "sq-5", posted)
+        roll_calls.run(step_ctx(client, redis_client, rules, now=run_at), roster=roster)
+
+    post_and_run("ann", at(17, 9), at(17, 9, 5))
+    assert client.call_counts["PUT /posts/{id}.json"] == 1
+    post_and_run("bob", at(17, 15), at(17, 15, 5))  # same day: waits
+    roll_calls.run(step_ctx(client, redis_client, rules, now=at(17, 23, 55)), roster=roster)
+    assert client.call_counts["PUT /posts/{id}.json"] == 1
+    roll_calls.run(step_ctx(client, redis_client, rules, now=at(18, 0, 5)), roster=roster)
+    assert client.call_counts["PUT /posts/{id}.json"] == 2  # the next day's first run
+
+
+def test_roll_calls_at_the_reminders_run_with_each_reminder_and_need_one() -> None:
+    from tests.support.obligations import rules_with
+    from worker.jobs.obligations import schedules
+
+    rules = rules_with(article={"roll_call": "reminders"})
+    jobs = [j for j in schedules(rules) if j.name.startswith("obligations_roll_calls")]
+    assert [dict(j.cron) for j in jobs] == [
+        dict(_cron(r.cron)) for r in rules.obligations.reminders
+    ]
+    with pytest.raises(ValueError, match="roll_call: reminders"):
+        rules_with(article={"roll_call": "reminders"}, reminders=())
+
+
+def _cron(expr: str) -> dict[str, str]:
+    from worker.pipeline.scheduler import cron_fields
+
+    return cron_fields(expr)
+
+
+@pytest.mark.integration
+def test_a_roll_call_run_with_no_thread_due_reads_nothing(sandbox, redis_client) -> None:
+    """The run comes every five minutes: with no thread marked, or only threads edited
+    too recently (``daily``: today), it costs no call, not even the roster's."""
+    from tests.support.obligations import rules_with
+    from tests.support.steps import step_ctx
+    from worker.steps import roll_calls
+
+    rules = rules_with(article={"roll_call": "daily"})
+    client, _roster, ledger, t = _thread_with_ann(sandbox, redis_client, "sq-6")
+    before = sum(client.call_counts.values())
+    assert roll_calls.run(step_ctx(client, redis_client, rules, now=at(17, 9))) == 0
+    assert sum(client.call_counts.values()) == before  # nothing marked
+
+    redis_client.hset("diamond:ledger:roll-call:edited", "sq-6", str(at(17, 8).timestamp()))
+    ledger.upsert_post(W47, "sq-6", t.post("ann", at(17, 9), 900))
+    ledger.mark_roll_call(W47, "sq-6", at(17, 9))
+    assert roll_calls.run(step_ctx(client, redis_client, rules, now=at(17, 9, 5))) == 0
+    assert sum(client.call_counts.values()) == before  # edited today already: waits

@@ -1105,12 +1105,23 @@ def roll_call_text(
     ).strip()
 
 
-def plan_roll_call(squad: str, week: Week, post_id: int, text: str) -> a.EditPost:
-    """The edit of the thread's first post, keyed by its content: the same roll call
-    twice is one edit."""
-    digest = hashlib.sha1(text.encode()).hexdigest()[:12]
+def roll_call_digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def plan_roll_call(
+    squad: str, week: Week, post_id: int, text: str, *, last: tuple[int, str] = (0, "")
+) -> a.EditPost | None:
+    """The edit of the thread's first post, or None when ``text`` is the one last written
+    (``last``: edits written so far and the last text's digest). The key is the edit's
+    number and content: a retry is one edit, and a text that comes back (a post removed)
+    is written again."""
+    count, last_digest = last
+    digest = roll_call_digest(text)
+    if digest == last_digest:
+        return None
     return a.EditPost(
-        key=f"roll-call:{squad}:{week}:{digest}",
+        key=f"roll-call:{squad}:{week}:{count + 1}:{digest}",
         reason=f"roll call of {squad}'s {week} thread",
         affects_members=False,  # Diamond's own post; it names no penalty
         post_id=post_id,

@@ -215,7 +215,11 @@ def topic_facts(
 
 def keep_topic(redis_client: redis.Redis, topic_id: int, topic: Mapping[str, Any]) -> TopicFacts:
     """Remember a ``GET /t/{id}.json`` answer read for another reason (no second read)."""
-    facts = topic_facts_of(topic)
+    return keep_topic_facts(redis_client, topic_id, topic_facts_of(topic))
+
+
+def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts) -> TopicFacts:
+    """Remember facts known without a read (a topic Diamond opened itself)."""
     redis_client.hset(keys.TOPIC_FACTS, topic_id, _encode_topic(facts))
     return facts
 

@@ -10,6 +10,7 @@ Each event's JSON is parsed here once; the steps get facts, never raw JSON paths
 - user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the
   ``[diamond:<key>]`` ownership marker of each, ``read_mark``);
 - topics (``GET /t/{id}.json``): ``TopicFacts``, ``topic_facts_of``, ``first_post_id``;
+  a topic Diamond opened (the ``POST /posts.json`` answer): ``opened_topic_facts``;
 - the obligations ledger's posts and topics (``GET /posts/{id}.json``, post bodies, topic
   streams, topic lists): ``week_post`` (with ``post_length``/``cooked_length``: a post's
   units counted from its ``raw``, or from its ``cooked`` HTML without quotes, code and
@@ -253,6 +254,27 @@ def topic_facts_of(topic: Mapping[str, Any]) -> TopicFacts:
         created_at=str(created) if created else None,
         authors=authors,
     )
+
+
+def opened_topic_facts(
+    answer: Mapping[str, Any], *, category_id: int, title: str, tags: Iterable[str] = ()
+) -> tuple[TopicFacts, int] | None:
+    """The facts of a topic Diamond just opened and its first post's id, from the answer to
+    ``POST /posts.json`` (the new first post: PostsController#create, PostSerializer) and
+    what Diamond sent; None when the answer is not a first post (an existing topic found)."""
+    post_id, number = answer.get("id"), answer.get("post_number")
+    if not isinstance(post_id, int) or number != 1 or answer.get("existed"):
+        return None
+    created = answer.get("created_at")
+    facts = TopicFacts(
+        category_id=category_id,
+        private_message=False,
+        tags=tuple(tags),
+        title=str(answer.get("topic_title") or title),
+        created_at=str(created) if created else None,
+        authors={1: str(answer["username"])} if answer.get("username") else {},
+    )
+    return facts, post_id
 
 
 def first_post_id(topic: Mapping[str, Any]) -> int | None:

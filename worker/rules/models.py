@@ -404,6 +404,7 @@ class Squads(RulesModel):
 # ───────────────────────────── obligations.yml ─────────────────────────────
 
 PostingMode = Literal["topic", "thread"]
+RollCallUpdates = Literal["posts", "daily", "reminders"]
 
 
 class ArticleObligation(RulesModel):
@@ -426,6 +427,12 @@ class ArticleObligation(RulesModel):
     thread_opens: CronExpr = "5 0 * * mon"
     tag: str | None = None  # "topic" mode: only topics with this tag are articles
     min_length: PositiveInt = 800
+    # "thread" mode: when the thread's first post (its roll call) is brought up to date,
+    # each edit one call of the site's API bucket: "posts": within minutes of each post
+    # (at most one edit per squad per 5 minutes); "daily": the first change of a day within
+    # minutes, the day's later ones the next day (at most one edit per squad per day);
+    # "reminders": at each reminder's time only.
+    roll_call: RollCallUpdates = "posts"
 
 
 ReviewKind = Literal["reply", "quote"]
@@ -636,6 +643,15 @@ class Obligations(RulesModel):
     penalties: Penalties
     audit: Audit
     messages: ObligationMessages
+
+    @model_validator(mode="after")
+    def _roll_call_has_moments(self) -> Obligations:
+        if self.article.roll_call == "reminders" and not self.reminders:
+            raise ValueError(
+                "article.roll_call: reminders needs at least one reminder "
+                "(else the roll call is never written)"
+            )
+        return self
 
 
 # ───────────────────────────── badges.yml ─────────────────────────────

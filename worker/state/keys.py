@@ -67,6 +67,7 @@ AUDIT_RULES = LEDGER + "audit-rules"
 ROLL_CALL_DIRTY = LEDGER + "roll-call:dirty"
 ROLL_CALL_EDITED = LEDGER + "roll-call:edited"
 ROLL_CALL_FIRST_POSTS = LEDGER + "roll-call:first-posts"
+ROLL_CALL_WRITTEN = LEDGER + "roll-call:written"  # week|squad -> "edits:digest" last written
 POSTS_PATTERN = LEDGER + "posts:*"
 THREADS_PATTERN = LEDGER + "threads:*"
 

@@ -57,11 +57,37 @@ class Ledger:
 
     # --- topics and threads ---------------------------------------------------------
 
-    def record_thread(self, week: Week, squad: str, topic_id: int) -> None:
+    def record_thread(
+        self, week: Week, squad: str, topic_id: int, *, first_post: int | None = None
+    ) -> None:
+        """``first_post``: the thread's first post (the roll call), when the answer that
+        opened it said so (no topic read later)."""
         pipe = self.redis.pipeline()
         pipe.hset(keys.threads(week), squad, topic_id)
         pipe.hset(keys.LEDGER_TOPICS, topic_id, _dump_topic(TopicInfo("thread", week, squad)))
+        if first_post is not None:
+            pipe.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, first_post)
         pipe.execute()
+
+    def roll_call_written(self, week: Week, squad: str) -> tuple[int, str]:
+        """How many roll-call edits of the thread were written, and the digest of the last
+        text written ("" before the first)."""
+        raw = self.redis.hget(keys.ROLL_CALL_WRITTEN, f"{week}|{squad}")
+        if raw is None:
+            return 0, ""
+        count, _, digest = _s(raw).partition(":")
+        return int(count), digest
+
+    def record_roll_call_written(self, week: Week, squad: str, count: int, digest: str) -> None:
+        self.redis.hset(keys.ROLL_CALL_WRITTEN, f"{week}|{squad}", f"{count}:{digest}")
+
+    def first_post(self, topic_id: int) -> int | None:
+        """A thread's first post id, if known (``record_thread``, ``record_first_post``)."""
+        known = self.redis.hget(keys.ROLL_CALL_FIRST_POSTS, topic_id)
+        return int(known) if known is not None else None
+
+    def record_first_post(self, topic_id: int, post_id: int) -> None:
+        self.redis.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, post_id)
 
     def threads(self, week: Week) -> dict[str, int]:
         raw = self.redis.hgetall(keys.threads(week))

@@ -1,31 +1,39 @@
-"""The roll calls (thread mode): each weekly thread's first post says who has written.
+"""The roll calls (thread mode): each weekly thread's first post says who has written,
+as often as ``article.roll_call`` says (posts, daily, at the reminders).
 
 gather (the threads marked as changed, ``keys.ROLL_CALL_DIRTY``, written by the post
 recording; the roster from ``worker.reads.forum_view``; the week's facts of each squad
 from the ledger; its members' streaks; the thread's first post id, read once) → engine
-(``worker.engine.obligations.roll_call_text``, ``plan_roll_call``) → Applier (the edit's
-key is its content: an unchanged roll call costs no write) → record (when each squad's
-roll call was edited; the thread unmarked unless a post came in meanwhile).
+(``worker.engine.obligations.roll_call_text``, ``plan_roll_call``: none when the text is
+the one last written, kept in the ledger) → Applier → record (the text written, when
+each squad's roll call was edited; the thread unmarked unless a post came in meanwhile).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
-import redis
-
 from worker.engine.facts import Roster
-from worker.engine.obligations import plan_roll_call, roll_call_text, streak_of, thread_opening
+from worker.engine.obligations import (
+    plan_roll_call,
+    roll_call_digest,
+    roll_call_text,
+    streak_of,
+    thread_opening,
+)
 from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather
 from worker.reads.parse import first_post_id
 from worker.redis_text import text as redis_text
+from worker.rules.models import Rules
 from worker.state import keys
 from worker.state.ledger import Ledger
 from worker.steps import StepContext
 
-# At most one edit per squad in this many seconds: the API bucket is the site's.
+# ``roll_call: posts``: at most one edit per squad in this many seconds (the API bucket is
+# the site's).
 ROLL_CALL_INTERVAL = 300
 
 
@@ -39,14 +47,28 @@ class RollCallForum(Protocol):
     def update_post(self, post_id: int, raw: str, **kw: Any) -> Any: ...
 
 
-def _first_post_id(client: RollCallForum, redis_client: redis.Redis, topic_id: int) -> int | None:
-    known = redis_client.hget(keys.ROLL_CALL_FIRST_POSTS, topic_id)
+def _first_post_id(client: RollCallForum, ledger: Ledger, topic_id: int) -> int | None:
+    """Known since the thread was opened (its answer), else read once and kept."""
+    known = ledger.first_post(topic_id)
     if known is not None:
-        return int(known)
+        return known
     post_id = first_post_id(client.get_topic(topic_id))
     if post_id is not None:
-        redis_client.hset(keys.ROLL_CALL_FIRST_POSTS, topic_id, post_id)
+        ledger.record_first_post(topic_id, post_id)
     return post_id
+
+
+def _too_soon(rules: Rules, edited: float, now: dt.datetime, interval: int) -> bool:
+    """Whether the squad's roll call was edited too recently for another edit now:
+    ``article.roll_call`` "daily": the same day (community time zone); "posts": within
+    ``interval`` seconds; "reminders": never (the runs themselves are the moments)."""
+    mode = rules.obligations.article.roll_call
+    if mode == "reminders":
+        return False
+    if mode == "daily":
+        last = dt.datetime.fromtimestamp(edited, rules.tz).date()
+        return last == now.astimezone(rules.tz).date()
+    return now.timestamp() - edited < interval
 
 
 def run(
@@ -59,34 +81,43 @@ def run(
     ``interval`` seconds (the others stay marked for a later run); returns edits made.
     ``roster``: the squads (default: the forum view's cached roster)."""
     client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
-    if roster is None:
-        roster = forum_view.cached_roster(client, redis_client, rules)
     ledger = Ledger(redis_client)
-    by_slug = {s.slug: s for s in roster.squads}
-    edits = 0
+    due = []
     for field_name, stamp in redis_client.hgetall(keys.ROLL_CALL_DIRTY).items():
         week_text, _, slug = redis_text(field_name).partition("|")
+        edited = redis_client.hget(keys.ROLL_CALL_EDITED, slug)
+        if edited is not None and _too_soon(rules, float(edited), now, interval):
+            continue  # the thread stays marked: a later run takes it
+        due.append((field_name, stamp, Week.parse(week_text), slug))
+    if not due:
+        return 0  # the usual run: no call at all, not even the roster's
+    if roster is None:
+        roster = forum_view.cached_roster(client, redis_client, rules)
+    by_slug = {s.slug: s for s in roster.squads}
+    edits = 0
+    for field_name, stamp, week, slug in due:
         squad = by_slug.get(slug)
-        topic_id = ledger.threads(Week.parse(week_text)).get(slug)
+        topic_id = ledger.threads(week).get(slug)
         if squad is None or topic_id is None:
             redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)
             continue
-        edited = redis_client.hget(keys.ROLL_CALL_EDITED, slug)
-        if edited is not None and now.timestamp() - float(edited) < interval:
-            continue  # debounced: the next run after the interval takes it
-        week = Week.parse(week_text)
         facts = gather(client, ledger, rules, roster, week, squad=slug)
         (sr,) = evaluate(rules, facts, as_of=now).squads
         histories = ledger.histories(squad.members, live=live)
         streaks = {u: streak_of(histories.get(u, {}), week) for u in squad.members}
-        post_id = _first_post_id(client, redis_client, topic_id)
+        post_id = _first_post_id(client, ledger, topic_id)
         if post_id is None:
             continue
         text = roll_call_text(rules, sr, streaks, opening=thread_opening(rules, squad, week))
-        report = ctx.apply([plan_roll_call(slug, week, post_id, text)])
-        if report.done:
-            edits += 1
-            redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))
+        last = ledger.roll_call_written(week, slug)
+        edit = plan_roll_call(slug, week, post_id, text, last=last)
+        if edit is not None:  # None: the thread shows this text already
+            report = ctx.apply([edit])
+            if report.done or report.already_done:
+                ledger.record_roll_call_written(week, slug, last[0] + 1, roll_call_digest(text))
+            if report.done:
+                edits += 1
+                redis_client.hset(keys.ROLL_CALL_EDITED, slug, str(now.timestamp()))
         # Unmark only if no post came in meanwhile (then the next run redoes it).
         if redis_client.hget(keys.ROLL_CALL_DIRTY, field_name) == stamp:
             redis_client.hdel(keys.ROLL_CALL_DIRTY, field_name)

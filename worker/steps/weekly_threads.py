@@ -3,7 +3,8 @@
 gather (the roster from ``worker.reads.forum_view``; the threads the ledger knows; a
 category listing per squad whose thread an earlier run created without recording it)
 → engine (``worker.engine.obligations.plan_weekly_threads``) → Applier → record (each
-new thread's topic id in the ledger).
+new thread's topic id and first post in the ledger, its facts in the forum view: the
+answer carries them, so no post in the thread nor its roll call reads the topic).
 
 Threads are infrastructure, not an act on a member: they are opened in shadow mode too,
 so the ledger can follow a community that is trying Diamond out.
@@ -15,11 +16,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from worker.actions import CreateTopic
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import plan_weekly_threads, thread_title
 from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads.obligations import remember_roster
+from worker.reads.parse import opened_topic_facts
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger
 from worker.steps import StepContext
@@ -76,9 +79,25 @@ def run(
         ledger.record_thread(week, slug, topic_id)
         known[slug] = topic_id
     report = applier.apply(actions)
+    by_key = {act.key: act for act in actions if isinstance(act, CreateTopic)}
     for key, answer in report.results.items():
         slug = key.split(":")[1]  # weekly-thread:{squad}:{week}
         if isinstance(answer, Mapping) and answer.get("topic_id"):
-            ledger.record_thread(week, slug, int(answer["topic_id"]))
-            known[slug] = int(answer["topic_id"])
+            topic_id = int(answer["topic_id"])
+            act = by_key.get(key)
+            # The answer is the new first post: with what was sent, every fact a topic
+            # read would give the post recording and the roll call (none is made later).
+            opened = (
+                opened_topic_facts(
+                    answer, category_id=act.category_id, title=act.title, tags=act.tags
+                )
+                if act is not None
+                else None
+            )
+            if opened is not None:
+                forum_view.keep_topic_facts(ctx.redis, topic_id, opened[0])
+            ledger.record_thread(
+                week, slug, topic_id, first_post=opened[1] if opened is not None else None
+            )
+            known[slug] = topic_id
     return known

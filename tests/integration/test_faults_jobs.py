@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import dramatiq
 import pytest
 import redis
 from dramatiq.middleware import CurrentMessage
 
-from tests.support.pipeline import wait_for
+from tests.support.pipeline import dead_letters, queue_worker, wait_for
 from worker.forum.errors import ForumRejected, ForumUnavailable, RateLimited
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import GaveUp, diamond_actor
@@ -56,18 +55,12 @@ def buggy(name: str) -> None:
     raise KeyError("a bug, not the forum")
 
 
-@contextmanager
-def worker(broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
-    w = dramatiq.Worker(broker, queues={QUEUE, QUEUE + ".DQ"}, worker_threads=2, worker_timeout=20)
-    w.start()
-    try:
-        yield w
-    finally:
-        w.stop(timeout=5_000)
+def worker(broker: dramatiq.Broker) -> Any:
+    return queue_worker(broker, QUEUE)
 
 
 def _dead(redis_client: redis.Redis) -> int:
-    return redis_client.hlen(f"diamond:{QUEUE}.XQ.msgs")
+    return dead_letters(redis_client, QUEUE)
 
 
 def test_a_job_outlasts_an_outage_longer_than_its_retry_bound(

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import dramatiq
 import pytest
 import redis
 
-from tests.support.pipeline import wait_for
+from tests.support.pipeline import dead_letters, queue_worker, wait_for
 from worker.errors import NeedsHuman
 from worker.pipeline import leases, notices, runtime
 from worker.pipeline.broker import setup_broker
@@ -39,18 +38,12 @@ def works_under_the_lease(name: str) -> None:
         DONE.append(name)
 
 
-@contextmanager
-def worker(broker: dramatiq.Broker) -> Iterator[dramatiq.Worker]:
-    w = dramatiq.Worker(broker, queues={QUEUE, QUEUE + ".DQ"}, worker_threads=2, worker_timeout=20)
-    w.start()
-    try:
-        yield w
-    finally:
-        w.stop(timeout=5_000)
+def worker(broker: dramatiq.Broker) -> Any:
+    return queue_worker(broker, QUEUE)
 
 
 def _dead(redis_client: redis.Redis) -> int:
-    return redis_client.hlen(f"diamond:{QUEUE}.XQ.msgs")
+    return dead_letters(redis_client, QUEUE)
 
 
 def _notices_enqueued(redis_client: redis.Redis) -> list[dict]:

@@ -109,3 +109,21 @@ def diamond_topics(sandbox: Any, category_id: int) -> list[Any]:
         for t in sandbox.forum.topics.values()
         if t.category_id == category_id and t.title.startswith("Diamond")
     ]
+
+
+@contextmanager
+def queue_worker(broker: Any, queue: str) -> Iterator[Any]:
+    """A dramatiq worker on ``queue`` and its delay queue, stopped on exit."""
+    import dramatiq
+
+    w = dramatiq.Worker(broker, queues={queue, queue + ".DQ"}, worker_threads=2, worker_timeout=20)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop(timeout=5_000)
+
+
+def dead_letters(redis_client: redis.Redis, queue: str) -> int:
+    """How many messages of ``queue`` are in its dead-letter queue."""
+    return int(redis_client.hlen(f"diamond:{queue}.XQ.msgs"))

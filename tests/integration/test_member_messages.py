@@ -78,34 +78,12 @@ def test_the_weekly_thread_explains_that_the_last_reviews_the_first(lang: str) -
 def _ladder_top(lang: str) -> list[a.Action]:
     """The audit's writes for m06 (6 strikes: silenced) and m08 (8: removed) of squad sq-3,
     led by m00, who wrote nothing this week."""
-    from tests.support.obligations import SH, W47, Thread, at, squad
-    from worker.engine.obligations import SquadWeek, evaluate_week
-    from worker.engine.penalties import plan_audit
+    from tests.support.obligations import W47, ring_audit
 
     rules = speaking(lang)
     names = [f"m{i:02d}" for i in range(12)]
-    t = Thread()
-    writers = names[:6] + names[9:]
-    posts = [t.post(u, at(17, 8 + i), 900) for i, u in enumerate(writers)]
-    for i, u in enumerate(writers):
-        for target in (posts[(i - 1) % len(posts)], posts[(i + 1) % len(posts)]):
-            t.post(u, at(18, 9), 150, reply_to=target.post_number)
-    results = evaluate_week(
-        rules.obligations,
-        SH,
-        W47,
-        [SquadWeek(squad(*names, leader="m00"), W47, tuple(t.posts), t.topic_id)],
-    )
     history = {"m06": {W47.previous(): 4}, "m07": {W47.previous(): 4}, "m08": {W47.previous(): 6}}
-    audit = plan_audit(
-        rules,
-        results,
-        history,
-        now=at(24, 23),
-        user_ids={u: i for i, u in enumerate(names)},
-        threads={"sq-3": 900},
-        audit_log_category_id=77,
-    )
+    audit, _thread = ring_audit(rules, names, names[:6] + names[9:], history)
     return list(audit.actions)
 
 

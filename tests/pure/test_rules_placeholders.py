@@ -17,7 +17,16 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from tests.support.obligations import SH, W47, Thread, at, shipped_rules, squad, with_delivery
+from tests.support.obligations import (
+    SH,
+    W47,
+    Thread,
+    at,
+    ring_audit,
+    shipped_rules,
+    squad,
+    with_delivery,
+)
 from tests.support.rules_cases import SHIPPED, copy_rules, edit, problems_of
 from worker.engine import obligations as obligations_engine
 from worker.engine.camp import (
@@ -401,27 +410,8 @@ def _tour(rules: Rules) -> None:
 
     # The audit: four members who wrote nothing climb to each ladder step; then a halt.
     names = [f"m{i:02d}" for i in range(14)]
-    t = Thread()
-    posts = [t.post(u, at(17, 8 + i % 10), 900) for i, u in enumerate(names[:10])]
-    for i, u in enumerate(names[:10]):
-        for target in (posts[(i - 1) % 10], posts[(i + 1) % 10]):
-            t.post(u, at(18, 9), 150, reply_to=target.post_number)
-    results = evaluate_week(
-        rules.obligations,
-        SH,
-        W47,
-        [SquadWeek(squad(*names, leader="m00"), W47, tuple(t.posts), t.topic_id)],
-    )
     history = {"m11": {W47.previous(): 3}, "m12": {W47.previous(): 4}, "m13": {W47.previous(): 6}}
-    audit = plan_audit(
-        rules,
-        results,
-        history,
-        now=at(24, 23),
-        user_ids={u: i for i, u in enumerate(names)},
-        threads={"sq-3": 900},
-        audit_log_category_id=77,
-    )
+    audit, t = ring_audit(rules, names, names[:10], history)
     assert not audit.halted and len(audit.penalised) == 4
     halted = evaluate_week(
         rules.obligations, SH, W47, [SquadWeek(squad(*names), W47, (), t.topic_id)]

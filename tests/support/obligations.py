@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.engine.facts import Squad
-from worker.engine.obligations import Version, WeekPost
+from worker.engine.obligations import SquadWeek, Version, WeekPost, evaluate_week
+from worker.engine.penalties import AuditPlan, plan_audit
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week
 from worker.rules import Rules, load_rules
@@ -118,3 +119,28 @@ def squad(*members: str, leader: str | None = None, slug: str = "sq-3") -> Squad
         leader=leader or (members[0] if members else None),
         category_id=30,
     )
+
+
+def ring_audit(
+    rules: Rules, names: list[str], writers: list[str], history: dict[str, dict[Week, int]]
+) -> tuple[AuditPlan, Thread]:
+    """The W47 audit of squad sq-3 (``names``, led by the first): each of ``writers`` wrote
+    an article and reviewed both ring neighbours, the others wrote nothing; ``history`` is
+    the strikes before. Also the week's thread."""
+    t = Thread()
+    posts = [t.post(u, at(17, 8 + i % 10), 900) for i, u in enumerate(writers)]
+    for i, u in enumerate(writers):
+        for target in (posts[(i - 1) % len(posts)], posts[(i + 1) % len(posts)]):
+            t.post(u, at(18, 9), 150, reply_to=target.post_number)
+    week = SquadWeek(squad(*names, leader=names[0]), W47, tuple(t.posts), t.topic_id)
+    results = evaluate_week(rules.obligations, SH, W47, [week])
+    audit = plan_audit(
+        rules,
+        results,
+        history,
+        now=at(24, 23),
+        user_ids={u: i for i, u in enumerate(names)},
+        threads={"sq-3": 900},
+        audit_log_category_id=77,
+    )
+    return audit, t

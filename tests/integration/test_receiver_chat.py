@@ -16,9 +16,12 @@ import redis
 from werkzeug.test import Client
 
 from tests.integration.test_receiver_captures import enqueued
-from worker.jobs.chat import category_key, message_key, on_chat_message, record_chat_message
+from worker.jobs.chat import on_chat_message
 from worker.pipeline.chat_body import parse_chat_message
 from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign
+from worker.state.chat import ChatStore
+from worker.state.keys import chat_category as category_key
+from worker.state.keys import chat_message as message_key
 
 pytestmark = pytest.mark.integration
 
@@ -104,22 +107,22 @@ def test_diamonds_own_chat_messages_do_not_come_back_as_jobs(
 
 def test_the_record_follows_creation_edit_trash_and_restore(redis_client: redis.Redis) -> None:
     created, trashed = _facts("chat_message_created"), _facts("chat_message_trashed")
-    assert record_chat_message(redis_client, "chat_message_created", created) == "recorded"
+    assert ChatStore(redis_client).record("chat_message_created", created) == "recorded"
     stored = redis_client.hgetall(message_key(311))
     assert stored[b"username"] == b"bob" and stored[b"units"] == b"15"
     assert stored[b"in_reply_to_user_id"] == b"23" and stored[b"mentioned_user_ids"] == b"23"
     assert redis_client.zrange(category_key(12), 0, -1) == [b"311"]
 
-    record_chat_message(redis_client, "chat_message_trashed", trashed)
+    ChatStore(redis_client).record("chat_message_trashed", trashed)
     assert redis_client.hget(message_key(311), "deleted_at") == b"2026-03-04T12:41:17Z"
     # a late 'created' delivery does not undo what came after it
-    assert record_chat_message(redis_client, "chat_message_created", created).startswith("kept")
+    assert ChatStore(redis_client).record("chat_message_created", created).startswith("kept")
     assert redis_client.hget(message_key(311), "edited") == b"1"
-    record_chat_message(redis_client, "chat_message_restored", trashed)
+    ChatStore(redis_client).record("chat_message_restored", trashed)
     assert redis_client.hget(message_key(311), "deleted_at") == b""
 
 
 def test_messages_outside_a_category_channel_are_not_kept(redis_client: redis.Redis) -> None:
     facts = dict(_facts("chat_message_created"), category_id=None)
-    assert record_chat_message(redis_client, "chat_message_created", facts).startswith("ignored")
+    assert ChatStore(redis_client).record("chat_message_created", facts).startswith("ignored")
     assert not redis_client.exists(message_key(311))

@@ -123,6 +123,15 @@ SIMULATED_NOW = ROOT + "clock:simulated-now"
 CHAT_MESSAGE_PREFIX = ROOT + "chat:message:"  # + message id
 CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id
 
+
+def chat_message(message_id: int | str) -> str:
+    return f"{CHAT_MESSAGE_PREFIX}{int(message_id)}"
+
+
+def chat_category(category_id: int | str) -> str:
+    return f"{CHAT_CATEGORY_PREFIX}{int(category_id)}"
+
+
 # ─────────────────────────────── staff notices (``worker.pipeline.notices``) ───────────────
 
 NOTICE = ROOT + "notice:"

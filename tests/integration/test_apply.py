@@ -9,6 +9,7 @@ import pytest
 from worker import actions as a
 from worker.apply import Applier
 from worker.forum.errors import ForumUnavailable
+from worker.state import keys
 
 
 class RecordingClient:
@@ -182,3 +183,19 @@ def test_a_title_someone_else_holds_gets_a_numbered_title_instead_of_failing_for
     redis_client.flushdb()  # and a retry finds that one as its own
     again = Applier(client, redis_client, live=True).apply([_audit_topic()])
     assert again.results["audit:2026-W03"] == {"topic_id": topic.id, "existed": True}
+
+
+@pytest.mark.integration
+def test_a_group_change_makes_the_next_roster_read_ask_the_forum_again(redis_client):
+    """The Applier drops what the read side cached about squads (roster, category ids)
+    after a group change, so the next job reads the forum, not the old roster."""
+    from worker.engine.facts import Roster
+    from worker.reads import forum_view
+
+    redis_client.set(forum_view.ROSTER_KEY, forum_view.dump_roster(Roster(())))
+    redis_client.hset(keys.CATEGORY_IDS, mapping={"camp": 5})
+    generation = int(redis_client.get(keys.ROSTER_GENERATION) or 0)
+    add = a.AddToGroup(key="camp:8", reason="joins camp", group="camp", usernames=("bob",))
+    Applier(RecordingClient(), redis_client, live=True).apply([add])
+    assert not redis_client.exists(forum_view.ROSTER_KEY, keys.CATEGORY_IDS)
+    assert int(redis_client.get(keys.ROSTER_GENERATION) or 0) == generation + 1

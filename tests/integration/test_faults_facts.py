@@ -84,8 +84,8 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
 ) -> None:
     from worker.pipeline import jobs as pipeline_jobs
     from worker.pipeline.catchup import scan
-    from worker.pipeline.dispatch import Deduper, Dispatcher
     from worker.pipeline.missing import missing_posts
+    from worker.pipeline.routes import Deduper, Dispatcher
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     pipeline_settings.cache_clear()

@@ -14,8 +14,8 @@ from worker.forum.errors import RateLimited
 from worker.pipeline import catchup, probe, routes
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.catchup import LAST_POST_KEY, scan
-from worker.pipeline.dispatch import Deduper, Dispatcher
 from worker.pipeline.jobs import load_actors
+from worker.pipeline.routes import Deduper, Dispatcher
 
 API_USER = "diamond_bot"
 pytestmark = pytest.mark.integration

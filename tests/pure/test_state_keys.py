@@ -114,12 +114,12 @@ def test_the_modules_keep_their_key_names_as_the_keys_module_builds_them() -> No
     from worker.pipeline import (
         broker,
         catchup,
-        dispatch,
         health,
         idempotency,
         missing,
         notices,
         probe,
+        routes,
         scheduler,
     )
     from worker.rules import loaded
@@ -130,7 +130,7 @@ def test_the_modules_keep_their_key_names_as_the_keys_module_builds_them() -> No
     assert apply.GROUP_IDS_KEY == keys.GROUP_IDS and apply.PM_THREAD_PREFIX == "diamond:pm-thread:"
     assert client.CALL_COUNTS_KEY == metrics.CALLS_KEY == "diamond:forum:calls"
     assert ratelimit.DEFAULT_KEY == "diamond:forum:ratelimit"
-    assert dispatch.PREFIX == "diamond:seen:" and idempotency.PREFIX == "diamond:once:"
+    assert routes.PREFIX == "diamond:seen:" and idempotency.PREFIX == "diamond:once:"
     assert notices.GATE_PREFIX == "diamond:notice:gate:"
     assert catchup.LAST_POST_KEY == keys.CATCHUP_LAST_POST
     assert catchup.USERS_FED_KEY == keys.CATCHUP_USERS_FED

@@ -9,12 +9,10 @@ test may point the pipeline at its own Redis server.
 from __future__ import annotations
 
 import threading
-import uuid
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.common import current_millis
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -24,7 +22,6 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from redis.exceptions import NoScriptError
 
 from worker.pipeline import runtime
 from worker.pipeline.config import pipeline_settings
@@ -101,56 +98,3 @@ def _install(broker: dramatiq.Broker) -> None:
         close = getattr(previous, "close", None)
         if close is not None:
             close()
-
-
-def enqueue_many(broker: dramatiq.Broker, messages: list[dramatiq.Message]) -> None:
-    """Enqueue several messages in one Redis round trip (the receiver's hot path).
-
-    Does what ``RedisBroker.enqueue`` does for each message (a fresh
-    ``redis_message_id``, the enqueue middleware hooks, dramatiq's own ``dispatch``
-    script), but pipelined. Other brokers (tests' stand-in) enqueue one by one.
-    """
-    if not isinstance(broker, RedisBroker) or len(messages) < 2:
-        for message in messages:
-            broker.enqueue(message)
-        return
-    script = broker.scripts["dispatch"]
-    prepared = []
-    calls = []
-    for message in messages:
-        message = message.copy(options={"redis_message_id": str(uuid.uuid4())})
-        broker.emit_before("enqueue", message, None)
-        # Same arguments as RedisBroker._dispatch("enqueue"): see dramatiq's dispatch.lua.
-        args = [
-            "enqueue",
-            current_millis(),
-            message.queue_name,
-            broker.broker_id,
-            broker.heartbeat_timeout,
-            broker.dead_message_ttl,
-            0,  # no queue maintenance on the receiver's hot path
-            broker._max_unpack_size(),
-            message.options["redis_message_id"],
-            message.encode(),
-        ]
-        calls.append(args)
-        prepared.append(message)
-    for attempt in range(2):
-        # EVALSHA directly: a pipelined Script object would first ask SCRIPT EXISTS,
-        # one more round trip per request.
-        with broker.client.pipeline(transaction=False) as pipe:
-            for args in calls:
-                pipe.evalsha(script.sha, 1, broker.namespace, *args)
-            results = pipe.execute(raise_on_error=False)
-        missing = [a for a, r in zip(calls, results, strict=True) if isinstance(r, NoScriptError)]
-        failed = [r for r in results if isinstance(r, Exception)]
-        if any(not isinstance(r, NoScriptError) for r in failed):
-            raise next(r for r in failed if not isinstance(r, NoScriptError))
-        if not missing:
-            break
-        if attempt == 1:
-            raise NoScriptError("dramatiq's dispatch script could not be loaded")
-        broker.client.script_load(script.script)  # Redis restarted and forgot it
-        calls = missing
-    for message in prepared:
-        broker.emit_after("enqueue", message, None)

@@ -27,9 +27,8 @@ import redis
 
 from worker.pipeline import missing, runtime
 from worker.pipeline.config import pipeline_settings
-from worker.pipeline.dispatch import Deduper, Dispatcher, Outcome
 from worker.pipeline.jobs import diamond_actor
-from worker.pipeline.routes import BadEvent
+from worker.pipeline.routes import BadEvent, Deduper, Dispatcher, Outcome
 from worker.pipeline.scheduler import add_periodic_job
 from worker.state import keys
 

@@ -25,7 +25,6 @@ from werkzeug.wrappers import Request, Response
 
 from worker import metrics
 from worker.pipeline import routes as r
-from worker.pipeline.dispatch import Deduper, Dispatcher, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +119,8 @@ class Receiver:
         self.config = config
         self.broker = broker
         self.redis = redis_client
-        self.dispatcher = Dispatcher(
-            broker, Deduper(redis_client, config.dedup_ttl_seconds), config.api_username
+        self.dispatcher = r.Dispatcher(
+            broker, r.Deduper(redis_client, config.dedup_ttl_seconds), config.api_username
         )
         self.log_rejection = RejectionLog()
 
@@ -227,9 +226,9 @@ class Receiver:
         except redis.RedisError as exc:
             log.warning("receiver: Redis unreachable, asked the sender to retry (%s)", exc)
             return _json(503, error="queue unavailable, retry later")
-        if outcome is Outcome.ACCEPTED:
+        if outcome is r.Outcome.ACCEPTED:
             return _json(202, status="accepted", jobs=jobs)
-        if outcome is Outcome.DUPLICATE:
+        if outcome is r.Outcome.DUPLICATE:
             return _json(200, status="duplicate")
         log.debug("receiver: %s ignored (%s)", event, outcome)
         return Response(status=_NO_CONTENT)

@@ -1,6 +1,13 @@
-"""Which webhook events Diamond uses, and which actor each one feeds.
+"""From one event (a webhook delivery or the catch-up scan) to enqueued jobs, top to bottom:
+which actor each event feeds (the routes), the checks on the event's object, Diamond's own
+and Discourse's built-in accounts filtered out, duplicates dropped, the jobs enqueued.
 
-A domain module adds its entries at import (its module is in ``ACTOR_MODULES``)::
+The receiver (``worker.pipeline.receiver``: size, signature, JSON) hands each delivery to
+a ``Dispatcher``; the catch-up scan uses the same one, so a post seen both ways runs its
+actors once (same event identity) and Diamond's own posts never loop.
+
+**Routes.** A domain module adds its entries at import (its module is in
+``ACTOR_MODULES``)::
 
     from worker.pipeline.routes import add_route
     add_route("user_created", "membership.on_user_created", ids={"user_id": "id"})
@@ -20,14 +27,32 @@ read again (a ``post_created``'s post).
 ``parse`` runs a pure parser on the event's object once, in the receiver, and hands its
 result to the actor as ``facts`` (chat messages: reading one back costs an API call).
 Events with no route are answered 204. Several routes per event are allowed.
+
+**Duplicates** are dropped by the same delivery id or the same change (event identity):
+both keys are claimed in one atomic script, so two receivers racing on one delivery
+enqueue it once. If enqueueing then fails, the claim is released so the sender's retry is
+not mistaken for a duplicate.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeGuard
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.common import current_millis
+from redis.exceptions import NoScriptError
+
+from worker.state import keys as state_keys
+
+log = logging.getLogger(__name__)
 
 # Where the acting user's name is, per event type (X-Discourse-Event-Type); used to
 # ignore what Diamond's own API user did, so its own posts cannot loop.
@@ -253,3 +278,172 @@ def identity(event: str, obj: Mapping[str, Any]) -> str | None:
     if not updated_at or len(updated_at) > 64 or not updated_at.isascii():
         return None
     return f"{event}:{object_id}:{updated_at}"
+
+
+# ─────────────────────────────── one event → jobs ───────────────────────────────
+
+PREFIX = state_keys.SEEN_PREFIX
+
+# KEYS: keys to claim (1 or 2). ARGV[1]: ttl seconds. 1 = claimed, 0 = seen before.
+_CLAIM = """
+for i = 1, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then return 0 end
+end
+for i = 1, #KEYS do
+  redis.call('set', KEYS[i], '1', 'EX', ARGV[1])
+end
+return 1
+"""
+
+
+def delivery_key(instance: str, delivery_id: str) -> str:
+    return state_keys.seen_delivery(instance, delivery_id)
+
+
+def identity_key(identity: str) -> str:
+    return state_keys.seen_identity(identity)
+
+
+class Deduper:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self._claim = client.register_script(_CLAIM)
+
+    def claim(self, keys: list[str]) -> bool:
+        """True if none of ``keys`` was seen within the TTL (and now they are)."""
+        if not keys:
+            return True
+        return bool(self._claim(keys=keys, args=[self.ttl_seconds]))
+
+    def release(self, keys: list[str]) -> None:
+        if keys:
+            self.client.delete(*keys)
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # jobs enqueued
+    DUPLICATE = "duplicate"  # seen before within the dedup TTL
+    OWN = "own"  # done by Diamond's own API user
+    UNUSED = "unused"  # no route for this event
+    BUILT_IN = "built_in"  # about Discourse's own accounts (system -1, discobot -2)
+
+
+def _built_in(user_id: object) -> bool:
+    """Discourse's own accounts have ids below 1 (system is -1); never gated or judged."""
+    return isinstance(user_id, int) and not isinstance(user_id, bool) and -1000 < user_id < 1
+
+
+class Dispatcher:
+    def __init__(self, broker: dramatiq.Broker, deduper: Deduper, api_username: str) -> None:
+        self.broker = broker
+        self.deduper = deduper
+        self._own_user = api_username.casefold()
+
+    def delivery(
+        self,
+        event_type: str,
+        event: str,
+        payload: Any,
+        *,
+        instance: str = "",
+        delivery_id: str | None = None,
+    ) -> tuple[Outcome, int]:
+        """A webhook delivery: the event's object out of its body, deduplicated by the
+        delivery id (``X-Discourse-Event-Id``) as well as by the event's identity."""
+        obj = event_object(event_type, payload)
+        keys = (delivery_key(instance, delivery_id),) if delivery_id else ()
+        return self.dispatch(event_type, event, obj, dedup_keys=keys)
+
+    def dispatch(
+        self,
+        event_type: str,
+        event: str,
+        obj: Mapping[str, Any],
+        *,
+        dedup_keys: tuple[str, ...] = (),
+    ) -> tuple[Outcome, int]:
+        """Enqueue the routed actors for ``event``; returns the outcome and jobs sent.
+
+        ``BadEvent`` when a route's id is missing; ``redis.RedisError`` when Redis is
+        down (nothing is claimed then, so a retry of the same event is not a duplicate).
+        """
+        routes = routes_for(event)
+        if not routes:
+            return Outcome.UNUSED, 0
+        check_event_type(event_type, event)
+        if event_type == "user" and _built_in(obj.get("id")):
+            return Outcome.BUILT_IN, 0  # a real delivery, but nobody Diamond manages
+        calls = [(route.actor, route.extract(obj)) for route in routes]
+        author = author_of(event_type, obj)
+        if author is not None and author.casefold() == self._own_user:
+            return Outcome.OWN, 0
+        keys = list(dedup_keys)
+        ident = identity(event, obj)
+        if ident:
+            keys.append(identity_key(ident))
+        if not self.deduper.claim(keys):
+            return Outcome.DUPLICATE, 0
+        messages = [
+            self.broker.get_actor(actor_name).message_with_options(kwargs=kwargs)
+            for actor_name, kwargs in calls
+        ]
+        try:
+            enqueue_many(self.broker, messages)
+        except Exception:
+            self.deduper.release(keys)  # a retry of this event must not look like a duplicate
+            raise
+        return Outcome.ACCEPTED, len(calls)
+
+
+def enqueue_many(broker: dramatiq.Broker, messages: list[dramatiq.Message]) -> None:
+    """Enqueue several messages in one Redis round trip (the receiver's hot path).
+
+    Does what ``RedisBroker.enqueue`` does for each message (a fresh
+    ``redis_message_id``, the enqueue middleware hooks, dramatiq's own ``dispatch``
+    script), but pipelined. Other brokers (tests' stand-in) enqueue one by one.
+    """
+    if not isinstance(broker, RedisBroker) or len(messages) < 2:
+        for message in messages:
+            broker.enqueue(message)
+        return
+    script = broker.scripts["dispatch"]
+    prepared = []
+    calls = []
+    for message in messages:
+        message = message.copy(options={"redis_message_id": str(uuid.uuid4())})
+        broker.emit_before("enqueue", message, None)
+        # Same arguments as RedisBroker._dispatch("enqueue"): see dramatiq's dispatch.lua.
+        args = [
+            "enqueue",
+            current_millis(),
+            message.queue_name,
+            broker.broker_id,
+            broker.heartbeat_timeout,
+            broker.dead_message_ttl,
+            0,  # no queue maintenance on the receiver's hot path
+            broker._max_unpack_size(),
+            message.options["redis_message_id"],
+            message.encode(),
+        ]
+        calls.append(args)
+        prepared.append(message)
+    for attempt in range(2):
+        # EVALSHA directly: a pipelined Script object would first ask SCRIPT EXISTS,
+        # one more round trip per request.
+        with broker.client.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.evalsha(script.sha, 1, broker.namespace, *args)
+            results = pipe.execute(raise_on_error=False)
+        missing = [a for a, r in zip(calls, results, strict=True) if isinstance(r, NoScriptError)]
+        failed = [r for r in results if isinstance(r, Exception)]
+        if any(not isinstance(r, NoScriptError) for r in failed):
+            raise next(r for r in failed if not isinstance(r, NoScriptError))
+        if not missing:
+            break
+        if attempt == 1:
+            raise NoScriptError("dramatiq's dispatch script could not be loaded")
+        broker.client.script_load(script.script)  # Redis restarted and forgot it
+        calls = missing
+    for message in prepared:
+        broker.emit_after("enqueue", message, None)

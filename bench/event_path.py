@@ -292,7 +292,7 @@ def measure() -> list[Trace]:
         stub = StubBroker(middleware=broker_mod.build_middleware())
         broker_mod._install(stub)
         load_actors()
-        runtime.forum(), runtime.rules()  # built once per process, not part of an event's path
+        runtime.process()  # set up at worker boot (worker.pipeline.boot), not per event
         stub.emit_after("process_boot")
         receiver = Receiver(
             ReceiverConfig(SECRET, "system"), stub, redis.Redis.from_url(server.url)

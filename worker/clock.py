@@ -5,12 +5,15 @@ weeks in minutes by setting a simulated time in Redis (``set_simulated_now``);
 every process that shares the Redis (receiver, workers, scheduler) then sees
 the same simulated ``now``. That key is honoured only when the setting
 ``DIAMOND_SIMULATED_CLOCK`` is on (the demo, ``diamond sandbox`` and tests turn it
-on): in production a stray key moves nothing, and is warned about once.
+on): in production a stray key moves nothing, and is warned about once. A worker process
+chooses its clock once, at start (``process_clock``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import redis
@@ -61,14 +64,12 @@ def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:
     redis_client.set(SIMULATED_NOW_KEY, when.astimezone(UTC).isoformat())
 
 
-def run_time(
-    scheduled_for: str | None,
-    redis_client: redis.Redis | None = None,
-    *,
-    simulated: bool | None = None,
-) -> datetime:
-    """When a job runs "at": its scheduled time if the scheduler gave one (a late or
-    repeated run then does the same thing), else ``now``. The one helper every actor uses."""
-    if scheduled_for:
-        return datetime.fromisoformat(scheduled_for)
-    return now(redis_client, simulated=simulated)
+def process_clock(redis_client: redis.Redis, *, simulated: bool) -> Callable[[], datetime]:
+    """The ``now`` of a worker process, chosen once when it starts (``simulated``: its
+    settings' ``DIAMOND_SIMULATED_CLOCK``): the shared simulated clock in Redis for the demo
+    and tests, else the system clock itself — no Redis round trip per job in production. A
+    stray simulated key is warned about here, once."""
+    if simulated:
+        return functools.partial(now, redis_client, simulated=True)
+    now(redis_client, simulated=False)  # warns if Redis holds a simulated time
+    return functools.partial(datetime.now, UTC)

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 
 from worker import clock
 from worker.clock import SIMULATED_NOW_KEY, now, set_simulated_now
+from worker.pipeline import runtime
+from worker.settings import Settings
 
 SHANGHAI = timezone(timedelta(hours=8))
 SIMULATED = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
@@ -63,13 +68,46 @@ def test_naive_simulated_time_is_refused():
 
 
 @pytest.mark.integration
-def test_an_actors_run_time_follows_its_process_settings_not_the_environment(
+def test_an_actors_clock_follows_its_process_settings_not_the_environment(
     redis_client, monkeypatch
 ):
-    # An actor's process read its settings once; the clock takes the flag from them.
+    # A worker process read its settings once and chose its clock from them.
     monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "1")
     monkeypatch.setattr(clock, "_warned", True)
     set_simulated_now(redis_client, SIMULATED)
-    assert _is_system_time(clock.run_time(None, redis_client, simulated=False))
+    assert _is_system_time(clock.process_clock(redis_client, simulated=False)())
     monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "0")
-    assert clock.run_time(None, redis_client, simulated=True) == SIMULATED
+    assert clock.process_clock(redis_client, simulated=True)() == SIMULATED
+
+
+class CommandLog:
+    """Records the Redis commands sent through a client (its ``execute_command``)."""
+
+    def __init__(self, client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+        send = client.execute_command
+
+        def logged(*args: Any, **kwargs: Any) -> Any:
+            self.commands.append(args)
+            return send(*args, **kwargs)
+
+        monkeypatch.setattr(client, "execute_command", logged)
+
+
+@pytest.mark.integration
+def test_in_production_a_jobs_now_costs_no_redis_round_trip(redis_url, monkeypatch):
+    """The worker chooses its clock at start: with the simulated clock off, a job's
+    ``now`` is the system clock, not a look for a simulated key in Redis per job."""
+    root = Path(__file__).resolve().parents[2]
+    settings = Settings(redis_url=redis_url, rules_dir=root / "rules", simulated_clock=False)
+    runtime.reset()
+    runtime.configure(redis_url=redis_url, settings_obj=settings)
+    monkeypatch.setattr(runtime, "forum", lambda: None)  # no forum call is made here
+    try:
+        runtime.step_context()  # the process's set-up
+        log = CommandLog(runtime.redis_client(), monkeypatch)
+        contexts = [runtime.step_context() for _ in range(3)]
+        assert all(_is_system_time(ctx.now) for ctx in contexts)
+        assert [c for c in log.commands if SIMULATED_NOW_KEY in c] == []
+    finally:
+        runtime.reset()

@@ -1,8 +1,9 @@
 """Entry point for dramatiq's worker processes: ``dramatiq worker.pipeline.boot:boot``.
 
 ``diamond worker`` runs dramatiq's CLI with it; each worker process calls
-``boot()``, which connects the broker to ``DIAMOND_REDIS_URL`` and imports every
-actor module (``ACTOR_MODULES`` plus ``DIAMOND_EXTRA_ACTOR_MODULES``, comma-separated).
+``boot()``, which connects the broker to ``DIAMOND_REDIS_URL``, imports every actor
+module (``ACTOR_MODULES`` plus ``DIAMOND_EXTRA_ACTOR_MODULES``, comma-separated) and sets
+up what the jobs share (``runtime.process()``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from worker.pipeline.config import pipeline_settings
 from worker.pipeline.health import Heartbeat, forum_key_status
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.notices import dead_letter_notifier
+from worker.rules.problems import RulesInvalid
 
+log = logging.getLogger(__name__)
 EXTRA_MODULES_ENV = "DIAMOND_EXTRA_ACTOR_MODULES"
 
 
@@ -45,3 +48,9 @@ def boot() -> None:
         broker.add_middleware(Prometheus())
     runtime.announce_rule_changes()  # this process runs the community: it tells rule changes
     load_actors(extra_actor_modules())
+    # Set up once here what every job shares (forum client, rules, clock, mode), so a job
+    # only asks for the rules now and the time.
+    try:
+        runtime.process()
+    except RulesInvalid as exc:  # each job reports the problems until the files are fixed
+        log.error("worker: the rules do not load (%d problem(s)); jobs wait", len(exc.problems))

@@ -5,21 +5,29 @@
 
 Built on first use and kept for the process (connection pools are thread-safe).
 The Redis client talks to the same Redis as the broker (``setup_broker``).
+
+The process's set-up — settings, the forum client, the rules holder, the mode and which
+clock counts — is done once (``process()``, on the first job or at boot); per job
+``step_context`` only asks the holder for the rules now and the clock for ``now``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
 
 from worker.settings import Settings, load_settings
+from worker.steps import StepContext
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
     from worker.rules import Rules
-    from worker.steps import StepContext
+    from worker.rules.holder import RulesHolder
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -32,10 +40,12 @@ def configure(*, redis_url: str | None = None, settings_obj: Settings | None = N
             _state["redis_url"] = redis_url
             _state.pop("redis", None)
             _state.pop("forum", None)
+            _state.pop("process", None)
         if settings_obj is not None:
             _state["settings"] = settings_obj
             _state.pop("forum", None)
             _state.pop("rules", None)
+            _state.pop("process", None)
 
 
 def announce_rule_changes() -> None:
@@ -43,6 +53,7 @@ def announce_rule_changes() -> None:
     loaded and a change is posted to the staff audit log (``worker.pipeline.changelog``)."""
     with _lock:
         _state["announce_rules"] = True
+        _state.pop("process", None)  # its rules holder announces from now on
 
 
 def reset() -> None:
@@ -89,6 +100,10 @@ def rules() -> Rules:
     Re-read when the files change; a broken edit is reported and the last good
     rules stay in force (``RulesHolder``). Raises only if the first load fails.
     """
+    return _holder().get()
+
+
+def _holder() -> RulesHolder:
     from worker.pipeline.broker import current_broker
     from worker.pipeline.changelog import rules_changelog_announcer
     from worker.pipeline.notices import rules_problems_notifier
@@ -109,17 +124,44 @@ def rules() -> Rules:
         # A change of the rules is posted to the staff audit log, once (Redis records it).
         holder.on_loaded = rules_changelog_announcer(redis_client, current_broker)
         holder.on_loaded(holder.rules)
-    return holder.get()
+    return holder
+
+
+@dataclass(frozen=True)
+class Process:
+    """What a worker process sets up once and hands every job."""
+
+    forum: ForumClient
+    redis: redis.Redis
+    rules: RulesHolder  # the last good rules, reloaded when the files change
+    now: Callable[[], datetime]  # the system clock, or the shared simulated one (demo, tests)
+    live: bool
+
+
+def process() -> Process:
+    """This process's set-up, built on first use (settings, client, rules, clock, mode)."""
+    from worker import clock
+
+    built = _state.get("process")
+    if built is None:
+        cfg, client = settings(), redis_client()
+        built = Process(
+            forum(),
+            client,
+            _holder(),
+            clock.process_clock(client, simulated=cfg.simulated_clock),
+            cfg.live,
+        )
+        with _lock:
+            _state.setdefault("process", built)
+    return built  # type: ignore[return-value]  # _state keeps one object per kind
 
 
 def step_context(scheduled_for: str | None = None) -> StepContext[Any]:
     """What every actor hands its step: this process's forum (the whole client; each step
-    types it by its own Protocol), Redis and rules, the run's time (its scheduled time if
-    the scheduler gave one, else ``clock.now``) and the mode."""
-    from worker import clock
-    from worker.steps import StepContext
-
-    cfg, client = settings(), redis_client()
-    # the process's settings say whether the simulated clock counts (the demo, tests)
-    when = clock.run_time(scheduled_for, client, simulated=cfg.simulated_clock)
-    return StepContext(forum(), client, rules(), when, cfg.live)
+    types it by its own Protocol), Redis, the rules now, the run's time (its scheduled time
+    if the scheduler gave one, so a late or repeated run does the same thing; else now) and
+    the mode."""
+    p = process()
+    when = datetime.fromisoformat(scheduled_for) if scheduled_for else p.now()
+    return StepContext(p.forum, p.redis, p.rules.get(), when, p.live)

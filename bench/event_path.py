@@ -26,8 +26,13 @@ The figures of every call in order (each entry into another file after a return 
 as a bounce, the measure before round 2 of #20) are kept for comparison, computed with
 the same pure-core set. ``--show`` prints each file with its callers.
 
-The issue's target (#20): about half the files of the code before it, no module reached
-twice along the edge layer (receiver → step → Applier → client).
+The issue's target (#20): about half the files of the code before it (24 for a
+``user_created``, 22 for a ``post_created``), no module reached twice along the edge layer
+(receiver → step → Applier → client). Reached: 14 and 13 files a reader opens, none
+reached twice (19 and 17, one twice, before the receiver's routes, the process set-up at
+boot, the actor-owned context and lease, and the Applier's own roster invalidation).
+Process set-up (settings, the forum client, the rules holder, which clock counts) happens
+at worker boot (``runtime.process()``), as here before the first event, not per event.
 """
 
 from __future__ import annotations

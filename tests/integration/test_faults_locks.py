@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 
+from tests.support.pipeline import live_worker
 from tests.support.scenario import Persona, seed_referrers, sign_up
-from tests.support.steps import field_ids, step_ctx
+from tests.support.steps import field_ids
 from tests.support.world import membership_world
+from worker.errors import LeaseBusy
+from worker.pipeline import runtime
 from worker.pipeline.config import pipeline_settings
-from worker.pipeline.idempotency import ActionBusy
+from worker.pipeline.jobs import Lease, diamond_actor
 from worker.state import keys
-from worker.steps import gate
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -51,34 +54,54 @@ def _applicant(world: Any) -> int:
 
 
 def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivered(
-    redis_client: redis.Redis,
+    redis_client: redis.Redis, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from worker.jobs import membership as jobs
+
     with membership_world(redis_client, START) as world:
+        live_worker(monkeypatch, world.sandbox, redis_url, tmp_path)
         uid = _applicant(world)
         watched = Watched(world.client, redis_client, keys.gating_lock(uid))
-        gate.run(step_ctx(watched, redis_client, world.rules, now=START, live=True), uid)
+        monkeypatch.setattr(runtime, "forum", lambda: watched)
+        jobs.on_user.fn(user_id=uid, event="user_created")  # the actor, its lease included
+        runtime.reset()
     held = [t for t in watched.ttls if t > 0]
-    assert held, "the gating job holds its lock while it calls the forum"
+    assert held and len(held) == len(watched.ttls), "the job holds its lock at every call"
     # A killed worker stops renewing: its lock expires before dramatiq redelivers its job.
     assert max(held) <= pipeline_settings().heartbeat_timeout_ms
+    assert jobs.GATING_LEASE.seconds * 1000 <= pipeline_settings().heartbeat_timeout_ms
 
 
-def test_a_long_gating_job_keeps_its_lock_and_a_second_one_is_told_to_come_back(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+TTLS: list[int] = []
+LONG_KEY = "diamond:lease:locks-test"
+
+
+@diamond_actor(
+    queue="locks-test",
+    time_limit=10,
+    lease=Lease(key=lambda name: f"{LONG_KEY}:{name}", seconds=0.6, wait_seconds=0.1),
+)
+def long_job(name: str) -> None:
+    client = runtime.redis_client()
+    for _ in range(10):  # one second: longer than one lease
+        TTLS.append(client.pttl(f"{LONG_KEY}:{name}"))
+        time.sleep(0.1)
+
+
+def test_a_long_job_keeps_its_declared_lease_and_a_second_one_is_told_to_come_back(
+    redis_client: redis.Redis, redis_url: str
 ) -> None:
-    monkeypatch.setattr(gate, "GATING_LEASE_SECONDS", 0.6)
-    monkeypatch.setattr(gate, "GATING_WAIT_SECONDS", 0.1)
-    key_prefix = keys.gating_lock("")  # the prefix alone
-    with membership_world(redis_client, START) as world:
-        uid = _applicant(world)
-        watched = Watched(world.client, redis_client, f"{key_prefix}{uid}", pause=0.1)
-        gate.run(step_ctx(watched, redis_client, world.rules, now=START, live=True), uid)
-        assert sum(1 for _ in watched.ttls) * 0.1 > 0.6  # the job outlived one lease...
-        assert all(t > 0 for t in watched.ttls)  # ...and held its lock all along
-        assert redis_client.exists(f"{key_prefix}{uid}") == 0  # released at the end
-        lock = redis_client.lock(f"{key_prefix}{uid}", timeout=30)
-        assert lock.acquire(blocking=False)
-        started = time.monotonic()
-        with pytest.raises(ActionBusy):
-            gate.run(step_ctx(world.client, redis_client, world.rules, now=START, live=True), uid)
-        assert time.monotonic() - started < 2  # not a worker thread blocked for minutes
+    runtime.reset()
+    runtime.configure(redis_url=redis_url)
+    TTLS.clear()
+    long_job.fn("ann")
+    assert len(TTLS) * 0.1 > 0.6  # the job outlived one lease...
+    assert all(t > 0 for t in TTLS)  # ...and held its lock all along
+    assert redis_client.exists(f"{LONG_KEY}:ann") == 0  # released at the end
+    lock = redis_client.lock(f"{LONG_KEY}:ann", timeout=30)
+    assert lock.acquire(blocking=False)
+    started = time.monotonic()
+    with pytest.raises(LeaseBusy):
+        long_job.fn("ann")
+    assert time.monotonic() - started < 2  # not a worker thread blocked for minutes
+    runtime.reset()

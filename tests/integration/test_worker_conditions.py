@@ -14,9 +14,9 @@ import redis
 
 from tests.support.pipeline import dead_letters, queue_worker, wait_for
 from worker.errors import NeedsHuman
-from worker.pipeline import leases, notices, runtime
+from worker.pipeline import notices, runtime
 from worker.pipeline.broker import setup_broker
-from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.jobs import diamond_actor, held
 
 pytestmark = pytest.mark.integration
 QUEUE = "conditions-test"
@@ -34,7 +34,7 @@ def finds_a_double_placement(name: str) -> None:
 @diamond_actor(queue=QUEUE, time_limit=10, max_retries=0, min_backoff=20, max_backoff=40)
 def works_under_the_lease(name: str) -> None:
     RUNS[name] = RUNS.get(name, 0) + 1
-    with leases.held(runtime.redis_client(), LEASE_KEY, lease_seconds=5, wait_seconds=0.05):
+    with held(runtime.redis_client(), LEASE_KEY, lease_seconds=5, wait_seconds=0.05):
         DONE.append(name)
 
 

@@ -70,7 +70,6 @@ KNOWN = {
     # posts an actor could not record (both Redis records kept by the pipeline).
     ("worker.steps", "worker.pipeline.scheduler"),
     ("worker.steps", "worker.pipeline.missing"),
-    ("worker.steps", "worker.pipeline.leases"),
 }
 
 

@@ -1,22 +1,24 @@
 """The job that posts the rules changelog (enqueued by ``worker.pipeline.changelog``).
 
-Thin: builds a ``StepContext`` and calls ``worker.steps.changelog``.
+Thin: gets its ``StepContext`` (``context=True``) and calls ``worker.steps.changelog``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from worker.pipeline.changelog import ACTOR, QUEUE
 from worker.pipeline.jobs import diamond_actor
-from worker.pipeline.runtime import step_context
-from worker.steps import changelog
+from worker.steps import StepContext, changelog
 
 
-@diamond_actor(queue=QUEUE, time_limit=120, actor_name=ACTOR)
-def post_changelog(lines: list[str], old_checksum: str, new_checksum: str, changed_at: str) -> None:
+@diamond_actor(queue=QUEUE, time_limit=120, actor_name=ACTOR, context=True)
+def post_changelog(
+    ctx: StepContext[Any], lines: list[str], old_checksum: str, new_checksum: str, changed_at: str
+) -> None:
     changelog.run(
-        step_context(),
+        ctx,
         lines,
         old_checksum=old_checksum,
         new_checksum=new_checksum,

@@ -8,8 +8,9 @@ is active; an invitee Discourse approved at once is gated after the fact; a held
 application approved by a reviewer enters the camp; the catch-up scan feeds pending
 users the webhooks missed as ``user_created``. Post events reach the camp through the
 one post actor (``worker.jobs.posts``). Periodic: the camp check at
-``camp.check_schedule`` (community time zone). Thin: each builds a ``StepContext`` and
-calls its step (``worker.steps.gate``, ``camp_check``, ``form_squads``).
+``camp.check_schedule`` (community time zone). Thin: each gets its ``StepContext`` from
+the actor decorator (``context=True``) and calls its step (``worker.steps.gate``,
+``camp_check``, ``form_squads``); gating holds the applicant's lease (``GATING_LEASE``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from typing import Any
 
 import dramatiq
 
-from worker.pipeline import runtime
-from worker.pipeline.jobs import diamond_actor
+from worker.pipeline.jobs import Lease, diamond_actor
 from worker.pipeline.notices import raise_notice
 from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import (
@@ -35,29 +35,43 @@ from worker.pipeline.scheduler import (
 )
 from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
+from worker.state import keys
 from worker.state.membership import MembershipStore
+from worker.steps import StepContext, form_squads, gate
 from worker.steps import camp_check as camp_step
-from worker.steps import form_squads, gate
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
 DEFAULT_CAMP_CRON = "0 9 * * *"
 
 
-@diamond_actor(queue=QUEUE, time_limit=120)
-def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None = None) -> None:
+# One gating job per applicant at a time: the ``user_approved`` event of Diamond's own
+# approval must not take the half-done decision of a crashed job and finish it twice. The
+# lease is renewed while the job runs: a killed worker's is gone before its job is
+# redelivered, and a second job does not wait in its thread but is retried after it.
+GATING_LEASE = Lease(
+    key=lambda user_id, **_: keys.gating_lock(user_id), seconds=20.0, wait_seconds=5.0
+)
+
+
+@diamond_actor(queue=QUEUE, time_limit=120, lease=GATING_LEASE, context=True)
+def on_user(
+    ctx: StepContext[Any],
+    user_id: int,
+    hints: dict[str, Any] | None = None,
+    event: str | None = None,
+) -> None:
     """A sign-up (or a change to a pending one): gate it."""
-    result = gate.run(runtime.step_context(), user_id, hints=Hints.from_route(hints), event=event)
+    result = gate.run(ctx, user_id, hints=Hints.from_route(hints), event=event)
     if result.waiting:
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
         log.debug("user %s is not pending: nothing to decide", user_id)
 
 
-@diamond_actor(queue=QUEUE, time_limit=600)
-def camp_check(scheduled_for: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=600, context=True)
+def camp_check(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
-    ctx = runtime.step_context(scheduled_for)
     deferred: list[str] = []
     checks = camp_step.run(ctx, deferred=deferred)
     log.info("camp check at %s: %d decided", ctx.now.isoformat(), len(checks))
@@ -72,10 +86,10 @@ def camp_check(scheduled_for: str | None = None) -> None:
         form_cohort_squads.send(cohort)
 
 
-@diamond_actor(queue=QUEUE, time_limit=600)
-def form_cohort_squads(cohort: str) -> None:
+@diamond_actor(queue=QUEUE, time_limit=600, context=True)
+def form_cohort_squads(ctx: StepContext[Any], cohort: str) -> None:
     """Form (or complete) the squads of one cohort; re-running it changes nothing."""
-    form_squads.run(runtime.step_context(), cohort)
+    form_squads.run(ctx, cohort)
     # New squads owe this week too: open their weekly thread now rather than next Monday
     # (open_threads skips the squads that have one).
     from worker.jobs.obligations import open_threads

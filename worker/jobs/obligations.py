@@ -1,8 +1,8 @@
 """Obligation actors: weekly threads; reminders; the weekly audit; roll calls.
 
-Thin: each builds a ``StepContext`` (``worker.pipeline.runtime.step_context``) and calls its step
-(``worker.steps.weekly_threads``, ``reminders``, ``audit``, ``roll_calls``); the roster
-comes from the forum view (``worker.reads.forum_view``).
+Thin: each gets its ``StepContext`` from the actor decorator (``context=True``) and calls
+its step (``worker.steps.weekly_threads``, ``reminders``, ``audit``, ``roll_calls``); the
+roster comes from the forum view (``worker.reads.forum_view``).
 
 Post events reach ``steps.record_post.record_ledger_post`` through the one post actor
 (``worker.jobs.posts``: one post read for every domain).
@@ -25,11 +25,10 @@ from worker.engine.weeks import Week, audit_week, week_of
 from worker.pipeline import missing, runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
-from worker.pipeline.runtime import step_context
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.reads import forum_view
 from worker.rules import Rules
-from worker.steps import audit, reminders, weekly_threads
+from worker.steps import StepContext, audit, reminders, weekly_threads
 from worker.steps import roll_calls as roll_call_step
 
 log = logging.getLogger(__name__)
@@ -38,10 +37,9 @@ AUDIT_DEFER_MS = 10 * 60 * 1000
 QUEUE = "obligations"
 
 
-@diamond_actor(queue=QUEUE, time_limit=600)
-def open_threads(scheduled_for: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=600, context=True)
+def open_threads(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
     """Weekly (thread mode): open each squad's thread for the week of the run."""
-    ctx = step_context(scheduled_for)
     if ctx.rules.obligations.article.mode != "thread":
         return
     week = week_of(ctx.now, ctx.rules.tz)
@@ -49,10 +47,9 @@ def open_threads(scheduled_for: str | None = None) -> None:
     log.info("weekly threads of %s: %d squads", week, len(threads))
 
 
-@diamond_actor(queue=QUEUE, time_limit=600)
-def remind(reminder: str, scheduled_for: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=600, context=True)
+def remind(ctx: StepContext[Any], reminder: str, scheduled_for: str | None = None) -> None:
     """One reminder rule's run (``reminder`` is its ``reminder_id``)."""
-    ctx = step_context(scheduled_for)
     rules = ctx.rules
     chosen = next((r for r in rules.obligations.reminders if reminder_id(r) == reminder), None)
     if chosen is None:
@@ -62,10 +59,11 @@ def remind(reminder: str, scheduled_for: str | None = None) -> None:
     log.info("reminder %r: %s", chosen.name, report.summary())
 
 
-@diamond_actor(queue=QUEUE, time_limit=1800)
-def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=1800, context=True)
+def weekly_audit(
+    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+) -> None:
     """The weekly audit of the latest week whose review window has closed."""
-    ctx = step_context(scheduled_for)
     rules = ctx.rules
     target = Week.parse(week) if week else audit_week(rules.obligations, ctx.now, rules.tz)
     roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules)
@@ -93,11 +91,10 @@ def weekly_audit(scheduled_for: str | None = None, week: str | None = None) -> N
         )
 
 
-@diamond_actor(queue=QUEUE, time_limit=300)
-def roll_calls(scheduled_for: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=300, context=True)
+def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
     """Every few minutes, or at each reminder (thread mode; ``article.roll_call``): redo the
     roll call of each weekly thread that changed (``worker.steps.roll_calls``)."""
-    ctx = step_context(scheduled_for)
     if ctx.rules.obligations.article.mode != "thread":
         return
     edits = roll_call_step.run(ctx)

@@ -8,7 +8,7 @@ of* ``post_edited`` when an edit of a topic's first post also changes the topic 
 category, tags; config/initializers/012-web_hook_events.rb), so a member who fixes their
 article and its title is re-measured too.
 
-Thin: build a ``StepContext``, call ``worker.steps.record_post``.
+Thin: gets its ``StepContext`` from the actor decorator, calls ``worker.steps.record_post``.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from worker.pipeline import missing, runtime
+from worker.pipeline import missing
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.reads.parse import POST_BODY_FACTS
-from worker.steps import record_post
+from worker.steps import StepContext, record_post
 
 log = logging.getLogger(__name__)
 QUEUE = "posts"
 POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered")
 
 
-@diamond_actor(queue=QUEUE, time_limit=60)
+@diamond_actor(queue=QUEUE, time_limit=60, context=True)
 def on_post(
+    ctx: StepContext[Any],
     post_id: int,
     event: str = "post_created",
     hints: dict[str, Any] | None = None,
@@ -40,7 +41,6 @@ def on_post(
     Until it succeeds, the post is noted as a missing fact of its author (``hints``: the
     body's ``username``), so no decision about them is taken without it.
     """
-    ctx = runtime.step_context()
     try:
         outcomes = record_post.run(ctx, post_id, event, body=body)
     except Exception:
@@ -56,10 +56,10 @@ def on_post(
     log.debug("post %s %s → %s", event, post_id, outcomes)
 
 
-@diamond_actor(queue=QUEUE, time_limit=60)
-def on_topic_edited(topic_id: int) -> None:
+@diamond_actor(queue=QUEUE, time_limit=60, context=True)
+def on_topic_edited(ctx: StepContext[Any], topic_id: int) -> None:
     """A first post edited together with its topic's title (or category, tags)."""
-    outcomes = record_post.run_topic_edit(runtime.step_context(), topic_id)
+    outcomes = record_post.run_topic_edit(ctx, topic_id)
     log.debug("topic_edited %s → %s", topic_id, outcomes)
 
 

@@ -1,8 +1,8 @@
 """Recognition and health actors: likes into the store, weekly badges, weekly report.
 
-Thin: each builds a ``StepContext`` (``worker.pipeline.runtime.step_context``) and calls its step
-(``worker.steps.record_like``, ``badges``, ``health_report``); the roster comes from the
-forum view (``worker.reads.forum_view``).
+Thin: each gets its ``StepContext`` from the actor decorator (``context=True``) and calls
+its step (``worker.steps.record_like``, ``badges``, ``health_report``); the roster comes
+from the forum view (``worker.reads.forum_view``).
 
 Routes: ``post_liked`` → ``recognition.on_like``. Post events reach the recognition
 store through the one post actor (``worker.jobs.posts``).
@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from worker.engine.weeks import Week, audit_week
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
-from worker.pipeline.runtime import step_context
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.rules import Rules
-from worker.steps import badges, health_report, record_like
+from worker.steps import StepContext, badges, health_report, record_like
 
 log = logging.getLogger(__name__)
 QUEUE = "recognition"
@@ -37,17 +37,18 @@ def target_week(rules: Rules, now: datetime, week: str | None) -> Week:
     return audit_week(rules.obligations, now, rules.tz)
 
 
-@diamond_actor(queue=QUEUE, time_limit=60)
-def on_like(post_id: int, user_id: int, username: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=60, context=True)
+def on_like(ctx: StepContext[Any], post_id: int, user_id: int, username: str | None = None) -> None:
     """Someone liked a post: remember who and when (a user read only for messages queued
     before the route carried the username)."""
-    record_like.run(step_context(), post_id, user_id, username)
+    record_like.run(ctx, post_id, user_id, username)
 
 
-@diamond_actor(queue=QUEUE, time_limit=1800)
-def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=1800, context=True)
+def weekly_badges(
+    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+) -> None:
     """Evaluate every badge and grant/revoke them (once each), explained in the audit log."""
-    ctx = step_context(scheduled_for)
     target = target_week(ctx.rules, ctx.now, week)
     result = badges.run(ctx, target, base_url=runtime.settings().public_url)
     grants = sum(1 for d in result.decisions if d.grant)
@@ -60,10 +61,11 @@ def weekly_badges(scheduled_for: str | None = None, week: str | None = None) -> 
     )
 
 
-@diamond_actor(queue=QUEUE, time_limit=1800)
-def weekly_report(scheduled_for: str | None = None, week: str | None = None) -> None:
+@diamond_actor(queue=QUEUE, time_limit=1800, context=True)
+def weekly_report(
+    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+) -> None:
     """Post the health report to the staff category and each leader's part by PM."""
-    ctx = step_context(scheduled_for)
     cfg = runtime.settings()
     target = target_week(ctx.rules, ctx.now, week)
     result = health_report.run(ctx, target, base_url=cfg.public_url, api_username=cfg.api_username)

@@ -2,40 +2,58 @@
 
     from worker.pipeline.jobs import diamond_actor
 
-    @diamond_actor(queue="membership", time_limit=120)
-    def on_user_created(user_id: int) -> None:
-        ...
+    @diamond_actor(queue="membership", time_limit=120, context=True)
+    def on_user_created(ctx: StepContext[Any], user_id: int) -> None:
+        gate.run(ctx, user_id)
 
 and add the module to ``ACTOR_MODULES`` so the worker (and the receiver, which
 checks its routes against them) imports it.
 
 What the decorator adds to ``dramatiq.actor``:
 - a time limit on every actor (seconds, required to be finite);
+- the job's ``StepContext`` handed to the actor (``context=True``): the process's forum,
+  Redis, the rules now, the run's time and the mode (``worker.pipeline.runtime``);
+- an optional declared lease (``lease=``: the Redis key, from the job's arguments, that
+  one job at a time may hold; see "Leases" below), held around the whole run;
 - the forum's errors mapped to the retry policy (``worker.pipeline.retries``):
   ``RateLimited`` → ``dramatiq.Retry(delay=wait)``; the worker's own conditions
   (``worker.errors``) pass through to the retry middleware, which maps them: ``LeaseBusy``
-  (a lease of ``leases.held``, ``idempotency.once`` or the Applier's claims) → retry after
+  (a declared lease, ``idempotency.once`` or the Applier's claims) → retry after
   the other run's lease, ``NeedsHuman`` → no retry, one line and a staff notice; any
   other retriable error (5xx, timeout, connection error, Redis unreachable) → backoff,
   for as long as the retry window lasts, not counted as a failure; ``ForumRejected``
   (the forum says the request is wrong) → no retry; anything else (a bug) → bounded
   backoff. A job that gives up is dead-lettered with one log line that says what failed
   and what to do.
+
+Leases (``held``): a short lease (``Lease.seconds``) renewed from a background thread
+while the job runs. A job that ends releases it; a worker that is killed stops renewing,
+so the lease is gone within those seconds — before dramatiq redelivers the dead worker's
+job (``DIAMOND_HEARTBEAT_TIMEOUT_MS``, 60 s by default). A lease held elsewhere is waited
+for at most ``Lease.wait_seconds`` in the worker thread: ``LeaseBusy`` says when to come
+back, and the retry middleware runs the job again then.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import dramatiq
+import redis
 from dramatiq.middleware import CurrentMessage
+from redis.exceptions import LockError
 
 from worker.errors import LeaseBusy, NeedsHuman
 from worker.forum.errors import ForumError, RateLimited
+from worker.pipeline import runtime
 from worker.pipeline.broker import current_broker
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.retries import FAILURES_OPTION, is_retriable, past_window
@@ -67,6 +85,55 @@ class GaveUp(Exception):
     (it goes to the dead-letter queue ``diamond:<queue>.XQ`` for a week)."""
 
 
+DEFAULT_LEASE_SECONDS = 20.0
+DEFAULT_WAIT_SECONDS = 5.0  # how long a second job waits for the lease before retrying later
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease an actor declares: one job per key at a time (see the module doc)."""
+
+    key: Callable[..., str]  # the actor's arguments → the Redis key of the lease
+    seconds: float = DEFAULT_LEASE_SECONDS
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+
+
+@contextmanager
+def held(
+    client: redis.Redis,
+    key: str,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+) -> Iterator[None]:
+    """Hold the lease ``key`` while the block runs (renewed), or raise ``LeaseBusy``."""
+    # Not thread-local: the renewing thread must see the token the job thread took.
+    lock = client.lock(key, timeout=lease_seconds, thread_local=False)
+    if not lock.acquire(blocking_timeout=wait_seconds):
+        remaining = client.pttl(key)
+        raise LeaseBusy(key, max(100, int(remaining) if remaining and remaining > 0 else 1000))
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_seconds / 3):
+            try:
+                lock.reacquire()  # back to a full lease, only if it is still ours
+            except (LockError, redis.RedisError) as exc:
+                log.warning("could not renew the lease on %s: %s", key, exc)
+
+    renewer = threading.Thread(target=renew, name=f"lease:{key}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+        try:
+            lock.release()
+        except LockError:
+            log.warning("the lease on %s expired before the job ended", key)
+
+
 def load_actors(extra: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Import every actor module; returns the modules imported."""
     modules = [*ACTOR_MODULES, *extra]
@@ -83,6 +150,8 @@ def diamond_actor(
     max_retries: int | None = None,
     actor_name: str | None = None,
     priority: int = 0,
+    lease: Lease | None = None,
+    context: bool = False,
     **options: Any,
 ) -> Any:
     """Declare a dramatiq actor with Diamond's time limit and error mapping.
@@ -91,6 +160,11 @@ def diamond_actor(
     than an unavailable forum (default ``DIAMOND_MAX_RETRIES``); ``retry_window_seconds``
     how long those are waited out (default ``DIAMOND_RETRY_WINDOW_SECONDS``). The actor
     name defaults to ``<last module part>.<function>``, e.g. ``membership.on_user_created``.
+    ``context``: the actor gets this process's ``StepContext`` as its first argument
+    (``worker.pipeline.runtime.step_context``; at ``scheduled_for`` when the job has one),
+    built here so the actor only hands it to its step. ``lease``: held around every run
+    (``Lease(key=lambda user_id, **_: keys.gating_lock(user_id))``, given the job's
+    arguments by name).
     """
 
     def decorate(func: F) -> dramatiq.Actor:
@@ -100,6 +174,8 @@ def diamond_actor(
         cfg = pipeline_settings()
         failures = cfg.max_retries if max_retries is None else max_retries
         window = float(options.get("retry_window_seconds", cfg.retry_window_seconds))
+        if lease is not None or context:
+            func = _with_context(func, lease, context)
         wrapped = _with_error_mapping(func, name, failures, window)
         # dramatiq's overloads type no **options next to the function; they are its own.
         return dramatiq.actor(  # type: ignore[call-overload]
@@ -116,6 +192,28 @@ def diamond_actor(
         )
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _with_context(func: F, lease: Lease | None, context: bool) -> F:
+    """``func`` run with its ``StepContext`` first (``context``), under its lease (if any)."""
+    signature = inspect.signature(func)
+    if context:  # the lease's key is a function of the job's own arguments, not of ctx
+        signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(*args, **kwargs).arguments  # the job's, by name
+        # The run's time: its scheduled time if the scheduler gave one, else now.
+        ctx = runtime.step_context(arguments.get("scheduled_for")) if context else None
+        call_args = (ctx, *args) if context else args
+        if lease is None:
+            return func(*call_args, **kwargs)
+        key = lease.key(**arguments)
+        client = ctx.redis if ctx is not None else runtime.redis_client()
+        with held(client, key, lease_seconds=lease.seconds, wait_seconds=lease.wait_seconds):
+            return func(*call_args, **kwargs)
+
+    return run  # type: ignore[return-value]  # wraps func: the job's own arguments
 
 
 def _with_error_mapping(func: F, name: str, max_retries: int, window_seconds: float) -> F:

@@ -51,7 +51,7 @@ def graduates(cohort: str) -> str:
 
 
 def gating_lock(user_id: int | str) -> str:
-    """The lease one gating job of an applicant holds (``worker.pipeline.leases``)."""
+    """The lease one gating job of an applicant holds (``worker.jobs.membership.GATING_LEASE``)."""
     return f"{MEMBERSHIP}gating-lock:{user_id}"
 
 

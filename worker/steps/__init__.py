@@ -14,8 +14,10 @@
 A step gets a ``StepContext``: the forum client (typed by the step's own small
 ``Protocol`` of the calls it makes, so a test can hand it a 20-line fake), Redis, the
 rules, ``now`` (passed in: a step never reads the clock) and whether writes are live.
-Actors (``worker.jobs``) and CLI commands (``worker.commands``) both build a context and
-call the step; neither holds logic of its own, and commands never import actors.
+Actors (``worker.jobs``) get theirs from the actor decorator (``context=True``, built from
+what the worker process set up once, ``worker.pipeline.runtime``); CLI commands
+(``worker.commands``) build one. Both call the step; neither holds logic of its own, and
+commands never import actors.
 
 Steps may call the pure engine, ``worker.reads``, ``worker.state`` and the Applier, never
 ``worker.jobs`` or ``worker.commands`` (nothing imports upward).

@@ -31,11 +31,9 @@ from worker.engine.gating import (
 from worker.engine.penalties import standing
 from worker.engine.weeks import week_of
 from worker.forum.errors import NotActiveYet, NotFound
-from worker.pipeline import leases
 from worker.reads import forum_view
 from worker.reads import membership as gather
 from worker.reads.parse import Hints
-from worker.state import keys
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore, RecordedDecision, inputs_record
 from worker.steps import StepContext
@@ -67,12 +65,6 @@ class GateForum(Protocol):
 
 Ctx = StepContext[GateForum]
 StrikesOf = Callable[[str], int]  # a member's active strikes
-
-# The lock is a lease renewed while the job runs (``worker.pipeline.leases``): a killed
-# worker's lock is gone before its job is redelivered, and a second job does not wait in
-# its thread but is retried when the lease would have ended.
-GATING_LEASE_SECONDS = 20.0
-GATING_WAIT_SECONDS = 5.0
 
 
 def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
@@ -109,20 +101,10 @@ def run(
     ``hints`` are what the signed webhook body said (email, inviter); ``event`` the
     webhook event (None: a direct call, treated as a new account).
     """
-    # One gating job per applicant at a time: the ``user_approved`` event of Diamond's own
-    # approval must not take the half-done decision for a crashed one and finish it twice.
-    with leases.held(
-        ctx.redis,
-        keys.gating_lock(user_id),
-        lease_seconds=GATING_LEASE_SECONDS,
-        wait_seconds=GATING_WAIT_SECONDS,
-    ):
-        return _decide(ctx, user_id, hints or Hints(), event, strikes_of)
-
-
-def _decide(
-    ctx: Ctx, user_id: int, hints: Hints, event: str | None, strikes_of: StrikesOf | None
-) -> GatingResult:
+    # One gating job per applicant at a time: the actor holds the gating lease
+    # (``worker.jobs.membership``), so the ``user_approved`` event of Diamond's own approval
+    # cannot take the half-done decision of a crashed job and finish it twice.
+    hints = hints or Hints()
     rules, store = ctx.rules, MembershipStore(ctx.redis)
     if hints.email:  # the admin view has no email: keep the signed body's for later jobs
         store.remember_applicant_email(user_id, hints.email)

@@ -26,6 +26,7 @@ from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads import obligations as weekly
+from worker.reads.chat import squad_messages
 from worker.reads.forum_view import cached_group_members
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger
@@ -115,8 +116,13 @@ def health_facts(
     api_username: str,
     save_snapshot: bool = True,
 ) -> HealthFacts:
-    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier."""
+    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier, and the
+    squad channels' chat over the same window as the posts (the margin finds threads'
+    starters and the usernames behind mentions)."""
     store = RecognitionStore(redis_client)
+    first = week.shift(-(results_weeks(rules) - 1 + READ_MARGIN_WEEKS))
+    since, _ = week_bounds(first, rules.tz)
+    _, until = week_bounds(week, rules.tz)
     stages = current_stages(client, redis_client, rules)
     if save_snapshot:
         store.save_stages(str(week), stages)
@@ -127,6 +133,7 @@ def health_facts(
         staff=weekly.staff_usernames(client, redis_client, rules) | {api_username},
         leaders=cached_group_members(client, redis_client, rules.community.groups.leaders),
         ad_posts=dict(ads),
+        chat=squad_messages(redis_client, recognition.roster, since, until),
     )
 
 

@@ -55,7 +55,7 @@ def schedule_chat(demo: Demo) -> None:
         monday = demo.week_monday(week)
         for day in CHAT_DAYS:
             when = (monday + timedelta(days=day)).replace(hour=CHAT_TIME[0], minute=CHAT_TIME[1])
-            demo.agenda.at(when, "squad chat", lambda r=rng: _evening(demo, r))
+            demo.agenda.at(when, "squad chat", lambda: _evening(demo, rng))
 
 
 def ensure_webhook(demo: Demo) -> None:

@@ -56,9 +56,7 @@ def _carry_chat_deliveries(world: World, redis_client: redis.Redis, redis_url: s
         build_receiver(ReceiverConfig(secret=SECRET, api_username="system"), redis_url)
     )
     sent = [d for d in world.sandbox.deliveries() if d.event_type == "chat_message"]
-    statuses = [
-        receiver.post("/webhook", data=d.body, headers=d.headers).status_code for d in sent
-    ]
+    statuses = [receiver.post("/webhook", data=d.body, headers=d.headers).status_code for d in sent]
     # 204: Diamond's own messages (its API user, "system") do not come back as jobs
     assert set(statuses) <= {202, 204}, statuses
     store = ChatStore(redis_client)

@@ -33,6 +33,8 @@ class ChatFact(Protocol):
     @property
     def message_id(self) -> int: ...
     @property
+    def channel_id(self) -> int: ...
+    @property
     def user_id(self) -> int | None: ...
     @property
     def username(self) -> str | None: ...
@@ -83,6 +85,12 @@ def thread_starters(messages: Iterable[ChatFact]) -> dict[int, int]:
         if starter is not None:
             out[thread] = starter
     return out
+
+
+def chat_url(base_url: str, channel_id: int, message_id: int) -> str:
+    """A chat message's permalink (Discourse's ``/chat/c/:slug/:channel_id/:message_id``;
+    ``-`` stands for the slug, which the chat app resolves from the id)."""
+    return f"{base_url.rstrip('/')}/chat/c/-/{channel_id}/{message_id}"
 
 
 def chat_interactions(

@@ -37,7 +37,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Literal
 
-from worker.engine.chat import ChatFact, chat_interactions
+from worker.engine.chat import ChatFact, chat_activity, chat_interactions
 from worker.engine.facts import PostFact, Squad
 from worker.engine.graph import (
     GraphTrend,
@@ -116,8 +116,8 @@ class HealthFacts:
     staff: frozenset[str] = frozenset()  # staff users (and Diamond's own API user)
     leaders: frozenset[str] = frozenset()  # squad and class leaders (the roster's are added)
     ad_posts: Mapping[int, str] = field(default_factory=dict)  # post id → AdScreen signal
-    # The squad channels' live messages over the read window (``worker.reads.chat``), and
-    # user ids already known as usernames (ids in chat facts are resolved with them).
+    # The squad channels' messages when not the recognition facts' (tests), and user ids
+    # already known as usernames (ids in chat facts are resolved with them).
     chat: Sequence[ChatFact] = ()
     chat_names: Mapping[int, str] = field(default_factory=dict)
 
@@ -187,6 +187,8 @@ class HealthReport:
     owing: Mapping[Week, frozenset[str]] = field(default_factory=dict)
     # squad slug → this week's bonds among its members: forum, chat, combined
     bonds: Mapping[str, SquadBonds] = field(default_factory=dict)
+    # member → their chat messages this week (at least ``health.chat.min_units`` long)
+    chat_messages: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
@@ -230,6 +232,11 @@ class HealthReport:
             isolated=self.graph.current.isolated.get(slug, ()),
             contributors=tuple(sorted(self._contributors_by_squad.get(slug, ()))),
             bonds=self.bonds.get(slug),
+            chat_messages={
+                name: self.chat_messages.get(name, 0)
+                for name in sorted(squad.members)
+                if name != squad.leader
+            },
             # the leader reads about their members, not about themselves
             partners={
                 name: self.partners.get(name, 0)
@@ -250,6 +257,7 @@ class SquadPart:
     contributors: tuple[str, ...]
     partners: Mapping[str, int]  # member → distinct people they interacted with this week
     bonds: SquadBonds | None = None  # the squad's bonds this week: forum, chat, combined
+    chat_messages: Mapping[str, int] = field(default_factory=dict)  # member → this week's
 
 
 # ───────────────────────────── building the report ─────────────────────────────
@@ -330,9 +338,9 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
     first = week.shift(-(health.lookback_weeks + health.isolation_weeks - 2))
     since = week_start(first, tz)
     items = interactions(rec.posts, rec.likes, articles, since=since)
-    items += chat_interactions(
-        facts.chat, min_units=health.chat.min_units, known=facts.chat_names, since=since
-    )
+    chat = facts.chat or rec.chat
+    known = {**rec.chat_names, **facts.chat_names}
+    items += chat_interactions(chat, min_units=health.chat.min_units, known=known, since=since)
     weights = {"chat": health.chat.weight}
     graph = graph_trend(
         items,
@@ -379,6 +387,13 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         partners=dict(degree),
         owing={w: owing[w] for w in weeks},
         bonds=bonds,
+        chat_messages={
+            name: n
+            for name, n in chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[
+                week
+            ].items()
+            if name in community
+        },
     )
 
 

@@ -1,8 +1,9 @@
 """What recognition and health decide on: a week's facts from the stores, the ledger and
 a few group reads (reads only, apart from the health snapshot of the stages).
 
-- ``recognition_facts``: posts and likes of the window from the recognition store, each
-  week's obligation results re-evaluated (pure) from the ledger, category ids;
+- ``recognition_facts``: posts and likes of the window from the recognition store, the
+  squad channels' chat messages of the same window from the chat store, each week's
+  obligation results re-evaluated (pure) from the ledger, category ids;
 - ``health_facts``: stages now (saved as the week's snapshot) and a week earlier, staff,
   leaders.
 
@@ -88,6 +89,9 @@ def recognition_facts(
         category_ids=forum_view.category_ids(client, redis_client),
         base_url=base_url,
         languages=MembershipStore(redis_client).languages(),
+        # the squad channels' chat over the same window: the margin finds threads'
+        # starters and the usernames behind mentions (no forum read)
+        chat=squad_messages(redis_client, roster, start, end),
     )
     return facts, ads
 
@@ -116,13 +120,9 @@ def health_facts(
     api_username: str,
     save_snapshot: bool = True,
 ) -> HealthFacts:
-    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier, and the
-    squad channels' chat over the same window as the posts (the margin finds threads'
-    starters and the usernames behind mentions)."""
+    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier (the
+    squad channels' chat rides in ``recognition``)."""
     store = RecognitionStore(redis_client)
-    first = week.shift(-(results_weeks(rules) - 1 + READ_MARGIN_WEEKS))
-    since, _ = week_bounds(first, rules.tz)
-    _, until = week_bounds(week, rules.tz)
     stages = current_stages(client, redis_client, rules)
     if save_snapshot:
         store.save_stages(str(week), stages)
@@ -133,7 +133,6 @@ def health_facts(
         staff=weekly.staff_usernames(client, redis_client, rules) | {api_username},
         leaders=cached_group_members(client, redis_client, rules.community.groups.leaders),
         ad_posts=dict(ads),
-        chat=squad_messages(redis_client, recognition.roster, since, until),
     )
 
 

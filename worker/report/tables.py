@@ -228,8 +228,11 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
     partners = Table(
         "partners",
         labels["squad_partners"],
-        (labels["members"], labels["partners"]),
-        tuple(("@" + name, num(n)) for name, n in part.partners.items()),
+        (labels["members"], labels["partners"], labels["chat_messages"]),
+        tuple(
+            ("@" + name, num(n), num(part.chat_messages.get(name, 0)))
+            for name, n in part.partners.items()
+        ),
     )
     lonely = ", ".join("@" + n for n in part.isolated) or labels["none"]
     givers = ", ".join("@" + n for n in part.contributors) or labels["none"]

@@ -678,6 +678,8 @@ class HomeworkReminder(RulesModel):
     kind: Literal["homework_reminder"]
     min_reminders: PositiveInt = 3  # posts mentioning squad mates who had not yet posted
     weeks: Weeks = 4
+    # Messages in the squad's chat channel that mention such mates count too.
+    chat: bool = False
 
 
 class Connector(RulesModel):

@@ -434,17 +434,18 @@ def squad_bonds(
         key = (a, b) if a < b else (b, a)
         (chat if kind in CHAT_KINDS else forum)[key] += weights.get(kind, 1.0)
     bonded = BOND - EPSILON
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # forum, chat, combined
+    for key in forum.keys() | chat.keys():
+        f, c = forum.get(key, 0.0), chat.get(key, 0.0)
+        tally = counts[squads[key[0]]]
+        tally[0] += f >= bonded
+        tally[1] += c >= bonded
+        tally[2] += f + c >= bonded
     out = {}
     for squad in roster.squads:
         size = sum(1 for m in squad.members if m in nodes)
-        mine = [k for k in forum.keys() | chat.keys() if squads[k[0]] == squad.slug]
-        out[squad.slug] = SquadBonds(
-            squad.slug,
-            size,
-            forum=sum(1 for k in mine if forum.get(k, 0.0) >= bonded),
-            chat=sum(1 for k in mine if chat.get(k, 0.0) >= bonded),
-            combined=sum(1 for k in mine if forum.get(k, 0.0) + chat.get(k, 0.0) >= bonded),
-        )
+        f, c, both = counts.get(squad.slug, (0, 0, 0))
+        out[squad.slug] = SquadBonds(squad.slug, size, forum=f, chat=c, combined=both)
     return out
 
 

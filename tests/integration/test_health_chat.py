@@ -102,7 +102,7 @@ def test_the_talking_squads_bonds_rise_and_the_quiet_squads_do_not(
 
         people = [m for m in talking.members if m != talking.leader]
         a, b, c = (as_member(name) for name in people[:3])
-        na, nb, nc = people[:3]
+        na, nb, nc, nd = people[:4]
 
         def say(who: ForumClient, text: str, reply_to: int | None = None) -> int:
             return int(who.send_chat_message(channel, text, in_reply_to_id=reply_to)["message_id"])
@@ -113,21 +113,25 @@ def test_the_talking_squads_bonds_rise_and_the_quiet_squads_do_not(
         say(a, "那我明天先读你的,写完叫我", answer)  # a → b: bonded
         say(c, f"@{na} 我也还在写,周末一起加油吧")  # c → a (mention)
         say(c, "我觉得这周的题目比上周难一些", opened)  # c → a (in a's thread): bonded
-        say(c, f"@{nb} 好的")  # too short (min_units 5): nothing
         say(b, f"@{nc} 你上周那篇写得很好,我学到不少")  # b → c: half a bond
-        trashed = say(b, f"@{nc} 这条消息稍后会被作者删除掉")  # would complete it, but…
+        short = say(c, f"@{nb} 好的")  # too short (min_units 5): nothing, until…
+        say(b, f"@{nd} 下周我们一起讨论一下题目吧")  # b → d: half a bond
+        trashed = say(b, f"@{nd} 这条消息稍后会被作者删除掉")  # would complete it, but…
         with forum.lock:
-            msg = forum.chat_messages[trashed]
-            author = forum.find_user(nb)
-        forum.trash_chat_message(msg, by=author)  # … is trashed
+            edited, gone = forum.chat_messages[short], forum.chat_messages[trashed]
+            user_b, user_c = forum.find_user(nb), forum.find_user(nc)
+        # … c edits it into a real answer: c → b, and b–c is bonded
+        forum.edit_chat_message(edited, by=user_c, message=f"@{nb} 谢谢你,我这周也会认真读你的")
+        forum.trash_chat_message(gone, by=user_b)  # … is trashed: b–d stays half a bond
         say(world.client, f"@{na} 管理员提醒:周日晚上十点截止")  # Diamond's own: not a member
 
-        assert _carry_chat_deliveries(world, redis_client, redis_url) == 10  # 9 sent, 1 trashed
+        # 10 sent, 1 edited, 1 trashed
+        assert _carry_chat_deliveries(world, redis_client, redis_url) == 12
         _, after = _bonds(world, redis_client)
 
     was, now = before.bonds[talking.slug], after.bonds[talking.slug]
     assert (was.forum, was.chat, was.combined, was.cohesion) == (0, 0, 0, 0.0)
-    assert (now.forum, now.chat, now.combined) == (0, 2, 2)  # a–b and a–c
-    assert now.cohesion == pytest.approx(2 / now.pairs)
+    assert (now.forum, now.chat, now.combined) == (0, 3, 3)  # a–b, a–c, b–c
+    assert now.cohesion == pytest.approx(3 / now.pairs)
     assert now.cohesion > was.cohesion
     assert after.bonds[quiet.slug] == before.bonds[quiet.slug]

@@ -369,6 +369,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         t = health.thresholds
         indicators = tuple(judge(i.name, None, getattr(t, i.name)) for i in indicators)
     degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
+    talked = chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[week]
     return HealthReport(
         week=week,
         weeks=weeks,
@@ -387,13 +388,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         partners=dict(degree),
         owing={w: owing[w] for w in weeks},
         bonds=bonds,
-        chat_messages={
-            name: n
-            for name, n in chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[
-                week
-            ].items()
-            if name in community
-        },
+        chat_messages={name: n for name, n in talked.items() if name in community},
     )
 
 

@@ -116,10 +116,9 @@ class HealthFacts:
     staff: frozenset[str] = frozenset()  # staff users (and Diamond's own API user)
     leaders: frozenset[str] = frozenset()  # squad and class leaders (the roster's are added)
     ad_posts: Mapping[int, str] = field(default_factory=dict)  # post id → AdScreen signal
-    # The squad channels' messages when not the recognition facts' (tests), and user ids
-    # already known as usernames (ids in chat facts are resolved with them).
+    # The squad channels' messages, when not the recognition facts' (those are read with
+    # the posts, ``worker.reads.recognition``).
     chat: Sequence[ChatFact] = ()
-    chat_names: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,8 +338,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
     since = week_start(first, tz)
     items = interactions(rec.posts, rec.likes, articles, since=since)
     chat = facts.chat or rec.chat
-    known = {**rec.chat_names, **facts.chat_names}
-    items += chat_interactions(chat, min_units=health.chat.min_units, known=known, since=since)
+    items += chat_interactions(chat, min_units=health.chat.min_units, since=since)
     weights = {"chat": health.chat.weight}
     graph = graph_trend(
         items,

@@ -123,9 +123,8 @@ class RecognitionFacts:
     newcomers: frozenset[str] | None = None  # introduction authors who count; None: all
     languages: Mapping[str, str] = field(default_factory=dict)  # username → "zh"/"en"
     # The squad channels' live messages over the same window as the posts (chat facts from
-    # the webhooks, ``worker.reads.chat``), and user ids already known as usernames.
+    # the webhooks, ``worker.reads.chat``); their authors name the ids mentions carry.
     chat: Sequence[ChatFact] = ()
-    chat_names: Mapping[int, str] = field(default_factory=dict)
 
     def url(self, post: PostFact | ChatRef) -> str:
         if isinstance(post, ChatRef):
@@ -279,7 +278,7 @@ def homework_reminders(
             out.append(Contribution("homework_reminder", post.username, post, mate))
     if not chat:
         return out
-    names = chat_usernames(facts.chat, facts.chat_names)
+    names = chat_usernames(facts.chat)
     for m in facts.chat:
         if m.deleted or not m.username or not m.mentioned_user_ids:
             continue

@@ -21,6 +21,7 @@ SECTION_IDS = [
     "flows",
     "contributors",
     "graph",
+    "bonds",
     "isolated",
     "activity",
     "indicators",

@@ -362,6 +362,12 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
         "    min_days: 9",
         ["rules/camp.yml:7:5: tasks.checkins.min_days: must not exceed duration_days (7) (got 9)"],
     ),
+    "chat weighs at most a forum reply": (
+        "health.yml",
+        'report_cron: "0 21 * * sun"\n',
+        'report_cron: "0 21 * * sun"\nchat: {min_units: 3, weight: 2}\n',
+        ["rules/health.yml:2:22: chat.weight: must be less than or equal to 1 (got 2)"],
+    ),
     "python tag is refused": (
         "community.yml",
         "name: Test 社",

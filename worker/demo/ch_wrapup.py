@@ -93,7 +93,22 @@ def health_lines(demo: Demo, report: Any) -> list[str]:
     lines = [f"{report.week}: {labels[report.verdict]} ({report.verdict})"]
     for start in range(0, len(shown), 5):
         lines.append(" · ".join(shown[start : start + 5]))
+    lines.extend(bond_lines(report))
     return lines
+
+
+def bond_lines(report: Any) -> list[str]:
+    """Each squad's bonds this week, forum and chat side by side."""
+    out = []
+    for squad in report.squads:
+        b = report.bonds.get(squad.slug)
+        if b is None:
+            continue
+        out.append(
+            f"{squad.slug}: bonds forum {b.forum} · chat {b.chat} · all {b.combined} "
+            f"of {b.pairs} pairs (cohesion {b.forum_cohesion:.0%} forum → {b.cohesion:.0%} all)"
+        )
+    return out
 
 
 def write_html(demo: Demo, report: Any) -> Path:

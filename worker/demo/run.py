@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from worker.demo.ch_camp import schedule_camp
+from worker.demo.ch_chat import schedule_chat
 from worker.demo.ch_gate import schedule_applications, set_up_forum
 from worker.demo.ch_weeks import schedule_weeks
 from worker.demo.ch_wrapup import schedule_wrapup
@@ -148,6 +149,7 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
             schedule_applications(demo)
             schedule_camp(demo)
             schedule_weeks(demo)
+            schedule_chat(demo)
             # Badges and the health report of a week come the Sunday after its audit.
             finale = demo.week_monday(options.weeks + 1) + timedelta(days=6, hours=21, minutes=30)
             schedule_wrapup(demo, finale)

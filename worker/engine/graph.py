@@ -1,8 +1,11 @@
 """The interaction graph: who is bonded to whom, week by week.
 
 An edge joins two members when one replies to, reviews, quotes or likes the
-other (self-replies make no edge). Edges are undirected and counted once per
-pair per week: a bond is a bond, however many posts it took. Plain dicts and
+other, or turns to them in squad chat (self-replies make no edge). Edges are
+undirected and counted once per pair per week: a bond is a bond, however many
+posts it took. Each kind may carry a weight (``weights``; forum kinds weigh 1):
+a pair is bonded in a week once its interactions weigh 1 in all, so with chat
+at 0.5 two chat exchanges make a bond where one forum reply does. Plain dicts and
 sets; a week of 250,000 interactions between 10,000 members takes well under a
 second.
 
@@ -23,9 +26,11 @@ from typing import Literal, NamedTuple
 from worker.engine.facts import LikeFact, PostFact, Roster
 from worker.engine.weeks import Week
 
-InteractionKind = Literal["reply", "review", "quote", "like"]
+InteractionKind = Literal["reply", "review", "quote", "like", "chat"]
 POST_KINDS: frozenset[str] = frozenset({"reply", "review", "quote"})
 NO_SQUAD = ""  # the squad "slug" under which squad-less members are listed
+BOND = 1.0  # a pair's interactions must weigh this much in a week to bond them
+EPSILON = 1e-9  # 0.1 * 10 is a bond although floats sum it to 0.9999999999999999
 
 # ───────────────────────────── weeks ─────────────────────────────
 
@@ -129,7 +134,7 @@ class Resolved(NamedTuple):
 
 
 class Interaction(NamedTuple):
-    """``source`` turned to ``target``: replied, reviewed, quoted or liked, at ``at``.
+    """``source`` turned to ``target``: replied, reviewed, quoted, liked or chatted, at ``at``.
 
     A named tuple: a report builds a million of them.
     """
@@ -138,7 +143,7 @@ class Interaction(NamedTuple):
     target: str
     kind: InteractionKind
     at: datetime
-    post_id: int  # the reply/quote post, or the liked post for a like
+    post_id: int  # the reply/quote post, the liked post for a like, the chat message
 
 
 def interactions(
@@ -260,14 +265,17 @@ def graph_trend(
     *,
     weeks: int = 4,
     isolation_weeks: int = 2,
+    weights: Mapping[str, float] | None = None,
 ) -> GraphTrend:
-    """Measures for the ``weeks`` weeks ending with ``week``, and that week's edges."""
+    """Measures for the ``weeks`` weeks ending with ``week``, and that week's edges.
+
+    ``weights``: kind → weight of one interaction (missing kinds weigh 1)."""
     if weeks < 1 or isolation_weeks < 1:
         raise ValueError("weeks and isolation_weeks must be at least 1")
     nodes = frozenset(members)
     squads = squad_slugs(roster, nodes)
     span = week_range(week, weeks + isolation_weeks - 1)
-    weekly = _weekly_edges(items, span, tz, squads)
+    weekly = _weekly_edges(items, span, tz, squads, weights or {})
     measures = []
     for i in range(isolation_weeks - 1, len(span)):
         recent = weekly[i - isolation_weeks + 1 : i + 1]
@@ -285,12 +293,19 @@ class _WeekEdges:
 
 
 def _weekly_edges(
-    items: Iterable[Interaction], span: Sequence[Week], tz: tzinfo, squads: Mapping[str, str]
+    items: Iterable[Interaction],
+    span: Sequence[Week],
+    tz: tzinfo,
+    squads: Mapping[str, str],
+    weights: Mapping[str, float],
 ) -> list[_WeekEdges]:
     """One pass: each interaction between two measured members into its week's edge set.
 
     ``squads`` maps every measured member to their squad slug (so it is the node set).
+    An interaction of a kind lighter than 1 adds its weight to the pair's week; the
+    edge is made when the pair's weight reaches 1.
     """
+    light: list[dict[tuple[str, str], float]] = [{} for _ in span]
     bounds = [week_start(w, tz) for w in span]
     end = week_start(span[-1].next(), tz)
     edge_sets: list[set[tuple[str, str]]] = [set() for _ in span]
@@ -310,12 +325,19 @@ def _weekly_edges(
         crossing = sa != sb and sa != NO_SQUAD and sb != NO_SQUAD
         edges = edge_sets[slot]
         key = (a, b) if a < b else (b, a)
-        if key not in edges:
-            edges.add(key)
-            cross_edges[slot] += crossing
-        if kind != "like":
+        if kind in POST_KINDS:
             posts[slot] += 1
             cross[slot] += crossing
+        if key in edges:
+            continue
+        weight = weights.get(kind, 1.0)
+        if weight < 1.0:
+            total = light[slot].get(key, 0.0) + weight
+            light[slot][key] = total
+            if total < BOND - EPSILON:
+                continue
+        edges.add(key)
+        cross_edges[slot] += crossing
     return [
         _WeekEdges(e, ce, p, c, {name for edge in e for name in edge})
         for e, ce, p, c in zip(edge_sets, cross_edges, posts, cross, strict=True)
@@ -352,6 +374,79 @@ def _measure(
         isolated={slug: tuple(names) for slug, names in sorted(isolated.items())},
         squads=len({squads[name] for name in nodes} - {NO_SQUAD}),
     )
+
+
+# ───────────────────────────── bonds within squads, forum and chat ─────────────────────────────
+
+CHAT_KINDS: frozenset[str] = frozenset({"chat"})
+
+
+@dataclass(frozen=True, slots=True)
+class SquadBonds:
+    """One squad's week: pairs of its measured members bonded on the forum, in chat, either.
+
+    A pair is bonded by a channel when that channel's interactions alone weigh 1
+    (``graph_trend``'s rule); ``combined`` adds both, so two half-weight chat exchanges
+    bond a pair, and so does one chat exchange with one like.
+    """
+
+    slug: str
+    members: int  # measured members of the squad
+    forum: int
+    chat: int
+    combined: int
+
+    @property
+    def pairs(self) -> int:
+        return self.members * (self.members - 1) // 2
+
+    @property
+    def cohesion(self) -> float:
+        """Share of the squad's possible pairs bonded (forum and chat together)."""
+        return _ratio(self.combined, self.pairs)
+
+    @property
+    def forum_cohesion(self) -> float:
+        return _ratio(self.forum, self.pairs)
+
+
+def squad_bonds(
+    items: Iterable[Interaction],
+    members: Collection[str],
+    roster: Roster,
+    week: Week,
+    tz: tzinfo,
+    weights: Mapping[str, float] | None = None,
+) -> dict[str, SquadBonds]:
+    """Bonds inside each squad in ``week``: forum, chat and combined (squad slug → bonds)."""
+    weights = weights or {}
+    start, end = week_start(week, tz), week_start(week.next(), tz)
+    nodes = frozenset(members)
+    squads = squad_slugs(roster, nodes)
+    forum: dict[tuple[str, str], float] = defaultdict(float)
+    chat: dict[tuple[str, str], float] = defaultdict(float)
+    for a, b, kind, at, _ in items:
+        if a == b or not start <= at < end:
+            continue
+        sa = squads.get(a)
+        if sa is None or sa == NO_SQUAD or squads.get(b) != sa:
+            continue
+        key = (a, b) if a < b else (b, a)
+        (chat if kind in CHAT_KINDS else forum)[key] += weights.get(kind, 1.0)
+    bonded = BOND - EPSILON
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # forum, chat, combined
+    for key in forum.keys() | chat.keys():
+        f, c = forum.get(key, 0.0), chat.get(key, 0.0)
+        tally = counts[squads[key[0]]]
+        tally[0] += f >= bonded
+        tally[1] += c >= bonded
+        tally[2] += f + c >= bonded
+    out = {}
+    for squad in roster.squads:
+        size = sum(1 for m in squad.members if m in nodes)
+        f, c, both = counts.get(squad.slug, (0, 0, 0))
+        out[squad.slug] = SquadBonds(squad.slug, size, forum=f, chat=c, combined=both)
+    return out
 
 
 def largest_component(edges: Iterable[tuple[str, str]]) -> int:

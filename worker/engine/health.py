@@ -7,7 +7,10 @@ What it holds:
 - members by stage (pending, camp, members, alumni) and the flows between two
   snapshots a week apart (``new`` and ``gone`` for people appearing/leaving);
 - value contributors (recognition's giving kinds) per week: count, share, trend;
-- the interaction graph's measures per week (``worker.engine.graph``);
+- the interaction graph's measures per week (``worker.engine.graph``), forum and squad
+  chat together (``worker.engine.chat``; chat weighs ``rules.health.chat.weight``);
+- per squad, the week's bonds among its members on the forum, in chat and combined,
+  side by side (a squad that talks every day but rarely replies on the forum shows it);
 - completion rate per squad and week (met / (met + missed); excused left out);
 - activity per week: actives, posts, posts by staff and leaders, ad-like posts,
   unanswered topics;
@@ -34,11 +37,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Literal
 
+from worker.engine.chat import ChatFact, chat_activity, chat_interactions
 from worker.engine.facts import PostFact, Squad
 from worker.engine.graph import (
     GraphTrend,
+    SquadBonds,
     graph_trend,
     interactions,
+    squad_bonds,
     week_bounds,
     week_range,
     week_start,
@@ -110,6 +116,9 @@ class HealthFacts:
     staff: frozenset[str] = frozenset()  # staff users (and Diamond's own API user)
     leaders: frozenset[str] = frozenset()  # squad and class leaders (the roster's are added)
     ad_posts: Mapping[int, str] = field(default_factory=dict)  # post id → AdScreen signal
+    # The squad channels' messages, when not the recognition facts' (those are read with
+    # the posts, ``worker.reads.recognition``).
+    chat: Sequence[ChatFact] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +184,10 @@ class HealthReport:
     partners: Mapping[str, int]  # member → distinct people they interacted with this week
     # week → squads that owed anything in it (an obliged member), for the weeks above
     owing: Mapping[Week, frozenset[str]] = field(default_factory=dict)
+    # squad slug → this week's bonds among its members: forum, chat, combined
+    bonds: Mapping[str, SquadBonds] = field(default_factory=dict)
+    # member → their chat messages this week (at least ``health.chat.min_units`` long)
+    chat_messages: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def measured(self) -> bool:
@@ -217,6 +230,12 @@ class HealthReport:
             completion=owed,
             isolated=self.graph.current.isolated.get(slug, ()),
             contributors=tuple(sorted(self._contributors_by_squad.get(slug, ()))),
+            bonds=self.bonds.get(slug),
+            chat_messages={
+                name: self.chat_messages.get(name, 0)
+                for name in sorted(squad.members)
+                if name != squad.leader
+            },
             # the leader reads about their members, not about themselves
             partners={
                 name: self.partners.get(name, 0)
@@ -236,6 +255,8 @@ class SquadPart:
     isolated: tuple[str, ...]
     contributors: tuple[str, ...]
     partners: Mapping[str, int]  # member → distinct people they interacted with this week
+    bonds: SquadBonds | None = None  # the squad's bonds this week: forum, chat, combined
+    chat_messages: Mapping[str, int] = field(default_factory=dict)  # member → this week's
 
 
 # ───────────────────────────── building the report ─────────────────────────────
@@ -314,7 +335,11 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         if r.article_post_id is not None
     }
     first = week.shift(-(health.lookback_weeks + health.isolation_weeks - 2))
-    items = interactions(rec.posts, rec.likes, articles, since=week_start(first, tz))
+    since = week_start(first, tz)
+    items = interactions(rec.posts, rec.likes, articles, since=since)
+    chat = facts.chat or rec.chat
+    items += chat_interactions(chat, min_units=health.chat.min_units, since=since)
+    weights = {"chat": health.chat.weight}
     graph = graph_trend(
         items,
         community,
@@ -323,7 +348,9 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         tz,
         weeks=health.lookback_weeks,
         isolation_weeks=health.isolation_weeks,
+        weights=weights,
     )
+    bonds = squad_bonds(items, community, rec.roster, week, tz, weights)
     graph = GraphTrend(tuple(g for g in graph.weeks if g.week in weeks), graph.edges)
     # Contributors and activity are sorted into contiguous weeks, then the kept ones taken.
     contributors, names = _contributors(rules, rec, lookback, community)
@@ -340,6 +367,7 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         t = health.thresholds
         indicators = tuple(judge(i.name, None, getattr(t, i.name)) for i in indicators)
     degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
+    talked = chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[week]
     return HealthReport(
         week=week,
         weeks=weeks,
@@ -357,6 +385,8 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
         },
         partners=dict(degree),
         owing={w: owing[w] for w in weeks},
+        bonds=bonds,
+        chat_messages={name: n for name, n in talked.items() if name in community},
     )
 
 

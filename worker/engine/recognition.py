@@ -14,7 +14,9 @@ Contribution kinds (thresholds in ``rules/badges.yml``):
   ``min_replies`` others;
 - ``homework_reminder``: a post mentioning squad mates who, at that moment, had
   not yet posted their article, before the week's deadline (judged once the
-  week's results are in);
+  week's results are in); with the criterion's ``chat`` on, a message in a squad
+  channel that does so counts too (its evidence is the chat message: Discourse takes
+  only a post or topic as a grant's reason, so such a grant carries none);
 - ``connector``: replies to / reviews / quotes of members of other squads;
 - ``welcomer``: the first reply by someone else to a newcomer's introduction;
 - ``streak``: N consecutive weeks with obligations met (excused weeks neither
@@ -32,6 +34,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from typing import Literal, NamedTuple, Protocol
 
 from worker import actions as a
+from worker.engine.chat import ChatFact, chat_url, chat_usernames
 from worker.engine.facts import LikeFact, PostFact, Roster
 from worker.engine.graph import PostIndex, week_bounds
 from worker.engine.weeks import Week, week_of, week_values
@@ -119,9 +122,24 @@ class RecognitionFacts:
     base_url: str  # the forum's address, for post URLs
     newcomers: frozenset[str] | None = None  # introduction authors who count; None: all
     languages: Mapping[str, str] = field(default_factory=dict)  # username → "zh"/"en"
+    # The squad channels' live messages over the same window as the posts (chat facts from
+    # the webhooks, ``worker.reads.chat``); their authors name the ids mentions carry.
+    chat: Sequence[ChatFact] = ()
 
-    def url(self, post: PostFact) -> str:
+    def url(self, post: PostFact | ChatRef) -> str:
+        if isinstance(post, ChatRef):
+            return chat_url(self.base_url, post.channel_id, post.id)
         return post_url(self.base_url, post.topic_id, post.post_number)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """A chat message as a contribution's evidence, where a post would be."""
+
+    id: int  # the message id
+    channel_id: int
+    username: str
+    created_at: datetime
 
 
 def post_url(base_url: str, topic_id: int, post_number: int) -> str:
@@ -141,7 +159,7 @@ class Contribution(NamedTuple):
 
     kind: BadgeKind
     username: str
-    post: PostFact  # the post that counts
+    post: PostFact | ChatRef  # the post (or chat message) that counts
     other: str = ""  # the person it was for (reviewed, reminded, welcomed…), if one
     other_squad: str = ""  # connector: that person's squad
 
@@ -241,32 +259,62 @@ def homework_reminders(
     end: datetime,
     tz: tzinfo,
     deadline_of: Callable[[Week], datetime],
+    *,
+    chat: bool = False,
 ) -> list[Contribution]:
-    """Posts mentioning squad mates whose article for the week was not yet posted.
+    """Posts (and with ``chat``, squad chat messages) mentioning squad mates whose article
+    for the week was not yet posted.
 
     Counted only before the week's deadline and only for weeks whose results
     are known (otherwise "not yet posted" cannot be told apart from "never").
-    Excused mates did not need a reminder. One contribution per post.
+    Excused mates did not need a reminder. One contribution per post or message.
     """
     out = []
     for post in facts.posts:
         if not post.mentions or not _in(post, start, end):
             continue
-        squad = facts.roster.squad_of(post.username)
-        week = week_of(post.created_at, tz)
-        results = facts.results.get(week)
-        if squad is None or not results or post.created_at >= deadline_of(week):
+        mate = _reminded(facts, post.username, post.created_at, post.mentions, tz, deadline_of)
+        if mate is not None:
+            out.append(Contribution("homework_reminder", post.username, post, mate))
+    if not chat:
+        return out
+    names = chat_usernames(facts.chat)
+    for m in facts.chat:
+        if m.deleted or not m.username or not m.mentioned_user_ids:
             continue
-        mates = {m.lower(): m for m in squad.members if m != post.username}
-        for mentioned in post.mentions:
-            mate = mates.get(mentioned.lower())
-            result = results.get(mate) if mate else None
-            if mate is None or result is None or result.outcome == "excused":
-                continue
-            if result.article_at is None or result.article_at > post.created_at:
-                out.append(Contribution("homework_reminder", post.username, post, mate))
-                break
+        if not start <= m.created_at < end:
+            continue
+        mentioned = [names[i] for i in m.mentioned_user_ids if i in names]
+        mate = _reminded(facts, m.username, m.created_at, mentioned, tz, deadline_of)
+        if mate is not None:
+            ref = ChatRef(m.message_id, m.channel_id, m.username, m.created_at)
+            out.append(Contribution("homework_reminder", m.username, ref, mate))
     return out
+
+
+def _reminded(
+    facts: RecognitionFacts,
+    author: str,
+    at: datetime,
+    mentions: Iterable[str],
+    tz: tzinfo,
+    deadline_of: Callable[[Week], datetime],
+) -> str | None:
+    """The first squad mate in ``mentions`` who had not yet posted the week's article."""
+    squad = facts.roster.squad_of(author)
+    week = week_of(at, tz)
+    results = facts.results.get(week)
+    if squad is None or not results or at >= deadline_of(week):
+        return None
+    mates = {m.lower(): m for m in squad.members if m != author}
+    for mentioned in mentions:
+        mate = mates.get(mentioned.lower())
+        result = results.get(mate) if mate else None
+        if mate is None or result is None or result.outcome == "excused":
+            continue
+        if result.article_at is None or result.article_at > at:
+            return mate
+    return None
 
 
 def connections(facts: RecognitionFacts, start: datetime, end: datetime) -> list[Contribution]:
@@ -430,8 +478,8 @@ def detect(
             return extra_reviews(facts, start, end, min_length)
         case DigestCurator():
             return digests(facts, start, end, criterion)
-        case HomeworkReminder():
-            return homework_reminders(facts, start, end, rules.tz, deadline_fn(rules))
+        case HomeworkReminder(chat=chat):
+            return homework_reminders(facts, start, end, rules.tz, deadline_fn(rules), chat=chat)
         case Connector():
             return connections(facts, start, end)
         case Welcomer():
@@ -541,6 +589,14 @@ def _earning_post(badge: Badge, items: Sequence[Contribution]) -> Contribution:
     return items[k - 1] if 0 < k <= len(items) else items[-1]
 
 
+def _reason_path(post: PostFact | ChatRef) -> str:
+    """A grant's reason: the post's path; none for a chat message (Discourse accepts only a
+    post or topic link, ``UserBadgesController#is_badge_reason_valid?``)."""
+    if isinstance(post, ChatRef):
+        return ""
+    return post_path(post.topic_id, post.post_number)
+
+
 def evaluate_badges(
     rules: Rules,
     facts: RecognitionFacts,
@@ -570,7 +626,7 @@ def evaluate_badges(
                     facts.url(earned.post),
                     tuple(evidence),
                     urls,
-                    reason_path=post_path(earned.post.topic_id, earned.post.post_number),
+                    reason_path=_reason_path(earned.post),
                 )
             )
         if badge.revocable and facts.results.get(week):

@@ -1,8 +1,9 @@
 """What recognition and health decide on: a week's facts from the stores, the ledger and
 a few group reads (reads only, apart from the health snapshot of the stages).
 
-- ``recognition_facts``: posts and likes of the window from the recognition store, each
-  week's obligation results re-evaluated (pure) from the ledger, category ids;
+- ``recognition_facts``: posts and likes of the window from the recognition store, the
+  squad channels' chat messages of the same window from the chat store, each week's
+  obligation results re-evaluated (pure) from the ledger, category ids;
 - ``health_facts``: stages now (saved as the week's snapshot) and a week earlier, staff,
   leaders.
 
@@ -26,6 +27,7 @@ from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads import obligations as weekly
+from worker.reads.chat import squad_messages
 from worker.reads.forum_view import cached_group_members
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger
@@ -87,6 +89,9 @@ def recognition_facts(
         category_ids=forum_view.category_ids(client, redis_client),
         base_url=base_url,
         languages=MembershipStore(redis_client).languages(),
+        # the squad channels' chat over the same window: the margin finds threads'
+        # starters and the usernames behind mentions (no forum read)
+        chat=squad_messages(redis_client, roster, start, end),
     )
     return facts, ads
 
@@ -115,7 +120,8 @@ def health_facts(
     api_username: str,
     save_snapshot: bool = True,
 ) -> HealthFacts:
-    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier."""
+    """Health facts: stages now (saved as ``week``'s snapshot) and a week earlier (the
+    squad channels' chat rides in ``recognition``)."""
     store = RecognitionStore(redis_client)
     stages = current_stages(client, redis_client, rules)
     if save_snapshot:

@@ -55,7 +55,11 @@ def _scroll(table: str) -> str:
 def _definitions(report: HealthReport, labels: Labels) -> str:
     """What each measure means: every indicator, then the graph's own measures."""
     names = [i.name for i in report.indicators]
-    names += [n for n in ("density", "largest_component", "cross_squad_share") if n not in names]
+    names += [
+        n
+        for n in ("density", "largest_component", "cross_squad_share", "cohesion")
+        if n not in names
+    ]
     items = "".join(
         f"<dt>{escape(labels[n])}</dt><dd>{escape(labels.definitions[n])}</dd>"
         for n in names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from worker.engine.graph import NO_SQUAD
+from worker.engine.graph import NO_SQUAD, SquadBonds
 from worker.engine.health import STAGES, HealthReport, SquadPart
 from worker.report.fmt import STATUS_MARK, indicator_number, num, pct, signed
 from worker.report.labels import Labels
@@ -50,6 +50,7 @@ def sections(report: HealthReport, labels: Labels, *, worst_first: bool = False)
         flows(report, labels),
         contributors(report, labels),
         graph(report, labels),
+        bonds(report, labels),
         isolated(report, labels),
         activity(report, labels),
         indicators(report, labels),
@@ -108,6 +109,32 @@ def graph(report: HealthReport, labels: Labels) -> Table:
         )
         rows.append((labels[label], *cells, shown))
     return Table("graph", labels["graph"], header, tuple(rows))
+
+
+def _bond_cells(b: SquadBonds) -> tuple[str, ...]:
+    return (
+        num(b.members),
+        num(b.forum),
+        num(b.chat),
+        num(b.combined),
+        pct(b.forum_cohesion),
+        pct(b.cohesion),
+    )
+
+
+_BOND_HEADER = ("members", "forum_bonds", "chat_bonds", "all_bonds", "forum_cohesion", "cohesion")
+
+
+def bonds(report: HealthReport, labels: Labels) -> Table:
+    """This week's bonds inside each squad: forum, chat and both, side by side."""
+    header = (labels["squad"], *(labels[k] for k in _BOND_HEADER))
+    rows = tuple(
+        (squad.full_name, *_bond_cells(b))
+        for squad in report.squads
+        if (b := report.bonds.get(squad.slug)) is not None
+    )
+    notes = () if rows else (labels["none"],)
+    return Table("bonds", labels["bonds"], header, rows, notes)
 
 
 def isolated(report: HealthReport, labels: Labels) -> Table:
@@ -201,8 +228,11 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
     partners = Table(
         "partners",
         labels["squad_partners"],
-        (labels["members"], labels["partners"]),
-        tuple(("@" + name, num(n)) for name, n in part.partners.items()),
+        (labels["members"], labels["partners"], labels["chat_messages"]),
+        tuple(
+            ("@" + name, num(n), num(part.chat_messages.get(name, 0)))
+            for name, n in part.partners.items()
+        ),
     )
     lonely = ", ".join("@" + n for n in part.isolated) or labels["none"]
     givers = ", ".join("@" + n for n in part.contributors) or labels["none"]
@@ -212,4 +242,14 @@ def squad_tables(part: SquadPart, labels: Labels) -> list[Table]:
         (labels["isolated"], labels["contributors"]),
         ((lonely, givers),),
     )
-    return [weeks, partners, notes]
+    tables = [weeks, partners, notes]
+    if part.bonds is not None:
+        tables.append(
+            Table(
+                "bonds",
+                labels["squad_bonds"],
+                tuple(labels[k] for k in _BOND_HEADER),
+                (_bond_cells(part.bonds),),
+            )
+        )
+    return tables

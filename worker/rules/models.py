@@ -678,6 +678,8 @@ class HomeworkReminder(RulesModel):
     kind: Literal["homework_reminder"]
     min_reminders: PositiveInt = 3  # posts mentioning squad mates who had not yet posted
     weeks: Weeks = 4
+    # Messages in the squad's chat channel that mention such mates count too.
+    chat: bool = False
 
 
 class Connector(RulesModel):
@@ -825,6 +827,7 @@ REPORT_SECTIONS = (
     "flows",
     "contributors",
     "graph",
+    "bonds",
     "isolated",
     "activity",
     "indicators",
@@ -846,6 +849,15 @@ class HealthMessages(RulesModel):
     ]
 
 
+class HealthChat(RulesModel):
+    """How squad chat counts in the interaction graph (replies, mentions, thread starters)."""
+
+    # One chat interaction's weight (a forum reply weighs 1): a pair is bonded in a week
+    # once its interactions weigh 1, so 0.5 means two chat exchanges make one bond; 0 off.
+    weight: float = Field(default=0.5, ge=0, le=1)
+    min_units: NonNegativeInt = 5  # shorter messages ("ok", "👍") make no bond
+
+
 class Health(RulesModel):
     report_cron: CronExpr = "0 21 * * sun"
     report_category: CategorySlug | None = None  # None: community.categories.audit_log
@@ -854,6 +866,7 @@ class Health(RulesModel):
     unanswered_hours: WeekHours = 48  # a topic this old with no reply by others: unanswered
     link_only_max_units: NonNegativeInt = 5  # a post with a link and at most this much text
     thresholds: HealthThresholds = HealthThresholds()
+    chat: HealthChat = HealthChat()
     messages: HealthMessages
 
 

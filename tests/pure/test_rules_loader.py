@@ -52,6 +52,22 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "or rules/messages/en.yml",
         ],
     ),
+    "a roll call that comes with the reminders needs a thread reminder and its templates": (
+        "obligations.yml",
+        "  mode: topic\n  min_length: 500",
+        "  mode: thread\n  min_length: 500\n  roll_call: reminders",
+        [
+            "rules/obligations.yml:4:14: article.roll_call: reminders needs at least one "
+            "reminder with delivery: squad_thread (the roll call comes with it; else it is "
+            "never written)",
+            "rules/obligations.yml:4:14: article.roll_call: reminders: the roll call comes with "
+            "the reminders through templates 'reminder_roll_call', 'weekly_thread_roll_call', "
+            "'roll_call_member.written', 'roll_call_member.late', 'roll_call_member.missing', "
+            "'roll_call_member.leave', 'roll_call_member.new', 'roll_call_review.done', "
+            "'roll_call_review.open', not defined in rules/messages/zh.yml or "
+            "rules/messages/en.yml",
+        ],
+    ),
     "a shared pass message needs its template": (
         "camp.yml",
         'check_schedule: "0 9 * * *"',

@@ -310,6 +310,16 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
     return problems
 
 
+# The templates of a roll call that comes with the reminders (worker/engine/obligations.py).
+ROLL_CALL_WITH_REMINDERS = (
+    "reminder_roll_call",
+    "weekly_thread_roll_call",
+    *(f"roll_call_member.{state}" for state in ("written", "late", "missing", "leave", "new")),
+    "roll_call_review.done",
+    "roll_call_review.open",
+)
+
+
 def check_reminders(
     obligations: Obligations,
     index: LocationIndex,
@@ -317,9 +327,43 @@ def check_reminders(
     message_files: Mapping[Language, str],
 ) -> list[Problem]:
     """A reminder posted in the squad's weekly thread needs weekly threads (article mode
-    ``thread``) and its ``squad_reminder.<about>`` template in every language."""
+    ``thread``) and its ``squad_reminder.<about>`` template in every language; a roll call
+    that comes with the reminders (``article.roll_call: reminders``) its templates too."""
     problems = []
     mode = obligations.article.mode
+
+    def undefined(key: str) -> list[str]:
+        return [
+            message_files[lang]
+            for lang in message_files
+            if lang in messages and key not in messages[lang][0].templates
+        ]
+
+    if obligations.article.roll_call == "reminders" and mode == "thread":
+        roll_call = ("article", "roll_call")
+        if not any(r.delivery == "squad_thread" for r in obligations.reminders):
+            problems.append(
+                index.problem(
+                    roll_call,
+                    "reminders needs at least one reminder with delivery: squad_thread "
+                    "(the roll call comes with it; else it is never written)",
+                    at_value=True,
+                )
+            )
+        # One problem per set of files lacking templates, not one per template.
+        lacking: dict[tuple[str, ...], list[str]] = {}
+        for key in ROLL_CALL_WITH_REMINDERS:
+            if missing := undefined(key):
+                lacking.setdefault(tuple(missing), []).append(key)
+        for files, keys in lacking.items():
+            problems.append(
+                index.problem(
+                    roll_call,
+                    f"reminders: the roll call comes with the reminders through templates "
+                    f"{', '.join(map(repr, keys))}, not defined in {' or '.join(files)}",
+                    at_value=True,
+                )
+            )
     for i, reminder in enumerate(obligations.reminders):
         if reminder.delivery != "squad_thread":
             continue
@@ -337,12 +381,7 @@ def check_reminders(
         if reminder.about == "review":
             wanted += ("squad_reminder_review_line",)
         for key in wanted:
-            missing = [
-                message_files[lang]
-                for lang in message_files
-                if lang in messages and key not in messages[lang][0].templates
-            ]
-            if missing:
+            if missing := undefined(key):
                 problems.append(
                     index.problem(
                         path,

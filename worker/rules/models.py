@@ -431,7 +431,9 @@ class ArticleObligation(RulesModel):
     # each edit one call of the site's API bucket: "posts": within minutes of each post
     # (at most one edit per squad per 5 minutes); "daily": the first change of a day within
     # minutes, the day's later ones the next day (at most one edit per squad per day);
-    # "reminders": at each reminder's time only.
+    # "reminders": the roll call comes with each reminder posted in the squad's thread
+    # (``delivery: squad_thread``, at the end of its first post; ``diamond check`` wants
+    # one); the first post says so and is never edited: no call besides the reminder's own.
     roll_call: RollCallUpdates = "posts"
 
 
@@ -643,15 +645,6 @@ class Obligations(RulesModel):
     penalties: Penalties
     audit: Audit
     messages: ObligationMessages
-
-    @model_validator(mode="after")
-    def _roll_call_has_moments(self) -> Obligations:
-        if self.article.roll_call == "reminders" and not self.reminders:
-            raise ValueError(
-                "article.roll_call: reminders needs at least one reminder "
-                "(else the roll call is never written)"
-            )
-        return self
 
 
 # ───────────────────────────── badges.yml ─────────────────────────────
@@ -949,8 +942,14 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its
     # state: written, late, missing, leave, new) and per review (done, open)
     "roll_call": Placeholders("opening", "members", "reviews"),
-    "roll_call_member.*": Placeholders("username", "article", "streak"),
-    "roll_call_review.*": Placeholders("reviewer", "author", "review"),
+    # {who}/{by}/{to}: the name as the post names it (@-mentioned in the first post; plain
+    # in a reminder's roll call, ``reminder_roll_call``, whose mentions are those who owe)
+    "roll_call_member.*": Placeholders("username", "who", "article", "streak"),
+    "roll_call_review.*": Placeholders("reviewer", "author", "by", "to", "review"),
+    # ``article.roll_call: reminders``: the roll call ending a squad-thread reminder, and
+    # the line ending the weekly thread's first post that says so
+    "reminder_roll_call": Placeholders("members", "reviews"),
+    "weekly_thread_roll_call": Placeholders(),
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -5,6 +5,10 @@ gather (the roster from ``worker.reads.forum_view``; the week's facts from the l
 (``worker.engine.obligations.evaluate_week`` as of now, ``plan_reminders``) → Applier
 (one key per reminder and week: a repeated run sends nothing twice). Nothing to record.
 
+With ``article.roll_call: reminders`` a reminder posted in the squad's thread carries the
+squad's roll call (the members' streaks from the ledger's strike histories): it is the
+roll call, and the thread's first post is never edited.
+
 In thread mode a squad without this week's thread gets it first (``weekly_threads``),
 before a reminder points members to it.
 """
@@ -16,7 +20,7 @@ from typing import Any, Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.facts import Roster
-from worker.engine.obligations import plan_reminders
+from worker.engine.obligations import plan_reminders, streak_of
 from worker.engine.weeks import article_due_week, review_due_week, week_of
 from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather
@@ -56,5 +60,11 @@ def run(
     week = due_week(obligations, now, rules.tz)
     facts = gather(ctx.forum, Ledger(ctx.redis), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
-    actions = plan_reminders(rules, reminder, progress, MembershipStore(ctx.redis).languages())
+    streaks: dict[str, int] = {}
+    if obligations.article.roll_call == "reminders" and reminder.delivery == "squad_thread":
+        members = [u for s in roster.squads for u in s.members]
+        histories = Ledger(ctx.redis).histories(members, live=ctx.live)
+        streaks = {u: streak_of(histories.get(u, {}), progress.week) for u in members}
+    languages = MembershipStore(ctx.redis).languages()
+    actions = plan_reminders(rules, reminder, progress, languages, streaks)
     return ctx.apply(actions)

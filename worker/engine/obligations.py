@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from worker import actions as a
 from worker.engine.facts import PostFact, Squad
-from worker.engine.limits import MAX_MENTIONS_PER_POST, chunks
+from worker.engine.limits import MAX_MENTIONS_PER_CHAT_MESSAGE, MAX_MENTIONS_PER_POST, chunks
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
 from worker.rules.models import Obligations, Reminder, Rules, StrikeWeights
@@ -1190,6 +1190,7 @@ def plan_reminders(
     progress: WeekResults,
     languages: Mapping[str, str] | None = None,
     streaks: Mapping[str, int] | None = None,
+    channels: Mapping[str, int] | None = None,
 ) -> list[a.Action]:
     """The writes of one reminder run, from the week's progress (``evaluate_week`` with
     ``as_of``).
@@ -1203,19 +1204,27 @@ def plan_reminders(
     thread of the week, mentioning those who owe (the leader cc'd in place of the list), in
     the default language; a squad without a known thread gets PMs. With ``article.roll_call:
     reminders`` that post carries the squad's roll call (``streaks``: username -> clean
-    weeks in a row); a squad where nobody owes gets no post.
+    weeks in a row); a squad where nobody owes gets no post. ``delivery: squad_channel``:
+    the same as a chat message in the squad's channel (``channels``: squad -> channel id);
+    a squad without one gets the thread's post.
     """
     languages = languages or {}
+    channels = channels or {}
     with_roll_call = rules.obligations.article.roll_call == "reminders"
     out: list[a.Action] = []
     for sr in progress.squads:
         owing = _owing(reminder, sr)
-        if reminder.delivery == "squad_thread" and sr.thread_topic_id is not None:
+        channel = channels.get(sr.squad.slug) if reminder.delivery == "squad_channel" else None
+        in_squad = reminder.delivery in ("squad_thread", "squad_channel")
+        if channel is not None or (in_squad and sr.thread_topic_id is not None):
             if owing:
                 roll_call = (
                     reminder_roll_call_text(rules, sr, streaks or {}) if with_roll_call else ""
                 )
-                out += _squad_thread_reminders(rules, reminder, sr, owing, roll_call)
+                if channel is not None:
+                    out += _squad_channel_reminders(rules, reminder, sr, owing, roll_call, channel)
+                else:
+                    out += _squad_thread_reminders(rules, reminder, sr, owing, roll_call)
         else:
             out += _pm_reminders(rules, reminder, sr, owing, languages)
     return out
@@ -1350,16 +1359,94 @@ def _squad_thread_reminders(
     without @, so it adds no mention) ends the first post.
     """
     assert sr.thread_topic_id is not None  # the caller falls back to PMs without one
+    rid = reminder_id(reminder)
+    week, slug = sr.week, sr.squad.slug
+    return [
+        a.CreatePost(
+            key=f"remind-squad:{rid}:{week}:{slug}:{n + 1}",
+            reason=f"{reminder.about} reminder for {week} in {slug}'s thread",
+            topic_id=sr.thread_topic_id,
+            raw=body,
+            notifies=notifies,
+        )
+        for n, (body, notifies) in enumerate(
+            _squad_reminder_parts(
+                rules,
+                reminder,
+                sr,
+                owing,
+                roll_call,
+                template=SQUAD_REMINDER_TEMPLATE,
+                max_mentions=MAX_MENTIONS_PER_POST,
+            )
+        )
+    ]
+
+
+SQUAD_CHANNEL_TEMPLATE = "squad_channel_reminder.{about}"
+
+
+def _squad_channel_reminders(
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    roll_call: str,
+    channel_id: int,
+) -> list[a.SendChatMessage]:
+    """Chat messages in the squad's channel mentioning everyone in ``owing``, as the
+    thread's posts do (``squad_channel_reminder.<about>``, with the thread's link when it
+    is known), at most ``MAX_MENTIONS_PER_CHAT_MESSAGE`` mentions a message: above it
+    Discourse notifies nobody of the message."""
+    rid = reminder_id(reminder)
+    week, slug = sr.week, sr.squad.slug
+    thread = f"/t/{sr.thread_topic_id}" if sr.thread_topic_id is not None else ""
+    return [
+        a.SendChatMessage(
+            key=f"remind-chat:{rid}:{week}:{slug}:{n + 1}",
+            reason=f"{reminder.about} reminder for {week} in {slug}'s chat channel",
+            channel_id=channel_id,
+            message=body,
+            notifies=notifies,
+        )
+        for n, (body, notifies) in enumerate(
+            _squad_reminder_parts(
+                rules,
+                reminder,
+                sr,
+                owing,
+                roll_call,
+                template=SQUAD_CHANNEL_TEMPLATE,
+                max_mentions=MAX_MENTIONS_PER_CHAT_MESSAGE,
+                thread=thread,
+            )
+        )
+    ]
+
+
+def _squad_reminder_parts(
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    roll_call: str,
+    *,
+    template: str,
+    max_mentions: int,
+    **extra: object,
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(text, who it mentions) of each part of a squad's reminder: those in ``owing``
+    split so no part mentions more than ``max_mentions``, the leader cc'd in the first
+    (when the rules send leaders the list), ``roll_call`` ending the first."""
     obligations = rules.obligations
     week = sr.week
     times = week_times(obligations, week, rules.tz)
-    rid = reminder_id(reminder)
     leader = sr.squad.leader
     names = [r.username for r in owing]
     cc_leader = bool(obligations.messages.leader_reminder and leader and leader not in names)
-    # The first post keeps a mention for the leader's cc.
-    first = MAX_MENTIONS_PER_POST - 1 if cc_leader else MAX_MENTIONS_PER_POST
-    parts = [tuple(owing[:first]), *chunks(owing[first:], MAX_MENTIONS_PER_POST)]
+    # The first part keeps a mention for the leader's cc.
+    first = max_mentions - 1 if cc_leader else max_mentions
+    parts = [tuple(owing[:first]), *chunks(owing[first:], max_mentions)]
     dates = rules.week_dates(week, None)
     out = []
     for n, part in enumerate(p for p in parts if p):
@@ -1387,25 +1474,17 @@ def _squad_thread_reminders(
                 ),
             }
         body = rules.message(
-            SQUAD_REMINDER_TEMPLATE.format(about=reminder.about),
+            template.format(about=reminder.about),
             None,
             squad=sr.squad.full_name,
             week=week.number,
             dates=dates,
             cc=cc.strip(),
+            **extra,
             **values,
         ).strip()
         if roll_call and n == 0:
             body = f"{body}\n\n{roll_call}"
         cced = (leader,) if cc and leader else ()  # cc is set only when there is a leader
-        notifies = tuple(r.username for r in part) + cced
-        out.append(
-            a.CreatePost(
-                key=f"remind-squad:{rid}:{week}:{sr.squad.slug}:{n + 1}",
-                reason=f"{reminder.about} reminder for {week} in {sr.squad.slug}'s thread",
-                topic_id=sr.thread_topic_id,
-                raw=body,
-                notifies=notifies,
-            )
-        )
+        out.append((body, tuple(r.username for r in part) + cced))
     return out

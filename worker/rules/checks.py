@@ -341,12 +341,13 @@ def check_reminders(
 
     if obligations.article.roll_call == "reminders" and mode == "thread":
         roll_call = ("article", "roll_call")
-        if not any(r.delivery == "squad_thread" for r in obligations.reminders):
+        if not any(r.delivery != "pm" for r in obligations.reminders):
             problems.append(
                 index.problem(
                     roll_call,
                     "reminders needs at least one reminder with delivery: squad_thread "
-                    "(the roll call comes with it; else it is never written)",
+                    "or squad_channel (the roll call comes with it; else it is never "
+                    "written)",
                     at_value=True,
                 )
             )
@@ -365,27 +366,32 @@ def check_reminders(
                 )
             )
     for i, reminder in enumerate(obligations.reminders):
-        if reminder.delivery != "squad_thread":
+        delivery = reminder.delivery
+        if delivery == "pm":
             continue
         path = ("reminders", i, "delivery")
         if mode != "thread":
             problems.append(
                 index.problem(
                     path,
-                    f"squad_thread needs weekly threads: article.mode must be thread "
+                    f"{delivery} needs weekly threads: article.mode must be thread "
                     f"(got {mode}); use pm",
                     at_value=True,
                 )
             )
+        # squad_channel: a squad without a channel gets the thread's post.
         wanted: tuple[str, ...] = (f"squad_reminder.{reminder.about}", "squad_reminder_cc")
+        if delivery == "squad_channel":
+            wanted = (f"squad_channel_reminder.{reminder.about}", *wanted)
         if reminder.about == "review":
             wanted += ("squad_reminder_review_line",)
         for key in wanted:
             if missing := undefined(key):
+                verb = "sends" if key.startswith("squad_channel") else "posts"
                 problems.append(
                     index.problem(
                         path,
-                        f"squad_thread posts with template {key!r}, which is not defined "
+                        f"{delivery} {verb} with template {key!r}, which is not defined "
                         f"in {' or '.join(missing)}",
                         at_value=True,
                     )

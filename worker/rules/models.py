@@ -487,8 +487,10 @@ class Reminder(RulesModel):
     # pm: a PM to each member who owes (``template``), and the squad's list to its leader;
     # squad_thread: one post per squad in the week's thread mentioning those who owe
     # (``squad_reminder.<about>``), the leader cc'd instead of a separate note. Needs
-    # article.mode "thread".
-    delivery: Literal["pm", "squad_thread"] = "pm"
+    # article.mode "thread". squad_channel: the same as a chat message in the squad's chat
+    # channel (``squad_channel_reminder.<about>``; at most 5 mentions a message, Discourse's
+    # max_mentions_per_chat_message); a squad without a channel gets the thread's post.
+    delivery: Literal["pm", "squad_thread", "squad_channel"] = "pm"
 
 
 class LeaveOfAbsence(RulesModel):
@@ -936,6 +938,14 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
         "squad", "week", "dates", "review_deadline", "reviews", "cc"
     ),
     "squad_reminder_review_line": Placeholders("reviewer", "author", "link", "due"),
+    # the same in the squad's chat channel (``delivery: squad_channel``); {thread} the
+    # weekly thread's link
+    "squad_channel_reminder.article": Placeholders(
+        "squad", "week", "dates", "deadline", "min_length", "members", "cc", "thread"
+    ),
+    "squad_channel_reminder.review": Placeholders(
+        "squad", "week", "dates", "review_deadline", "reviews", "cc", "thread"
+    ),
     "squad_reminder_cc": Placeholders("leader"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
     "leader_week_thread": Placeholders("squad", "year", "week", "dates", "first", "last"),

@@ -7,7 +7,8 @@ gather (the roster from ``worker.reads.forum_view``; the week's facts from the l
 
 With ``article.roll_call: reminders`` a reminder posted in the squad's thread carries the
 squad's roll call (the members' streaks from the ledger's strike histories): it is the
-roll call, and the thread's first post is never edited.
+roll call, and the thread's first post is never edited. ``delivery: squad_channel`` sends
+it to the squad's chat channel instead (``worker.reads.channels``: the channel ids, kept).
 
 In thread mode a squad without this week's thread gets it first (``weekly_threads``),
 before a reminder points members to it.
@@ -23,6 +24,7 @@ from worker.engine.facts import Roster
 from worker.engine.obligations import plan_reminders, streak_of
 from worker.engine.weeks import article_due_week, review_due_week, week_of
 from worker.reads import forum_view
+from worker.reads.channels import squad_channels
 from worker.reads.obligations import evaluate, gather
 from worker.rules.models import Reminder
 from worker.state.ledger import Ledger
@@ -31,8 +33,11 @@ from worker.steps import StepContext, weekly_threads
 
 
 class RemindersForum(weekly_threads.ThreadsForum, Protocol):
-    """The forum calls of a reminder run: the thread run's, and the reminders' writes."""
+    """The forum calls of a reminder run: the thread run's, the squads' chat channels
+    (``delivery: squad_channel``), and the reminders' writes."""
 
+    def iter_chat_channels(self) -> Any: ...
+    def send_chat_message(self, channel_id: int, message: str, **kw: Any) -> Any: ...
     def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
     def send_private_message(
         self, recipients: list[str], title: str, raw: str, **kw: Any
@@ -61,10 +66,15 @@ def run(
     facts = gather(ctx.forum, Ledger(ctx.redis), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
     streaks: dict[str, int] = {}
-    if obligations.article.roll_call == "reminders" and reminder.delivery == "squad_thread":
+    if obligations.article.roll_call == "reminders" and reminder.delivery != "pm":
         members = [u for s in roster.squads for u in s.members]
         histories = Ledger(ctx.redis).histories(members, live=ctx.live)
         streaks = {u: streak_of(histories.get(u, {}), progress.week) for u in members}
+    channels = (
+        squad_channels(ctx.forum, ctx.redis, roster.squads)
+        if reminder.delivery == "squad_channel"
+        else {}
+    )
     languages = MembershipStore(ctx.redis).languages()
-    actions = plan_reminders(rules, reminder, progress, languages, streaks)
+    actions = plan_reminders(rules, reminder, progress, languages, streaks, channels)
     return ctx.apply(actions)

@@ -97,3 +97,28 @@ def test_in_shadow_mode_nothing_is_sent_to_the_channel(sandbox, redis_client) ->
     )
     assert _writes(sandbox) == [] and _channel_messages(sandbox, channel) == []
     assert sorted(x.kind for x in report.shadowed) == ["CreatePost", "SendChatMessage"]
+
+
+def test_a_channel_deleted_since_its_id_was_kept_sends_the_reminder_to_the_thread(
+    sandbox, redis_client
+) -> None:
+    """The kept id answers 404: the ids are listed again, the squad gets the thread's post,
+    and the run does not fail."""
+    rules = with_delivery(shipped_rules(), "squad_channel")
+    client, roster, channel, threads = _world(sandbox, redis_client, rules)
+    friday, sunday = (r for r in rules.obligations.reminders if r.about == "article")
+    reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
+    with sandbox.forum.lock:
+        sandbox.forum.chat_channels[channel].deleted_at = sandbox.forum.now()
+    sandbox.app.request_log.clear()
+
+    reminders.run(step_ctx(client, redis_client, rules, now=at(22, 16)), sunday, roster=roster)
+
+    assert ("POST", f"/chat/{channel}") in _writes(sandbox)  # refused: 404
+    with sandbox.forum.lock:
+        sunday_posts = [
+            p.raw
+            for p in sandbox.forum.posts.values()
+            if p.topic_id == threads["sq-1"] and p.post_number > 1
+        ]
+    assert [mentions(p) for p in sunday_posts] == [{"bob", "cat", "dan", "ann"}]

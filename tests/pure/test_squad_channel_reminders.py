@@ -86,3 +86,19 @@ def test_a_review_reminder_in_the_channel_lists_the_reviews_owed():
     assert isinstance(message, a.SendChatMessage)
     assert mentions(message.message) == {"alice", "bob"}
     assert f"/t/{THREAD}/{first.post_number}" in message.message
+
+
+def test_a_chat_reminder_too_long_for_discourse_goes_without_the_roll_call():
+    """chat_maximum_message_length (6000): a longer message is refused (422)."""
+    rules = _rules()
+    names = [f"member_with_a_long_name_{i:02d}" for i in range(60)]
+    t = Thread()
+    for name in names[1:]:
+        t.post(name, at(17), 900)
+    sq = squad(*names, leader=names[0])
+    [message] = plan_reminders(
+        rules, _nudge(rules), _progress(rules, sq, t, at(20, 20)), channels={"sq-3": CHANNEL}
+    )
+    assert isinstance(message, a.SendChatMessage)
+    assert "**本周点名**" not in message.message
+    assert mentions(message.message) == {names[0]}

@@ -20,6 +20,9 @@ MAX_MESSAGE_RECIPIENTS = 30
 # chat message notifies nobody, staff's too (plugins/chat/app/jobs/regular/chat/
 # notify_mentioned.rb returns early when the parsed mentions exceed it).
 MAX_MENTIONS_PER_CHAT_MESSAGE = 5
+# chat_maximum_message_length (default 6000, plugins/chat/config/settings.yml): longer
+# chat messages are refused.
+MAX_CHAT_MESSAGE_LENGTH = 6000
 
 T = TypeVar("T")
 

@@ -35,7 +35,12 @@ from zoneinfo import ZoneInfo
 
 from worker import actions as a
 from worker.engine.facts import PostFact, Squad
-from worker.engine.limits import MAX_MENTIONS_PER_CHAT_MESSAGE, MAX_MENTIONS_PER_POST, chunks
+from worker.engine.limits import (
+    MAX_CHAT_MESSAGE_LENGTH,
+    MAX_MENTIONS_PER_CHAT_MESSAGE,
+    MAX_MENTIONS_PER_POST,
+    chunks,
+)
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
 from worker.rules.models import Obligations, Reminder, Rules, StrikeWeights
@@ -1401,6 +1406,23 @@ def _squad_channel_reminders(
     rid = reminder_id(reminder)
     week, slug = sr.week, sr.squad.slug
     thread = f"/t/{sr.thread_topic_id}" if sr.thread_topic_id is not None else ""
+
+    def parts(roll_call: str) -> list[tuple[str, tuple[str, ...]]]:
+        return _squad_reminder_parts(
+            rules,
+            reminder,
+            sr,
+            owing,
+            roll_call,
+            template=SQUAD_CHANNEL_TEMPLATE,
+            max_mentions=MAX_MENTIONS_PER_CHAT_MESSAGE,
+            thread=thread,
+        )
+
+    messages = parts(roll_call)
+    if any(_chat_length(body) > MAX_CHAT_MESSAGE_LENGTH for body, _ in messages):
+        # Discourse refuses a longer message (422): the reminder goes without the roll call.
+        messages = parts("")
     return [
         a.SendChatMessage(
             key=f"remind-chat:{rid}:{week}:{slug}:{n + 1}",
@@ -1409,19 +1431,18 @@ def _squad_channel_reminders(
             message=body,
             notifies=notifies,
         )
-        for n, (body, notifies) in enumerate(
-            _squad_reminder_parts(
-                rules,
-                reminder,
-                sr,
-                owing,
-                roll_call,
-                template=SQUAD_CHANNEL_TEMPLATE,
-                max_mentions=MAX_MENTIONS_PER_CHAT_MESSAGE,
-                thread=thread,
-            )
-        )
+        for n, (body, notifies) in enumerate(messages)
     ]
+
+
+# What the Applier adds to each forum path (``/t/...``) it makes absolute, at most: the
+# forum's public URL.
+_LINK_ALLOWANCE = 60
+
+
+def _chat_length(body: str) -> int:
+    """The message's length once its links are absolute (an upper bound)."""
+    return len(body) + _LINK_ALLOWANCE * body.count("/t/")
 
 
 def _squad_reminder_parts(

@@ -46,3 +46,8 @@ def squad_channels(
         for s in with_category
         if s.category_id is not None and s.category_id in known
     }
+
+
+def forget_squad_channels(redis_client: redis.Redis) -> None:
+    """Drop the kept ids (a channel answered 404: deleted): the next use lists again."""
+    redis_client.delete(keys.SQUAD_CHANNELS)

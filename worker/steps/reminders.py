@@ -23,8 +23,9 @@ from worker.apply import ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.obligations import plan_reminders, streak_of
 from worker.engine.weeks import article_due_week, review_due_week, week_of
+from worker.forum.errors import NotFound
 from worker.reads import forum_view
-from worker.reads.channels import squad_channels
+from worker.reads.channels import forget_squad_channels, squad_channels
 from worker.reads.obligations import evaluate, gather
 from worker.rules.models import Reminder
 from worker.state.ledger import Ledger
@@ -70,11 +71,19 @@ def run(
         members = [u for s in roster.squads for u in s.members]
         histories = Ledger(ctx.redis).histories(members, live=ctx.live)
         streaks = {u: streak_of(histories.get(u, {}), progress.week) for u in members}
-    channels = (
-        squad_channels(ctx.forum, ctx.redis, roster.squads)
-        if reminder.delivery == "squad_channel"
-        else {}
-    )
+    channel_run = reminder.delivery == "squad_channel"
+    channels = squad_channels(ctx.forum, ctx.redis, roster.squads) if channel_run else {}
     languages = MembershipStore(ctx.redis).languages()
     actions = plan_reminders(rules, reminder, progress, languages, streaks, channels)
-    return ctx.apply(actions)
+    try:
+        return ctx.apply(actions)
+    except NotFound:
+        if not channel_run:
+            raise
+        # A kept channel id whose channel is gone (404): forget the ids, look again, and
+        # send what is left (what was sent keeps its key; a squad without a channel now
+        # gets the thread's post).
+        forget_squad_channels(ctx.redis)
+        channels = squad_channels(ctx.forum, ctx.redis, roster.squads)
+        actions = plan_reminders(rules, reminder, progress, languages, streaks, channels)
+        return ctx.apply(actions)

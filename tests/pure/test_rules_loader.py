@@ -61,11 +61,11 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "reminder with delivery: squad_thread or squad_channel (the roll call comes with "
             "it; else it is never written)",
             "rules/obligations.yml:4:14: article.roll_call: reminders: the roll call comes with "
-            "the reminders through templates 'reminder_roll_call', 'weekly_thread_roll_call', "
+            "the reminders through templates 'reminder_roll_call', "
             "'roll_call_member.written', 'roll_call_member.late', 'roll_call_member.missing', "
             "'roll_call_member.leave', 'roll_call_member.new', 'roll_call_review.done', "
-            "'roll_call_review.open', not defined in rules/messages/zh.yml or "
-            "rules/messages/en.yml",
+            "'roll_call_review.open', 'weekly_thread_roll_call.squad_thread', not defined in "
+            "rules/messages/zh.yml or rules/messages/en.yml",
         ],
     ),
     "squad_channel reminders need weekly threads (their fallback) and their templates": (

@@ -102,3 +102,14 @@ def test_a_chat_reminder_too_long_for_discourse_goes_without_the_roll_call():
     assert isinstance(message, a.SendChatMessage)
     assert "**本周点名**" not in message.message
     assert mentions(message.message) == {names[0]}
+
+
+def test_the_weekly_thread_says_the_roll_call_comes_in_the_chat_channel():
+    from worker.engine.obligations import plan_weekly_threads
+
+    sq = squad("ann", "bob", leader="ann")
+    [opened] = plan_weekly_threads(_rules(), [sq], W47, {})
+    assert isinstance(opened, a.CreateTopic)
+    assert "随每次提醒发在小组聊天频道里" in opened.raw
+    [in_thread] = plan_weekly_threads(shipped_rules(), [sq], W47, {})
+    assert "随每次提醒以回帖形式发在本帖里" in in_thread.raw

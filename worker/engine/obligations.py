@@ -1114,7 +1114,7 @@ def roll_call_text(
 
 
 REMINDER_ROLL_CALL_TEMPLATE = "reminder_roll_call"
-THREAD_ROLL_CALL_NOTE = "weekly_thread_roll_call"
+THREAD_ROLL_CALL_NOTE = "weekly_thread_roll_call.{delivery}"
 
 
 def reminder_roll_call_text(
@@ -1176,7 +1176,8 @@ def weekly_thread_body(rules: Rules, squad: Squad, week: Week) -> str:
     first post is then never edited)."""
     body = thread_opening(rules, squad, week)
     if rules.obligations.article.roll_call == "reminders":
-        body = f"{body.rstrip()}\n\n{rules.message(THREAD_ROLL_CALL_NOTE, None).strip()}"
+        note = THREAD_ROLL_CALL_NOTE.format(delivery=rules.obligations.roll_call_delivery)
+        body = f"{body.rstrip()}\n\n{rules.message(note, None).strip()}"
     return body
 
 

@@ -313,7 +313,6 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
 # The templates of a roll call that comes with the reminders (worker/engine/obligations.py).
 ROLL_CALL_WITH_REMINDERS = (
     "reminder_roll_call",
-    "weekly_thread_roll_call",
     *(f"roll_call_member.{state}" for state in ("written", "late", "missing", "leave", "new")),
     "roll_call_review.done",
     "roll_call_review.open",
@@ -353,7 +352,8 @@ def check_reminders(
             )
         # One problem per set of files lacking templates, not one per template.
         lacking: dict[tuple[str, ...], list[str]] = {}
-        for key in ROLL_CALL_WITH_REMINDERS:
+        note = f"weekly_thread_roll_call.{obligations.roll_call_delivery}"
+        for key in (*ROLL_CALL_WITH_REMINDERS, note):
             if missing := undefined(key):
                 lacking.setdefault(tuple(missing), []).append(key)
         for files, keys in lacking.items():

@@ -648,6 +648,14 @@ class Obligations(RulesModel):
     audit: Audit
     messages: ObligationMessages
 
+    @property
+    def roll_call_delivery(self) -> str:
+        """Where the reminders carry the roll call (``article.roll_call: reminders``):
+        "squad_channel" when they all go to the squads' chat channels, else "squad_thread"
+        (the weekly thread's first post says which)."""
+        delivered = {r.delivery for r in self.reminders} - {"pm"}
+        return "squad_channel" if delivered == {"squad_channel"} else "squad_thread"
+
 
 # ───────────────────────────── badges.yml ─────────────────────────────
 
@@ -959,7 +967,7 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     # ``article.roll_call: reminders``: the roll call ending a squad-thread reminder, and
     # the line ending the weekly thread's first post that says so
     "reminder_roll_call": Placeholders("members", "reviews"),
-    "weekly_thread_roll_call": Placeholders(),
+    "weekly_thread_roll_call.*": Placeholders(),  # .squad_thread, .squad_channel
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -8,9 +8,10 @@ with their groups and private categories, as ``form_squads`` leaves them) so sig
 the camp are skipped. Then one week happens: Monday's threads, articles (40 % on Tuesday,
 50 % on Saturday, 10 % never), reviews of the ring's neighbours (the pairs complete on
 Tuesday on Wednesday, the rest on Sunday; 10 % of writers skip theirs), the Friday,
-Sunday and Monday reminders, the daily catch-up and roll calls, the Tuesday audit with
-its ladder, and the weekly badges and health report of the audited week. Separately, a
-camp check of a 1,000-person intake (85 % pass, 15 % extended).
+Sunday and Monday reminders (each carrying its squad's roll call), the catch-up scans,
+the Tuesday audit with its ladder, and the weekly badges and health report of the
+audited week. Separately, a camp check of a 1,000-person intake (85 % pass, 15 %
+extended).
 
 Figures:
 
@@ -19,13 +20,19 @@ Figures:
   the members. The runs that belong to the next week (its thread opening) are left out.
 - **the true minimum**, counted from what happened, not from Diamond's calls:
     * writes that carry information nobody else sends: each distinct forum change the
-      Applier recorded in the window (``diamond:done:*``: a weekly thread, a PM, a
-      roll-call edit, a penalty, a badge...), except that staff audit-log entries count
-      once per kind (one post lists a run's decisions) and so do group membership changes
+      Applier recorded in the window (``diamond:done:*``: a weekly thread, a reminder, a
+      PM, a penalty, a badge...), except that staff audit-log entries count once per kind
+      (one post lists a run's decisions) and so do group membership changes
       (``PUT/DELETE /groups/{id}/members.json`` take up to 1,000 usernames:
-      ``groups_controller.rb#add_members``, ``ADD_MEMBERS_LIMIT``);
+      ``groups_controller.rb#add_members``, ``ADD_MEMBERS_LIMIT``). The roll call is no
+      write of its own: with ``article.roll_call: reminders`` (shipped) it comes with the
+      reminder posted in the squad's thread, one write, and the first post is never
+      edited (``roll_call: posts`` would add its edits, about four per squad a week);
     * reads no body or list carries: one per scheduled run that read the forum at all
-      (its list; a run whose facts Redis held needs none), and nothing per post event:
+      (its list; a run whose facts Redis held needs none), except the catch-up scan, which
+      must list every public post since its last run to find what webhooks missed: one
+      ``GET /posts.json`` page per 50 of them, plus the page that reaches the last one seen
+      (``LatestPostsQuery::PAGE_SIZE``), counted before each run; and nothing per post event:
       the signed ``post_created`` body carries every fact of the post
       (``WebHookPostSerializer``) and the weekly thread's facts (category, title, first
       post) come from the answer that opened it, so neither ``GET /posts/{id}.json`` nor
@@ -66,6 +73,9 @@ TARGET_PER_MEMBER_WEEK = 1.0
 TARGET_FRIDAY_MINUTES = 25.0
 TARGET_CAMP_MINUTES = 10.0
 TARGET_RATIO = 1.10
+CATCHUP = "catchup_scan"
+# Discourse's latest posts page (``LatestPostsQuery::PAGE_SIZE``, ``GET /posts.json``).
+LATEST_POSTS_PAGE = 50
 DONE_PREFIX = "diamond:done:"
 # Reads of one object each, shown per job (``figures``): the ones to avoid.
 PER_OBJECT_READS = ("GET /t/{id}.json", "GET /posts/{id}.json")
@@ -84,6 +94,15 @@ class Wave:
     name: str
     calls: Counter[str] = field(default_factory=Counter)
     runs: int = 0
+    # Reads no body or list could spare (the true minimum's): per run that read at all, its
+    # one list, or for the catch-up scan the pages of what it had to list.
+    min_reads: int = 0
+
+    def add_run(self, calls: Counter[str], min_reads: int = 1) -> None:
+        self.calls.update(calls)
+        self.runs += 1
+        if any(k.startswith("GET ") for k in calls):
+            self.min_reads += min_reads
 
     @property
     def total(self) -> int:
@@ -168,6 +187,24 @@ class Bench:
 
         raw = self.redis.hgetall(CALL_COUNTS_KEY)
         return Counter({k.decode(): int(v) for k, v in raw.items()})
+
+    def to_list(self) -> int:
+        """Posts the catch-up scan's next run lists (``GET /posts.json``: public posts newer
+        than its watermark; a first scan looks back ``FIRST_SCAN_LOOKBACK_POSTS``)."""
+        from worker.pipeline.catchup import FIRST_SCAN_LOOKBACK_POSTS, LAST_POST_KEY
+
+        remembered = self.redis.get(LAST_POST_KEY)
+        with self.forum.lock:
+            newest = max(self.forum.posts, default=0)
+            mark = int(remembered) if remembered else newest - FIRST_SCAN_LOOKBACK_POSTS
+            return sum(
+                1
+                for post_id, post in self.forum.posts.items()
+                if post_id > mark
+                and post.deleted_at is None
+                and self.forum.topics[post.topic_id].archetype == "regular"
+                and self.forum.topics[post.topic_id].deleted_at is None
+            )
 
     def at(self, day: datetime, hour: int, minute: int = 0) -> datetime:
         return day.replace(hour=hour, minute=minute, tzinfo=self.tz)
@@ -289,14 +326,15 @@ def run_week(bench: Bench, members: int, squad_size: int) -> Measured:
 
             clock.set_simulated_now(bench.redis, moment)
             before = bench.calls()
+            # The scan lists what came since its last run: 50 posts a page at best.
+            pages = bench.to_list() // LATEST_POSTS_PAGE + 1 if job.name == CATCHUP else 1
             if bench.sim.scheduler.fire(job, moment):
                 bench.sim.fired.append((job.name, moment))
                 bench.settle()
                 wave = m.waves.setdefault(
                     _wave_name(job.name, moment), Wave(_wave_name(job.name, moment))
                 )
-                wave.calls.update(bench.calls() - before)
-                wave.runs += 1
+                wave.add_run(bench.calls() - before, pages)
         bench.settle()
         from worker import clock
 
@@ -368,9 +406,8 @@ def run_week(bench: Bench, members: int, squad_size: int) -> Measured:
         clock.set_simulated_now(bench.redis, moment)
         bench.sim.scheduler.fire(job, moment)
         bench.settle()
-        wave = m.waves.setdefault(name, Wave(name))
-        wave.calls = bench.calls() - before  # replaces Sunday's empty run
-        wave.runs = 1
+        wave = m.waves[name] = Wave(name)  # replaces Sunday's empty run
+        wave.add_run(bench.calls() - before)
     m.wall_seconds = time.monotonic() - t0
     # Next week's thread opening is next week's.
     m.waves.pop("obligations_open_threads (next week)", None)
@@ -516,9 +553,9 @@ def _minimum(m: Measured) -> int:
     for kind, n in m.done.items():
         once = kind in AUDIT_KEYS or kind in GROUP_KEYS
         writes += 1 if once else n
-    # A run that read anything needed at least its one list; runs served from Redis none.
-    reads = sum(w.runs for w in m.waves.values() if any(k.startswith("GET ") for k in w.calls))
-    return writes + reads
+    # A run that read anything needed at least its one list (the catch-up scan the pages
+    # of what it listed); runs served from Redis none.
+    return writes + sum(w.min_reads for w in m.waves.values())
 
 
 def main(argv: list[str] | None = None) -> int:

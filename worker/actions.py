@@ -103,6 +103,17 @@ class CreatePost(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SendChatMessage(Action):
+    """A message in a chat channel (``POST /chat/{channel_id}``), e.g. a reminder in a
+    squad's channel; Diamond's API user is a member of the channels it created."""
+
+    channel_id: int
+    message: str
+    # Who the message is meant to reach by its @mentions (as ``CreatePost.notifies``).
+    notifies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EditPost(Action):
     """Replace the text of one of Diamond's own posts (``PUT /posts/{id}.json``)."""
 

@@ -66,6 +66,7 @@ _TEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "CreatePost": ("raw",),
     "CreateTopic": ("raw",),
     "EditPost": ("raw",),
+    "SendChatMessage": ("message",),
     "SilenceUser": ("message",),
 }
 # How many of the newest candidates are read when looking for a marker.
@@ -387,6 +388,9 @@ class Applier:
         if isinstance(action, a.CreatePost):
             msg = self.rules.render(SHADOW_TEMPLATE, None, title="", body=action.raw)
             return dataclasses.replace(action, raw=msg.body)
+        if isinstance(action, a.SendChatMessage):
+            msg = self.rules.render(SHADOW_TEMPLATE, None, title="", body=action.message)
+            return dataclasses.replace(action, message=msg.body)
         return action  # no text people read (groups, categories...)
 
     # --- one method per action kind -------------------------------------------------
@@ -592,6 +596,11 @@ class Applier:
             reason=act.reason,
         )
         return {"id": int(created["id"]), "existed": False}
+
+    def _do_SendChatMessage(self, act: a.SendChatMessage) -> Any:
+        # Not marked nor looked for (a chat message carries no hidden marker): a message
+        # whose answer was lost may be sent again on the retry.
+        return self.client.send_chat_message(act.channel_id, act.message, reason=act.reason)
 
     def _do_CreateChatChannel(self, act: a.CreateChatChannel) -> Any:
         # The category may have been created earlier in the same plan: found by its slug.

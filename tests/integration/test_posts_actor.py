@@ -262,11 +262,12 @@ def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
 ) -> None:
     """Diamond opened the thread, so its answer already said all a topic read would (the
     first post's id, category, title, author): the members' posts, from their signed
-    bodies, and the roll call edit cost no ``GET /t/{id}.json``."""
+    bodies, and the roll call edit (``roll_call: posts``) cost no ``GET /t/{id}.json``."""
+    from tests.support.obligations import rules_with
     from tests.support.sandbox_squad import admin_client, squad_on_forum
     from worker.steps import roll_calls, weekly_threads
 
-    rules = shipped_rules()
+    rules = rules_with(article={"roll_call": "posts"})
     setup = admin_client(sandbox)
     squad = squad_on_forum(sandbox, setup, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
     roster = Roster((squad,))
@@ -290,3 +291,36 @@ def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
 
     assert client.call_counts.get(TOPIC_READ, 0) == 0
     assert client.call_counts.get(POST_READ, 0) == 0
+
+
+def test_posts_in_the_weekly_thread_leave_no_roll_call_edit_when_the_reminders_carry_it(
+    sandbox, redis_client
+) -> None:
+    """``roll_call: reminders`` (shipped): a post recorded in the thread marks nothing to
+    redo, and the roll-call run edits nothing: the first post is never rewritten."""
+    from tests.support.sandbox_squad import admin_client, squad_on_forum
+    from worker.state import keys
+    from worker.steps import roll_calls, weekly_threads
+
+    rules = shipped_rules()
+    setup = admin_client(sandbox)
+    squad = squad_on_forum(sandbox, setup, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
+    roster = Roster((squad,))
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["post_created"])  # kept, not sent
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    now = dt.datetime.now(rules.tz)
+    ctx = step_ctx(client, redis_client, rules, now=now)
+    thread = weekly_threads.run(ctx, week_of(now, rules.tz), roster=roster)["sq-1"]
+    reply = setup.as_user("ann").create_post(thread, "我的文章写在这里。" * 100)
+    sandbox.wait_idle()
+    (body,) = [
+        d.json()["post"]
+        for d in sandbox.deliveries("post_created")
+        if d.json()["post"]["id"] == reply["id"]
+    ]
+    assert record_post.run(ctx, reply["id"], "post_created", body=body)["obligations"] == (
+        "recorded"
+    )
+    assert redis_client.hlen(keys.ROLL_CALL_DIRTY) == 0
+    assert roll_calls.run(ctx, roster=roster) == 0
+    assert client.call_counts.get("PUT /posts/{id}.json", 0) == 0

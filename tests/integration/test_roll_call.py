@@ -183,23 +183,20 @@ def test_a_daily_roll_call_is_edited_at_most_once_a_day_and_catches_up_the_next(
     assert client.call_counts["PUT /posts/{id}.json"] == 2  # the next day's first run
 
 
-def test_roll_calls_at_the_reminders_run_with_each_reminder_and_need_one() -> None:
+def test_a_roll_call_that_comes_with_the_reminders_has_no_run_of_its_own() -> None:
+    """``roll_call: reminders``: the reminders posted in the thread carry it, so nothing is
+    scheduled to edit the first post (``diamond check`` wants such a reminder:
+    tests/pure/test_rules_loader.py)."""
     from tests.support.obligations import rules_with
     from worker.jobs.obligations import schedules
 
     rules = rules_with(article={"roll_call": "reminders"})
-    jobs = [j for j in schedules(rules) if j.name.startswith("obligations_roll_calls")]
-    assert [dict(j.cron) for j in jobs] == [
-        dict(_cron(r.cron)) for r in rules.obligations.reminders
+    assert not [j for j in schedules(rules) if j.name.startswith("obligations_roll_calls")]
+    assert [j for j in schedules(rules) if j.name.startswith("obligations_remind_")]
+    posts = rules_with(article={"roll_call": "posts"})
+    assert [j.name for j in schedules(posts) if j.name.startswith("obligations_roll_calls")] == [
+        "obligations_roll_calls"
     ]
-    with pytest.raises(ValueError, match="roll_call: reminders"):
-        rules_with(article={"roll_call": "reminders"}, reminders=())
-
-
-def _cron(expr: str) -> dict[str, str]:
-    from worker.pipeline.scheduler import cron_fields
-
-    return cron_fields(expr)
 
 
 @pytest.mark.integration

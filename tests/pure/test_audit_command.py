@@ -47,9 +47,9 @@ def test_schedules_come_from_the_rules() -> None:
 
     names = register_schedules(shipped_rules())
     assert names[0] == "obligations_open_threads" and names[-1] == "obligations_weekly_audit"
-    # threads, the roll call (thread mode), each reminder, the audit
-    assert len(names) == 3 + len(shipped_rules().obligations.reminders)
-    assert "obligations_roll_calls" in names
+    # threads, each reminder (carrying the roll call: no roll-call run), the audit
+    assert len(names) == 2 + len(shipped_rules().obligations.reminders)
+    assert not any(name.startswith("obligations_roll_calls") for name in names)
     audit = PERIODIC_JOBS["obligations_weekly_audit"]
     assert dict(audit.cron) == {
         "minute": "0",

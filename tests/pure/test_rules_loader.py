@@ -34,7 +34,7 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
         "    template: reminder\n    delivery: thread",
         [
             "rules/obligations.yml:12:5: reminders[0].delivery: "
-            "must be 'pm' or 'squad_thread' (got 'thread')"
+            "must be 'pm', 'squad_thread' or 'squad_channel' (got 'thread')"
         ],
     ),
     "squad_thread reminders need weekly threads and their templates": (
@@ -50,6 +50,40 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "rules/obligations.yml:12:15: reminders[0].delivery: squad_thread posts with "
             "template 'squad_reminder_cc', which is not defined in rules/messages/zh.yml "
             "or rules/messages/en.yml",
+        ],
+    ),
+    "a roll call that comes with the reminders needs a thread reminder and its templates": (
+        "obligations.yml",
+        "  mode: topic\n  min_length: 500",
+        "  mode: thread\n  min_length: 500\n  roll_call: reminders",
+        [
+            "rules/obligations.yml:4:14: article.roll_call: reminders needs at least one "
+            "reminder with delivery: squad_thread or squad_channel (the roll call comes with "
+            "it; else it is never written)",
+            "rules/obligations.yml:4:14: article.roll_call: reminders: the roll call comes with "
+            "the reminders through templates 'reminder_roll_call', "
+            "'roll_call_member.written', 'roll_call_member.late', 'roll_call_member.missing', "
+            "'roll_call_member.leave', 'roll_call_member.new', 'roll_call_review.done', "
+            "'roll_call_review.open', 'weekly_thread_roll_call.squad_thread', not defined in "
+            "rules/messages/zh.yml or rules/messages/en.yml",
+        ],
+    ),
+    "squad_channel reminders need weekly threads (their fallback) and their templates": (
+        "obligations.yml",
+        "    template: reminder",
+        "    template: reminder\n    delivery: squad_channel",
+        [
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_channel needs weekly "
+            "threads: article.mode must be thread (got topic); use pm",
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_channel posts with "
+            "template 'squad_reminder.article', which is not defined in rules/messages/zh.yml "
+            "or rules/messages/en.yml",
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_channel posts with "
+            "template 'squad_reminder_cc', which is not defined in rules/messages/zh.yml "
+            "or rules/messages/en.yml",
+            "rules/obligations.yml:12:15: reminders[0].delivery: squad_channel sends with "
+            "template 'squad_channel_reminder.article', which is not defined in "
+            "rules/messages/zh.yml or rules/messages/en.yml",
         ],
     ),
     "a shared pass message needs its template": (

@@ -398,11 +398,12 @@ def _tour(rules: Rules) -> None:
         [SquadWeek(sq, W47, tuple(t.posts), t.topic_id)],
         as_of=at(20, 20),
     )
-    for delivery in ("pm", "squad_thread"):  # a PM each and the leader's list; thread posts
+    # A PM each and the leader's list; thread posts; chat messages in the squad's channel.
+    for delivery in ("pm", "squad_thread", "squad_channel"):
         delivered = with_delivery(rules, delivery)
         for about in ("article", "review"):
             reminder = next(r for r in delivered.obligations.reminders if r.about == about)
-            plan_reminders(delivered, reminder, progress)
+            plan_reminders(delivered, reminder, progress, channels={sq.slug: 9})
     # The thread's roll call.
     from worker.engine.obligations import roll_call_text
 

@@ -47,8 +47,9 @@ def with_delivery(rules: Rules, delivery: str) -> Rules:
 
 
 def pm_rules() -> Rules:
-    """The shipped rules with reminders sent as one PM per member (``delivery: pm``)."""
-    return with_delivery(shipped_rules(), "pm")
+    """The shipped rules with reminders sent as one PM per member (``delivery: pm``), the
+    roll call then in the thread's first post (``roll_call: posts``: no post carries it)."""
+    return with_delivery(rules_with(article={"roll_call": "posts"}), "pm")
 
 
 def rules_with(**obligations: Any) -> Rules:

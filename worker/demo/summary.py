@@ -201,19 +201,31 @@ def _leave(demo: Demo) -> list[str]:
 
 
 def _roll_call(demo: Demo) -> list[str]:
-    """One squad's weekly thread as its members see it: the roll call in its first post."""
+    """One squad's weekly thread as its members see it: the roll call in the last reminder
+    that carried it (``article.roll_call: reminders``), else in its first post."""
     from worker.demo.ch_weeks import _thread
 
     for squad in sorted(demo.view.squads()):
         for week in range(demo.weeks, 0, -1):
             topic = _thread(demo, squad, week)
             posts = demo.view.posts_of(topic) if topic is not None else []
-            if posts and "---" in posts[0].raw:
-                roll = posts[0].raw.split("---", 1)[1].strip().splitlines()
-                shown = [line for line in roll if line.strip()][:14]
-                more = len([line for line in roll if line.strip()]) - len(shown)
+            # Diamond's posts after the first (reminders), newest first; then the first.
+            own = [p for p in posts[1:] if p.username == posts[0].username][::-1]
+            for post, where in [
+                *((p, f"the reminder at #{p.post_number}") for p in own),
+                *((p, "the first post") for p in posts[:1]),
+            ]:
+                if "---" not in post.raw:
+                    continue
+                roll = [
+                    line
+                    for line in post.raw.split("---", 1)[1].strip().splitlines()
+                    if line.strip() and not line.startswith("<!--")  # not the marker
+                ]
+                shown = roll[:14]
+                more = len(roll) - len(shown)
                 return [
-                    f"Roll call of {squad}, week {week} (the first post of its weekly thread):",
+                    f"Roll call of {squad}, week {week} ({where} of its weekly thread):",
                     *(f"  {line}" for line in shown),
                     *([f"  … {more} more lines"] if more > 0 else []),
                 ]

@@ -16,6 +16,13 @@ from typing import TypeVar
 MAX_MENTIONS_PER_POST = 10
 # max_allowed_message_recipients (default 30): usernames one PM may be sent to.
 MAX_MESSAGE_RECIPIENTS = 30
+# max_mentions_per_chat_message (default 5, plugins/chat/config/settings.yml): above it a
+# chat message notifies nobody, staff's too (plugins/chat/app/jobs/regular/chat/
+# notify_mentioned.rb returns early when the parsed mentions exceed it).
+MAX_MENTIONS_PER_CHAT_MESSAGE = 5
+# chat_maximum_message_length (default 6000, plugins/chat/config/settings.yml): longer
+# chat messages are refused.
+MAX_CHAT_MESSAGE_LENGTH = 6000
 
 T = TypeVar("T")
 

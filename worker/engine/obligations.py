@@ -35,7 +35,12 @@ from zoneinfo import ZoneInfo
 
 from worker import actions as a
 from worker.engine.facts import PostFact, Squad
-from worker.engine.limits import MAX_MENTIONS_PER_POST, chunks
+from worker.engine.limits import (
+    MAX_CHAT_MESSAGE_LENGTH,
+    MAX_MENTIONS_PER_CHAT_MESSAGE,
+    MAX_MENTIONS_PER_POST,
+    chunks,
+)
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week, WeekTimes, end_of_day, week_times
 from worker.rules.models import Obligations, Reminder, Rules, StrikeWeights
@@ -962,7 +967,6 @@ def plan_weekly_threads(
     obligations = rules.obligations
     if obligations.article.mode != "thread":
         return []
-    times = week_times(obligations, week, rules.tz)
     out: list[a.Action] = []
     for squad in squads:
         if squad.slug in existing or squad.category_id is None:
@@ -971,26 +975,13 @@ def plan_weekly_threads(
             obligations, squad, week, rules.tz
         ):
             continue
-        title = thread_title(rules, week, squad)
-        values = {
-            "squad": squad.full_name,
-            "week": week.number,
-            "year": week.year,
-            "dates": rules.week_dates(week),
-            "deadline": _when(times.deadline, rules.tz),
-            "min_length": obligations.article.min_length,
-            "review_min_length": obligations.review.min_length,
-        }
-        body = title
-        if obligations.messages.weekly_thread:
-            body = rules.render(obligations.messages.weekly_thread, None, **values).body
         out.append(
             a.CreateTopic(
                 key=f"weekly-thread:{squad.slug}:{week}",
                 reason=f"open {week} thread of {squad.slug}",
                 category_id=squad.category_id,
-                title=title,
-                raw=body,
+                title=thread_title(rules, week, squad),
+                raw=weekly_thread_body(rules, squad, week),
                 tags=(obligations.article.tag,) if obligations.article.tag else (),
             )
         )
@@ -1062,17 +1053,21 @@ def _member_state(result: WeekResult) -> str:
     return {"on_time": "written", "late": "late"}.get(result.article, "missing")
 
 
-def roll_call_text(
+def _roll_call_lines(
     rules: Rules,
     sr: SquadWeekResult,
     streaks: Mapping[str, int],
+    lang: str | None,
     *,
-    opening: str,
-    language: str | None = None,
-) -> str:
-    """The weekly thread's first post: its opening words, then who has written, who
-    reviewed whom, who is on leave and each member's streak (the community's language)."""
-    lang = language
+    mention: bool,
+) -> tuple[str, str]:
+    """The roll call's member lines and review lines. ``mention``: names as @mentions (the
+    first post's roll call); else plain names (a reminder's roll call, whose mentions are
+    those who owe, kept within the forum's limit)."""
+
+    def name(username: str) -> str:
+        return f"@{username}" if mention else username
+
     members = []
     reviews = []
     for result in sr.results:
@@ -1082,6 +1077,7 @@ def roll_call_text(
                 f"roll_call_member.{_member_state(result)}",
                 lang,
                 username=result.username,
+                who=name(result.username),
                 article=article,
                 streak=streaks.get(result.username, 0),
             ).strip()
@@ -1093,15 +1089,42 @@ def roll_call_text(
                     lang,
                     reviewer=r.reviewer,
                     author=r.author,
+                    by=name(r.reviewer),
+                    to=name(r.author),
                     review=r.review.path if r.review else "",
                 ).strip()
             )
+    return "\n".join(members), "\n".join(reviews) or "—"
+
+
+def roll_call_text(
+    rules: Rules,
+    sr: SquadWeekResult,
+    streaks: Mapping[str, int],
+    *,
+    opening: str,
+    language: str | None = None,
+) -> str:
+    """The weekly thread's first post: its opening words, then who has written, who
+    reviewed whom, who is on leave and each member's streak (the community's language)."""
+    members, reviews = _roll_call_lines(rules, sr, streaks, language, mention=True)
     return rules.message(
-        "roll_call",
-        lang,
-        opening=opening.strip(),
-        members="\n".join(members),
-        reviews="\n".join(reviews) or "—",
+        "roll_call", language, opening=opening.strip(), members=members, reviews=reviews
+    ).strip()
+
+
+REMINDER_ROLL_CALL_TEMPLATE = "reminder_roll_call"
+THREAD_ROLL_CALL_NOTE = "weekly_thread_roll_call.{delivery}"
+
+
+def reminder_roll_call_text(
+    rules: Rules, sr: SquadWeekResult, streaks: Mapping[str, int], language: str | None = None
+) -> str:
+    """The roll call a reminder carries (``article.roll_call: reminders``): every member's
+    state and every review, names without @ (the reminder's own words mention who owes)."""
+    members, reviews = _roll_call_lines(rules, sr, streaks, language, mention=False)
+    return rules.message(
+        REMINDER_ROLL_CALL_TEMPLATE, language, members=members, reviews=reviews
     ).strip()
 
 
@@ -1147,6 +1170,17 @@ def thread_opening(rules: Rules, squad: Squad, week: Week) -> str:
     return rules.render(obligations.messages.weekly_thread, None, **values).body
 
 
+def weekly_thread_body(rules: Rules, squad: Squad, week: Week) -> str:
+    """The weekly thread's first post as opened: its opening words and, when the roll call
+    comes with the reminders (``article.roll_call: reminders``), a line saying so (the
+    first post is then never edited)."""
+    body = thread_opening(rules, squad, week)
+    if rules.obligations.article.roll_call == "reminders":
+        note = THREAD_ROLL_CALL_NOTE.format(delivery=rules.obligations.roll_call_delivery)
+        body = f"{body.rstrip()}\n\n{rules.message(note, None).strip()}"
+    return body
+
+
 def _when(moment: dt.datetime, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
@@ -1161,6 +1195,8 @@ def plan_reminders(
     reminder: Reminder,
     progress: WeekResults,
     languages: Mapping[str, str] | None = None,
+    streaks: Mapping[str, int] | None = None,
+    channels: Mapping[str, int] | None = None,
 ) -> list[a.Action]:
     """The writes of one reminder run, from the week's progress (``evaluate_week`` with
     ``as_of``).
@@ -1172,15 +1208,29 @@ def plan_reminders(
     "zh"/"en"; the default language otherwise), and each leader gets the list of their
     squad (if the template is set). ``delivery: squad_thread``: one post in each squad's
     thread of the week, mentioning those who owe (the leader cc'd in place of the list), in
-    the default language; a squad without a known thread gets PMs.
+    the default language; a squad without a known thread gets PMs. With ``article.roll_call:
+    reminders`` that post carries the squad's roll call (``streaks``: username -> clean
+    weeks in a row); a squad where nobody owes gets no post. ``delivery: squad_channel``:
+    the same as a chat message in the squad's channel (``channels``: squad -> channel id);
+    a squad without one gets the thread's post.
     """
     languages = languages or {}
+    channels = channels or {}
+    with_roll_call = rules.obligations.article.roll_call == "reminders"
     out: list[a.Action] = []
     for sr in progress.squads:
         owing = _owing(reminder, sr)
-        if reminder.delivery == "squad_thread" and sr.thread_topic_id is not None:
+        channel = channels.get(sr.squad.slug) if reminder.delivery == "squad_channel" else None
+        in_squad = reminder.delivery in ("squad_thread", "squad_channel")
+        if channel is not None or (in_squad and sr.thread_topic_id is not None):
             if owing:
-                out += _squad_thread_reminders(rules, reminder, sr, owing)
+                roll_call = (
+                    reminder_roll_call_text(rules, sr, streaks or {}) if with_roll_call else ""
+                )
+                if channel is not None:
+                    out += _squad_channel_reminders(rules, reminder, sr, owing, roll_call, channel)
+                else:
+                    out += _squad_thread_reminders(rules, reminder, sr, owing, roll_call)
         else:
             out += _pm_reminders(rules, reminder, sr, owing, languages)
     return out
@@ -1299,7 +1349,11 @@ SQUAD_REMINDER_REVIEW_LINE = "squad_reminder_review_line"
 
 
 def _squad_thread_reminders(
-    rules: Rules, reminder: Reminder, sr: SquadWeekResult, owing: Sequence[WeekResult]
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    roll_call: str = "",
 ) -> list[a.CreatePost]:
     """Posts in the squad's thread mentioning everyone in ``owing``.
 
@@ -1307,19 +1361,114 @@ def _squad_thread_reminders(
     review are named without @: they owe nothing). Above it the list is split over several
     posts, each mentioning its part: a name without @ notifies nobody, and every member who
     owes should hear of it. The leader, who got the squad's list as a PM under ``pm``, is
-    cc'd in the first post when the rules send leaders that list.
+    cc'd in the first post when the rules send leaders that list. ``roll_call`` (its names
+    without @, so it adds no mention) ends the first post.
     """
     assert sr.thread_topic_id is not None  # the caller falls back to PMs without one
+    rid = reminder_id(reminder)
+    week, slug = sr.week, sr.squad.slug
+    return [
+        a.CreatePost(
+            key=f"remind-squad:{rid}:{week}:{slug}:{n + 1}",
+            reason=f"{reminder.about} reminder for {week} in {slug}'s thread",
+            topic_id=sr.thread_topic_id,
+            raw=body,
+            notifies=notifies,
+        )
+        for n, (body, notifies) in enumerate(
+            _squad_reminder_parts(
+                rules,
+                reminder,
+                sr,
+                owing,
+                roll_call,
+                template=SQUAD_REMINDER_TEMPLATE,
+                max_mentions=MAX_MENTIONS_PER_POST,
+            )
+        )
+    ]
+
+
+SQUAD_CHANNEL_TEMPLATE = "squad_channel_reminder.{about}"
+
+
+def _squad_channel_reminders(
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    roll_call: str,
+    channel_id: int,
+) -> list[a.SendChatMessage]:
+    """Chat messages in the squad's channel mentioning everyone in ``owing``, as the
+    thread's posts do (``squad_channel_reminder.<about>``, with the thread's link when it
+    is known), at most ``MAX_MENTIONS_PER_CHAT_MESSAGE`` mentions a message: above it
+    Discourse notifies nobody of the message."""
+    rid = reminder_id(reminder)
+    week, slug = sr.week, sr.squad.slug
+    thread = f"/t/{sr.thread_topic_id}" if sr.thread_topic_id is not None else ""
+
+    def parts(roll_call: str) -> list[tuple[str, tuple[str, ...]]]:
+        return _squad_reminder_parts(
+            rules,
+            reminder,
+            sr,
+            owing,
+            roll_call,
+            template=SQUAD_CHANNEL_TEMPLATE,
+            max_mentions=MAX_MENTIONS_PER_CHAT_MESSAGE,
+            thread=thread,
+        )
+
+    messages = parts(roll_call)
+    if any(_chat_length(body) > MAX_CHAT_MESSAGE_LENGTH for body, _ in messages):
+        # Discourse refuses a longer message (422): the reminder goes without the roll call.
+        messages = parts("")
+    return [
+        a.SendChatMessage(
+            key=f"remind-chat:{rid}:{week}:{slug}:{n + 1}",
+            reason=f"{reminder.about} reminder for {week} in {slug}'s chat channel",
+            channel_id=channel_id,
+            message=body,
+            notifies=notifies,
+        )
+        for n, (body, notifies) in enumerate(messages)
+    ]
+
+
+# What the Applier adds to each forum path (``/t/...``) it makes absolute, at most: the
+# forum's public URL.
+_LINK_ALLOWANCE = 60
+
+
+def _chat_length(body: str) -> int:
+    """The message's length once its links are absolute (an upper bound)."""
+    return len(body) + _LINK_ALLOWANCE * body.count("/t/")
+
+
+def _squad_reminder_parts(
+    rules: Rules,
+    reminder: Reminder,
+    sr: SquadWeekResult,
+    owing: Sequence[WeekResult],
+    roll_call: str,
+    *,
+    template: str,
+    max_mentions: int,
+    **extra: object,
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(text, who it mentions) of each part of a squad's reminder: those in ``owing``
+    split so no part mentions more than ``max_mentions``, the leader cc'd in the first
+    (when the rules send leaders the list), ``roll_call`` ending the first."""
     obligations = rules.obligations
     week = sr.week
     times = week_times(obligations, week, rules.tz)
-    rid = reminder_id(reminder)
     leader = sr.squad.leader
     names = [r.username for r in owing]
     cc_leader = bool(obligations.messages.leader_reminder and leader and leader not in names)
-    # The first post keeps a mention for the leader's cc.
-    first = MAX_MENTIONS_PER_POST - 1 if cc_leader else MAX_MENTIONS_PER_POST
-    parts = [tuple(owing[:first]), *chunks(owing[first:], MAX_MENTIONS_PER_POST)]
+    # The first part keeps a mention for the leader's cc.
+    first = max_mentions - 1 if cc_leader else max_mentions
+    parts = [tuple(owing[:first]), *chunks(owing[first:], max_mentions)]
     dates = rules.week_dates(week, None)
     out = []
     for n, part in enumerate(p for p in parts if p):
@@ -1347,23 +1496,17 @@ def _squad_thread_reminders(
                 ),
             }
         body = rules.message(
-            SQUAD_REMINDER_TEMPLATE.format(about=reminder.about),
+            template.format(about=reminder.about),
             None,
             squad=sr.squad.full_name,
             week=week.number,
             dates=dates,
             cc=cc.strip(),
+            **extra,
             **values,
         ).strip()
+        if roll_call and n == 0:
+            body = f"{body}\n\n{roll_call}"
         cced = (leader,) if cc and leader else ()  # cc is set only when there is a leader
-        notifies = tuple(r.username for r in part) + cced
-        out.append(
-            a.CreatePost(
-                key=f"remind-squad:{rid}:{week}:{sr.squad.slug}:{n + 1}",
-                reason=f"{reminder.about} reminder for {week} in {sr.squad.slug}'s thread",
-                topic_id=sr.thread_topic_id,
-                raw=body,
-                notifies=notifies,
-            )
-        )
+        out.append((body, tuple(r.username for r in part) + cced))
     return out

@@ -93,8 +93,8 @@ def weekly_audit(
 
 @diamond_actor(queue=QUEUE, time_limit=300, context=True)
 def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
-    """Every few minutes, or at each reminder (thread mode; ``article.roll_call``): redo the
-    roll call of each weekly thread that changed (``worker.steps.roll_calls``)."""
+    """Every few minutes (thread mode; ``article.roll_call`` posts or daily): redo the roll
+    call of each weekly thread that changed (``worker.steps.roll_calls``)."""
     if ctx.rules.obligations.article.mode != "thread":
         return
     edits = roll_call_step.run(ctx)
@@ -136,18 +136,8 @@ def schedules(rules: Rules) -> list[PeriodicJob]:
                 **cron_fields(obligations.article.thread_opens),
             )
         )
-        if obligations.article.roll_call == "reminders":
-            for index, reminder in enumerate(obligations.reminders):
-                jobs.append(
-                    periodic_job(
-                        f"obligations_roll_calls_{reminder_id(reminder)}",
-                        roll_calls.actor_name,
-                        source=f"obligations.yml article.roll_call: reminders ({index})",
-                        from_rules=True,
-                        **cron_fields(reminder.cron),
-                    )
-                )
-        else:
+        # roll_call "reminders": the reminders carry it, no run edits the first post.
+        if obligations.article.roll_call != "reminders":
             jobs.append(
                 periodic_job(
                     "obligations_roll_calls",

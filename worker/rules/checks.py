@@ -310,6 +310,15 @@ def check_ladder(obligations: Obligations, index: LocationIndex) -> list[Problem
     return problems
 
 
+# The templates of a roll call that comes with the reminders (worker/engine/obligations.py).
+ROLL_CALL_WITH_REMINDERS = (
+    "reminder_roll_call",
+    *(f"roll_call_member.{state}" for state in ("written", "late", "missing", "leave", "new")),
+    "roll_call_review.done",
+    "roll_call_review.open",
+)
+
+
 def check_reminders(
     obligations: Obligations,
     index: LocationIndex,
@@ -317,36 +326,72 @@ def check_reminders(
     message_files: Mapping[Language, str],
 ) -> list[Problem]:
     """A reminder posted in the squad's weekly thread needs weekly threads (article mode
-    ``thread``) and its ``squad_reminder.<about>`` template in every language."""
+    ``thread``) and its ``squad_reminder.<about>`` template in every language; a roll call
+    that comes with the reminders (``article.roll_call: reminders``) its templates too."""
     problems = []
     mode = obligations.article.mode
+
+    def undefined(key: str) -> list[str]:
+        return [
+            message_files[lang]
+            for lang in message_files
+            if lang in messages and key not in messages[lang][0].templates
+        ]
+
+    if obligations.article.roll_call == "reminders" and mode == "thread":
+        roll_call = ("article", "roll_call")
+        if not any(r.delivery != "pm" for r in obligations.reminders):
+            problems.append(
+                index.problem(
+                    roll_call,
+                    "reminders needs at least one reminder with delivery: squad_thread "
+                    "or squad_channel (the roll call comes with it; else it is never "
+                    "written)",
+                    at_value=True,
+                )
+            )
+        # One problem per set of files lacking templates, not one per template.
+        lacking: dict[tuple[str, ...], list[str]] = {}
+        note = f"weekly_thread_roll_call.{obligations.roll_call_delivery}"
+        for key in (*ROLL_CALL_WITH_REMINDERS, note):
+            if missing := undefined(key):
+                lacking.setdefault(tuple(missing), []).append(key)
+        for files, keys in lacking.items():
+            problems.append(
+                index.problem(
+                    roll_call,
+                    f"reminders: the roll call comes with the reminders through templates "
+                    f"{', '.join(map(repr, keys))}, not defined in {' or '.join(files)}",
+                    at_value=True,
+                )
+            )
     for i, reminder in enumerate(obligations.reminders):
-        if reminder.delivery != "squad_thread":
+        delivery = reminder.delivery
+        if delivery == "pm":
             continue
         path = ("reminders", i, "delivery")
         if mode != "thread":
             problems.append(
                 index.problem(
                     path,
-                    f"squad_thread needs weekly threads: article.mode must be thread "
+                    f"{delivery} needs weekly threads: article.mode must be thread "
                     f"(got {mode}); use pm",
                     at_value=True,
                 )
             )
+        # squad_channel: a squad without a channel gets the thread's post.
         wanted: tuple[str, ...] = (f"squad_reminder.{reminder.about}", "squad_reminder_cc")
+        if delivery == "squad_channel":
+            wanted = (f"squad_channel_reminder.{reminder.about}", *wanted)
         if reminder.about == "review":
             wanted += ("squad_reminder_review_line",)
         for key in wanted:
-            missing = [
-                message_files[lang]
-                for lang in message_files
-                if lang in messages and key not in messages[lang][0].templates
-            ]
-            if missing:
+            if missing := undefined(key):
+                verb = "sends" if key.startswith("squad_channel") else "posts"
                 problems.append(
                     index.problem(
                         path,
-                        f"squad_thread posts with template {key!r}, which is not defined "
+                        f"{delivery} {verb} with template {key!r}, which is not defined "
                         f"in {' or '.join(missing)}",
                         at_value=True,
                     )

@@ -431,7 +431,9 @@ class ArticleObligation(RulesModel):
     # each edit one call of the site's API bucket: "posts": within minutes of each post
     # (at most one edit per squad per 5 minutes); "daily": the first change of a day within
     # minutes, the day's later ones the next day (at most one edit per squad per day);
-    # "reminders": at each reminder's time only.
+    # "reminders": the roll call comes with each reminder posted in the squad's thread
+    # (``delivery: squad_thread``, at the end of its first post; ``diamond check`` wants
+    # one); the first post says so and is never edited: no call besides the reminder's own.
     roll_call: RollCallUpdates = "posts"
 
 
@@ -485,8 +487,10 @@ class Reminder(RulesModel):
     # pm: a PM to each member who owes (``template``), and the squad's list to its leader;
     # squad_thread: one post per squad in the week's thread mentioning those who owe
     # (``squad_reminder.<about>``), the leader cc'd instead of a separate note. Needs
-    # article.mode "thread".
-    delivery: Literal["pm", "squad_thread"] = "pm"
+    # article.mode "thread". squad_channel: the same as a chat message in the squad's chat
+    # channel (``squad_channel_reminder.<about>``; at most 5 mentions a message, Discourse's
+    # max_mentions_per_chat_message); a squad without a channel gets the thread's post.
+    delivery: Literal["pm", "squad_thread", "squad_channel"] = "pm"
 
 
 class LeaveOfAbsence(RulesModel):
@@ -644,14 +648,13 @@ class Obligations(RulesModel):
     audit: Audit
     messages: ObligationMessages
 
-    @model_validator(mode="after")
-    def _roll_call_has_moments(self) -> Obligations:
-        if self.article.roll_call == "reminders" and not self.reminders:
-            raise ValueError(
-                "article.roll_call: reminders needs at least one reminder "
-                "(else the roll call is never written)"
-            )
-        return self
+    @property
+    def roll_call_delivery(self) -> str:
+        """Where the reminders carry the roll call (``article.roll_call: reminders``):
+        "squad_channel" when they all go to the squads' chat channels, else "squad_thread"
+        (the weekly thread's first post says which)."""
+        delivered = {r.delivery for r in self.reminders} - {"pm"}
+        return "squad_channel" if delivered == {"squad_channel"} else "squad_thread"
 
 
 # ───────────────────────────── badges.yml ─────────────────────────────
@@ -956,14 +959,28 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
         "squad", "week", "dates", "review_deadline", "reviews", "cc"
     ),
     "squad_reminder_review_line": Placeholders("reviewer", "author", "link", "due"),
+    # the same in the squad's chat channel (``delivery: squad_channel``); {thread} the
+    # weekly thread's link
+    "squad_channel_reminder.article": Placeholders(
+        "squad", "week", "dates", "deadline", "min_length", "members", "cc", "thread"
+    ),
+    "squad_channel_reminder.review": Placeholders(
+        "squad", "week", "dates", "review_deadline", "reviews", "cc", "thread"
+    ),
     "squad_reminder_cc": Placeholders("leader"),
     # worker/engine/obligations.py: the PM topic a leader's notes of one week gather in
     "leader_week_thread": Placeholders("squad", "year", "week", "dates", "first", "last"),
     # worker/engine/obligations.py: the weekly thread's roll call, a line per member (its
     # state: written, late, missing, leave, new) and per review (done, open)
     "roll_call": Placeholders("opening", "members", "reviews"),
-    "roll_call_member.*": Placeholders("username", "article", "streak"),
-    "roll_call_review.*": Placeholders("reviewer", "author", "review"),
+    # {who}/{by}/{to}: the name as the post names it (@-mentioned in the first post; plain
+    # in a reminder's roll call, ``reminder_roll_call``, whose mentions are those who owe)
+    "roll_call_member.*": Placeholders("username", "who", "article", "streak"),
+    "roll_call_review.*": Placeholders("reviewer", "author", "by", "to", "review"),
+    # ``article.roll_call: reminders``: the roll call ending a squad-thread reminder, and
+    # the line ending the weekly thread's first post that says so
+    "reminder_roll_call": Placeholders("members", "reviews"),
+    "weekly_thread_roll_call.*": Placeholders(),  # .squad_thread, .squad_channel
 }
 
 # The wrapper of every staff post and PM written in shadow mode (see ``worker.apply``):

@@ -109,6 +109,7 @@ ROSTER_GENERATION = CACHE + "roster-gen"  # bumped by every forget_roster
 USER_FIELD_IDS = CACHE + "user-field-ids"
 CATEGORY_IDS = LEDGER + "category-ids"  # kept under the ledger, where it was first cached
 TOPIC_FACTS = REC + "topics"  # topic id -> facts, kept where recognition first cached them
+SQUAD_CHANNELS = CACHE + "squad-channels"  # category id -> its chat channel id (reminders)
 
 
 def group_members(generation: int, group: str) -> str:

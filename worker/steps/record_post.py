@@ -149,7 +149,9 @@ def record_ledger_post(ctx: Ctx, post_id: int, event: str, post: Mapping[str, An
     outcome = ledger.ingest_post(ctx.rules, post, info, version_at=version_at)
     if outcome == "recorded" and early:
         return "recorded-early"  # the post's job opens the week's missing thread
-    if outcome == "recorded" and info.kind == "thread" and info.week and info.squad:
+    # The first post's roll call is redone (``roll_calls``) unless the reminders carry it.
+    edited = ctx.rules.obligations.article.roll_call != "reminders"
+    if outcome == "recorded" and info.kind == "thread" and info.week and info.squad and edited:
         at = version_at or parse_time(str(post.get("created_at")))
         ledger.mark_roll_call(info.week, info.squad, at)
     if outcome == "leave":

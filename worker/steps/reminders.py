@@ -5,6 +5,11 @@ gather (the roster from ``worker.reads.forum_view``; the week's facts from the l
 (``worker.engine.obligations.evaluate_week`` as of now, ``plan_reminders``) → Applier
 (one key per reminder and week: a repeated run sends nothing twice). Nothing to record.
 
+With ``article.roll_call: reminders`` a reminder posted in the squad's thread carries the
+squad's roll call (the members' streaks from the ledger's strike histories): it is the
+roll call, and the thread's first post is never edited. ``delivery: squad_channel`` sends
+it to the squad's chat channel instead (``worker.reads.channels``: the channel ids, kept).
+
 In thread mode a squad without this week's thread gets it first (``weekly_threads``),
 before a reminder points members to it.
 """
@@ -16,9 +21,11 @@ from typing import Any, Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.facts import Roster
-from worker.engine.obligations import plan_reminders
+from worker.engine.obligations import plan_reminders, streak_of
 from worker.engine.weeks import article_due_week, review_due_week, week_of
+from worker.forum.errors import NotFound
 from worker.reads import forum_view
+from worker.reads.channels import forget_squad_channels, squad_channels
 from worker.reads.obligations import evaluate, gather
 from worker.rules.models import Reminder
 from worker.state.ledger import Ledger
@@ -27,8 +34,11 @@ from worker.steps import StepContext, weekly_threads
 
 
 class RemindersForum(weekly_threads.ThreadsForum, Protocol):
-    """The forum calls of a reminder run: the thread run's, and the reminders' writes."""
+    """The forum calls of a reminder run: the thread run's, the squads' chat channels
+    (``delivery: squad_channel``), and the reminders' writes."""
 
+    def iter_chat_channels(self) -> Any: ...
+    def send_chat_message(self, channel_id: int, message: str, **kw: Any) -> Any: ...
     def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
     def send_private_message(
         self, recipients: list[str], title: str, raw: str, **kw: Any
@@ -56,5 +66,24 @@ def run(
     week = due_week(obligations, now, rules.tz)
     facts = gather(ctx.forum, Ledger(ctx.redis), rules, roster, week, user_fields=user_fields)
     progress = evaluate(rules, facts, as_of=now)
-    actions = plan_reminders(rules, reminder, progress, MembershipStore(ctx.redis).languages())
-    return ctx.apply(actions)
+    streaks: dict[str, int] = {}
+    if obligations.article.roll_call == "reminders" and reminder.delivery != "pm":
+        members = [u for s in roster.squads for u in s.members]
+        histories = Ledger(ctx.redis).histories(members, live=ctx.live)
+        streaks = {u: streak_of(histories.get(u, {}), progress.week) for u in members}
+    channel_run = reminder.delivery == "squad_channel"
+    channels = squad_channels(ctx.forum, ctx.redis, roster.squads) if channel_run else {}
+    languages = MembershipStore(ctx.redis).languages()
+    actions = plan_reminders(rules, reminder, progress, languages, streaks, channels)
+    try:
+        return ctx.apply(actions)
+    except NotFound:
+        if not channel_run:
+            raise
+        # A kept channel id whose channel is gone (404): forget the ids, look again, and
+        # send what is left (what was sent keeps its key; a squad without a channel now
+        # gets the thread's post).
+        forget_squad_channels(ctx.redis)
+        channels = squad_channels(ctx.forum, ctx.redis, roster.squads)
+        actions = plan_reminders(rules, reminder, progress, languages, streaks, channels)
+        return ctx.apply(actions)

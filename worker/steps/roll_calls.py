@@ -1,5 +1,7 @@
 """The roll calls (thread mode): each weekly thread's first post says who has written,
-as often as ``article.roll_call`` says (posts, daily, at the reminders).
+as often as ``article.roll_call`` says (posts, daily). With "reminders" the roll call
+comes with the reminders (``worker.steps.reminders``) and the first post is never edited:
+this run only drops marks left from before the switch.
 
 gather (the threads marked as changed, ``keys.ROLL_CALL_DIRTY``, written by the post
 recording; the roster from ``worker.reads.forum_view``; the week's facts of each squad
@@ -61,11 +63,8 @@ def _first_post_id(client: RollCallForum, ledger: Ledger, topic_id: int) -> int 
 def _too_soon(rules: Rules, edited: float, now: dt.datetime, interval: int) -> bool:
     """Whether the squad's roll call was edited too recently for another edit now:
     ``article.roll_call`` "daily": the same day (community time zone); "posts": within
-    ``interval`` seconds; "reminders": never (the runs themselves are the moments)."""
-    mode = rules.obligations.article.roll_call
-    if mode == "reminders":
-        return False
-    if mode == "daily":
+    ``interval`` seconds."""
+    if rules.obligations.article.roll_call == "daily":
         last = dt.datetime.fromtimestamp(edited, rules.tz).date()
         return last == now.astimezone(rules.tz).date()
     return now.timestamp() - edited < interval
@@ -81,6 +80,9 @@ def run(
     ``interval`` seconds (the others stay marked for a later run); returns edits made.
     ``roster``: the squads (default: the forum view's cached roster)."""
     client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
+    if rules.obligations.article.roll_call == "reminders":
+        redis_client.delete(keys.ROLL_CALL_DIRTY)  # the reminders carry the roll call
+        return 0
     ledger = Ledger(redis_client)
     due = []
     for field_name, stamp in redis_client.hgetall(keys.ROLL_CALL_DIRTY).items():

@@ -236,6 +236,10 @@ class CheckinTask(RulesModel):
     category: CategorySlug  # a post here (topic or reply) on a camp day counts for that day
     min_days: CampDays = 5  # of the camp's days (days in the community time zone)
     min_length: NonNegativeInt = 0
+    # A chat message in the camp channel (the channel of ``category``) counts for its day
+    # too, when at least ``chat_min_length`` long (units as people count them).
+    chat: bool = False
+    chat_min_length: NonNegativeInt = 10
 
 
 class RepliesTask(RulesModel):
@@ -303,6 +307,9 @@ class Camp(RulesModel):
     on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
     extension: CampExtension = CampExtension()
     check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated
+    # The camp's chat channel: a category channel of the check-ins category, made when the
+    # first camper enters (every intake shares the camp group, so one channel for all).
+    chat_channel: bool = False
     messages: CampMessages
 
 

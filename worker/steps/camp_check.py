@@ -1,7 +1,8 @@
 """The daily camp check: campers whose camp has ended pass, are extended or leave.
 
-gather (``worker.state.membership``: campers and their posts; ``worker.pipeline.missing``:
-post events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
+gather (``worker.state.membership``: campers and their posts; ``worker.state.chat``: their
+messages in the camp channel, when chat check-ins count; ``worker.pipeline.missing``: post
+events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 ``verdict_actions``) → Applier → record (the camp's end, the squad queue).
 """
 
@@ -17,6 +18,7 @@ from worker.engine.squads import Graduate
 from worker.pipeline import missing
 from worker.reads import forum_view
 from worker.rules import Rules
+from worker.state.chat import ChatStore
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
 
@@ -57,11 +59,17 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     waiting: list[str] = []
     audit: int | None = None
     decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict]] = []
-    for username in store.active_campers():
-        camper = store.camper(username)
-        if camper is None:
-            continue
-        verdict = camp_engine.evaluate_camp(rules, camper, store.camp_posts(username), fellows, now)
+    campers = [(u, c) for u in store.active_campers() if (c := store.camper(u)) is not None]
+    chat = _camp_chat(ctx, [c for _, c in campers])
+    for username, camper in campers:
+        verdict = camp_engine.evaluate_camp(
+            rules,
+            camper,
+            store.camp_posts(username),
+            fellows,
+            now,
+            chat=chat.get(camper.user_id, ()),
+        )
         if verdict.verdict == "in_progress":
             continue
         if username in held:
@@ -104,6 +112,28 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     if deferred is not None:
         deferred.extend(waiting)
     return results
+
+
+def _camp_chat(
+    ctx: StepContext[CampForum], campers: list[camp_engine.Camper]
+) -> dict[int, list[camp_engine.CampChat]]:
+    """Each camper's live messages in the camp channel since the earliest camp start, by user
+    id (the ChatStore's facts from the webhook and the catch-up: no forum read per camper;
+    the check-ins category's id comes from the cached category list)."""
+    checkins = ctx.rules.camp.tasks.checkins
+    if not checkins.chat or not campers:
+        return {}
+    category_id = forum_view.category_ids(ctx.forum, ctx.redis).get(checkins.category)
+    if category_id is None:
+        return {}
+    since = min(c.started_at for c in campers)
+    out: dict[int, list[camp_engine.CampChat]] = {}
+    for message in ChatStore(ctx.redis).messages(category_id, since, ctx.now):
+        if message.user_id is not None:
+            out.setdefault(message.user_id, []).append(
+                camp_engine.CampChat(message.created_at, message.units)
+            )
+    return out
 
 
 def cohort_of(rules: Rules, camper: camp_engine.Camper) -> str:

@@ -304,7 +304,7 @@ def test_categories_get_group_ids_and_markers(shipped: Desired) -> None:
     assert fake.groups[by_name["camp"]]["bio_raw"].endswith("[diamond:camp]")
     referrer = next(f for f in fake.user_fields.values() if f["name"].endswith("Referrer"))
     assert user_field_ids_of(fake.list_user_fields())["referrer"] == referrer["id"]
-    hook, chat = sorted(fake.webhooks.values(), key=lambda h: h["payload_url"])
+    hook, _chat = sorted(fake.webhooks.values(), key=lambda h: h["payload_url"])
     assert hook["secret"] == SECRET
     assert 201 in hook["web_hook_event_type_ids"] and 1501 in hook["web_hook_event_type_ids"]
     assert not hook.get("category_ids"), "a category filter would drop the user events"

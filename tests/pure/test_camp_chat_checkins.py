@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.engine.camp import Camper, CampChat, CampPost, evaluate_camp
+from worker.engine.camp import CampChat, Camper, CampPost, evaluate_camp
 from worker.rules import Rules, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +78,10 @@ FIVE_DAYS = said(*(local(d, 20) for d in range(2, 7)))
             "chat and topic check-ins add up to the days",
             True,
             FIVE_DAYS[:3],
-            [CampPost(99, local(7, 9).astimezone(UTC), 5, category="checkins"),
-             CampPost(98, local(8, 9).astimezone(UTC), 5, category="checkins")],
+            [
+                CampPost(99, local(7, 9).astimezone(UTC), 5, category="checkins"),
+                CampPost(98, local(8, 9).astimezone(UTC), 5, category="checkins"),
+            ],
             5,
             "pass",
         ),
@@ -110,9 +112,7 @@ def test_chat_checkins(
     verdict: str,
 ) -> None:
     rules = _rules(chat_counts)
-    rules = rules.model_copy(
-        update={"camp": rules.camp.model_copy(update={"on_fail": "remove"})}
-    )
+    rules = rules.model_copy(update={"camp": rules.camp.model_copy(update={"on_fail": "remove"})})
     result = evaluate_camp(rules, CAMPER, [*_other_tasks(), *extra_posts], FELLOWS, END, chat=chat)
     assert len(result.progress.checkin_days) == days, behaviour
     assert result.verdict == verdict, behaviour

@@ -10,16 +10,16 @@ import pytest
 from pydantic import SecretStr
 
 from worker.config_sync.desired import (
-    ChatWebhookSpec,
-    chat_payload_url,
     BadgeSpec,
     CategorySpec,
+    ChatWebhookSpec,
     Desired,
     GroupSpec,
     SafetyOptions,
     Section,
     UserFieldSpec,
     WebhookSpec,
+    chat_payload_url,
 )
 from worker.config_sync.diff import diff
 from worker.config_sync.ownership import mark, read_mark

@@ -52,7 +52,9 @@ def diff(desired: Desired, actual: ForumState) -> Plan:
     _owned(CATEGORY, _parents_first(desired.categories), actual.categories, out)
     _owned(BADGE, desired.badges, actual.badges, out)
     _webhook(desired.webhook, desired.webhook_prune, actual, out)
-    _webhook(_with_squad_categories(desired.chat_webhook, actual), desired.webhook_prune, actual, out)
+    _webhook(
+        _with_squad_categories(desired.chat_webhook, actual), desired.webhook_prune, actual, out
+    )
     return out.plan()
 
 

@@ -309,7 +309,7 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
             recipients=(camper.username,),
             title=msg.title,
             raw=msg.body,
-        )
+        ),
     ]
 
 

@@ -45,6 +45,9 @@ class ForumReadings:
         assert flag == "pending"
         yield from self.pending
 
+    def iter_chat_channels(self) -> Iterator[dict[str, Any]]:
+        return iter(())  # no chat channels (the chat catch-up: tests/integration/test_camp_chat)
+
 
 @pytest.fixture
 def wired(redis_url: str, preserve_routes: None):

@@ -129,7 +129,7 @@ class ChatStore:
     def last_seen(self, channel_id: int) -> int:
         """The highest message id recorded for the channel (0: none)."""
         score = self.redis.zscore(keys.CHAT_CHANNEL_SEEN, str(channel_id))
-        return int(score) if score is not None else 0  # type: ignore[arg-type]  # sync client
+        return int(score) if score is not None else 0
 
     def read_through_all(self) -> dict[int, int]:
         """Each channel's message id up to which the catch-up read its history."""

@@ -68,6 +68,8 @@ def other_tasks_done(world: World, rules: Rules, username: str) -> None:
 
 
 def camp_channel(world: World, rules: Rules) -> dict:
+    """The camp's channel, made by the camp check (campers in camp, none decided yet)."""
+    camp_check.run(step_ctx(world.client, world.redis, rules, now=world.now))
     slug = rules.camp.tasks.checkins.category
     return next(
         c
@@ -131,17 +133,23 @@ def test_a_camper_who_checks_in_only_by_chat_passes_when_the_rules_allow_it(
         assert {f.username for f in fellows} <= set(by_name)
 
 
-def test_the_camp_channel_is_made_once_however_many_campers_enter(
+def test_the_camp_channel_is_made_once_even_when_its_record_is_lost(
     redis_client: redis.Redis,
 ) -> None:
     with membership_world(redis_client, START) as world:
         rules = chat_rules(world.rules, chat=True)
         for name in ("ann", "bob"):
             enter_camp(world, rules, name)
+        camp_channel(world, rules)
         # The record is lost: the Applier looks before it creates.
-        for key in world.redis.scan_iter("diamond:*camp-chat:*"):
-            world.redis.delete(key)
+        lost = list(world.redis.scan_iter("diamond:*camp-chat:*"))
+        assert lost
+        world.redis.delete(*lost)
         enter_camp(world, rules, "cat")
+        channel = camp_channel(world, rules)
+        assert "cat" in {
+            m["user"]["username"] for m in world.client.iter_channel_memberships(channel["id"])
+        }
         with world.sandbox.forum.lock:
             channels = list(world.sandbox.forum.chat_channels.values())
         assert len(channels) == 1

@@ -266,7 +266,8 @@ def fmt_day(rules: Rules, moment: datetime) -> str:
 
 def camp_channel_actions(rules: Rules) -> list[a.Action]:
     """The camp's chat channel (camp.yml ``chat_channel``): a category channel of the
-    check-ins category, made as the first camper enters (after they join the camp group).
+    check-ins category, made by the first camp check with campers in the camp group
+    (auto-join adds the group's members as it is made, and whoever joins later).
 
     One channel for every intake: intakes share the camp group and the camp's categories,
     and Discourse's auto-join follows the category's groups (create_post or full), so a
@@ -286,8 +287,7 @@ def camp_channel_actions(rules: Rules) -> list[a.Action]:
 
 
 def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
-    """The camp's channel if it has none yet, and the welcome PM listing the tasks (sent
-    when the camper is approved, after they joined the camp group)."""
+    """The welcome PM listing the tasks (sent when the camper is approved)."""
     tasks = rules.camp.tasks
     msg = rules.render(
         rules.camp.messages.welcome,
@@ -302,7 +302,6 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
         min_replies=tasks.replies.min_replies,
     )
     return [
-        *camp_channel_actions(rules),
         a.SendPrivateMessage(
             key=f"camp-welcome:{camper.user_id}",
             reason=f"welcome {camper.username} to the camp",

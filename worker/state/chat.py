@@ -126,11 +126,6 @@ class ChatStore:
             pipe.execute()
         return "recorded"
 
-    def last_seen(self, channel_id: int) -> int:
-        """The highest message id recorded for the channel (0: none)."""
-        score = self.redis.zscore(keys.CHAT_CHANNEL_SEEN, str(channel_id))
-        return int(score) if score is not None else 0
-
     def read_through_all(self) -> dict[int, int]:
         """Each channel's message id up to which the catch-up read its history."""
         raw: dict[bytes, bytes] = self.redis.hgetall(keys.CHAT_CHANNEL_READ)  # type: ignore[assignment]

@@ -9,12 +9,14 @@ events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.squads import Graduate
+from worker.forum.errors import ForumError
 from worker.pipeline import missing
 from worker.reads import forum_view
 from worker.rules import Rules
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class CampForum(Protocol):
-    """The forum calls of the camp check (the audit-log lookup; writes via the Applier)."""
+    """The forum calls of the camp check (the audit-log lookup, the check-ins category's id
+    for chat check-ins; writes via the Applier)."""
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def get_group(self, name: str) -> dict[str, Any]: ...
@@ -36,6 +39,9 @@ class CampForum(Protocol):
         self, recipients: list[str], title: str, raw: str, **kw: Any
     ) -> Any: ...
     def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+    # the camp's chat channel (CreateChatChannel: looked for, then created)
+    def iter_chat_channels(self) -> Iterator[dict[str, Any]]: ...
+    def create_category_channel(self, category_id: int, **kw: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,21 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
         )
     if deferred is not None:
         deferred.extend(waiting)
+    if campers:
+        _keep_camp_channel(ctx)
     return results
+
+
+def _keep_camp_channel(ctx: StepContext[CampForum]) -> None:
+    """The camp's chat channel, once (its key; the Applier looks before it creates). Apart
+    from the verdicts' writes: a forum without chat or the category only delays the channel."""
+    actions = camp_engine.camp_channel_actions(ctx.rules)
+    if not actions:
+        return
+    try:
+        ctx.apply(actions)
+    except ForumError as exc:
+        log.warning("camp check: the camp's chat channel is not made yet: %s", exc)
 
 
 def _camp_chat(

@@ -24,6 +24,7 @@ from worker.rules import Rules
 from worker.state.chat import ChatStore
 from worker.state.membership import MembershipStore
 from worker.steps import camp_check
+from worker.whatif.membership import chat_categories, judge_camp, read_camp_facts
 
 pytestmark = pytest.mark.integration
 SH = ZoneInfo("Asia/Shanghai")
@@ -124,6 +125,9 @@ def test_a_camper_who_checks_in_only_by_chat_passes_when_the_rules_allow_it(
         assert record_deliveries(world) == rules.camp.tasks.checkins.min_days
 
         world.set_now(END + timedelta(hours=9))
+        # The what-if of these rules foresees the check (it reads the same chat facts).
+        facts = read_camp_facts(redis_client, chat_categories(world.client, [rules]))
+        assert judge_camp(rules, facts, world.now)["chatty"].first == verdict
         checks = camp_check.run(step_ctx(world.client, redis_client, rules, now=world.now))
 
         by_name = {c.username: c.verdict for c in checks}

@@ -14,7 +14,8 @@ spend the admin API budget for nothing). One listing call per 100 pending users,
 without ``show_emails`` (each such call writes a staff-action-log entry).
 
 Chat messages whose deliveries were lost are read back from the channels with a gap
-(``worker.pipeline.chat_catchup``: the channel list, then one call per gapped channel).
+(``worker.pipeline.chat_catchup``: the channel list, then one call per gapped channel), at
+most hourly, or at once when posts were missed too.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ MAX_PER_SCAN = 500  # bounds one scan's work; the next scan goes on from there
 # before Diamond was installed there were no webhooks to miss (history is the
 # ledger's `rebuild`, not the scan's job).
 FIRST_SCAN_LOOKBACK_POSTS = 1000
+# Chat is read back at most this often (the channel list costs a call per 50 channels),
+# and at once when the scan found posts the webhooks missed (the receiver was down).
+CHAT_CATCHUP_SECONDS = 3600
 
 
 @dataclass
@@ -100,7 +104,9 @@ def scan(
     # Posts the webhooks missed mean the receiver was down or failing: chat may have lost
     # deliveries in the middle of a channel too, not only its latest ones.
     posts_missed = report.enqueued > 0  # jobs for posts no webhook brought
-    report.chat = catch_up_chat(client, ChatStore(redis_client), suspicious=posts_missed)
+    chat_due = redis_client.set(keys.CHAT_CATCHUP_DONE, "1", nx=True, ex=CHAT_CATCHUP_SECONDS)
+    if chat_due or posts_missed:
+        report.chat = catch_up_chat(client, ChatStore(redis_client), suspicious=posts_missed)
 
     pending = sorted((u for u in client.iter_admin_users("pending") if _int_id(u) > 0), key=_int_id)
     report.users_pending = len(pending)

@@ -1,7 +1,7 @@
 """The catch-up for chat: messages whose deliveries were lost, read back from each channel.
 
 Discourse does not retry a failed delivery, so a chat message may never reach the
-receiver. The catch-up lists the channels (``GET /chat/api/channels``: 25 a call) and reads
+receiver. The catch-up lists the channels (``GET /chat/api/channels``: 50 a call) and reads
 back only the Diamond channels with a gap: one call each (``GET
 /chat/api/channels/{id}/messages`` after the id it last read through, up to 500 messages,
 Chat::MessagesQuery's most), recorded as if delivered; a longer gap goes on at the next
@@ -42,10 +42,11 @@ log = logging.getLogger(__name__)
 
 DIAMOND_MARK = "[diamond"  # both markers start so
 PAGE_SIZE = 500
+CHANNELS_PAGE = 50  # Chat::ChannelFetcher::MAX_PUBLIC_CHANNEL_RESULTS
 
 
 class ChatHistoryForum(Protocol):
-    def iter_chat_channels(self) -> Iterable[dict[str, Any]]: ...
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterable[dict[str, Any]]: ...
     def channel_messages_after(
         self, channel_id: int, after_message_id: int = 0, *, page_size: int = 500
     ) -> tuple[list[dict[str, Any]], bool]: ...
@@ -79,7 +80,8 @@ def catch_up_chat(
     """Read back what the chat webhook lost, one call per gapped Diamond channel."""
     report = ChatCatchup()
     try:
-        channels = [c for c in client.iter_chat_channels() if is_diamond_channel(c)]
+        listed = client.iter_chat_channels(page_size=CHANNELS_PAGE)
+        channels = [c for c in listed if is_diamond_channel(c)]
     except NotFound:  # chat is off on this forum: nothing to catch up
         return report
     report.channels = len(channels)

@@ -126,6 +126,7 @@ CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id
 CHAT_CHANNEL_SEEN = ROOT + "chat:channel-seen"
 # hash: channel id -> the message id up to which the catch-up read the channel's history
 CHAT_CHANNEL_READ = ROOT + "chat:channel-read"
+CHAT_CATCHUP_DONE = ROOT + "chat:catchup-done"  # set while the last chat catch-up is recent
 
 
 def chat_message(message_id: int | str) -> str:

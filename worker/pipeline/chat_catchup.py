@@ -11,9 +11,11 @@ A gap is detected without reading messages:
 
 - the channel's last message (``last_message.id``, Chat::LastMessageSerializer) is newer
   than the highest id the ChatStore recorded for it: the latest deliveries were lost;
-- or the scan is ``suspicious`` (the post scan found posts the webhooks had missed, or
-  dead-lettered jobs: the receiver was down or failing) and the channel has messages
-  after the id the catch-up last read through: deliveries may be missing in the middle.
+- or the scan is ``suspicious`` (the post scan found posts the webhooks had missed: the
+  receiver was down or failing) and the channel has messages after the id the catch-up
+  last read through: deliveries may be missing in the middle.
+
+A channel never read is read from its start (the first 500 messages, then on).
 
 What it cannot see: a message lost in the middle of a channel's traffic while the receiver
 was otherwise fine, an edit or a trashing whose delivery was lost (the last id does not
@@ -89,7 +91,6 @@ def catch_up_chat(
     for channel in channels:
         channel_id = int(channel["id"])
         last = last_message_id(channel)
-        # A channel never read is read from its start (one page): young channels are short.
         after = read.get(channel_id, 0)
         lost_latest = last > seen.get(channel_id, 0)
         if not (lost_latest or (suspicious and last > after)):

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.engine.camp import CampChat, Camper, CampPost, evaluate_camp
+from worker.engine.camp import CampChat, Camper, CampPost, evaluate_camp, welcome_actions
 from worker.rules import Rules, load_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,3 +116,13 @@ def test_chat_checkins(
     result = evaluate_camp(rules, CAMPER, [*_other_tasks(), *extra_posts], FELLOWS, END, chat=chat)
     assert len(result.progress.checkin_days) == days, behaviour
     assert result.verdict == verdict, behaviour
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_welcome_says_a_chat_message_checks_in_only_when_it_does(lang: str) -> None:
+    camper = Camper(user_id=7, username="newbie", started_at=START, language=lang)
+    (told,) = welcome_actions(_rules(chat=True, chat_min_length=12), camper)
+    (silent,) = welcome_actions(_rules(chat=False), camper)
+    assert "12" in told.raw and "#checkins" in told.raw
+    assert told.raw != silent.raw
+    assert "{" not in told.raw and "{" not in silent.raw

@@ -286,6 +286,23 @@ def camp_channel_actions(rules: Rules) -> list[a.Action]:
     ]
 
 
+def _checkin_chat(rules: Rules, lang: str) -> str:
+    """The welcome's words saying a chat message checks in too (empty when it does not)."""
+    checkins = rules.camp.tasks.checkins
+    if not checkins.chat:
+        return ""
+    try:
+        return rules.message(
+            "camp_checkin_chat",
+            lang,
+            category=f"#{checkins.category}",
+            min_length=checkins.chat_min_length,
+            unit=_word(rules, "unit", lang),
+        ).rstrip("\n")
+    except KeyError:  # rules without the template: the tasks as before
+        return ""
+
+
 def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
     """The welcome PM listing the tasks (sent when the camper is approved)."""
     tasks = rules.camp.tasks
@@ -300,6 +317,7 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
         checkin_category=f"#{tasks.checkins.category}",
         checkin_days=tasks.checkins.min_days,
         min_replies=tasks.replies.min_replies,
+        checkin_chat=_checkin_chat(rules, _lang(rules, camper)),
     )
     return [
         a.SendPrivateMessage(

@@ -267,6 +267,7 @@ _CAMP_WELCOME = Placeholders(
     "checkin_category",
     "checkin_days",
     "min_replies",
+    "checkin_chat",  # camp_checkin_chat's words when chat checks in too, else empty
 )
 _REFERRER_OUTCOME = Placeholders("username", "newcomer")  # username: the referrer
 
@@ -926,6 +927,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "camp_task.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_progress.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_outcome.*": Placeholders(),
+    # worker/engine/camp.py: the welcome's words when a chat message checks in too
+    "camp_checkin_chat": Placeholders("category", "min_length", "unit"),
     # worker/engine/camp.py: a camp check's one audit-log topic, every decision of the run
     "camp_check_log": Placeholders("date", "count", "run", "entries"),
     # worker/engine/squads.py: one squad of the staff log's plan, its class, who chose its leader

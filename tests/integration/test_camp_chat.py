@@ -17,13 +17,14 @@ from tests.support.steps import step_ctx
 from tests.support.world import API_KEY, World, membership_world
 from worker.engine import camp as camp_engine
 from worker.engine.camp import Camper, CampPost
+from worker.engine.squads import Graduate
 from worker.forum.client import ForumClient
 from worker.pipeline.chat_body import parse_chat_message
 from worker.pipeline.chat_catchup import catch_up_chat
 from worker.rules import Rules
 from worker.state.chat import ChatStore
 from worker.state.membership import MembershipStore
-from worker.steps import camp_check
+from worker.steps import camp_check, form_squads
 from worker.whatif.membership import chat_categories, judge_camp, read_camp_facts
 
 pytestmark = pytest.mark.integration
@@ -208,3 +209,38 @@ def test_lost_chat_deliveries_are_read_back_by_the_catch_up_with_one_call_per_ga
 
 def _category_id(world: World, slug: str) -> int:
     return next(int(c["id"]) for c in world.client.list_categories() if c.get("slug") == slug)
+
+
+def test_a_squads_channel_is_one_of_diamonds_for_the_catch_up(redis_client: redis.Redis) -> None:
+    # A squad formed after the last `diamond apply` is not in the chat webhook's filter yet:
+    # the catch-up reads its channel back (its category carries the squad's marker).
+    with membership_world(redis_client, START) as world:
+        store = MembershipStore(redis_client)
+        names = [f"grad{i:02d}" for i in range(10)]
+        for i, name in enumerate(names):
+            world.sandbox.forum.create_user(
+                username=name, email=f"{name}@example.org", approved=True
+            )
+            store.queue_graduate("2026-11", Graduate(name, "北京", i == 0, i))
+        members = world.client.get_group(world.rules.community.groups.members)
+        world.client.add_group_members(int(members.get("group", members)["id"]), names)
+        formed = form_squads.run(step_ctx(world.client, redis_client, world.rules), "2026-11")
+        squad = formed.plan.squads[0].squad
+        channel = next(
+            c
+            for c in world.client.iter_chat_channels()
+            if (c.get("chatable") or {}).get("slug") == squad.slug
+        )
+        ids = check_in_by_chat(world, squad.members[0], int(channel["id"]), 2)
+        world.sandbox.wait_idle()
+        assert not [d for d in world.sandbox.deliveries() if d.event.startswith("chat_message")], (
+            "the chat webhook's filter does not know the new squad's category yet"
+        )
+
+        report = catch_up_chat(world.client, ChatStore(redis_client))
+
+        assert report.reads == 1
+        recorded = ChatStore(redis_client).messages(
+            int(channel["chatable_id"]), START - timedelta(days=1), END
+        )
+        assert [m.message_id for m in recorded] == ids

@@ -8,13 +8,17 @@ actor does (``ChatStore.record`` of the body's facts)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 
 from tests.support.steps import step_ctx
-from tests.support.world import API_KEY, World, membership_world
+from tests.support.world import API_KEY, ROOT, SECRET, World, membership_world
+from worker.config_sync.actual import read_actual
+from worker.config_sync.desired import load_desired
+from worker.config_sync.diff import diff
 from worker.engine import camp as camp_engine
 from worker.engine.camp import Camper, CampPost
 from worker.engine.squads import Graduate
@@ -211,35 +215,71 @@ def _category_id(world: World, slug: str) -> int:
     return next(int(c["id"]) for c in world.client.list_categories() if c.get("slug") == slug)
 
 
-def test_a_squads_channel_is_one_of_diamonds_for_the_catch_up(redis_client: redis.Redis) -> None:
-    # A squad formed after the last `diamond apply` is not in the chat webhook's filter yet:
-    # the catch-up reads its channel back (its category carries the squad's marker).
-    with membership_world(redis_client, START) as world:
-        store = MembershipStore(redis_client)
-        names = [f"grad{i:02d}" for i in range(10)]
-        for i, name in enumerate(names):
-            world.sandbox.forum.create_user(
-                username=name, email=f"{name}@example.org", approved=True
-            )
-            store.queue_graduate("2026-11", Graduate(name, "北京", i == 0, i))
-        members = world.client.get_group(world.rules.community.groups.members)
-        world.client.add_group_members(int(members.get("group", members)["id"]), names)
-        formed = form_squads.run(step_ctx(world.client, redis_client, world.rules), "2026-11")
-        squad = formed.plan.squads[0].squad
-        channel = next(
-            c
-            for c in world.client.iter_chat_channels()
-            if (c.get("chatable") or {}).get("slug") == squad.slug
+def _form_a_squad(world: World) -> tuple[Any, dict]:
+    store = MembershipStore(world.redis)
+    names = [f"grad{i:02d}" for i in range(10)]
+    for i, name in enumerate(names):
+        world.sandbox.forum.create_user(username=name, email=f"{name}@example.org", approved=True)
+        store.queue_graduate("2026-11", Graduate(name, "北京", i == 0, i))
+    members = world.client.get_group(world.rules.community.groups.members)
+    world.client.add_group_members(int(members.get("group", members)["id"]), names)
+    formed = form_squads.run(step_ctx(world.client, world.redis, world.rules), "2026-11")
+    squad = formed.plan.squads[0].squad
+    channel = next(
+        c
+        for c in world.client.iter_chat_channels()
+        if (c.get("chatable") or {}).get("slug") == squad.slug
+    )
+    return squad, channel
+
+
+def _chat_hook(world: World) -> Any:
+    with world.sandbox.forum.lock:
+        return next(
+            h for h in world.sandbox.forum.webhooks.values() if h.payload_url.endswith("hook=chat")
         )
+
+
+def test_a_new_squads_chat_is_delivered_at_once_and_the_plan_stays_clean(
+    redis_client: redis.Redis,
+) -> None:
+    with membership_world(redis_client, START) as world:
+        squad, channel = _form_a_squad(world)
+        assert int(channel["chatable_id"]) in _chat_hook(world).category_ids
         ids = check_in_by_chat(world, squad.members[0], int(channel["id"]), 2)
         world.sandbox.wait_idle()
-        assert not [d for d in world.sandbox.deliveries() if d.event.startswith("chat_message")], (
-            "the chat webhook's filter does not know the new squad's category yet"
+        delivered = [
+            d.json()["chat_message"]["message"]["id"]
+            for d in world.sandbox.deliveries("chat_message_created")
+        ]
+        assert delivered == ids
+        # `diamond plan` wants the same filter (base and squad categories): nothing to do.
+        desired = load_desired(
+            ROOT / "plugin_config",
+            receiver_url=_chat_hook(world).payload_url.split("?")[0],
+            webhook_secret=SECRET,
+            badges=world.rules.badges.badges,
         )
+        plan = diff(desired, read_actual(world.client, desired))
+        assert [c for c in plan.changes if c.resource == "webhook"] == []
+
+
+def test_a_squads_chat_the_webhook_missed_is_read_back_by_the_catch_up(
+    redis_client: redis.Redis,
+) -> None:
+    with membership_world(redis_client, START) as world:
+        squad, channel = _form_a_squad(world)
+        # The filter lost the squad's category (edited by hand, or the update failed).
+        hook = _chat_hook(world)
+        with world.sandbox.forum.lock:
+            hook.category_ids = [i for i in hook.category_ids if i != channel["chatable_id"]]
+        ids = check_in_by_chat(world, squad.members[0], int(channel["id"]), 2)
+        world.sandbox.wait_idle()
+        assert not [d for d in world.sandbox.deliveries() if d.event.startswith("chat_message")]
 
         report = catch_up_chat(world.client, ChatStore(redis_client))
 
-        assert report.reads == 1
+        assert report.reads == 1  # its category carries the squad's marker: Diamond's
         recorded = ChatStore(redis_client).messages(
             int(channel["chatable_id"]), START - timedelta(days=1), END
         )

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from worker.forum.addresses import host_is_internal, setting_list
+from worker.forum.addresses import chat_payload_url, host_is_internal, setting_list
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.problems import Problem
 from worker.rules.types import in_language
@@ -273,15 +273,6 @@ class WebhookSpec(_Spec):
         data = super().managed()
         data["events"] = tuple(sorted(set(self.events)))
         return data
-
-
-# The chat webhook posts to the receiver's URL with this query: the receiver routes by path
-# (the query is ignored), and the sync tells Diamond's two webhooks apart by their URLs.
-CHAT_WEBHOOK_QUERY = "hook=chat"
-
-
-def chat_payload_url(receiver_url: str) -> str:
-    return f"{receiver_url}{'&' if '?' in receiver_url else '?'}{CHAT_WEBHOOK_QUERY}"
 
 
 class ChatWebhookSpec(WebhookSpec):

@@ -67,8 +67,8 @@ def _with_squad_categories(
     spec: ChatWebhookSpec | None, actual: ForumState
 ) -> ChatWebhookSpec | None:
     """The chat webhook's categories: the base ones and every squad's found on the forum
-    (Discourse's filter is by exact category id: a squad formed after the last sync is
-    missed until the next one)."""
+    (Discourse's filter is by exact category id; squads formed since the last sync were
+    added as they formed: ``AddChatWebhookCategories``)."""
     if spec is None:
         return None
     squads = [

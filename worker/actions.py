@@ -169,6 +169,16 @@ class CreateCategory(Action):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AddChatWebhookCategories(Action):
+    """Add categories (by slug) to the category filter of Diamond's chat webhook (the one
+    whose payload URL carries ``?hook=chat``, made by ``diamond apply``), so a new squad's
+    chat is delivered at once, not from the next apply on. Nothing without a chat webhook
+    (chat then comes by the catch-up); categories already there stay."""
+
+    category_slugs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CreateChatChannel(Action):
     """A chat channel for the category ``category_slug`` unless it has one (then nothing is
     changed). With ``auto_join_users`` Discourse keeps the channel's members in step with the

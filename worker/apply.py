@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from worker import actions as a
+from worker.forum.addresses import is_chat_webhook_url
 from worker.forum.errors import ForumRejected, NotFound
 from worker.forum.links import absolute_links
 from worker.pipeline.idempotency import ActionBusy
@@ -632,6 +633,25 @@ class Applier:
             reason=act.reason,
         )
         return {"id": int(created["id"]), "category_id": category_id, "existed": False}
+
+    def _do_AddChatWebhookCategories(self, act: a.AddChatWebhookCategories) -> Any:
+        hook = next(
+            (h for h in self.client.list_webhooks() if is_chat_webhook_url(h["payload_url"])),
+            None,
+        )
+        if hook is None:
+            return {"webhook": None}  # no chat webhook: the catch-up reads the chat back
+        ids = {c.get("slug"): int(c["id"]) for c in self.client.list_categories()}
+        missing = [slug for slug in act.category_slugs if slug not in ids]
+        if missing:
+            raise NotFound(f"categories {missing} do not exist (yet)")
+        have = [int(i) for i in hook.get("category_ids") or ()]
+        # An empty filter lets every category through: never widen it to that.
+        want = sorted(set(have) | {ids[slug] for slug in act.category_slugs})
+        if not have or want == sorted(have):
+            return {"webhook": int(hook["id"]), "category_ids": have}
+        self.client.update_webhook(int(hook["id"]), category_ids=want, reason=act.reason)
+        return {"webhook": int(hook["id"]), "category_ids": want}
 
     # --- name → id lookups: groups cached in Redis, badges for one applier ----------
 

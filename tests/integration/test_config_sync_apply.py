@@ -48,6 +48,13 @@ EVENT_TYPES = {
         {"id": 307, "name": "user_destroyed"},
     ],
     "like": [{"id": 1501, "name": "post_liked"}],
+    # the chat plugin's (plugins/chat/plugin.rb add_web_hook_event_types), part of core
+    "chat": [
+        {"id": 1801, "name": "chat_message_created"},
+        {"id": 1802, "name": "chat_message_edited"},
+        {"id": 1803, "name": "chat_message_trashed"},
+        {"id": 1804, "name": "chat_message_restored"},
+    ],
 }
 
 
@@ -297,9 +304,21 @@ def test_categories_get_group_ids_and_markers(shipped: Desired) -> None:
     assert fake.groups[by_name["camp"]]["bio_raw"].endswith("[diamond:camp]")
     referrer = next(f for f in fake.user_fields.values() if f["name"].endswith("Referrer"))
     assert user_field_ids_of(fake.list_user_fields())["referrer"] == referrer["id"]
-    (hook,) = fake.webhooks.values()
+    hook, _chat = sorted(fake.webhooks.values(), key=lambda h: h["payload_url"])
     assert hook["secret"] == SECRET
     assert 201 in hook["web_hook_event_type_ids"] and 1501 in hook["web_hook_event_type_ids"]
+    assert not hook.get("category_ids"), "a category filter would drop the user events"
+
+
+def test_the_chat_webhook_has_chat_events_only_and_diamonds_categories(shipped: Desired) -> None:
+    fake = FakeForum()
+    sync(fake, shipped, sleep=_no_sleep)
+    hook, chat = sorted(fake.webhooks.values(), key=lambda h: h["payload_url"])
+    assert chat["payload_url"] == hook["payload_url"] + "?hook=chat"
+    assert chat["secret"] == SECRET
+    assert sorted(chat["web_hook_event_type_ids"]) == [1801, 1802, 1803, 1804]
+    ours = {c["id"] for c in fake.categories.values() if c.get("slug") != "uncategorized"}
+    assert set(chat["category_ids"]) == ours
 
 
 def test_creates_parent_category_before_child() -> None:

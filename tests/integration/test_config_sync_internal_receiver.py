@@ -84,7 +84,10 @@ def test_apply_on_a_fresh_forum_makes_a_loopback_webhook_acceptable(forum: Runni
     report = sync(client, desired, sleep=lambda _s: None)
     assert report.converged
     assert forum.forum.settings["allowed_internal_hosts"] == "127.0.0.1"
-    assert [h.payload_url for h in forum.forum.webhooks.values()] == [LOOPBACK_RECEIVER]
+    assert [h.payload_url for h in forum.forum.webhooks.values()] == [
+        LOOPBACK_RECEIVER,
+        LOOPBACK_RECEIVER + "?hook=chat",
+    ]
 
 
 @pytest.fixture

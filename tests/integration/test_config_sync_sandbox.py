@@ -76,8 +76,15 @@ def test_fresh_forum_apply_then_plan_shows_no_change(
     assert set(categories["audit-log"].permissions) == {groups["staff"].id, groups["reviewers"].id}
     assert categories["checkins"].moderating_group_ids == [groups["leaders"].id]
     assert groups["alumni"].visibility_level == 3
-    (hook,) = hooks
+    hook, chat = sorted(hooks, key=lambda h: h.payload_url)
     assert hook.payload_url == RECEIVER and hook.secret == SECRET
+    assert not hook.category_ids, "a category filter would drop the user events"
+    # The chat webhook: chat events only (plugins/chat/plugin.rb), Diamond's categories only.
+    assert chat.payload_url == RECEIVER + "?hook=chat" and chat.secret == SECRET
+    assert sorted(chat.event_type_ids) == [1801, 1802, 1803, 1804]
+    assert set(chat.category_ids) == {
+        c.id for slug, c in categories.items() if slug in {s.slug for s in shipped.categories.items}
+    }
 
 
 def test_hand_edit_of_a_group_shows_exactly_that_drift(
@@ -134,7 +141,7 @@ def test_faulty_forum_converges_by_repeated_apply(forum: RunningSandbox, shipped
     # nothing was created twice despite the retries
     names = [g.natural_key for g in state.groups]
     assert len(names) == len(set(names))
-    assert len(state.webhooks) == 1
+    assert len(state.webhooks) == 2  # the receiver's and the chat one
     assert len([b for b in state.badges if b.owner_key]) == len(shipped.badges.items)
 
 

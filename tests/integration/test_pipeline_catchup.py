@@ -28,6 +28,7 @@ class ForumReadings:
         self.posts: list[dict[str, Any]] = []
         self.pending: list[dict[str, Any]] = []
         self.fail_after: int | None = None
+        self.channel_lists = 0  # chat catch-ups (each lists the channels once)
 
     def post(self, post_id: int, username: str = "alice", updated_at: str = "t1") -> None:
         self.posts.append({"id": post_id, "username": username, "updated_at": updated_at})
@@ -44,6 +45,10 @@ class ForumReadings:
     def iter_admin_users(self, flag: str) -> Iterator[dict[str, Any]]:
         assert flag == "pending"
         yield from self.pending
+
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]:
+        self.channel_lists += 1
+        return iter(())  # no chat channels (the chat catch-up: tests/integration/test_camp_chat)
 
 
 @pytest.fixture
@@ -169,3 +174,17 @@ def test_first_scan_looks_back_a_bounded_number_of_posts_not_to_the_forums_start
     report = run_scan(forum, redis_client, wired, first_scan_lookback=10)
     assert (report.posts_seen, report.last_post_id) == (10, 30)
     assert sent(redis_client)[0] == ("probe.on_post", '{"post_id": 21}')
+
+
+def test_chat_is_read_back_hourly_or_at_once_when_posts_were_missed(
+    wired, redis_client: redis.Redis
+) -> None:
+    # The channel list costs a call per 50 channels: not on every scan of a few minutes.
+    forum = ForumReadings()
+    forum.post(5)
+    first = run_scan(forum, redis_client, wired)
+    second = run_scan(forum, redis_client, wired)
+    assert forum.channel_lists == 1 and first.chat is not None and second.chat is None
+    forum.post(9)  # a post no webhook brought: the receiver was down, chat may be lost too
+    third = run_scan(forum, redis_client, wired)
+    assert forum.channel_lists == 2 and third.chat is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -11,12 +12,14 @@ from pydantic import SecretStr
 from worker.config_sync.desired import (
     BadgeSpec,
     CategorySpec,
+    ChatWebhookSpec,
     Desired,
     GroupSpec,
     SafetyOptions,
     Section,
     UserFieldSpec,
     WebhookSpec,
+    chat_payload_url,
 )
 from worker.config_sync.diff import diff
 from worker.config_sync.ownership import mark, read_mark
@@ -467,3 +470,60 @@ MARK_CASES = [
 def test_marker(text: str, key: str | None, expected: tuple[str, str | None]) -> None:
     forum_text = mark(text, key) if key else text
     assert read_mark(forum_text, cooked=key is None) == expected
+
+
+# --- the chat webhook ---------------------------------------------------------------------------
+
+CHAT_EVENTS = ("chat_message_created", "chat_message_edited")
+
+
+def chat_hook(categories: tuple[str, ...] = ("checkins",)) -> ChatWebhookSpec:
+    return ChatWebhookSpec(
+        payload_url=chat_payload_url(RECEIVER),
+        secret=SecretStr(SECRET),
+        events=CHAT_EVENTS,
+        categories=categories,
+    )
+
+
+def _chat_desired(spec: ChatWebhookSpec) -> Desired:
+    return dataclasses.replace(desired(webhook=hook()), chat_webhook=spec)
+
+
+def _chat_forum(*hooks: Existing, categories: list[Existing] | None = None) -> ForumState:
+    events = {**{e: i for i, e in enumerate(EVENTS, 1)}, "chat_message_created": 1801}
+    events["chat_message_edited"] = 1802
+    return forum(
+        webhooks=[forum_hook(hook()), *hooks], categories=categories or [], event_types=events
+    )
+
+
+def test_the_chat_webhook_is_planned_beside_the_receivers_not_as_its_duplicate() -> None:
+    plan = diff(_chat_desired(chat_hook()), _chat_forum())
+    assert summary(plan) == ["create webhook chat"]
+    assert plan.changes[0].desired["payload_url"] == RECEIVER + "?hook=chat"
+    assert "duplicate" not in " ".join(plan.notices)
+    assert "+ create chat" in render_plan(plan) and "secret: ***" in render_plan(plan)
+
+
+def test_a_squad_formed_since_the_last_sync_joins_the_chat_webhooks_categories() -> None:
+    squad = Existing(
+        id=77,
+        natural_key="sq-2611-1",
+        owner_key=None,
+        fields={
+            "slug": "sq-2611-1",
+            "description": "2611期 第1组 [diamond-squad-category sq-2611-1]",
+        },
+    )
+    by_hand = Existing(id=78, natural_key="lounge", owner_key=None, fields={"slug": "lounge"})
+    have = _chat_forum(forum_hook(chat_hook()), categories=[squad, by_hand])
+    plan = diff(_chat_desired(chat_hook()), have)
+    assert summary(plan) == ["update webhook chat: categories"]
+    assert plan.changes[0].fields["categories"] == (("checkins",), ("checkins", "sq-2611-1"))
+
+
+def test_a_forum_without_the_chat_events_gets_no_chat_webhook_but_a_conflict() -> None:
+    have = forum(webhooks=[forum_hook(hook())])
+    plan = diff(_chat_desired(chat_hook()), have)
+    assert summary(plan) == ["conflict webhook chat"]

@@ -95,6 +95,15 @@ BROKEN: dict[str, tuple[str, str, str, list[str]]] = {
             "(the template of the shared PM)"
         ],
     ),
+    "chat check-ins need the camp channel": (
+        "camp.yml",
+        "    min_days: 5",
+        "    min_days: 5\n    chat: true",
+        [
+            "rules/camp.yml:8:11: tasks.checkins.chat: true needs chat_channel: true "
+            "(the camp channel the check-ins are posted in)"
+        ],
+    ),
     "pass_message is individual or shared": (
         "camp.yml",
         'check_schedule: "0 9 * * *"',

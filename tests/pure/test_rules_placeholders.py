@@ -54,7 +54,7 @@ from worker.rules.types import Placeholders, TemplateRef
 
 WELCOME = (
     "{community}, {username}, {camp_days}, {camp_ends}, {intro_category}, {intro_min_length}, "
-    "{checkin_category}, {checkin_days}, {min_replies}"
+    "{checkin_category}, {checkin_days}, {min_replies}, {checkin_chat}"
 )
 SUMMARY_USES = "rules/obligations.yml messages.audit_summary"
 
@@ -245,7 +245,7 @@ def test_misspelt_placeholder_in_the_shipped_rules_points_at_its_body(
     rules = copy_rules(tmp_path, SHIPPED)
     edit(rules, "messages/zh.yml", "@{username} 欢迎!", "@{usrname} 欢迎!")
     assert problems_of(Path("rules")) == [
-        "rules/messages/zh.yml:74:3: camp_welcome.body: placeholder {usrname} is not filled "
+        "rules/messages/zh.yml:75:3: camp_welcome.body: placeholder {usrname} is not filled "
         f"here; available: {WELCOME} (did you mean {{username}}?)"
     ]
 

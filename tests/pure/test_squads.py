@@ -363,8 +363,12 @@ def test_a_new_squad_gets_groups_a_private_category_its_chat_an_owner_and_messag
         CreateChatChannel=1,
         AddGroupOwners=1,
         SendPrivateMessage=11,
+        AddChatWebhookCategories=1,
     )
     assert acts[0].kind == "CreateTopic" and acts[0].affects_members is False
+    # Last: the new squad's chat joins the chat webhook's filter once the rest is done.
+    assert acts[-1].kind == "AddChatWebhookCategories"
+    assert acts[-1].category_slugs == ("sq-2611-1",)
     group, lead_group, category = (x for x in acts if x.kind in ("CreateGroup", "CreateCategory"))
     assert group.name == "sq-2611-1" and group.full_name == "2611期 第1组"
     assert read_squad_bio(group.bio_raw) == {

@@ -269,3 +269,14 @@ def test_chat_events_reach_a_hook_filtered_to_the_channels_category_with_their_b
     assert body["chat_message"]["message"]["message"] == "in the squad"
     assert body["chat_message"]["channel"]["chatable_id"] == squad["category"]["id"]
     assert sent[2].json()["chat_message"]["message"]["deleted_at"]
+
+
+def test_the_channel_list_gives_at_most_fifty_a_page_whatever_the_limit_asked(
+    admin: Api, squad: dict[str, Any]
+) -> None:
+    # Chat::ChannelFetcher::MAX_PUBLIC_CHANNEL_RESULTS = 50 caps the index's ``limit``.
+    for n in range(51):
+        _channel(admin, squad["category"]["id"], name=f"room {n}", auto_join_users=False)
+    reply = admin.get("/chat/api/channels?limit=60")
+    assert reply.status == 200, reply.body
+    assert len(reply.body["channels"]) == 50

@@ -91,6 +91,12 @@ class FakeForum:
     def iter_chat_channels(self) -> Any:
         return iter(self.channels)
 
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        return []  # no chat webhook: AddChatWebhookCategories changes nothing
+
+    def update_webhook(self, webhook_id: int, **kw: Any) -> Any:
+        raise AssertionError("no webhook to update")
+
     def create_category_channel(self, category_id: int, **kw: Any) -> Any:
         self.writes.append(("chat", category_id))
         self.channels.append(

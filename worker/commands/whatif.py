@@ -118,9 +118,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"what-if: {settings.rules_dir} (current) → {args.rules} (proposed)")
     print("\n".join(render_changes(rule_changes(current, proposed))))
     if args.camp:
-        from worker.whatif.membership import judge_camp, read_camp_facts, render_camp
+        from worker.whatif.membership import (
+            chat_categories,
+            judge_camp,
+            read_camp_facts,
+            render_camp,
+        )
 
-        camp = read_camp_facts(redis_client)
+        camp = read_camp_facts(redis_client, chat_categories(client, (current, proposed)))
         print()
         print(
             "\n".join(render_camp(judge_camp(current, camp, now), judge_camp(proposed, camp, now)))

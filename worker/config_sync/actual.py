@@ -42,7 +42,7 @@ def read_actual(client: ForumClient, desired: Desired | None = None) -> ForumSta
             _categories(client, categories_json, group_names, interesting=interesting)
         ),
         badges=tuple(badge(b) for b in client.list_badges()),
-        webhooks=tuple(webhook(h, event_types) for h in hooks_json),
+        webhooks=tuple(webhook(h, event_types, _slugs(categories_json)) for h in hooks_json),
         event_types=event_types,
     )
 
@@ -193,8 +193,18 @@ def badge(data: Mapping[str, Any]) -> Existing:
     )
 
 
-def webhook(data: Mapping[str, Any], event_types: Mapping[str, int]) -> Existing:
+def _slugs(categories: Sequence[Mapping[str, Any]]) -> dict[int, str]:
+    return {int(c["id"]): str(c.get("slug")) for c in categories if "id" in c}
+
+
+def webhook(
+    data: Mapping[str, Any],
+    event_types: Mapping[str, int],
+    category_slugs: Mapping[int, str] | None = None,
+) -> Existing:
+    """``categories``: the category filter by slug (an id the list lacks as ``#id``)."""
     names_by_id = {number: name for name, number in event_types.items()}
+    slugs = category_slugs or {}
     if "web_hook_event_types" in data:
         events = [
             t.get("name") or names_by_id.get(int(t["id"]), f"#{t['id']}")
@@ -216,6 +226,9 @@ def webhook(data: Mapping[str, Any], event_types: Mapping[str, int]) -> Existing
             "content_type": data.get("content_type"),
             "active": data.get("active"),
             "verify_certificate": data.get("verify_certificate"),
+            "categories": tuple(
+                sorted(slugs.get(int(i), f"#{i}") for i in data.get("category_ids") or ())
+            ),
         },
     )
 

@@ -249,6 +249,13 @@ class _Runner:
         if missing:
             raise ValueError(f"the forum has no webhook event type(s) {', '.join(missing)}")
         ids = sorted(self.event_types[name] for name in attrs.pop("events"))
+        if "categories" in attrs:  # the chat webhook's filter, by slug: ids now
+            slugs = attrs.pop("categories")
+            unknown = [slug for slug in slugs if slug not in self.category_ids]
+            if unknown or not slugs:
+                # An empty filter would let every category's chat through.
+                raise ValueError(f"the chat webhook's categories are not there: {unknown}")
+            attrs["category_ids"] = sorted(self.category_ids[slug] for slug in slugs)
         secret = attrs.pop("secret")
         secret_text = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
         url = str(attrs.get("payload_url") or "")

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from worker.forum.addresses import host_is_internal, setting_list
+from worker.forum.addresses import chat_payload_url, host_is_internal, setting_list
 from worker.rules.located import LocationIndex, load_located_yaml, validate_located
 from worker.rules.problems import Problem
 from worker.rules.types import in_language
@@ -275,6 +275,24 @@ class WebhookSpec(_Spec):
         return data
 
 
+class ChatWebhookSpec(WebhookSpec):
+    """The second webhook: chat events only, filtered to Diamond's categories (Discourse's
+    category filter drops every event without a category, so the user and post events
+    stay on the first webhook). ``categories`` are the base categories' slugs; the diff adds
+    the squads' categories it finds on the forum, and the sync writes their ids."""
+
+    categories: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return "chat"
+
+    def managed(self) -> dict[str, Any]:
+        data = super().managed()
+        data["categories"] = tuple(sorted(set(self.categories)))
+        return data
+
+
 def _match(pattern: re.Pattern[str], value: str, what: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise ValueError(f"{value!r} is not {what}")
@@ -329,6 +347,12 @@ class BadgesFile(_Section):
         return value
 
 
+class ChatWebhookFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    events: tuple[str, ...] = ()
+
+
 class WebhookFile(_Section):
     enabled: bool = True
     # Discourse refuses payload URLs on private addresses unless the site setting
@@ -338,6 +362,7 @@ class WebhookFile(_Section):
     content_type: Literal["json", "form"] = "json"
     active: bool = True
     verify_certificate: bool = True
+    chat: ChatWebhookFile | None = None  # the second webhook, chat events only
 
 
 @dataclass(frozen=True)
@@ -358,6 +383,7 @@ class Desired:
     badges: Section = Section()
     webhook: WebhookSpec | None = None
     webhook_prune: bool = False
+    chat_webhook: ChatWebhookSpec | None = None
     # list site settings that must contain these items (others already there are kept)
     site_setting_includes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # group_list site settings that must contain these groups, by name (resolved to ids)
@@ -425,6 +451,12 @@ def load_desired(
     if hook.enabled:
         webhook, hook_problems = _webhook(index["webhook.yml"], hook, receiver_url, webhook_secret)
         problems += hook_problems
+    chat_webhook = None
+    if webhook is not None and hook.chat is not None and hook.chat.enabled:
+        chat_webhook, chat_problems = _chat_webhook(
+            index["webhook.yml"], hook.chat, webhook, categories.categories
+        )
+        problems += chat_problems
     if problems:
         raise ConfigProblems(problems)
 
@@ -449,6 +481,7 @@ def load_desired(
         badges=Section(badge_list, parsed["badges.yml"].prune),
         webhook=webhook,
         webhook_prune=hook.prune,
+        chat_webhook=chat_webhook,
     )
 
 
@@ -596,5 +629,35 @@ def _webhook(
         content_type=hook.content_type,  # type: ignore[arg-type]  # validated by the field
         active=hook.active,
         verify_certificate=hook.verify_certificate,
+    )
+    return spec, []
+
+
+def _chat_webhook(
+    index: LocationIndex,
+    chat: ChatWebhookFile,
+    main: WebhookSpec,
+    categories: Sequence[CategorySpec],
+) -> tuple[ChatWebhookSpec | None, list[Problem]]:
+    if not chat.events:
+        return None, [index.problem(("chat", "events"), "list the chat events the worker needs")]
+    others = [e for e in chat.events if not e.startswith("chat_")]
+    if others:
+        # A category filter drops every event without a category: those belong on the
+        # first webhook (``events``).
+        return None, [
+            index.problem(
+                ("chat", "events"),
+                f"only chat events here (got {', '.join(others)}); list them under events",
+            )
+        ]
+    spec = ChatWebhookSpec(
+        payload_url=chat_payload_url(main.payload_url),
+        secret=main.secret,
+        events=chat.events,
+        content_type=main.content_type,
+        active=main.active,
+        verify_certificate=main.verify_certificate,
+        categories=tuple(c.slug for c in categories),
     )
     return spec, []

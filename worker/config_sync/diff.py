@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from worker.config_sync.desired import (
     INTERNAL_HOSTS,
     CategorySpec,
+    ChatWebhookSpec,
     Desired,
     Section,
     WebhookSpec,
@@ -51,7 +52,31 @@ def diff(desired: Desired, actual: ForumState) -> Plan:
     _owned(CATEGORY, _parents_first(desired.categories), actual.categories, out)
     _owned(BADGE, desired.badges, actual.badges, out)
     _webhook(desired.webhook, desired.webhook_prune, actual, out)
+    _webhook(
+        _with_squad_categories(desired.chat_webhook, actual), desired.webhook_prune, actual, out
+    )
     return out.plan()
+
+
+# A squad's category ends its description with this (``worker.engine.squads``, made by the
+# worker as squads form, not by this sync).
+SQUAD_CATEGORY_MARK = "[diamond-squad-category "
+
+
+def _with_squad_categories(
+    spec: ChatWebhookSpec | None, actual: ForumState
+) -> ChatWebhookSpec | None:
+    """The chat webhook's categories: the base ones and every squad's found on the forum
+    (Discourse's filter is by exact category id; squads formed since the last sync were
+    added as they formed: ``AddChatWebhookCategories``)."""
+    if spec is None:
+        return None
+    squads = [
+        c.natural_key
+        for c in actual.categories
+        if SQUAD_CATEGORY_MARK in str(c.fields.get("description") or "")
+    ]
+    return spec.model_copy(update={"categories": (*spec.categories, *squads)})
 
 
 class _Builder:
@@ -324,11 +349,13 @@ def _webhook(desired: WebhookSpec | None, prune: bool, actual: ForumState, out: 
                 )
             )
             want["events"] = tuple(e for e in want["events"] if e in actual.event_types)
+            if not want["events"]:
+                return  # nothing this forum can send it (Discourse refuses a hook without)
     ours = sorted(
         (hook for hook in actual.webhooks if hook.natural_key == desired.payload_url),
         key=lambda hook: hook.id,
     )
-    out.owned[WEBHOOK] = len(ours)
+    out.owned[WEBHOOK] = out.owned.get(WEBHOOK, 0) + len(ours)
     if not ours:
         _warn_if_refused(desired.payload_url, actual.site_settings, out)
         out.writes.append(

@@ -54,6 +54,15 @@ class CampPost:
 
 
 @dataclass(frozen=True, slots=True)
+class CampChat:
+    """A chat message by a camper in the camp channel, as far as the camp cares
+    (``worker.state.chat.ChatMessage`` facts: trashed messages are left out by the step)."""
+
+    created_at: datetime
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
 class CampProgress:
     introduction: bool
     checkin_days: tuple[date, ...]  # local days with a qualifying check-in
@@ -156,8 +165,13 @@ def camp_progress(
     fellow_campers: frozenset[str],
     *,
     until: datetime,
+    chat: Iterable[CampChat] = (),
 ) -> CampProgress:
-    """What the camper did between the approval and ``until`` (the camp's end)."""
+    """What the camper did between the approval and ``until`` (the camp's end).
+
+    ``chat`` are the camper's messages in the camp channel: with ``checkins.chat`` one of
+    at least ``checkins.chat_min_length`` units checks in for its day (community time zone).
+    """
     tasks = rules.camp.tasks
     tz = rules.tz
     me = camper.username.lower()
@@ -187,6 +201,13 @@ def camp_progress(
             replied.add(fellows[post.reply_to.lower()])
             counted = True
         activity += counted
+    if tasks.checkins.chat:
+        for message in chat:
+            if (
+                camper.started_at <= message.created_at < until
+                and message.units >= tasks.checkins.chat_min_length
+            ):
+                days.add(local_day(message.created_at, tz))
     return CampProgress(intro, tuple(sorted(days)), tuple(sorted(replied)), activity)
 
 
@@ -208,10 +229,15 @@ def evaluate_camp(
     posts: Sequence[CampPost],
     fellow_campers: frozenset[str],
     now: datetime,
+    *,
+    chat: Sequence[CampChat] = (),
 ) -> CampVerdict:
-    """Before the camp's end: in progress. After it: pass, extend once (per rules), or fail."""
+    """Before the camp's end: in progress. After it: pass, extend once (per rules), or fail.
+
+    ``chat``: the camper's messages in the camp channel (they count as check-ins when the
+    rules say so)."""
     ends_at = camp_end(rules, camper.started_at, camper.extensions)
-    progress = camp_progress(rules, camper, posts, fellow_campers, until=ends_at)
+    progress = camp_progress(rules, camper, posts, fellow_campers, until=ends_at, chat=chat)
     missing = missing_tasks(rules, progress)
     if now < ends_at:
         return CampVerdict("in_progress", progress, missing, ends_at)
@@ -238,6 +264,45 @@ def fmt_day(rules: Rules, moment: datetime) -> str:
     return (moment.astimezone(rules.tz) - timedelta(seconds=1)).strftime("%Y-%m-%d")
 
 
+def camp_channel_actions(rules: Rules) -> list[a.Action]:
+    """The camp's chat channel (camp.yml ``chat_channel``): a category channel of the
+    check-ins category, made by the first camp check with campers in the camp group
+    (auto-join adds the group's members as it is made, and whoever joins later).
+
+    One channel for every intake: intakes share the camp group and the camp's categories,
+    and Discourse's auto-join follows the category's groups (create_post or full), so a
+    channel per intake would need a group and a category per intake. Done once (its key);
+    the Applier looks before it creates, so a lost record makes no second channel.
+    """
+    if not rules.camp.chat_channel:
+        return []
+    slug = rules.camp.tasks.checkins.category
+    return [
+        a.CreateChatChannel(
+            key=f"camp-chat:{slug}",
+            reason="the camp's chat channel",
+            category_slug=slug,
+        )
+    ]
+
+
+def _checkin_chat(rules: Rules, lang: str) -> str:
+    """The welcome's words saying a chat message checks in too (empty when it does not)."""
+    checkins = rules.camp.tasks.checkins
+    if not checkins.chat:
+        return ""
+    try:
+        return rules.message(
+            "camp_checkin_chat",
+            lang,
+            category=f"#{checkins.category}",
+            min_length=checkins.chat_min_length,
+            unit=_word(rules, "unit", lang),
+        ).rstrip("\n")
+    except KeyError:  # rules without the template: the tasks as before
+        return ""
+
+
 def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
     """The welcome PM listing the tasks (sent when the camper is approved)."""
     tasks = rules.camp.tasks
@@ -252,6 +317,7 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
         checkin_category=f"#{tasks.checkins.category}",
         checkin_days=tasks.checkins.min_days,
         min_replies=tasks.replies.min_replies,
+        checkin_chat=_checkin_chat(rules, _lang(rules, camper)),
     )
     return [
         a.SendPrivateMessage(
@@ -260,7 +326,7 @@ def welcome_actions(rules: Rules, camper: Camper) -> list[a.Action]:
             recipients=(camper.username,),
             title=msg.title,
             raw=msg.body,
-        )
+        ),
     ]
 
 

@@ -612,6 +612,17 @@ def squad_actions(
                     raw=msg.body,
                 )
             )
+    new_categories = [p.squad.slug for p in plan.squads if p.new]
+    if new_categories and rules.squads.private_category:
+        # Last: the new squads' chat reaches the chat webhook's filter now, not at the next
+        # `diamond apply` (until then, or if this fails, the catch-up reads it back).
+        out.append(
+            a.AddChatWebhookCategories(
+                key=f"squad-chat-hook:{_digest(new_categories)}",
+                reason=f"chat of the new squads of cohort {plan.cohort}",
+                category_slugs=tuple(new_categories),
+            )
+        )
     if audit_category_id is not None and rules.squads.messages.formed:
         digest = _digest([f"{p.slug}={','.join(p.squad.members)}" for p in plan.squads])
         msg = rules.render(

@@ -45,3 +45,16 @@ def host_is_internal(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     return "." not in host or host.endswith(PRIVATE_SUFFIXES)
+
+
+# Diamond's chat webhook posts to the receiver's URL with this query: the receiver routes by
+# path (the query is ignored); the sync and the Applier tell Diamond's two webhooks apart by it.
+CHAT_WEBHOOK_QUERY = "hook=chat"
+
+
+def chat_payload_url(receiver_url: str) -> str:
+    return f"{receiver_url}{'&' if '?' in receiver_url else '?'}{CHAT_WEBHOOK_QUERY}"
+
+
+def is_chat_webhook_url(url: str) -> bool:
+    return url.endswith(("?" + CHAT_WEBHOOK_QUERY, "&" + CHAT_WEBHOOK_QUERY))

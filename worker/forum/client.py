@@ -1510,6 +1510,34 @@ class ForumClient:
             target = max(int(m["id"]) for m in listed)
             after_message_id = max(after_message_id, target)
 
+    def channel_messages_after(
+        self, channel_id: int, after_message_id: int = 0, *, page_size: int = 500
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of messages with ``id > after_message_id``, oldest first, and whether
+        more follow (``meta.can_load_more_future``): the catch-up's one call per channel.
+
+        Same query as ``iter_channel_messages_since``; when the target message is gone
+        (chat retention deleted it: 404) the channel is read from its start, a second call.
+        """
+        params: dict[str, Any] = {"direction": "future", "page_size": max(1, min(page_size, 500))}
+        if after_message_id:
+            params["target_message_id"] = after_message_id
+        try:
+            page = self._call(
+                "GET", "/chat/api/channels/{id}/messages", id=channel_id, params=params
+            )
+        except NotFound:
+            if not after_message_id:
+                raise
+            params.pop("target_message_id")
+            page = self._call(
+                "GET", "/chat/api/channels/{id}/messages", id=channel_id, params=params
+            )
+        listed = page.get("messages") or []
+        fresh = [m for m in listed if int(m.get("id", 0)) > after_message_id]
+        more = bool((page.get("meta") or {}).get("can_load_more_future")) and bool(listed)
+        return fresh, more
+
     def send_chat_message(
         self,
         channel_id: int,

@@ -12,6 +12,10 @@ pending user is fed once, and again only after ``USER_REFEED_SECONDS`` while sti
 pending (a held application waits for staff: re-gating it every few minutes would
 spend the admin API budget for nothing). One listing call per 100 pending users,
 without ``show_emails`` (each such call writes a staff-action-log entry).
+
+Chat messages whose deliveries were lost are read back from the channels with a gap
+(``worker.pipeline.chat_catchup``: the channel list, then one call per gapped channel), at
+most hourly, or at once when posts were missed too.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ import dramatiq
 import redis
 
 from worker.pipeline import missing, runtime
+from worker.pipeline.chat_catchup import ChatCatchup, catch_up_chat
 from worker.pipeline.config import pipeline_settings
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import BadEvent, Deduper, Dispatcher, Outcome
 from worker.pipeline.scheduler import add_periodic_job
 from worker.state import keys
+from worker.state.chat import ChatStore
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
@@ -45,6 +51,9 @@ MAX_PER_SCAN = 500  # bounds one scan's work; the next scan goes on from there
 # before Diamond was installed there were no webhooks to miss (history is the
 # ledger's `rebuild`, not the scan's job).
 FIRST_SCAN_LOOKBACK_POSTS = 1000
+# Chat is read back at most this often (the channel list costs a call per 50 channels),
+# and at once when the scan found posts the webhooks missed (the receiver was down).
+CHAT_CATCHUP_SECONDS = 3600
 
 
 @dataclass
@@ -56,6 +65,7 @@ class ScanReport:
     last_post_id: int = 0
     users_pending: int = 0  # listed as pending (fed now or earlier)
     refed: int = 0  # dead-lettered fact jobs sent again
+    chat: ChatCatchup | None = None  # channels read back, messages recorded
 
 
 def scan(
@@ -90,6 +100,12 @@ def scan(
                 report.posts_seen += 1
     finally:  # what was dispatched stays dispatched, even if reading failed midway
         redis_client.set(LAST_POST_KEY, report.last_post_id)
+    # Posts the webhooks missed mean the receiver was down or failing: chat may have lost
+    # deliveries in the middle of a channel too, not only its latest ones.
+    posts_missed = report.enqueued > 0  # jobs for posts no webhook brought
+    chat_due = redis_client.set(keys.CHAT_CATCHUP_DONE, "1", nx=True, ex=CHAT_CATCHUP_SECONDS)
+    if chat_due or posts_missed:
+        report.chat = catch_up_chat(client, ChatStore(redis_client), suspicious=posts_missed)
 
     pending = sorted((u for u in client.iter_admin_users("pending") if _int_id(u) > 0), key=_int_id)
     report.users_pending = len(pending)
@@ -149,7 +165,7 @@ def catchup_scan(scheduled_for: str | None = None) -> None:
     )
     log.info(
         "catch-up scan%s: %d posts, %d of %d pending users fed; %d jobs enqueued, %d already "
-        "seen, %d dead-lettered re-fed",
+        "seen, %d dead-lettered re-fed; chat: %d of %d channels read back, %d messages",
         f" for {scheduled_for}" if scheduled_for else "",
         report.posts_seen,
         report.users_seen,
@@ -157,6 +173,9 @@ def catchup_scan(scheduled_for: str | None = None) -> None:
         report.enqueued,
         report.duplicates,
         report.refed,
+        report.chat.reads if report.chat else 0,
+        report.chat.channels if report.chat else 0,
+        report.chat.recorded if report.chat else 0,
     )
 
 

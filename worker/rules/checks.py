@@ -417,6 +417,15 @@ def check_camp(camp: Camp, index: LocationIndex) -> list[Problem]:
                 at_value=True,
             )
         )
+    if checkins.chat and not camp.chat_channel:
+        # No channel, no chat check-in: campers would be told of a place that does not exist.
+        problems.append(
+            index.problem(
+                ("tasks", "checkins", "chat"),
+                "true needs chat_channel: true (the camp channel the check-ins are posted in)",
+                at_value=True,
+            )
+        )
     return problems
 
 

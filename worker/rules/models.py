@@ -236,6 +236,10 @@ class CheckinTask(RulesModel):
     category: CategorySlug  # a post here (topic or reply) on a camp day counts for that day
     min_days: CampDays = 5  # of the camp's days (days in the community time zone)
     min_length: NonNegativeInt = 0
+    # A chat message in the camp channel (the channel of ``category``) counts for its day
+    # too, when at least ``chat_min_length`` long (units as people count them).
+    chat: bool = False
+    chat_min_length: NonNegativeInt = 10
 
 
 class RepliesTask(RulesModel):
@@ -263,6 +267,7 @@ _CAMP_WELCOME = Placeholders(
     "checkin_category",
     "checkin_days",
     "min_replies",
+    "checkin_chat",  # camp_checkin_chat's words when chat checks in too, else empty
 )
 _REFERRER_OUTCOME = Placeholders("username", "newcomer")  # username: the referrer
 
@@ -303,6 +308,9 @@ class Camp(RulesModel):
     on_fail: Literal["extend", "remove"] = "extend"  # "extend" removes once extensions run out
     extension: CampExtension = CampExtension()
     check_schedule: CronExpr = "0 9 * * *"  # when camp progress is evaluated
+    # The camp's chat channel: a category channel of the check-ins category, made when the
+    # first camper enters (every intake shares the camp group, so one channel for all).
+    chat_channel: bool = False
     messages: CampMessages
 
 
@@ -935,6 +943,8 @@ FIXED_TEMPLATES: dict[str, Placeholders] = {
     "camp_task.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_progress.*": Placeholders("category", "min_length", "unit", "done", "need", "mark"),
     "camp_outcome.*": Placeholders(),
+    # worker/engine/camp.py: the welcome's words when a chat message checks in too
+    "camp_checkin_chat": Placeholders("category", "min_length", "unit"),
     # worker/engine/camp.py: a camp check's one audit-log topic, every decision of the run
     "camp_check_log": Placeholders("date", "count", "run", "entries"),
     # worker/engine/squads.py: one squad of the staff log's plan, its class, who chose its leader

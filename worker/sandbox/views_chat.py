@@ -24,6 +24,7 @@ MAX_PAGE_SIZE = 500  # Chat::MessagesQuery::MAX_PAGE_SIZE
 AROUND_LIMIT = 25  # PAST_MESSAGE_LIMIT, FUTURE_MESSAGE_LIMIT
 MEMBERSHIPS_LIMIT = 50  # ChannelsMembershipsController::INDEX_LIMIT
 CHANNELS_LIMIT = 25
+CHANNELS_MAX = 50  # Chat::ChannelFetcher::MAX_PUBLIC_CHANNEL_RESULTS caps ``limit``
 # ChannelsController#auto_join_limiter: 1 per 3 minutes, staff included.
 AUTO_JOIN_LIMIT_SECONDS = 180
 
@@ -74,10 +75,11 @@ def _message_in(ctx: Ctx, channel_id: int, message_id: int) -> ChatMessage:
 # ── channels ────────────────────────────────────────────────────────────────
 def channels_index(ctx: Ctx) -> Any:
     """Imitates: plugins/chat/app/controllers/chat/api/channels_controller.rb#index
-    (Chat::ChannelSerializer, root "channels"). Simplifies: category channels only."""
+    (Chat::ChannelSerializer, root "channels"), at most Chat::ChannelFetcher's 50 a page.
+    Simplifies: category channels only."""
     user = _chat_user(ctx)
     forum = ctx.forum
-    limit = _int_param(ctx, "limit") or CHANNELS_LIMIT
+    limit = min(_int_param(ctx, "limit") or CHANNELS_LIMIT, CHANNELS_MAX)
     offset = _int_param(ctx, "offset") or 0
     wanted = str(ctx.params.get("filter") or "").lower()
     visible = [

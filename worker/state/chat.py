@@ -9,7 +9,11 @@ Layout (keys built in ``worker.state.keys``):
 - ``diamond:chat:message:<id>``: hash of the message's facts (``units`` is the length as
   people count it; the text is not kept), ``edited``, ``deleted_at``;
 - ``diamond:chat:category:<category id>``: the category channel's message ids scored by
-  ``created_at`` (epoch seconds).
+  ``created_at`` (epoch seconds);
+- ``diamond:chat:channel-seen``: each channel's highest message id recorded (the catch-up
+  compares it with the channel's last message to find lost deliveries);
+- ``diamond:chat:channel-read``: each channel's message id up to which the catch-up read
+  its history (it reads on from there).
 
 Only category channels are kept (Diamond's chat webhook is filtered to its categories;
 direct messages are dropped here too). Deliveries are not ordered: a ``created`` that
@@ -116,8 +120,26 @@ class ChatStore:
             if score is not None:
                 pipe.zadd(category, {str(facts["message_id"]): score})
                 pipe.expire(category, FACTS_TTL_SECONDS)
+            if facts.get("channel_id"):
+                seen = {str(facts["channel_id"]): int(facts["message_id"])}
+                pipe.zadd(keys.CHAT_CHANNEL_SEEN, seen, gt=True)  # only ever up
             pipe.execute()
         return "recorded"
+
+    def read_through_all(self) -> dict[int, int]:
+        """Each channel's message id up to which the catch-up read its history."""
+        raw: dict[bytes, bytes] = self.redis.hgetall(keys.CHAT_CHANNEL_READ)  # type: ignore[assignment]
+        return {int(k): int(v) for k, v in raw.items()}
+
+    def set_read_through(self, channel_id: int, message_id: int) -> None:
+        self.redis.hset(keys.CHAT_CHANNEL_READ, str(channel_id), message_id)
+
+    def last_seen_all(self) -> dict[int, int]:
+        """``last_seen`` of every channel, in one read."""
+        return {
+            int(member): int(score)
+            for member, score in self.redis.zscan_iter(keys.CHAT_CHANNEL_SEEN)
+        }
 
     def messages(
         self,

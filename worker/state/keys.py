@@ -123,6 +123,11 @@ SIMULATED_NOW = ROOT + "clock:simulated-now"
 # --- chat (the facts of squad chat messages, from the signed chat_message bodies) ---
 CHAT_MESSAGE_PREFIX = ROOT + "chat:message:"  # + message id
 CHAT_CATEGORY_PREFIX = ROOT + "chat:category:"  # + category id
+# sorted set: channel id -> the highest message id recorded (the catch-up's gap check)
+CHAT_CHANNEL_SEEN = ROOT + "chat:channel-seen"
+# hash: channel id -> the message id up to which the catch-up read the channel's history
+CHAT_CHANNEL_READ = ROOT + "chat:channel-read"
+CHAT_CATCHUP_DONE = ROOT + "chat:catchup-done"  # set while the last chat catch-up is recent
 
 
 def chat_message(message_id: int | str) -> str:

@@ -1,22 +1,26 @@
 """The daily camp check: campers whose camp has ended pass, are extended or leave.
 
-gather (``worker.state.membership``: campers and their posts; ``worker.pipeline.missing``:
-post events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
+gather (``worker.state.membership``: campers and their posts; ``worker.state.chat``: their
+messages in the camp channel, when chat check-ins count; ``worker.pipeline.missing``: post
+events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 ``verdict_actions``) → Applier → record (the camp's end, the squad queue).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.squads import Graduate
+from worker.forum.errors import ForumError
 from worker.pipeline import missing
 from worker.reads import forum_view
 from worker.rules import Rules
+from worker.state.chat import ChatStore
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
 
@@ -24,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 class CampForum(Protocol):
-    """The forum calls of the camp check (the audit-log lookup; writes via the Applier)."""
+    """The forum calls of the camp check (the audit-log lookup, the check-ins category's id
+    for chat check-ins; writes via the Applier)."""
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def get_group(self, name: str) -> dict[str, Any]: ...
@@ -34,6 +39,9 @@ class CampForum(Protocol):
         self, recipients: list[str], title: str, raw: str, **kw: Any
     ) -> Any: ...
     def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+    # the camp's chat channel (CreateChatChannel: looked for, then created)
+    def iter_chat_channels(self) -> Iterator[dict[str, Any]]: ...
+    def create_category_channel(self, category_id: int, **kw: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -57,11 +65,17 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     waiting: list[str] = []
     audit: int | None = None
     decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict]] = []
-    for username in store.active_campers():
-        camper = store.camper(username)
-        if camper is None:
-            continue
-        verdict = camp_engine.evaluate_camp(rules, camper, store.camp_posts(username), fellows, now)
+    campers = [(u, c) for u in store.active_campers() if (c := store.camper(u)) is not None]
+    chat = _camp_chat(ctx, [c for _, c in campers])
+    for username, camper in campers:
+        verdict = camp_engine.evaluate_camp(
+            rules,
+            camper,
+            store.camp_posts(username),
+            fellows,
+            now,
+            chat=chat.get(camper.user_id, ()),
+        )
         if verdict.verdict == "in_progress":
             continue
         if username in held:
@@ -103,7 +117,43 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
         )
     if deferred is not None:
         deferred.extend(waiting)
+    if campers:
+        _keep_camp_channel(ctx)
     return results
+
+
+def _keep_camp_channel(ctx: StepContext[CampForum]) -> None:
+    """The camp's chat channel, once (its key; the Applier looks before it creates). Apart
+    from the verdicts' writes: a forum without chat or the category only delays the channel."""
+    actions = camp_engine.camp_channel_actions(ctx.rules)
+    if not actions:
+        return
+    try:
+        ctx.apply(actions)
+    except ForumError as exc:
+        log.warning("camp check: the camp's chat channel is not made yet: %s", exc)
+
+
+def _camp_chat(
+    ctx: StepContext[CampForum], campers: list[camp_engine.Camper]
+) -> dict[int, list[camp_engine.CampChat]]:
+    """Each camper's live messages in the camp channel since the earliest camp start, by user
+    id (the ChatStore's facts from the webhook and the catch-up: no forum read per camper;
+    the check-ins category's id comes from the cached category list)."""
+    checkins = ctx.rules.camp.tasks.checkins
+    if not checkins.chat or not campers:
+        return {}
+    category_id = forum_view.category_ids(ctx.forum, ctx.redis).get(checkins.category)
+    if category_id is None:
+        return {}
+    since = min(c.started_at for c in campers)
+    out: dict[int, list[camp_engine.CampChat]] = {}
+    for message in ChatStore(ctx.redis).messages(category_id, since, ctx.now):
+        if message.user_id is not None:
+            out.setdefault(message.user_id, []).append(
+                camp_engine.CampChat(message.created_at, message.units)
+            )
+    return out
 
 
 def cohort_of(rules: Rules, camper: camp_engine.Camper) -> str:

@@ -10,14 +10,14 @@ sizes, leaders and classes, as the first split of a next cohort under these rule
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import redis
 
-from worker.engine.camp import Camper, CampPost, camp_end, evaluate_camp, task_lines
+from worker.engine.camp import CampChat, Camper, CampPost, camp_end, evaluate_camp, task_lines
 from worker.engine.squads import Graduate, SquadPlan, form_cohort
 from worker.rules.models import Rules
 
@@ -32,13 +32,22 @@ class CampFacts:
     campers: tuple[Camper, ...]  # as they entered the camp (no extension yet)
     posts: Mapping[str, tuple[CampPost, ...]]
     fellows: frozenset[str]
+    # check-ins category slug -> user id -> their messages in its channel (chat check-ins)
+    chat: Mapping[str, Mapping[int, tuple[CampChat, ...]]] = field(default_factory=dict)
 
 
-def read_camp_facts(redis_client: redis.Redis) -> CampFacts:
+def read_camp_facts(
+    redis_client: redis.Redis, chat_categories: Mapping[str, int] | None = None
+) -> CampFacts:
+    """The campers on record, their posts, and their messages in the channels of
+    ``chat_categories`` (slug -> id: the check-ins categories of the rules compared that
+    count chat check-ins)."""
+    from worker.state.chat import ChatStore
     from worker.state.membership import MembershipStore
     from worker.whatif.readonly import ReadOnlyRedis
 
-    store = MembershipStore(ReadOnlyRedis.over(redis_client))
+    reader = ReadOnlyRedis.over(redis_client)
+    store = MembershipStore(reader)
     fellows = store.ever_campers()
     campers = []
     posts = {}
@@ -48,7 +57,17 @@ def read_camp_facts(redis_client: redis.Redis) -> CampFacts:
             continue
         campers.append(dataclasses.replace(camper, extensions=0))
         posts[camper.username] = tuple(store.camp_posts(name))
-    return CampFacts(tuple(campers), posts, fellows)
+    chat: dict[str, dict[int, tuple[CampChat, ...]]] = {}
+    if campers:
+        since = min(c.started_at for c in campers)
+        until = max(c.started_at for c in campers) + timedelta(days=400)
+        for slug, category_id in (chat_categories or {}).items():
+            by_user: dict[int, list[CampChat]] = {}
+            for m in ChatStore(reader).messages(category_id, since, until):
+                if m.user_id is not None:
+                    by_user.setdefault(m.user_id, []).append(CampChat(m.created_at, m.units))
+            chat[slug] = {u: tuple(v) for u, v in by_user.items()}
+    return CampFacts(tuple(campers), posts, fellows, chat)
 
 
 @dataclass(frozen=True)
@@ -65,11 +84,12 @@ def judge_camp(rules: Rules, facts: CampFacts, now: datetime) -> dict[str, CampO
     out = {}
     for camper in facts.campers:
         posts = facts.posts.get(camper.username, ())
+        said = facts.chat.get(rules.camp.tasks.checkins.category, {}).get(camper.user_id, ())
         current = camper
         first = ""
         while True:
             end = camp_end(rules, current.started_at, current.extensions)
-            verdict = evaluate_camp(rules, current, posts, facts.fellows, min(now, end))
+            verdict = evaluate_camp(rules, current, posts, facts.fellows, min(now, end), chat=said)
             first = first or verdict.verdict
             if verdict.verdict != "extend":
                 break
@@ -184,6 +204,7 @@ __all__: Sequence[str] = (
     "CampFacts",
     "CampOutcome",
     "SquadFacts",
+    "chat_categories",
     "compare_camp",
     "judge_camp",
     "read_camp_facts",
@@ -192,3 +213,14 @@ __all__: Sequence[str] = (
     "render_squads",
     "split",
 )
+
+
+def chat_categories(client: ForumClient, rules: Iterable[Rules]) -> dict[str, int]:
+    """Slug -> id of the check-ins categories of ``rules`` that count chat check-ins (one
+    forum call, none when no rules count chat)."""
+    slugs = {r.camp.tasks.checkins.category for r in rules if r.camp.tasks.checkins.chat}
+    if not slugs:
+        return {}
+    return {
+        str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug") in slugs
+    }

@@ -15,10 +15,8 @@ Chat changes no obligation, strike or badge of the shipped rules (chat counts fo
 the health report); its texts come from a random generator of its own, so the rest of the
 story (who writes, who misses) draws the same numbers as without chat.
 
-The chat webhook: Diamond's ``plugin_config/`` subscribes its webhook to forum events; a
-second one for the chat events is declared there by the chat webhook's own change. Until
-a forum has one, the demo's operator adds it by hand (admin API, the operator's key; not
-Diamond's calls), pointing at the same receiver with the same secret.
+The chat webhook is Diamond's own (``plugin_config/webhook.yml`` ``chat:``, made by the
+demo's ``diamond apply``; each new squad's category joins its filter as the squad forms).
 """
 
 from __future__ import annotations
@@ -32,12 +30,6 @@ from worker.demo.people import zh_text
 
 CHAT_TIME = (19, 30)  # every evening, Monday to Saturday
 CHAT_DAYS = range(6)
-CHAT_EVENTS = (
-    "chat_message_created",
-    "chat_message_edited",
-    "chat_message_trashed",
-    "chat_message_restored",
-)
 _OPENERS = (
     "今天大家读到什么好文章了吗?",
     "这周的题目我有点卡住了,大家怎么想?",
@@ -49,39 +41,11 @@ _OPENERS = (
 def schedule_chat(demo: Demo) -> None:
     rng = random.Random(29)  # its own stream: the story draws the same numbers as before
     demo.facts.setdefault("chat", {"messages": 0, "by_squad": {}})
-    first = demo.week_monday(1)
-    demo.agenda.at(first + timedelta(minutes=2), "chat webhook", lambda: ensure_webhook(demo))
     for week in range(1, demo.weeks + 2):
         monday = demo.week_monday(week)
         for day in CHAT_DAYS:
             when = (monday + timedelta(days=day)).replace(hour=CHAT_TIME[0], minute=CHAT_TIME[1])
             demo.agenda.at(when, "squad chat", lambda: _evening(demo, rng))
-
-
-def ensure_webhook(demo: Demo) -> None:
-    """A webhook for the chat events at Diamond's receiver, unless the forum has one."""
-    from worker.config_sync.actual import event_type_ids
-    from worker.forum.client import ForumClient
-
-    settings = demo.stack.settings
-    assert settings is not None
-    operator = ForumClient(
-        demo.stack.sandbox.url, settings.api_key.get_secret_value(), "system", on_limit="wait"
-    )
-    ids = event_type_ids(operator.webhook_event_types())
-    wanted = [ids[name] for name in CHAT_EVENTS if name in ids]
-    for hook in operator.list_webhooks():
-        have = {int(t["id"]) for t in hook.get("web_hook_event_types") or ()}
-        have |= {int(i) for i in hook.get("web_hook_event_type_ids") or ()}
-        if hook.get("active") and set(wanted) <= have:
-            return
-    operator.create_webhook(
-        settings.receiver_url,
-        settings.webhook_secret.get_secret_value(),
-        wanted,
-        reason="the demo's operator: chat events to Diamond",
-    )
-    demo.progress.result("the operator subscribed a webhook to the chat events")
 
 
 def _channels(demo: Demo) -> dict[str, int]:

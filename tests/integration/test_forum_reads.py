@@ -229,3 +229,46 @@ def _squad(sandbox: Any) -> tuple[Any, ForumClient, Roster]:
     client = admin_client(sandbox)
     squad = squad_on_forum(sandbox, client, "sq-5", ("lea", "max"), "2026年11月期 第5写作小组")
     return shipped_rules(), client, Roster((squad,))
+
+
+# --- the roster ages with the story's clock ----------------------------------------------
+
+ROSTER_READ_AT = dt.datetime(2026, 3, 16, 9, 0, tzinfo=dt.UTC)
+
+
+def test_a_run_two_simulated_hours_after_the_last_roster_read_reads_the_forum_again(
+    sandbox, redis_client
+):
+    from worker.clock import set_simulated_now
+
+    client = admin_client(sandbox)
+    squad_on_forum(sandbox, client, "sq-1", ("cat", "dan"), "第一小组的名字很长很长")
+    rules = shipped_rules()
+    set_simulated_now(redis_client, ROSTER_READ_AT)
+    roster_cache.cached_roster(client, redis_client, rules)
+    reads = client.call_counts[MEMBERS_READ]
+
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(seconds=30))
+    roster_cache.cached_roster(client, redis_client, rules)
+    assert client.call_counts[MEMBERS_READ] == reads  # the same run: one read
+
+    # The next scheduled run, two hours later on the clock the story runs on, though only
+    # milliseconds of real time passed: a live forum would read again, so must the bench.
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(hours=2))
+    roster_cache.cached_roster(client, redis_client, rules)
+    assert client.call_counts["GET /groups.json"] >= 2
+
+
+def test_group_members_read_two_simulated_hours_ago_are_read_again(sandbox, redis_client):
+    from worker.clock import set_simulated_now
+
+    _users(sandbox, "cat")
+    client = admin_client(sandbox)
+    client.add_group_members(_group_id(client.create_group("mentors")), ["cat"])
+    set_simulated_now(redis_client, ROSTER_READ_AT)
+    roster_cache.cached_group_members(client, redis_client, "mentors")
+    calls = sum(client.call_counts.values())
+
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(hours=2))
+    roster_cache.cached_group_members(client, redis_client, "mentors")
+    assert sum(client.call_counts.values()) > calls

@@ -114,7 +114,7 @@ def test_the_roster_is_cached_and_dropped_when_diamond_changes_a_squad(
     second = roster_cache.cached_roster(client, redis_client, rules)
     assert second == first
     assert client.call_counts[MEMBERS_READ] == reads  # within the TTL: no group reads
-    assert 0 < redis_client.ttl(roster_cache.ROSTER_KEY) <= roster_cache.ROSTER_TTL_SECONDS
+    assert 0 < redis_client.ttl(roster_cache.ROSTER_KEY) <= roster_cache.ROSTER_KEEP_SECONDS
 
     Applier(client, redis_client, live=True).apply(
         [a.AddToGroup(key="t:add-dan", reason="test", group="sq-1", usernames=("dan",))]

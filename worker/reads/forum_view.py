@@ -35,6 +35,7 @@ from typing import Any
 
 import redis
 
+from worker import clock
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.squads import read_squad_bio
 from worker.forum.errors import NotFound
@@ -51,6 +52,17 @@ GENERATION_KEY = keys.ROSTER_GENERATION  # bumped by every forget_roster
 # that a member moved by hand on the forum is seen by the next run (Diamond's own changes
 # invalidate the entry at once).
 ROSTER_TTL_SECONDS = 120
+# How long Redis keeps an entry at most; its freshness is judged on ``worker.clock``, the
+# clock the story runs on (simulated in the demo and the bench), not by this expiry.
+ROSTER_KEEP_SECONDS = 24 * 3600
+
+
+def _fresh(read_at: str | None, now: datetime) -> bool:
+    """Read less than ``ROSTER_TTL_SECONDS`` ago on the clock (a clock moved back: stale)."""
+    if not read_at:
+        return False
+    age = (now - datetime.fromisoformat(read_at)).total_seconds()
+    return 0 <= age < ROSTER_TTL_SECONDS
 
 
 def dump_roster(roster: Roster) -> str:
@@ -67,14 +79,21 @@ def parse_roster(raw: str | bytes) -> Roster:
 
 def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roster:
     """The roster from Redis if read within ``ROSTER_TTL_SECONDS``, else from the forum."""
+    now = clock.now(redis_client)
     raw = redis_client.get(ROSTER_KEY)
     if raw:
         try:
-            return parse_roster(raw)
-        except (ValueError, TypeError) as exc:  # an entry from another version: read again
+            entry = json.loads(raw)
+            if _fresh(entry.get("read_at"), now):
+                return parse_roster(json.dumps(entry["squads"]))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # another version
             log.warning("cached roster unreadable (%s); reading the forum", exc)
     generation = redis_client.get(GENERATION_KEY)
     roster = load_roster(client, rules)
+    entry_text = json.dumps(
+        {"read_at": now.isoformat(), "squads": json.loads(dump_roster(roster))},
+        ensure_ascii=False,
+    )
     # Keep it only if Diamond changed no squad while we read: a read that began before a
     # change must not put the old roster back after ``forget_roster`` dropped it.
     with redis_client.pipeline() as pipe:
@@ -82,7 +101,7 @@ def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roste
             pipe.watch(GENERATION_KEY)
             if pipe.get(GENERATION_KEY) == generation:
                 pipe.multi()
-                pipe.set(ROSTER_KEY, dump_roster(roster), ex=ROSTER_TTL_SECONDS)
+                pipe.set(ROSTER_KEY, entry_text, ex=ROSTER_KEEP_SECONDS)
                 pipe.execute()
         except redis.WatchError:
             pass  # changed meanwhile: the next load reads the forum again
@@ -104,11 +123,14 @@ def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> 
     ``ROSTER_TTL_SECONDS`` and generation of Diamond's group changes."""
     generation = int(redis_client.get(GENERATION_KEY) or 0)
     key = keys.group_members(generation, group)
+    now = clock.now(redis_client)
     raw = redis_client.get(key)
     if raw is not None:
         try:
-            return frozenset(json.loads(raw))
-        except (ValueError, TypeError) as exc:
+            entry = json.loads(raw)
+            if _fresh(entry.get("read_at"), now):
+                return frozenset(entry["members"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.warning("cached members of %s unreadable (%s); reading the forum", group, exc)
     try:
         names = frozenset(str(m["username"]) for m in client.iter_group_members(group))
@@ -116,7 +138,8 @@ def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> 
         names = frozenset()
     # Stored under the generation seen *before* the read: a change made meanwhile bumped
     # it, so this possibly stale list is never found again.
-    redis_client.set(key, json.dumps(sorted(names), ensure_ascii=False), ex=ROSTER_TTL_SECONDS)
+    entry = {"read_at": now.isoformat(), "members": sorted(names)}
+    redis_client.set(key, json.dumps(entry, ensure_ascii=False), ex=ROSTER_KEEP_SECONDS)
     return names
 
 

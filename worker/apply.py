@@ -40,9 +40,9 @@ from worker import actions as a
 from worker.forum.errors import ForumRejected, NotFound
 from worker.forum.links import absolute_links
 from worker.pipeline.idempotency import ActionBusy
-from worker.reads.forum_view import forget_roster
 from worker.rules.models import SHADOW_TEMPLATE, Rules
 from worker.state import keys
+from worker.state import roster as roster_state
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
@@ -247,7 +247,7 @@ class Applier:
             reason = first.reason if len(pending) == 1 else f"{first.reason} (+{len(pending) - 1})"
             merged = dataclasses.replace(first, usernames=usernames, reason=reason)
             result = self._execute(merged)
-            forget_roster(self.redis)
+            roster_state.applied(self.redis, merged)  # the roster state follows the change
             for action in pending:
                 done_key = self._done_prefix + action.key
                 self._record(done_key, done_key + ":sent")
@@ -294,7 +294,7 @@ class Applier:
             self.redis.delete(sent_key)  # the forum answered no: nothing was written
             raise
         if action.kind in ROSTER_CHANGES:
-            forget_roster(self.redis)
+            roster_state.applied(self.redis, action)  # the roster state follows the change
         self._record(done_key, sent_key)
         return result
 

@@ -111,6 +111,16 @@ CATEGORY_IDS = LEDGER + "category-ids"  # kept under the ledger, where it was fi
 TOPIC_FACTS = REC + "topics"  # topic id -> facts, kept where recognition first cached them
 
 
+# The roster as state (``worker.state.roster``): squads, watched groups' members, the
+# user id -> username map from member listings, groups to read again, the last reconcile.
+ROSTER_STATE = ROOT + "roster:"
+ROSTER_SQUADS = ROSTER_STATE + "squads"
+ROSTER_GROUPS = ROSTER_STATE + "groups"
+ROSTER_DIRTY = ROSTER_STATE + "dirty"
+ROSTER_CHECKED = ROSTER_STATE + "checked"
+ROSTER_USER_NAMES = ROSTER_STATE + "user-names"
+
+
 def group_members(generation: int, group: str) -> str:
     return f"{CACHE}group-members:{generation}:{group}"
 

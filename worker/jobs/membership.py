@@ -21,6 +21,7 @@ from typing import Any
 
 import dramatiq
 
+from worker.engine.facts import parse_time
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
@@ -35,6 +36,7 @@ from worker.pipeline.scheduler import (
 )
 from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
+from worker.state import roster as roster_state
 from worker.state.membership import MembershipStore
 from worker.steps import camp_check as camp_step
 from worker.steps import form_squads, gate
@@ -52,6 +54,26 @@ def on_user(user_id: int, hints: dict[str, Any] | None = None, event: str | None
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
         log.debug("user %s is not pending: nothing to decide", user_id)
+
+
+@diamond_actor(queue=QUEUE, time_limit=60)
+def on_group_event(
+    group_id: int,
+    event: str | None = None,
+    user_id: int | None = None,
+    body: dict[str, Any] | None = None,
+) -> None:
+    """A group's members or the group changed on the forum (an admin by hand, or the echo
+    of Diamond's own change): the roster state follows (``worker.state.roster``), no read."""
+    redis_client = runtime.redis_client()
+    if event in GROUP_USER_EVENTS and user_id is not None:
+        created = (body or {}).get("created_at")
+        at = parse_time(created) if isinstance(created, str) and created else None
+        changed = roster_state.on_group_user(redis_client, event, group_id, user_id, at)
+    else:
+        changed = roster_state.on_group_changed(redis_client, group_id)
+    if changed:
+        log.info("%s: group %s changed on the forum; the roster follows", event, group_id)
 
 
 @diamond_actor(queue=QUEUE, time_limit=600)
@@ -100,6 +122,19 @@ for _event in ("user_created", "user_confirmed_email", "user_approved", "user_up
         hints=USER_HINTS,
         pass_event=True,
     )
+# Members moved by hand (WebHookGroupUserSerializer: group_id, user_id, created_at) and
+# groups edited or deleted by hand reach the roster state without a forum read.
+GROUP_USER_EVENTS = ("user_added_to_group", "user_removed_from_group")
+for _event in GROUP_USER_EVENTS:
+    add_route(
+        _event,
+        on_group_event.actor_name,
+        ids={"group_id": "group_id", "user_id": "user_id"},
+        body=("created_at",),
+        pass_event=True,
+    )
+for _event in ("group_updated", "group_destroyed"):
+    add_route(_event, on_group_event.actor_name, ids={"group_id": "id"}, pass_event=True)
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())
 
 

@@ -53,11 +53,12 @@ ROSTER_TTL_SECONDS = RECONCILE_SECONDS  # the older name
 
 
 def _fresh(checked_at: datetime | None, now: datetime) -> bool:
-    """Reconciled less than ``RECONCILE_SECONDS`` ago on the clock (moved back: stale)."""
+    """Reconciled less than ``RECONCILE_SECONDS`` ago on the clock. A clock moved back
+    (a replayed story) keeps the state until it passes the reconcile again: Diamond's
+    changes and the events keep it current meanwhile."""
     if checked_at is None:
         return False
-    age = (now - checked_at).total_seconds()
-    return 0 <= age < RECONCILE_SECONDS
+    return (now - checked_at).total_seconds() < RECONCILE_SECONDS
 
 
 def dump_roster(roster: Roster) -> str:
@@ -103,18 +104,22 @@ def _current(
     ``RECONCILE_SECONDS`` on ``worker.clock``."""
     now = clock.now(redis_client)
     snap = roster_state.load(redis_client)
-    missing = (squads and snap.squads is None) or any(g not in snap.groups for g in groups)
+    first_squads = squads and snap.squads is None
+    new_groups = tuple(g for g in groups if g not in snap.groups)
     stale = reconcile and not _fresh(snap.checked_at, now)
-    if not (missing or stale or snap.dirty):
+    if not (first_squads or new_groups or stale or snap.dirty):
         return snap
-    return _reconcile(client, redis_client, snap, now, squads=squads, groups=groups)
+    if first_squads or stale or snap.dirty:
+        return _reconcile(client, redis_client, snap, now, squads=squads, groups=groups)
+    # Only a group not watched yet: read it, leave the rest (and the reconcile time) be.
+    return _reconcile(client, redis_client, snap, None, squads=False, groups=new_groups)
 
 
 def _reconcile(
     client: Any,
     redis_client: redis.Redis,
     snap: roster_state.Snapshot,
-    now: datetime,
+    now: datetime | None,
     *,
     squads: bool,
     groups: tuple[str, ...],
@@ -122,15 +127,16 @@ def _reconcile(
     """One ``GET /groups.json`` listing (it carries each group's ``user_count``, see
     groups_controller.rb#index, BasicGroupSerializer); the members are read again only
     of the groups the state lacks, marks dirty, or counts differently. The first read
-    of the squads is a full one (``load_roster``'s cost)."""
+    of the squads is a full one (``load_roster``'s cost). ``now`` None: only ``groups``
+    are read (new to the state), the squads and the last reconcile's time stay."""
     listing = client.list_groups()
     names: dict[int, str] = {}
     roster = snap.squads
-    if squads or roster is not None:
+    if now is not None and (squads or roster is not None):
         roster = _reconciled_squads(client, redis_client, listing, snap, names)
     watched: dict[str, roster_state.Group] = {}
     by_name = {str(g["name"]): g for g in listing}
-    for name in {*snap.groups, *groups}:
+    for name in {*snap.groups, *groups} if now is not None else set(groups):
         group = by_name.get(name)
         if group is None:
             watched[name] = roster_state.Group(None, frozenset())
@@ -144,6 +150,10 @@ def _reconcile(
     roster_state.store(
         redis_client, snap, squads=roster, groups=watched, checked_at=now, user_names=names
     )
+    if now is None:
+        return roster_state.Snapshot(
+            snap.generation, roster, {**snap.groups, **watched}, snap.dirty, snap.checked_at
+        )
     return roster_state.Snapshot(snap.generation, roster, watched, frozenset(), now)
 
 

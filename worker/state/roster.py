@@ -130,11 +130,12 @@ def store(
     *,
     squads: Roster | None,
     groups: Mapping[str, Group],
-    checked_at: datetime,
+    checked_at: datetime | None,
     user_names: Mapping[int, str],
 ) -> bool:
     """Keep what a forum read found, unless the state changed since ``seen`` was loaded
-    (then the read may be older than that change: it is not kept; False)."""
+    (then the read may be older than that change: it is not kept; False). ``checked_at``:
+    the time of a whole reconcile (None: only some groups were read)."""
     with redis_client.pipeline() as pipe:
         try:
             pipe.watch(keys.ROSTER_GENERATION)
@@ -149,9 +150,10 @@ def store(
                 )
             if user_names:
                 pipe.hset(keys.ROSTER_USER_NAMES, mapping=dict(user_names))
-            if seen.dirty:
-                pipe.srem(keys.ROSTER_DIRTY, *seen.dirty)
-            pipe.set(keys.ROSTER_CHECKED, checked_at.isoformat())
+            if checked_at is not None:  # a whole reconcile (else: only new groups read)
+                if seen.dirty:
+                    pipe.srem(keys.ROSTER_DIRTY, *seen.dirty)
+                pipe.set(keys.ROSTER_CHECKED, checked_at.isoformat())
             pipe.execute()
             return True
         except redis.WatchError:

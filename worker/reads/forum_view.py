@@ -1,27 +1,32 @@
-"""The one cached view of the forum: what Diamond reads, one cache policy for all of it.
+"""The one view of the forum: what Diamond reads, one policy for all of it.
 
     ids = category_ids(forum, redis)                 # {slug: id}
     fields = user_field_ids(forum, redis)            # {rules key: user-field id}
     topic = topic_facts(forum, redis, topic_id)      # category, archetype, tags, title, authors
     names = cached_group_members(forum, redis, "moderators")
     roster = cached_roster(forum, redis, rules)      # every squad, with members and leader
-    forget_roster(redis)                             # Diamond changed a group or category
+    forget_roster(redis)                             # drop the squads: read in full next time
 
 The policy: every fact lives in Redis (shared by the receiver, the workers and the
 commands; a test's clean Redis starts with nothing remembered), under a key of
 ``worker.state.keys``, for as long as that kind of fact stays true:
 
 - category ids: an hour (an admin adds categories rarely); an id not in the cache reads
-  them again once (``category_slug``), and Diamond's own category writes forget them;
+  them again once (``category_slug``), and Diamond's own new squads forget them;
 - user-field ids: a minute (``diamond apply`` may have just added one);
 - topic facts: for good (a topic's category, archetype and first authors do not change
   under Diamond's feet; a reply to a post not seen yet reads the topic again);
-- the roster and group members: two minutes, and every change Diamond makes to a group
-  or category (``worker.apply.Applier`` calls ``forget_roster``) makes them unreachable.
+- the roster and watched groups' members: state, not a cache (``worker.state.roster``).
+  Read in full once; then Diamond's own group writes (the Applier), the forum's
+  ``group_user`` events (an admin's hand changes) and ``group_updated``/``group_destroyed``
+  keep it current. A lost event is caught by the count reconcile: at most once per
+  ``RECONCILE_SECONDS`` on ``worker.clock`` (the clock the story runs on: simulated in the
+  demo and the bench), i.e. once per scheduled run, one ``GET /groups.json`` listing
+  (``ceil(groups / 36)`` pages) and a member read of only the groups whose ``user_count``
+  differs from the state or that an event marked. Post events do not reconcile.
 
-Members moved by hand on the forum (an admin editing a group) are picked up when the
-entry expires, i.e. within ``ROSTER_TTL_SECONDS``. Squad formation itself always reads
-the forum (``load_roster``). Nothing here writes to the forum.
+Squad formation itself always reads the forum (``load_roster``). Nothing here writes to
+the forum.
 """
 
 from __future__ import annotations

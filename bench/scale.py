@@ -29,11 +29,17 @@ Figures:
       the signed ``post_created`` body carries every fact of the post
       (``WebHookPostSerializer``) and the weekly thread's facts (category, title, first
       post) come from the answer that opened it, so neither ``GET /posts/{id}.json`` nor
-      ``GET /t/{id}.json`` is needed (the figures list any left, by job). The roster's
-      reads (``1 + squads``) are not counted: the week runs in well under the cache's
-      two minutes of real time, so the figures show none either.
+      ``GET /t/{id}.json`` is needed (the figures list any left, by job). The roster is
+      state kept current by Diamond's own writes and the ``group_user`` events; what no
+      body carries is a hand change whose event was lost, so a run that reconciles the
+      roster needs its one ``GET /groups.json`` listing (``user_count`` per group) and
+      that counts once more for each run that made it; member re-reads count nothing.
   Next week's thread opening is left out of both sides.
   ``api_calls`` / minimum must stay <= 1.10.
+- **roster/group reads per member-week**: ``GET /groups.json`` and
+  ``GET /groups/{name}/members.json`` in the week. The roster's freshness is judged on the
+  story's clock (``worker.clock``), so the bench sees the reads a live forum makes between
+  runs hours apart (before the roster became state: ``1 + squads`` a run, 1.3 a member-week).
 - **projected waves at 10,000 members** under 50 calls/minute: each wave's calls scale
   with the members (a wave's fixed reads do not, so this errs on the slow side); the
   camp check is measured on a 1,000-person intake directly.
@@ -67,6 +73,8 @@ TARGET_FRIDAY_MINUTES = 25.0
 TARGET_CAMP_MINUTES = 10.0
 TARGET_RATIO = 1.10
 DONE_PREFIX = "diamond:done:"
+# The roster's reads (the reconcile's listing, a group's members), shown as their own line.
+ROSTER_READS = ("GET /groups.json", "GET /groups/{name}/members.json")
 # Reads of one object each, shown per job (``figures``): the ones to avoid.
 PER_OBJECT_READS = ("GET /t/{id}.json", "GET /posts/{id}.json")
 # The week measured: Monday 16 March 2026 (community time zone) and its Tuesday audit.
@@ -455,6 +463,8 @@ def figures(m: Measured, camp: Wave | None, camp_size: int) -> list[Figure]:
         Figure(f"calls/member-week {label}", n / per, "calls") for label, n in week.most_common()
     ]
     out.append(at_most("calls per member-week", total / per, "calls", TARGET_PER_MEMBER_WEEK))
+    roster_reads = sum(week[label] for label in ROSTER_READS)
+    out.append(Figure("roster/group reads per member-week", roster_reads / per, "calls"))
     minimum = _minimum(m)
     out += [
         Figure("true minimum per member-week", minimum / per, "calls"),
@@ -517,7 +527,13 @@ def _minimum(m: Measured) -> int:
         once = kind in AUDIT_KEYS or kind in GROUP_KEYS
         writes += 1 if once else n
     # A run that read anything needed at least its one list; runs served from Redis none.
-    reads = sum(w.runs for w in m.waves.values() if any(k.startswith("GET ") for k in w.calls))
+    # The roster reconcile's listing counts once more per run that made it (a lost event
+    # is seen only there); a wave's runs made it if the wave read ``GET /groups.json``.
+    reads = 0
+    for wave in m.waves.values():
+        gets = {k for k in wave.calls if k.startswith("GET ")}
+        listing = "GET /groups.json" in gets
+        reads += wave.runs * (int(bool(gets - {"GET /groups.json"})) + int(listing))
     return writes + reads
 
 

@@ -149,7 +149,9 @@ def store(
                     keys.ROSTER_GROUPS, mapping={n: _dump_group(g) for n, g in groups.items()}
                 )
             if user_names:
-                pipe.hset(keys.ROSTER_USER_NAMES, mapping=dict(user_names))
+                pipe.hset(
+                    keys.ROSTER_USER_NAMES, mapping={str(k): v for k, v in user_names.items()}
+                )
             if checked_at is not None:  # a whole reconcile (else: only new groups read)
                 if seen.dirty:
                     pipe.srem(keys.ROSTER_DIRTY, *seen.dirty)

@@ -96,8 +96,8 @@ GROUP_IDS_KEY = keys.GROUP_IDS
 # PM thread (SendPrivateMessage.thread) -> its topic id: later PMs of it are replies.
 PM_THREAD_PREFIX = keys.pm_thread("")
 PM_THREAD_TTL_SECONDS = 120 * 24 * 3600
-# Writes that change who is in which squad (or a squad's category): the cached roster
-# (``worker.reads.forum_view``) is dropped after each, so the next job re-reads it.
+# Writes that change who is in which squad (or a squad's category): the roster state
+# (``worker.state.roster``) follows each, so no job reads the squads again for it.
 ROSTER_CHANGES = frozenset(
     {"AddToGroup", "RemoveFromGroup", "AddGroupOwners", "CreateGroup", "CreateCategory"}
 )

@@ -6,11 +6,12 @@ Routes: ``user_created``/``user_confirmed_email``/``user_approved``/``user_updat
 user view has neither). An email sign-up is gated once ``user_confirmed_email`` says it
 is active; an invitee Discourse approved at once is gated after the fact; a held
 application approved by a reviewer enters the camp; the catch-up scan feeds pending
-users the webhooks missed as ``user_created``. ``user_added_to_group``/
-``user_removed_from_group``/``group_updated``/``group_destroyed`` → ``membership.on_group_event``:
-the roster state follows an admin's hand changes (``worker.state.roster``). Post events reach the camp through the
-one post actor (``worker.jobs.posts``). Periodic: the camp check at
-``camp.check_schedule`` (community time zone). Thin: each builds a ``StepContext`` and
+users the webhooks missed as ``user_created``. ``user_added_to_group``,
+``user_removed_from_group``, ``group_updated``, ``group_destroyed`` →
+``membership.on_group_event``: the roster state follows an admin's hand changes
+(``worker.state.roster``). Post events reach the camp through the one post actor
+(``worker.jobs.posts``). Periodic: the camp check at ``camp.check_schedule`` (community
+time zone). Thin: each builds a ``StepContext`` and
 calls its step (``worker.steps.gate``, ``camp_check``, ``form_squads``).
 """
 

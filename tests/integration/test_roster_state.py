@@ -164,3 +164,21 @@ def test_a_group_edited_by_hand_is_read_again(
     roster = _roster(client, redis_client, T0 + dt.timedelta(minutes=5))
     assert roster.by_slug("sq-1").full_name == "第一组改名了"
     assert client.call_counts[MEMBERS_READ] == reads + 1
+
+
+def test_a_squad_group_deleted_by_hand_leaves_the_roster(
+    sandbox, redis_url, redis_client, monkeypatch, tmp_path
+):
+    from tests.support.pipeline import live_worker
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["group_destroyed"])
+    client = admin_client(sandbox)
+    (_sq1, sq2) = _squads(sandbox, client, ("cat",), ("dan",))
+    _roster(client, redis_client, T0)
+    reads = client.call_counts[MEMBERS_READ]
+    client.delete_group(sq2)
+    _deliver(sandbox, "group_destroyed")
+    roster = _roster(client, redis_client, T0 + dt.timedelta(minutes=5))
+    assert [s.slug for s in roster.squads] == ["sq-1"]
+    assert client.call_counts[MEMBERS_READ] == reads  # the listing said it: sq-1 unchanged

@@ -182,3 +182,35 @@ def test_a_squad_group_deleted_by_hand_leaves_the_roster(
     roster = _roster(client, redis_client, T0 + dt.timedelta(minutes=5))
     assert [s.slug for s in roster.squads] == ["sq-1"]
     assert client.call_counts[MEMBERS_READ] == reads  # the listing said it: sq-1 unchanged
+
+
+def test_a_hand_change_travels_signed_through_the_receiver_to_the_roster(
+    sandbox, redis_url, redis_client, monkeypatch, tmp_path
+):
+    """sandbox ──group_user webhook──▶ receiver (202) ──▶ membership queue ──▶ roster state."""
+    import dramatiq
+
+    from tests.support.pipeline import live_worker, serving, wait_for
+    from worker.pipeline import runtime
+    from worker.pipeline.receiver import ReceiverConfig, build_receiver
+
+    secret = "roster-e2e-secret"
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    client = admin_client(sandbox)
+    (sq1, _sq2) = _squads(sandbox, client, ("cat", "dan"), ("eve",))
+    _roster(client, redis_client, T0)
+    app = build_receiver(ReceiverConfig(secret=secret, api_username="system"), redis_url)
+    with serving(app) as base:
+        sandbox.add_webhook(f"{base}/webhook", secret=secret, events=GROUP_USER_EVENTS)
+        worker = dramatiq.Worker(dramatiq.get_broker(), queues={"membership"}, worker_timeout=50)
+        worker.start()
+        try:
+            client.remove_group_members(sq1, ["dan"])  # an admin, by hand
+            wait_for(
+                lambda: _roster(client, redis_client, T0).by_slug("sq-1").members == ("cat",),
+                what="dan gone from sq-1 in the roster state",
+            )
+        finally:
+            worker.stop(timeout=5_000)
+            runtime.reset()
+    assert [d.status for d in sandbox.deliveries("user_removed_from_group")] == [202]

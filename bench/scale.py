@@ -32,8 +32,9 @@ Figures:
       ``GET /t/{id}.json`` is needed (the figures list any left, by job). The roster is
       state kept current by Diamond's own writes and the ``group_user`` events; what no
       body carries is a hand change whose event was lost, so a run that reconciles the
-      roster needs its one ``GET /groups.json`` listing (``user_count`` per group) and
-      that counts once more for each run that made it; member re-reads count nothing.
+      roster needs its ``GET /groups.json`` listing (``user_count`` per group): it counts
+      once for each run that made it, besides that run's own list if it read anything
+      else (the listing's pages, 36 groups each, count as one; member re-reads as none).
   Next week's thread opening is left out of both sides.
   ``api_calls`` / minimum must stay <= 1.10.
 - **roster/group reads per member-week**: ``GET /groups.json`` and

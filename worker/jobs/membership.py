@@ -12,7 +12,7 @@ users the webhooks missed as ``user_created``. ``user_added_to_group``,
 (``worker.state.roster``). Post events reach the camp through the one post actor
 (``worker.jobs.posts``). Periodic: the camp check at ``camp.check_schedule`` (community
 time zone). Thin: each builds a ``StepContext`` and
-calls its step (``worker.steps.gate``, ``camp_check``, ``form_squads``).
+calls its step (``worker.steps.gate``, ``camp_check``, ``form_squads``, ``group_events``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 
 import dramatiq
 
-from worker.engine.facts import parse_time
 from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
@@ -39,10 +38,9 @@ from worker.pipeline.scheduler import (
 )
 from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
-from worker.state import roster as roster_state
 from worker.state.membership import MembershipStore
 from worker.steps import camp_check as camp_step
-from worker.steps import form_squads, gate
+from worker.steps import form_squads, gate, group_events
 
 log = logging.getLogger(__name__)
 QUEUE = "membership"
@@ -67,15 +65,10 @@ def on_group_event(
     body: dict[str, Any] | None = None,
 ) -> None:
     """A group's members or the group changed on the forum (an admin by hand, or the echo
-    of Diamond's own change): the roster state follows (``worker.state.roster``), no read."""
-    redis_client = runtime.redis_client()
-    if event in GROUP_USER_EVENTS and user_id is not None:
-        created = (body or {}).get("created_at")
-        at = parse_time(created) if isinstance(created, str) and created else None
-        changed = roster_state.on_group_user(redis_client, event, group_id, user_id, at)
-    else:
-        changed = roster_state.on_group_changed(redis_client, group_id)
-    if changed:
+    of Diamond's own change): the roster state follows (``worker.steps.group_events``)."""
+    created = (body or {}).get("created_at")
+    created_at = created if isinstance(created, str) and created else None
+    if group_events.run(runtime.step_context(), event, group_id, user_id, created_at):
         log.info("%s: group %s changed on the forum; the roster follows", event, group_id)
 
 
@@ -127,8 +120,7 @@ for _event in ("user_created", "user_confirmed_email", "user_approved", "user_up
     )
 # Members moved by hand (WebHookGroupUserSerializer: group_id, user_id, created_at) and
 # groups edited or deleted by hand reach the roster state without a forum read.
-GROUP_USER_EVENTS = ("user_added_to_group", "user_removed_from_group")
-for _event in GROUP_USER_EVENTS:
+for _event in group_events.GROUP_USER_EVENTS:
     add_route(
         _event,
         on_group_event.actor_name,

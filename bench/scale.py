@@ -36,11 +36,18 @@ Figures:
       the signed ``post_created`` body carries every fact of the post
       (``WebHookPostSerializer``) and the weekly thread's facts (category, title, first
       post) come from the answer that opened it, so neither ``GET /posts/{id}.json`` nor
-      ``GET /t/{id}.json`` is needed (the figures list any left, by job). The roster's
-      reads (``1 + squads``) are not counted: the week runs in well under the cache's
-      two minutes of real time, so the figures show none either.
+      ``GET /t/{id}.json`` is needed (the figures list any left, by job). The roster is
+      state kept current by Diamond's own writes and the ``group_user`` events; what no
+      body carries is a hand change whose event was lost, so a run that reconciles the
+      roster needs its ``GET /groups.json`` listing (``user_count`` per group): it counts
+      once for each run that made it, besides that run's own list if it read anything
+      else (the listing's pages, 36 groups each, count as one; member re-reads as none).
   Next week's thread opening is left out of both sides.
   ``api_calls`` / minimum must stay <= 1.10.
+- **roster/group reads per member-week**: ``GET /groups.json`` and
+  ``GET /groups/{name}/members.json`` in the week. The roster's freshness is judged on the
+  story's clock (``worker.clock``), so the bench sees the reads a live forum makes between
+  runs hours apart (before the roster became state: ``1 + squads`` a run, 1.3 a member-week).
 - **projected waves at 10,000 members** under 50 calls/minute: each wave's calls scale
   with the members (a wave's fixed reads do not, so this errs on the slow side); the
   camp check is measured on a 1,000-person intake directly.
@@ -77,6 +84,8 @@ CATCHUP = "catchup_scan"
 # Discourse's latest posts page (``LatestPostsQuery::PAGE_SIZE``, ``GET /posts.json``).
 LATEST_POSTS_PAGE = 50
 DONE_PREFIX = "diamond:done:"
+# The roster's reads (the reconcile's listing, a group's members), shown as their own line.
+ROSTER_READS = ("GET /groups.json", "GET /groups/{name}/members.json")
 # Reads of one object each, shown per job (``figures``): the ones to avoid.
 PER_OBJECT_READS = ("GET /t/{id}.json", "GET /posts/{id}.json")
 # The week measured: Monday 16 March 2026 (community time zone) and its Tuesday audit.
@@ -101,8 +110,11 @@ class Wave:
     def add_run(self, calls: Counter[str], min_reads: int = 1) -> None:
         self.calls.update(calls)
         self.runs += 1
-        if any(k.startswith("GET ") for k in calls):
+        gets = {k for k in calls if k.startswith("GET ")}
+        if gets - {"GET /groups.json"}:
             self.min_reads += min_reads
+        if "GET /groups.json" in gets:
+            self.min_reads += 1  # the roster reconcile's listing: a lost event is seen only there
 
     @property
     def total(self) -> int:
@@ -492,6 +504,8 @@ def figures(m: Measured, camp: Wave | None, camp_size: int) -> list[Figure]:
         Figure(f"calls/member-week {label}", n / per, "calls") for label, n in week.most_common()
     ]
     out.append(at_most("calls per member-week", total / per, "calls", TARGET_PER_MEMBER_WEEK))
+    roster_reads = sum(week[label] for label in ROSTER_READS)
+    out.append(Figure("roster/group reads per member-week", roster_reads / per, "calls"))
     minimum = _minimum(m)
     out += [
         Figure("true minimum per member-week", minimum / per, "calls"),
@@ -554,7 +568,8 @@ def _minimum(m: Measured) -> int:
         once = kind in AUDIT_KEYS or kind in GROUP_KEYS
         writes += 1 if once else n
     # A run that read anything needed at least its one list (the catch-up scan the pages
-    # of what it listed); runs served from Redis none.
+    # of what it listed; the roster reconcile's listing once more); runs served from Redis
+    # none (``Wave.add_run``).
     return writes + sum(w.min_reads for w in m.waves.values())
 
 

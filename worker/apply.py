@@ -43,6 +43,7 @@ from worker.forum.links import absolute_links
 from worker.pipeline.idempotency import ActionBusy
 from worker.rules.models import SHADOW_TEMPLATE, Rules
 from worker.state import keys
+from worker.state import roster as roster_state
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
@@ -97,23 +98,11 @@ GROUP_IDS_KEY = keys.GROUP_IDS
 # PM thread (SendPrivateMessage.thread) -> its topic id: later PMs of it are replies.
 PM_THREAD_PREFIX = keys.pm_thread("")
 PM_THREAD_TTL_SECONDS = 120 * 24 * 3600
-# Writes that change who is in which squad (or a squad's category): the cached roster
-# (``worker.reads.forum_view``) is dropped after each (``squads_changed``), so the next
-# job re-reads it.
+# Writes that change who is in which squad (or a squad's category): the roster state
+# (``worker.state.roster``) follows each, so no job reads the squads again for it.
 ROSTER_CHANGES = frozenset(
     {"AddToGroup", "RemoveFromGroup", "AddGroupOwners", "CreateGroup", "CreateCategory"}
 )
-
-
-def squads_changed(redis_client: redis.Redis) -> None:
-    """Diamond changed a squad group or category: the cached roster and category ids are
-    dropped and the roster generation bumped (Redis state only, under the keys of
-    ``worker.state.keys``: the Applier writes, it does not reach into the read side)."""
-    with redis_client.pipeline() as pipe:
-        pipe.incr(keys.ROSTER_GENERATION)  # a roster read begun before this is not kept
-        pipe.delete(keys.ROSTER)
-        pipe.delete(keys.CATEGORY_IDS)  # a squad's category may be new
-        pipe.execute()
 
 
 # Membership changes a run sends as one call per group (``PUT``/``DELETE
@@ -260,7 +249,7 @@ class Applier:
             reason = first.reason if len(pending) == 1 else f"{first.reason} (+{len(pending) - 1})"
             merged = dataclasses.replace(first, usernames=usernames, reason=reason)
             result = self._execute(merged)
-            squads_changed(self.redis)
+            roster_state.applied(self.redis, merged)  # the roster state follows the change
             for action in pending:
                 done_key = self._done_prefix + action.key
                 self._record(done_key, done_key + ":sent")
@@ -307,7 +296,7 @@ class Applier:
             self.redis.delete(sent_key)  # the forum answered no: nothing was written
             raise
         if action.kind in ROSTER_CHANGES:
-            squads_changed(self.redis)
+            roster_state.applied(self.redis, action)  # the roster state follows the change
         self._record(done_key, sent_key)
         return result
 

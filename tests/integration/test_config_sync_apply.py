@@ -47,6 +47,14 @@ EVENT_TYPES = {
         {"id": 306, "name": "user_updated"},
         {"id": 307, "name": "user_destroyed"},
     ],
+    "group": [
+        {"id": 402, "name": "group_updated"},
+        {"id": 403, "name": "group_destroyed"},
+    ],
+    "group_user": [
+        {"id": 1401, "name": "user_added_to_group"},
+        {"id": 1402, "name": "user_removed_from_group"},
+    ],
     "like": [{"id": 1501, "name": "post_liked"}],
     # the chat plugin's (plugins/chat/plugin.rb add_web_hook_event_types), part of core
     "chat": [

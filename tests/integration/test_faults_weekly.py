@@ -103,7 +103,7 @@ def test_articles_posted_as_topics_before_the_weeks_thread_count_for_that_week(
     # Formed since the last scheduled run: only the roster knows the squad's category.
     from worker.reads import forum_view as roster_cache
 
-    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_: Roster((squad,)))
+    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_, **__: Roster((squad,)))
     ann = _as(sandbox, client, "ann", TUESDAY).create_topic(
         "安的第四十八周文章:一件这周想明白的事", ARTICLE, squad.category_id
     )

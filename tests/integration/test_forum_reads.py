@@ -53,7 +53,7 @@ def _group_id(answer: dict) -> int:
 # --- group member lists ----------------------------------------------------------------
 
 
-def test_group_members_are_read_once_until_diamond_changes_a_group(sandbox, redis_client):
+def test_group_members_are_read_once_and_follow_diamonds_own_changes(sandbox, redis_client):
     _users(sandbox, "cat", "dan")
     client = admin_client(sandbox)
     client.add_group_members(_group_id(client.create_group("mentors")), ["cat"])
@@ -66,7 +66,7 @@ def test_group_members_are_read_once_until_diamond_changes_a_group(sandbox, redi
         [a.AddToGroup(key="t:add-dan", reason="test", group="mentors", usernames=("dan",))]
     )
     assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat", "dan"}
-    assert client.call_counts[MEMBERS_READ] == 2
+    assert client.call_counts[MEMBERS_READ] == 1  # the state followed the Applier: no re-read
 
 
 def test_a_group_that_does_not_exist_has_no_members(sandbox, redis_client):
@@ -77,6 +77,9 @@ def test_a_group_that_does_not_exist_has_no_members(sandbox, redis_client):
 def test_a_group_list_read_overtaken_by_a_diamond_change_is_never_served(redis_client):
     class SlowForum:
         reads = 0
+
+        def list_groups(self):
+            return [{"id": 5, "name": "camp", "user_count": 1}]
 
         def iter_group_members(self, group: str):
             SlowForum.reads += 1
@@ -229,3 +232,49 @@ def _squad(sandbox: Any) -> tuple[Any, ForumClient, Roster]:
     client = admin_client(sandbox)
     squad = squad_on_forum(sandbox, client, "sq-5", ("lea", "max"), "2026年11月期 第5写作小组")
     return shipped_rules(), client, Roster((squad,))
+
+
+# --- the roster ages with the story's clock ----------------------------------------------
+
+ROSTER_READ_AT = dt.datetime(2026, 3, 16, 9, 0, tzinfo=dt.UTC)
+
+
+def test_a_run_two_simulated_hours_after_the_last_roster_read_reads_the_forum_again(
+    sandbox, redis_client
+):
+    from worker.clock import set_simulated_now
+
+    client = admin_client(sandbox)
+    squad_on_forum(sandbox, client, "sq-1", ("cat", "dan"), "第一小组的名字很长很长")
+    rules = shipped_rules()
+    set_simulated_now(redis_client, ROSTER_READ_AT)
+    roster_cache.cached_roster(client, redis_client, rules)
+    reads = client.call_counts[MEMBERS_READ]
+
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(seconds=30))
+    roster_cache.cached_roster(client, redis_client, rules)
+    assert client.call_counts[MEMBERS_READ] == reads  # the same run: one read
+
+    # The next scheduled run, two hours later on the clock the story runs on, though only
+    # milliseconds of real time passed: a live forum would read again, so must the bench.
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(hours=2))
+    roster_cache.cached_roster(client, redis_client, rules)
+    assert client.call_counts["GET /groups.json"] >= 2
+
+
+def test_group_members_two_simulated_hours_later_are_reconciled_by_one_listing(
+    sandbox, redis_client
+):
+    from worker.clock import set_simulated_now
+
+    _users(sandbox, "cat")
+    client = admin_client(sandbox)
+    client.add_group_members(_group_id(client.create_group("mentors")), ["cat"])
+    set_simulated_now(redis_client, ROSTER_READ_AT)
+    roster_cache.cached_group_members(client, redis_client, "mentors")
+    calls = sum(client.call_counts.values())
+
+    set_simulated_now(redis_client, ROSTER_READ_AT + dt.timedelta(hours=2))
+    assert roster_cache.cached_group_members(client, redis_client, "mentors") == {"cat"}
+    assert sum(client.call_counts.values()) > calls  # the next run looks at the forum...
+    assert client.call_counts[MEMBERS_READ] == 1  # ...in the listing: the same count

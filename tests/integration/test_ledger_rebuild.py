@@ -109,7 +109,7 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     roster = Roster((squad,))
-    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_: roster)
+    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_, **__: roster)
     now = dt.datetime.now(dt.UTC)
     week = week_of(now, rules.tz)
     ann = client.as_user("ann").create_topic(

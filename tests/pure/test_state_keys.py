@@ -55,10 +55,16 @@ def test_recognition_keys_keep_their_formats() -> None:
     assert keys.stages("2026-W47") == "diamond:rec:stages:2026-W47"
 
 
+def test_roster_state_keys_keep_their_formats() -> None:
+    assert keys.ROSTER_SQUADS == "diamond:roster:squads"
+    assert keys.ROSTER_GROUPS == "diamond:roster:groups"
+    assert keys.ROSTER_DIRTY == "diamond:roster:dirty"
+    assert keys.ROSTER_CHECKED == "diamond:roster:checked"
+    assert keys.ROSTER_USER_NAMES == "diamond:roster:user-names"
+
+
 def test_cache_keys_keep_their_formats() -> None:
-    assert keys.ROSTER == "diamond:cache:roster"
     assert keys.ROSTER_GENERATION == "diamond:cache:roster-gen"
-    assert keys.group_members(3, "camp") == "diamond:cache:group-members:3:camp"
     assert keys.CATEGORY_IDS == "diamond:ledger:category-ids"
     assert keys.TOPIC_FACTS == "diamond:rec:topics"
     assert keys.USER_FIELD_IDS == "diamond:cache:user-field-ids"

@@ -415,3 +415,29 @@ def test_a_title_edit_to_another_topics_title_is_refused(
     )
     assert refused.status == 422
     assert "This title has already been used by" in refused.body["errors"][0]
+
+
+def test_group_user_events_carry_the_group_user_row_as_discourse_sends_it(
+    sandbox: RunningSandbox,
+) -> None:
+    """WebHookGroupUserSerializer (BasicGroupUserSerializer + id, created_at; ``owner`` only
+    for the system user): config/initializers/012-web_hook_events.rb sends it for
+    user_added_to_group, app/models/group.rb#enqueue_user_removed_from_group_webhook_events
+    for user_removed_from_group (the row as it was), both as group_user."""
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["user_added_to_group"])
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["user_removed_from_group"])
+    api = Api(sandbox)
+    sandbox.forum.create_user(username="kit", email="kit@example.org", approved=True)
+    group = api.post("/admin/groups.json", {"group": {"name": "mentors"}}).body["basic_group"]
+    api.put(f"/groups/{group['id']}/members.json", {"usernames": "kit"})
+    api.delete(f"/groups/{group['id']}/members.json", {"usernames": "kit"})
+    assert sandbox.wait_idle()
+    (added,) = sandbox.deliveries("user_added_to_group")
+    (removed,) = sandbox.deliveries("user_removed_from_group")
+    for delivery in (added, removed):
+        assert delivery.event_type == "group_user"
+        row = delivery.json()["group_user"]
+        assert set(row) == {"id", "group_id", "user_id", "notification_level", "created_at"}
+        assert row["group_id"] == group["id"]
+        assert row["user_id"] == sandbox.forum.find_user("kit").id
+    assert added.json()["group_user"]["id"] == removed.json()["group_user"]["id"]  # one row

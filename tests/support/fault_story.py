@@ -165,7 +165,7 @@ def run_story(
     roster = story_roster(group_id, category_id)
     # The story's squad has no squad marker: the forum view remembers it (every worker
     # process of the story reads it from the same Redis).
-    remember_roster(rds, roster, ttl=24 * 3600)
+    remember_roster(rds, roster)
     before = set(forum.forum.topics)
     deadline = time.monotonic() + timeout
 

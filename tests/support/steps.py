@@ -9,10 +9,13 @@ from typing import Any
 import redis
 
 from worker.engine.facts import Roster
-from worker.reads import forum_view
 from worker.reads.parse import user_field_ids_of
 from worker.rules import Rules
+from worker.state import keys
+from worker.state import roster as roster_state
 from worker.steps import StepContext
+
+NEVER_RECONCILED = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 # A moment for steps that do not read ``now`` (opening a week's threads): any will do.
 ANY_TIME = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)
@@ -37,7 +40,10 @@ def category_ids(client: Any) -> dict[str, int]:
     return {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
 
 
-def remember_roster(redis_client: redis.Redis, roster: Roster, *, ttl: int = 3600) -> None:
-    """The forum view's roster is ``roster`` (for squads made without the squad marker):
-    what the steps, actors and commands read, until Diamond changes a squad group."""
-    redis_client.set(forum_view.ROSTER_KEY, forum_view.dump_roster(roster), ex=ttl)
+def remember_roster(redis_client: redis.Redis, roster: Roster) -> None:
+    """The roster state is ``roster`` (for squads made without the squad marker): what the
+    steps, actors and commands read, Diamond's own changes applied to it. Its last
+    reconcile is put at the end of time, so no run reconciles it with the forum (where
+    these squads, lacking the marker, are no squads) unless a group is marked dirty."""
+    redis_client.set(keys.ROSTER_SQUADS, roster_state.dump_squads(roster))
+    redis_client.set(keys.ROSTER_CHECKED, NEVER_RECONCILED.isoformat())

@@ -6,11 +6,14 @@ Routes: ``user_created``/``user_confirmed_email``/``user_approved``/``user_updat
 user view has neither). An email sign-up is gated once ``user_confirmed_email`` says it
 is active; an invitee Discourse approved at once is gated after the fact; a held
 application approved by a reviewer enters the camp; the catch-up scan feeds pending
-users the webhooks missed as ``user_created``. Post events reach the camp through the
-one post actor (``worker.jobs.posts``). Periodic: the camp check at
-``camp.check_schedule`` (community time zone). Thin: each gets its ``StepContext`` from
-the actor decorator (``context=True``) and calls its step (``worker.steps.gate``,
-``camp_check``, ``form_squads``); gating holds the applicant's lease (``GATING_LEASE``).
+users the webhooks missed as ``user_created``. ``user_added_to_group``,
+``user_removed_from_group``, ``group_updated``, ``group_destroyed`` →
+``membership.on_group_event``: the roster state follows an admin's hand changes
+(``worker.state.roster``). Post events reach the camp through the one post actor
+(``worker.jobs.posts``). Periodic: the camp check at ``camp.check_schedule`` (community
+time zone). Thin: each gets its ``StepContext`` from the actor decorator
+(``context=True``) and calls its step (``worker.steps.gate``, ``camp_check``,
+``form_squads``, ``group_events``); gating holds the applicant's lease (``GATING_LEASE``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from worker.reads.parse import USER_HINTS, Hints
 from worker.rules import Rules, load_rules
 from worker.state import keys
 from worker.state.membership import MembershipStore
-from worker.steps import StepContext, form_squads, gate
+from worker.steps import StepContext, form_squads, gate, group_events
 from worker.steps import camp_check as camp_step
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,22 @@ def on_user(
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
         log.debug("user %s is not pending: nothing to decide", user_id)
+
+
+@diamond_actor(queue=QUEUE, time_limit=60, context=True)
+def on_group_event(
+    ctx: StepContext[Any],
+    group_id: int,
+    event: str | None = None,
+    user_id: int | None = None,
+    body: dict[str, Any] | None = None,
+) -> None:
+    """A group's members or the group changed on the forum (an admin by hand, or the echo
+    of Diamond's own change): the roster state follows (``worker.steps.group_events``)."""
+    created = (body or {}).get("created_at")
+    created_at = created if isinstance(created, str) and created else None
+    if group_events.run(ctx, event, group_id, user_id, created_at):
+        log.info("%s: group %s changed on the forum; the roster follows", event, group_id)
 
 
 @diamond_actor(queue=QUEUE, time_limit=600, context=True)
@@ -114,6 +133,18 @@ for _event in ("user_created", "user_confirmed_email", "user_approved", "user_up
         hints=USER_HINTS,
         pass_event=True,
     )
+# Members moved by hand (WebHookGroupUserSerializer: group_id, user_id, created_at) and
+# groups edited or deleted by hand reach the roster state without a forum read.
+for _event in group_events.GROUP_USER_EVENTS:
+    add_route(
+        _event,
+        on_group_event.actor_name,
+        ids={"group_id": "group_id", "user_id": "user_id"},
+        body=("created_at",),
+        pass_event=True,
+    )
+for _event in ("group_updated", "group_destroyed"):
+    add_route(_event, on_group_event.actor_name, ids={"group_id": "id"}, pass_event=True)
 add_periodic_job("membership_camp_check", camp_check.actor_name, **_camp_cron())
 
 

@@ -101,6 +101,9 @@ EVENT_TYPES: Mapping[str, str] = MappingProxyType(
         **{f"category_{v}": "category" for v in ("created", "updated", "destroyed")},
         **{f"tag_{v}": "tag" for v in ("created", "updated", "destroyed")},
         "post_liked": "like",
+        # WebHook.enqueue_object_hooks(:group_user, ...) (app/models/group.rb)
+        "user_added_to_group": "group_user",
+        "user_removed_from_group": "group_user",
         # the chat plugin's hooks: WebHook.enqueue_hooks(:chat_message, ...) (plugin.rb)
         **{
             f"chat_message_{v}": "chat_message"

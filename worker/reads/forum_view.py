@@ -1,27 +1,32 @@
-"""The one cached view of the forum: what Diamond reads, one cache policy for all of it.
+"""The one view of the forum: what Diamond reads, one policy for all of it.
 
     ids = category_ids(forum, redis)                 # {slug: id}
     fields = user_field_ids(forum, redis)            # {rules key: user-field id}
     topic = topic_facts(forum, redis, topic_id)      # category, archetype, tags, title, authors
     names = cached_group_members(forum, redis, "moderators")
     roster = cached_roster(forum, redis, rules)      # every squad, with members and leader
-    forget_roster(redis)                             # Diamond changed a group or category
+    forget_roster(redis)                             # drop the squads: read in full next time
 
 The policy: every fact lives in Redis (shared by the receiver, the workers and the
 commands; a test's clean Redis starts with nothing remembered), under a key of
 ``worker.state.keys``, for as long as that kind of fact stays true:
 
 - category ids: an hour (an admin adds categories rarely); an id not in the cache reads
-  them again once (``category_slug``), and Diamond's own category writes forget them;
+  them again once (``category_slug``), and Diamond's own new squads forget them;
 - user-field ids: a minute (``diamond apply`` may have just added one);
 - topic facts: for good (a topic's category, archetype and first authors do not change
   under Diamond's feet; a reply to a post not seen yet reads the topic again);
-- the roster and group members: two minutes, and every change Diamond makes to a group
-  or category (``worker.apply.Applier`` calls ``forget_roster``) makes them unreachable.
+- the roster and watched groups' members: state, not a cache (``worker.state.roster``).
+  Read in full once; then Diamond's own group writes (the Applier), the forum's
+  ``group_user`` events (an admin's hand changes) and ``group_updated``/``group_destroyed``
+  keep it current. A lost event is caught by the count reconcile: at most once per
+  ``RECONCILE_SECONDS`` on ``worker.clock`` (the clock the story runs on: simulated in the
+  demo and the bench), i.e. once per scheduled run, one ``GET /groups.json`` listing
+  (``ceil(groups / 36)`` pages) and a member read of only the groups whose ``user_count``
+  differs from the state or that an event marked. Post events do not reconcile.
 
-Members moved by hand on the forum (an admin editing a group) are picked up when the
-entry expires, i.e. within ``ROSTER_TTL_SECONDS``. Squad formation itself always reads
-the forum (``load_roster``). Nothing here writes to the forum.
+Squad formation itself always reads the forum (``load_roster``). Nothing here writes to
+the forum.
 """
 
 from __future__ import annotations
@@ -35,89 +40,213 @@ from typing import Any
 
 import redis
 
+from worker import clock
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.squads import read_squad_bio
 from worker.forum.errors import NotFound
 from worker.reads.parse import TopicFacts, topic_facts_of, user_field_ids_of
 from worker.rules import Rules
 from worker.state import keys
-from worker.state.codec import decode_value, encode_value
+from worker.state import roster as roster_state
 
 log = logging.getLogger(__name__)
 
-ROSTER_KEY = keys.ROSTER
-GENERATION_KEY = keys.ROSTER_GENERATION  # bumped by every forget_roster
-# Two minutes: long enough that one scheduled run's jobs share a single read, short enough
-# that a member moved by hand on the forum is seen by the next run (Diamond's own changes
-# invalidate the entry at once).
-ROSTER_TTL_SECONDS = 120
+GENERATION_KEY = keys.ROSTER_GENERATION  # moved by every change to the roster state
+# The count reconcile runs at most once an hour of the clock: once per scheduled run (its
+# jobs share it; runs come hours apart), not once a day, because decisions about people
+# (reminders, the audit's strikes, badges) are made in those runs and a lost event must not
+# leave one acting on a membership a day old; the listing costs ceil(groups / 36) calls
+# (about 0.07 calls per member-week at 1,000 members), where once a day would cost ~0.03.
+RECONCILE_SECONDS = 3600
+
+
+def _fresh(checked_at: datetime | None, now: datetime) -> bool:
+    """Reconciled less than ``RECONCILE_SECONDS`` ago on the clock. A clock moved back
+    (a replayed story) keeps the state until it passes the reconcile again: Diamond's
+    changes and the events keep it current meanwhile."""
+    if checked_at is None:
+        return False
+    return (now - checked_at).total_seconds() < RECONCILE_SECONDS
 
 
 def dump_roster(roster: Roster) -> str:
-    squads = [
-        {f.name: encode_value(getattr(s, f.name)) for f in dataclasses.fields(Squad)}
-        for s in roster.squads
-    ]
-    return json.dumps(squads, ensure_ascii=False)
+    return roster_state.dump_squads(roster)
 
 
 def parse_roster(raw: str | bytes) -> Roster:
-    return Roster(tuple(Squad(**decode_value(s)) for s in json.loads(raw)))
+    return roster_state.parse_squads(raw)
 
 
-def cached_roster(client: Any, redis_client: redis.Redis, rules: Rules) -> Roster:
-    """The roster from Redis if read within ``ROSTER_TTL_SECONDS``, else from the forum."""
-    raw = redis_client.get(ROSTER_KEY)
-    if raw:
-        try:
-            return parse_roster(raw)
-        except (ValueError, TypeError) as exc:  # an entry from another version: read again
-            log.warning("cached roster unreadable (%s); reading the forum", exc)
-    generation = redis_client.get(GENERATION_KEY)
-    roster = load_roster(client, rules)
-    # Keep it only if Diamond changed no squad while we read: a read that began before a
-    # change must not put the old roster back after ``forget_roster`` dropped it.
-    with redis_client.pipeline() as pipe:
-        try:
-            pipe.watch(GENERATION_KEY)
-            if pipe.get(GENERATION_KEY) == generation:
-                pipe.multi()
-                pipe.set(ROSTER_KEY, dump_roster(roster), ex=ROSTER_TTL_SECONDS)
-                pipe.execute()
-        except redis.WatchError:
-            pass  # changed meanwhile: the next load reads the forum again
-    return roster
+def cached_roster(
+    client: Any, redis_client: redis.Redis, rules: Rules | None, *, reconcile: bool = True
+) -> Roster:
+    """Every squad, from the roster state; read from the forum only as ``_current`` says.
 
-
-def forget_roster(redis_client: redis.Redis) -> None:
-    """Diamond changed a squad group or category: the next roster load reads the forum,
-    and so does the next category lookup."""
-    with redis_client.pipeline() as pipe:
-        pipe.incr(GENERATION_KEY)
-        pipe.delete(ROSTER_KEY)
-        pipe.delete(keys.CATEGORY_IDS)  # a squad's category may be new
-        pipe.execute()
+    ``reconcile=False`` (a post event): the state as the Applier and the events left it,
+    no listing (the scheduled runs reconcile)."""
+    return _current(client, redis_client, squads=True, reconcile=reconcile).squads or Roster(())
 
 
 def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> frozenset[str]:
-    """Usernames in ``group`` (none if it does not exist), read at most once per
-    ``ROSTER_TTL_SECONDS`` and generation of Diamond's group changes."""
-    generation = int(redis_client.get(GENERATION_KEY) or 0)
-    key = keys.group_members(generation, group)
-    raw = redis_client.get(key)
-    if raw is not None:
-        try:
-            return frozenset(json.loads(raw))
-        except (ValueError, TypeError) as exc:
-            log.warning("cached members of %s unreadable (%s); reading the forum", group, exc)
+    """Usernames in ``group`` (none if it does not exist), from the roster state."""
+    snap = _current(client, redis_client, groups=(group,))
+    found = snap.groups.get(group)
+    return found.members if found else frozenset()
+
+
+def forget_roster(redis_client: redis.Redis) -> None:
+    """Drop the squads (the next read lists the forum fully) and the category ids."""
+    roster_state.forget(redis_client)
+
+
+def _current(
+    client: Any,
+    redis_client: redis.Redis,
+    *,
+    squads: bool = False,
+    groups: tuple[str, ...] = (),
+    reconcile: bool = True,
+) -> roster_state.Snapshot:
+    """The state, reconciled with the forum first when it lacks what is asked, a group is
+    marked to be read again, or (``reconcile``) the last reconcile is older than
+    ``RECONCILE_SECONDS`` on ``worker.clock``."""
+    now = clock.now(redis_client)
+    snap = roster_state.load(redis_client)
+    first_squads = squads and snap.squads is None
+    new_groups = tuple(g for g in groups if g not in snap.groups)
+    stale = reconcile and not _fresh(snap.checked_at, now)
+    if not (first_squads or new_groups or stale or snap.dirty):
+        return snap
+    if first_squads or stale or snap.dirty:
+        return _reconcile(client, redis_client, snap, now, squads=squads, groups=groups)
+    # Only a group not watched yet: read it, leave the rest (and the reconcile time) be.
+    return _reconcile(client, redis_client, snap, None, squads=False, groups=new_groups)
+
+
+def _reconcile(
+    client: Any,
+    redis_client: redis.Redis,
+    snap: roster_state.Snapshot,
+    now: datetime | None,
+    *,
+    squads: bool,
+    groups: tuple[str, ...],
+) -> roster_state.Snapshot:
+    """One ``GET /groups.json`` listing (it carries each group's ``user_count``, see
+    groups_controller.rb#index, BasicGroupSerializer); the members are read again only
+    of the groups the state lacks, marks dirty, or counts differently. The first read
+    of the squads is a full one (``load_roster``'s cost). ``now`` None: only ``groups``
+    are read (new to the state), the squads and the last reconcile's time stay."""
+    listing = client.list_groups()
+    names: dict[int, str] = {}
+    roster = snap.squads
+    if now is not None and (squads or roster is not None):
+        roster = _reconciled_squads(client, redis_client, listing, snap, names)
+    watched: dict[str, roster_state.Group] = {}
+    by_name = {str(g["name"]): g for g in listing}
+    for name in {*snap.groups, *groups} if now is not None else set(groups):
+        group = by_name.get(name)
+        if group is None:
+            watched[name] = roster_state.Group(None, frozenset())
+            continue
+        old = snap.groups.get(name)
+        if old is None or name in snap.dirty or _count_differs(group, len(old.members)):
+            members = frozenset(str(m["username"]) for m in _members(client, name, names))
+            watched[name] = roster_state.Group(int(group["id"]), members)
+        else:
+            watched[name] = roster_state.Group(int(group["id"]), old.members)
+    roster_state.store(
+        redis_client, snap, squads=roster, groups=watched, checked_at=now, user_names=names
+    )
+    if now is None:
+        return roster_state.Snapshot(
+            snap.generation, roster, {**snap.groups, **watched}, snap.dirty, snap.checked_at
+        )
+    return roster_state.Snapshot(snap.generation, roster, watched, frozenset(), now)
+
+
+def _count_differs(group: Mapping[str, Any], known: int) -> bool:
+    count = group.get("user_count")
+    return not isinstance(count, int) or count != known
+
+
+def _members(client: Any, name: str, names: dict[int, str]) -> list[dict[str, Any]]:
+    """One group's members (paged), noting each user id's username for the events."""
     try:
-        names = frozenset(str(m["username"]) for m in client.iter_group_members(group))
+        members = list(client.iter_group_members(name))
     except NotFound:
-        names = frozenset()
-    # Stored under the generation seen *before* the read: a change made meanwhile bumped
-    # it, so this possibly stale list is never found again.
-    redis_client.set(key, json.dumps(sorted(names), ensure_ascii=False), ex=ROSTER_TTL_SECONDS)
-    return names
+        return []
+    for member in members:
+        if isinstance(member.get("id"), int):
+            names[int(member["id"])] = str(member["username"])
+    return members
+
+
+def _reconciled_squads(
+    client: Any,
+    redis_client: redis.Redis,
+    listing: list[dict[str, Any]],
+    snap: roster_state.Snapshot,
+    names: dict[int, str],
+) -> Roster:
+    old = {s.group_id: s for s in snap.squads.squads} if snap.squads else {}
+    full = snap.squads is None
+    categories: dict[str, int] | None = None
+    squads = []
+    for group in listing:
+        meta = read_squad_bio(group.get("bio_raw"))
+        if meta is None:
+            continue
+        name = str(group["name"])
+        prev = old.get(int(group["id"]))
+        if categories is None and (full or prev is None or prev.category_id is None):
+            categories = category_ids(client, redis_client, fresh=full)
+        category_id = (categories or {}).get(name, prev.category_id if prev else None)
+        if (
+            prev is None
+            or prev.slug != name
+            or name in snap.dirty
+            or _count_differs(group, len(prev.members))
+        ):
+            squads.append(_squad(group, meta, _members(client, name, names), category_id))
+        else:  # the same members: the listing's name, bio and category are enough
+            fresh = _squad(group, meta, [], category_id)
+            squads.append(
+                dataclasses.replace(
+                    fresh, members=prev.members, leader=prev.leader, joined=prev.joined
+                )
+            )
+    return Roster(tuple(sorted(squads, key=lambda s: s.slug)))
+
+
+def _squad(
+    group: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    members: list[dict[str, Any]],
+    category_id: int | None,
+) -> Squad:
+    """A squad from its group (listing entry, bio marker) and its member listing."""
+    name = str(group["name"])
+    usernames, leader = [], None
+    joined: dict[str, datetime] = {}
+    for member in members:
+        usernames.append(str(member["username"]))
+        if member.get("added_at"):  # when they joined the squad: obligations start after
+            joined[str(member["username"])] = parse_time(str(member["added_at"]))
+        if member.get("owner") and leader is None:
+            leader = str(member["username"])
+    return Squad(
+        slug=name,
+        full_name=str(group.get("full_name") or name),
+        cohort=str(meta.get("cohort") or ""),
+        members=tuple(sorted(usernames)),
+        leader=leader,
+        class_slug=meta.get("class") or None,
+        group_id=int(group["id"]),
+        category_id=category_id,
+        class_key=meta.get("key") or None,
+        joined=joined,
+    )
 
 
 # ─────────────────────────────── categories ───────────────────────────────
@@ -227,8 +356,9 @@ def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts
 # ─────────────────────────────── squads ───────────────────────────────
 
 
-def load_roster(client: Any, rules: Rules) -> Roster:
-    """Every Diamond squad on the forum: groups whose bio carries the squad marker."""
+def load_roster(client: Any, rules: Rules | None = None) -> Roster:
+    """Every Diamond squad on the forum, read in full (``form_squads``, ``diamond`` commands):
+    groups whose bio carries the squad marker, each one's members."""
     categories = {str(c.get("slug")): int(c["id"]) for c in client.list_categories()}
     squads = []
     for group in client.list_groups():
@@ -236,28 +366,8 @@ def load_roster(client: Any, rules: Rules) -> Roster:
         if meta is None:
             continue
         name = str(group["name"])
-        members, leader = [], None
-        joined: dict[str, datetime] = {}
-        for member in client.iter_group_members(name):
-            members.append(str(member["username"]))
-            if member.get("added_at"):  # when they joined the squad: obligations start after
-                joined[str(member["username"])] = parse_time(str(member["added_at"]))
-            if member.get("owner") and leader is None:
-                leader = str(member["username"])
-        squads.append(
-            Squad(
-                slug=name,
-                full_name=str(group.get("full_name") or name),
-                cohort=str(meta.get("cohort") or ""),
-                members=tuple(sorted(members)),
-                leader=leader,
-                class_slug=meta.get("class") or None,  # type: ignore[arg-type]
-                group_id=int(group["id"]),
-                category_id=categories.get(name),
-                class_key=meta.get("key") or None,  # type: ignore[arg-type]
-                joined=joined,
-            )
-        )
+        members = list(client.iter_group_members(name))
+        squads.append(_squad(group, meta, members, categories.get(name)))
     return Roster(tuple(sorted(squads, key=lambda s: s.slug)))
 
 

@@ -99,6 +99,8 @@ class Group:
     # user id -> added_at; owners are members too
     members: dict[int, datetime] = field(default_factory=dict)
     owners: set[int] = field(default_factory=set)
+    # user id -> id of the group_users row (a group_user webhook body's ``id``)
+    member_row_ids: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass

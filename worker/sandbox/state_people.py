@@ -257,6 +257,8 @@ class PeopleOps:
         with self.lock:
             now = self.now()
             for user in users:
+                if user.id not in group.members:
+                    group.member_row_ids[user.id] = self.next_id("group_user")
                 group.members.setdefault(user.id, now)
                 if owners:
                     group.owners.add(user.id)

@@ -314,8 +314,7 @@ def add_members(ctx: Ctx, key: str) -> Any:
     forum.add_members(group, new_users)
     for user in new_users:
         forum.emit(
-            "user_added_to_group",
-            {"group_user": {"group_id": group.id, "user_id": user.id, "notification_level": 3}},
+            "user_added_to_group", {"group_user": payloads.webhook_group_user(group, user.id)}
         )
     return {"success": "OK", "usernames": [u.username for u in users], "emails": []}
 
@@ -330,13 +329,12 @@ def remove_members(ctx: Ctx, key: str) -> Any:
     removed, skipped = [], []
     for user in users:
         if user.id in group.members:
+            body = {"group_user": payloads.webhook_group_user(group, user.id)}
             group.members.pop(user.id)
+            group.member_row_ids.pop(user.id, None)
             group.owners.discard(user.id)
             removed.append(user.username)
-            ctx.forum.emit(
-                "user_removed_from_group",
-                {"group_user": {"group_id": group.id, "user_id": user.id}},
-            )
+            ctx.forum.emit("user_removed_from_group", body)
             # chat plugin.rb, on(:user_removed_from_group): Chat::AutoLeaveChannels
             ctx.forum.chat_auto_leave(user_id=user.id)
         else:

@@ -4,7 +4,7 @@ The strings are a contract with the data already in Redis (running deployments, 
 demo worlds): ``tests/pure/test_state_keys.py`` pins each format. Change one only with
 a migration.
 
-Stores (``worker.state``): ``membership``, ``ledger``, ``rec`` (recognition).
+Stores (``worker.state``): ``membership``, ``ledger``, ``rec`` (recognition), ``roster``.
 Caches of forum facts (``worker.reads.forum_view``): ``cache``, ``ledger:category-ids``,
 ``rec:topics``. The pipeline's (``worker.pipeline``: ``seen``, ``once``, ``notice``,
 ``catchup``, ``scheduler``, ``periodic``, ``health``, ``probe``, ``facts``), the metrics',
@@ -104,16 +104,21 @@ def stages(week: str) -> str:
 # ─────────────────────────────── caches of forum facts ───────────────────────────────
 
 CACHE = ROOT + "cache:"
-ROSTER = CACHE + "roster"
-ROSTER_GENERATION = CACHE + "roster-gen"  # bumped by every forget_roster
+ROSTER_GENERATION = CACHE + "roster-gen"  # moved by every change to the roster state
 USER_FIELD_IDS = CACHE + "user-field-ids"
 CATEGORY_IDS = LEDGER + "category-ids"  # kept under the ledger, where it was first cached
 TOPIC_FACTS = REC + "topics"  # topic id -> facts, kept where recognition first cached them
 SQUAD_CHANNELS = CACHE + "squad-channels"  # category id -> its chat channel id (reminders)
 
 
-def group_members(generation: int, group: str) -> str:
-    return f"{CACHE}group-members:{generation}:{group}"
+# The roster as state (``worker.state.roster``): squads, watched groups' members, the
+# user id -> username map from member listings, groups to read again, the last reconcile.
+ROSTER_STATE = ROOT + "roster:"
+ROSTER_SQUADS = ROSTER_STATE + "squads"
+ROSTER_GROUPS = ROSTER_STATE + "groups"
+ROSTER_DIRTY = ROSTER_STATE + "dirty"
+ROSTER_CHECKED = ROSTER_STATE + "checked"
+ROSTER_USER_NAMES = ROSTER_STATE + "user-names"
 
 
 # ─────────────────────────────── clock ───────────────────────────────

@@ -52,6 +52,7 @@ from worker.sandbox.payloads.users import (
     user_detail,
     user_fields_of,
     user_option,
+    webhook_group_user,
     webhook_user,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "user_option",
     "web_hook",
     "webhook_category",
+    "webhook_group_user",
     "webhook_post",
     "webhook_topic",
     "webhook_user",

@@ -158,6 +158,21 @@ def admin_user(forum: Forum, user: User, viewer: User | None) -> dict[str, Any]:
     return data
 
 
+def webhook_group_user(group: Group, user_id: int) -> dict[str, Any]:
+    """WebHookGroupUserSerializer (BasicGroupUserSerializer + id, created_at), as
+    config/initializers/012-web_hook_events.rb (user_added_to_group) and
+    app/models/group.rb#enqueue_user_removed_from_group_webhook_events send it under
+    ``{"group_user": ...}``; ``owner`` is left out as Discourse does (the serializer's scope
+    is the system user, include_owner? is false for anyone else). Call it before a removal."""
+    return {
+        "id": group.member_row_ids.get(user_id, 0),
+        "group_id": group.id,
+        "user_id": user_id,
+        "notification_level": group.default_notification_level,
+        "created_at": iso(group.members.get(user_id)),
+    }
+
+
 def basic_group(forum: Forum, group: Group, viewer: User | None) -> dict[str, Any]:
     """BasicGroupSerializer."""
     member_ids = forum.group_member_ids(group)

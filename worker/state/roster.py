@@ -1,0 +1,310 @@
+"""The roster as state: every squad, and the members of the groups Diamond watches, kept in
+Redis and updated from what changes them instead of read again from the forum.
+
+What changes a group, and how the state hears of it:
+
+- Diamond itself (form_squads, the ladder, the camp): the Applier calls ``applied`` after
+  each group write; adds and removes are made in place, a new owner marks the group to be
+  read again (which owner leads is the forum's order), a new group or category drops
+  the squads (``form_squads`` reads the forum fully anyway).
+- An admin by hand: the ``user_added_to_group`` / ``user_removed_from_group`` webhook
+  events (``group_user``: the body carries ``group_id`` and ``user_id``, not the username)
+  are applied by ``on_group_user`` when the user id is known from a member listing read
+  earlier, else they mark the group to be read again; ``group_updated`` /
+  ``group_destroyed`` mark it too (``on_group_changed``).
+- A lost event: ``worker.reads.forum_view``'s count reconcile compares each group's
+  ``user_count`` in one ``GET /groups.json`` listing with the state.
+
+Every change bumps ``keys.ROSTER_GENERATION`` in the same transaction, so a forum read that
+began before it never stores what it read (see ``store``). Nothing here calls the forum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from worker import actions as a
+from worker import clock
+from worker.engine.facts import Roster, Squad
+from worker.state import keys
+from worker.state.codec import decode_value, encode_value
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A watched group that is not a squad (camp, members, alumni, leaders, staff)."""
+
+    id: int | None  # None: no such group on the forum
+    members: frozenset[str]
+
+
+@dataclass
+class Snapshot:
+    """The state as one read saw it; ``generation`` says whether it is still current."""
+
+    generation: int = 0
+    squads: Roster | None = None  # None: never read (or dropped): read the forum fully
+    groups: dict[str, Group] = field(default_factory=dict)
+    dirty: frozenset[str] = frozenset()  # group names whose members must be read again
+    checked_at: datetime | None = None  # on ``worker.clock``: the last reconcile
+
+    def group_names(self) -> dict[int, str]:
+        """``{group id: name}`` of every watched group (squads included)."""
+        names = {g.id: n for n, g in self.groups.items() if g.id is not None}
+        for squad in self.squads.squads if self.squads else ():
+            if squad.group_id is not None:
+                names[squad.group_id] = squad.slug
+        return names
+
+
+# ─────────────────────────────── encoding ───────────────────────────────
+
+
+def dump_squads(roster: Roster) -> str:
+    squads = [
+        {f.name: encode_value(getattr(s, f.name)) for f in dataclasses.fields(Squad)}
+        for s in roster.squads
+    ]
+    return json.dumps(squads, ensure_ascii=False)
+
+
+def parse_squads(raw: str | bytes) -> Roster:
+    return Roster(tuple(Squad(**decode_value(s)) for s in json.loads(raw)))
+
+
+def _dump_group(group: Group) -> str:
+    return json.dumps({"id": group.id, "members": sorted(group.members)}, ensure_ascii=False)
+
+
+def _parse_group(raw: str | bytes) -> Group:
+    data = json.loads(raw)
+    return Group(data.get("id"), frozenset(data.get("members") or ()))
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# ─────────────────────────────── reading ───────────────────────────────
+
+_KEYS = (keys.ROSTER_GENERATION, keys.ROSTER_SQUADS, keys.ROSTER_GROUPS, keys.ROSTER_DIRTY)
+
+
+def load(redis_client: Any) -> Snapshot:
+    """The state as it is now (one read of each key)."""
+    snap = Snapshot(generation=int(redis_client.get(keys.ROSTER_GENERATION) or 0))
+    raw = redis_client.get(keys.ROSTER_SQUADS)
+    if raw:
+        try:
+            snap.squads = parse_squads(raw)
+        except (ValueError, TypeError) as exc:  # an entry from another version: read again
+            log.warning("roster state unreadable (%s); reading the forum", exc)
+    for name, value in (redis_client.hgetall(keys.ROSTER_GROUPS) or {}).items():
+        try:
+            snap.groups[_s(name)] = _parse_group(value)
+        except (ValueError, TypeError, AttributeError):
+            continue
+    snap.dirty = frozenset(_s(n) for n in redis_client.smembers(keys.ROSTER_DIRTY) or ())
+    checked = redis_client.get(keys.ROSTER_CHECKED)
+    if checked:
+        snap.checked_at = datetime.fromisoformat(_s(checked))
+    return snap
+
+
+# ─────────────────────────────── a reconcile's result ───────────────────────────────
+
+
+def store(
+    redis_client: redis.Redis,
+    seen: Snapshot,
+    *,
+    squads: Roster | None,
+    groups: Mapping[str, Group],
+    checked_at: datetime | None,
+    user_names: Mapping[int, str],
+) -> bool:
+    """Keep what a forum read found, unless the state changed since ``seen`` was loaded
+    (then the read may be older than that change: it is not kept; False). ``checked_at``:
+    the time of a whole reconcile (None: only some groups were read)."""
+    with redis_client.pipeline() as pipe:
+        try:
+            pipe.watch(keys.ROSTER_GENERATION)
+            if int(pipe.get(keys.ROSTER_GENERATION) or 0) != seen.generation:
+                return False
+            pipe.multi()
+            if squads is not None:
+                pipe.set(keys.ROSTER_SQUADS, dump_squads(squads))
+            if groups:
+                pipe.hset(
+                    keys.ROSTER_GROUPS, mapping={n: _dump_group(g) for n, g in groups.items()}
+                )
+            if user_names:
+                pipe.hset(
+                    keys.ROSTER_USER_NAMES, mapping={str(k): v for k, v in user_names.items()}
+                )
+            if checked_at is not None:  # a whole reconcile (else: only new groups read)
+                if seen.dirty:
+                    pipe.srem(keys.ROSTER_DIRTY, *seen.dirty)
+                pipe.set(keys.ROSTER_CHECKED, checked_at.isoformat())
+            pipe.execute()
+            return True
+        except redis.WatchError:
+            return False
+
+
+# ─────────────────────────────── changes ───────────────────────────────
+
+
+@dataclass
+class _Change:
+    """What one change writes (applied in one transaction with the generation bump)."""
+
+    squads: Roster | None = None
+    drop_squads: bool = False
+    groups: dict[str, Group] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    forget_categories: bool = False
+
+    def empty(self) -> bool:
+        return not (
+            self.squads is not None
+            or self.drop_squads
+            or self.groups
+            or self.dirty
+            or self.forget_categories
+        )
+
+
+def _update(redis_client: Any, change: Callable[[Snapshot], _Change]) -> None:
+    while True:
+        with redis_client.pipeline() as pipe:
+            try:
+                pipe.watch(*_KEYS)
+                out = change(load(pipe))
+                if out.empty():
+                    return
+                pipe.multi()
+                pipe.incr(keys.ROSTER_GENERATION)
+                if out.drop_squads:
+                    pipe.delete(keys.ROSTER_SQUADS)
+                elif out.squads is not None:
+                    pipe.set(keys.ROSTER_SQUADS, dump_squads(out.squads))
+                if out.groups:
+                    mapping = {n: _dump_group(g) for n, g in out.groups.items()}
+                    pipe.hset(keys.ROSTER_GROUPS, mapping=mapping)
+                if out.dirty:
+                    pipe.sadd(keys.ROSTER_DIRTY, *out.dirty)
+                if out.forget_categories:
+                    pipe.delete(keys.CATEGORY_IDS)  # a squad's category may be new
+                pipe.execute()
+                return
+            except redis.WatchError:
+                continue  # changed meanwhile: apply the change to the newer state
+
+
+def _membership(
+    snap: Snapshot, group: str, added: Iterable[str], removed: Iterable[str], at: datetime
+) -> _Change:
+    """Members ``added`` to / ``removed`` from ``group`` wherever the state watches it."""
+    added, removed = set(added), set(removed)
+    out = _Change()
+    squad = snap.squads.by_slug(group) if snap.squads else None
+    if squad is not None and snap.squads is not None:
+        members = (set(squad.members) | added) - removed
+        if members != set(squad.members):
+            joined = {u: t for u, t in squad.joined.items() if u in members}
+            joined.update({u: at for u in added - set(squad.members)})
+            leader = squad.leader
+            if leader in removed:  # who leads now is the forum's order: read it again
+                out.dirty.add(group)
+                leader = None
+            changed = dataclasses.replace(
+                squad, members=tuple(sorted(members)), joined=joined, leader=leader
+            )
+            others = tuple(s for s in snap.squads.squads if s.slug != group)
+            out.squads = Roster(tuple(sorted((*others, changed), key=lambda s: s.slug)))
+    watched = snap.groups.get(group)
+    if watched is not None:
+        members_now = (watched.members | added) - removed
+        if members_now != watched.members:
+            out.groups[group] = Group(watched.id, frozenset(members_now))
+    return out
+
+
+def applied(redis_client: Any, action: a.Action) -> None:
+    """Diamond changed a group or category on the forum (called by the Applier once the
+    write succeeded): the state follows, the generation moves."""
+    at = clock.now(redis_client)
+
+    def change(snap: Snapshot) -> _Change:
+        if isinstance(action, a.AddToGroup):
+            return _membership(snap, action.group, action.usernames, (), at)
+        if isinstance(action, a.RemoveFromGroup):
+            return _membership(snap, action.group, (), action.usernames, at)
+        if isinstance(action, a.AddGroupOwners):
+            out = _membership(snap, action.group, action.usernames, (), at)
+            out.dirty.add(action.group)  # the leader is the forum's first owner
+            return out
+        # A new group or category: a new squad; form_squads reads the forum itself.
+        return _Change(drop_squads=True, forget_categories=True)
+
+    _update(redis_client, change)
+
+
+def on_group_user(
+    redis_client: Any, event: str, group_id: int, user_id: int, at: datetime | None = None
+) -> bool:
+    """A ``user_added_to_group`` / ``user_removed_from_group`` delivery (one may be an echo
+    of Diamond's own change, already in the state: nothing moves). True if it changed
+    something."""
+    changed = False
+    when = at or clock.now(redis_client)
+    raw = redis_client.hget(keys.ROSTER_USER_NAMES, user_id)  # the map only grows
+    username = _s(raw) if raw else None
+
+    def change(snap: Snapshot) -> _Change:
+        nonlocal changed
+        group = snap.group_names().get(group_id)
+        if group is None:
+            return _Change()  # a group Diamond does not watch
+        if username is None:  # someone never listed: read the group's members again
+            out = _Change(dirty={group}) if group not in snap.dirty else _Change()
+        elif event == "user_added_to_group":
+            out = _membership(snap, group, (username,), (), when)
+        else:
+            out = _membership(snap, group, (), (username,), when)
+        changed = not out.empty()
+        return out
+
+    _update(redis_client, change)
+    return changed
+
+
+def on_group_changed(redis_client: Any, group_id: int) -> bool:
+    """``group_updated`` / ``group_destroyed``: a watched group is read again (its name,
+    bio or very existence may have changed)."""
+    changed = False
+
+    def change(snap: Snapshot) -> _Change:
+        nonlocal changed
+        group = snap.group_names().get(group_id)
+        changed = group is not None and group not in snap.dirty
+        return _Change(dirty={group}) if changed and group is not None else _Change()
+
+    _update(redis_client, change)
+    return changed
+
+
+def forget(redis_client: Any) -> None:
+    """Drop every squad (the next read lists the forum fully), keeping the watched groups."""
+    _update(redis_client, lambda _snap: _Change(drop_squads=True, forget_categories=True))

@@ -2,11 +2,11 @@
 other does not; the chat webhooks reach the receiver, their facts the chat store, and the
 health report's bonds change for the talking squad only.
 
-The chat webhook is added here by hand (an operator's admin call): ``plugin_config/``'s
-chat subscription is the chat webhook's own change. Deliveries go nowhere over HTTP in this
-world (its receiver URL is a closed port); each one the sandbox sent is posted, with the
-headers and signed body it carried, to the real receiver, and what the receiver enqueued is
-recorded as the chat actor does."""
+The chat webhook is Diamond's own (``plugin_config/webhook.yml`` ``chat:``, applied with the
+world; each squad's category joins its filter as the squad forms). Deliveries go nowhere
+over HTTP in this world (its receiver URL is a closed port); each one the sandbox sent is
+posted, with the headers and signed body it carried, to the real receiver, and what the
+receiver enqueued is recorded as the chat actor does."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from werkzeug.test import Client
 from tests.integration.test_receiver_captures import enqueued
 from tests.support.steps import step_ctx
 from tests.support.world import API_KEY, SECRET, World, membership_world
-from worker.config_sync.actual import event_type_ids
 from worker.engine.squads import Graduate
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
@@ -35,7 +34,6 @@ from worker.steps.health_report import build_health
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Monday
 COHORT = "2026-11"
-CHAT_EVENTS = ("chat_message_created", "chat_message_edited", "chat_message_trashed")
 
 
 def _form_two_squads(world: World, redis_client: redis.Redis) -> None:
@@ -87,10 +85,6 @@ def test_the_talking_squads_bonds_rise_and_the_quiet_squads_do_not(
 ) -> None:
     with membership_world(redis_client, START) as world:
         _form_two_squads(world, redis_client)
-        ids = event_type_ids(world.client.webhook_event_types())
-        world.client.create_webhook(
-            "http://127.0.0.1:9/webhook", SECRET, [ids[e] for e in CHAT_EVENTS]
-        )
         roster, before = _bonds(world, redis_client)
         talking, quiet = roster.squads[0], roster.squads[1]
         forum = world.sandbox.forum

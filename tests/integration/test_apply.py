@@ -186,16 +186,29 @@ def test_a_title_someone_else_holds_gets_a_numbered_title_instead_of_failing_for
 
 
 @pytest.mark.integration
-def test_a_group_change_makes_the_next_roster_read_ask_the_forum_again(redis_client):
-    """The Applier drops what the read side cached about squads (roster, category ids)
-    after a group change, so the next job reads the forum, not the old roster."""
-    from worker.engine.facts import Roster
-    from worker.reads import forum_view
+def test_a_group_change_moves_the_roster_state_and_its_generation(redis_client):
+    """The Applier keeps the roster state (``worker.state.roster``) in step with its own group
+    changes: the member is in the watched group at once (no read of the forum needed) and the
+    generation moves, so a roster read begun before the change is not stored over it."""
+    from worker.state import roster as roster_state
 
-    redis_client.set(forum_view.ROSTER_KEY, forum_view.dump_roster(Roster(())))
-    redis_client.hset(keys.CATEGORY_IDS, mapping={"camp": 5})
+    redis_client.hset(
+        keys.ROSTER_GROUPS, "camp", roster_state._dump_group(roster_state.Group(5, frozenset()))
+    )
     generation = int(redis_client.get(keys.ROSTER_GENERATION) or 0)
     add = a.AddToGroup(key="camp:8", reason="joins camp", group="camp", usernames=("bob",))
     Applier(RecordingClient(), redis_client, live=True).apply([add])
-    assert not redis_client.exists(forum_view.ROSTER_KEY, keys.CATEGORY_IDS)
+    assert roster_state.load(redis_client).groups["camp"].members == {"bob"}
     assert int(redis_client.get(keys.ROSTER_GENERATION) or 0) == generation + 1
+
+
+@pytest.mark.integration
+def test_a_new_category_drops_the_cached_category_ids(sandbox, redis_client):
+    """A squad's new category is not in the cached ``{slug: id}``: the next lookup reads."""
+    from worker.forum.client import ForumClient
+
+    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
+    redis_client.hset(keys.CATEGORY_IDS, mapping={"camp": 5})
+    create = a.CreateCategory(key="squad-cat:sq-1", reason="a squad", name="1组", slug="sq-1")
+    Applier(client, redis_client, live=True).apply([create])
+    assert not redis_client.exists(keys.CATEGORY_IDS)

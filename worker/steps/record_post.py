@@ -173,7 +173,7 @@ def topic_info(ctx: Ctx, topic_id: int) -> TopicInfo:
         # A squad formed since the last scheduled run: the ledger does not know its
         # category yet. The roster state does (formation drops it: read in full again); a
         # post event does not reconcile it with the forum, the scheduled runs do.
-        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules, reconcile=False)
+        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules, reconcile=False, now=ctx.now)
         ledger.record_squad_categories(
             {s.category_id: s.slug for s in roster.squads if s.category_id is not None}
         )

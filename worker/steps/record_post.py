@@ -41,7 +41,7 @@ from worker.reads.parse import (
 )
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger, TopicInfo
-from worker.state.membership import MembershipStore
+from worker.state.membership import MembershipStore, clear_missing_post, note_missing_post
 from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
@@ -71,18 +71,33 @@ def read_post(forum: PostForum, post_id: int) -> dict[str, Any] | None:
 
 
 def run(
-    ctx: Ctx, post_id: int, event: str, *, body: Mapping[str, Any] | None = None
+    ctx: Ctx,
+    post_id: int,
+    event: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    author: str | None = None,
 ) -> dict[str, Any]:
     """Read the post once (or take the signed body's) and feed every domain; returns each
-    domain's outcome."""
-    post = post_of_body(body) if event == "post_created" else None
-    if post is None or post.get("id") != post_id:
-        post = read_post(ctx.forum, post_id)
-    return {
-        "membership": record_camp_post(ctx, post),
-        "obligations": record_ledger_post(ctx, post_id, event, post),
-        "recognition": record_recognition_post(ctx, post_id, event, post),
-    }
+    domain's outcome.
+
+    Until this succeeds the post is a missing fact of its ``author`` (the webhook body's
+    ``username``; None: unknown, which holds back every decision): noted when it fails,
+    cleared once every domain has recorded it (``worker.state.membership``)."""
+    try:
+        post = post_of_body(body) if event == "post_created" else None
+        if post is None or post.get("id") != post_id:
+            post = read_post(ctx.forum, post_id)
+        outcomes = {
+            "membership": record_camp_post(ctx, post),
+            "obligations": record_ledger_post(ctx, post_id, event, post),
+            "recognition": record_recognition_post(ctx, post_id, event, post),
+        }
+    except Exception:
+        note_missing_post(ctx.redis, post_id, author)
+        raise
+    clear_missing_post(ctx.redis, post_id)  # the fact arrived
+    return outcomes
 
 
 def record_camp_post(ctx: Ctx, post: Mapping[str, Any] | None) -> bool:

@@ -186,16 +186,18 @@ def test_a_title_someone_else_holds_gets_a_numbered_title_instead_of_failing_for
 
 
 @pytest.mark.integration
-def test_a_group_change_makes_the_next_roster_read_ask_the_forum_again(redis_client):
-    """The Applier drops what the read side cached about squads (roster, category ids)
-    after a group change, so the next job reads the forum, not the old roster."""
-    from worker.engine.facts import Roster
-    from worker.reads import forum_view
+def test_a_group_change_is_followed_by_the_roster_state_not_read_again(redis_client):
+    """The roster is state (``worker.state.roster``): after the Applier adds a member to a
+    watched group, the state has them and its generation moved (a forum read begun before
+    the change is not kept), so the next job reads no members from the forum."""
+    import json
 
-    redis_client.set(forum_view.ROSTER_KEY, forum_view.dump_roster(Roster(())))
-    redis_client.hset(keys.CATEGORY_IDS, mapping={"camp": 5})
+    from worker.state import roster as roster_state
+
+    redis_client.hset(keys.ROSTER_GROUPS, "camp", json.dumps({"id": 41, "members": ["amy"]}))
     generation = int(redis_client.get(keys.ROSTER_GENERATION) or 0)
     add = a.AddToGroup(key="camp:8", reason="joins camp", group="camp", usernames=("bob",))
     Applier(RecordingClient(), redis_client, live=True).apply([add])
-    assert not redis_client.exists(forum_view.ROSTER_KEY, keys.CATEGORY_IDS)
-    assert int(redis_client.get(keys.ROSTER_GENERATION) or 0) == generation + 1
+    state = roster_state.load(redis_client)
+    assert state.groups["camp"].members == {"amy", "bob"}
+    assert state.generation == generation + 1

@@ -85,19 +85,23 @@ def run(
     ``username``; None: unknown, which holds back every decision): noted when it fails,
     cleared once every domain has recorded it (``worker.state.membership``)."""
     try:
-        post = post_of_body(body) if event == "post_created" else None
-        if post is None or post.get("id") != post_id:
-            post = read_post(ctx.forum, post_id)
-        outcomes = {
-            "membership": record_camp_post(ctx, post),
-            "obligations": record_ledger_post(ctx, post_id, event, post),
-            "recognition": record_recognition_post(ctx, post_id, event, post),
-        }
+        outcomes = _feed(ctx, post_id, event, body)
     except Exception:
         note_missing_post(ctx.redis, post_id, author)
         raise
     clear_missing_post(ctx.redis, post_id)  # the fact arrived
     return outcomes
+
+
+def _feed(ctx: Ctx, post_id: int, event: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    post = post_of_body(body) if event == "post_created" else None
+    if post is None or post.get("id") != post_id:
+        post = read_post(ctx.forum, post_id)
+    return {
+        "membership": record_camp_post(ctx, post),
+        "obligations": record_ledger_post(ctx, post_id, event, post),
+        "recognition": record_recognition_post(ctx, post_id, event, post),
+    }
 
 
 def record_camp_post(ctx: Ctx, post: Mapping[str, Any] | None) -> bool:
@@ -132,7 +136,9 @@ def run_topic_edit(ctx: Ctx, topic_id: int) -> dict[str, Any]:
     post_id = first_post_id(topic)
     if post_id is None:
         return {}
-    return run(ctx, post_id, "post_edited")
+    # Not ``run``: a topic edit names no author, and a failed one is caught up like any
+    # other job; it must not hold back every decision as a post of unknown author would.
+    return _feed(ctx, post_id, "post_edited", None)
 
 
 # ─────────────────────────────── the obligations ledger ───────────────────────────────

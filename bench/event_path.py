@@ -30,7 +30,9 @@ The issue's target (#20): about half the files of the code before it (24 for a
 ``user_created``, 22 for a ``post_created``), no module reached twice along the edge layer
 (receiver → step → Applier → client). Reached: 14 and 13 files a reader opens, none
 reached twice (19 and 17, one twice, before the receiver's routes, the process set-up at
-boot, the actor-owned context and lease, and the Applier's own roster invalidation).
+boot, the actor-owned context and lease, and the Applier's own roster invalidation; 17 and
+16 once the roster became state, before the step's ``now`` reached the roster state, the
+post step kept its own missing-fact record and gate its own gathering).
 Process set-up (settings, the forum client, the rules holder, which clock counts) happens
 at worker boot (``runtime.process()``), as here before the first event, not per event.
 """

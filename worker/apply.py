@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -184,6 +185,7 @@ class Applier:
         *,
         live: bool,
         rules: Rules | None = None,
+        now: datetime | None = None,
     ) -> None:
         if not live and rules is None:
             raise TypeError("shadow mode needs the rules: its writes say so in their words")
@@ -191,6 +193,7 @@ class Applier:
         self.redis = redis_client
         self.live = live
         self.rules = rules
+        self.now = now  # the step's time: when the roster state says a member joined
         self._done_prefix = DONE_PREFIX if live else SHADOW_DONE_PREFIX
         self._group_ids: dict[str, int] = {}
         self._badge_ids: dict[str, int] = {}
@@ -249,7 +252,7 @@ class Applier:
             reason = first.reason if len(pending) == 1 else f"{first.reason} (+{len(pending) - 1})"
             merged = dataclasses.replace(first, usernames=usernames, reason=reason)
             result = self._execute(merged)
-            roster_state.applied(self.redis, merged)  # the roster state follows the change
+            roster_state.applied(self.redis, merged, self.now)  # the roster state follows
             for action in pending:
                 done_key = self._done_prefix + action.key
                 self._record(done_key, done_key + ":sent")
@@ -296,7 +299,7 @@ class Applier:
             self.redis.delete(sent_key)  # the forum answered no: nothing was written
             raise
         if action.kind in ROSTER_CHANGES:
-            roster_state.applied(self.redis, action)  # the roster state follows the change
+            roster_state.applied(self.redis, action, self.now)  # the roster state follows
         self._record(done_key, sent_key)
         return result
 

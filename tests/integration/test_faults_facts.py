@@ -84,8 +84,8 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
 ) -> None:
     from worker.pipeline import jobs as pipeline_jobs
     from worker.pipeline.catchup import scan
-    from worker.pipeline.missing import missing_posts
     from worker.pipeline.routes import Deduper, Dispatcher
+    from worker.state.membership import missing_posts
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     pipeline_settings.cache_clear()
@@ -130,8 +130,7 @@ def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_j
     from tests.integration.test_whatif_membership import START, camp_world
     from tests.support.obligations import shipped_rules
     from tests.support.steps import step_ctx
-    from worker.pipeline.missing import clear_missing_post, note_missing_post
-    from worker.state.membership import MembershipStore
+    from worker.state.membership import MembershipStore, clear_missing_post, note_missing_post
     from worker.steps import camp_check
 
     camp_world(redis_client)
@@ -156,7 +155,7 @@ def test_the_camp_check_does_not_decide_a_camper_whose_reply_was_lost_with_its_j
 
 
 def test_a_lost_post_whose_author_is_unknown_holds_back_every_decision() -> None:
-    from worker.pipeline.missing import UNKNOWN_AUTHOR, held_back
+    from worker.state.membership import UNKNOWN_AUTHOR, held_back
 
     assert held_back({1: "Alice"}, ["alice", "bob"]) == {"alice"}
     assert held_back({1: UNKNOWN_AUTHOR}, ["alice", "bob"]) == {"alice", "bob"}
@@ -171,7 +170,7 @@ def test_the_weekly_audit_waits_while_a_members_post_event_is_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from worker.engine.facts import Roster, Squad
-    from worker.pipeline.missing import clear_missing_post, note_missing_post
+    from worker.state.membership import clear_missing_post, note_missing_post
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     setup_broker(redis_url)

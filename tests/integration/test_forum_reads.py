@@ -20,12 +20,12 @@ from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.pipeline.routes import BadEvent, routes_for
 from worker.reads import forum_view as roster_cache
-from worker.reads.membership import member_fact
 from worker.reads.obligations import staff_usernames
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
 from worker.steps import gate, record_like, weekly_threads
+from worker.steps.gate import member_fact
 
 pytestmark = pytest.mark.integration
 

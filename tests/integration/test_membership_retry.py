@@ -21,11 +21,10 @@ from tests.support.world import membership_world
 from worker.engine.squads import Graduate
 from worker.forum.errors import RateLimited
 from worker.reads.forum_view import load_roster
-from worker.reads.membership import month_of
 from worker.reads.parse import applicant_of
 from worker.state.membership import MembershipStore
 from worker.steps import form_squads, gate
-from worker.steps.gate import GatingResult
+from worker.steps.gate import GatingResult, month_of
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -21,6 +21,7 @@ from worker.forum.client import ForumClient
 from worker.pipeline.jobs import load_actors
 from worker.pipeline.routes import routes_for
 from worker.reads import forum_view
+from worker.state import roster as roster_state
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +215,22 @@ def test_a_hand_change_travels_signed_through_the_receiver_to_the_roster(
             worker.stop(timeout=5_000)
             runtime.reset()
     assert [d.status for d in sandbox.deliveries("user_removed_from_group")] == [202]
+
+
+def test_a_member_a_step_adds_to_a_squad_joins_at_the_steps_time(sandbox, redis_client):
+    """The Applier a step gets dates the join at the step's ``now`` (a scheduled run's own
+    time), not at whatever the clock says when the write lands."""
+    from tests.support.steps import step_ctx
+
+    client = admin_client(sandbox)
+    _squads(sandbox, client, ("cat",))
+    sandbox.forum.create_user(username="dan", email="dan@example.org", approved=True)
+    _roster(client, redis_client, T0)
+    set_simulated_now(redis_client, T0 + dt.timedelta(hours=5))  # the clock has moved on
+    run_at = T0 + dt.timedelta(minutes=1)
+    ctx = step_ctx(client, redis_client, shipped_rules(), now=run_at)
+    ctx.apply([a.AddToGroup(key="t:add", reason="squad", group="sq-1", usernames=("dan",))])
+    squads = roster_state.load(redis_client).squads
+    assert squads is not None
+    assert squads.by_slug("sq-1").members == ("cat", "dan")
+    assert squads.by_slug("sq-1").joined["dan"] == run_at

@@ -122,13 +122,13 @@ def test_the_modules_keep_their_key_names_as_the_keys_module_builds_them() -> No
         catchup,
         health,
         idempotency,
-        missing,
         notices,
         probe,
         routes,
         scheduler,
     )
     from worker.rules import loaded
+    from worker.state import membership as membership_state
 
     assert (
         apply.DONE_PREFIX == "diamond:done:" and apply.SHADOW_DONE_PREFIX == keys.SHADOW_DONE_PREFIX
@@ -144,7 +144,7 @@ def test_the_modules_keep_their_key_names_as_the_keys_module_builds_them() -> No
     assert scheduler.PERIOD_PREFIX == "diamond:periodic:"
     assert health.PREFIX == "diamond:health:" and metrics.SITE_HEALTH_KEY == keys.SITE_HEALTH
     assert probe.PREFIX == "diamond:probe:"
-    assert missing.MISSING_POSTS_KEY == keys.MISSING_POSTS
+    assert membership_state.MISSING_POSTS_KEY == keys.MISSING_POSTS
     assert metrics.RATE_LIMITED_KEY == keys.METRICS_FORUM_429
     assert loaded.LOADED_KEY == keys.RULES_LOADED
     assert keys.QUEUE_PREFIX == broker.NAMESPACE + ":"

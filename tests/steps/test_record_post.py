@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.support.obligations import shipped_rules
 from worker.engine.camp import Camper
 from worker.engine.weeks import Week
@@ -128,3 +130,39 @@ def test_a_post_the_forum_no_longer_has_is_removed_from_every_domain(redis_clien
     assert outcomes["recognition"] == "gone"
     assert Ledger(redis_client).posts(W47, "sq-3") == ()
     assert RecognitionStore(redis_client).post(12) is None
+
+
+def test_a_post_the_step_fails_on_stays_a_missing_fact_of_its_author_until_it_succeeds(
+    redis_client,
+) -> None:
+    from worker.forum.errors import ForumUnavailable
+    from worker.state.membership import missing_posts
+
+    class DownForum(FakeForum):
+        def get_post(self, post_id: int) -> dict[str, Any]:
+            raise ForumUnavailable("the forum is down")
+
+    ctx = StepContext(DownForum({}, {}), redis_client, shipped_rules(), NOW, True)
+    with pytest.raises(ForumUnavailable):
+        record_post.run(ctx, 12, "post_edited", author="newcomer")
+    assert missing_posts(redis_client) == {12: "newcomer"}  # no decision about them yet
+    body = post(12, 70, "newcomer", "大家好！我来自北京。" * 4, number=1)
+    run(redis_client, FakeForum({12: body}, {70: topic(5, "newcomer")}), 12, "post_edited")
+    assert missing_posts(redis_client) == {}
+
+
+def test_a_topic_edit_the_step_fails_on_holds_no_decision_back(redis_client) -> None:
+    """A ``topic_edited`` names no author: noting its first post as missing would hold
+    back every decision about everyone; the edit is caught up like any other instead."""
+    from worker.forum.errors import ForumUnavailable
+    from worker.state.membership import missing_posts
+
+    class DownForum(FakeForum):
+        def get_post(self, post_id: int) -> dict[str, Any]:
+            raise ForumUnavailable("the forum is down")
+
+    first = {"id": 70, "post_stream": {"posts": [{"post_number": 1, "id": 13}]}}
+    ctx = StepContext(DownForum({}, {70: first}), redis_client, shipped_rules(), NOW, True)
+    with pytest.raises(ForumUnavailable):
+        record_post.run_topic_edit(ctx, 70)
+    assert missing_posts(redis_client) == {}

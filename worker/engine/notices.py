@@ -19,7 +19,7 @@ from worker.rules import Rules
 TEMPLATES: dict[str, str] = {
     "jobs_failed": "notice_jobs_failed",
     "rules_invalid": "notice_rules_invalid",
-    # a decision about people held back while their facts are missing (worker.pipeline.missing)
+    # a decision about people held back while their facts are missing (worker.state.membership)
     "camp_facts_missing": "notice_camp_facts_missing",
     "audit_facts_missing": "notice_audit_facts_missing",
     # a job stopped on a state only a person can sort out (worker.errors.NeedsHuman)

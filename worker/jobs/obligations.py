@@ -22,12 +22,13 @@ import dramatiq
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week, audit_week, week_of
-from worker.pipeline import missing, runtime
+from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import raise_notice
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.reads import forum_view
 from worker.rules import Rules
+from worker.state import membership as membership_state
 from worker.steps import StepContext, audit, reminders, weekly_threads
 from worker.steps import roll_calls as roll_call_step
 
@@ -104,8 +105,8 @@ def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
 
 def _defer_if_facts_missing(redis_client: Any, roster: Roster, target: Week) -> None:
     """No strike while a member's post event is not processed yet (its job failing or
-    dead-lettered, see ``worker.pipeline.missing``): the audit waits and runs again."""
-    held = missing.held_back(missing.missing_posts(redis_client), roster.members)
+    dead-lettered, see ``worker.state.membership``): the audit waits and runs again."""
+    held = membership_state.held_back(membership_state.missing_posts(redis_client), roster.members)
     if not held:
         return
     names = ", ".join(sorted(held))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from worker.pipeline import missing
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.reads.parse import POST_BODY_FACTS
@@ -38,15 +37,11 @@ def on_post(
     """One post changed: camp progress, the ledger and recognition, from one post read
     (none when the signed body of a ``post_created`` has every fact).
 
-    Until it succeeds, the post is noted as a missing fact of its author (``hints``: the
-    body's ``username``), so no decision about them is taken without it.
+    Until it succeeds, the step keeps the post noted as a missing fact of its author
+    (``hints``: the body's ``username``), so no decision about them is taken without it.
     """
-    try:
-        outcomes = record_post.run(ctx, post_id, event, body=body)
-    except Exception:
-        missing.note_missing_post(ctx.redis, post_id, (hints or {}).get("author"))
-        raise
-    missing.clear_missing_post(ctx.redis, post_id)
+    author = (hints or {}).get("author")
+    outcomes = record_post.run(ctx, post_id, event, body=body, author=author)
     if outcomes["obligations"] == "recorded-early":
         # A member wrote before their squad's weekly thread existed: open it now (a
         # squad with a thread costs no call; the Applier's key makes repeats no-ops).

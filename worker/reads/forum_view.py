@@ -78,18 +78,27 @@ def parse_roster(raw: str | bytes) -> Roster:
 
 
 def cached_roster(
-    client: Any, redis_client: redis.Redis, rules: Rules | None, *, reconcile: bool = True
+    client: Any,
+    redis_client: redis.Redis,
+    rules: Rules | None,
+    *,
+    reconcile: bool = True,
+    now: datetime | None = None,
 ) -> Roster:
     """Every squad, from the roster state; read from the forum only as ``_current`` says.
 
     ``reconcile=False`` (a post event): the state as the Applier and the events left it,
-    no listing (the scheduled runs reconcile)."""
-    return _current(client, redis_client, squads=True, reconcile=reconcile).squads or Roster(())
+    no listing (the scheduled runs reconcile). ``now``: the step's time (``ctx.now``);
+    None (a CLI command) reads ``worker.clock``."""
+    snap = _current(client, redis_client, squads=True, reconcile=reconcile, now=now)
+    return snap.squads or Roster(())
 
 
-def cached_group_members(client: Any, redis_client: redis.Redis, group: str) -> frozenset[str]:
+def cached_group_members(
+    client: Any, redis_client: redis.Redis, group: str, *, now: datetime | None = None
+) -> frozenset[str]:
     """Usernames in ``group`` (none if it does not exist), from the roster state."""
-    snap = _current(client, redis_client, groups=(group,))
+    snap = _current(client, redis_client, groups=(group,), now=now)
     found = snap.groups.get(group)
     return found.members if found else frozenset()
 
@@ -106,11 +115,14 @@ def _current(
     squads: bool = False,
     groups: tuple[str, ...] = (),
     reconcile: bool = True,
+    now: datetime | None = None,
 ) -> roster_state.Snapshot:
     """The state, reconciled with the forum first when it lacks what is asked, a group is
     marked to be read again, or (``reconcile``) the last reconcile is older than
-    ``RECONCILE_SECONDS`` on ``worker.clock``."""
-    now = clock.now(redis_client)
+    ``RECONCILE_SECONDS`` on the clock. ``now``: the caller's (a step passes its own: a
+    step never reads the clock); None reads ``worker.clock``."""
+    if now is None:
+        now = clock.now(redis_client)
     snap = roster_state.load(redis_client)
     first_squads = squads and snap.squads is None
     new_groups = tuple(g for g in groups if g not in snap.groups)

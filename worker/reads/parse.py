@@ -90,7 +90,7 @@ def applicant_of(
     data: Mapping[str, Any], ids: Mapping[str, int], rules: Rules | None = None
 ) -> Applicant:
     """An applicant from ``GET /admin/users/{id}.json`` (AdminDetailedUserSerializer: no
-    ``email``, no ``invited_by``; ``worker.reads.membership.complete_applicant`` adds them)."""
+    ``email``, no ``invited_by``; ``worker.steps.gate.complete_applicant`` adds them)."""
     inviter = data.get("invited_by") or {}
     created = data.get("created_at")
     fields = fields_by_key(data.get("user_fields"), ids)

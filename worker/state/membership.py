@@ -18,6 +18,13 @@
 
 Camp posts are also on the forum, so the camp part can be rebuilt by replaying
 post events; decisions are in the staff audit log.
+
+Facts known to be missing (``diamond:facts:missing_posts``, hash: post id -> author, ""
+unknown): post events whose step failed and has not yet succeeded. The post step notes
+its post when it fails and clears it when it succeeds (its record phase). While a member
+has a post noted, no decision about them is taken (the camp check defers them, the audit
+waits): a lost reply must not become an extension and then a removal. A post whose author
+is unknown (the body had none) holds back every decision until it is handled.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from worker.engine.gating import (
     normalise_email,
 )
 from worker.engine.squads import Graduate, PlannedSquad, SquadPlan
+from worker.redis_text import text
 from worker.rules import Rules
 from worker.state import keys
 from worker.state.codec import decode_value, encode_value
@@ -470,3 +478,31 @@ def facts_from_record(data: Mapping[str, Any]) -> RecordedInputs:
         removed=frozenset(data.get("removed") or ()),
     )
     return RecordedInputs(facts, str(data.get("month") or ""), frozenset(data["fields_read"]))
+
+
+# ─────────────────────────────── facts known to be missing ───────────────────────────────
+
+MISSING_POSTS_KEY = keys.MISSING_POSTS
+UNKNOWN_AUTHOR = ""
+
+
+def note_missing_post(client: redis.Redis, post_id: int, author: str | None) -> None:
+    client.hset(MISSING_POSTS_KEY, str(post_id), author or UNKNOWN_AUTHOR)
+
+
+def clear_missing_post(client: redis.Redis, post_id: int) -> None:
+    client.hdel(MISSING_POSTS_KEY, str(post_id))
+
+
+def missing_posts(client: redis.Redis) -> dict[int, str]:
+    """Post id -> author (``UNKNOWN_AUTHOR`` when the body did not say)."""
+    return {int(k): text(v) for k, v in client.hgetall(MISSING_POSTS_KEY).items()}
+
+
+def held_back(missing: dict[int, str], usernames: Iterable[str]) -> set[str]:
+    """Those of ``usernames`` whose decisions wait for a missing post (pure)."""
+    names = set(usernames)
+    authors = set(missing.values())
+    if UNKNOWN_AUTHOR in authors:
+        return names
+    return {n for n in names if n.lower() in {a.lower() for a in authors}}

@@ -241,10 +241,12 @@ def _membership(
     return out
 
 
-def applied(redis_client: Any, action: a.Action) -> None:
+def applied(redis_client: Any, action: a.Action, at: datetime | None = None) -> None:
     """Diamond changed a group or category on the forum (called by the Applier once the
-    write succeeded): the state follows, the generation moves."""
-    at = clock.now(redis_client)
+    write succeeded): the state follows, the generation moves. ``at``: the step's time
+    (a member added joined then); None (an Applier built outside a step) reads the clock."""
+    if at is None:
+        at = clock.now(redis_client)
 
     def change(snap: Snapshot) -> _Change:
         if isinstance(action, a.AddToGroup):

@@ -62,7 +62,11 @@ class StepContext(Generic[F]):
 
         forum = cast("ForumClient", self.forum)
         return Applier(
-            forum, self.redis, live=self.live, rules=self.rules if rules is None else rules
+            forum,
+            self.redis,
+            live=self.live,
+            rules=self.rules if rules is None else rules,
+            now=self.now,  # the roster state dates a member's joining at the step's time
         )
 
     def apply(self, actions: Sequence[Action], *, rules: Rules | None = None) -> ApplyReport:

@@ -1,7 +1,7 @@
 """The daily camp check: campers whose camp has ended pass, are extended or leave.
 
 gather (``worker.state.membership``: campers and their posts; ``worker.state.chat``: their
-messages in the camp channel, when chat check-ins count; ``worker.pipeline.missing``: post
+messages in the camp channel, when chat check-ins count; ``worker.state.membership``: post
 events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 ``verdict_actions``) → Applier → record (the camp's end, the squad queue).
 """
@@ -17,9 +17,9 @@ from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.squads import Graduate
 from worker.forum.errors import ForumError
-from worker.pipeline import missing
 from worker.reads import forum_view
 from worker.rules import Rules
+from worker.state import membership as membership_state
 from worker.state.chat import ChatStore
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
@@ -60,8 +60,10 @@ def run(ctx: StepContext[CampForum], *, deferred: list[str] | None = None) -> li
     client, redis_client, rules, now, live = ctx.forum, ctx.redis, ctx.rules, ctx.now, ctx.live
     store = MembershipStore(redis_client)
     fellows = store.ever_campers()
-    missing_posts = missing.missing_posts(redis_client)
-    held = missing.held_back(missing_posts, store.active_campers()) if missing_posts else set()
+    missing_posts = membership_state.missing_posts(redis_client)
+    held: set[str] = set()
+    if missing_posts:
+        held = membership_state.held_back(missing_posts, store.active_campers())
     waiting: list[str] = []
     audit: int | None = None
     decided: list[tuple[camp_engine.Camper, camp_engine.CampVerdict]] = []

@@ -1,7 +1,8 @@
 """The gating step: a sign-up (or a change to a pending one) is decided and carried out.
 
-gather (the applicant and referrer from the forum, ``worker.reads.membership``; what
-Redis holds: a remembered email, referrals, the ledger's strikes) → engine
+gather (the applicant and referrer from the forum, read here: only gating reads them;
+the shared reads from ``worker.reads``; what Redis holds: a remembered email, referrals,
+the ledger's strikes) → engine
 (``worker.engine.gating.evaluate_application``, ``gating_actions``; camp entry from
 ``worker.engine.camp``) → Applier → record (``worker.state.membership``).
 
@@ -12,13 +13,15 @@ limit carries out the *same* decision (the Applier skips what was done).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker import actions as a
 from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
+from worker.engine.facts import MemberFact
 from worker.engine.gating import (
     Applicant,
     GatingDecision,
@@ -32,8 +35,8 @@ from worker.engine.penalties import standing
 from worker.engine.weeks import week_of
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.reads import forum_view
-from worker.reads import membership as gather
-from worker.reads.parse import Hints
+from worker.reads.parse import Hints, applicant_of, member_fact_of
+from worker.rules import Rules
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore, RecordedDecision, inputs_record
 from worker.steps import StepContext
@@ -70,6 +73,74 @@ StrikesOf = Callable[[str], int]  # a member's active strikes
 def _applied(report: ApplyReport, kind: type[a.Action]) -> bool:
     """Whether an action of ``kind`` was done now or before (not merely shadowed)."""
     return any(isinstance(x, kind) for x in (*report.done, *report.already_done))
+
+
+# --- gather: the applicant and their referrer (reads only) --------------------------------
+# The forum's JSON is parsed by ``worker.reads.parse``; what Redis holds (a remembered
+# email, referrals, strikes) and the user-field ids are read by ``run`` and passed in:
+# these functions call the forum and nothing else.
+
+
+def read_applicant(
+    forum: GateForum, field_ids: Mapping[str, int], user_id: int, rules: Rules | None = None
+) -> Applicant:
+    """The applicant through the admin API (webhook bodies may lack ``user_fields``).
+
+    ``GET /admin/users/{id}.json`` has no ``email`` and no ``invited_by``: see
+    ``complete_applicant``.
+    """
+    return applicant_of(forum.admin_get_user(user_id), field_ids, rules)
+
+
+def complete_applicant(
+    forum: GateForum,
+    rules: Rules,
+    applicant: Applicant,
+    hints: Hints,
+    remembered_email: str | None,
+) -> Applicant:
+    """Add the email and the inviter the admin view leaves out.
+
+    The email: the signed body's, else ``remembered_email`` (an earlier body's), else one
+    ``show_emails`` listing narrowed to this applicant (it writes a staff-log entry, so
+    only then). The inviter: the body's, else ``GET /u/{username}.json`` (UserSerializer
+    has ``invited_by``) when the rules accept invites as referrals.
+    """
+    email = applicant.email or hints.email or remembered_email
+    if not email:
+        flag = "active"  # pending applicants and invitees alike are active by now
+        for user in forum.iter_admin_users(flag, show_emails=True, filter=applicant.username):
+            if user.get("id") == applicant.user_id and user.get("email"):
+                email = str(user["email"])
+                break
+    invited_by = applicant.invited_by
+    if invited_by is None:
+        if hints.inviter_known:
+            invited_by = hints.invited_by
+        elif "invite" in rules.gating.referral.via:
+            profile = forum.get_user(applicant.username)
+            inviter = profile.get("invited_by") or {}
+            invited_by = inviter.get("username") if isinstance(inviter, Mapping) else None
+    return replace(applicant, email=email or "", invited_by=invited_by)
+
+
+def member_fact(forum: GateForum, username: str, rules: Rules) -> MemberFact | None:
+    """A forum user with their groups (None if there is no such user); one read."""
+    try:
+        return member_fact_of(forum.get_user(username), rules)
+    except NotFound:
+        return None
+
+
+def read_referrer(forum: GateForum, rules: Rules, applicant: Applicant) -> MemberFact | None:
+    """The member the application names as referrer (None: none named, or no such user)."""
+    name = referrer_of(rules, applicant)
+    return member_fact(forum, name, rules) if name else None
+
+
+def month_of(now: datetime, rules: Rules) -> str:
+    """The month (community time) a referral counts in."""
+    return now.astimezone(rules.tz).strftime("%Y-%m")
 
 
 # --- gating ------------------------------------------------------------------------------
@@ -113,7 +184,7 @@ def run(
         return GatingResult(entered, None)
     try:
         field_ids = forum_view.user_field_ids(ctx.forum, ctx.redis)
-        applicant = gather.read_applicant(ctx.forum, field_ids, user_id, rules)
+        applicant = read_applicant(ctx.forum, field_ids, user_id, rules)
     except NotFound:
         # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
         log.info("gating of user %s: the account no longer exists", user_id)
@@ -148,13 +219,13 @@ def run(
         # Held: gated again when the application changes, not on every repeated event.
         return GatingResult(applicant.username, None)
     remembered = store.applicant_email(applicant.user_id)
-    applicant = gather.complete_applicant(ctx.forum, rules, applicant, hints, remembered)
+    applicant = complete_applicant(ctx.forum, rules, applicant, hints, remembered)
     if applicant.email:
         store.remember_applicant_email(applicant.user_id, applicant.email)
     facts = _gating_facts(ctx, store, applicant, strikes_of or _strikes_from_ledger(ctx))
     decision = evaluate_application(rules, facts)
     # what it read, kept with it: ``diamond whatif --applications`` previews rule changes on it
-    inputs = inputs_record(rules, facts, gather.month_of(ctx.now, rules))
+    inputs = inputs_record(rules, facts, month_of(ctx.now, rules))
     recorded = store.record_gating_decision(
         applicant.user_id, decision, ctx.now, live=ctx.live, inputs=inputs
     )
@@ -177,12 +248,12 @@ def _gating_facts(
 ) -> GatingFacts:
     """Everything ``evaluate_application`` needs about ``applicant``: the referrer from
     the forum, the rest from Redis."""
-    referrer = gather.read_referrer(ctx.forum, ctx.rules, applicant)
+    referrer = read_referrer(ctx.forum, ctx.rules, applicant)
     strikes: dict[str, int] = {}
     referred: dict[str, int] = {}
     if referrer is not None:
         strikes[referrer.username] = strikes_of(referrer.username)
-        month = gather.month_of(ctx.now, ctx.rules)
+        month = month_of(ctx.now, ctx.rules)
         referred[referrer.username] = store.referrals(referrer.username, month)
     return GatingFacts(
         applicant=applicant,
@@ -257,7 +328,7 @@ def _carry_out(ctx: Ctx, facts: GatingFacts, recorded: RecordedDecision) -> Gati
         city, volunteer = _camper_extra(ctx, applicant)
         store.start_camp(camper, city=city, volunteer=volunteer)
         if decision.referrer:
-            month = gather.month_of(decided_at, rules)
+            month = month_of(decided_at, rules)
             store.record_referral(decision.referrer, applicant.username, month)
     elif decision.outcome == "reject" and _applied(report, a.RejectUser):
         store.mark_removed(applicant.username)

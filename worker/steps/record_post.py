@@ -41,7 +41,7 @@ from worker.reads.parse import (
 )
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger, TopicInfo
-from worker.state.membership import MembershipStore
+from worker.state.membership import MembershipStore, clear_missing_post, note_missing_post
 from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
@@ -71,10 +71,29 @@ def read_post(forum: PostForum, post_id: int) -> dict[str, Any] | None:
 
 
 def run(
-    ctx: Ctx, post_id: int, event: str, *, body: Mapping[str, Any] | None = None
+    ctx: Ctx,
+    post_id: int,
+    event: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    author: str | None = None,
 ) -> dict[str, Any]:
     """Read the post once (or take the signed body's) and feed every domain; returns each
-    domain's outcome."""
+    domain's outcome.
+
+    Until this succeeds the post is a missing fact of its ``author`` (the webhook body's
+    ``username``; None: unknown, which holds back every decision): noted when it fails,
+    cleared once every domain has recorded it (``worker.state.membership``)."""
+    try:
+        outcomes = _feed(ctx, post_id, event, body)
+    except Exception:
+        note_missing_post(ctx.redis, post_id, author)
+        raise
+    clear_missing_post(ctx.redis, post_id)  # the fact arrived
+    return outcomes
+
+
+def _feed(ctx: Ctx, post_id: int, event: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
     post = post_of_body(body) if event == "post_created" else None
     if post is None or post.get("id") != post_id:
         post = read_post(ctx.forum, post_id)
@@ -117,7 +136,9 @@ def run_topic_edit(ctx: Ctx, topic_id: int) -> dict[str, Any]:
     post_id = first_post_id(topic)
     if post_id is None:
         return {}
-    return run(ctx, post_id, "post_edited")
+    # Not ``run``: a topic edit names no author, and a failed one is caught up like any
+    # other job; it must not hold back every decision as a post of unknown author would.
+    return _feed(ctx, post_id, "post_edited", None)
 
 
 # ─────────────────────────────── the obligations ledger ───────────────────────────────
@@ -173,7 +194,7 @@ def topic_info(ctx: Ctx, topic_id: int) -> TopicInfo:
         # A squad formed since the last scheduled run: the ledger does not know its
         # category yet. The roster state does (formation drops it: read in full again); a
         # post event does not reconcile it with the forum, the scheduled runs do.
-        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules, reconcile=False)
+        roster = forum_view.cached_roster(ctx.forum, ctx.redis, rules, reconcile=False, now=ctx.now)
         ledger.record_squad_categories(
             {s.category_id: s.slug for s in roster.squads if s.category_id is not None}
         )

@@ -303,3 +303,24 @@ def test_an_earlier_reminder_with_the_same_words_is_not_taken_for_the_lost_one(
     )
     assert report.results["remind-chat:sun"].get("existed") is None
     assert len(_channel_texts(sandbox, channel)) == 2
+
+
+def test_a_lost_chat_reminder_is_found_though_discourse_cleaned_its_spaces(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    """Discourse keeps a chat message as TextCleaner leaves it (U+3000 → " ", ends
+    stripped): the lookup compares the texts in that form, not byte for byte."""
+    client = _client(sandbox)
+    spaced = a.SendChatMessage(
+        key="remind-chat:spaced",
+        reason="article reminder",
+        channel_id=channel,
+        message="\u3000@bob\u3000本周文章周日截止。\n",
+    )
+    sandbox.add_fault("POST /chat/*:lost=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([spaced])
+    sandbox.clear_faults()
+    report = Applier(client, redis_client, live=True).apply([spaced])
+    assert report.results["remind-chat:spaced"].get("existed") is True
+    assert _channel_texts(sandbox, channel) == ["@bob 本周文章周日截止。"]

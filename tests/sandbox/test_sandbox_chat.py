@@ -169,6 +169,16 @@ def test_members_send_messages_replies_open_threads_and_mentions_are_listed(
     assert "thread_id" not in listed[1]  # threading off: include_thread_id? is false
 
 
+def test_a_message_is_kept_as_textcleaner_leaves_it(admin: Api, squad: dict[str, Any]) -> None:
+    """Chat::CreateMessage cleans the text: odd spaces (U+3000, U+00A0...) become " ", zero
+    width spaces go, the ends are stripped."""
+    channel = _channel(admin, squad["category"]["id"])
+    said = _say(admin.as_user("ann"), channel["id"], "  今天\u3000读完\u200b第三章\u00a0了 \n")
+    assert said.status == 200, said.body
+    listed = admin.get(f"/chat/api/channels/{channel['id']}/messages").body["messages"]
+    assert [m["message"] for m in listed] == ["今天 读完第三章 了"]
+
+
 def _crowd(sb: Sandbox, admin: Api, n: int) -> tuple[dict[str, Any], list[str]]:
     """A channel whose category group holds ``n`` members m01..mNN (all following)."""
     names = [f"m{i:02d}" for i in range(1, n + 1)]

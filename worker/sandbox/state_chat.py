@@ -22,6 +22,7 @@ retention is applied by ``purge_old_chat_messages`` (Discourse's daily job), not
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,6 +38,14 @@ AUTO_JOIN_LAST_SEEN_DAYS = 30
 JOINING_PERMISSIONS = (CREATE_POST, FULL)
 # Chat::MessageRateLimiter: messages per 30 seconds.
 FLOOD_WINDOW_SECONDS = 30
+# TextCleaner.normalize_whitespaces: these spaces become " " in a chat message's text.
+_ODD_SPACES = re.compile("[\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def clean_chat_text(message: str) -> str:
+    """Chat::CreateMessage's contract: TextCleaner.clean(strip_whitespaces: true,
+    strip_zero_width_spaces: true) (odd spaces to " ", U+200B gone, ends stripped)."""
+    return _ODD_SPACES.sub(" ", message or "").replace("\u200b", "").strip()
 
 
 @dataclass
@@ -381,7 +390,7 @@ class ChatOps:
                 thread = self.chat_threads.get(thread_id)
                 if thread is None or thread.channel_id != channel.id:
                     raise ApiError(422, ["The thread is not valid for this channel"])
-            text = (message or "").strip()
+            text = clean_chat_text(message)
             minimum = int(self.settings["chat_minimum_message_length"])
             maximum = int(self.settings["chat_maximum_message_length"])
             if not text:
@@ -466,7 +475,7 @@ class ChatOps:
         with self.lock:
             if msg.user_id != by.id or by.silenced(self.now()):
                 raise invalid_access()
-            text = (message or "").strip()
+            text = clean_chat_text(message)
             if not text:
                 raise ApiError(400, ["Message can't be blank"])
             if text != msg.message:

@@ -9,6 +9,7 @@ from tests.support.obligations import W47, Thread, at, shipped_rules, with_deliv
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
+from worker.forum.errors import ForumUnavailable
 from worker.sandbox.cooking import mentions
 from worker.state.ledger import Ledger
 from worker.steps import reminders, weekly_threads
@@ -148,3 +149,23 @@ def test_a_big_squads_channel_reminder_notifies_everyone_who_owes(sandbox, redis
         notified = {forum.users[uid].username for m in sent for uid in m.notified_user_ids}
     assert notified >= set(names[1:])  # the eleven who owe (ann, who posted, is cc'd)
     assert len(sent) > 1 and all(len(mentions(m.message)) <= 5 for m in sent)
+
+
+def test_a_channel_reminder_whose_answer_was_lost_is_in_the_channel_once_after_the_retry(
+    sandbox, redis_client
+) -> None:
+    """The forum posted the message but a proxy lost its answer: the job fails, and its
+    retry finds the message among the channel's newest instead of sending it again."""
+    rules = with_delivery(shipped_rules(), "squad_channel")
+    client, roster, channel, _threads = _world(sandbox, redis_client, rules)
+    friday = next(r for r in rules.obligations.reminders if r.about == "article")
+    sandbox.add_fault(f"POST /chat/{channel}:lost=1")
+    with pytest.raises(ForumUnavailable):
+        reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
+    assert len(_channel_messages(sandbox, channel)) == 1  # written, answer lost
+    sandbox.clear_faults()
+
+    reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20, 5)), friday, roster=roster)
+
+    [message] = _channel_messages(sandbox, channel)
+    assert mentions(message) == {"bob", "cat", "dan", "ann"}

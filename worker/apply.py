@@ -14,6 +14,13 @@ before the write, and a run that finds that record (the outcome of an earlier at
 unknown) looks for the marker on the forum before writing again. Those reads happen only
 on that path. Topics are also found by their title, which Discourse keeps unique.
 
+Chat messages cannot carry a marker: chat cooks without markdown-it's HTML rules
+(Chat::Message::MARKDOWN_IT_RULES), so a comment would show as text. A chat write in doubt
+is looked for among the channel's newest messages instead (one read): a message by
+Diamond's API user with the same text (as Discourse keeps it: TextCleaner.clean), newer
+than the last message Diamond knew it had written there when the attempt began (so an
+earlier reminder that happens to say the same words does not count).
+
 Shadow mode is decided here and nowhere else: actions that affect members are
 reported, not executed; the writes that touch no member (staff posts in the audit
 log, PMs to staff) still happen, wrapped in the rules' ``shadow_mode`` template so
@@ -62,6 +69,8 @@ CLAIM_RECHECK_MS = 1_000
 SENT_TTL_SECONDS = 30 * 24 * 3600
 # Writes that are not idempotent on the forum: marked, and looked for when in doubt.
 MARKED_WRITES = frozenset({"SendPrivateMessage", "CreatePost", "CreateTopic"})
+# Also looked for when in doubt, by their text (a chat message has no room for a marker).
+LOOKED_FOR_WRITES = MARKED_WRITES | {"SendChatMessage"}
 # The text people read of each write, where links are made absolute (never a badge's
 # grant reason: Discourse wants that relative or on its own host).
 _TEXT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -74,7 +83,23 @@ _TEXT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # How many of the newest candidates are read when looking for a marker.
 LOOKUP_CANDIDATES = 5
+# How many of a channel's newest messages one read brings when a chat write is in doubt
+# (one call whatever the size, MessagesQuery allows 500; a squad's channel rarely gets
+# this many between an attempt and its retry).
+CHAT_LOOKUP_PAGE = 100
+# Chat::CreateMessage keeps a message as TextCleaner.clean(strip_whitespaces: true,
+# strip_zero_width_spaces: true) leaves it: these spaces become " ", U+200B goes, and the
+# ends are stripped. Both sides are compared in that form.
+_ODD_SPACES = re.compile("[\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _MARKER = "<!-- diamond:{} -->"
+# Raise a channel's newest own message id, never lower it (writes may finish out of order).
+_RAISE = """
+local old = redis.call('zscore', KEYS[1], ARGV[1])
+if not old or tonumber(old) < tonumber(ARGV[2]) then
+  redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+end
+return 0
+"""
 # Release a claim only if it is still ours (it may have expired and been taken).
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -82,9 +107,24 @@ return 0
 """
 
 
+def chat_text(message: str) -> str:
+    """``message`` as Discourse's chat keeps it (see ``_ODD_SPACES``)."""
+    return _ODD_SPACES.sub(" ", message).replace("\u200b", "").strip()
+
+
 def marker(key: str) -> str:
     """The invisible mark a post written under ``key`` carries (readers never see it)."""
     return _MARKER.format(hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+_CHAT_FLOOR = "chat-after:"
+
+
+def _floor(sent: bytes | str) -> int:
+    """The message id a chat write's ``sent`` record names (0: none, or an older record)."""
+    raw = sent.decode() if isinstance(sent, bytes) else str(sent)
+    number = raw.removeprefix(_CHAT_FLOOR)
+    return int(number) if raw.startswith(_CHAT_FLOOR) and number.isdigit() else 0
 
 
 def with_marker(action: a.Action) -> a.Action:
@@ -281,18 +321,21 @@ class Applier:
     def _write(self, action: a.Action, done_key: str) -> Any:
         """Carry out one claimed action and record it done."""
         sent_key = done_key + ":sent"
-        marked = action.kind in MARKED_WRITES
+        looked_for = action.kind in LOOKED_FOR_WRITES
         act = action if self.live else self.marked_for_shadow(action)
         act = self._with_public_links(act)
-        if marked:
+        if looked_for:
             act = with_marker(act)
-            if self.redis.exists(sent_key):  # an earlier attempt's outcome is unknown
-                found = self._find_written(act)
+            sent = self.redis.get(sent_key)
+            if sent is not None:  # an earlier attempt's outcome is unknown
+                found = self._find_written(act, sent)
                 if found is not None:
                     log.info("%s found on the forum: not written again [%s]", act.kind, act.key)
+                    self._written(act, found)
                     self._record(done_key, sent_key)
                     return found
-            self.redis.set(sent_key, "1", ex=SENT_TTL_SECONDS)
+            # What the lookup needs to tell this write from earlier ones (kept per attempt).
+            self.redis.set(sent_key, self._sent_floor(act), ex=SENT_TTL_SECONDS)
         try:
             result = self._execute(act)
         except ForumRejected:
@@ -300,8 +343,26 @@ class Applier:
             raise
         if action.kind in ROSTER_CHANGES:
             roster_state.applied(self.redis, action, self.now)  # the roster state follows
+        self._written(act, result)
         self._record(done_key, sent_key)
         return result
+
+    def _sent_floor(self, act: a.Action) -> str:
+        """The ``sent`` record's value: for a chat message, the newest message id Diamond
+        knew it had written in the channel before this attempt ("0": none known)."""
+        if isinstance(act, a.SendChatMessage):
+            score = self.redis.zscore(keys.CHAT_OWN_WRITTEN, str(act.channel_id))
+            return f"{_CHAT_FLOOR}{int(score or 0)}"
+        return "1"
+
+    def _written(self, act: a.Action, result: Any) -> None:
+        """Remember the id of a chat message Diamond wrote (the next lookup's floor)."""
+        if isinstance(act, a.SendChatMessage) and isinstance(result, dict):
+            message_id = result.get("message_id")
+            if message_id is not None:
+                self.redis.eval(
+                    _RAISE, 1, keys.CHAT_OWN_WRITTEN, str(act.channel_id), int(message_id)
+                )
 
     def _record(self, done_key: str, sent_key: str) -> None:
         with self.redis.pipeline() as pipe:
@@ -311,12 +372,14 @@ class Applier:
 
     # --- writes whose outcome is unknown: look for them on the forum ------------------
 
-    def _find_written(self, act: a.Action) -> dict[str, Any] | None:
+    def _find_written(self, act: a.Action, sent: bytes | str) -> dict[str, Any] | None:
         try:
             if isinstance(act, a.SendPrivateMessage):
                 return self._find_message(act)
             if isinstance(act, a.CreatePost):
                 return self._find_reply(act)
+            if isinstance(act, a.SendChatMessage):
+                return self._find_chat_message(act, _floor(sent))
         except NotFound:  # no such list (a group recipient, a topic gone): not written
             return None
         return None  # topics: Discourse keeps titles unique, _do_CreateTopic finds its own
@@ -352,6 +415,22 @@ class Applier:
                 continue
             if self._has_marker(int(post_id), act.key):
                 return {"topic_id": act.topic_id, "id": int(post_id), "existed": True}
+        return None
+
+    def _find_chat_message(self, act: a.SendChatMessage, floor: int) -> dict[str, Any] | None:
+        """The message, among the channel's newest (one read): by Diamond's API user, newer
+        than ``floor``, with the same text. A message a moderator has trashed since counts
+        (staff see it, with ``deleted_at``): it was sent, and someone chose to remove it."""
+        own = str(getattr(self.client, "api_username", "")).lower()
+        text = chat_text(act.message)
+        messages = self.client.latest_channel_messages(act.channel_id, page_size=CHAT_LOOKUP_PAGE)
+        for message in reversed(messages):  # newest first
+            author = str((message.get("user") or {}).get("username") or "").lower()
+            message_id = int(message.get("id") or 0)
+            if author != own or message_id <= floor:
+                continue
+            if chat_text(str(message.get("message") or "")) == text:
+                return {"success": "OK", "message_id": message_id, "existed": True}
         return None
 
     def is_done(self, key: str) -> bool:
@@ -591,8 +670,7 @@ class Applier:
         return {"id": int(created["id"]), "existed": False}
 
     def _do_SendChatMessage(self, act: a.SendChatMessage) -> Any:
-        # Not marked nor looked for (a chat message carries no hidden marker): a message
-        # whose answer was lost may be sent again on the retry.
+        # No marker (chat would show it); ``_find_chat_message`` finds it by its text.
         return self.client.send_chat_message(act.channel_id, act.message, reason=act.reason)
 
     def _do_CreateChatChannel(self, act: a.CreateChatChannel) -> Any:

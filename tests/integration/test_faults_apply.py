@@ -180,3 +180,147 @@ def test_two_squad_formations_at_once_create_the_group_once(
     create = a.CreateGroup(key="group:squad-7", reason="squad", name="squad-7")
     report = Applier(LooksTooEarly(), redis_client, live=True).apply([create])
     assert report.results["group:squad-7"]["existed"] is True
+
+
+# --- chat: a message carries no marker; the channel's latest messages are read instead --
+
+REMINDER_TEXT = (
+    "@bob @cat 本周文章周日 20:00 截止,还没交的同学请抓紧。\n\n"
+    "**本周点名**\n- ann ✅\n- bob ⏳\n- cat ⏳\n\n回复这里:/t/week-48/12\n"
+)
+
+
+@pytest.fixture
+def channel(sandbox: Any) -> int:
+    """A squad's channel; Diamond's API user made it, so it is a member."""
+    forum = sandbox.forum
+    for name in ("bob", "cat"):
+        forum.create_user(username=name, email=f"{name}@example.org", approved=True, emit=False)
+    client = _client(sandbox)
+    made = client.create_category("Squad seven of November", slug="sq-7")
+    category_id = int(made.get("category", made)["id"])
+    return int(client.create_category_channel(category_id)["id"])
+
+
+def _chat_reminder(channel_id: int, key: str = "remind-chat:sq-7:w48:fri") -> a.SendChatMessage:
+    return a.SendChatMessage(
+        key=key, reason="article reminder", channel_id=channel_id, message=REMINDER_TEXT
+    )
+
+
+def _channel_texts(sandbox: Any, channel_id: int) -> list[str]:
+    with sandbox.forum.lock:
+        return [
+            m.message
+            for m in sorted(sandbox.forum.chat_messages.values(), key=lambda m: m.id)
+            if m.channel_id == channel_id and m.deleted_at is None
+        ]
+
+
+def test_a_chat_reminder_whose_answer_was_lost_is_not_sent_twice(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    client = _client(sandbox)
+    sandbox.add_fault("POST /chat/*:lost=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    assert len(_channel_texts(sandbox, channel)) == 1  # the forum did post it
+    sandbox.clear_faults()
+    before = _reads(client)
+    report = Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])  # retry
+    assert [act.key for act in report.done] == ["remind-chat:sq-7:w48:fri"]
+    assert _channel_texts(sandbox, channel) == [REMINDER_TEXT.strip()]
+    assert report.results["remind-chat:sq-7:w48:fri"].get("existed") is True
+    assert _reads(client) - before == 1  # one read of the channel's latest messages
+    again = Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    assert again.already_done and len(_channel_texts(sandbox, channel)) == 1
+
+
+def test_a_chat_reminder_that_never_reached_the_forum_is_sent_on_the_retry(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    client = _client(sandbox)
+    sandbox.add_fault("POST /chat/*:502=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    assert _channel_texts(sandbox, channel) == []
+    sandbox.clear_faults()
+    Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    assert _channel_texts(sandbox, channel) == [REMINDER_TEXT.strip()]
+
+
+def test_the_same_words_from_a_member_do_not_count_as_diamonds_message(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    """Only a message by Diamond's API user is taken for the lost one (bob quoting the
+    reminder word for word, after the failed attempt, is not it)."""
+    client = _client(sandbox)
+    sandbox.add_fault("POST /chat/*:502=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    sandbox.clear_faults()
+    forum = sandbox.forum
+    with forum.lock:
+        bob = forum.find_user("bob")
+        forum.create_chat_message(
+            channel=forum.chat_channels[channel], user=bob, message=REMINDER_TEXT
+        )
+    Applier(client, redis_client, live=True).apply([_chat_reminder(channel)])
+    with forum.lock:
+        system = forum.find_user("system")
+        own = [
+            m
+            for m in forum.chat_messages.values()
+            if m.channel_id == channel and m.user_id == system.id
+        ]
+    assert len(own) == 1
+
+
+def test_a_clean_chat_write_reads_nothing(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    client = _client(sandbox)
+    before = _reads(client)
+    Applier(client, redis_client, live=True).apply(
+        [_chat_reminder(channel, "remind-chat:1"), _chat_reminder(channel, "remind-chat:2")]
+    )
+    assert _reads(client) == before
+
+
+def test_an_earlier_reminder_with_the_same_words_is_not_taken_for_the_lost_one(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    """Friday's and Sunday's reminders can read the same (nobody posted in between): when
+    Sunday's attempt failed before reaching the forum, Friday's message is not it."""
+    client = _client(sandbox)
+    Applier(client, redis_client, live=True).apply([_chat_reminder(channel, "remind-chat:fri")])
+    sandbox.add_fault("POST /chat/*:502=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([_chat_reminder(channel, "remind-chat:sun")])
+    sandbox.clear_faults()
+    report = Applier(client, redis_client, live=True).apply(
+        [_chat_reminder(channel, "remind-chat:sun")]
+    )
+    assert report.results["remind-chat:sun"].get("existed") is None
+    assert len(_channel_texts(sandbox, channel)) == 2
+
+
+def test_a_lost_chat_reminder_is_found_though_discourse_cleaned_its_spaces(
+    sandbox: Any, redis_client: redis.Redis, channel: int
+) -> None:
+    """Discourse keeps a chat message as TextCleaner leaves it (U+3000 → " ", ends
+    stripped): the lookup compares the texts in that form, not byte for byte."""
+    client = _client(sandbox)
+    spaced = a.SendChatMessage(
+        key="remind-chat:spaced",
+        reason="article reminder",
+        channel_id=channel,
+        message="\u3000@bob\u3000本周文章周日截止。\n",
+    )
+    sandbox.add_fault("POST /chat/*:lost=1")
+    with pytest.raises(ForumUnavailable):
+        Applier(client, redis_client, live=True).apply([spaced])
+    sandbox.clear_faults()
+    report = Applier(client, redis_client, live=True).apply([spaced])
+    assert report.results["remind-chat:spaced"].get("existed") is True
+    assert _channel_texts(sandbox, channel) == ["@bob 本周文章周日截止。"]

@@ -9,6 +9,7 @@ from tests.support.obligations import W47, Thread, at, shipped_rules, with_deliv
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
+from worker.forum.errors import ForumUnavailable
 from worker.sandbox.cooking import mentions
 from worker.state.ledger import Ledger
 from worker.steps import reminders, weekly_threads
@@ -122,3 +123,49 @@ def test_a_channel_deleted_since_its_id_was_kept_sends_the_reminder_to_the_threa
             if p.topic_id == threads["sq-1"] and p.post_number > 1
         ]
     assert [mentions(p) for p in sunday_posts] == [{"bob", "cat", "dan", "ann"}]
+
+
+def test_a_big_squads_channel_reminder_notifies_everyone_who_owes(sandbox, redis_client) -> None:
+    """The sandbox notifies nobody of a chat message above max_mentions_per_chat_message
+    (as Discourse's NotifyMentioned): split at five, every member who owes is notified."""
+    rules = with_delivery(shipped_rules(), "squad_channel")
+    client = admin_client(sandbox)
+    names = ("ann", *(f"m{i:02d}" for i in range(1, 12)))
+    squad = squad_on_forum(sandbox, client, "sq-9", names, "2026年11月期 第9写作小组")
+    assert squad.category_id is not None
+    channel = int(client.create_category_channel(squad.category_id)["id"])
+    roster = Roster((squad,))
+    threads = weekly_threads.run(step_ctx(client, redis_client, rules), W47, roster=roster)
+    Ledger(redis_client).upsert_post(
+        W47, "sq-9", Thread(threads["sq-9"]).post("ann", at(17, 9), 900)
+    )
+    friday = next(r for r in rules.obligations.reminders if r.about == "article")
+
+    reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
+
+    forum = sandbox.forum
+    with forum.lock:
+        sent = [m for m in forum.chat_messages.values() if m.channel_id == channel]
+        notified = {forum.users[uid].username for m in sent for uid in m.notified_user_ids}
+    assert notified >= set(names[1:])  # the eleven who owe (ann, who posted, is cc'd)
+    assert len(sent) > 1 and all(len(mentions(m.message)) <= 5 for m in sent)
+
+
+def test_a_channel_reminder_whose_answer_was_lost_is_in_the_channel_once_after_the_retry(
+    sandbox, redis_client
+) -> None:
+    """The forum posted the message but a proxy lost its answer: the job fails, and its
+    retry finds the message among the channel's newest instead of sending it again."""
+    rules = with_delivery(shipped_rules(), "squad_channel")
+    client, roster, channel, _threads = _world(sandbox, redis_client, rules)
+    friday = next(r for r in rules.obligations.reminders if r.about == "article")
+    sandbox.add_fault(f"POST /chat/{channel}:lost=1")
+    with pytest.raises(ForumUnavailable):
+        reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
+    assert len(_channel_messages(sandbox, channel)) == 1  # written, answer lost
+    sandbox.clear_faults()
+
+    reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20, 5)), friday, roster=roster)
+
+    [message] = _channel_messages(sandbox, channel)
+    assert mentions(message) == {"bob", "cat", "dan", "ann"}

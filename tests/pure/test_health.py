@@ -19,6 +19,7 @@ from worker.engine.health import (
     stage_of,
 )
 from worker.rules.models import AtLeast, AtMost, ScreenList
+from worker.state.chat import ChatMessage
 
 RULES = shipped_rules()  # lookback 4 weeks, unanswered after 48 h, isolation 2 weeks
 F = frozenset
@@ -286,6 +287,39 @@ def test_members_with_no_post_this_week_are_silent() -> None:
     report = report_for(w, stages)
     # 8 measured (7 members + camp, minus nobody on staff): cam and lurk never posted
     assert report.indicator("silent_share").value == pytest.approx(2 / 8)
+
+
+def _chat(user: str, when, *, units: int = 12, deleted: bool = False) -> ChatMessage:
+    return ChatMessage(
+        message_id=hash((user, when, units)) & 0xFFFFFF,
+        channel_id=107,
+        category_id=7,
+        user_id=1,
+        username=user,
+        created_at=when,
+        units=units,
+        deleted=deleted,
+    )
+
+
+@pytest.mark.parametrize(
+    ("chat", "silent"),
+    [
+        ([], 2),  # cam and lurk posted nothing
+        ([("lurk", {})], 1),  # a chat message of min_units (5) or more: lurk has spoken
+        ([("lurk", {}), ("cam", {})], 0),
+        ([("lurk", {"units": 5})], 1),  # exactly min_units counts
+        ([("lurk", {"units": 4})], 2),  # shorter ("好的", "👍"): still silent
+        ([("lurk", {"deleted": True})], 2),  # trashed
+        ([("lurk", {"when": at(WEEK, 0) - timedelta(days=1)})], 2),  # last week's
+        ([("old", {})], 2),  # not in the community (alumni): changes nothing
+    ],
+)
+def test_a_member_who_wrote_in_chat_this_week_is_not_silent(chat, silent) -> None:
+    w, stages = community_world()
+    messages = [_chat(user, **({"when": at(WEEK, 2, 10)} | kw)) for user, kw in chat]
+    report = report_for(w, stages, chat=tuple(messages))
+    assert report.indicator("silent_share").value == pytest.approx(silent / 8)
 
 
 def test_report_of_an_empty_forum_has_no_errors_and_is_not_applicable() -> None:

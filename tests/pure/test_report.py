@@ -337,3 +337,13 @@ def test_html_defines_every_measure(report, lang) -> None:
     for indicator in report.indicators:
         term = labels[indicator.name]
         assert page.terms.get(term, "").strip(), f"{indicator.name} has no definition"
+
+
+@pytest.mark.parametrize(("lang", "says"), [("zh", "小组聊天"), ("en", "squad chat")])
+def test_the_silent_members_definition_says_chat_counts_and_how_long(report, lang, says) -> None:
+    """A member who wrote a chat message of health.chat.min_units or more has spoken."""
+    labels = Labels.from_rules(RULES, lang)
+    page = definitions(render_html(RULES, report, lang))
+    meaning = page.terms[labels["silent_share"]]
+    assert says in meaning and str(RULES.health.chat.min_units) in meaning
+    assert "{" not in meaning

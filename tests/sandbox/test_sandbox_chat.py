@@ -169,6 +169,74 @@ def test_members_send_messages_replies_open_threads_and_mentions_are_listed(
     assert "thread_id" not in listed[1]  # threading off: include_thread_id? is false
 
 
+def test_a_message_is_kept_as_textcleaner_leaves_it(admin: Api, squad: dict[str, Any]) -> None:
+    """Chat::CreateMessage cleans the text: odd spaces (U+3000, U+00A0...) become " ", zero
+    width spaces go, the ends are stripped."""
+    channel = _channel(admin, squad["category"]["id"])
+    said = _say(admin.as_user("ann"), channel["id"], "  今天\u3000读完\u200b第三章\u00a0了 \n")
+    assert said.status == 200, said.body
+    listed = admin.get(f"/chat/api/channels/{channel['id']}/messages").body["messages"]
+    assert [m["message"] for m in listed] == ["今天 读完第三章 了"]
+
+
+def _crowd(sb: Sandbox, admin: Api, n: int) -> tuple[dict[str, Any], list[str]]:
+    """A channel whose category group holds ``n`` members m01..mNN (all following)."""
+    names = [f"m{i:02d}" for i in range(1, n + 1)]
+    for name in names:
+        _person(sb, name)
+    admin.post("/admin/groups.json", {"group": {"name": "crowd", "usernames": ",".join(names)}})
+    category = admin.post("/categories.json", {"name": "Crowd", "permissions": {"crowd": 1}}).body[
+        "category"
+    ]
+    return _channel(admin, category["id"]), names
+
+
+def _notified(sb: Sandbox, message_id: int) -> set[str]:
+    forum = sb.forum
+    with forum.lock:
+        msg = forum.chat_messages[message_id]
+        return {forum.users[uid].username for uid in msg.notified_user_ids}
+
+
+def test_a_message_with_more_mentions_than_the_limit_notifies_nobody(
+    sb: Sandbox, admin: Api
+) -> None:
+    """plugins/chat/app/jobs/regular/chat/notify_mentioned.rb returns before notifying
+    anyone when the parsed mentions exceed max_mentions_per_chat_message (5)."""
+    channel, names = _crowd(sb, admin, 7)
+    ann = admin.as_user(names[0])
+    six = _say(ann, channel["id"], " ".join(f"@{n}" for n in names[1:7]) + " 交稿啦")
+    assert six.status == 200, six.body
+    assert _notified(sb, six.body["message_id"]) == set()
+    five = _say(ann, channel["id"], " ".join(f"@{n}" for n in names[1:6]) + " 交稿啦")
+    assert _notified(sb, five.body["message_id"]) == set(names[1:6])
+    # The serializer still lists at most five mentioned users (MessageSerializer's limit).
+    listed = admin.get(f"/chat/api/channels/{channel['id']}/messages").body["messages"]
+    assert [len(m["mentioned_users"]) for m in listed] == [5, 5]
+
+
+def test_each_mention_counts_toward_the_limit_even_repeated_or_of_nobody(
+    sb: Sandbox, admin: Api
+) -> None:
+    """ParsedMentions#count counts every mention the cooked text holds (not one per
+    person), @here and @all once each; mentions in quotes and code do not count."""
+    channel, names = _crowd(sb, admin, 4)
+    ann = admin.as_user(names[0])
+    repeated = _say(ann, channel["id"], "@m02 @m02 @m03 @m03 @m04 @nobody 见帖子")
+    assert _notified(sb, repeated.body["message_id"]) == set()
+    quoted = _say(
+        ann, channel["id"], "@m02 看这句 `@m03 @m04 @m03 @m04 @m03` 和 [quote]@m04 @m03[/quote]"
+    )
+    assert _notified(sb, quoted.body["message_id"]) == {"m02"}
+
+
+def test_the_sender_and_non_members_are_not_notified(sb: Sandbox, admin: Api) -> None:
+    channel, names = _crowd(sb, admin, 2)
+    _person(sb, "outsider")
+    said = _say(admin.as_user(names[0]), channel["id"], "@m01 @m02 @outsider 周末见")
+    assert _notified(sb, said.body["message_id"]) == {"m02"}
+
+
 def test_who_is_not_a_member_cannot_send_and_who_cannot_see_cannot_read(
     admin: Api, squad: dict[str, Any]
 ) -> None:

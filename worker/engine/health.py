@@ -362,12 +362,15 @@ def _build_report(rules: Rules, facts: HealthFacts, week: Week) -> HealthReport:
     }
     stage_counts: dict[str, int] = {s: len(facts.stages.get(s, ())) for s in STAGES}
     moved = flows(facts.previous_stages, facts.stages) if facts.previous_stages else {}
-    indicators = _indicators(rules, rec, week, community, graph, activity, moved, names)
+    # Who wrote in chat this week (messages of ``health.chat.min_units`` or more).
+    talked = chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[week]
+    indicators = _indicators(
+        rules, rec, week, community, graph, activity, moved, names, talked=frozenset(talked)
+    )
     if not owing[week]:  # nothing owed yet: the figures would judge a camp, not squads
         t = health.thresholds
         indicators = tuple(judge(i.name, None, getattr(t, i.name)) for i in indicators)
     degree: Counter[str] = Counter(name for edge in graph.edges for name in edge)
-    talked = chat_activity(chat, (week,), tz, min_units=health.chat.min_units)[week]
     return HealthReport(
         week=week,
         weeks=weeks,
@@ -524,7 +527,11 @@ def _indicators(
     activity: Sequence[ActivityWeek],
     moved: Mapping[tuple[str, str], int],
     names: Mapping[str, frozenset[str]],
+    *,
+    talked: frozenset[str] = frozenset(),
 ) -> tuple[Indicator, ...]:
+    """The week's measures. Silent: no forum post and no chat message in ``talked`` (a
+    member who only talks in the squad's channel has spoken)."""
     t = rules.health.thresholds
     results = [r for r in rec.results.get(week, {}).values() if r.outcome != "excused"]
     owed = sum(len(r.owed_reviews) for r in results)
@@ -533,7 +540,7 @@ def _indicators(
     earlier = [w.actives for w in before if w.actives]
     passed = moved.get(("camp", "members"), 0)
     left_camp = passed + sum(n for (a, b), n in moved.items() if a == "camp" and b != "members")
-    quiet = community - {p.username for p in _posts_in_week(rec, rules, week)}
+    quiet = community - {p.username for p in _posts_in_week(rec, rules, week)} - talked
     g = graph.current
     values: dict[str, float | None] = {
         "article_rate": _share(wrote, len(results)),

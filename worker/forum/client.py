@@ -1538,6 +1538,21 @@ class ForumClient:
         more = bool((page.get("meta") or {}).get("can_load_more_future")) and bool(listed)
         return fresh, more
 
+    def latest_channel_messages(
+        self, channel_id: int, *, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """The channel's newest ``page_size`` messages, oldest first (one call).
+
+        ``GET /chat/api/channels/{id}/messages?page_size=N`` without ``direction`` nor a
+        target: Chat::MessagesQuery#query_paginated_messages takes the newest N (at most
+        MAX_PAGE_SIZE 500; 500 when no page_size is given) and Chat::ListChannelMessages
+        lists them oldest first. Thread replies are left out when the channel has threading
+        on; trashed messages come with ``deleted_at`` for staff.
+        """
+        params = {"page_size": max(1, min(page_size, 500))}
+        page = self._call("GET", "/chat/api/channels/{id}/messages", id=channel_id, params=params)
+        return list(page.get("messages") or [])
+
     def send_chat_message(
         self,
         channel_id: int,

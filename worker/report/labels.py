@@ -43,6 +43,7 @@ class Labels:
         values = {
             "unanswered_hours": str(rules.health.unanswered_hours),
             "isolation_weeks": str(rules.health.isolation_weeks),
+            "chat_min_units": str(rules.health.chat.min_units),
         }
         meanings = parse_labels(definitions.body) if definitions else {}
         return cls(

@@ -808,7 +808,8 @@ class HealthThresholds(RulesModel):
     review_rate: AtLeast = AtLeast(healthy=0.8, critical=0.5)  # reviews written / owed
     cross_squad_reply_rate: AtLeast = AtLeast(healthy=0.15, critical=0.05)  # bonds between squads
     partners_per_member: AtLeast = AtLeast(healthy=3, critical=1)  # distinct people replied to
-    silent_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members with no post this week
+    # members with no post and no chat message of health.chat.min_units this week
+    silent_share: AtMost = AtMost(healthy=0.1, critical=0.25)
     penalised_share: AtMost = AtMost(healthy=0.1, critical=0.25)  # members who got a strike
     camp_pass_rate: AtLeast = AtLeast(healthy=0.6, critical=0.3)
     # Signs of a dying group:

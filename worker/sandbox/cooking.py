@@ -67,10 +67,16 @@ def quotes(raw: str) -> list[Quote]:
 def mentions(raw: str) -> set[str]:
     """Usernames @mentioned in ``raw``, lower-cased, each once, not counting those in
     quotes or code (Discourse's ``Post#raw_mentions``, which max_mentions_per_post counts)."""
+    return set(mention_list(raw))
+
+
+def mention_list(raw: str) -> list[str]:
+    """Every @mention of ``raw`` in order, lower-cased, repeats kept (one per mention the
+    cooked text holds), not counting those in quotes or code."""
     text = QUOTE_CLOSE.sub("", _QUOTED.sub("", raw))
     text = _FENCED.sub("", text)
     text = _CODE.sub("", text)
-    return {m.group(1).lower() for m in _MENTION.finditer(text)}
+    return [m.group(1).lower() for m in _MENTION.finditer(text)]
 
 
 def _inline(text: str) -> str:

@@ -8,9 +8,15 @@ creator is its first member), ``app/services/chat/auto_join_channels.rb`` (who j
 when they lose access), ``app/services/chat/create_message.rb`` (replies open a thread,
 members only, bots join on their own) and ``plugin.rb`` (the events that trigger both and
 the ``chat_message_*`` webhooks, body ``{message, channel}`` under ``chat_message``).
+Mention notifications follow ``app/jobs/regular/chat/notify_mentioned.rb`` (searched in
+discourse/discourse; not in the shared copies): a message whose mentions
+(``lib/chat/parsed_mentions.rb#count``: every mention, repeats and unknown names too,
+@here and @all once each) exceed ``max_mentions_per_chat_message`` notifies nobody.
 
 Simplifies: no direct-message channels, reactions, uploads, drafts, archives or channel
-statuses other than ``open``; every user has chat enabled in their preferences; message
+statuses other than ``open``; every user has chat enabled in their preferences; mention
+notifications are only recorded (``ChatMessage.notified_user_ids``), group mentions count
+as mentions of nobody, @here reaches every following member as @all does; message
 retention is applied by ``purge_old_chat_messages`` (Discourse's daily job), not on its own.
 """
 
@@ -32,7 +38,14 @@ AUTO_JOIN_LAST_SEEN_DAYS = 30
 JOINING_PERMISSIONS = (CREATE_POST, FULL)
 # Chat::MessageRateLimiter: messages per 30 seconds.
 FLOOD_WINDOW_SECONDS = 30
-_MENTION = re.compile(r"(?<![\w@])@([\w.\-]+)")
+# TextCleaner.normalize_whitespaces: these spaces become " " in a chat message's text.
+_ODD_SPACES = re.compile("[\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def clean_chat_text(message: str) -> str:
+    """Chat::CreateMessage's contract: TextCleaner.clean(strip_whitespaces: true,
+    strip_zero_width_spaces: true) (odd spaces to " ", U+200B gone, ends stripped)."""
+    return _ODD_SPACES.sub(" ", message or "").replace("\u200b", "").strip()
 
 
 @dataclass
@@ -94,7 +107,10 @@ class ChatMessage:
     deleted_at: datetime | None = None
     deleted_by_id: int | None = None
     revisions: int = 0
+    # Chat::UserMention rows: every existing user mentioned, once each, in order.
     mentioned_user_ids: list[int] = field(default_factory=list)
+    # Who got a mention notification (Jobs::Chat::NotifyMentioned).
+    notified_user_ids: list[int] = field(default_factory=list)
 
 
 class ChatOps:
@@ -374,7 +390,7 @@ class ChatOps:
                 thread = self.chat_threads.get(thread_id)
                 if thread is None or thread.channel_id != channel.id:
                     raise ApiError(422, ["The thread is not valid for this channel"])
-            text = (message or "").strip()
+            text = clean_chat_text(message)
             minimum = int(self.settings["chat_minimum_message_length"])
             maximum = int(self.settings["chat_maximum_message_length"])
             if not text:
@@ -412,6 +428,7 @@ class ChatOps:
                 mentioned_user_ids=self._chat_mentions(text),
             )
             self.chat_messages[msg.id] = msg
+            self._notify_chat_mentions(msg, channel, user)
             if thread is not None:
                 thread.last_message_id = msg.id
                 thread.replies_count += 1
@@ -422,20 +439,43 @@ class ChatOps:
             return msg
 
     def _chat_mentions(self, text: str) -> list[int]:
-        limit = int(self.settings["max_mentions_per_chat_message"])
+        """Chat::Message#upsert_user_mentions: every mentioned user that exists, once.
+        (What the serializer lists is capped at max_mentions_per_chat_message there.)"""
         ids: list[int] = []
-        for name in _MENTION.findall(text):
+        for name in cooking.mention_list(text):
             user = self.find_user(name.rstrip("."))
             if user is not None and user.id not in ids:
                 ids.append(user.id)
-        return sorted(ids)[:limit]
+        return ids
+
+    def _notify_chat_mentions(self, msg: ChatMessage, channel: ChatChannel, sender: User) -> None:
+        """Jobs::Chat::NotifyMentioned: nobody when the mentions exceed the setting (staff's
+        messages too); else each mentioned user who follows the channel, is not suspended
+        and is not the sender, once per message (an edit notifies only who is new)."""
+        parsed = cooking.mention_list(msg.message)
+        wide = {"here", "all"} & set(parsed)
+        count = len([name for name in parsed if name not in ("here", "all")]) + len(wide)
+        if count > int(self.settings["max_mentions_per_chat_message"]):
+            return
+        targets = list(msg.mentioned_user_ids)
+        if wide and channel.allow_channel_wide_mentions:
+            targets += [uid for uid in channel.memberships if uid not in targets]
+        now = self.now()
+        for uid in targets:
+            member = channel.memberships.get(uid)
+            person = self.users.get(uid)
+            if member is None or not member.following or person is None or uid == sender.id:
+                continue
+            if person.id < 1 or person.suspended(now) or uid in msg.notified_user_ids:
+                continue
+            msg.notified_user_ids.append(uid)
 
     def edit_chat_message(self, msg: ChatMessage, *, by: User, message: str) -> ChatMessage:
         """Chat::UpdateMessage: only the author edits (Guardian#can_edit_chat?)."""
         with self.lock:
             if msg.user_id != by.id or by.silenced(self.now()):
                 raise invalid_access()
-            text = (message or "").strip()
+            text = clean_chat_text(message)
             if not text:
                 raise ApiError(400, ["Message can't be blank"])
             if text != msg.message:
@@ -443,6 +483,7 @@ class ChatOps:
                 msg.cooked = cooking.cook(text)
                 msg.revisions += 1
                 msg.mentioned_user_ids = self._chat_mentions(text)
+                self._notify_chat_mentions(msg, self.chat_channels[msg.channel_id], by)
                 msg.updated_at = self.now()
                 self._emit_chat("chat_message_edited", msg, by)
             return msg

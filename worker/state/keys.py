@@ -133,6 +133,9 @@ CHAT_CHANNEL_SEEN = ROOT + "chat:channel-seen"
 # hash: channel id -> the message id up to which the catch-up read the channel's history
 CHAT_CHANNEL_READ = ROOT + "chat:channel-read"
 CHAT_CATCHUP_DONE = ROOT + "chat:catchup-done"  # set while the last chat catch-up is recent
+# sorted set: channel id -> the newest message id Diamond's API user wrote there (the
+# Applier's floor when it looks for a chat message whose answer was lost)
+CHAT_OWN_WRITTEN = ROOT + "chat:own-written"
 
 
 def chat_message(message_id: int | str) -> str:

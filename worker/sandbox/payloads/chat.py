@@ -91,8 +91,15 @@ def message(forum: Forum, msg: ChatMessage, viewer: User | None) -> dict[str, An
         "chat_channel_id": msg.channel_id,
         "streaming": False,
         "user": message_user(author),
+        # MessageSerializer#mentioned_users: at most max_mentions_per_chat_message, by id
+        # (simplifies: the first ones mentioned, where Discourse takes whichever rows come).
         "mentioned_users": [
-            basic_user(forum.users[uid]) for uid in msg.mentioned_user_ids if uid in forum.users
+            basic_user(forum.users[uid])
+            for uid in sorted(
+                [uid for uid in msg.mentioned_user_ids if uid in forum.users][
+                    : int(forum.settings["max_mentions_per_chat_message"])
+                ]
+            )
         ],
         "available_flags": [],
         "blocks": [],

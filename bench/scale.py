@@ -32,7 +32,8 @@ Figures:
       (its list; a run whose facts Redis held needs none), except the catch-up scan, which
       must list every public post since its last run to find what webhooks missed: one
       ``GET /posts.json`` page per 50 of them, plus the page that reaches the last one seen
-      (``LatestPostsQuery::PAGE_SIZE``), counted before each run; and nothing per post event:
+      (``LatestPostsQuery::PAGE_SIZE``), counted before each run, and the pending sign-ups
+      once (``bench.common.catchup_lists``); and nothing per post event:
       the signed ``post_created`` body carries every fact of the post
       (``WebHookPostSerializer``) and the weekly thread's facts (category, title, first
       post) come from the answer that opened it, so neither ``GET /posts/{id}.json`` nor
@@ -72,7 +73,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench.common import Figure, at_most, emit
+from bench.common import (
+    Figure,
+    at_most,
+    catchup_lists,
+    done_keys,
+    emit,
+    minimum_reads_of_run,
+    minimum_writes,
+)
 
 BUDGET_PER_MINUTE = 50  # what Diamond may count on of the forum's 60 a minute
 PROJECTED_MEMBERS = 10_000
@@ -81,9 +90,6 @@ TARGET_FRIDAY_MINUTES = 25.0
 TARGET_CAMP_MINUTES = 10.0
 TARGET_RATIO = 1.10
 CATCHUP = "catchup_scan"
-# Discourse's latest posts page (``LatestPostsQuery::PAGE_SIZE``, ``GET /posts.json``).
-LATEST_POSTS_PAGE = 50
-DONE_PREFIX = "diamond:done:"
 # The roster's reads (the reconcile's listing, a group's members), shown as their own line.
 ROSTER_READS = ("GET /groups.json", "GET /groups/{name}/members.json")
 # Reads of one object each, shown per job (``figures``): the ones to avoid.
@@ -91,11 +97,6 @@ PER_OBJECT_READS = ("GET /t/{id}.json", "GET /posts/{id}.json")
 # The week measured: Monday 16 March 2026 (community time zone) and its Tuesday audit.
 WEEK_MONDAY = datetime(2026, 3, 16)
 SEED_AT = datetime(2026, 3, 2, 10, 0)  # members joined their squads two weeks before
-# Done-record kinds (the key's first word) that are staff audit-log entries.
-AUDIT_KEYS = ("gating-audit", "camp-audit", "audit-summary")
-# Done-record kinds that are group membership changes (one call per group and run).
-GROUP_KEYS = ("camp-join", "camp-promote", "camp-leave", "camp-alumni", "camp-remove", "squad-add")
-GROUP_KEYS += ("squad-remove", "squad-lead", "leaders", "ladder-remove", "ladder-group")
 
 
 @dataclass
@@ -110,11 +111,7 @@ class Wave:
     def add_run(self, calls: Counter[str], min_reads: int = 1) -> None:
         self.calls.update(calls)
         self.runs += 1
-        gets = {k for k in calls if k.startswith("GET ")}
-        if gets - {"GET /groups.json"}:
-            self.min_reads += min_reads
-        if "GET /groups.json" in gets:
-            self.min_reads += 1  # the roster reconcile's listing: a lost event is seen only there
+        self.min_reads += minimum_reads_of_run(calls, min_reads)
 
     @property
     def total(self) -> int:
@@ -128,6 +125,7 @@ class Measured:
     waves: dict[str, Wave] = field(default_factory=dict)
     posts: Counter[str] = field(default_factory=Counter)  # calls while posts were handled
     done: Counter[str] = field(default_factory=Counter)  # done records by key kind
+    done_keys: list[str] = field(default_factory=list)  # the week's done records
     failed_jobs: int = 0
     wall_seconds: float = 0.0
     story: dict[str, int] = field(default_factory=dict)
@@ -200,23 +198,9 @@ class Bench:
         raw = self.redis.hgetall(CALL_COUNTS_KEY)
         return Counter({k.decode(): int(v) for k, v in raw.items()})
 
-    def to_list(self) -> int:
-        """Posts the catch-up scan's next run lists (``GET /posts.json``: public posts newer
-        than its watermark; a first scan looks back ``FIRST_SCAN_LOOKBACK_POSTS``)."""
-        from worker.pipeline.catchup import FIRST_SCAN_LOOKBACK_POSTS, LAST_POST_KEY
-
-        remembered = self.redis.get(LAST_POST_KEY)
-        with self.forum.lock:
-            newest = max(self.forum.posts, default=0)
-            mark = int(remembered) if remembered else newest - FIRST_SCAN_LOOKBACK_POSTS
-            return sum(
-                1
-                for post_id, post in self.forum.posts.items()
-                if post_id > mark
-                and post.deleted_at is None
-                and self.forum.topics[post.topic_id].archetype == "regular"
-                and self.forum.topics[post.topic_id].deleted_at is None
-            )
+    def catchup_lists(self) -> int:
+        """The lists the catch-up scan's next run must read (``bench.common``)."""
+        return catchup_lists(self.redis, self.forum)
 
     def at(self, day: datetime, hour: int, minute: int = 0) -> datetime:
         return day.replace(hour=hour, minute=minute, tzinfo=self.tz)
@@ -339,7 +323,7 @@ def run_week(bench: Bench, members: int, squad_size: int) -> Measured:
             clock.set_simulated_now(bench.redis, moment)
             before = bench.calls()
             # The scan lists what came since its last run: 50 posts a page at best.
-            pages = bench.to_list() // LATEST_POSTS_PAGE + 1 if job.name == CATCHUP else 1
+            pages = bench.catchup_lists() if job.name == CATCHUP else 1
             if bench.sim.scheduler.fire(job, moment):
                 bench.sim.fired.append((job.name, moment))
                 bench.settle()
@@ -430,6 +414,7 @@ def run_week(bench: Bench, members: int, squad_size: int) -> Measured:
         if k not in done_before and not (k.startswith("weekly-thread:") and str(week) not in k)
     ]
     m.done = Counter(k.split(":", 1)[0] for k in new_done)
+    m.done_keys = new_done
     m.failed_jobs = bench.stack.failed_jobs()
     m.story = {
         "articles": sum(len(w) for w in articles.values()),
@@ -454,11 +439,7 @@ def _ring(order: list[str]) -> dict[str, tuple[str, ...]]:
 
 
 def _done_keys(bench: Bench) -> list[str]:
-    return [
-        k.decode().removeprefix(DONE_PREFIX)
-        for k in bench.redis.scan_iter(match=DONE_PREFIX + "*", count=5000)
-        if not k.endswith(b":claim") and not k.endswith(b":sent")
-    ]
+    return done_keys(bench.redis)
 
 
 def run_camp_check(bench: Bench, campers: int) -> Wave:
@@ -563,10 +544,9 @@ def _friday_wave(m: Measured) -> str:
 
 def _minimum(m: Measured) -> int:
     """See the module docstring: information-carrying writes plus unavoidable reads."""
-    writes = 0
-    for kind, n in m.done.items():
-        once = kind in AUDIT_KEYS or kind in GROUP_KEYS
-        writes += 1 if once else n
+    # The week's changes counted as one run's: its audit-log entries once per kind, its
+    # membership changes once per group (``bench.common.minimum_writes``).
+    writes = sum(minimum_writes(m.done_keys).values())
     # A run that read anything needed at least its one list (the catch-up scan the pages
     # of what it listed; the roster reconcile's listing once more); runs served from Redis
     # none (``Wave.add_run``).

@@ -51,6 +51,9 @@ class DemoOptions:
     workdir: Path | None = None  # default: a new temporary directory
     stack: StackOptions = field(default_factory=StackOptions)
     quiet: bool = False
+    # Called with the demo before the story starts (``bench.api_calls`` wraps its settle and
+    # its scheduler's fire here, to count each run's calls).
+    prepare: Callable[[Demo], None] | None = None
     # Called with the finished story before the stack stops (benchmarks read Redis here).
     inspect: Callable[[Demo], None] | None = None
     save: Path | None = None  # write the story's world here (``diamond sandbox --world``)
@@ -140,6 +143,8 @@ def _run(stack: DemoStack, options: DemoOptions, progress: Progress, start: date
         stack.start_all()
         with _environment(stack.env):
             demo = _prepare(stack, options, progress, start)
+            if options.prepare is not None:
+                options.prepare(demo)
             progress.result(
                 f"ready in {progress.elapsed():.1f} s: forum {stack.sandbox.url}, receiver "
                 f"127.0.0.1:{stack.receiver_port}, worker pid {stack.children[1].pid}, "

@@ -299,8 +299,9 @@ def job_figures(run: Run) -> list[Figure]:
             continue
         job = run.jobs[name]
         short = name.removeprefix("obligations_").removeprefix("recognition_")
+        runs = f" ({job.runs} runs)" if job.runs else ""
         figures += [
-            Figure(f"job {short}: calls ({job.runs} runs)"[:48], job.total, "calls"),
+            Figure(f"job {short}: calls{runs}"[:48], job.total, "calls"),
             Figure(f"job {short}: minimum"[:48], job_minimum(run, name), "calls"),
             *(
                 Figure(f"job {short}: {label}"[:48], n, "calls")

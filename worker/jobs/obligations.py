@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 import dramatiq
+import redis
 
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
@@ -103,7 +104,7 @@ def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
         log.info("roll calls: %d threads edited", edits)
 
 
-def _defer_if_facts_missing(redis_client: Any, roster: Roster, target: Week) -> None:
+def _defer_if_facts_missing(redis_client: redis.Redis, roster: Roster, target: Week) -> None:
     """No strike while a member's post event is not processed yet (its job failing or
     dead-lettered, see ``worker.state.membership``): the audit waits and runs again."""
     held = membership_state.held_back(membership_state.missing_posts(redis_client), roster.members)

@@ -16,6 +16,7 @@ from worker.apply import ApplyReport
 from worker.engine.squads import SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.errors import NeedsHuman
 from worker.reads import forum_view
+from worker.reads.forum_view import RosterReads
 from worker.rules import Rules
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
@@ -74,7 +75,9 @@ def run(ctx: StepContext[SquadForum], cohort: str) -> Formation:
     return Formation(plan, report)
 
 
-def plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: str) -> SquadPlan:
+def plan_formation(
+    client: RosterReads, store: MembershipStore, rules: Rules, cohort: str
+) -> SquadPlan:
     members_group = rules.community.groups.members
     current = {m["username"].lower() for m in client.iter_group_members(members_group)}
     graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]

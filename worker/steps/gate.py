@@ -347,7 +347,3 @@ def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
         store.start_camp(camper, city=city, volunteer=volunteer)
         store.record_decision(applicant.user_id, "approve")
     return GatingResult(applicant.username, None, report)
-
-
-def pending_user_ids(forum: Any) -> list[int]:
-    return sorted(int(u["id"]) for u in forum.iter_admin_users("pending"))

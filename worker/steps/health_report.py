@@ -22,7 +22,12 @@ from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.obligations import leader_note
 from worker.engine.weeks import Week
 from worker.reads import forum_view
-from worker.reads.recognition import health_facts, prune_before, recognition_facts
+from worker.reads.recognition import (
+    StageReads,
+    health_facts,
+    prune_before,
+    recognition_facts,
+)
 from worker.report import render_leader_part, render_post
 from worker.rules.models import Rules
 from worker.state.membership import MembershipStore
@@ -48,7 +53,7 @@ class ReportRun:
 
 
 def build_health(
-    client: Any,
+    client: StageReads,
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,

@@ -53,9 +53,9 @@ class RebuildReport:
     weeks_reaudited: list[Week] = field(default_factory=list)
 
 
-def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:
+def _by_diamond(client: RebuildForum, post: Mapping[str, Any]) -> bool:
     """Diamond's own post (as the post recording tells it): no member's article."""
-    own = str(getattr(client, "api_username", "") or "").lower()
+    own = str(getattr(client, "api_username", "") or "").lower()  # a test's fake may lack it
     return bool(own) and str(post.get("username") or "").lower() == own
 
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -157,7 +157,7 @@ def process() -> Process:
     return built  # type: ignore[return-value]  # _state keeps one object per kind
 
 
-def step_context(scheduled_for: str | None = None) -> StepContext[Any]:
+def step_context(scheduled_for: str | None = None) -> StepContext[ForumClient]:
     """What every actor hands its step: this process's forum (the whole client; each step
     types it by its own Protocol), Redis, the rules now, the run's time (its scheduled time
     if the scheduler gave one, so a late or repeated run does the same thing; else now) and

@@ -9,7 +9,7 @@ pruned from the recognition store).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,8 +40,10 @@ class ReportForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
-    def iter_admin_users(self, flag: str, **kw: Any) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
+    def iter_admin_users(
+        self, flag: str, *, show_emails: bool = False, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass

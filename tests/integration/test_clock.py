@@ -14,6 +14,7 @@ import redis
 
 from worker import clock
 from worker.clock import SIMULATED_NOW_KEY, now, set_simulated_now
+from worker.forum.client import ForumClient
 from worker.pipeline import runtime
 from worker.settings import Settings
 
@@ -102,7 +103,7 @@ def test_in_production_a_jobs_now_costs_no_redis_round_trip(redis_url, monkeypat
     settings = Settings(redis_url=redis_url, rules_dir=root / "rules", simulated_clock=False)
     runtime.reset()
     runtime.configure(redis_url=redis_url, settings_obj=settings)
-    monkeypatch.setattr(runtime, "forum", lambda: None)  # no forum call is made here
+    runtime.configure(forum_client=ForumClient("http://127.0.0.1:9", "unused"))  # no call here
     try:
         runtime.step_context()  # the process's set-up
         log = CommandLog(runtime.redis_client(), monkeypatch)

@@ -18,7 +18,7 @@ from tests.support.pipeline import live_worker, wait_for
 from tests.support.steps import remember_roster
 from worker.forum.client import ForumClient
 from worker.pipeline.broker import setup_broker
-from worker.pipeline.config import pipeline_settings
+from worker.pipeline.config import PipelineSettings
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +52,7 @@ def test_a_gating_job_redelivered_after_the_applicant_was_deleted_ends_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    pipeline_settings.cache_clear()
-    broker = setup_broker(redis_url)
+    broker = setup_broker(redis_url, settings=PipelineSettings())
     import worker.jobs.membership as jobs
 
     forum = sandbox.forum  # type: ignore[attr-defined]
@@ -88,8 +87,7 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
     from worker.state.membership import missing_posts
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    pipeline_settings.cache_clear()
-    broker = setup_broker(redis_url)
+    broker = setup_broker(redis_url, settings=PipelineSettings())
     importlib.import_module("worker.jobs.posts")  # declares the post actor
 
     forum = sandbox.forum  # type: ignore[attr-defined]

@@ -62,7 +62,7 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
         live_worker(monkeypatch, world.sandbox, redis_url, tmp_path)
         uid = _applicant(world)
         watched = Watched(world.client, redis_client, keys.gating_lock(uid))
-        monkeypatch.setattr(runtime, "forum", lambda: watched)
+        runtime.configure(forum_client=watched)  # type: ignore[arg-type]  # a watching wrapper
         jobs.on_user.fn(user_id=uid, event="user_created")  # the actor, its lease included
         runtime.reset()
     held = [t for t in watched.ttls if t > 0]

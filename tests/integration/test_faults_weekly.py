@@ -9,7 +9,7 @@ import redis
 
 from tests.conftest import ROOT
 from tests.support.sandbox_squad import admin_client, squad_on_forum
-from tests.support.steps import step_ctx
+from tests.support.steps import remember_roster, step_ctx
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
 from worker.reads import obligations as week_facts
@@ -101,9 +101,7 @@ def test_articles_posted_as_topics_before_the_weeks_thread_count_for_that_week(
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     # Formed since the last scheduled run: only the roster knows the squad's category.
-    from worker.reads import forum_view as roster_cache
-
-    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_, **__: Roster((squad,)))
+    remember_roster(redis_client, Roster((squad,)))
     ann = _as(sandbox, client, "ann", TUESDAY).create_topic(
         "安的第四十八周文章:一件这周想明白的事", ARTICLE, squad.category_id
     )

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.support.obligations import shipped_rules
-from tests.support.steps import step_ctx
+from tests.support.steps import remember_roster, step_ctx
 from worker.engine.facts import Roster, Squad
 from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
@@ -101,7 +101,6 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
     their own and reviewed each other there; then the thread was opened. Rebuilt from the
     forum, the ledger files those posts where live ingestion did (WeekPost.in_own_topic)."""
     from tests.support.sandbox_squad import admin_client, squad_on_forum
-    from worker.reads import forum_view as roster_cache
 
     rules = shipped_rules()
     client = admin_client(sandbox)
@@ -109,7 +108,7 @@ def test_rebuild_files_articles_posted_in_own_topics_before_the_weeks_thread_as_
         sandbox, client, "sq-1", ("ann", "bob", "cat"), "第一小组讨论区与文章互评"
     )
     roster = Roster((squad,))
-    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_, **__: roster)
+    remember_roster(redis_client, roster)  # no squad marker: the roster state knows it
     now = dt.datetime.now(dt.UTC)
     week = week_of(now, rules.tz)
     ann = client.as_user("ann").create_topic(

@@ -159,16 +159,13 @@ def test_healthz_tells_the_workers_key_state_and_last_success_from_the_heartbeat
 
 def test_the_worker_exposes_dramatiqs_job_metrics_on_the_configured_port(monkeypatch):
     from worker.commands.worker import prometheus_env
-    from worker.pipeline.config import pipeline_settings
+    from worker.pipeline.config import PipelineSettings
 
     monkeypatch.setenv("DIAMOND_WORKER_METRICS_PORT", "9300")
-    pipeline_settings.cache_clear()
+    assert PipelineSettings().worker_metrics_port == 9300  # the port is configured so
     environ: dict[str, str] = {}
-    prometheus_env(environ)
+    prometheus_env(environ, PipelineSettings(worker_metrics_port=9300))
     assert environ["dramatiq_prom_port"] == "9300"
-    monkeypatch.setenv("DIAMOND_WORKER_METRICS_PORT", "0")  # off
-    pipeline_settings.cache_clear()
     environ = {}
-    prometheus_env(environ)
+    prometheus_env(environ, PipelineSettings(worker_metrics_port=0))  # off
     assert "dramatiq_prom_port" not in environ
-    pipeline_settings.cache_clear()

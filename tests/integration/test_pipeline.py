@@ -25,9 +25,11 @@ from tests.support.pipeline import wait_for
 from worker.forum.errors import ForumRejected, ForumUnavailable, RateLimited
 from worker.pipeline import jobs, probe, routes
 from worker.pipeline.broker import current_broker, setup_broker
+from worker.pipeline.config import PipelineSettings
 from worker.pipeline.idempotency import ActionBusy, already_done, once
 from worker.pipeline.jobs import GaveUp, diamond_actor, load_actors
 from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign
+from worker.pipeline.retries import DiamondRetries
 from worker.redis_server import EmbeddedRedis
 
 QUEUE = "pipeline-test"
@@ -184,6 +186,17 @@ def test_concurrent_run_of_the_same_action_is_told_to_come_back(
 
 
 # --- the real broker ----------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_broker_set_up_with_given_settings_retries_on_their_backoff_not_the_environments(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIAMOND_MIN_BACKOFF_MS", "5000")  # what this process would read
+    quick = PipelineSettings(min_backoff_ms=20, max_backoff_ms=400, retry_max_backoff_ms=300)
+    broker = setup_broker(redis_url, settings=quick)
+    (retries,) = [m for m in broker.middleware if isinstance(m, DiamondRetries)]
+    assert (retries.min_backoff, retries.max_backoff) == (20, 300)
 
 
 @pytest.mark.integration

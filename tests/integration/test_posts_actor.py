@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.support.obligations import shipped_rules
-from tests.support.steps import step_ctx
+from tests.support.steps import remember_roster, step_ctx
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.camp import Camper
@@ -199,7 +199,7 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
     setup_broker(redis_url)
     client = admin_client(sandbox)
     squad = squad_on_forum(sandbox, client, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
-    monkeypatch.setattr(roster_cache, "cached_roster", lambda *_, **__: Roster((squad,)))
+    remember_roster(redis_client, Roster((squad,)))  # no squad marker: the state knows it
     own = client.as_user("ann").create_topic(
         "安的本周文章:一件这周想明白的事", "我的文章写在这里。" * 100, squad.category_id
     )

@@ -31,7 +31,7 @@ from worker.forum import client as client_module
 from worker.forum.client import ForumClient
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
-from worker.pipeline.config import pipeline_settings
+from worker.pipeline.config import PipelineSettings
 from worker.state.ledger import Ledger
 
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -139,14 +139,15 @@ def run_story(
     """Tell the story; ``start_worker(broker, roster)`` is a context manager running the
     jobs (default: a dramatiq worker in this process)."""
     live_worker(monkeypatch, forum, redis_url, tmp_path)
-    # Retries come quickly here: the same policy, on a shorter clock.
+    # Retries come quickly here: the same policy, on a shorter clock. In the environment for
+    # the worker processes a story may start; read from it afresh for this process's broker.
     monkeypatch.setenv("DIAMOND_MIN_BACKOFF_MS", "20")
     monkeypatch.setenv("DIAMOND_MAX_BACKOFF_MS", "400")
     monkeypatch.setenv("DIAMOND_RETRY_MAX_BACKOFF_MS", "400")
+    quick = PipelineSettings()
     monkeypatch.setattr(client_module, "READ_RETRY_BASE_WAIT", 0.01, raising=False)
     monkeypatch.setattr(client_module, "READ_RETRY_MAX_WAIT", 0.05, raising=False)
-    pipeline_settings.cache_clear()
-    broker = setup_broker(redis_url)
+    broker = setup_broker(redis_url, settings=quick)
     import worker.jobs.obligations as jobs
     import worker.jobs.posts as posts
 

@@ -7,10 +7,17 @@ Settings, rules, Redis and the forum client; problems are printed for a human
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
+
+    from worker.forum.client import ForumClient
+    from worker.rules import Rules
+    from worker.settings import Settings
 
 
-def forum_context() -> tuple[Any, Any, Any, Any] | None:
+def forum_context() -> tuple[ForumClient, redis.Redis, Rules, Settings] | None:
     """(client, redis, rules, settings), or None after printing why not.
 
     A command builds its step's ``StepContext`` from these, as the actors do; the roster

@@ -14,8 +14,16 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import redis
+
+    from worker.sandbox.state import Forum
+    from worker.sandbox.world import World
 
 HELP = "serve a Discourse-compatible sandbox forum from memory (demo, tests, rehearsals)"
 
@@ -129,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"diamond sandbox: Discourse-compatible forum on {base_url} (Ctrl-C to stop)")
         if world is not None:
             print(_world_line(args.world, world, sandbox.forum))
-        if redis_client is not None:
+        if redis_client is not None and world is not None:  # only a world has records
             env = _env_file(base_url, args.api_key, redis_client, world)
             print(
                 f"Diamond's records are in Redis at {_url_of(redis_client)}. Point the CLI at "
@@ -155,7 +163,7 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _world_line(path: Path, world: Any, forum: Any) -> str:
+def _world_line(path: Path, world: World, forum: Forum) -> str:
     when = world.meta.get("simulated_now", "")
     return (
         f"world {path}: {len(forum.users)} users, {len(forum.groups)} groups, "
@@ -166,7 +174,7 @@ def _world_line(path: Path, world: Any, forum: Any) -> str:
 
 
 @contextlib.contextmanager
-def _records(world: Any, redis_url: str | None):
+def _records(world: World, redis_url: str | None) -> Iterator[redis.Redis]:
     """A Redis holding the world's keys: the one named (empty), or an embedded one."""
     import redis
 
@@ -188,7 +196,7 @@ def _records(world: Any, redis_url: str | None):
             server.stop()
 
 
-def _clock_of(redis_client: Any):
+def _clock_of(redis_client: redis.Redis) -> Callable[[], datetime]:
     from worker import clock
     from worker.settings import SIMULATED_CLOCK_VAR
 
@@ -196,12 +204,12 @@ def _clock_of(redis_client: Any):
     return lambda: clock.now(redis_client)
 
 
-def _url_of(redis_client: Any) -> str:
+def _url_of(redis_client: redis.Redis) -> str:
     kw = redis_client.connection_pool.connection_kwargs
     return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
 
 
-def _env_file(base_url: str, api_key: str, redis_client: Any, world: Any) -> Path:
+def _env_file(base_url: str, api_key: str, redis_client: redis.Redis, world: World) -> Path:
     """Settings for the CLI, readable by the owner only (it holds the API key)."""
     values = {
         "DIAMOND_FORUM_URL": base_url,

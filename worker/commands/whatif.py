@@ -23,13 +23,16 @@ import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from worker.engine.weeks import Week
 from worker.rules.models import Rules
 
 if TYPE_CHECKING:
+    import redis
+
     from worker.forum.client import ForumClient
+    from worker.settings import Settings
 
 HELP = "rehearse a rule change on recorded weeks: who would be judged differently, and why"
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -165,10 +168,10 @@ def run(args: argparse.Namespace) -> int:
 def _audit(
     args: argparse.Namespace,
     client: ForumClient,
-    redis_client: Any,
+    redis_client: redis.Redis,
     current: Rules,
     proposed: Rules,
-    settings: Any,
+    settings: Settings,
     now: datetime,
     wanted: list[Week] | None,
 ) -> None:

@@ -6,8 +6,12 @@ import argparse
 import logging
 import os
 from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
 
 from worker.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from worker.pipeline.config import PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +77,12 @@ def preflight(settings: Settings) -> None:
         log.warning("worker: the forum is unreachable now (%s); starting anyway", exc)
 
 
-def prometheus_env(environ: MutableMapping[str, str]) -> None:
-    """What dramatiq's Prometheus middleware reads when imported (in every process)."""
+def prometheus_env(environ: MutableMapping[str, str], cfg: PipelineSettings | None = None) -> None:
+    """What dramatiq's Prometheus middleware reads when imported (in every process);
+    ``cfg``: the pipeline settings (the process's own unless given)."""
     from worker.pipeline.config import pipeline_settings
 
-    port = pipeline_settings().worker_metrics_port
+    port = (pipeline_settings() if cfg is None else cfg).worker_metrics_port
     if port:
         environ.setdefault("dramatiq_prom_host", "0.0.0.0")
         environ["dramatiq_prom_port"] = str(port)

@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.config_sync.ownership import read_mark
+
+if TYPE_CHECKING:
+    from worker.sandbox.state import Forum
 
 SQUAD_BIO_MARKER = "[diamond-squad "  # worker.engine.squads.BIO_MARKER, in a squad's bio
 
@@ -31,8 +34,8 @@ class PostView:
 
 
 class ForumView:
-    def __init__(self, forum: Any) -> None:
-        self.forum = forum  # worker.sandbox.Forum
+    def __init__(self, forum: Forum) -> None:
+        self.forum = forum
 
     # ------------------------------------------------------------------ people
 

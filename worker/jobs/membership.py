@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 
@@ -43,6 +43,9 @@ from worker.state.membership import MembershipStore
 from worker.steps import StepContext, form_squads, gate, group_events
 from worker.steps import camp_check as camp_step
 
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
+
 log = logging.getLogger(__name__)
 QUEUE = "membership"
 DEFAULT_CAMP_CRON = "0 9 * * *"
@@ -59,7 +62,7 @@ GATING_LEASE = Lease(
 
 @diamond_actor(queue=QUEUE, time_limit=120, lease=GATING_LEASE, context=True)
 def on_user(
-    ctx: StepContext[Any],
+    ctx: StepContext[ForumClient],
     user_id: int,
     hints: dict[str, Any] | None = None,
     event: str | None = None,
@@ -74,7 +77,7 @@ def on_user(
 
 @diamond_actor(queue=QUEUE, time_limit=60, context=True)
 def on_group_event(
-    ctx: StepContext[Any],
+    ctx: StepContext[ForumClient],
     group_id: int,
     event: str | None = None,
     user_id: int | None = None,
@@ -89,7 +92,7 @@ def on_group_event(
 
 
 @diamond_actor(queue=QUEUE, time_limit=600, context=True)
-def camp_check(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
+def camp_check(ctx: StepContext[ForumClient], scheduled_for: str | None = None) -> None:
     """Daily: decide the camps that have ended; form squads of cohorts that are complete."""
     deferred: list[str] = []
     checks = camp_step.run(ctx, deferred=deferred)
@@ -106,7 +109,7 @@ def camp_check(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
 
 
 @diamond_actor(queue=QUEUE, time_limit=600, context=True)
-def form_cohort_squads(ctx: StepContext[Any], cohort: str) -> None:
+def form_cohort_squads(ctx: StepContext[ForumClient], cohort: str) -> None:
     """Form (or complete) the squads of one cohort; re-running it changes nothing."""
     form_squads.run(ctx, cohort)
     # New squads owe this week too: open their weekly thread now rather than next Monday

@@ -5,13 +5,18 @@ Thin: gets its ``StepContext`` (``context=True``) and calls ``worker.steps.notic
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.notices import ACTOR, QUEUE
 from worker.steps import StepContext, notices
 
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
+
 
 @diamond_actor(queue=QUEUE, time_limit=120, actor_name=ACTOR, context=True)
-def post_notice(ctx: StepContext[Any], condition: str, lines: list[str], raised_at: str) -> None:
+def post_notice(
+    ctx: StepContext[ForumClient], condition: str, lines: list[str], raised_at: str
+) -> None:
     notices.run(ctx, condition, lines, raised_at)

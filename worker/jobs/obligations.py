@@ -15,9 +15,10 @@ scheduled time, so a late or repeated run does the same thing.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import dramatiq
+import redis
 
 from worker.engine.facts import Roster
 from worker.engine.obligations import reminder_id
@@ -32,6 +33,9 @@ from worker.state import membership as membership_state
 from worker.steps import StepContext, audit, reminders, weekly_threads
 from worker.steps import roll_calls as roll_call_step
 
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
+
 log = logging.getLogger(__name__)
 # An audit waiting for missing facts looks again this often (the retry window bounds it).
 AUDIT_DEFER_MS = 10 * 60 * 1000
@@ -39,7 +43,7 @@ QUEUE = "obligations"
 
 
 @diamond_actor(queue=QUEUE, time_limit=600, context=True)
-def open_threads(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
+def open_threads(ctx: StepContext[ForumClient], scheduled_for: str | None = None) -> None:
     """Weekly (thread mode): open each squad's thread for the week of the run."""
     if ctx.rules.obligations.article.mode != "thread":
         return
@@ -49,7 +53,7 @@ def open_threads(ctx: StepContext[Any], scheduled_for: str | None = None) -> Non
 
 
 @diamond_actor(queue=QUEUE, time_limit=600, context=True)
-def remind(ctx: StepContext[Any], reminder: str, scheduled_for: str | None = None) -> None:
+def remind(ctx: StepContext[ForumClient], reminder: str, scheduled_for: str | None = None) -> None:
     """One reminder rule's run (``reminder`` is its ``reminder_id``)."""
     rules = ctx.rules
     chosen = next((r for r in rules.obligations.reminders if reminder_id(r) == reminder), None)
@@ -62,7 +66,7 @@ def remind(ctx: StepContext[Any], reminder: str, scheduled_for: str | None = Non
 
 @diamond_actor(queue=QUEUE, time_limit=1800, context=True)
 def weekly_audit(
-    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+    ctx: StepContext[ForumClient], scheduled_for: str | None = None, week: str | None = None
 ) -> None:
     """The weekly audit of the latest week whose review window has closed."""
     rules = ctx.rules
@@ -93,7 +97,7 @@ def weekly_audit(
 
 
 @diamond_actor(queue=QUEUE, time_limit=300, context=True)
-def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
+def roll_calls(ctx: StepContext[ForumClient], scheduled_for: str | None = None) -> None:
     """Every few minutes (thread mode; ``article.roll_call`` posts or daily): redo the roll
     call of each weekly thread that changed (``worker.steps.roll_calls``)."""
     if ctx.rules.obligations.article.mode != "thread":
@@ -103,7 +107,7 @@ def roll_calls(ctx: StepContext[Any], scheduled_for: str | None = None) -> None:
         log.info("roll calls: %d threads edited", edits)
 
 
-def _defer_if_facts_missing(redis_client: Any, roster: Roster, target: Week) -> None:
+def _defer_if_facts_missing(redis_client: redis.Redis, roster: Roster, target: Week) -> None:
     """No strike while a member's post event is not processed yet (its job failing or
     dead-lettered, see ``worker.state.membership``): the audit waits and runs again."""
     held = membership_state.held_back(membership_state.missing_posts(redis_client), roster.members)

@@ -14,12 +14,15 @@ Thin: gets its ``StepContext`` from the actor decorator, calls ``worker.steps.re
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import add_route
 from worker.reads.parse import POST_BODY_FACTS
 from worker.steps import StepContext, record_post
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 QUEUE = "posts"
@@ -28,7 +31,7 @@ POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered"
 
 @diamond_actor(queue=QUEUE, time_limit=60, context=True)
 def on_post(
-    ctx: StepContext[Any],
+    ctx: StepContext[ForumClient],
     post_id: int,
     event: str = "post_created",
     hints: dict[str, Any] | None = None,
@@ -52,7 +55,7 @@ def on_post(
 
 
 @diamond_actor(queue=QUEUE, time_limit=60, context=True)
-def on_topic_edited(ctx: StepContext[Any], topic_id: int) -> None:
+def on_topic_edited(ctx: StepContext[ForumClient], topic_id: int) -> None:
     """A first post edited together with its topic's title (or category, tags)."""
     outcomes = record_post.run_topic_edit(ctx, topic_id)
     log.debug("topic_edited %s → %s", topic_id, outcomes)

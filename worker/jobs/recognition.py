@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from worker.engine.weeks import Week, audit_week
 from worker.pipeline import runtime
@@ -24,6 +24,9 @@ from worker.pipeline.routes import add_route
 from worker.pipeline.scheduler import PeriodicJob, add_schedule_source, cron_fields, periodic_job
 from worker.rules import Rules
 from worker.steps import StepContext, badges, health_report, record_like
+
+if TYPE_CHECKING:
+    from worker.forum.client import ForumClient
 
 log = logging.getLogger(__name__)
 QUEUE = "recognition"
@@ -38,7 +41,9 @@ def target_week(rules: Rules, now: datetime, week: str | None) -> Week:
 
 
 @diamond_actor(queue=QUEUE, time_limit=60, context=True)
-def on_like(ctx: StepContext[Any], post_id: int, user_id: int, username: str | None = None) -> None:
+def on_like(
+    ctx: StepContext[ForumClient], post_id: int, user_id: int, username: str | None = None
+) -> None:
     """Someone liked a post: remember who and when (a user read only for messages queued
     before the route carried the username)."""
     record_like.run(ctx, post_id, user_id, username)
@@ -46,7 +51,7 @@ def on_like(ctx: StepContext[Any], post_id: int, user_id: int, username: str | N
 
 @diamond_actor(queue=QUEUE, time_limit=1800, context=True)
 def weekly_badges(
-    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+    ctx: StepContext[ForumClient], scheduled_for: str | None = None, week: str | None = None
 ) -> None:
     """Evaluate every badge and grant/revoke them (once each), explained in the audit log."""
     target = target_week(ctx.rules, ctx.now, week)
@@ -63,7 +68,7 @@ def weekly_badges(
 
 @diamond_actor(queue=QUEUE, time_limit=1800, context=True)
 def weekly_report(
-    ctx: StepContext[Any], scheduled_for: str | None = None, week: str | None = None
+    ctx: StepContext[ForumClient], scheduled_for: str | None = None, week: str | None = None
 ) -> None:
     """Post the health report to the staff category and each leader's part by PM."""
     cfg = runtime.settings()

@@ -24,15 +24,17 @@ from dramatiq.middleware import (
 )
 
 from worker.pipeline import runtime
-from worker.pipeline.config import pipeline_settings
+from worker.pipeline.config import PipelineSettings, pipeline_settings
 from worker.pipeline.retries import DiamondRetries
 
 NAMESPACE = "diamond"  # prefix of dramatiq's keys in Redis
 _lock = threading.Lock()
 
 
-def build_middleware() -> list[Middleware]:
-    cfg = pipeline_settings()
+def build_middleware(cfg: PipelineSettings | None = None) -> list[Middleware]:
+    """dramatiq's middleware of a Diamond broker; ``cfg``: the process's pipeline settings
+    unless given (a test builds its own instead of editing the environment)."""
+    cfg = pipeline_settings() if cfg is None else cfg
     return [
         AgeLimit(),
         TimeLimit(),
@@ -54,13 +56,18 @@ def setup_broker(
     *,
     heartbeat_timeout_ms: int | None = None,
     maintenance_chance: int | None = None,
+    settings: PipelineSettings | None = None,
 ) -> RedisBroker:
-    """Make a Redis broker the global one and move already-declared actors onto it."""
-    cfg = pipeline_settings()
+    """Make a Redis broker the global one and move already-declared actors onto it.
+
+    ``settings``: the pipeline's knobs (retry backoff, heartbeat...); the process's own
+    (``pipeline_settings()``, from the environment) unless given.
+    """
+    cfg = pipeline_settings() if settings is None else settings
     broker = RedisBroker(
         url=redis_url,
         namespace=NAMESPACE,
-        middleware=build_middleware(),
+        middleware=build_middleware(cfg),
         heartbeat_timeout=heartbeat_timeout_ms or cfg.heartbeat_timeout_ms,
         maintenance_chance=maintenance_chance or cfg.maintenance_chance,
         # Fail fast when Redis is down so the receiver can answer 503 promptly.

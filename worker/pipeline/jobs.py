@@ -3,7 +3,7 @@
     from worker.pipeline.jobs import diamond_actor
 
     @diamond_actor(queue="membership", time_limit=120, context=True)
-    def on_user_created(ctx: StepContext[Any], user_id: int) -> None:
+    def on_user_created(ctx: StepContext[ForumClient], user_id: int) -> None:
         gate.run(ctx, user_id)
 
 and add the module to ``ACTOR_MODULES`` so the worker (and the receiver, which

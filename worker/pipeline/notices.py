@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +72,9 @@ def raise_notice(
     return True
 
 
-def dead_letter_notifier(client: Any, broker: Any) -> Any:
+def dead_letter_notifier(
+    client: Callable[[], redis.Redis], broker: Callable[[], dramatiq.Broker]
+) -> Callable[[dramatiq.Message, str], None]:
     """A ``Heartbeat(on_dead_letter=...)`` hook: tell the staff a job gave up.
 
     ``client`` and ``broker`` are callables (the process's Redis and broker). A notice
@@ -100,7 +102,9 @@ def describe(message: dramatiq.Message, error: str = "") -> str:
     )
 
 
-def rules_problems_notifier(client: Any, broker: Any) -> Any:
+def rules_problems_notifier(
+    client: Callable[[], redis.Redis], broker: Callable[[], dramatiq.Broker]
+) -> Callable[[Sequence[Any]], None]:
     """A ``RulesHolder(on_problems=...)`` hook: tell the staff the edit had no effect."""
 
     def on_problems(problems: Sequence[Any]) -> None:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -33,8 +33,15 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
-def configure(*, redis_url: str | None = None, settings_obj: Settings | None = None) -> None:
-    """Set what later calls return (``setup_broker`` passes the broker's Redis URL)."""
+def configure(
+    *,
+    redis_url: str | None = None,
+    settings_obj: Settings | None = None,
+    forum_client: ForumClient | None = None,
+) -> None:
+    """Set what later calls return (``setup_broker`` passes the broker's Redis URL;
+    ``forum_client``: the process's forum client instead of one built from the settings,
+    say a test's client that watches the calls)."""
     with _lock:
         if redis_url is not None and _state.get("redis_url") != redis_url:
             _state["redis_url"] = redis_url
@@ -45,6 +52,9 @@ def configure(*, redis_url: str | None = None, settings_obj: Settings | None = N
             _state["settings"] = settings_obj
             _state.pop("forum", None)
             _state.pop("rules", None)
+            _state.pop("process", None)
+        if forum_client is not None:
+            _state["forum"] = forum_client
             _state.pop("process", None)
 
 
@@ -157,7 +167,7 @@ def process() -> Process:
     return built  # type: ignore[return-value]  # _state keeps one object per kind
 
 
-def step_context(scheduled_for: str | None = None) -> StepContext[Any]:
+def step_context(scheduled_for: str | None = None) -> StepContext[ForumClient]:
     """What every actor hands its step: this process's forum (the whole client; each step
     types it by its own Protocol), Redis, the rules now, the run's time (its scheduled time
     if the scheduler gave one, so a late or repeated run does the same thing; else now) and

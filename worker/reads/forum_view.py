@@ -34,9 +34,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -50,6 +50,29 @@ from worker.state import keys
 from worker.state import roster as roster_state
 
 log = logging.getLogger(__name__)
+
+
+# The forum calls each read makes (``worker.forum.client.ForumClient`` has them all); a step's
+# own Protocol includes those of the reads it passes its forum to, so its fake stays small.
+class CategoryReads(Protocol):
+    def list_categories(self) -> list[dict[str, Any]]: ...
+
+
+class UserFieldReads(Protocol):
+    def list_user_fields(self) -> list[dict[str, Any]]: ...
+
+
+class TopicReads(Protocol):
+    def get_topic(self, topic_id: int) -> dict[str, Any]: ...
+
+
+class RosterReads(CategoryReads, Protocol):
+    """The squads and watched groups: the group listing, members, and (for a squad's
+    category) the category list."""
+
+    def list_groups(self) -> list[dict[str, Any]]: ...
+    def iter_group_members(self, name: str) -> Iterable[dict[str, Any]]: ...
+
 
 GENERATION_KEY = keys.ROSTER_GENERATION  # moved by every change to the roster state
 # The count reconcile runs at most once an hour of the clock: once per scheduled run (its
@@ -78,7 +101,7 @@ def parse_roster(raw: str | bytes) -> Roster:
 
 
 def cached_roster(
-    client: Any,
+    client: RosterReads,
     redis_client: redis.Redis,
     rules: Rules | None,
     *,
@@ -95,7 +118,7 @@ def cached_roster(
 
 
 def cached_group_members(
-    client: Any, redis_client: redis.Redis, group: str, *, now: datetime | None = None
+    client: RosterReads, redis_client: redis.Redis, group: str, *, now: datetime | None = None
 ) -> frozenset[str]:
     """Usernames in ``group`` (none if it does not exist), from the roster state."""
     snap = _current(client, redis_client, groups=(group,), now=now)
@@ -109,7 +132,7 @@ def forget_roster(redis_client: redis.Redis) -> None:
 
 
 def _current(
-    client: Any,
+    client: RosterReads,
     redis_client: redis.Redis,
     *,
     squads: bool = False,
@@ -136,7 +159,7 @@ def _current(
 
 
 def _reconcile(
-    client: Any,
+    client: RosterReads,
     redis_client: redis.Redis,
     snap: roster_state.Snapshot,
     now: datetime | None,
@@ -182,7 +205,7 @@ def _count_differs(group: Mapping[str, Any], known: int) -> bool:
     return not isinstance(count, int) or count != known
 
 
-def _members(client: Any, name: str, names: dict[int, str]) -> list[dict[str, Any]]:
+def _members(client: RosterReads, name: str, names: dict[int, str]) -> list[dict[str, Any]]:
     """One group's members (paged), noting each user id's username for the events."""
     try:
         members = list(client.iter_group_members(name))
@@ -195,7 +218,7 @@ def _members(client: Any, name: str, names: dict[int, str]) -> list[dict[str, An
 
 
 def _reconciled_squads(
-    client: Any,
+    client: RosterReads,
     redis_client: redis.Redis,
     listing: list[dict[str, Any]],
     snap: roster_state.Snapshot,
@@ -266,7 +289,9 @@ def _squad(
 CATEGORY_IDS_TTL = 3600
 
 
-def category_ids(client: Any, redis_client: redis.Redis, *, fresh: bool = False) -> dict[str, int]:
+def category_ids(
+    client: CategoryReads, redis_client: redis.Redis, *, fresh: bool = False
+) -> dict[str, int]:
     """``{slug: id}`` of every category the API user sees (one call when not cached)."""
     if not fresh:
         cached = redis_client.hgetall(keys.CATEGORY_IDS)
@@ -282,7 +307,9 @@ def category_ids(client: Any, redis_client: redis.Redis, *, fresh: bool = False)
     return mapping
 
 
-def category_slug(client: Any, redis_client: redis.Redis, category_id: int | None) -> str | None:
+def category_slug(
+    client: CategoryReads, redis_client: redis.Redis, category_id: int | None
+) -> str | None:
     """The slug of ``category_id``; an id the cache does not know reads the list again."""
     if category_id is None:
         return None
@@ -298,7 +325,7 @@ def category_slug(client: Any, redis_client: redis.Redis, category_id: int | Non
 USER_FIELD_IDS_TTL = 60
 
 
-def user_field_ids(client: Any, redis_client: redis.Redis) -> dict[str, int]:
+def user_field_ids(client: UserFieldReads, redis_client: redis.Redis) -> dict[str, int]:
     """``{rules key: forum user-field id}`` from the ``[diamond:<key>]`` marker of each field."""
     raw = redis_client.get(keys.USER_FIELD_IDS)
     if raw:
@@ -336,7 +363,7 @@ def _decode_topic(raw: bytes | str) -> TopicFacts:
 
 
 def topic_facts(
-    client: Any,
+    client: TopicReads,
     redis_client: redis.Redis,
     topic_id: int,
     *,
@@ -368,7 +395,7 @@ def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts
 # ─────────────────────────────── squads ───────────────────────────────
 
 
-def load_roster(client: Any, rules: Rules | None = None) -> Roster:
+def load_roster(client: RosterReads, rules: Rules | None = None) -> Roster:
     """Every Diamond squad on the forum, read in full (``form_squads``, ``diamond`` commands):
     groups whose bio carries the squad marker, each one's members."""
     categories = {str(c.get("slug")): int(c["id"]) for c in client.list_categories()}

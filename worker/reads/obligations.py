@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -31,7 +31,7 @@ from worker.engine.obligations import (
 )
 from worker.engine.weeks import Week
 from worker.forum.errors import NotFound
-from worker.reads.forum_view import cached_group_members
+from worker.reads.forum_view import RosterReads, cached_group_members
 from worker.reads.parse import leave_weeks_from_field
 from worker.rules.models import Rules
 from worker.state import keys
@@ -40,7 +40,11 @@ from worker.state.ledger import Ledger
 log = logging.getLogger(__name__)
 
 
-def staff_usernames(client: Any, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:
+class UserReads(Protocol):
+    def get_user(self, username: str) -> dict[str, Any]: ...
+
+
+def staff_usernames(client: RosterReads, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:
     """Members of the rules' staff groups (a missing group is none); cached briefly, as
     every week of a badge run or report asks again."""
     names: set[str] = set()
@@ -114,7 +118,7 @@ class WeekFacts:
 
 
 def gather(
-    client: Any,
+    client: RosterReads,
     ledger: Ledger,
     rules: Rules,
     roster: Roster,
@@ -161,7 +165,7 @@ def rules_of_week(ledger: Ledger, rules: Rules, week: Week) -> Rules:
     return rules.model_copy(update={"obligations": obligations})
 
 
-def user_ids_of(client: Any, usernames: Iterable[str]) -> dict[str, int]:
+def user_ids_of(client: UserReads, usernames: Iterable[str]) -> dict[str, int]:
     """Forum user ids (what a silence needs), one user read each; a missing user is left out."""
     out = {}
     for username in sorted(usernames):

@@ -14,9 +14,9 @@ Used by the badge and health report steps (``worker.steps.badges``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -28,13 +28,20 @@ from worker.engine.weeks import Week
 from worker.reads import forum_view
 from worker.reads import obligations as weekly
 from worker.reads.chat import squad_messages
-from worker.reads.forum_view import cached_group_members
+from worker.reads.forum_view import RosterReads, cached_group_members
 from worker.rules.models import Rules
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
 
 log = logging.getLogger(__name__)
+
+
+class StageReads(RosterReads, Protocol):
+    """Who is at which stage: the pending applicants and the stage groups' members."""
+
+    def iter_admin_users(self, flag: str) -> Iterable[dict[str, Any]]: ...
+
 
 READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author
 
@@ -47,7 +54,7 @@ def results_weeks(rules: Rules) -> int:
 
 
 def week_results(
-    client: Any, redis_client: redis.Redis, rules: Rules, roster: Roster, weeks: list[Week]
+    client: RosterReads, redis_client: redis.Redis, rules: Rules, roster: Roster, weeks: list[Week]
 ) -> dict[Week, Mapping[str, ObligationResult]]:
     """Each week's results, re-evaluated from the obligations ledger (pure, no writes).
 
@@ -64,7 +71,7 @@ def week_results(
 
 
 def recognition_facts(
-    client: Any,
+    client: RosterReads,
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,
@@ -97,7 +104,7 @@ def recognition_facts(
 
 
 def current_stages(
-    client: Any, redis_client: redis.Redis, rules: Rules
+    client: StageReads, redis_client: redis.Redis, rules: Rules
 ) -> dict[str, frozenset[str]]:
     groups = rules.community.groups
     pending = frozenset(str(u["username"]) for u in client.iter_admin_users("pending"))
@@ -110,7 +117,7 @@ def current_stages(
 
 
 def health_facts(
-    client: Any,
+    client: StageReads,
     redis_client: redis.Redis,
     rules: Rules,
     recognition: RecognitionFacts,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from worker.sandbox import cooking, payloads
 from worker.sandbox.app import Ctx, Reply
 from worker.sandbox.errors import invalid_access, not_found, param_missing, unprocessable
 from worker.sandbox.models import Category
+
+if TYPE_CHECKING:
+    from worker.sandbox.state import Forum
 from worker.sandbox.params import as_bool, as_int, as_list
 from worker.sandbox.state import UNCATEGORIZED_ID
 
@@ -171,7 +174,7 @@ def destroy(ctx: Ctx, category_id: int) -> Any:
     return {"success": "OK"}
 
 
-def slug_path(forum: Any, category: Category) -> str:
+def slug_path(forum: Forum, category: Category) -> str:
     """``Category#full_slug("/")`` without the id: parents' slugs first; a category
     without a slug is ``{id}-category`` (``slug_for_url``)."""
     parts: list[str] = []

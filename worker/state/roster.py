@@ -27,7 +27,6 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import redis
 
@@ -100,8 +99,10 @@ def _s(value: bytes | str) -> str:
 _KEYS = (keys.ROSTER_GENERATION, keys.ROSTER_SQUADS, keys.ROSTER_GROUPS, keys.ROSTER_DIRTY)
 
 
-def load(redis_client: Any) -> Snapshot:
-    """The state as it is now (one read of each key)."""
+def load(redis_client: redis.Redis) -> Snapshot:
+    """The state as it is now (one read of each key). ``redis_client`` may be a pipeline
+    WATCHing the keys (``_update``): redis-py's ``Pipeline`` is a ``Redis`` whose commands
+    answer at once until ``multi()``."""
     snap = Snapshot(generation=int(redis_client.get(keys.ROSTER_GENERATION) or 0))
     raw = redis_client.get(keys.ROSTER_SQUADS)
     if raw:
@@ -185,7 +186,7 @@ class _Change:
         )
 
 
-def _update(redis_client: Any, change: Callable[[Snapshot], _Change]) -> None:
+def _update(redis_client: redis.Redis, change: Callable[[Snapshot], _Change]) -> None:
     while True:
         with redis_client.pipeline() as pipe:
             try:
@@ -200,8 +201,10 @@ def _update(redis_client: Any, change: Callable[[Snapshot], _Change]) -> None:
                 elif out.squads is not None:
                     pipe.set(keys.ROSTER_SQUADS, dump_squads(out.squads))
                 if out.groups:
-                    mapping = {n: _dump_group(g) for n, g in out.groups.items()}
-                    pipe.hset(keys.ROSTER_GROUPS, mapping=mapping)
+                    pipe.hset(
+                        keys.ROSTER_GROUPS,
+                        mapping={n: _dump_group(g) for n, g in out.groups.items()},
+                    )
                 if out.dirty:
                     pipe.sadd(keys.ROSTER_DIRTY, *out.dirty)
                 if out.forget_categories:
@@ -241,7 +244,7 @@ def _membership(
     return out
 
 
-def applied(redis_client: Any, action: a.Action, at: datetime | None = None) -> None:
+def applied(redis_client: redis.Redis, action: a.Action, at: datetime | None = None) -> None:
     """Diamond changed a group or category on the forum (called by the Applier once the
     write succeeded): the state follows, the generation moves. ``at``: the step's time
     (a member added joined then); None (an Applier built outside a step) reads the clock."""
@@ -264,7 +267,7 @@ def applied(redis_client: Any, action: a.Action, at: datetime | None = None) -> 
 
 
 def on_group_user(
-    redis_client: Any, event: str, group_id: int, user_id: int, at: datetime | None = None
+    redis_client: redis.Redis, event: str, group_id: int, user_id: int, at: datetime | None = None
 ) -> bool:
     """A ``user_added_to_group`` / ``user_removed_from_group`` delivery (one may be an echo
     of Diamond's own change, already in the state: nothing moves). True if it changed
@@ -292,7 +295,7 @@ def on_group_user(
     return changed
 
 
-def on_group_changed(redis_client: Any, group_id: int) -> bool:
+def on_group_changed(redis_client: redis.Redis, group_id: int) -> bool:
     """``group_updated`` / ``group_destroyed``: a watched group is read again (its name,
     bio or very existence may have changed)."""
     changed = False
@@ -307,6 +310,6 @@ def on_group_changed(redis_client: Any, group_id: int) -> bool:
     return changed
 
 
-def forget(redis_client: Any) -> None:
+def forget(redis_client: redis.Redis) -> None:
     """Drop every squad (the next read lists the forum fully), keeping the watched groups."""
     _update(redis_client, lambda _snap: _Change(drop_squads=True, forget_categories=True))

@@ -14,7 +14,7 @@ Used by the weekly actor (``worker.jobs.obligations.weekly_audit``) and ``diamon
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +36,7 @@ class AuditForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
     def get_user(self, username: str) -> dict[str, Any]: ...
 
 

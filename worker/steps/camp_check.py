@@ -9,8 +9,9 @@ events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
@@ -33,15 +34,43 @@ class CampForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def get_group(self, name: str) -> dict[str, Any]: ...
-    def add_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
-    def remove_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def add_group_members(
+        self,
+        group_id: int,
+        usernames: Iterable[str],
+        *,
+        group_name: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
+    def remove_group_members(
+        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
+    ) -> dict[str, Any]: ...
     def send_private_message(
-        self, recipients: list[str], title: str, raw: str, **kw: Any
-    ) -> Any: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
+    ) -> dict[str, Any]: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
     # the camp's chat channel (CreateChatChannel: looked for, then created)
-    def iter_chat_channels(self) -> Iterator[dict[str, Any]]: ...
-    def create_category_channel(self, category_id: int, **kw: Any) -> dict[str, Any]: ...
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
+    def create_category_channel(
+        self,
+        category_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        slug: str | None = None,
+        auto_join_users: bool = True,
+        threading_enabled: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,16 @@ class ChangelogForum(Protocol):
     """The forum calls of the changelog (the category list; the post via the Applier)."""
 
     def list_categories(self) -> list[dict[str, Any]]: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def run(

@@ -9,13 +9,16 @@ before the first write, then "formed").
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.squads import SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.errors import NeedsHuman
 from worker.reads import forum_view
+from worker.reads.forum_view import RosterReads
 from worker.rules import Rules
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext
@@ -28,22 +31,67 @@ class SquadForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
     def get_group(self, name: str) -> dict[str, Any]: ...
-    def create_group(self, name: str, **kw: Any) -> Any: ...
-    def create_category(self, name: str, **kw: Any) -> Any: ...
-    def add_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
-    def add_group_owners(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def create_group(
+        self, name: str, full_name: str | None = None, *, reason: str | None = None, **attrs: Any
+    ) -> dict[str, Any]: ...
+    def create_category(
+        self,
+        name: str,
+        *,
+        slug: str | None = None,
+        color: str = "0088CC",
+        text_color: str = "FFFFFF",
+        parent_category_id: int | None = None,
+        permissions: dict[str, int] | None = None,
+        moderating_group_ids: list[int] | None = None,
+        description: str | None = None,
+        reason: str | None = None,
+        **attrs: Any,
+    ) -> dict[str, Any]: ...
+    def add_group_members(
+        self,
+        group_id: int,
+        usernames: Iterable[str],
+        *,
+        group_name: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
+    def add_group_owners(
+        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
+    ) -> dict[str, Any]: ...
     def send_private_message(
-        self, recipients: list[str], title: str, raw: str, **kw: Any
-    ) -> Any: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
+    ) -> dict[str, Any]: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
     # a new squad's chat channel (CreateChatChannel: looked for, then created)
-    def iter_chat_channels(self) -> Any: ...
-    def create_category_channel(self, category_id: int, **kw: Any) -> Any: ...
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
+    def create_category_channel(
+        self,
+        category_id: int,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        slug: str | None = None,
+        auto_join_users: bool = True,
+        threading_enabled: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
     # the new squads' categories join the chat webhook's filter (AddChatWebhookCategories)
     def list_webhooks(self) -> list[dict[str, Any]]: ...
-    def update_webhook(self, webhook_id: int, **kw: Any) -> Any: ...
+    def update_webhook(
+        self, webhook_id: int, *, reason: str | None = None, **attrs: Any
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +122,9 @@ def run(ctx: StepContext[SquadForum], cohort: str) -> Formation:
     return Formation(plan, report)
 
 
-def plan_formation(client: Any, store: MembershipStore, rules: Rules, cohort: str) -> SquadPlan:
+def plan_formation(
+    client: RosterReads, store: MembershipStore, rules: Rules, cohort: str
+) -> SquadPlan:
     members_group = rules.community.groups.members
     current = {m["username"].lower() for m in client.iter_group_members(members_group)}
     graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]

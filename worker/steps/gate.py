@@ -13,7 +13,7 @@ limit carries out the *same* decision (the Applier skips what was done).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,21 +49,58 @@ class GateForum(Protocol):
 
     def admin_get_user(self, user_id: int) -> dict[str, Any]: ...
     def get_user(self, username: str) -> dict[str, Any]: ...
-    def iter_admin_users(self, flag: str, **params: Any) -> Any: ...
+    def iter_admin_users(
+        self, flag: str, *, show_emails: bool = False, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
     def list_user_fields(self) -> list[dict[str, Any]]: ...
     def list_categories(self) -> list[dict[str, Any]]: ...
-    def approve_user(self, user_id: int, **kw: Any) -> Any: ...
+    def approve_user(self, user_id: int, *, reason: str | None = None) -> dict[str, Any]: ...
     def get_group(self, name: str) -> dict[str, Any]: ...
-    def add_group_members(self, group_id: int, usernames: list[str], **kw: Any) -> Any: ...
+    def add_group_members(
+        self,
+        group_id: int,
+        usernames: Iterable[str],
+        *,
+        group_name: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
     def send_private_message(
-        self, recipients: list[str], title: str, raw: str, **kw: Any
-    ) -> Any: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
-    def iter_reviewables(self, *args: Any, **kw: Any) -> Any: ...
+        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
+    ) -> dict[str, Any]: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
+    def iter_reviewables(
+        self, type: str = "ReviewableUser", status: str = "pending"
+    ) -> Iterator[dict[str, Any]]: ...
     def perform_reviewable(
-        self, reviewable_id: int, action: str, version: int, **kw: Any
-    ) -> Any: ...
-    def delete_user(self, user_id: int, **kw: Any) -> Any: ...
+        self,
+        reviewable_id: int,
+        action: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        reject_reason: str | None = None,
+        send_email: bool | None = None,
+    ) -> dict[str, Any]: ...
+    def delete_user(
+        self,
+        user_id: int,
+        *,
+        block_email: bool = False,
+        block_ip: bool = False,
+        block_urls: bool = False,
+        delete_posts: bool = False,
+        context: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 Ctx = StepContext[GateForum]
@@ -347,7 +384,3 @@ def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
         store.start_camp(camper, city=city, volunteer=volunteer)
         store.record_decision(applicant.user_id, "approve")
     return GatingResult(applicant.username, None, report)
-
-
-def pending_user_ids(forum: Any) -> list[int]:
-    return sorted(int(u["id"]) for u in forum.iter_admin_users("pending"))

@@ -11,8 +11,6 @@ a group edited or deleted is marked likewise).
 
 from __future__ import annotations
 
-from typing import Any
-
 from worker.engine.facts import parse_time
 from worker.state import roster as roster_state
 from worker.steps import StepContext
@@ -21,7 +19,7 @@ GROUP_USER_EVENTS = ("user_added_to_group", "user_removed_from_group")
 
 
 def run(
-    ctx: StepContext[Any],
+    ctx: StepContext[object],  # no forum call: the roster state only
     event: str | None,
     group_id: int,
     user_id: int | None = None,

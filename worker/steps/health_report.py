@@ -9,7 +9,7 @@ pruned from the recognition store).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,7 +22,12 @@ from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.obligations import leader_note
 from worker.engine.weeks import Week
 from worker.reads import forum_view
-from worker.reads.recognition import health_facts, prune_before, recognition_facts
+from worker.reads.recognition import (
+    StageReads,
+    health_facts,
+    prune_before,
+    recognition_facts,
+)
 from worker.report import render_leader_part, render_post
 from worker.rules.models import Rules
 from worker.state.membership import MembershipStore
@@ -35,8 +40,10 @@ class ReportForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
-    def iter_admin_users(self, flag: str, **kw: Any) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
+    def iter_admin_users(
+        self, flag: str, *, show_emails: bool = False, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass
@@ -48,7 +55,7 @@ class ReportRun:
 
 
 def build_health(
-    client: Any,
+    client: StageReads,
     redis_client: redis.Redis,
     rules: Rules,
     roster: Roster,

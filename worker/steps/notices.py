@@ -27,8 +27,25 @@ class NoticeForum(Protocol):
     """The forum calls of a notice (the category list; the post goes through the Applier)."""
 
     def list_categories(self) -> list[dict[str, Any]]: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
-    def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
+    def create_post(
+        self,
+        topic_id: int,
+        raw: str,
+        *,
+        reply_to_post_number: int | None = None,
+        created_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def run(ctx: StepContext[NoticeForum], condition: str, lines: list[str], raised_at: str) -> None:

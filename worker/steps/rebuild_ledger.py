@@ -11,13 +11,14 @@ action is applied.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.weeks import Week, audit_week, week_of, weeks_between
 from worker.reads import forum_view
+from worker.reads.forum_view import RosterReads
 from worker.reads.obligations import (
     evaluate,
     gather,
@@ -34,13 +35,16 @@ from worker.steps import StepContext
 class RebuildForum(Protocol):
     """The forum reads of a rebuild (it writes nothing to the forum)."""
 
-    api_username: str
+    @property
+    def api_username(self) -> str: ...  # read-only on the client
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
-    def iter_category_topics(self, category_id: int) -> Any: ...
-    def iter_topic_posts(self, topic_id: int) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
+    def iter_category_topics(
+        self, category_id: int, *, slug_path: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
+    def iter_topic_posts(self, topic_id: int) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass
@@ -53,9 +57,9 @@ class RebuildReport:
     weeks_reaudited: list[Week] = field(default_factory=list)
 
 
-def _by_diamond(client: Any, post: Mapping[str, Any]) -> bool:
+def _by_diamond(client: RebuildForum, post: Mapping[str, Any]) -> bool:
     """Diamond's own post (as the post recording tells it): no member's article."""
-    own = str(getattr(client, "api_username", "") or "").lower()
+    own = str(getattr(client, "api_username", "") or "").lower()  # a test's fake may lack it
     return bool(own) and str(post.get("username") or "").lower() == own
 
 
@@ -141,7 +145,7 @@ def _own_topic(
     return TopicInfo("other")
 
 
-def restrike_weeks(ctx: StepContext[Any], roster: Roster, since: Week) -> list[Week]:
+def restrike_weeks(ctx: StepContext[RosterReads], roster: Roster, since: Week) -> list[Week]:
     """Recompute and record the strikes of every week since ``since`` whose review window
     has closed at ``ctx.now``, from the ledger (no action applied)."""
     rules = ctx.rules

@@ -16,7 +16,8 @@ topic's first post also changes the topic) is the first post's ``post_edited``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
@@ -49,14 +50,23 @@ from worker.steps import StepContext
 class PostForum(Protocol):
     """The forum calls recording a post makes (the leave answer goes through the Applier)."""
 
-    api_username: str
+    @property
+    def api_username(self) -> str: ...  # read-only on the client
 
     def get_post(self, post_id: int) -> dict[str, Any]: ...
     def get_topic(self, topic_id: int) -> dict[str, Any]: ...
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
-    def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
+    def create_post(
+        self,
+        topic_id: int,
+        raw: str,
+        *,
+        reply_to_post_number: int | None = None,
+        created_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 Ctx = StepContext[PostForum]

@@ -16,7 +16,8 @@ before a reminder points members to it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
@@ -37,12 +38,27 @@ class RemindersForum(weekly_threads.ThreadsForum, Protocol):
     """The forum calls of a reminder run: the thread run's, the squads' chat channels
     (``delivery: squad_channel``), and the reminders' writes."""
 
-    def iter_chat_channels(self) -> Any: ...
-    def send_chat_message(self, channel_id: int, message: str, **kw: Any) -> Any: ...
-    def create_post(self, topic_id: int, raw: str, **kw: Any) -> Any: ...
+    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
+    def send_chat_message(
+        self,
+        channel_id: int,
+        message: str,
+        *,
+        in_reply_to_id: int | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
+    def create_post(
+        self,
+        topic_id: int,
+        raw: str,
+        *,
+        reply_to_post_number: int | None = None,
+        created_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
     def send_private_message(
-        self, recipients: list[str], title: str, raw: str, **kw: Any
-    ) -> Any: ...
+        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 def run(

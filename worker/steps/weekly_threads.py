@@ -13,7 +13,8 @@ so the ledger can follow a community that is trying Diamond out.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from worker.actions import CreateTopic
@@ -33,9 +34,20 @@ class ThreadsForum(Protocol):
 
     def list_categories(self) -> list[dict[str, Any]]: ...
     def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Any: ...
-    def iter_category_topics(self, category_id: int) -> Any: ...
-    def create_topic(self, title: str, raw: str, category_id: int, **kw: Any) -> Any: ...
+    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
+    def iter_category_topics(
+        self, category_id: int, *, slug_path: str | None = None
+    ) -> Iterator[dict[str, Any]]: ...
+    def create_topic(
+        self,
+        title: str,
+        raw: str,
+        category_id: int,
+        *,
+        created_at: datetime | None = None,
+        tags: list[str] | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]: ...
 
 
 def find_threads(

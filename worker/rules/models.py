@@ -12,6 +12,7 @@ Durations are whole days/hours/weeks; lengths are text units as counted by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -1064,6 +1065,19 @@ class Rules(RulesModel):
         """A week as members read it, Monday to Sunday without the year ("11月16日–22日",
         "16–22 Nov"): the ``week_dates`` templates of ``lang`` (the report's
         ``health_week_dates`` where a rules directory has none)."""
+        # The audit asks for the same few weeks once per member it writes to (100,000 in
+        # bench.audit): the labels are parsed once per rules and language, not each time.
+        memo = self._week_dates_memo
+        if (known := memo.get((week, lang))) is not None:
+            return known
+        memo[(week, lang)] = text = self._week_dates(week, lang)
+        return text
+
+    @functools.cached_property
+    def _week_dates_memo(self) -> dict[tuple[Week, str | None], str]:
+        return {}  # the rules never change: an answer stays true for this object's life
+
+    def _week_dates(self, week: Week, lang: str | None) -> str:
         import dataclasses
 
         from worker.report.labels import Labels  # it reads these rules: imported late

@@ -46,3 +46,12 @@ def test_rules_that_answered_a_week_still_equal_rules_that_did_not() -> None:
     asked, fresh = load_rules(RULES), load_rules(RULES)
     asked.week_dates(Week(2026, 47))
     assert asked == fresh  # the remembered answers are no part of the rules
+
+
+def test_rules_copied_with_another_language_answer_in_that_language() -> None:
+    chinese = load_rules(RULES)
+    assert chinese.week_dates(Week(2026, 47)) == "11月16日–22日"
+    community = chinese.community.model_copy(update={"default_language": "en"})
+    english = chinese.model_copy(update={"community": community})
+    assert english.week_dates(Week(2026, 47)) == "16–22 Nov"
+    assert chinese.week_dates(Week(2026, 47)) == "11月16日–22日"

@@ -12,7 +12,6 @@ Durations are whole days/hours/weeks; lengths are text units as counted by
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -1067,15 +1066,17 @@ class Rules(RulesModel):
         ``health_week_dates`` where a rules directory has none)."""
         # The audit asks for the same few weeks once per member it writes to (100,000 in
         # bench.audit): the labels are parsed once per rules and language, not each time.
-        memo = self._week_dates_memo
+        # Kept on this object, with the object it was made for: ``model_copy`` (another
+        # language, other templates) copies ``__dict__``, and a copy must not inherit it.
+        memo: dict[tuple[Week, str | None], str]
+        owner, memo = self.__dict__.get("_week_dates_memo") or (None, {})
+        if owner is not self:
+            memo = {}
+            self.__dict__["_week_dates_memo"] = (self, memo)
         if (known := memo.get((week, lang))) is not None:
             return known
         memo[(week, lang)] = text = self._week_dates(week, lang)
         return text
-
-    @functools.cached_property
-    def _week_dates_memo(self) -> dict[tuple[Week, str | None], str]:
-        return {}  # the rules never change: an answer stays true for this object's life
 
     def _week_dates(self, week: Week, lang: str | None) -> str:
         import dataclasses

@@ -9,16 +9,17 @@ for a squad without one (then each run looks again, and the reminder goes to the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 
 from worker.engine.facts import Squad
+from worker.forum import calls
 from worker.state import keys
 
 
-class ChannelsForum(Protocol):
-    def iter_chat_channels(self) -> Any: ...
+class ChannelsForum(calls.IterChatChannels, Protocol):
+    pass
 
 
 def squad_channels(

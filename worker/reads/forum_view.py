@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ import redis
 from worker import clock
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.squads import read_squad_bio
+from worker.forum import calls
 from worker.forum.errors import NotFound
 from worker.reads.parse import TopicFacts, topic_facts_of, user_field_ids_of
 from worker.rules import Rules
@@ -54,24 +55,21 @@ log = logging.getLogger(__name__)
 
 # The forum calls each read makes (``worker.forum.client.ForumClient`` has them all); a step's
 # own Protocol includes those of the reads it passes its forum to, so its fake stays small.
-class CategoryReads(Protocol):
-    def list_categories(self) -> list[dict[str, Any]]: ...
+class CategoryReads(calls.ListCategories, Protocol):
+    pass
 
 
-class UserFieldReads(Protocol):
-    def list_user_fields(self) -> list[dict[str, Any]]: ...
+class UserFieldReads(calls.ListUserFields, Protocol):
+    pass
 
 
-class TopicReads(Protocol):
-    def get_topic(self, topic_id: int) -> dict[str, Any]: ...
+class TopicReads(calls.GetTopic, Protocol):
+    pass
 
 
-class RosterReads(CategoryReads, Protocol):
+class RosterReads(CategoryReads, calls.ListGroups, calls.IterGroupMembers, Protocol):
     """The squads and watched groups: the group listing, members, and (for a squad's
     category) the category list."""
-
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str) -> Iterable[dict[str, Any]]: ...
 
 
 GENERATION_KEY = keys.ROSTER_GENERATION  # moved by every change to the roster state

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 
@@ -30,6 +30,7 @@ from worker.engine.obligations import (
     grant_leave,
 )
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.forum.errors import NotFound
 from worker.reads.forum_view import RosterReads, cached_group_members
 from worker.reads.parse import leave_weeks_from_field
@@ -40,8 +41,8 @@ from worker.state.ledger import Ledger
 log = logging.getLogger(__name__)
 
 
-class UserReads(Protocol):
-    def get_user(self, username: str) -> dict[str, Any]: ...
+class UserReads(calls.GetUser, Protocol):
+    pass
 
 
 def staff_usernames(client: RosterReads, redis_client: redis.Redis, rules: Rules) -> frozenset[str]:

@@ -14,9 +14,9 @@ Used by the badge and health report steps (``worker.steps.badges``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 
@@ -25,6 +25,7 @@ from worker.engine.graph import PostIndex, week_bounds, week_range
 from worker.engine.health import HealthFacts
 from worker.engine.recognition import ObligationResult, RecognitionFacts
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads import obligations as weekly
 from worker.reads.chat import squad_messages
@@ -37,10 +38,8 @@ from worker.state.recognition import RecognitionStore
 log = logging.getLogger(__name__)
 
 
-class StageReads(RosterReads, Protocol):
+class StageReads(RosterReads, calls.IterAdminUsers, Protocol):
     """Who is at which stage: the pending applicants and the stage groups' members."""
-
-    def iter_admin_users(self, flag: str) -> Iterable[dict[str, Any]]: ...
 
 
 READ_MARGIN_WEEKS = 4  # posts older than the window, so replies to them find their author

@@ -14,9 +14,10 @@
 A step gets a ``StepContext``: the forum client (typed by the step's own small
 ``Protocol`` of the calls it makes, so a test can hand it a 20-line fake), Redis, the
 rules, ``now`` (passed in: a step never reads the clock) and whether writes are live.
-The Protocol names each call with the client's own signature (``ForumClient`` must fit
-it: the actors' contexts are ``StepContext[ForumClient]``) and covers the reads' own
-Protocols (``worker.reads.forum_view.RosterReads``...) of what it hands its forum to.
+The Protocol lists the calls by composing ``worker.forum.calls`` (one Protocol per client
+call, with the client's own signature, written once; ``ForumClient`` must fit them: the
+actors' contexts are ``StepContext[ForumClient]``) and covers the reads' own Protocols
+(``worker.reads.forum_view.RosterReads``...) of what it hands its forum to.
 Actors (``worker.jobs``) get theirs from the actor decorator (``context=True``, built from
 what the worker process set up once, ``worker.pipeline.runtime``); CLI commands
 (``worker.commands``) build one. Both call the step; neither holds logic of its own, and

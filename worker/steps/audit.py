@@ -14,15 +14,16 @@ Used by the weekly actor (``worker.jobs.obligations.weekly_audit``) and ``diamon
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.obligations import Shortfall, shortfalls
 from worker.engine.penalties import AuditPlan, plan_audit, plan_checksum
 from worker.engine.weeks import Week, week_times
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather, rules_of_week, user_ids_of
 from worker.rules.models import Rules, SilenceAction
@@ -31,13 +32,10 @@ from worker.state.membership import MembershipStore
 from worker.steps import StepContext
 
 
-class AuditForum(Protocol):
+class AuditForum(
+    calls.ListCategories, calls.ListGroups, calls.GetUser, calls.IterGroupMembers, Protocol
+):
     """The forum calls of the audit (reads; the ladder's acts go through the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def get_user(self, username: str) -> dict[str, Any]: ...
 
 
 @dataclass

@@ -9,27 +9,23 @@ through, now or on an earlier run, as held; shadowed ones are not).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker import actions as a
 from worker.apply import ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.recognition import BadgeDecision, badge_actions, evaluate_badges
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.recognition import recognition_facts
 from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
 
-class BadgesForum(Protocol):
+class BadgesForum(calls.ListCategories, calls.ListGroups, calls.IterGroupMembers, Protocol):
     """The forum calls of the badge run (reads; grants and revocations via the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass

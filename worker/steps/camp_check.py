@@ -9,14 +9,13 @@ events not processed yet) → engine (``worker.engine.camp.evaluate_camp``,
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.apply import ApplyReport
 from worker.engine import camp as camp_engine
 from worker.engine.squads import Graduate
+from worker.forum import calls
 from worker.forum.errors import ForumError
 from worker.reads import forum_view
 from worker.rules import Rules
@@ -28,49 +27,19 @@ from worker.steps import StepContext
 log = logging.getLogger(__name__)
 
 
-class CampForum(Protocol):
+class CampForum(
+    calls.ListCategories,
+    calls.GetGroup,
+    calls.AddGroupMembers,
+    calls.RemoveGroupMembers,
+    calls.SendPrivateMessage,
+    calls.CreateTopic,
+    calls.CreateCategoryChannel,
+    calls.IterChatChannels,
+    Protocol,
+):
     """The forum calls of the camp check (the audit-log lookup, the check-ins category's id
     for chat check-ins; writes via the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def get_group(self, name: str) -> dict[str, Any]: ...
-    def add_group_members(
-        self,
-        group_id: int,
-        usernames: Iterable[str],
-        *,
-        group_name: str | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def remove_group_members(
-        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
-    ) -> dict[str, Any]: ...
-    def send_private_message(
-        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
-    ) -> dict[str, Any]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    # the camp's chat channel (CreateChatChannel: looked for, then created)
-    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
-    def create_category_channel(
-        self,
-        category_id: int,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        slug: str | None = None,
-        auto_join_users: bool = True,
-        threading_enabled: bool = False,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -11,29 +11,18 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.engine.changelog import plan_changelog
+from worker.forum import calls
 from worker.reads.forum_view import category_ids
 from worker.steps import StepContext
 
 log = logging.getLogger(__name__)
 
 
-class ChangelogForum(Protocol):
+class ChangelogForum(calls.ListCategories, calls.CreateTopic, Protocol):
     """The forum calls of the changelog (the category list; the post via the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 def run(

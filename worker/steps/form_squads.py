@@ -9,14 +9,13 @@ before the first write, then "formed").
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.squads import SquadPlan, plan_squads, roster_errors, squad_actions
 from worker.errors import NeedsHuman
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.forum_view import RosterReads
 from worker.rules import Rules
@@ -26,72 +25,24 @@ from worker.steps import StepContext
 log = logging.getLogger(__name__)
 
 
-class SquadForum(Protocol):
+class SquadForum(
+    calls.ListCategories,
+    calls.ListGroups,
+    calls.GetGroup,
+    calls.CreateGroup,
+    calls.CreateCategory,
+    calls.AddGroupMembers,
+    calls.AddGroupOwners,
+    calls.SendPrivateMessage,
+    calls.CreateTopic,
+    calls.CreateCategoryChannel,
+    calls.ListWebhooks,
+    calls.UpdateWebhook,
+    calls.IterGroupMembers,
+    calls.IterChatChannels,
+    Protocol,
+):
     """The forum calls of squad formation (reads; writes go through the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def get_group(self, name: str) -> dict[str, Any]: ...
-    def create_group(
-        self, name: str, full_name: str | None = None, *, reason: str | None = None, **attrs: Any
-    ) -> dict[str, Any]: ...
-    def create_category(
-        self,
-        name: str,
-        *,
-        slug: str | None = None,
-        color: str = "0088CC",
-        text_color: str = "FFFFFF",
-        parent_category_id: int | None = None,
-        permissions: dict[str, int] | None = None,
-        moderating_group_ids: list[int] | None = None,
-        description: str | None = None,
-        reason: str | None = None,
-        **attrs: Any,
-    ) -> dict[str, Any]: ...
-    def add_group_members(
-        self,
-        group_id: int,
-        usernames: Iterable[str],
-        *,
-        group_name: str | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def add_group_owners(
-        self, group_id: int, usernames: Iterable[str], *, reason: str | None = None
-    ) -> dict[str, Any]: ...
-    def send_private_message(
-        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
-    ) -> dict[str, Any]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    # a new squad's chat channel (CreateChatChannel: looked for, then created)
-    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
-    def create_category_channel(
-        self,
-        category_id: int,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        slug: str | None = None,
-        auto_join_users: bool = True,
-        threading_enabled: bool = False,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    # the new squads' categories join the chat webhook's filter (AddChatWebhookCategories)
-    def list_webhooks(self) -> list[dict[str, Any]]: ...
-    def update_webhook(
-        self, webhook_id: int, *, reason: str | None = None, **attrs: Any
-    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ limit carries out the *same* decision (the Applier skips what was done).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker import actions as a
 from worker.apply import ApplyReport
@@ -33,6 +33,7 @@ from worker.engine.gating import (
 )
 from worker.engine.penalties import standing
 from worker.engine.weeks import week_of
+from worker.forum import calls
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.reads import forum_view
 from worker.reads.parse import Hints, applicant_of, member_fact_of
@@ -44,63 +45,23 @@ from worker.steps import StepContext
 log = logging.getLogger(__name__)
 
 
-class GateForum(Protocol):
+class GateForum(
+    calls.AdminGetUser,
+    calls.GetUser,
+    calls.ListUserFields,
+    calls.ListCategories,
+    calls.ApproveUser,
+    calls.GetGroup,
+    calls.AddGroupMembers,
+    calls.SendPrivateMessage,
+    calls.CreateTopic,
+    calls.IterReviewables,
+    calls.PerformReviewable,
+    calls.DeleteUser,
+    calls.IterAdminUsers,
+    Protocol,
+):
     """The forum calls gating makes (reads here, writes through the Applier)."""
-
-    def admin_get_user(self, user_id: int) -> dict[str, Any]: ...
-    def get_user(self, username: str) -> dict[str, Any]: ...
-    def iter_admin_users(
-        self, flag: str, *, show_emails: bool = False, filter: str | None = None
-    ) -> Iterator[dict[str, Any]]: ...
-    def list_user_fields(self) -> list[dict[str, Any]]: ...
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def approve_user(self, user_id: int, *, reason: str | None = None) -> dict[str, Any]: ...
-    def get_group(self, name: str) -> dict[str, Any]: ...
-    def add_group_members(
-        self,
-        group_id: int,
-        usernames: Iterable[str],
-        *,
-        group_name: str | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def send_private_message(
-        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
-    ) -> dict[str, Any]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def iter_reviewables(
-        self, type: str = "ReviewableUser", status: str = "pending"
-    ) -> Iterator[dict[str, Any]]: ...
-    def perform_reviewable(
-        self,
-        reviewable_id: int,
-        action: str,
-        version: int,
-        *,
-        reason: str | None = None,
-        reject_reason: str | None = None,
-        send_email: bool | None = None,
-    ) -> dict[str, Any]: ...
-    def delete_user(
-        self,
-        user_id: int,
-        *,
-        block_email: bool = False,
-        block_ip: bool = False,
-        block_urls: bool = False,
-        delete_posts: bool = False,
-        context: str | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 Ctx = StepContext[GateForum]

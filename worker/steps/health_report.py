@@ -9,9 +9,9 @@ pruned from the recognition store).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import redis
 
@@ -21,6 +21,7 @@ from worker.engine.facts import Roster
 from worker.engine.health import HealthReport, build_report, paused_gc
 from worker.engine.obligations import leader_note
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.recognition import (
     StageReads,
@@ -35,15 +36,10 @@ from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
 
-class ReportForum(Protocol):
+class ReportForum(
+    calls.ListCategories, calls.ListGroups, calls.IterGroupMembers, calls.IterAdminUsers, Protocol
+):
     """The forum calls of the report (reads; the post and the PMs go through the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def iter_admin_users(
-        self, flag: str, *, show_emails: bool = False, filter: str | None = None
-    ) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.engine.notices import Notice, plan_notice, topic_day
+from worker.forum import calls
 from worker.forum.errors import ForumRejected
 from worker.reads.forum_view import category_ids
 from worker.state import keys
@@ -23,29 +24,8 @@ log = logging.getLogger(__name__)
 TOPIC_TTL_SECONDS = 3 * 24 * 3600
 
 
-class NoticeForum(Protocol):
+class NoticeForum(calls.ListCategories, calls.CreateTopic, calls.CreatePost, Protocol):
     """The forum calls of a notice (the category list; the post goes through the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def create_post(
-        self,
-        topic_id: int,
-        raw: str,
-        *,
-        reply_to_post_number: int | None = None,
-        created_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 def run(ctx: StepContext[NoticeForum], condition: str, lines: list[str], raised_at: str) -> None:

@@ -11,12 +11,13 @@ action is applied.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from worker.engine.facts import Roster, Squad, parse_time
 from worker.engine.weeks import Week, audit_week, week_of, weeks_between
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.forum_view import RosterReads
 from worker.reads.obligations import (
@@ -32,19 +33,16 @@ from worker.state.ledger import Ledger, TopicInfo
 from worker.steps import StepContext
 
 
-class RebuildForum(Protocol):
+class RebuildForum(
+    calls.ApiUsername,
+    calls.ListCategories,
+    calls.ListGroups,
+    calls.IterCategoryTopics,
+    calls.IterTopicPosts,
+    calls.IterGroupMembers,
+    Protocol,
+):
     """The forum reads of a rebuild (it writes nothing to the forum)."""
-
-    @property
-    def api_username(self) -> str: ...  # read-only on the client
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def iter_category_topics(
-        self, category_id: int, *, slug_path: str | None = None
-    ) -> Iterator[dict[str, Any]]: ...
-    def iter_topic_posts(self, topic_id: int) -> Iterator[dict[str, Any]]: ...
 
 
 @dataclass

@@ -7,17 +7,16 @@ weekly badge and health steps read the likes.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.engine.facts import LikeFact
+from worker.forum import calls
 from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
 
-class LikeForum(Protocol):
+class LikeForum(calls.AdminGetUser, Protocol):
     """The one read a like may need (a message queued before the route carried the name)."""
-
-    def admin_get_user(self, user_id: int) -> dict[str, Any]: ...
 
 
 def run(

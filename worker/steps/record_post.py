@@ -16,8 +16,7 @@ topic's first post also changes the topic) is the first post's ``post_edited``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from worker.apply import ApplyReport
@@ -30,6 +29,7 @@ from worker.engine.obligations import (
     plan_leave_answer,
 )
 from worker.engine.weeks import Week, week_of, week_times
+from worker.forum import calls
 from worker.forum.errors import NotFound
 from worker.reads import forum_view
 from worker.reads.parse import (
@@ -47,26 +47,17 @@ from worker.state.recognition import RecognitionStore
 from worker.steps import StepContext
 
 
-class PostForum(Protocol):
+class PostForum(
+    calls.ApiUsername,
+    calls.GetPost,
+    calls.GetTopic,
+    calls.ListCategories,
+    calls.ListGroups,
+    calls.CreatePost,
+    calls.IterGroupMembers,
+    Protocol,
+):
     """The forum calls recording a post makes (the leave answer goes through the Applier)."""
-
-    @property
-    def api_username(self) -> str: ...  # read-only on the client
-
-    def get_post(self, post_id: int) -> dict[str, Any]: ...
-    def get_topic(self, topic_id: int) -> dict[str, Any]: ...
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def create_post(
-        self,
-        topic_id: int,
-        raw: str,
-        *,
-        reply_to_post_number: int | None = None,
-        created_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 Ctx = StepContext[PostForum]

@@ -16,14 +16,14 @@ before a reminder points members to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from worker.apply import ApplyReport
 from worker.engine.facts import Roster
 from worker.engine.obligations import plan_reminders, streak_of
 from worker.engine.weeks import article_due_week, review_due_week, week_of
+from worker.forum import calls
 from worker.forum.errors import NotFound
 from worker.reads import forum_view
 from worker.reads.channels import forget_squad_channels, squad_channels
@@ -34,31 +34,16 @@ from worker.state.membership import MembershipStore
 from worker.steps import StepContext, weekly_threads
 
 
-class RemindersForum(weekly_threads.ThreadsForum, Protocol):
+class RemindersForum(
+    weekly_threads.ThreadsForum,
+    calls.SendChatMessage,
+    calls.CreatePost,
+    calls.SendPrivateMessage,
+    calls.IterChatChannels,
+    Protocol,
+):
     """The forum calls of a reminder run: the thread run's, the squads' chat channels
     (``delivery: squad_channel``), and the reminders' writes."""
-
-    def iter_chat_channels(self, *, page_size: int = 25) -> Iterator[dict[str, Any]]: ...
-    def send_chat_message(
-        self,
-        channel_id: int,
-        message: str,
-        *,
-        in_reply_to_id: int | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def create_post(
-        self,
-        topic_id: int,
-        raw: str,
-        *,
-        reply_to_post_number: int | None = None,
-        created_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
-    def send_private_message(
-        self, recipients: list[str], title: str, raw: str, *, reason: str | None = None
-    ) -> dict[str, Any]: ...
 
 
 def run(

@@ -14,8 +14,7 @@ each squad's roll call was edited; the thread unmarked unless a post came in mea
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 from worker.engine.facts import Roster
 from worker.engine.obligations import (
@@ -26,6 +25,7 @@ from worker.engine.obligations import (
     thread_opening,
 )
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.obligations import evaluate, gather
 from worker.reads.parse import first_post_id
@@ -40,16 +40,15 @@ from worker.steps import StepContext
 ROLL_CALL_INTERVAL = 300
 
 
-class RollCallForum(Protocol):
+class RollCallForum(
+    calls.ListCategories,
+    calls.ListGroups,
+    calls.GetTopic,
+    calls.UpdatePost,
+    calls.IterGroupMembers,
+    Protocol,
+):
     """The forum calls of the roll calls (the edit goes through the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def get_topic(self, topic_id: int) -> dict[str, Any]: ...
-    def update_post(
-        self, post_id: int, raw: str, edit_reason: str | None = None, *, reason: str | None = None
-    ) -> dict[str, Any]: ...
 
 
 def _first_post_id(client: RollCallForum, ledger: Ledger, topic_id: int) -> int | None:

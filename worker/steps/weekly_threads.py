@@ -13,14 +13,14 @@ so the ledger can follow a community that is trying Diamond out.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from worker.actions import CreateTopic
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import plan_weekly_threads, thread_title
 from worker.engine.weeks import Week
+from worker.forum import calls
 from worker.reads import forum_view
 from worker.reads.obligations import remember_roster
 from worker.reads.parse import opened_topic_facts
@@ -29,25 +29,15 @@ from worker.state.ledger import Ledger
 from worker.steps import StepContext
 
 
-class ThreadsForum(Protocol):
+class ThreadsForum(
+    calls.ListCategories,
+    calls.ListGroups,
+    calls.IterCategoryTopics,
+    calls.CreateTopic,
+    calls.IterGroupMembers,
+    Protocol,
+):
     """The forum calls of the thread run (reads; the topics are created by the Applier)."""
-
-    def list_categories(self) -> list[dict[str, Any]]: ...
-    def list_groups(self) -> list[dict[str, Any]]: ...
-    def iter_group_members(self, name: str, *, limit: int = 500) -> Iterator[dict[str, Any]]: ...
-    def iter_category_topics(
-        self, category_id: int, *, slug_path: str | None = None
-    ) -> Iterator[dict[str, Any]]: ...
-    def create_topic(
-        self,
-        title: str,
-        raw: str,
-        category_id: int,
-        *,
-        created_at: datetime | None = None,
-        tags: list[str] | None = None,
-        reason: str | None = None,
-    ) -> dict[str, Any]: ...
 
 
 def find_threads(

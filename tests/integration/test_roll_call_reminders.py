@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.obligations import W47, Thread, at, shipped_rules
+from tests.support.sandbox_api import writes
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
@@ -14,14 +15,6 @@ from worker.state.ledger import Ledger
 from worker.steps import reminders, roll_calls, weekly_threads
 
 pytestmark = pytest.mark.integration
-
-
-def _writes(sandbox) -> list[tuple[str, str]]:
-    return [
-        (method, path)
-        for method, path, _status in sandbox.app.request_log
-        if method in ("POST", "PUT", "DELETE")
-    ]
 
 
 def _replies(sandbox, topic_id: int) -> list[str]:
@@ -72,7 +65,7 @@ def test_each_wave_posts_one_roll_call_per_squad_that_owes_and_never_edits_the_f
     reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
 
     # sq-2 has both articles: nothing to say. sq-1: one post, the whole roll call in it.
-    assert _writes(sandbox) == [("POST", "/posts.json")]
+    assert writes(sandbox) == [("POST", "/posts.json")]
     [friday_post] = _replies(sandbox, threads["sq-1"])
     assert mentions(friday_post) == {"bob", "cat", "dan", "ann"}  # ann leads: cc'd
     roll = friday_post.split("**本周点名**")[1]
@@ -83,10 +76,10 @@ def test_each_wave_posts_one_roll_call_per_squad_that_owes_and_never_edits_the_f
     ledger.upsert_post(W47, "sq-1", one.post("bob", at(21, 10), 900))
     roll_calls.run(step_ctx(client, redis_client, rules, now=at(21, 10, 5)), roster=roster)
     reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20, 5)), friday, roster=roster)
-    assert _writes(sandbox) == [("POST", "/posts.json")], "the same wave again writes nothing"
+    assert writes(sandbox) == [("POST", "/posts.json")], "the same wave again writes nothing"
 
     reminders.run(step_ctx(client, redis_client, rules, now=at(22, 16)), sunday, roster=roster)
-    assert _writes(sandbox) == [("POST", "/posts.json")] * 2
+    assert writes(sandbox) == [("POST", "/posts.json")] * 2
     sunday_post = _replies(sandbox, threads["sq-1"])[-1]
     assert mentions(sunday_post) == {"cat", "dan", "ann"}
     assert "- bob ✅" in sunday_post.split("**本周点名**")[1]
@@ -106,5 +99,5 @@ def test_in_shadow_mode_the_roll_call_reminder_is_reported_not_posted(
     report = reminders.run(
         step_ctx(client, redis_client, rules, now=at(20, 20), live=False), friday, roster=roster
     )
-    assert _writes(sandbox) == []
+    assert writes(sandbox) == []
     assert len(report.shadowed) == 2 and all("**本周点名**" in x.raw for x in report.shadowed)

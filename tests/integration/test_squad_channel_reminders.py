@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.obligations import W47, Thread, at, shipped_rules, with_delivery
+from tests.support.sandbox_api import writes
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
@@ -15,14 +16,6 @@ from worker.state.ledger import Ledger
 from worker.steps import reminders, weekly_threads
 
 pytestmark = pytest.mark.integration
-
-
-def _writes(sandbox) -> list[tuple[str, str]]:
-    return [
-        (method, path)
-        for method, path, _status in sandbox.app.request_log
-        if method in ("POST", "PUT", "DELETE")
-    ]
 
 
 def _channel_messages(sandbox, channel_id: int) -> list[str]:
@@ -65,7 +58,7 @@ def test_the_squad_channel_gets_one_message_per_wave_mentioning_who_owes(
     reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20)), friday, roster=roster)
 
     # sq-1: one chat message; sq-2 has no channel: its thread gets the post instead.
-    assert sorted(_writes(sandbox)) == [("POST", f"/chat/{channel}"), ("POST", "/posts.json")]
+    assert sorted(writes(sandbox)) == [("POST", f"/chat/{channel}"), ("POST", "/posts.json")]
     [message] = _channel_messages(sandbox, channel)
     assert mentions(message) == {"bob", "cat", "dan", "ann"}  # ann leads: cc'd
     assert "**本周点名**" in message and "- ann ✅" in message
@@ -80,7 +73,7 @@ def test_the_squad_channel_gets_one_message_per_wave_mentioning_who_owes(
     assert client.call_counts["GET /chat/api/channels"] == 1
 
     reminders.run(step_ctx(client, redis_client, rules, now=at(20, 20, 5)), friday, roster=roster)
-    assert len(_writes(sandbox)) == 2, "the same wave again sends nothing"
+    assert len(writes(sandbox)) == 2, "the same wave again sends nothing"
 
     reminders.run(step_ctx(client, redis_client, rules, now=at(22, 16)), sunday, roster=roster)
     assert len(_channel_messages(sandbox, channel)) == 2  # Sunday's wave: one more
@@ -96,7 +89,7 @@ def test_in_shadow_mode_nothing_is_sent_to_the_channel(sandbox, redis_client) ->
         rules.obligations.reminders[0],
         roster=roster,
     )
-    assert _writes(sandbox) == [] and _channel_messages(sandbox, channel) == []
+    assert writes(sandbox) == [] and _channel_messages(sandbox, channel) == []
     assert sorted(x.kind for x in report.shadowed) == ["CreatePost", "SendChatMessage"]
 
 
@@ -115,7 +108,7 @@ def test_a_channel_deleted_since_its_id_was_kept_sends_the_reminder_to_the_threa
 
     reminders.run(step_ctx(client, redis_client, rules, now=at(22, 16)), sunday, roster=roster)
 
-    assert ("POST", f"/chat/{channel}") in _writes(sandbox)  # refused: 404
+    assert ("POST", f"/chat/{channel}") in writes(sandbox)  # refused: 404
     with sandbox.forum.lock:
         sunday_posts = [
             p.raw

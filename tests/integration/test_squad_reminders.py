@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.support.obligations import pm_rules, shipped_rules
+from tests.support.sandbox_api import writes
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import step_ctx
 from worker.engine.facts import Roster
@@ -17,14 +18,6 @@ from worker.steps import reminders, weekly_threads
 
 pytestmark = pytest.mark.integration
 W47 = Week(2026, 47)
-
-
-def _writes(sandbox) -> list[tuple[str, str]]:
-    return [
-        (method, path)
-        for method, path, _status in sandbox.app.request_log
-        if method in ("POST", "PUT", "DELETE")
-    ]
 
 
 def _two_squads(sandbox, client):
@@ -55,7 +48,7 @@ def test_a_friday_reminder_is_a_post_per_squad_thread_mentioning_each_who_owes(
     reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
 
     # Twelve owe in sq-1 (two posts: at most ten mentions each), three in sq-2 (one post).
-    assert _writes(sandbox) == [("POST", "/posts.json")] * 3
+    assert writes(sandbox) == [("POST", "/posts.json")] * 3
     with sandbox.forum.lock:
         posts = [p for p in sandbox.forum.posts.values() if p.post_number > 1]
         by_topic = {
@@ -69,7 +62,7 @@ def test_a_friday_reminder_is_a_post_per_squad_thread_mentioning_each_who_owes(
 
     sandbox.app.request_log.clear()
     reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
-    assert _writes(sandbox) == [], "the same reminder again writes nothing"
+    assert writes(sandbox) == [], "the same reminder again writes nothing"
 
 
 def test_pm_delivery_sends_a_pm_per_member_who_owes_and_a_leader_note(
@@ -84,5 +77,5 @@ def test_pm_delivery_sends_a_pm_per_member_who_owes_and_a_leader_note(
 
     reminders.run(step_ctx(client, redis_client, rules, now=_friday(rules)), nudge, roster=roster)
 
-    assert len(_writes(sandbox)) == 15 + 2  # everyone, and each squad's leader their list
+    assert len(writes(sandbox)) == 15 + 2  # everyone, and each squad's leader their list
     assert Ledger(redis_client).threads(W47)  # the threads were there all along

@@ -99,3 +99,12 @@ class Api:
 
     def delete(self, path: str, body: Any = None, **query: Any) -> Exchange:
         return self.request("DELETE", path, json_body=body, query=query or None)
+
+
+def writes(sandbox: Sandbox) -> list[tuple[str, str]]:
+    """(method, path) of every write the sandbox was sent, in order (its request log)."""
+    return [
+        (method, path)
+        for method, path, _status in sandbox.app.request_log
+        if method in ("POST", "PUT", "DELETE")
+    ]

@@ -261,17 +261,12 @@ def test_a_post_edited_still_reads_the_post(sandbox, redis_client) -> None:
     assert client.call_counts[POST_READ] == 1
 
 
-def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
-    sandbox, redis_client
-) -> None:
-    """Diamond opened the thread, so its answer already said all a topic read would (the
-    first post's id, category, title, author): the members' posts, from their signed
-    bodies, and the roll call edit (``roll_call: posts``) cost no ``GET /t/{id}.json``."""
-    from tests.support.obligations import rules_with
+def _weekly_thread_on_forum(sandbox, redis_client, rules):
+    """A squad of ann and bob on the sandbox with Diamond's weekly thread opened; the
+    ``post_created`` deliveries are kept (not sent), to be fed to the step by hand."""
     from tests.support.sandbox_squad import admin_client, squad_on_forum
-    from worker.steps import roll_calls, weekly_threads
+    from worker.steps import weekly_threads
 
-    rules = rules_with(article={"roll_call": "posts"})
     setup = admin_client(sandbox)
     squad = squad_on_forum(sandbox, setup, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
     roster = Roster((squad,))
@@ -280,14 +275,33 @@ def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
     now = dt.datetime.now(rules.tz)
     ctx = step_ctx(client, redis_client, rules, now=now)
     thread = weekly_threads.run(ctx, week_of(now, rules.tz), roster=roster)["sq-1"]
+    return setup, roster, client, ctx, thread
+
+
+def _delivered_body(sandbox, post_id: int) -> dict:
+    sandbox.wait_idle()
+    (body,) = [
+        d.json()["post"]
+        for d in sandbox.deliveries("post_created")
+        if d.json()["post"]["id"] == post_id
+    ]
+    return body
+
+
+def test_posts_in_diamonds_weekly_thread_and_its_roll_call_never_read_the_topic(
+    sandbox, redis_client
+) -> None:
+    """Diamond opened the thread, so its answer already said all a topic read would (the
+    first post's id, category, title, author): the members' posts, from their signed
+    bodies, and the roll call edit (``roll_call: posts``) cost no ``GET /t/{id}.json``."""
+    from tests.support.obligations import rules_with
+    from worker.steps import roll_calls
+
+    rules = rules_with(article={"roll_call": "posts"})
+    setup, roster, client, ctx, thread = _weekly_thread_on_forum(sandbox, redis_client, rules)
     for name in ("ann", "bob"):
         reply = setup.as_user(name).create_post(thread, "我的文章写在这里。" * 100)
-        sandbox.wait_idle()
-        (body,) = [
-            d.json()["post"]
-            for d in sandbox.deliveries("post_created")
-            if d.json()["post"]["id"] == reply["id"]
-        ]
+        body = _delivered_body(sandbox, reply["id"])
         outcomes = record_post.run(ctx, reply["id"], "post_created", body=body)
         assert outcomes["obligations"] == "recorded"
         assert outcomes["recognition"] == "stored"
@@ -302,26 +316,13 @@ def test_posts_in_the_weekly_thread_leave_no_roll_call_edit_when_the_reminders_c
 ) -> None:
     """``roll_call: reminders`` (shipped): a post recorded in the thread marks nothing to
     redo, and the roll-call run edits nothing: the first post is never rewritten."""
-    from tests.support.sandbox_squad import admin_client, squad_on_forum
     from worker.state import keys
-    from worker.steps import roll_calls, weekly_threads
+    from worker.steps import roll_calls
 
     rules = shipped_rules()
-    setup = admin_client(sandbox)
-    squad = squad_on_forum(sandbox, setup, "sq-1", ("ann", "bob"), "第一小组讨论区与文章互评")
-    roster = Roster((squad,))
-    sandbox.add_webhook("http://127.0.0.1:9/", events=["post_created"])  # kept, not sent
-    client = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
-    now = dt.datetime.now(rules.tz)
-    ctx = step_ctx(client, redis_client, rules, now=now)
-    thread = weekly_threads.run(ctx, week_of(now, rules.tz), roster=roster)["sq-1"]
+    setup, roster, client, ctx, thread = _weekly_thread_on_forum(sandbox, redis_client, rules)
     reply = setup.as_user("ann").create_post(thread, "我的文章写在这里。" * 100)
-    sandbox.wait_idle()
-    (body,) = [
-        d.json()["post"]
-        for d in sandbox.deliveries("post_created")
-        if d.json()["post"]["id"] == reply["id"]
-    ]
+    body = _delivered_body(sandbox, reply["id"])
     assert record_post.run(ctx, reply["id"], "post_created", body=body)["obligations"] == (
         "recorded"
     )

@@ -18,7 +18,7 @@ import importlib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from worker.logs import scrub, setup_logging
 from worker.settings import SettingsError, redacted_url, use_env_file
@@ -52,11 +52,22 @@ COMMANDS: dict[str, str] = {
 # again after the wait the claim asks for, for this long in all, then says who is busy.
 # Safe: every write goes through the Applier, which skips what a run already did.
 BUSY_WAIT_SECONDS = 10.0
-_sleep = time.sleep
 
 
 def _load(name: str):
     return importlib.import_module(f"worker.commands.{COMMANDS[name]}")
+
+
+def _available() -> dict[str, object]:
+    """The command modules this install has (``sandbox``/``demo`` may be left out)."""
+    available = {}
+    for name in COMMANDS:
+        try:
+            available[name] = _load(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"worker.commands.{COMMANDS[name]}":
+                raise
+    return available
 
 
 def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
@@ -71,21 +82,22 @@ def build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    commands: Mapping[str, object] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run one command; ``commands``: name -> command module (the modules under
+    ``worker.commands`` unless given); ``sleep``: how a command waits for a claim."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    available = {}
-    for name in COMMANDS:
-        try:
-            available[name] = _load(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"worker.commands.{COMMANDS[name]}":
-                raise
+    available = dict(_available() if commands is None else commands)
     parser = build_parser(available)
     args = parser.parse_args(argv)
     setup_logging(verbose=args.verbose)
     try:
         use_env_file()
-        return _run_waiting_for_claims(available[args.command], args)
+        return _run_waiting_for_claims(available[args.command], args, sleep)
     except SettingsError as exc:
         print(f"diamond {args.command}: settings problem:\n{exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -99,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def _run_waiting_for_claims(command: object, args: argparse.Namespace) -> int:
+def _run_waiting_for_claims(
+    command: object, args: argparse.Namespace, sleep: Callable[[float], None]
+) -> int:
     from worker.pipeline.idempotency import ActionBusy
 
     waited = 0.0
@@ -110,7 +124,7 @@ def _run_waiting_for_claims(command: object, args: argparse.Namespace) -> int:
             pause = max(0.1, exc.retry_after_ms / 1000)
             if waited + pause > BUSY_WAIT_SECONDS:
                 raise
-            _sleep(pause)
+            sleep(pause)
             waited += pause
 
 

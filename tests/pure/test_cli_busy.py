@@ -19,6 +19,7 @@ class FakeCommand:
         self.busy_times = busy_times
         self.key = key
         self.runs = 0
+        self.waits: list[float] = []
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         pass
@@ -31,19 +32,18 @@ class FakeCommand:
 
 
 @pytest.fixture
-def command(monkeypatch: pytest.MonkeyPatch) -> FakeCommand:
-    waits: list[float] = []
-    fake = FakeCommand(0)
-    monkeypatch.setattr(cli, "COMMANDS", {"audit": "audit"})
-    monkeypatch.setattr(cli, "_load", lambda _name: fake)
-    monkeypatch.setattr(cli, "_sleep", waits.append)
-    fake.waits = waits  # type: ignore[attr-defined]
-    return fake
+def command() -> FakeCommand:
+    return FakeCommand(0)
+
+
+def run(command: FakeCommand) -> int:
+    """``diamond audit`` with the fake as the audit command, waiting on its own clock."""
+    return cli.main(["audit"], commands={"audit": command}, sleep=command.waits.append)
 
 
 def test_a_command_meeting_a_workers_claim_waits_and_runs_again(command: FakeCommand) -> None:
     command.busy_times = 2
-    assert cli.main(["audit"]) == cli.EXIT_OK
+    assert run(command) == cli.EXIT_OK
     assert command.runs == 3
     assert command.waits == [0.2, 0.2]  # as long as the claim's holder said
 
@@ -52,7 +52,7 @@ def test_a_claim_held_longer_than_the_command_waits_is_one_clear_line(
     command: FakeCommand, capsys: pytest.CaptureFixture[str]
 ) -> None:
     command.busy_times = 1_000
-    assert cli.main(["audit"]) == cli.EXIT_ERROR
+    assert run(command) == cli.EXIT_ERROR
     assert sum(command.waits) <= cli.BUSY_WAIT_SECONDS
     err = capsys.readouterr().err
     assert err.strip() == (

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from worker.errors import LeaseBusy, NeedsHuman
-from worker.pipeline import retries
 from worker.pipeline.retries import FAILURES_OPTION, WAITS_OPTION, DiamondRetries
 
 
@@ -54,11 +53,15 @@ def test_a_busy_lease_is_retried_after_the_lease_not_counted_as_a_failure(middle
     assert FAILURES_OPTION not in message.options and message.options[WAITS_OPTION] == 1
 
 
-def test_needing_a_human_fails_the_message_at_once_and_raises_one_notice(
-    middleware, monkeypatch
-) -> None:
+def test_needing_a_human_fails_the_message_at_once_and_raises_one_notice() -> None:
     told: list[list[str]] = []
-    monkeypatch.setattr(retries, "_tell_staff", lambda broker, lines: told.append(lines))
+    middleware = DiamondRetries(
+        max_retries=0,
+        min_backoff=1000,
+        max_backoff=60_000,
+        retry_window_seconds=3600,
+        tell_staff=lambda broker, lines: told.append(lines),
+    )
     broker, message = FakeBroker(), FakeMessage()
     middleware.after_process_message(
         broker, message, exception=NeedsHuman("cohort 2026-03: @amy is in sq-1 and sq-2")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -84,12 +85,15 @@ class DiamondRetries(Middleware):
         max_backoff: int,
         retry_window_seconds: float,
         sleep: Any = time.sleep,
+        tell_staff: Callable[[Any, list[str]], None] | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.retry_window_seconds = retry_window_seconds
         self._sleep = sleep
+        # How the staff hear of a job that needs a human (the forum's staff notice).
+        self._tell_staff = tell_staff_on_the_forum if tell_staff is None else tell_staff
 
     @property
     def actor_options(self) -> set[str]:
@@ -159,7 +163,7 @@ class DiamondRetries(Middleware):
         line = describe(message, str(exception))
         log.error("NEEDS A HUMAN, not retried: %s", line)
         message.options[TOLD_OPTION] = True
-        _tell_staff(broker, [line])
+        self._tell_staff(broker, [line])
         message.fail()
 
     def _enqueue(self, broker: Any, message: Any, delay: int) -> None:
@@ -182,7 +186,7 @@ class DiamondRetries(Middleware):
                 pause = min(cap, pause * 2)
 
 
-def _tell_staff(broker: Any, lines: list[str]) -> None:
+def tell_staff_on_the_forum(broker: Any, lines: list[str]) -> None:
     """The ``needs_human`` staff notice; failing to raise it never fails the worker."""
     from worker.pipeline import notices, runtime
 

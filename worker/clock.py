@@ -5,14 +5,16 @@ weeks in minutes by setting a simulated time in Redis (``set_simulated_now``);
 every process that shares the Redis (receiver, workers, scheduler) then sees
 the same simulated ``now``. That key is honoured only when the setting
 ``DIAMOND_SIMULATED_CLOCK`` is on (the demo, ``diamond sandbox`` and tests turn it
-on): in production a stray key moves nothing, and is warned about once. A worker process
-chooses its clock once, at start (``process_clock``).
+on): in production a stray key moves nothing, and is warned about once (per Redis
+connection pool: once a process). A worker process chooses its clock once, at start
+(``process_clock``).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,7 +26,9 @@ from worker.state import keys
 log = logging.getLogger(__name__)
 
 SIMULATED_NOW_KEY = keys.SIMULATED_NOW
-_warned = False  # the stray-key warning is given once per process
+# The stray-key warning is given once per Redis connection pool (a process has one; a
+# ``ReadOnlyRedis`` over it shares it): nothing a test or a fresh client has to reset.
+_warned_pools: weakref.WeakSet[object] = weakref.WeakSet()
 
 
 def system_now() -> datetime:
@@ -35,7 +39,6 @@ def now(redis_client: redis.Redis | None = None, *, simulated: bool | None = Non
     """The simulated time if the setting is on and one is set in Redis, else the system
     time (aware, UTC). ``simulated``: the setting as the caller's settings hold it (an
     actor's process); None reads it afresh."""
-    global _warned
     if redis_client is None:
         return system_now()
     if simulated is None:
@@ -44,14 +47,18 @@ def now(redis_client: redis.Redis | None = None, *, simulated: bool | None = Non
         value = redis_client.get(SIMULATED_NOW_KEY)
         if value:
             return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)
-    elif not _warned and redis_client.exists(SIMULATED_NOW_KEY):
-        _warned = True
+    elif _not_warned(redis_client) and redis_client.exists(SIMULATED_NOW_KEY):
+        _warned_pools.add(redis_client.connection_pool)
         log.warning(
             "Redis holds a simulated time (%s) but %s is off: using the system clock",
             SIMULATED_NOW_KEY,
             SIMULATED_CLOCK_VAR,
         )
     return system_now()
+
+
+def _not_warned(redis_client: redis.Redis) -> bool:
+    return redis_client.connection_pool not in _warned_pools
 
 
 def set_simulated_now(redis_client: redis.Redis, when: datetime | None) -> None:

@@ -40,7 +40,6 @@ def test_with_the_setting_off_a_stray_simulated_key_moves_nothing_and_is_warned_
     redis_client, monkeypatch, caplog
 ):
     monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "0")
-    monkeypatch.setattr(clock, "_warned", False)  # a fresh process
     redis_client.set(SIMULATED_NOW_KEY, SIMULATED.isoformat())
     with caplog.at_level(logging.WARNING, logger="worker.clock"):
         assert _is_system_time(now(redis_client))
@@ -74,7 +73,6 @@ def test_an_actors_clock_follows_its_process_settings_not_the_environment(
 ):
     # A worker process read its settings once and chose its clock from them.
     monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "1")
-    monkeypatch.setattr(clock, "_warned", True)
     set_simulated_now(redis_client, SIMULATED)
     assert _is_system_time(clock.process_clock(redis_client, simulated=False)())
     monkeypatch.setenv("DIAMOND_SIMULATED_CLOCK", "0")

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from worker.engine.facts import Squad
-from worker.engine.squads import Graduate, squad_bio
+from worker.engine.squads import Graduate, PlannedSquad, SquadPlan, squad_bio
 from worker.errors import NeedsHuman
 from worker.state.membership import MembershipStore
 from worker.steps import StepContext, form_squads
@@ -162,3 +162,32 @@ def test_a_member_in_two_squads_of_the_cohort_needs_a_human_and_nothing_is_writt
     with pytest.raises(NeedsHuman):
         form(redis_client, forum)
     assert forum.writes == []
+
+
+class LookedAtDuringRunA(FakeForum):
+    """Run B's forum: while B looks at the members (planning), run A records its own plan
+    (``run_a``), as a second worker running the same job at once would."""
+
+    def __init__(self, members: list[str], run_a: Any) -> None:
+        super().__init__(members)
+        self.run_a = run_a
+
+    def iter_group_members(self, name: str) -> Any:
+        if self.run_a is not None:
+            self.run_a, run_a = None, self.run_a
+            run_a()
+        return super().iter_group_members(name)
+
+
+def test_two_squad_formations_at_once_carry_out_one_split(redis_client) -> None:
+    """Run B planned while run A recorded its plan (B's plan, made from what it saw,
+    differs): B carries out A's split, not its own."""
+    graduate_all(redis_client)
+    store = MembershipStore(redis_client)
+    squad = Squad("sq-a", "2026-11 第1组", COHORT, ("grad00", "grad01", "grad02"), "grad00")
+    run_a = SquadPlan(COHORT, (PlannedSquad(squad, "most_active", added=squad.members, new=True),))
+    forum = LookedAtDuringRunA(GRADUATES, lambda: store.record_formation(run_a))
+    formation = form(redis_client, forum)
+    assert formation.plan == run_a
+    assert placed(forum) == {"grad00", "grad01", "grad02"}  # A's split, not B's of all 12
+    assert store.formation(COHORT) is None  # formed

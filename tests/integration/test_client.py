@@ -11,7 +11,7 @@ import pytest
 import requests
 import responses
 
-from worker.forum.client import DEFAULT_RATE_LIMIT_WAIT, ForumClient
+from worker.forum.client import DEFAULT_RATE_LIMIT_WAIT, NO_READ_RETRY, ForumClient
 from worker.forum.errors import ForumRejected, ForumUnavailable, NotFound, RateLimited
 from worker.forum.paths import fill, guess_template
 from worker.forum.ratelimit import LocalRateLimiter
@@ -33,7 +33,7 @@ def rsps():
 @pytest.fixture
 def client() -> ForumClient:
     # How one answer is classified; re-reading after a 5xx is tested in test_faults_client.
-    return ForumClient(BASE, KEY, "system", sleep=no_sleep, read_retries=0)
+    return ForumClient(BASE, KEY, "system", sleep=no_sleep, read_retry=NO_READ_RETRY)
 
 
 class StubLimiter:

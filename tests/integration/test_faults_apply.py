@@ -12,7 +12,7 @@ import redis
 
 from worker import actions as a
 from worker.apply import Applier
-from worker.forum.client import ForumClient
+from worker.forum.client import NO_READ_RETRY, ForumClient
 from worker.forum.errors import ForumUnavailable, NotFound
 from worker.pipeline.idempotency import ActionBusy
 
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 def _client(sandbox: Any) -> ForumClient:
-    return ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10), read_retries=0)
+    return ForumClient(
+        sandbox.url, sandbox.api_key, "system", timeout=(2, 10), read_retry=NO_READ_RETRY
+    )
 
 
 def _pms_to(sandbox: Any, username: str) -> list[str]:

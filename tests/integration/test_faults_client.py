@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import responses
 
-from worker.forum.client import ForumClient
+from worker.forum.client import ForumClient, ReadRetry
 from worker.forum.errors import ForumUnavailable
+from worker.pipeline import runtime
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +46,31 @@ def test_a_read_retry_honours_retry_after_and_gives_up_after_its_bound() -> None
         client.list_badges()
     assert sleeps and all(s == 7 for s in sleeps)  # under the cap
     assert len(responses.calls) == len(sleeps) + 1
+
+
+@responses.activate
+def test_a_clients_read_retry_policy_sets_how_often_and_how_long_it_re_reads() -> None:
+    responses.get("https://forum.example/admin/badges.json", status=502, body="down")
+    sleeps: list[float] = []
+    policy = ReadRetry(attempts=3, base_wait=0.01, max_wait=0.03)
+    client = ForumClient("https://forum.example", "k" * 20, sleep=sleeps.append, read_retry=policy)
+    with pytest.raises(ForumUnavailable):
+        client.list_badges()
+    assert sleeps == [0.01, 0.02, 0.03]  # doubling, capped
+    assert len(responses.calls) == 4
+
+
+def test_the_workers_client_retries_reads_as_the_process_was_configured(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIAMOND_FORUM_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DIAMOND_API_KEY", "k" * 20)
+    quick = ReadRetry(base_wait=0.01, max_wait=0.05)
+    runtime.reset()
+    try:
+        runtime.configure(redis_url=redis_url)
+        assert runtime.forum().read_retry == ReadRetry()  # production's, unless configured
+        runtime.configure(read_retry=quick)
+        assert runtime.forum().read_retry == quick
+    finally:
+        runtime.reset()

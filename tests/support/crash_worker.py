@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 
-from tests.support.fault_story import CLAIM_LEASE_ENV
+from tests.support.fault_story import CLAIM_LEASE_ENV, QUICK_READ_RETRY
 from worker import apply
-from worker.forum import client as client_module
+from worker.pipeline import runtime
 
 apply.CLAIM_LEASE_SECONDS = int(os.environ.get(CLAIM_LEASE_ENV, "5"))
-client_module.READ_RETRY_BASE_WAIT = 0.01
-client_module.READ_RETRY_MAX_WAIT = 0.05
+runtime.configure(read_retry=QUICK_READ_RETRY)

@@ -27,8 +27,7 @@ from tests.support.steps import remember_roster
 from worker.engine.facts import Roster, Squad
 from worker.engine.obligations import reminder_id
 from worker.engine.weeks import Week
-from worker.forum import client as client_module
-from worker.forum.client import ForumClient
+from worker.forum.client import ForumClient, ReadRetry
 from worker.pipeline import runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.config import PipelineSettings
@@ -42,6 +41,8 @@ REVIEW = "写得很好,我学到了很多。" * 12
 QUEUES = {"obligations", "posts", "notices"}
 # What a worker process of the story reads (``tests.support.crash_worker``).
 CLAIM_LEASE_ENV = "DIAMOND_STORY_CLAIM_LEASE_SECONDS"
+# The story's reads are retried as in production (as often), on a compressed clock.
+QUICK_READ_RETRY = ReadRetry(base_wait=0.01, max_wait=0.05)
 _MARK = re.compile(r"\s*<!-- diamond:[0-9a-f]+ -->")
 _IDS = re.compile(r"(?:https?://[\w.:-]+)?/t/[^\s)]*?\d+(/\d+)?")  # links name each run's port
 
@@ -145,8 +146,7 @@ def run_story(
     monkeypatch.setenv("DIAMOND_MAX_BACKOFF_MS", "400")
     monkeypatch.setenv("DIAMOND_RETRY_MAX_BACKOFF_MS", "400")
     quick = PipelineSettings()
-    monkeypatch.setattr(client_module, "READ_RETRY_BASE_WAIT", 0.01, raising=False)
-    monkeypatch.setattr(client_module, "READ_RETRY_MAX_WAIT", 0.05, raising=False)
+    runtime.configure(read_retry=QUICK_READ_RETRY)  # the runtime's client: reads too
     broker = setup_broker(redis_url, settings=quick)
     import worker.jobs.obligations as jobs
     import worker.jobs.posts as posts

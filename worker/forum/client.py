@@ -30,6 +30,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -59,12 +60,30 @@ OnLimit = Literal["raise", "wait"]
 Timeout = tuple[float, float]
 
 DEFAULT_TIMEOUT: Timeout = (3.05, 30.0)
-# Idempotent reads (GET) answered 5xx, timed out or unreachable are retried inside the call:
-# up to READ_RETRIES more times, waiting base * 2**n seconds (at most the cap, which also
-# bounds a Retry-After). A longer outage fails the call; the job's retry policy waits it out.
-READ_RETRIES = 4
-READ_RETRY_BASE_WAIT = 0.5
-READ_RETRY_MAX_WAIT = 8.0
+
+
+@dataclass(frozen=True)
+class ReadRetry:
+    """How an idempotent read (GET) answered 5xx, timed out or unreachable is retried inside
+    the call: up to ``attempts`` more times, waiting ``base_wait * 2**n`` seconds (at most
+    ``max_wait``, which also bounds a Retry-After). A longer outage fails the call; the
+    job's retry policy waits it out. A client's ``read_retry`` argument (the default here)."""
+
+    attempts: int = 4
+    base_wait: float = 0.5
+    max_wait: float = 8.0
+
+    def wait(self, response: requests.Response | None, failed: int) -> float:
+        """Capped exponential backoff before re-reading, or the answer's Retry-After (a 503
+        during maintenance says when to come back), capped too: the job retries later."""
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        hinted = _parse_retry_after(retry_after)
+        if hinted is not None:
+            return min(hinted, self.max_wait)
+        return min(self.base_wait * 2**failed, self.max_wait)
+
+
+NO_READ_RETRY = ReadRetry(attempts=0)
 # Used when a 429 says nothing about how long to wait (no header, no body hint).
 DEFAULT_RATE_LIMIT_WAIT = 10.0
 CALL_COUNTS_KEY = keys.FORUM_CALLS
@@ -203,7 +222,7 @@ class ForumClient:
         counts_key: str = CALL_COUNTS_KEY,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        read_retries: int = READ_RETRIES,
+        read_retry: ReadRetry = ReadRetry(),  # frozen: one shared default is safe
         public_url: str = "",
     ) -> None:
         if on_limit not in ("raise", "wait"):
@@ -221,7 +240,7 @@ class ForumClient:
         self.call_counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._sleep = sleep
-        self.read_retries = read_retries
+        self.read_retry = read_retry
         # Where people reach the forum (links in PMs and posts); the API's address if unset.
         self.public_url = (public_url or base_url).rstrip("/")
         self._user_fields_prefix = USER_FIELDS_PREFIXES[0]  # until a 404 says otherwise
@@ -331,14 +350,14 @@ class ForumClient:
                 )
                 unavailable = response.status_code >= 500
             except ForumUnavailable:
-                if verb != "GET" or failed_reads >= self.read_retries:
+                if verb != "GET" or failed_reads >= self.read_retry.attempts:
                     raise
                 response, unavailable = None, True
-            if unavailable and verb == "GET" and failed_reads < self.read_retries:
+            if unavailable and verb == "GET" and failed_reads < self.read_retry.attempts:
                 # A read changes nothing: try it again here rather than fail the whole job
                 # (a job of N calls would otherwise succeed with p**N). Writes are not
                 # resent: their outcome is unknown, and the Applier checks it first.
-                wait = _read_retry_wait(response, failed_reads)
+                wait = self.read_retry.wait(response, failed_reads)
                 failed_reads += 1
                 log.info("forum unavailable on %s; read retried in %.1fs", label, wait)
                 self._sleep(wait)
@@ -1657,16 +1676,6 @@ def _rate_limit_wait(response: requests.Response) -> float:
     if retry_after is not None:
         hints.append(retry_after)
     return max(hints) if hints else DEFAULT_RATE_LIMIT_WAIT
-
-
-def _read_retry_wait(response: requests.Response | None, failed: int) -> float:
-    """Capped exponential backoff before re-reading, or the answer's Retry-After (a 503
-    during maintenance says when to come back), capped too: the job retries later."""
-    retry_after = response.headers.get("Retry-After") if response is not None else None
-    hinted = _parse_retry_after(retry_after)
-    if hinted is not None:
-        return min(hinted, READ_RETRY_MAX_WAIT)
-    return min(READ_RETRY_BASE_WAIT * 2**failed, READ_RETRY_MAX_WAIT)
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -25,7 +25,7 @@ from worker.settings import Settings, load_settings
 from worker.steps import StepContext
 
 if TYPE_CHECKING:
-    from worker.forum.client import ForumClient
+    from worker.forum.client import ForumClient, ReadRetry
     from worker.rules import Rules
     from worker.rules.holder import RulesHolder
 
@@ -38,10 +38,13 @@ def configure(
     redis_url: str | None = None,
     settings_obj: Settings | None = None,
     forum_client: ForumClient | None = None,
+    read_retry: ReadRetry | None = None,
 ) -> None:
     """Set what later calls return (``setup_broker`` passes the broker's Redis URL;
     ``forum_client``: the process's forum client instead of one built from the settings,
-    say a test's client that watches the calls)."""
+    say a test's client that watches the calls; ``read_retry``: how the client built from
+    the settings retries a read the forum could not answer, ``ReadRetry()`` unless given,
+    say a test's story on a shorter clock)."""
     with _lock:
         if redis_url is not None and _state.get("redis_url") != redis_url:
             _state["redis_url"] = redis_url
@@ -56,6 +59,11 @@ def configure(
         if forum_client is not None:
             _state["forum"] = forum_client
             _state.pop("process", None)
+        if read_retry is not None:
+            _state["read_retry"] = read_retry
+            if forum_client is None:
+                _state.pop("forum", None)
+                _state.pop("process", None)
 
 
 def announce_rule_changes() -> None:
@@ -90,7 +98,7 @@ def redis_client() -> redis.Redis:
 
 def forum() -> ForumClient:
     """The one forum client of this process (rate limit shared through Redis)."""
-    from worker.forum.client import ForumClient
+    from worker.forum.client import ForumClient, ReadRetry
 
     cfg, client = settings(), redis_client()
     with _lock:
@@ -99,7 +107,11 @@ def forum() -> ForumClient:
             # restart the job and redo every call it made, and a job that needs more calls
             # than the budget grants at once would never finish. Long waits still raise.
             _state["forum"] = ForumClient.from_settings(
-                cfg, client, on_limit="wait", max_wait=cfg.api_window_seconds / 4
+                cfg,
+                client,
+                on_limit="wait",
+                max_wait=cfg.api_window_seconds / 4,
+                read_retry=_state.get("read_retry") or ReadRetry(),
             )
         return _state["forum"]  # type: ignore[return-value]  # _state keeps one object per kind
 

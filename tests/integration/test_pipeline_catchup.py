@@ -11,7 +11,7 @@ import redis
 from dramatiq.message import Message
 
 from worker.forum.errors import RateLimited
-from worker.pipeline import catchup, probe, routes
+from worker.pipeline import probe, routes
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.catchup import LAST_POST_KEY, scan
 from worker.pipeline.jobs import load_actors
@@ -100,17 +100,14 @@ def test_a_user_who_confirms_after_a_later_user_was_scanned_is_still_fed(
     assert ("probe.seen", '{"object_id": 40, "event": "user_created"}') in sent(redis_client)
 
 
-def test_a_pending_user_is_fed_once_not_on_every_scan(
-    wired, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_pending_user_is_fed_once_not_on_every_scan(wired, redis_client: redis.Redis) -> None:
     # A held application stays pending until staff decide: no re-gating every few minutes.
     forum = ForumReadings()
     forum.pending = [{"id": 40}]
     for _ in range(3):
         run_scan(forum, redis_client, wired)
     assert len(sent(redis_client)) == 1
-    monkeypatch.setattr(catchup, "USER_REFEED_SECONDS", 0)  # a day later: once more
-    run_scan(forum, redis_client, wired)
+    run_scan(forum, redis_client, wired, user_refeed_seconds=0)  # as if a day later: once more
     assert len(sent(redis_client)) == 2
 
 

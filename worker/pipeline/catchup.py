@@ -77,6 +77,7 @@ def scan(
     dedup_ttl_seconds: int,
     max_items: int = MAX_PER_SCAN,
     first_scan_lookback: int = FIRST_SCAN_LOOKBACK_POSTS,
+    user_refeed_seconds: float = USER_REFEED_SECONDS,
 ) -> ScanReport:
     """Feed posts newer than the remembered id, and pending users not fed lately.
 
@@ -111,7 +112,7 @@ def scan(
     report.users_pending = len(pending)
     fed = {int(member): score for member, score in redis_client.zscan_iter(USERS_FED_KEY)}
     now = time.time()
-    due = [u for u in pending if now - fed.get(_int_id(u), float("-inf")) >= USER_REFEED_SECONDS]
+    due = [u for u in pending if now - fed.get(_int_id(u), float("-inf")) >= user_refeed_seconds]
     for user in due[:max_items]:
         _feed(dispatcher, report, "user", "user_created", user, 0)
         redis_client.zadd(USERS_FED_KEY, {str(_int_id(user)): now})

@@ -74,6 +74,22 @@ def test_a_gating_job_redelivered_after_the_applicant_was_deleted_ends_quietly(
 # --- 2. a dead-lettered post event is re-fed once the forum answers ---------------------------
 
 
+def _failing_since(client: redis.Redis, queue: str, *, hours: float) -> None:
+    """Every message waiting on ``queue`` has been failing for ``hours`` (its first failure,
+    as the retry middleware records it, is that long ago)."""
+    from dramatiq import Message
+
+    from worker.pipeline.broker import NAMESPACE
+    from worker.pipeline.retries import FIRST_FAILED_OPTION
+
+    messages = f"{NAMESPACE}:{queue}.msgs"
+    since_ms = int((time.time() - hours * 3600) * 1000)
+    for message_id, raw in client.hgetall(messages).items():
+        message = Message.decode(raw)
+        options = {**message.options, FIRST_FAILED_OPTION: since_ms}
+        client.hset(messages, message_id, message.copy(options=options).encode())
+
+
 def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
     sandbox: object,
     redis_url: str,
@@ -81,7 +97,6 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from worker.pipeline import jobs as pipeline_jobs
     from worker.pipeline.catchup import scan
     from worker.pipeline.routes import Deduper, Dispatcher
     from worker.state.membership import missing_posts
@@ -102,9 +117,9 @@ def test_a_dead_lettered_post_event_is_re_fed_by_the_catch_up_scan(
     # The webhook arrives (the receiver claims its identity) while the forum is down, for
     # longer than the job's retry window: the job gives up.
     Dispatcher(broker, Deduper(redis_client, 600), "system").dispatch("post", "post_created", post)
+    _failing_since(redis_client, "posts", hours=25)  # longer than the job's retry window
     sandbox.add_fault("GET /posts/*:502=1")  # type: ignore[attr-defined]
-    with monkeypatch.context() as patch, worker(broker, {"posts"}):
-        patch.setattr(pipeline_jobs, "past_window", lambda _message, _window: True)
+    with worker(broker, {"posts"}):
         wait_for(lambda: redis_client.hlen("diamond:posts.XQ.msgs") == 1, what="the dead letter")
     assert missing_posts(redis_client) == {post["id"]: "diligent"}
     sandbox.clear_faults()  # type: ignore[attr-defined]  # the forum is back

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
+from typing import Any
 
 from worker.config_sync.apply import WebhookUrlRefused, sync
 from worker.config_sync.command import (
@@ -40,11 +43,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(
+    args: argparse.Namespace,
+    *,
+    client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """``client``: the forum to change (the settings' forum unless given); ``sleep``: how
+    a round waits after the forum failed."""
     if not args.yes:
         from worker.commands import plan
 
-        code = plan.run(args)
+        code = plan.run(args, client=client)
         if code != EXIT_IN_SYNC:
             print("Nothing was changed. Run `diamond apply --yes` to apply this plan.")
         return code
@@ -54,13 +64,14 @@ def run(args: argparse.Namespace) -> int:
     desired = load_desired_for(settings, args)
     if desired is None:
         return EXIT_ERROR
-    client = make_client(settings)
+    client = make_client(settings) if client is None else client
     try:
         report = sync(
             client,
             desired,
             force=args.force,
             max_rounds=args.max_rounds,
+            sleep=sleep,
             on_plan=lambda plan: print(render_plan(plan)),
         )
     except UnsafePlan as exc:

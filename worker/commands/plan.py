@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from worker.config_sync.actual import read_actual
 from worker.config_sync.command import (
@@ -30,13 +31,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXIT_CODES_HELP
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, client: Any = None) -> int:
+    """``client``: the forum to read (the settings' forum unless given)."""
     settings = load_settings()
     settings.require("forum_url", "api_key")
     desired = load_desired_for(settings, args)
     if desired is None:
         return EXIT_ERROR
-    client = make_client(settings)
+    client = make_client(settings) if client is None else client
     try:
         plan = diff(desired, read_actual(client, desired))
     except ForumError as exc:

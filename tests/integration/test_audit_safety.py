@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.support.obligations import SH, Thread, shipped_rules
+from tests.support.pipeline import live_worker
 from tests.support.sandbox_squad import admin_client, squad_on_forum
 from tests.support.steps import remember_roster
 from worker import clock
@@ -17,6 +18,7 @@ from worker.cli import main
 from worker.commands import audit as audit_command
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
+from worker.pipeline import runtime
 from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration
@@ -25,7 +27,7 @@ MEMBERS = ("ann", "ben", "cyd", "dee")
 
 
 @pytest.fixture
-def community(sandbox, redis_client, monkeypatch):
+def community(sandbox, redis_url, redis_client, tmp_path, monkeypatch):
     """A squad of four on the sandbox; W47 in the ledger: dee's article is too short
     (500 of 800) and ann did not review cyd; dee had 4 strikes before (6: silenced)."""
     rules = shipped_rules()
@@ -45,14 +47,10 @@ def community(sandbox, redis_client, monkeypatch):
     for post in thread.posts:
         ledger.upsert_post(W47, "sq-7", post)
     ledger.record_strikes(W47.previous(), {"dee": 4})
-    settings = SimpleNamespace(live=True)
-    monkeypatch.setattr(
-        audit_command,
-        "_context",
-        lambda: (client, redis_client, rules, settings),
-    )
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)  # `diamond audit`'s settings
     remember_roster(redis_client, Roster((squad,)))  # no squad marker: the view remembers it
-    return SimpleNamespace(rules=rules, ledger=ledger, thread=thread, cyd=cyd, forum=sandbox.forum)
+    yield SimpleNamespace(rules=rules, ledger=ledger, thread=thread, cyd=cyd, forum=sandbox.forum)
+    runtime.reset()  # the command configured this process's runtime with its settings
 
 
 def _at(redis_client, day: int, hh: int, mm: int = 0) -> None:

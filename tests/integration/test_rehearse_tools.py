@@ -104,40 +104,34 @@ def test_keep_says_how_to_reach_the_world_and_returns_on_ctrl_c(
 def test_the_demo_runs_on_the_rules_dir_the_environment_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import worker.demo.run as demo_run
     from worker.commands import demo
 
-    monkeypatch.setattr("signal.signal", lambda *_: None)  # the test process keeps its own
     seen = {}
 
     def fake_run_demo(options):
         seen["rules_dir"] = options.stack.rules_dir
         return SimpleNamespace(ok=True, failed_jobs=0, broken=[], workdir=tmp_path)
 
-    monkeypatch.setattr(demo_run, "run_demo", fake_run_demo)
     monkeypatch.setenv("DIAMOND_RULES_DIR", str(tmp_path))
     args = argparse.Namespace(weeks=1, small=True, seed=7, workdir=None, keep=False, save=None)
-    assert demo.run(args) == 0
+    assert demo.run(args, run_demo=fake_run_demo) == 0
     assert seen["rules_dir"] == tmp_path
     monkeypatch.setenv("DIAMOND_RULES_DIR", str(tmp_path / "nope"))
-    assert demo.run(args) == 1
+    assert demo.run(args, run_demo=fake_run_demo) == 1
 
 
 def test_a_demo_with_a_broken_promise_exits_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import worker.demo.run as demo_run
     from worker.commands import demo
 
     monkeypatch.delenv("DIAMOND_RULES_DIR", raising=False)
-    monkeypatch.setattr("signal.signal", lambda *_: None)
-    monkeypatch.setattr(
-        demo_run,
-        "run_demo",
-        lambda options: SimpleNamespace(
+
+    def broken_promise(options):
+        return SimpleNamespace(
             ok=False, failed_jobs=0, broken=["the audit of 2026-W12 HALTED"], workdir=tmp_path
-        ),
-    )
+        )
+
     args = argparse.Namespace(weeks=1, small=True, seed=7, workdir=None, keep=False, save=None)
-    assert demo.run(args) == 1
+    assert demo.run(args, run_demo=broken_promise) == 1
     assert "not done: the audit of 2026-W12 HALTED" in capsys.readouterr().out

@@ -16,6 +16,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +48,26 @@ def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(args: argparse.Namespace) -> int:
+def _run_demo(options: Any) -> Any:
+    """The demo itself, stopped by SIGTERM/SIGHUP the way Ctrl-C stops it: every process
+    it started ends."""
+    from worker.demo.run import run_demo
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    return run_demo(options)
+
+
+def run(args: argparse.Namespace, *, run_demo: Callable[[Any], Any] = _run_demo) -> int:
+    """``run_demo``: runs the demo with its ``DemoOptions`` and gives its ``DemoResult``."""
     from worker.demo.people import CastSize
-    from worker.demo.run import DemoOptions, run_demo
+    from worker.demo.run import DemoOptions
     from worker.demo.stack import DemoError
     from worker.rules import RulesInvalid
 
     if args.weeks < 1:
         print("diamond demo: --weeks must be at least 1", file=sys.stderr)
         return 2
-    # SIGTERM/SIGHUP stop the demo the way Ctrl-C does: every process it started ends.
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
     from worker.demo.stack import StackOptions
 
     rules_dir = os.environ.get("DIAMOND_RULES_DIR", "").strip()

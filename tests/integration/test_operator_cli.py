@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import responses
 from werkzeug.test import Client
 
 from worker.cli import main
+from worker.commands import worker as worker_command
 from worker.forum.client import ForumClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,35 +77,52 @@ def test_wrong_api_key_in_report_and_audit_is_one_line(env, sandbox, redis_url, 
         assert "Traceback" not in err and "not-the-key-at-all" not in err
 
 
+class WorkerNotStarted:
+    """``diamond worker`` whose dramatiq start is recorded instead of run."""
+
+    HELP = worker_command.HELP
+
+    def __init__(self) -> None:
+        self.started: list[list[str]] = []
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        worker_command.configure(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        return worker_command.run(args, start=lambda argv: self.started.append(argv) or 0)
+
+
 @pytest.fixture
-def no_dramatiq(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    started: list[object] = []
-    monkeypatch.setattr("dramatiq.cli.main", lambda args: started.append(args) or 0)
-    return started
+def worker_cmd() -> WorkerNotStarted:
+    return WorkerNotStarted()
+
+
+def diamond_worker(command: WorkerNotStarted) -> int:
+    return main(["worker"], commands={"worker": command})
 
 
 def test_worker_refuses_to_start_without_the_forum_settings(
-    env, redis_url, no_dramatiq, capsys
+    env, redis_url, worker_cmd, capsys
 ) -> None:
     env.setenv("DIAMOND_REDIS_URL", redis_url)
-    assert main(["worker"]) == 1
+    assert diamond_worker(worker_cmd) == 1
     err = capsys.readouterr().err
     assert "DIAMOND_FORUM_URL: must be set" in err and "DIAMOND_API_KEY: must be set" in err
-    assert no_dramatiq == []
+    assert worker_cmd.started == []
 
 
 @pytest.mark.integration
 def test_worker_refuses_to_start_with_a_key_the_forum_refuses(
-    env, sandbox, redis_url, no_dramatiq, capsys
+    env, sandbox, redis_url, worker_cmd, capsys
 ) -> None:
     env.setenv("DIAMOND_FORUM_URL", sandbox.url)
     env.setenv("DIAMOND_API_KEY", "not-the-key-at-all")
     env.setenv("DIAMOND_REDIS_URL", redis_url)
-    assert main(["worker"]) == 1
+    assert diamond_worker(worker_cmd) == 1
     assert "refused the API key" in capsys.readouterr().err
-    assert no_dramatiq == []
+    assert worker_cmd.started == []
     env.setenv("DIAMOND_API_KEY", sandbox.api_key)
-    assert main(["worker"]) == 0 and len(no_dramatiq) == 1
+    assert diamond_worker(worker_cmd) == 0 and len(worker_cmd.started) == 1
 
 
 def test_waiting_for_the_api_budget_says_how_long(caplog) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING
 
 from worker.settings import Settings, load_settings
@@ -90,10 +90,16 @@ def prometheus_env(environ: MutableMapping[str, str], cfg: PipelineSettings | No
         environ.setdefault("dramatiq_prom_db", "/tmp/diamond-prometheus")
 
 
-def run(args: argparse.Namespace) -> int:
+def start_dramatiq(argv: list[str]) -> int:
+    """Run dramatiq's worker (it forks the worker processes) until it stops."""
     from dramatiq.cli import main as dramatiq_main
     from dramatiq.cli import make_argument_parser
 
+    return int(dramatiq_main(make_argument_parser().parse_args(argv)) or 0)
+
+
+def run(args: argparse.Namespace, *, start: Callable[[list[str]], int] = start_dramatiq) -> int:
+    """``start``: runs dramatiq's worker with its command line (``dramatiq_argv``)."""
     from worker.pipeline.boot import EXTRA_MODULES_ENV
 
     settings = load_settings()
@@ -106,4 +112,4 @@ def run(args: argparse.Namespace) -> int:
     if args.heartbeat_timeout_ms:
         os.environ["DIAMOND_HEARTBEAT_TIMEOUT_MS"] = str(args.heartbeat_timeout_ms)
     prometheus_env(os.environ)
-    return int(dramatiq_main(make_argument_parser().parse_args(dramatiq_argv(args))) or 0)
+    return start(dramatiq_argv(args))

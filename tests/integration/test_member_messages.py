@@ -9,51 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.pure.test_message_languages import speaking
 from tests.pure.test_rules_placeholders import _tour
+from tests.support.obligations import rendering
 from worker import actions as a
-from worker.rules import Rules
+from worker.rules.models import Rendered
 
 
-def _pms(monkeypatch: pytest.MonkeyPatch, lang: str) -> list[a.SendPrivateMessage]:
-    sent: list[a.SendPrivateMessage] = []
-
-    class Recorded(a.SendPrivateMessage):  # the engines build PMs as a.SendPrivateMessage
-        __slots__ = ()
-
-        def __post_init__(self) -> None:
-            sent.append(self)
-
-    monkeypatch.setattr(a, "SendPrivateMessage", dataclass(frozen=True, kw_only=True)(Recorded))
-    _tour(speaking(lang))
-    return sent
+def _pms(lang: str) -> list[a.SendPrivateMessage]:
+    return [x for x in _tour(speaking(lang)) if isinstance(x, a.SendPrivateMessage)]
 
 
-def _topics(monkeypatch: pytest.MonkeyPatch, lang: str) -> list[a.CreateTopic]:
-    opened: list[a.CreateTopic] = []
-
-    class Recorded(a.CreateTopic):  # the engines build topics as a.CreateTopic
-        __slots__ = ()
-
-        def __post_init__(self) -> None:
-            opened.append(self)
-
-    monkeypatch.setattr(a, "CreateTopic", dataclass(frozen=True, kw_only=True)(Recorded))
-    _tour(speaking(lang))
-    return opened
+def _topics(lang: str) -> list[a.CreateTopic]:
+    return [x for x in _tour(speaking(lang)) if isinstance(x, a.CreateTopic)]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_no_pm_is_titled_with_the_bare_community_name(
-    monkeypatch: pytest.MonkeyPatch, lang: str
+    lang: str,
 ) -> None:
     rules = speaking(lang)
-    pms = _pms(monkeypatch, lang)
+    pms = _pms(lang)
     assert len(pms) > 10
     bare = [pm.key for pm in pms if pm.title.strip() == rules.community.name]
     assert bare == []
@@ -147,19 +127,16 @@ _ISO_WEEK = re.compile(r"第\s*\d+\s*周|\b[Ww]eek \d+\b|\b\d{4}-W\d{2}\b")
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_members_read_a_week_as_its_dates_not_its_iso_number(
-    monkeypatch: pytest.MonkeyPatch, lang: str
+    lang: str,
 ) -> None:
     said: list[tuple[str, str]] = []
-    real_render = Rules.render
 
-    def render(self: Rules, key: str, lang_: Any = None, **values: object) -> Any:
-        out = real_render(self, key, lang_, **values)
+    def seen(key: str, _values: object, out: Rendered) -> None:
         if key.startswith(MEMBER_FACING):
             said.append((key, f"{out.title}\n{out.body}"))
-        return out
 
-    monkeypatch.setattr(Rules, "render", render)
-    threads = _topics(monkeypatch, lang)
+    planned = _tour(rendering(speaking(lang), seen))
+    threads = [x for x in planned if isinstance(x, a.CreateTopic)]
     said += [("thread_title", t.title) for t in threads if t.key.startswith("weekly-thread:")]
     assert {key for key, _ in said} >= {"article_reminder", "ladder_warning", "thread_title"}
     found = {key: _ISO_WEEK.findall(text) for key, text in said if _ISO_WEEK.search(text)}

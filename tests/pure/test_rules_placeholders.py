@@ -8,7 +8,9 @@ renders every template through the real code paths to keep those declarations ho
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -22,13 +24,14 @@ from tests.support.obligations import (
     W47,
     Thread,
     at,
+    rendering,
     ring_audit,
     shipped_rules,
     squad,
     with_delivery,
 )
 from tests.support.rules_cases import SHIPPED, copy_rules, edit, problems_of
-from worker.engine import obligations as obligations_engine
+from worker.actions import Action
 from worker.engine.camp import (
     Camper,
     CampPost,
@@ -287,17 +290,27 @@ def test_every_template_field_declares_its_placeholders() -> None:
 NOT_SENT = {("gating", ("messages", "referrer_notice"))}
 
 
-def _record_renders(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[frozenset[str]]]:
-    """Template key -> the sets of value names the code passed to ``Rules.render``."""
+def _recording(rules: Rules) -> tuple[Rules, dict[str, set[frozenset[str]]], list[frozenset[str]]]:
+    """``rules`` that record, per template key, the sets of value names the code passed to
+    ``Rules.render``; and the value names the weekly thread title (filled in without
+    ``Rules.render``, by ``format_map``) was given."""
     rendered: dict[str, set[frozenset[str]]] = defaultdict(set)
-    real = Rules.render
+    titles: list[frozenset[str]] = []
 
-    def render(self: Rules, key: str, lang: Any = None, **values: object) -> Any:
-        rendered[key].add(frozenset(values))
-        return real(self, key, lang, **values)
+    class Title(str):
+        def format_map(self, mapping: Any) -> str:
+            titles.append(frozenset(mapping))
+            return str(self).format_map(mapping)
 
-    monkeypatch.setattr(Rules, "render", render)
-    return rendered
+    article = rules.obligations.article
+    article = article.model_copy(update={"thread_title": Title(article.thread_title)})
+    obligations = rules.obligations.model_copy(update={"article": article})
+    rules = rules.model_copy(update={"obligations": obligations})
+    return (
+        rendering(rules, lambda key, values, _out: rendered[key].add(frozenset(values))),
+        rendered,
+        titles,
+    )
 
 
 def _declared(rules: Rules, rendered: dict[str, set[frozenset[str]]]) -> dict[str, set]:
@@ -332,8 +345,15 @@ def _drift(rendered: dict[str, set], declared: dict[str, set]) -> list[str]:
     return out
 
 
-def _tour(rules: Rules) -> None:
-    """Every place that renders a template, each branch once, as the workers run them."""
+def _tour(rules: Rules) -> list[Action]:
+    """Every place that renders a template, each branch once, as the workers run them;
+    returns every action planned on the way."""
+    planned: list[Action] = []
+
+    def keep(value: Any) -> Any:
+        planned.extend(_actions_in(value))
+        return value
+
     # Gating: an approval (audit entry, referrer told), a rejection, a hold.
     good = "我是一名软件工程师,喜欢读书和写作。" * 20
     referrer = MemberFact(user_id=2, username="mentor", groups=frozenset({"members"}))
@@ -346,18 +366,18 @@ def _tour(rules: Rules) -> None:
         )
         facts = GatingFacts(applicant=applicant, referrer=referrer)
         decision = evaluate_application(rules, facts)
-        gating_actions(rules, facts, decision, audit_category_id=9, camp_ends="2026-11-08")
+        keep(gating_actions(rules, facts, decision, audit_category_id=9, camp_ends="2026-11-08"))
     # An invitee Discourse approved already, with a short application: held, with a note.
     invitee = Applicant(10, "newbie", "n@example.com", fields={"application": "字"}, approved=True)
     facts = GatingFacts(applicant=invitee, referrer=referrer)
-    gating_actions(rules, facts, evaluate_application(rules, facts), audit_category_id=9)
+    keep(gating_actions(rules, facts, evaluate_application(rules, facts), audit_category_id=9))
 
     # Camp: the welcome, then a pass, an extension and a removal, each with its audit entry.
     start = datetime(2026, 11, 2, 10, 0, tzinfo=SH)
     end = datetime(2026, 11, 9, 0, 0, tzinfo=SH)
     fellows = frozenset({"alice", "bob", "carol", "newbie"})
     camper = Camper(user_id=7, username="newbie", started_at=start, referrer="mentor")
-    welcome_actions(rules, camper)
+    keep(welcome_actions(rules, camper))
     done = [CampPost(1, start.astimezone(UTC), 150, category="introductions", is_topic=True)]
     done += [
         CampPost(2 + d, (start + timedelta(days=d, hours=8)).astimezone(UTC), 30, "checkins")
@@ -376,21 +396,21 @@ def _tour(rules: Rules) -> None:
         (second, [], end + timedelta(days=7)),
     ):
         verdict = evaluate_camp(rules, who, posts, fellows, now)
-        verdict_actions(rules, who, verdict, audit_category_id=3)
-        camp_log_actions(rules, [(who, verdict)], audit_category_id=3, now=now)
-        run_actions(rules, [(who, verdict)], audit_category_id=3, now=now)  # a shared pass PM
+        keep(verdict_actions(rules, who, verdict, audit_category_id=3))
+        keep(camp_log_actions(rules, [(who, verdict)], audit_category_id=3, now=now))
+        keep(run_actions(rules, [(who, verdict)], audit_category_id=3, now=now))  # shared PM
 
     # Squads: a new cohort's squad, its members and leader told, the audit entry.
     graduates = [Graduate(f"u{i}", activity=i) for i in range(10)]
     plan = plan_squads(rules, "2611", graduates, Roster())
-    squad_actions(rules, plan, audit_category_id=3)
+    keep(squad_actions(rules, plan, audit_category_id=3))
 
     # Obligations: the weekly thread, article and review reminders with the leader's list.
     t = Thread()
     t.post("lead", at(17), 900)
     t.post("bob", at(17, 13), 900)
     sq = squad("lead", "alice", "bob", leader="lead")
-    plan_weekly_threads(rules, [sq], W47, {})
+    keep(plan_weekly_threads(rules, [sq], W47, {}))
     progress = evaluate_week(
         rules.obligations,
         SH,
@@ -403,7 +423,7 @@ def _tour(rules: Rules) -> None:
         delivered = with_delivery(rules, delivery)
         for about in ("article", "review"):
             reminder = next(r for r in delivered.obligations.reminders if r.about == about)
-            plan_reminders(delivered, reminder, progress, channels={sq.slug: 9})
+            keep(plan_reminders(delivered, reminder, progress, channels={sq.slug: 9}))
     # The thread's roll call.
     from worker.engine.obligations import roll_call_text
 
@@ -413,18 +433,19 @@ def _tour(rules: Rules) -> None:
     names = [f"m{i:02d}" for i in range(14)]
     history = {"m11": {W47.previous(): 3}, "m12": {W47.previous(): 4}, "m13": {W47.previous(): 6}}
     audit, t = ring_audit(rules, names, names[:10], history)
+    keep(audit)
     assert not audit.halted and len(audit.penalised) == 4
     halted = evaluate_week(
         rules.obligations, SH, W47, [SquadWeek(squad(*names), W47, (), t.topic_id)]
     )
-    assert plan_audit(rules, halted, {}, now=at(24, 23), audit_log_category_id=77).halted
+    assert keep(plan_audit(rules, halted, {}, now=at(24, 23), audit_log_category_id=77)).halted
 
     # A leave request answered: one week granted, one too late, one past the run's cap.
     from worker.engine.obligations import LeavePost, LeaveRequest, grant_leave, plan_leave_answer
 
     asked = LeaveRequest("ann", (W47.previous(), W47.next(), W47.shift(2), W47.shift(3)), at(18))
     leave = grant_leave(rules.obligations, SH, [asked])
-    plan_leave_answer(rules, asked, leave, LeavePost(5, 6, 1))
+    keep(plan_leave_answer(rules, asked, leave, LeavePost(5, 6, 1)))
 
     # Badges: a grant and a revocation, explained in the audit log.
     badge = rules.badges.badges[0]
@@ -432,7 +453,7 @@ def _tour(rules: Rules) -> None:
         BadgeDecision(badge, "ann", True, reason_url="/t/1/2"),
         BadgeDecision(badge, "bob", False),
     ]
-    badge_actions(rules, decisions, W47, audit_category_id=52)
+    keep(badge_actions(rules, decisions, W47, audit_category_id=52))
 
     # The health report and a leader's part of it.
     from tests.pure.test_health import community_world, report_for
@@ -445,46 +466,51 @@ def _tour(rules: Rules) -> None:
     from worker import actions as a
     from worker.apply import Applier
 
-    Applier(None, None, live=False, rules=rules).marked_for_shadow(  # type: ignore[arg-type]
-        a.CreateTopic(key="k", reason="r", category_id=3, title="t", raw="b")
+    shadow = Applier(None, None, live=False, rules=rules)  # type: ignore[arg-type]
+    keep(
+        shadow.marked_for_shadow(
+            a.CreateTopic(key="k", reason="r", category_id=3, title="t", raw="b")
+        )
     )
 
     # Staff notices: a new topic of the day, then a reply.
     for condition in NOTICE_TEMPLATES:
         notice = Notice(condition, ("rules/x.yml:1:1: bad",), at(24, 23), suppressed=2)
-        plan_notice(rules, notice, category_id=77, topic_id=None)
-        plan_notice(rules, notice, category_id=77, topic_id=9)
+        keep(plan_notice(rules, notice, category_id=77, topic_id=None))
+        keep(plan_notice(rules, notice, category_id=77, topic_id=9))
 
     # The rules changelog in the staff audit log.
     from worker.engine.changelog import plan_changelog
 
-    plan_changelog(
-        rules,
-        ["k: 1 → 2"],
-        old_checksum="a",
-        new_checksum="b",
-        changed_at=at(24, 23),
-        category_id=77,
+    keep(
+        plan_changelog(
+            rules,
+            ["k: 1 → 2"],
+            old_checksum="a",
+            new_checksum="b",
+            changed_at=at(24, 23),
+            category_id=77,
+        )
     )
+    return planned
 
 
-def test_every_call_site_passes_exactly_the_declared_names(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    rendered = _record_renders(monkeypatch)
-    titles: list[frozenset[str]] = []
+def _actions_in(value: Any) -> Iterator[Action]:
+    """The actions in what an engine returned (a list of them, or a plan holding some)."""
+    if isinstance(value, Action):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _actions_in(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _actions_in(getattr(value, field.name))
 
-    class Recording(dict):  # the weekly thread title is filled in without Rules.render
-        def __init__(self, **values: object) -> None:
-            super().__init__(**values)
-            titles.append(frozenset(values))
 
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
-    monkeypatch.setattr(obligations_engine, "_Lenient", Recording)
+def test_every_call_site_passes_exactly_the_declared_names() -> None:
     rules = shipped_rules()
-    _tour(rules)
+    recording, rendered, titles = _recording(rules)
+    _tour(recording)
 
     assert _drift(rendered, _declared(rules, rendered)) == []
     thread_title = field_marker(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from worker.engine.penalties import AuditPlan, plan_audit
 from worker.engine.textlen import QuoteRef
 from worker.engine.weeks import Week
 from worker.rules import Rules, load_rules
+from worker.rules.models import Rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 SH = ZoneInfo("Asia/Shanghai")
@@ -145,3 +147,17 @@ def ring_audit(
         audit_log_category_id=77,
     )
     return audit, t
+
+
+def rendering(rules: Rules, seen: Callable[[str, dict[str, object], Rendered], None]) -> Rules:
+    """``rules`` whose every ``render`` (key, the values passed, what came out) is shown to
+    ``seen``: the same rules, as an instance of a subclass of this test's own (copies made
+    from it, e.g. another language's, stay recording)."""
+
+    class Rendering(type(rules)):  # type: ignore[misc,valid-type]  # the rules' own class
+        def render(self, key: str, lang: str | None = None, **values: object) -> Rendered:
+            out = super().render(key, lang, **values)
+            seen(key, values, out)
+            return out
+
+    return Rendering.model_construct(**{name: getattr(rules, name) for name in Rules.model_fields})

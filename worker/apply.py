@@ -226,6 +226,7 @@ class Applier:
         live: bool,
         rules: Rules | None = None,
         now: datetime | None = None,
+        claim_lease_seconds: int = CLAIM_LEASE_SECONDS,
     ) -> None:
         if not live and rules is None:
             raise TypeError("shadow mode needs the rules: its writes say so in their words")
@@ -234,6 +235,7 @@ class Applier:
         self.live = live
         self.rules = rules
         self.now = now  # the step's time: when the roster state says a member joined
+        self.claim_lease_seconds = claim_lease_seconds  # a dead run's claim is taken over after
         self._done_prefix = DONE_PREFIX if live else SHADOW_DONE_PREFIX
         self._group_ids: dict[str, int] = {}
         self._badge_ids: dict[str, int] = {}
@@ -305,7 +307,7 @@ class Applier:
         """Hold the action's claim (or raise ``ActionBusy``); yields False if it is done."""
         claim_key = done_key + ":claim"
         token = uuid.uuid4().hex
-        if not self.redis.set(claim_key, token, nx=True, ex=CLAIM_LEASE_SECONDS):
+        if not self.redis.set(claim_key, token, nx=True, ex=self.claim_lease_seconds):
             # Usually the other run is about to finish: look again soon, not after the
             # whole lease (which is only there for a run that died holding the claim).
             left = self.redis.pttl(claim_key)

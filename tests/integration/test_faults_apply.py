@@ -100,6 +100,31 @@ def test_two_runs_of_one_job_at_the_same_time_send_one_pm(
     assert again.already_done and len(_pms_to(sandbox, ann)) == 1
 
 
+class Dies:
+    """The client, but the run dies during its write (the claim is looked at then)."""
+
+    def __init__(self, client: ForumClient, redis_client: redis.Redis) -> None:
+        self._client, self._redis = client, redis_client
+        self.claim_ttls: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def send_private_message(self, *args: Any, **kwargs: Any) -> Any:
+        for claim in self._redis.scan_iter("*:claim"):
+            self.claim_ttls.append(int(self._redis.ttl(claim)))
+        raise SystemExit("the worker was killed")
+
+
+def test_a_claim_is_held_no_longer_than_the_appliers_lease(
+    sandbox: Any, redis_client: redis.Redis, ann: str
+) -> None:
+    dying = Dies(_client(sandbox), redis_client)
+    with pytest.raises(SystemExit):
+        Applier(dying, redis_client, live=True, claim_lease_seconds=5).apply([_welcome()])  # type: ignore[arg-type]
+    assert dying.claim_ttls and all(0 < ttl <= 5 for ttl in dying.claim_ttls)
+
+
 def test_a_pm_whose_answer_was_lost_is_found_on_the_forum_not_sent_again(
     sandbox: Any, redis_client: redis.Redis, ann: str
 ) -> None:

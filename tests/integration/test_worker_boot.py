@@ -44,3 +44,17 @@ def test_a_worker_whose_rules_do_not_load_still_boots_and_says_so(
         assert "the rules do not load" in caplog.text
     finally:
         runtime.reset()
+
+
+def test_a_jobs_claims_outlive_a_dead_run_as_long_as_the_process_was_configured(
+    sandbox: object, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.apply import CLAIM_LEASE_SECONDS
+
+    live_worker(monkeypatch, sandbox, redis_url, tmp_path)
+    try:
+        assert runtime.step_context().applier().claim_lease_seconds == CLAIM_LEASE_SECONDS
+        runtime.configure(claim_lease_seconds=5)  # the crash story's worker processes
+        assert runtime.step_context().applier().claim_lease_seconds == 5
+    finally:
+        runtime.reset()

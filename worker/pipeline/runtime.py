@@ -39,12 +39,15 @@ def configure(
     settings_obj: Settings | None = None,
     forum_client: ForumClient | None = None,
     read_retry: ReadRetry | None = None,
+    claim_lease_seconds: int | None = None,
 ) -> None:
     """Set what later calls return (``setup_broker`` passes the broker's Redis URL;
     ``forum_client``: the process's forum client instead of one built from the settings,
     say a test's client that watches the calls; ``read_retry``: how the client built from
     the settings retries a read the forum could not answer, ``ReadRetry()`` unless given,
-    say a test's story on a shorter clock)."""
+    say a test's story on a shorter clock; ``claim_lease_seconds``: how long the jobs'
+    Applier claims outlive a run that died, ``worker.apply.CLAIM_LEASE_SECONDS`` unless
+    given)."""
     with _lock:
         if redis_url is not None and _state.get("redis_url") != redis_url:
             _state["redis_url"] = redis_url
@@ -59,6 +62,8 @@ def configure(
         if forum_client is not None:
             _state["forum"] = forum_client
             _state.pop("process", None)
+        if claim_lease_seconds is not None:
+            _state["claim_lease_seconds"] = claim_lease_seconds
         if read_retry is not None:
             _state["read_retry"] = read_retry
             if forum_client is None:
@@ -186,4 +191,6 @@ def step_context(scheduled_for: str | None = None) -> StepContext[ForumClient]:
     the mode."""
     p = process()
     when = datetime.fromisoformat(scheduled_for) if scheduled_for else p.now()
-    return StepContext(p.forum, p.redis, p.rules.get(), when, p.live)
+    lease = _state.get("claim_lease_seconds")
+    lease = lease if isinstance(lease, int) else None  # the Applier's own unless configured
+    return StepContext(p.forum, p.redis, p.rules.get(), when, p.live, lease)

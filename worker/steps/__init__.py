@@ -55,6 +55,9 @@ class StepContext(Generic[F]):
     rules: Rules
     now: datetime
     live: bool
+    # How long the Applier's claim on an action outlives a run that died holding it
+    # (``worker.apply.CLAIM_LEASE_SECONDS`` unless the process was configured otherwise).
+    claim_lease_seconds: int | None = None
 
     def applier(self, rules: Rules | None = None) -> Applier:
         """The one door for this step's writes (``rules``: another copy, e.g. a reviewer's).
@@ -62,15 +65,18 @@ class StepContext(Generic[F]):
         A step types its forum by the calls it makes; the Applier writes through the whole
         client (at run time ``forum`` is one; a test's fake answers the writes it expects).
         """
-        from worker.apply import Applier
+        from worker.apply import CLAIM_LEASE_SECONDS, Applier
 
         forum = cast("ForumClient", self.forum)
+        lease = self.claim_lease_seconds
+        lease = CLAIM_LEASE_SECONDS if lease is None else lease
         return Applier(
             forum,
             self.redis,
             live=self.live,
             rules=self.rules if rules is None else rules,
             now=self.now,  # the roster state dates a member's joining at the step's time
+            claim_lease_seconds=lease,
         )
 
     def apply(self, actions: Sequence[Action], *, rules: Rules | None = None) -> ApplyReport:

@@ -60,8 +60,9 @@ API_KEY = "event-path-key"
 
 # Counted apart from the files a reader opens: the pure core and data, functions with no
 # I/O that a step calls for a value (the engine, the rules' models, actions as data, the
-# key names of state/keys.py, the JSON → facts parser reads/parse.py); the rules holder,
-# which reads files, is not. The inside of the forum client is one stop ("worker/forum/*").
+# key names of state/keys.py, the JSON → facts parser reads/parse.py); the rules holder
+# (pipeline/runtime.py), which reads files, is not. The inside of the forum client is one
+# stop ("worker/forum/*").
 PURE = (
     "worker/engine/",
     "worker/rules/models.py",

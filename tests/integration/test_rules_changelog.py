@@ -18,8 +18,8 @@ from tests.support.rules_cases import copy_rules, edit
 from worker.engine.changelog import plan_changelog
 from worker.pipeline import changelog, runtime
 from worker.pipeline.broker import setup_broker
+from worker.pipeline.runtime import RulesHolder
 from worker.rules import load_rules
-from worker.rules.holder import RulesHolder
 from worker.rules.loaded import checksum, last_loaded
 
 ROOT = Path(__file__).resolve().parents[2]

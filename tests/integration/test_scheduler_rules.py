@@ -12,8 +12,8 @@ import pytest
 from worker.cli import main
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import load_actors
+from worker.pipeline.runtime import RulesHolder
 from worker.pipeline.scheduler import Scheduler
-from worker.rules.holder import RulesHolder
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.rules_cases import copy_rules, edit
+from worker.pipeline.runtime import RulesHolder
 from worker.rules import Problem, RulesInvalid
-from worker.rules.holder import RulesHolder
 
 
 class FakeClock:

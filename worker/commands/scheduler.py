@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from worker.pipeline.broker import current_broker
     from worker.pipeline.jobs import load_actors
     from worker.pipeline.notices import rules_problems_notifier
+    from worker.pipeline.runtime import RulesHolder
     from worker.pipeline.scheduler import Scheduler, jobs_for
     from worker.rules import RulesInvalid
-    from worker.rules.holder import RulesHolder
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job it adds
     settings = load_settings()

@@ -171,6 +171,7 @@ def _reconcile(
     of the squads is a full one (``load_roster``'s cost). ``now`` None: only ``groups``
     are read (new to the state), the squads and the last reconcile's time stay."""
     listing = client.list_groups()
+    keep_group_ids(redis_client, listing)  # the Applier's lookups, for free
     names: dict[int, str] = {}
     roster = snap.squads
     if now is not None and (squads or roster is not None):
@@ -295,7 +296,12 @@ def category_ids(
         cached = redis_client.hgetall(keys.CATEGORY_IDS)
         if cached:
             return {_s(k): int(v) for k, v in cached.items()}
-    mapping = {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
+    return keep_category_ids(redis_client, client.list_categories())
+
+
+def keep_category_ids(redis_client: redis.Redis, listing: list[dict[str, Any]]) -> dict[str, int]:
+    """Cache ``{slug: id}`` of a ``GET /categories.json`` listing (read for any reason)."""
+    mapping = {str(c["slug"]): int(c["id"]) for c in listing if c.get("slug")}
     if mapping:
         pipe = redis_client.pipeline()
         pipe.delete(keys.CATEGORY_IDS)
@@ -393,12 +399,21 @@ def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts
 # ─────────────────────────────── squads ───────────────────────────────
 
 
-def load_roster(client: RosterReads, rules: Rules | None = None) -> Roster:
+def load_roster(
+    client: RosterReads, rules: Rules | None = None, redis_client: redis.Redis | None = None
+) -> Roster:
     """Every Diamond squad on the forum, read in full (``form_squads``, ``diamond`` commands):
-    groups whose bio carries the squad marker, each one's members."""
-    categories = {str(c.get("slug")): int(c["id"]) for c in client.list_categories()}
+    groups whose bio carries the squad marker, each one's members. With ``redis_client``
+    the two listings also refresh the category ids and the group ids the Applier uses (the
+    formation that follows adds people to groups and files its audit by them)."""
+    listed = client.list_categories()
+    categories = {str(c.get("slug")): int(c["id"]) for c in listed}
+    groups = client.list_groups()
+    if redis_client is not None:
+        keep_category_ids(redis_client, listed)
+        keep_group_ids(redis_client, groups)
     squads = []
-    for group in client.list_groups():
+    for group in groups:
         meta = read_squad_bio(group.get("bio_raw"))
         if meta is None:
             continue
@@ -406,6 +421,14 @@ def load_roster(client: RosterReads, rules: Rules | None = None) -> Roster:
         members = list(client.iter_group_members(name))
         squads.append(_squad(group, meta, members, categories.get(name)))
     return Roster(tuple(sorted(squads, key=lambda s: s.slug)))
+
+
+def keep_group_ids(redis_client: redis.Redis, listing: list[dict[str, Any]]) -> None:
+    """Remember ``{name: id}`` of a ``GET /groups.json`` listing for the Applier (an id never
+    changes while its group exists; one deleted since answers 404, which drops it)."""
+    ids = {str(g["name"]): int(g["id"]) for g in listing if g.get("name") and "id" in g}
+    if ids:
+        redis_client.hset(keys.GROUP_IDS, mapping=ids)  # type: ignore[arg-type]  # str -> int
 
 
 def _s(value: bytes | str) -> str:

@@ -173,8 +173,15 @@ class FakeForum:
             for c in self.categories.values()
         ]
 
+    def find_categories(self, category_ids: list[int]) -> list[dict]:
+        self._call("list_categories_found")  # a read (writes: not list/get)
+        return [self._category_details(i) for i in category_ids if i in self.categories]
+
     def get_category(self, category_id: int) -> dict:
         self._call("get_category")
+        return self._category_details(category_id)
+
+    def _category_details(self, category_id: int) -> dict:
         category = self.categories[category_id]
         permissions = category.get("permissions") or {"everyone": 1}
         return {
@@ -243,6 +250,10 @@ class FakeForum:
     def list_webhooks(self) -> list[dict]:
         self._call("list_webhooks")
         return [dict(h) for h in self.webhooks.values()]
+
+    def list_webhooks_and_event_types(self) -> tuple[list[dict], dict]:
+        self._call("list_webhooks")
+        return [dict(h) for h in self.webhooks.values()], EVENT_TYPES
 
     def webhook_event_types(self) -> dict:
         self._call("get_webhook_event_types")

@@ -111,8 +111,21 @@ def cached_roster(
     ``reconcile=False`` (a post event): the state as the Applier and the events left it,
     no listing (the scheduled runs reconcile). ``now``: the step's time (``ctx.now``);
     None (a CLI command) reads ``worker.clock``."""
-    snap = _current(client, redis_client, squads=True, reconcile=reconcile, now=now)
+    # A scheduled run's reconcile also watches the groups the rules name (the staff, the
+    # community's stages), which its decisions read next: one listing serves them all.
+    groups = rules_groups(rules) if reconcile and rules is not None else ()
+    snap = _current(client, redis_client, squads=True, groups=groups, reconcile=reconcile, now=now)
     return snap.squads or Roster(())
+
+
+def rules_groups(rules: Rules) -> tuple[str, ...]:
+    """The groups whose members Diamond's decisions read (``cached_group_members``)."""
+    named = rules.community.groups
+    return tuple(
+        dict.fromkeys(
+            (*rules.community.staff_groups, named.camp, named.members, named.alumni, named.leaders)
+        )
+    )
 
 
 def cached_group_members(
@@ -184,7 +197,9 @@ def _reconcile(
             watched[name] = roster_state.Group(None, frozenset())
             continue
         old = snap.groups.get(name)
-        if old is None or name in snap.dirty or _count_differs(group, len(old.members)):
+        if old is None and group.get("user_count") == 0:  # the listing says: nobody in it
+            watched[name] = roster_state.Group(int(group["id"]), frozenset())
+        elif old is None or name in snap.dirty or _count_differs(group, len(old.members)):
             members = frozenset(str(m["username"]) for m in _members(client, name, names))
             watched[name] = roster_state.Group(int(group["id"]), members)
         else:

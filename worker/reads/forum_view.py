@@ -23,10 +23,13 @@ commands; a test's clean Redis starts with nothing remembered), under a key of
   ``RECONCILE_SECONDS`` on ``worker.clock`` (the clock the story runs on: simulated in the
   demo and the bench), i.e. once per scheduled run, one ``GET /groups.json`` listing
   (``ceil(groups / 36)`` pages) and a member read of only the groups whose ``user_count``
-  differs from the state or that an event marked. Post events do not reconcile.
+  differs from the state or that an event marked. Post events do not reconcile. A
+  scheduled run's reconcile watches the groups the rules name too (``rules_groups``), so
+  its staff and stage reads need no listing of their own; a group listed empty is not read;
+- group ids (the Applier's ``name -> id``): every group listing read refreshes them.
 
-Squad formation itself always reads the forum (``load_roster``). Nothing here writes to
-the forum.
+Squad formation itself always reads the forum (``load_roster``; its listings refresh the
+category and group ids the formation's writes use). Nothing here writes to the forum.
 """
 
 from __future__ import annotations

@@ -112,3 +112,18 @@ def test_a_forum_without_categories_find_reads_each_category_alone(
     assert client.call_counts["GET /c/{id}/show.json"] == len(shipped.categories.items)
     audit = next(c for c in state.categories if c.natural_key == "audit-log")
     assert audit.fields["permissions"] == {"staff": 1, "reviewers": 2}
+
+
+def test_a_fresh_apply_puts_new_groups_in_a_group_list_setting_in_the_same_round(
+    forum: RunningSandbox, shipped: Desired
+) -> None:
+    """chat_allowed_groups names groups the same apply creates: their ids go in once they
+    are made, so the forum is read twice (to plan, to confirm), not three times."""
+    client = _client(forum)
+    report = sync(client, shipped, sleep=_no_sleep)
+    assert report.converged and report.rounds == 2
+    assert client.call_counts["GET /groups.json"] == 2
+    with forum.forum.lock:
+        ids = {g.name: g.id for g in forum.forum.groups.values()}
+        allowed = forum.forum.settings["chat_allowed_groups"].split("|")
+    assert {str(ids[g]) for g in shipped.site_setting_groups["chat_allowed_groups"]} <= set(allowed)

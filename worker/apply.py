@@ -341,7 +341,7 @@ class Applier:
             self.redis.delete(sent_key)  # the forum answered no: nothing was written
             raise
         if action.kind in ROSTER_CHANGES:
-            roster_state.applied(self.redis, action, self.now)  # the roster state follows
+            roster_state.applied(self.redis, action, self.now, result)  # the state follows
         self._written(act, result)
         self._record(done_key, sent_key)
         return result

@@ -5,6 +5,7 @@ the ids of the groups it adds people to, and still finds what an earlier attempt
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,3 +115,56 @@ def test_a_category_made_before_its_record_was_kept_is_found_and_keeps_its_chann
         with forum.lock:
             assert [c.slug for c in forum.categories.values()].count("sq-9") == 1
             assert len(forum.chat_channels) == 1
+
+
+def test_squads_diamond_forms_join_the_roster_state_as_the_forum_has_them(
+    redis_client: redis.Redis,
+) -> None:
+    """The roster state follows the formation's own writes (new group, its category, its
+    members, its leader): the next run's reconcile reads no squad's members again, and
+    what it holds is what a full read of the forum finds."""
+    from worker.clock import set_simulated_now
+    from worker.reads import forum_view
+
+    with membership_world(redis_client, START) as world:
+        _graduates(world, 20)
+        assert forum_view.cached_roster(world.client, redis_client, world.rules).squads == ()
+        form_squads.run(step_ctx(world.client, redis_client, world.rules, now=START), COHORT)
+        world.client.call_counts.clear()
+
+        set_simulated_now(redis_client, START.replace(hour=13))  # the next run, hours later
+        roster = forum_view.cached_roster(world.client, redis_client, world.rules)
+
+        assert world.client.call_counts.get("GET /groups/{name}/members.json", 0) == 0
+        fresh = forum_view.load_roster(world.client, world.rules)
+        assert len(roster.squads) >= 2
+        assert [dataclasses.replace(s, joined={}) for s in roster.squads] == [
+            dataclasses.replace(s, joined={}) for s in fresh.squads
+        ]
+        assert [sorted(s.joined) for s in roster.squads] == [sorted(s.joined) for s in fresh.squads]
+
+
+def test_a_squad_group_found_made_before_is_read_from_the_forum_not_guessed(
+    redis_client: redis.Redis,
+) -> None:
+    """A squad group that already existed (a crash before its record, another formation)
+    may hold members the state never saw: the squads are read in full again."""
+    from worker.clock import set_simulated_now
+    from worker.engine.facts import Squad
+    from worker.engine.squads import squad_bio
+    from worker.reads import forum_view
+
+    with membership_world(redis_client, START) as world:
+        names = _graduates(world, 2)
+        assert forum_view.cached_roster(world.client, redis_client, world.rules).squads == ()
+        squad = Squad("sq-9", "第九组", COHORT, ())
+        bio = squad_bio(world.rules, squad, None)
+        made = world.client.create_group("sq-9", full_name="第九组", bio_raw=bio)
+        world.client.add_group_members(int(made.get("basic_group", made)["id"]), names)
+
+        create = a.CreateGroup(key="g:sq-9", reason="squad", name="sq-9", bio_raw=bio)
+        Applier(world.client, redis_client, live=True).apply([create])
+        set_simulated_now(redis_client, START.replace(minute=5))  # the same run: no reconcile
+        roster = forum_view.cached_roster(world.client, redis_client, world.rules)
+        found = roster.by_slug("sq-9")
+        assert found is not None and found.members == tuple(sorted(names))

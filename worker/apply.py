@@ -191,12 +191,6 @@ def title_holder(exc: ForumRejected) -> int | None:
     return None
 
 
-def _name_taken(exc: ForumRejected) -> bool:
-    """422 "Name has already been taken" (Group validates the name's uniqueness)."""
-    texts = [*(exc.errors or []), exc.message]
-    return exc.status == 422 and any("already been taken" in (t or "") for t in texts)
-
-
 @dataclass
 class ApplyReport:
     done: list[a.Action] = field(default_factory=list)
@@ -239,6 +233,11 @@ class Applier:
         self._done_prefix = DONE_PREFIX if live else SHADOW_DONE_PREFIX
         self._group_ids: dict[str, int] = {}
         self._badge_ids: dict[str, int] = {}
+        # Categories by slug: those this Applier made (``_new_categories``, no chat channel
+        # yet), and one listing when a slug is not among them.
+        self._category_id_of: dict[str, int] = {}
+        self._new_categories: set[int] = set()
+        self._categories_listed = False
 
     def apply(self, actions: Iterable[a.Action]) -> ApplyReport:
         report = ApplyReport()
@@ -344,7 +343,7 @@ class Applier:
             self.redis.delete(sent_key)  # the forum answered no: nothing was written
             raise
         if action.kind in ROSTER_CHANGES:
-            roster_state.applied(self.redis, action, self.now)  # the roster state follows
+            roster_state.applied(self.redis, action, self.now, result)  # the state follows
         self._written(act, result)
         self._record(done_key, sent_key)
         return result
@@ -624,15 +623,10 @@ class Applier:
         return None
 
     def _do_CreateGroup(self, act: a.CreateGroup) -> Any:
-        # Look before creating: a retry after a crash between create and record finds it.
-        try:
-            existing = self.client.get_group(act.name)
-        except NotFound:
-            existing = None
-        if existing:
-            group = existing.get("group", existing)
-            self._remember_group(act.name, int(group["id"]))
-            return {"id": int(group["id"]), "existed": True}
+        # Create outright (no look first: one call per new squad group). A group with the
+        # name already there (made before a crash kept the record from being written, or by
+        # another formation) is refused with a 422, in the forum's language: whatever the
+        # refusal says, the name is looked up once; found, it is ours and done.
         try:
             created = self.client.create_group(
                 act.name,
@@ -645,10 +639,12 @@ class Applier:
                 mentionable_level=act.mentionable_level,
             )
         except ForumRejected as exc:
-            # Another formation created it between our look and our create.
-            if not _name_taken(exc):
+            if exc.status != 422:
                 raise
-            group = self.client.get_group(act.name)
+            try:
+                group = self.client.get_group(act.name)
+            except NotFound:
+                raise exc from None  # refused for another reason (a username holds the name)
             group = group.get("group", group)
             self._remember_group(act.name, int(group["id"]))
             return {"id": int(group["id"]), "existed": True}
@@ -656,20 +652,45 @@ class Applier:
         return {"id": int(created["id"]), "existed": False}
 
     def _do_CreateCategory(self, act: a.CreateCategory) -> Any:
-        for category in self.client.list_categories():
-            if category.get("slug") == act.slug:
-                return {"id": int(category["id"]), "existed": True}
-        created = self.client.create_category(
-            act.name,
-            slug=act.slug,
-            color=act.color,
-            text_color=act.text_color,
-            permissions=dict(act.permissions) or None,
-            moderating_group_ids=[self._group_id(g) for g in act.moderating_groups] or None,
-            description=act.description or None,
-            reason=act.reason,
-        )
-        return {"id": int(created["id"]), "existed": False}
+        # Create outright, as groups are; a 422 (the slug or name in use: made before a
+        # crash kept the record) lists the categories once to find it by its slug.
+        try:
+            created = self.client.create_category(
+                act.name,
+                slug=act.slug,
+                color=act.color,
+                text_color=act.text_color,
+                permissions=dict(act.permissions) or None,
+                moderating_group_ids=[self._group_id(g) for g in act.moderating_groups] or None,
+                description=act.description or None,
+                reason=act.reason,
+            )
+        except ForumRejected as exc:
+            if exc.status != 422:
+                raise
+            found = self._category_ids(fresh=True).get(act.slug)
+            if found is None:
+                raise
+            return {"id": found, "existed": True}
+        category_id = int(created["id"])
+        self._category_id_of[act.slug] = category_id
+        self._new_categories.add(category_id)
+        return {"id": category_id, "existed": False}
+
+    def _category_ids(self, *, fresh: bool = False) -> dict[str, int]:
+        """``{slug: id}``: the categories this Applier made, else one listing (kept for the
+        rest of its run, so a plan's channels and webhook filter share it)."""
+        if fresh or not self._categories_listed:
+            listed = {
+                str(c["slug"]): int(c["id"]) for c in self.client.list_categories() if c.get("slug")
+            }
+            self._category_id_of.update(listed)
+            self._categories_listed = True
+        return self._category_id_of
+
+    def _category_id(self, slug: str) -> int | None:
+        known = self._category_id_of.get(slug)
+        return known if known is not None else self._category_ids().get(slug)
 
     def _do_SendChatMessage(self, act: a.SendChatMessage) -> Any:
         # No marker (chat would show it); ``_find_chat_message`` finds it by its text.
@@ -677,19 +698,14 @@ class Applier:
 
     def _do_CreateChatChannel(self, act: a.CreateChatChannel) -> Any:
         # The category may have been created earlier in the same plan: found by its slug.
-        category_id = next(
-            (
-                int(c["id"])
-                for c in self.client.list_categories()
-                if c.get("slug") == act.category_slug
-            ),
-            None,
-        )
+        category_id = self._category_id(act.category_slug)
         if category_id is None:
             raise NotFound(f"category {act.category_slug!r} does not exist (yet)")
         # Look before creating: a retry after a crash between create and record finds it,
-        # and Discourse refuses a second channel of the same category and name (400).
-        for channel in self.client.iter_chat_channels():
+        # and Discourse refuses a second channel of the same category and name (400). A
+        # category this Applier has just made has no channel yet: nothing to look for.
+        looked = [] if category_id in self._new_categories else self.client.iter_chat_channels()
+        for channel in looked:
             if channel.get("chatable_type") != "Category":
                 continue
             if channel.get("chatable_id") != category_id:
@@ -713,7 +729,9 @@ class Applier:
         )
         if hook is None:
             return {"webhook": None}  # no chat webhook: the catch-up reads the chat back
-        ids = {c.get("slug"): int(c["id"]) for c in self.client.list_categories()}
+        ids = self._category_id_of
+        if any(slug not in ids for slug in act.category_slugs):
+            ids = self._category_ids()
         missing = [slug for slug in act.category_slugs if slug not in ids]
         if missing:
             raise NotFound(f"categories {missing} do not exist (yet)")

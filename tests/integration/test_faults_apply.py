@@ -13,7 +13,7 @@ import redis
 from worker import actions as a
 from worker.apply import Applier
 from worker.forum.client import NO_READ_RETRY, ForumClient
-from worker.forum.errors import ForumUnavailable, NotFound
+from worker.forum.errors import ForumRejected, ForumUnavailable
 from worker.pipeline.idempotency import ActionBusy
 
 pytestmark = pytest.mark.integration
@@ -188,25 +188,27 @@ def test_two_squad_formations_at_once_create_the_group_once(
     sandbox: Any, redis_client: redis.Redis
 ) -> None:
     client = _client(sandbox)
-    client.create_group("squad-7")  # the other formation made it after this one looked
-
-    class LooksTooEarly:
-        def __init__(self) -> None:
-            self.looked = False
-
-        def __getattr__(self, name: str) -> Any:
-            if name == "get_group" and not self.looked:
-
-                def not_yet(group: str) -> Any:
-                    self.looked = True
-                    raise NotFound("not found", status=404)
-
-                return not_yet
-            return getattr(client, name)
-
+    made = client.create_group("squad-7")  # the other formation made it just before ours
     create = a.CreateGroup(key="group:squad-7", reason="squad", name="squad-7")
-    report = Applier(LooksTooEarly(), redis_client, live=True).apply([create])
-    assert report.results["group:squad-7"]["existed"] is True
+    report = Applier(client, redis_client, live=True).apply([create])
+    assert report.results["group:squad-7"] == {
+        "id": int(made.get("basic_group", made)["id"]),
+        "existed": True,
+    }
+    with sandbox.forum.lock:
+        assert [g.name for g in sandbox.forum.groups.values()].count("squad-7") == 1
+
+
+def test_a_group_refused_for_another_reason_fails_not_done(
+    sandbox: Any, redis_client: redis.Redis
+) -> None:
+    """Discourse refuses a group named like a user; no such group: the refusal stands."""
+    sandbox.forum.create_user(username="squad-8", email="s8@example.org", approved=True)
+    create = a.CreateGroup(key="group:squad-8", reason="squad", name="squad-8")
+    applier = Applier(_client(sandbox), redis_client, live=True)
+    with pytest.raises(ForumRejected):
+        applier.apply([create])
+    assert not applier.is_done("group:squad-8")
 
 
 # --- chat: a message carries no marker; the channel's latest messages are read instead --

@@ -69,11 +69,12 @@ def test_a_run_hours_after_the_last_costs_one_group_listing_not_a_read_of_every_
     client = admin_client(sandbox)
     _squads(sandbox, client, ("cat", "dan"), ("eve", "fay"), ("gus", "hal"))
     first = _roster(client, redis_client, T0)
-    assert client.call_counts[MEMBERS_READ] == 3  # the first read is a full one
+    # the first read is a full one: the squads, and the rules' staff groups (admins, staff)
+    assert client.call_counts[MEMBERS_READ] == 3 + 2
 
     for hours in (2, 26, 50):  # the next runs: reminders, a daily catch-up, the audit
         assert _roster(client, redis_client, T0 + dt.timedelta(hours=hours)) == first
-    assert client.call_counts[MEMBERS_READ] == 3  # no squad read again
+    assert client.call_counts[MEMBERS_READ] == 3 + 2  # no group read again
     assert client.call_counts[LISTING] == 4  # one listing per run (one page here)
 
 
@@ -234,3 +235,35 @@ def test_a_member_a_step_adds_to_a_squad_joins_at_the_steps_time(sandbox, redis_
     assert squads is not None
     assert squads.by_slug("sq-1").members == ("cat", "dan")
     assert squads.by_slug("sq-1").joined["dan"] == run_at
+
+
+def test_a_runs_first_reads_list_the_groups_once_for_the_squads_and_the_rules_groups(
+    sandbox, redis_client
+):
+    """A scheduled run asks for the squads, then the staff and the community's groups (the
+    reminders' and audit's staff, the report's stages): one listing serves them all, and a
+    group the listing shows empty is not read."""
+    from worker.reads.obligations import staff_usernames
+    from worker.reads.recognition import current_stages
+
+    client = admin_client(sandbox)
+    _squads(sandbox, client, ("cat", "dan"))
+    rules = shipped_rules()
+    groups = rules.community.groups
+    for name in (groups.camp, groups.members, groups.alumni, groups.leaders):
+        client.create_group(name)
+    camp = client.get_group(groups.camp)
+    sandbox.forum.create_user(username="newt", email="newt@example.org", approved=True)
+    client.add_group_members(int(camp.get("group", camp)["id"]), ["newt"])
+    client.call_counts.clear()
+
+    _roster(client, redis_client, T0)
+    staff = staff_usernames(client, redis_client, rules)
+    stages = current_stages(client, redis_client, rules)
+    leaders = forum_view.cached_group_members(client, redis_client, groups.leaders)
+
+    assert client.call_counts[LISTING] == 1
+    assert stages["camp"] == {"newt"} and stages["members"] == frozenset()
+    assert leaders == frozenset() and staff == {"admin"}
+    # the squad, the staff groups (admins, staff) and the camp: the empty ones are not read
+    assert client.call_counts[MEMBERS_READ] == 4

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from worker.config_sync.desired import Desired
 from worker.config_sync.ownership import read_mark
 from worker.config_sync.plan import Existing, ForumState
+from worker.forum.errors import NotFound
 
 if TYPE_CHECKING:
     from worker.forum.client import ForumClient
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 def read_actual(client: ForumClient, desired: Desired | None = None) -> ForumState:
     """One consistent read of everything the sync manages.
 
-    Category details (permissions, moderating groups) need one call per category, so
-    they are fetched only for categories Diamond owns or may adopt (``desired``).
+    Category details (permissions, moderating groups) are not in the category list: they
+    are read for the categories Diamond owns or may adopt (``desired``), in one call
+    (``_category_details``).
     """
     groups_json = client.list_groups()
     group_names = {int(g["id"]): g["name"] for g in groups_json if "id" in g}
@@ -32,8 +34,13 @@ def read_actual(client: ForumClient, desired: Desired | None = None) -> ForumSta
     interesting = set()
     if desired is not None:
         interesting = {spec.slug for spec in desired.categories.items}
-    hooks_json = client.list_webhooks() if desired is None or desired.webhook else []
-    event_types = event_type_ids(client.webhook_event_types()) if hooks_json or desired else {}
+    hooks_json: list[dict[str, Any]] = []
+    event_types: dict[str, int] = {}
+    if desired is None or desired.webhook:  # one listing: its first page has the event types
+        hooks_json, raw_types = client.list_webhooks_and_event_types()
+        event_types = event_type_ids(raw_types)
+    elif desired:
+        event_types = event_type_ids(client.webhook_event_types())
     return ForumState(
         site_settings=client.get_site_settings(),
         user_fields=tuple(user_field(f) for f in client.list_user_fields()),
@@ -120,15 +127,43 @@ def _categories(
     interesting: set[str],
 ) -> Iterable[Existing]:
     slugs = {int(c["id"]): c.get("slug") for c in categories if "id" in c}
+    marked = []
     for data in categories:
         # plain text when the forum gives it; both may carry HTML entities
         text = data.get("description_text") or data.get("description")
         description, owner = read_mark(text, cooked=True)
-        details: Mapping[str, Any] = data
-        wanted = owner is not None or data.get("slug") in interesting
-        if wanted and "group_permissions" not in data:
-            details = {**data, **client.get_category(int(data["id"]))}
-        yield category(data, details, description, owner, slugs, group_names)
+        marked.append((data, description, owner))
+    wanted = [
+        int(data["id"])
+        for data, _description, owner in marked
+        if (owner is not None or data.get("slug") in interesting)
+        and "group_permissions" not in data
+    ]
+    details = _category_details(client, wanted)
+    for data, description, owner in marked:
+        more = details.get(int(data["id"])) if "id" in data else None
+        yield category(
+            data, {**data, **more} if more else data, description, owner, slugs, group_names
+        )
+
+
+def _category_details(client: ForumClient, ids: list[int]) -> dict[int, Mapping[str, Any]]:
+    """``{id: CategorySerializer fields}`` of ``ids``: one ``GET /categories/find.json`` with
+    ``include_permissions`` (categories_controller.rb#find); a forum before it (404), or one
+    that leaves the permissions out, is asked per category (``GET /c/{id}/show.json``)."""
+    if not ids:
+        return {}
+    found: dict[int, Mapping[str, Any]] = {}
+    try:
+        for data in client.find_categories(ids):
+            if "id" in data and "group_permissions" in data:
+                found[int(data["id"])] = data
+    except NotFound:
+        pass
+    for category_id in ids:
+        if category_id not in found:
+            found[category_id] = client.get_category(category_id)
+    return found
 
 
 def category(

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from worker.config_sync.actual import read_actual
-from worker.config_sync.desired import INTERNAL_HOSTS, Desired
+from worker.config_sync.desired import INTERNAL_HOSTS, Desired, with_items
 from worker.config_sync.diff import diff
 from worker.config_sync.ownership import mark, read_mark
 from worker.config_sync.plan import (
@@ -169,7 +169,11 @@ class _Runner:
         handler(change, reason)
 
     def _site_setting(self, change: Change, reason: str) -> None:
-        self.client.set_site_setting(change.key, change.desired["value"], reason=reason)
+        value = change.desired["value"]
+        made = change.desired.get("groups") or ()  # groups this plan created before it
+        if made:
+            value = with_items(value, [str(self._group_id(name)) for name in made])
+        self.client.set_site_setting(change.key, value, reason=reason)
 
     def _user_field(self, change: Change, reason: str) -> None:
         attrs = dict(change.desired)

@@ -46,9 +46,9 @@ def diff(desired: Desired, actual: ForumState) -> Plan:
     out = _Builder()
     _site_settings(desired.site_settings, actual.site_settings, out)
     _setting_includes(desired.site_setting_includes, actual.site_settings, out)
-    _setting_groups(desired.site_setting_groups, actual, out)
     _owned(USER_FIELD, desired.user_fields, actual.user_fields, out)
     _owned(GROUP, desired.groups, actual.groups, out)
+    _setting_groups(desired.site_setting_groups, actual, out)  # after the groups it may name
     _owned(CATEGORY, _parents_first(desired.categories), actual.categories, out)
     _owned(BADGE, desired.badges, actual.badges, out)
     _webhook(desired.webhook, desired.webhook_prune, actual, out)
@@ -144,13 +144,20 @@ def _setting_groups(
 ) -> None:
     """group_list settings (Discourse stores group ids, ``1|2|11``) that must hold some
     groups, named in plugin_config: ids of the groups that exist are added, the rest kept.
-    A group created by this same apply is added in its next round (apply re-plans)."""
+    A group this same plan creates is added once it is made (``desired["groups"]``: the
+    change comes after the groups; the plan shows it as ``<name>``)."""
     ids = {g.natural_key.lower(): g.id for g in actual.groups}
+    created = {
+        str(c.desired["name"]).lower()
+        for c in out.writes
+        if c.resource == GROUP and c.kind is Kind.CREATE and c.desired.get("name")
+    }
     for name, groups in wanted.items():
         if name not in actual.site_settings:
             out.conflicts.append(Conflict(SITE_SETTING, name, "no such site setting on the forum"))
             continue
-        missing = [g for g in groups if g.lower() not in ids]
+        made = tuple(g for g in groups if g.lower() not in ids and g.lower() in created)
+        missing = [g for g in groups if g.lower() not in ids and g.lower() not in created]
         if missing:
             out.notices.append(
                 f"{name}: group(s) {', '.join(missing)} do not exist yet; "
@@ -158,11 +165,13 @@ def _setting_groups(
             )
         old = setting_text(actual.site_settings[name])
         new = with_items(old, [str(ids[g.lower()]) for g in groups if g.lower() in ids])
-        if new != old:
+        if new != old or made:
+            shown = with_items(new, [f"<{g}>" for g in made])
+            desired: dict[str, Any] = {"value": new}
+            if made:
+                desired["groups"] = made
             out.writes.append(
-                Change(
-                    Kind.UPDATE, SITE_SETTING, name, {"value": (old, new)}, desired={"value": new}
-                )
+                Change(Kind.UPDATE, SITE_SETTING, name, {"value": (old, shown)}, desired=desired)
             )
 
 

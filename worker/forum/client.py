@@ -126,6 +126,14 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _event_types(page: dict[str, Any]) -> dict[str, Any] | list[Any]:
+    extras = page.get("extras") or {}
+    types: dict[str, Any] | list[Any] = (
+        extras.get("grouped_event_types") or extras.get("event_types") or {}
+    )
+    return types
+
+
 def _unseen(items: list[dict[str, Any]], seen: set[Any]) -> list[dict[str, Any]]:
     """Items not yielded before, by id: pages shift when rows are added meanwhile, and a
     server that ignores the page parameter must not make an iterator loop forever."""
@@ -1004,6 +1012,13 @@ class ForumClient:
     def get_category(self, category_id: int) -> dict[str, Any]:
         return self._call("GET", "/c/{id}/show.json", id=category_id).get("category", {})
 
+    def find_categories(self, category_ids: list[int]) -> list[dict[str, Any]]:
+        """``GET /categories/find.json?ids[]=..&include_permissions=true``: the categories as
+        ``show`` gives them (CategorySerializer: ``group_permissions``, ``moderating_group_ids``),
+        one call for many (CategoriesController#find). A forum before it answers 404."""
+        params = {"ids[]": [int(i) for i in category_ids], "include_permissions": "true"}
+        return list(self._call("GET", "/categories/find.json", params=params).get("categories", []))
+
     def create_category(
         self,
         name: str,
@@ -1351,21 +1366,30 @@ class ForumClient:
         return self._call("GET", "/admin/api/web_hooks.json", params=params)
 
     def list_webhooks(self) -> list[dict[str, Any]]:
+        return self.list_webhooks_and_event_types()[0]
+
+    def list_webhooks_and_event_types(
+        self,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | list[Any]]:
+        """Every webhook (paged, 50 a page) and the event types: each page carries them in
+        ``extras`` (web_hooks_controller.rb#index), so both cost what the listing costs."""
         hooks: list[dict[str, Any]] = []
         seen: set[Any] = set()
+        types: dict[str, Any] | list[Any] | None = None
         while True:
             page = self._webhooks_page(len(hooks))
+            if types is None:
+                types = _event_types(page)
             items = _unseen(page.get("web_hooks") or [], seen)
             hooks.extend(items)
             total = page.get("total_rows_web_hooks")
             if not items or total is None or len(hooks) >= total:
-                return hooks
+                return hooks, types
 
     def webhook_event_types(self) -> dict[str, Any] | list[Any]:
         """``extras.grouped_event_types`` (``{group: [types]}``), or ``event_types`` (a list)
         on older forums; ids differ between versions: never hard-code them."""
-        extras = self._webhooks_page(0).get("extras") or {}
-        return extras.get("grouped_event_types") or extras.get("event_types") or {}
+        return _event_types(self._webhooks_page(0))
 
     def create_webhook(
         self,

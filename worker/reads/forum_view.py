@@ -23,10 +23,13 @@ commands; a test's clean Redis starts with nothing remembered), under a key of
   ``RECONCILE_SECONDS`` on ``worker.clock`` (the clock the story runs on: simulated in the
   demo and the bench), i.e. once per scheduled run, one ``GET /groups.json`` listing
   (``ceil(groups / 36)`` pages) and a member read of only the groups whose ``user_count``
-  differs from the state or that an event marked. Post events do not reconcile.
+  differs from the state or that an event marked. Post events do not reconcile. A
+  scheduled run's reconcile watches the groups the rules name too (``rules_groups``), so
+  its staff and stage reads need no listing of their own; a group listed empty is not read;
+- group ids (the Applier's ``name -> id``): every group listing read refreshes them.
 
-Squad formation itself always reads the forum (``load_roster``). Nothing here writes to
-the forum.
+Squad formation itself always reads the forum (``load_roster``; its listings refresh the
+category and group ids the formation's writes use). Nothing here writes to the forum.
 """
 
 from __future__ import annotations
@@ -111,8 +114,21 @@ def cached_roster(
     ``reconcile=False`` (a post event): the state as the Applier and the events left it,
     no listing (the scheduled runs reconcile). ``now``: the step's time (``ctx.now``);
     None (a CLI command) reads ``worker.clock``."""
-    snap = _current(client, redis_client, squads=True, reconcile=reconcile, now=now)
+    # A scheduled run's reconcile also watches the groups the rules name (the staff, the
+    # community's stages), which its decisions read next: one listing serves them all.
+    groups = rules_groups(rules) if reconcile and rules is not None else ()
+    snap = _current(client, redis_client, squads=True, groups=groups, reconcile=reconcile, now=now)
     return snap.squads or Roster(())
+
+
+def rules_groups(rules: Rules) -> tuple[str, ...]:
+    """The groups whose members Diamond's decisions read (``cached_group_members``)."""
+    named = rules.community.groups
+    return tuple(
+        dict.fromkeys(
+            (*rules.community.staff_groups, named.camp, named.members, named.alumni, named.leaders)
+        )
+    )
 
 
 def cached_group_members(
@@ -171,6 +187,7 @@ def _reconcile(
     of the squads is a full one (``load_roster``'s cost). ``now`` None: only ``groups``
     are read (new to the state), the squads and the last reconcile's time stay."""
     listing = client.list_groups()
+    keep_group_ids(redis_client, listing)  # the Applier's lookups, for free
     names: dict[int, str] = {}
     roster = snap.squads
     if now is not None and (squads or roster is not None):
@@ -183,7 +200,9 @@ def _reconcile(
             watched[name] = roster_state.Group(None, frozenset())
             continue
         old = snap.groups.get(name)
-        if old is None or name in snap.dirty or _count_differs(group, len(old.members)):
+        if old is None and group.get("user_count") == 0:  # the listing says: nobody in it
+            watched[name] = roster_state.Group(int(group["id"]), frozenset())
+        elif old is None or name in snap.dirty or _count_differs(group, len(old.members)):
             members = frozenset(str(m["username"]) for m in _members(client, name, names))
             watched[name] = roster_state.Group(int(group["id"]), members)
         else:
@@ -295,7 +314,12 @@ def category_ids(
         cached = redis_client.hgetall(keys.CATEGORY_IDS)
         if cached:
             return {_s(k): int(v) for k, v in cached.items()}
-    mapping = {str(c["slug"]): int(c["id"]) for c in client.list_categories() if c.get("slug")}
+    return keep_category_ids(redis_client, client.list_categories())
+
+
+def keep_category_ids(redis_client: redis.Redis, listing: list[dict[str, Any]]) -> dict[str, int]:
+    """Cache ``{slug: id}`` of a ``GET /categories.json`` listing (read for any reason)."""
+    mapping = {str(c["slug"]): int(c["id"]) for c in listing if c.get("slug")}
     if mapping:
         pipe = redis_client.pipeline()
         pipe.delete(keys.CATEGORY_IDS)
@@ -393,12 +417,21 @@ def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts
 # ─────────────────────────────── squads ───────────────────────────────
 
 
-def load_roster(client: RosterReads, rules: Rules | None = None) -> Roster:
+def load_roster(
+    client: RosterReads, rules: Rules | None = None, redis_client: redis.Redis | None = None
+) -> Roster:
     """Every Diamond squad on the forum, read in full (``form_squads``, ``diamond`` commands):
-    groups whose bio carries the squad marker, each one's members."""
-    categories = {str(c.get("slug")): int(c["id"]) for c in client.list_categories()}
+    groups whose bio carries the squad marker, each one's members. With ``redis_client``
+    the two listings also refresh the category ids and the group ids the Applier uses (the
+    formation that follows adds people to groups and files its audit by them)."""
+    listed = client.list_categories()
+    categories = {str(c.get("slug")): int(c["id"]) for c in listed}
+    groups = client.list_groups()
+    if redis_client is not None:
+        keep_category_ids(redis_client, listed)
+        keep_group_ids(redis_client, groups)
     squads = []
-    for group in client.list_groups():
+    for group in groups:
         meta = read_squad_bio(group.get("bio_raw"))
         if meta is None:
             continue
@@ -406,6 +439,14 @@ def load_roster(client: RosterReads, rules: Rules | None = None) -> Roster:
         members = list(client.iter_group_members(name))
         squads.append(_squad(group, meta, members, categories.get(name)))
     return Roster(tuple(sorted(squads, key=lambda s: s.slug)))
+
+
+def keep_group_ids(redis_client: redis.Redis, listing: list[dict[str, Any]]) -> None:
+    """Remember ``{name: id}`` of a ``GET /groups.json`` listing for the Applier (an id never
+    changes while its group exists; one deleted since answers 404, which drops it)."""
+    ids = {str(g["name"]): int(g["id"]) for g in listing if g.get("name") and "id" in g}
+    if ids:
+        redis_client.hset(keys.GROUP_IDS, mapping=ids)  # type: ignore[arg-type]  # str -> int
 
 
 def _s(value: bytes | str) -> str:

@@ -77,6 +77,30 @@ def show(ctx: Ctx, category_id: int) -> Any:
     return {"category": payloads.category(ctx.forum, category, ctx.actor)}
 
 
+def find(ctx: Ctx) -> Any:
+    """Imitates: app/controllers/categories_controller.rb#find (CategorySerializer when
+    ``include_permissions`` is given at all, else SiteCategorySerializer). Simplified: by
+    ``ids`` only (no ``slug_path``); SiteCategorySerializer as the shared core fields."""
+    forum = ctx.forum
+    raw = ctx.params.get("ids")
+    wanted: set[int] = set()
+    for value in raw if isinstance(raw, list) else [raw] if raw not in (None, "") else []:
+        try:
+            wanted.add(int(value))
+        except (TypeError, ValueError):
+            continue  # Category.where(id: "x") matches nothing
+    found = [
+        c
+        for c in sorted(forum.categories.values(), key=lambda c: c.id)
+        if c.id in wanted and forum.can_see_category(ctx.actor, c)
+    ]
+    if not found:
+        raise not_found()  # raise Discourse::NotFound if categories.blank?
+    if ctx.params.get("include_permissions") is not None:
+        return {"categories": [payloads.category(forum, c, ctx.actor) for c in found]}
+    return {"categories": [payloads.site_category(forum, c, ctx.actor) for c in found]}
+
+
 def create(ctx: Ctx) -> Any:
     """Imitates: app/controllers/categories_controller.rb#create (CategorySerializer)"""
     actor = ctx.require_login()
@@ -237,6 +261,7 @@ def topic_list(ctx: Ctx, category_id: int, slug: str | None = None) -> Any:
 ROUTES = [
     ("/categories.json", ["GET"], index),
     ("/categories.json", ["POST"], create),
+    ("/categories/find.json", ["GET"], find),
     ("/categories/<int:category_id>.json", ["PUT"], update),
     ("/categories/<int:category_id>.json", ["DELETE"], destroy),
     ("/c/<int:category_id>/show.json", ["GET"], show),

@@ -4,9 +4,10 @@ Redis and updated from what changes them instead of read again from the forum.
 What changes a group, and how the state hears of it:
 
 - Diamond itself (form_squads, the ladder, the camp): the Applier calls ``applied`` after
-  each group write; adds and removes are made in place, a new owner marks the group to be
-  read again (which owner leads is the forum's order), a new group or category drops
-  the squads (``form_squads`` reads the forum fully anyway).
+  each group write; adds and removes are made in place, a new squad group (with its id)
+  joins the squads, its category's id is set, its one first owner leads it; another new
+  owner marks the group to be read again (which owner leads is the forum's order), and a
+  squad group found made before (a crash, another formation) drops the squads.
 - An admin by hand: the ``user_added_to_group`` / ``user_removed_from_group`` webhook
   events (``group_user``: the body carries ``group_id`` and ``user_id``, not the username)
   are applied by ``on_group_user`` when the user id is known from a member listing read
@@ -27,12 +28,14 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import redis
 
 from worker import actions as a
 from worker import clock
 from worker.engine.facts import Roster, Squad
+from worker.engine.squads import read_squad_bio
 from worker.state import keys
 from worker.state.codec import decode_value, encode_value
 
@@ -244,10 +247,13 @@ def _membership(
     return out
 
 
-def applied(redis_client: redis.Redis, action: a.Action, at: datetime | None = None) -> None:
+def applied(
+    redis_client: redis.Redis, action: a.Action, at: datetime | None = None, result: Any = None
+) -> None:
     """Diamond changed a group or category on the forum (called by the Applier once the
-    write succeeded): the state follows, the generation moves. ``at``: the step's time
-    (a member added joined then); None (an Applier built outside a step) reads the clock."""
+    write succeeded; ``result``: the Applier's answer, with the new id): the state follows,
+    the generation moves. ``at``: the step's time (a member added joined then); None (an
+    Applier built outside a step) reads the clock."""
     if at is None:
         at = clock.now(redis_client)
 
@@ -257,13 +263,72 @@ def applied(redis_client: redis.Redis, action: a.Action, at: datetime | None = N
         if isinstance(action, a.RemoveFromGroup):
             return _membership(snap, action.group, (), action.usernames, at)
         if isinstance(action, a.AddGroupOwners):
-            out = _membership(snap, action.group, action.usernames, (), at)
-            out.dirty.add(action.group)  # the leader is the forum's first owner
-            return out
-        # A new group or category: a new squad; form_squads reads the forum itself.
+            return _owners(snap, action.group, action.usernames, at)
+        new = _new_squad(snap, action, result)
+        if new is not None:
+            return new
+        # Another new group or category: the squads are read again in full.
         return _Change(drop_squads=True, forget_categories=True)
 
     _update(redis_client, change)
+
+
+def _new_squad(snap: Snapshot, action: a.Action, result: Any) -> _Change | None:
+    """A squad group Diamond made (its bio carries the squad marker), or the category of a
+    squad the state holds: the squad joins the state as a full read would list it (its
+    members and leader follow from the formation's adds). None: not one of those (or the
+    answer lacks the id, or the squads were never read)."""
+    if snap.squads is None or not isinstance(result, Mapping) or "id" not in result:
+        return None
+    if isinstance(action, a.CreateGroup):
+        meta = read_squad_bio(action.bio_raw)
+        if meta is None:  # not a squad (a squad's lead group): the squads stay as they are
+            watched = action.name in snap.groups
+            return _Change(dirty={action.name}) if watched else _Change()
+        if snap.squads.by_slug(action.name) is not None or result.get("existed"):
+            return None  # made before (a crash, another formation): read it
+        squad = Squad(
+            slug=action.name,
+            full_name=action.full_name or action.name,
+            cohort=str(meta.get("cohort") or ""),
+            members=(),
+            leader=None,
+            class_slug=meta.get("class") or None,  # type: ignore[arg-type]  # bio JSON
+            group_id=int(result["id"]),
+            category_id=None,
+            class_key=meta.get("key") or None,  # type: ignore[arg-type]  # bio JSON
+            joined={},
+        )
+        grown = (*snap.squads.squads, squad)
+        return _Change(squads=Roster(tuple(sorted(grown, key=lambda s: s.slug))))
+    if isinstance(action, a.CreateCategory):
+        owner = snap.squads.by_slug(action.slug)
+        if owner is None:  # no squad's category: only the cached category ids change
+            return _Change(forget_categories=True)
+        if owner.category_id is not None:
+            return None
+        changed = dataclasses.replace(owner, category_id=int(result["id"]))
+        others = tuple(s for s in snap.squads.squads if s.slug != action.slug)
+        roster = Roster(tuple(sorted((*others, changed), key=lambda s: s.slug)))
+        return _Change(squads=roster, forget_categories=True)
+    return None
+
+
+def _owners(snap: Snapshot, group: str, owners: Iterable[str], at: datetime) -> _Change:
+    """Owners added (members too, as Discourse makes them): a squad that had no leader is
+    led by its one new owner; otherwise which owner leads is the forum's order: read it."""
+    owners = tuple(owners)
+    out = _membership(snap, group, owners, (), at)
+    squad = snap.squads.by_slug(group) if snap.squads else None
+    if squad is None or squad.leader is not None or len(set(owners)) != 1:
+        out.dirty.add(group)
+        return out
+    current = out.squads if out.squads is not None else snap.squads
+    assert current is not None  # a squad was found in it
+    led = dataclasses.replace(current.by_slug(group) or squad, leader=owners[0])
+    others = tuple(s for s in current.squads if s.slug != group)
+    out.squads = Roster(tuple(sorted((*others, led), key=lambda s: s.slug)))
+    return out
 
 
 def on_group_user(

@@ -79,7 +79,7 @@ def plan_formation(
     members_group = rules.community.groups.members
     current = {m["username"].lower() for m in client.iter_group_members(members_group)}
     graduates = [g for g in store.graduates(cohort) if g.username.lower() in current]
-    roster = forum_view.load_roster(client, rules)
+    roster = forum_view.load_roster(client, rules, store.redis)
     errors = roster_errors(roster, cohort)
     if errors:  # never make it worse: a human sorts out a double placement first
         raise NeedsHuman(f"cohort {cohort}: " + "; ".join(errors))

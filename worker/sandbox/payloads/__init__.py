@@ -24,6 +24,7 @@ from worker.sandbox.payloads.categories import (
     category,
     category_list_item,
     group_permissions,
+    site_category,
     webhook_category,
 )
 from worker.sandbox.payloads.posts import (
@@ -79,6 +80,7 @@ __all__ = [
     "post",
     "post_in_stream",
     "reviewable",
+    "site_category",
     "tag_objects",
     "topic_list_item",
     "topic_list_users",

@@ -86,6 +86,12 @@ def _category_core(forum: Forum, category: Category, viewer: User | None) -> dic
     }
 
 
+def site_category(forum: Forum, category: Category, viewer: User | None) -> dict[str, Any]:
+    """SiteCategorySerializer (``/categories/find`` without ``include_permissions``):
+    simplified to the core fields; never ``group_permissions``."""
+    return _category_core(forum, category, viewer)
+
+
 def category(forum: Forum, category: Category, viewer: User | None) -> dict[str, Any]:
     """CategorySerializer (create, update, show; also the ``category_*`` webhook body)."""
     data = _category_core(forum, category, viewer)

@@ -21,7 +21,10 @@ Thin: gets its ``StepContext`` from the actor decorator, calls ``worker.steps.re
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+import redis
 
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import BadEvent, add_keeper, add_route, is_id
@@ -99,7 +102,7 @@ for _event in POST_EVENTS:
 add_route("topic_edited", on_topic_edited.actor_name, ids={"topic_id": "id"})
 
 
-def _created_topic(obj: Any) -> tuple[int, TopicFacts]:
+def _created_topic(obj: Mapping[str, Any]) -> tuple[int, TopicFacts]:
     """The topic id and facts of a ``topic_created`` body (``BadEvent``: answered 400)."""
     if not is_id(obj.get("id")):
         raise BadEvent("topic_created: 'id' must be an id from 1 to 2^63-1")
@@ -109,7 +112,7 @@ def _created_topic(obj: Any) -> tuple[int, TopicFacts]:
         raise BadEvent(f"topic_created: {exc}") from exc
 
 
-def _keep_created_topic(client: Any, topic: tuple[int, TopicFacts]) -> bool:
+def _keep_created_topic(client: redis.Redis, topic: tuple[int, TopicFacts]) -> bool:
     return forum_view.keep_created_topic(client, *topic)
 
 

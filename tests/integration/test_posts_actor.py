@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.steps import remember_roster, step_ctx
+from tests.support.topics import topic_created_arrived
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.camp import Camper
@@ -177,15 +178,6 @@ def test_an_article_edited_with_its_title_arrives_as_topic_edited_and_is_re_meas
     assert client.call_counts[POST_READ] == 1
 
 
-def _topic_created_arrived(sandbox, redis_client, topic_id: int) -> None:
-    """What the receiver keeps of the topic's ``topic_created`` body, as the sandbox sends it."""
-    from worker.sandbox import payloads
-
-    body = payloads.webhook_topic(sandbox.forum, sandbox.forum.topics[topic_id])
-    keeper = KEEPERS["topic_created"]
-    keeper.store(redis_client, keeper.parse(body))
-
-
 def _queued_actors(redis_client, queue: str) -> list[str]:
     bodies = redis_client.hvals(f"diamond:{queue}.msgs")
     return sorted(json.loads(body)["actor_name"] for body in bodies)
@@ -213,7 +205,7 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
         "安的本周文章:一件这周想明白的事", "我的文章写在这里。" * 100, squad.category_id
     )
 
-    _topic_created_arrived(sandbox, redis_client, own["topic_id"])
+    topic_created_arrived(sandbox, redis_client, own["topic_id"])
     posts.on_post.fn(own["id"], "post_created", {"author": "ann"})
 
     assert _queued_actors(redis_client, "obligations") == [obligations.open_threads.actor_name]

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.obligations import shipped_rules
 from tests.support.steps import remember_roster, step_ctx
+from tests.support.topics import topic_created_arrived
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.camp import Camper
@@ -18,7 +19,7 @@ from worker.engine.weeks import week_of
 from worker.forum.client import ForumClient
 from worker.jobs import posts
 from worker.pipeline.jobs import load_actors
-from worker.pipeline.routes import routes_for
+from worker.pipeline.routes import KEEPERS, routes_for
 from worker.reads import forum_view as roster_cache
 from worker.state.membership import MembershipStore
 from worker.state.recognition import RecognitionStore
@@ -204,6 +205,7 @@ def test_a_post_for_a_squad_whose_weeks_thread_is_missing_queues_the_thread_run(
         "安的本周文章:一件这周想明白的事", "我的文章写在这里。" * 100, squad.category_id
     )
 
+    topic_created_arrived(sandbox, redis_client, own["topic_id"])
     posts.on_post.fn(own["id"], "post_created", {"author": "ann"})
 
     assert _queued_actors(redis_client, "obligations") == [obligations.open_threads.actor_name]
@@ -228,7 +230,8 @@ def test_a_post_created_whose_signed_body_has_every_fact_costs_no_post_read(
     from worker.pipeline import runtime
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    sandbox.add_webhook("http://127.0.0.1:9/", events=["post_created"])  # kept, not sent
+    # kept, not sent
+    sandbox.add_webhook("http://127.0.0.1:9/", events=["topic_created", "post_created"])
     setup = ForumClient(sandbox.url, sandbox.api_key, "system", timeout=(2, 10))
     sandbox.forum.create_user(username="eve", email="eve@example.org", approved=True)
     made = setup.create_category("Camp", slug="camp-y", permissions={"everyone": 1})
@@ -236,13 +239,17 @@ def test_a_post_created_whose_signed_body_has_every_fact_costs_no_post_read(
         "营地第一篇:自我介绍与本周计划", "你好。" * 60, int(made.get("category", made)["id"])
     )
     sandbox.wait_idle()
+    (topic_created,) = sandbox.deliveries("topic_created")
     (delivery,) = sandbox.deliveries("post_created")
     load_actors()
+    keeper = KEEPERS["topic_created"]  # what the receiver does with the topic's body
+    keeper.store(redis_client, keeper.parse(topic_created.json()["topic"]))
     (route,) = [r for r in routes_for("post_created") if r.actor == posts.on_post.actor_name]
 
     posts.on_post(**route.extract(delivery.json()["post"]))
 
     assert runtime.forum().call_counts.get(POST_READ, 0) == 0
+    assert runtime.forum().call_counts.get(TOPIC_READ, 0) == 0
     assert RecognitionStore(redis_client).post(topic["id"]) is not None
 
 

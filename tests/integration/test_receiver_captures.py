@@ -21,7 +21,8 @@ from werkzeug.test import Client
 from tests.conftest import DISCOURSE_REF
 from worker.pipeline import routes
 from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign, verify
-from worker.reads.parse import POST_BODY_FACTS
+from worker.reads import forum_view
+from worker.reads.parse import POST_BODY_FACTS, TopicFacts, topic_facts_of_body
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 KOISHI = CAPTURES / "koishi_capture_discourse_2.9.0.beta4.txt"
@@ -143,17 +144,66 @@ def test_a_captured_user_event_feeds_the_gating_actor_with_the_user_id_and_the_b
     ]
 
 
-@pytest.mark.parametrize(
-    ("group", "event"), [("topic", "topic_created"), ("category", "category_created")]
-)
 def test_captured_events_no_job_needs_are_answered_204_and_enqueue_nothing(
-    receiver: Client, redis_client: redis.Redis, group: str, event: str
+    receiver: Client, redis_client: redis.Redis
 ) -> None:
-    assert routes.routes_for(event) == []  # Diamond reads topics through their first post
-    body, meta = _capture(group, event)
+    assert routes.routes_for("category_created") == []
+    body, meta = _capture("category", "category_created")
     response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
     assert response.status_code == 204
     assert enqueued(redis_client) == []
+
+
+def test_a_captured_topic_created_keeps_the_topics_facts_and_enqueues_nothing(
+    receiver: Client, redis_client: redis.Redis
+) -> None:
+    """The first post's job finds them: no ``GET /t/{id}.json`` (``worker.jobs.posts``)."""
+    assert routes.routes_for("topic_created") == []
+    body, meta = _capture("topic", "topic_created")
+    response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
+    assert response.status_code == 202
+    assert enqueued(redis_client) == []
+    facts = forum_view.kept_topic_facts(redis_client, 8, need_created=True)
+    assert facts == topic_facts_of_body(json.loads(body)["topic"])
+    assert (facts.category_id, facts.authors) == (4, {1: "user1"})
+
+
+def test_a_late_topic_created_never_overwrites_what_was_kept_since(
+    receiver: Client, redis_client: redis.Redis
+) -> None:
+    """The body is the topic as created; a read (or an edit's) kept before it is newer."""
+    newer = TopicFacts(9, False, ("digest",), "Renamed", "2026-01-02T12:40:25.548Z", {1: "user1"})
+    forum_view.keep_topic_facts(redis_client, 8, newer)
+    body, meta = _capture("topic", "topic_created")
+    response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
+    assert response.status_code == 202
+    assert forum_view.kept_topic_facts(redis_client, 8) == newer
+
+
+@pytest.mark.parametrize(
+    "change", [{"created_at": None}, {"id": 0}, {"tags": "digest"}, {"created_by": None}]
+)
+def test_a_topic_created_body_missing_a_fact_is_refused_and_nothing_kept(
+    receiver: Client, redis_client: redis.Redis, change: dict[str, Any]
+) -> None:
+    raw, meta = _capture("topic", "topic_created")
+    payload = json.loads(raw)
+    payload["topic"].update(change)
+    body = json.dumps(payload).encode()
+    response = receiver.post("/webhook", data=body, headers=_headers(body, meta))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert forum_view.kept_topic_facts(redis_client, 8) is None
+
+
+def test_a_topic_diamond_itself_opened_is_not_kept_from_its_body(
+    redis_url: str, redis_client: redis.Redis, preserve_routes: None
+) -> None:
+    """Diamond keeps its own topics' facts from the answer that opened them."""
+    body, meta = _capture("topic", "topic_created")
+    as_author = _receiver(redis_url, api_user="user1")
+    response = as_author.post("/webhook", data=body, headers=_headers(body, meta))
+    assert response.status_code == 204
+    assert forum_view.kept_topic_facts(redis_client, 8) is None
 
 
 def test_a_captured_topic_body_carries_what_a_topic_route_would_read(

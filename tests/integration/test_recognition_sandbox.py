@@ -20,6 +20,7 @@ import redis
 from tests.pure.test_report import SECTION_IDS, parse
 from tests.support.pipeline import live_worker
 from tests.support.steps import remember_roster
+from tests.support.topics import topic_created_arrived
 from worker import actions as a
 from worker.apply import Applier
 from worker.engine.facts import Roster, Squad
@@ -175,7 +176,10 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     from worker.jobs import posts
 
     def seen(post: dict) -> dict:
-        """Both ledgers learn of the post, as the post_created webhook would tell them."""
+        """Both ledgers learn of the post, as the post_created webhook would tell them
+        (and, for a new topic, its topic_created first)."""
+        if post["post_number"] == 1:
+            topic_created_arrived(forum, redis.Redis.from_url(redis_url), post["topic_id"])
         posts.on_post(post_id=post["id"], event="post_created")
         return post
 

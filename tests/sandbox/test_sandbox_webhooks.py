@@ -441,3 +441,27 @@ def test_group_user_events_carry_the_group_user_row_as_discourse_sends_it(
         assert row["group_id"] == group["id"]
         assert row["user_id"] == sandbox.forum.find_user("kit").id
     assert added.json()["group_user"]["id"] == removed.json()["group_user"]["id"]  # one row
+
+
+def test_topic_created_body_carries_tags_as_the_topic_view_does(
+    hooked: tuple[RunningSandbox, Receiver, Api],
+) -> None:
+    """WebHookTopicViewSerializer is a TopicViewSerializer: the same TopicTagsMixin serializes
+    the tags of both (the capture's topic had none to show the shape)."""
+    sandbox, receiver, api = hooked
+    category = api.post("/categories.json", {"name": "Articles"}).body["category"]
+    api.post(
+        "/posts.json",
+        {
+            "title": "一篇带标签的文章:本周的学习笔记与心得",
+            "raw": "这是一篇带标签的文章，内容足够长，可以发布。",
+            "category": category["id"],
+            "tags": ["digest"],
+        },
+    )
+    assert sandbox.wait_idle()
+    (_, raw), *_ = receiver.by_event("topic_created")
+    body = json.loads(raw)["topic"]
+    view = api.get(f"/t/{body['id']}.json").body
+    assert view["tags"] and [t["name"] for t in view["tags"]] == ["digest"]
+    assert body["tags"] == view["tags"]

@@ -166,3 +166,49 @@ def test_a_topic_edit_the_step_fails_on_holds_no_decision_back(redis_client) -> 
     with pytest.raises(ForumUnavailable):
         record_post.run_topic_edit(ctx, 70)
     assert missing_posts(redis_client) == {}
+
+
+def test_a_first_post_whose_topic_is_not_known_yet_waits_and_records_nothing(
+    redis_client,
+) -> None:
+    """Its ``topic_created`` body may still be on the way: no topic read, the post stays a
+    missing fact of its author until the job comes back."""
+    from worker.state.membership import missing_posts
+
+    body = post(11, 70, "newcomer", "大家好！我来自北京。" * 4, number=1)
+    forum = FakeForum({}, {70: topic(5, "newcomer")})
+    ctx = StepContext(forum, redis_client, shipped_rules(), NOW, True)
+    with pytest.raises(record_post.TopicPending):
+        record_post.run(ctx, 11, "post_created", body=body, author="newcomer", wait_for_topic=True)
+    assert forum.reads == []
+    assert missing_posts(redis_client) == {11: "newcomer"}
+    assert RecognitionStore(redis_client).post(11) is None
+
+
+def test_a_first_post_whose_topic_body_was_kept_is_recorded_without_reading_the_topic(
+    redis_client,
+) -> None:
+    from worker.reads import forum_view
+    from worker.reads.parse import topic_facts_of_body
+
+    created = {**topic(5, "newcomer"), "tags": [], "created_by": {"username": "newcomer"}}
+    del created["post_stream"]  # a webhook body has none
+    forum_view.keep_created_topic(redis_client, 70, topic_facts_of_body(created))
+    body = post(11, 70, "newcomer", "大家好！我来自北京。" * 4, number=1)
+    forum = FakeForum({}, {70: topic(5, "newcomer")})
+    ctx = StepContext(forum, redis_client, shipped_rules(), NOW, True)
+    outcomes = record_post.run(ctx, 11, "post_created", body=body, wait_for_topic=True)
+    assert outcomes["recognition"] == "stored"
+    assert forum.reads == ["categories"]  # the leave category's id; no post, no topic read
+
+
+@pytest.mark.parametrize(("event", "number"), [("post_created", 2), ("post_edited", 1)])
+def test_replies_and_edits_never_wait_for_a_topic_body(
+    redis_client, event: str, number: int
+) -> None:
+    """Only a new topic's first post has a ``topic_created`` of its own to wait for."""
+    body = post(11, 70, "ann", ARTICLE, number=number)
+    forum = FakeForum({11: body}, {70: topic(30, "system")})
+    ctx = StepContext(forum, redis_client, shipped_rules(), NOW, True)
+    record_post.run(ctx, 11, event, body=body, wait_for_topic=True)
+    assert forum.reads.count("topic 70") == 1

@@ -28,6 +28,14 @@ read again (a ``post_created``'s post).
 result to the actor as ``facts`` (chat messages: reading one back costs an API call).
 Events with no route are answered 204. Several routes per event are allowed.
 
+**Keepers** (``add_keeper``) keep a fact of the verified body in Redis in the receiver
+itself, before any job runs, where a job would cost a round trip through the queue and
+race the jobs that need the fact (a ``topic_created``'s topic, which its first post's
+``post_created`` job reads). ``parse`` is pure and runs before the duplicate check
+(``BadEvent`` → 400); ``store`` is one Redis write, done once the delivery is claimed (a
+failed write releases the claim, as a failed enqueue does). An event may have a keeper,
+routes, or both.
+
 **Duplicates** are dropped by the same delivery id or the same change (event identity):
 both keys are claimed in one atomic script, so two receivers racing on one delivery
 enqueue it once. If enqueueing then fails, the claim is released so the sender's retry is
@@ -198,6 +206,29 @@ def add_route(
     routes[:] = [r for r in routes if r.actor != actor]
     routes.append(route)
     return route
+
+
+@dataclass(frozen=True)
+class Keeper:
+    """A fact the receiver keeps from the body (see "Keepers" in the module doc)."""
+
+    event: str
+    parse: Callable[[Mapping[str, Any]], Any]  # pure: the event's object → the fact
+    store: Callable[[redis.Redis, Any], object]  # one Redis write of the fact
+
+
+KEEPERS: dict[str, Keeper] = {}
+
+
+def add_keeper(
+    event: str,
+    parse: Callable[[Mapping[str, Any]], Any],
+    store: Callable[[redis.Redis, Any], object],
+) -> Keeper:
+    """Keep ``parse(obj)`` of every ``event`` delivery with ``store``. One per event."""
+    keeper = Keeper(event, parse, store)
+    KEEPERS[event] = keeper
+    return keeper
 
 
 def remove_route(event: str, actor: str) -> None:
@@ -372,12 +403,14 @@ class Dispatcher:
         down (nothing is claimed then, so a retry of the same event is not a duplicate).
         """
         routes = routes_for(event)
-        if not routes:
+        keeper = KEEPERS.get(event)
+        if not routes and keeper is None:
             return Outcome.UNUSED, 0
         check_event_type(event_type, event)
         if event_type == "user" and _built_in(obj.get("id")):
             return Outcome.BUILT_IN, 0  # a real delivery, but nobody Diamond manages
         calls = [(route.actor, route.extract(obj)) for route in routes]
+        kept = keeper.parse(obj) if keeper is not None else None
         author = author_of(event_type, obj)
         if author is not None and author.casefold() == self._own_user:
             return Outcome.OWN, 0
@@ -392,7 +425,10 @@ class Dispatcher:
             for actor_name, kwargs in calls
         ]
         try:
-            enqueue_many(self.broker, messages)
+            if keeper is not None:
+                keeper.store(self.deduper.client, kept)
+            if messages:
+                enqueue_many(self.broker, messages)
         except Exception:
             self.deduper.release(keys)  # a retry of this event must not look like a duplicate
             raise

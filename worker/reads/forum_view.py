@@ -3,6 +3,7 @@
     ids = category_ids(forum, redis)                 # {slug: id}
     fields = user_field_ids(forum, redis)            # {rules key: user-field id}
     topic = topic_facts(forum, redis, topic_id)      # category, archetype, tags, title, authors
+    keep_created_topic(redis, topic_id, facts)       # from the signed topic_created body
     names = cached_group_members(forum, redis, "moderators")
     roster = cached_roster(forum, redis, rules)      # every squad, with members and leader
     forget_roster(redis)                             # drop the squads: read in full next time
@@ -15,7 +16,8 @@ commands; a test's clean Redis starts with nothing remembered), under a key of
   them again once (``category_slug``), and Diamond's own new squads forget them;
 - user-field ids: a minute (``diamond apply`` may have just added one);
 - topic facts: for good (a topic's category, archetype and first authors do not change
-  under Diamond's feet; a reply to a post not seen yet reads the topic again);
+  under Diamond's feet; a reply to a post not seen yet reads the topic again); a member's
+  new topic is known from its ``topic_created`` body, kept by the receiver;
 - the roster and watched groups' members: state, not a cache (``worker.state.roster``).
   Read in full once; then Diamond's own group writes (the Applier), the forum's
   ``group_user`` events (an admin's hand changes) and ``group_updated``/``group_destroyed``
@@ -392,15 +394,25 @@ def topic_facts(
     fresh: bool = False,
     need_created: bool = False,
 ) -> TopicFacts:
-    """A topic's facts: one ``GET /t/{id}.json`` the first time (or when ``fresh``), then
-    from Redis. ``need_created``: an entry without the creation time is read again."""
+    """A topic's facts: from Redis (kept from its ``topic_created`` body, or an earlier
+    read), else one ``GET /t/{id}.json`` (also when ``fresh``). ``need_created``: an entry
+    without the creation time is read again."""
     if not fresh:
-        raw = redis_client.hget(keys.TOPIC_FACTS, topic_id)
-        if raw:
-            facts = _decode_topic(raw)
-            if facts.created_at or not need_created:
-                return facts
+        facts = kept_topic_facts(redis_client, topic_id, need_created=need_created)
+        if facts is not None:
+            return facts
     return keep_topic(redis_client, topic_id, client.get_topic(topic_id))
+
+
+def kept_topic_facts(
+    redis_client: redis.Redis, topic_id: int, *, need_created: bool = False
+) -> TopicFacts | None:
+    """The facts Redis has of a topic, without reading the forum (None: none yet)."""
+    raw = redis_client.hget(keys.TOPIC_FACTS, topic_id)
+    if not raw:
+        return None
+    facts = _decode_topic(raw)
+    return facts if facts.created_at or not need_created else None
 
 
 def keep_topic(redis_client: redis.Redis, topic_id: int, topic: Mapping[str, Any]) -> TopicFacts:
@@ -412,6 +424,15 @@ def keep_topic_facts(redis_client: redis.Redis, topic_id: int, facts: TopicFacts
     """Remember facts known without a read (a topic Diamond opened itself)."""
     redis_client.hset(keys.TOPIC_FACTS, topic_id, _encode_topic(facts))
     return facts
+
+
+def keep_created_topic(redis_client: redis.Redis, topic_id: int, facts: TopicFacts) -> bool:
+    """Remember the facts of a signed ``topic_created`` body, unless Redis already has the
+    topic's (False then). The body is the topic as it was created (Discourse serializes it
+    when the topic is made), so whatever was kept before it arrived (a read, Diamond's own
+    opening) is at least as new: the latest wins without a timestamp, which the body lacks.
+    One Redis write (the receiver's hot path)."""
+    return bool(redis_client.hsetnx(keys.TOPIC_FACTS, topic_id, _encode_topic(facts)))
 
 
 # ─────────────────────────────── squads ───────────────────────────────

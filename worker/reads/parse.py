@@ -9,7 +9,8 @@ Each event's JSON is parsed here once; the steps get facts, never raw JSON paths
   post when it carries every fact the steps read), ``camp_post``;
 - user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the
   ``[diamond:<key>]`` ownership marker of each, ``read_mark``);
-- topics (``GET /t/{id}.json``): ``TopicFacts``, ``topic_facts_of``, ``first_post_id``;
+- topics (``GET /t/{id}.json``, the ``topic_created`` body): ``TopicFacts``,
+  ``topic_facts_of``, ``topic_facts_of_body``, ``first_post_id``;
   a topic Diamond opened (the ``POST /posts.json`` answer): ``opened_topic_facts``;
 - the obligations ledger's posts and topics (``GET /posts/{id}.json``, post bodies, topic
   streams, topic lists): ``week_post`` (with ``post_length``/``cooked_length``: a post's
@@ -234,16 +235,18 @@ class TopicFacts:
 
 
 def topic_facts_of(topic: Mapping[str, Any]) -> TopicFacts:
-    """A ``GET /t/{id}.json`` answer as the steps need it."""
+    """A topic as the steps need it, from ``GET /t/{id}.json`` (TopicViewSerializer) or a
+    ``topic_*`` webhook body (WebHookTopicViewSerializer: no post stream, no ``details``;
+    the creator as ``created_by``)."""
     authors = {
         int(p["post_number"]): str(p.get("username"))
         for p in (topic.get("post_stream") or {}).get("posts") or ()
         if "post_number" in p
     }
-    created_by = (topic.get("details") or {}).get("created_by") or {}
+    created_by = topic.get("created_by") or (topic.get("details") or {}).get("created_by") or {}
     if 1 not in authors and created_by.get("username"):
         authors[1] = str(created_by["username"])
-    tags = tuple(t["name"] if isinstance(t, dict) else str(t) for t in topic.get("tags") or ())
+    tags = tuple(name for t in topic.get("tags") or () if (name := _tag_name(t)))
     category_id = topic.get("category_id")
     created = topic.get("created_at")
     return TopicFacts(
@@ -254,6 +257,45 @@ def topic_facts_of(topic: Mapping[str, Any]) -> TopicFacts:
         created_at=str(created) if created else None,
         authors=authors,
     )
+
+
+def topic_facts_of_body(topic: Mapping[str, Any]) -> TopicFacts:
+    """The facts of a signed ``topic_created`` body (see the capture
+    ``topic__topic_created__*-body.json``); ``ValueError`` when a fact the steps use is
+    missing or of the wrong type, so a body that cannot be trusted is never kept.
+
+    ``tags`` may be absent (tagging off: Discourse leaves the key out) and ``category_id``
+    null (a private message); ``id``, ``title``, ``archetype``, ``created_at`` and the
+    creator's name must be there."""
+
+    def need(key: str, kind: type) -> None:
+        value = topic.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise ValueError(f"topic.{key} is missing or not a {kind.__name__}")
+
+    need("id", int)
+    need("title", str)
+    need("archetype", str)
+    need("created_at", str)
+    if topic.get("category_id") is not None:
+        need("category_id", int)
+    tags = topic.get("tags", [])
+    if not isinstance(tags, list) or not all(_tag_name(t) for t in tags):
+        raise ValueError("topic.tags is not a list of tags")
+    created_by = topic.get("created_by")
+    if not isinstance(created_by, Mapping) or not isinstance(created_by.get("username"), str):
+        raise ValueError("topic.created_by.username is missing")
+    return topic_facts_of(topic)
+
+
+def _tag_name(tag: Any) -> str:
+    """A tag as TopicTagsMixin serializes it: its name, or (newer Discourse) an object
+    ``{id, name, slug, original_name}`` whose ``name`` may be a translation, the tag's own
+    name then being ``original_name``. "" for anything else."""
+    if isinstance(tag, Mapping):
+        name = tag.get("original_name") or tag.get("name")
+        return name if isinstance(name, str) else ""
+    return tag if isinstance(tag, str) else ""
 
 
 def opened_topic_facts(
@@ -358,10 +400,7 @@ def is_deleted(post: Mapping[str, Any]) -> bool:
 
 
 def topic_tags(topic: Mapping[str, Any]) -> set[str]:
-    tags = set()
-    for tag in topic.get("tags") or ():
-        tags.add(str(tag.get("name")) if isinstance(tag, Mapping) else str(tag))
-    return tags
+    return {_tag_name(tag) for tag in topic.get("tags") or ()} - {""}
 
 
 def classify_topic(

@@ -3,9 +3,11 @@ one read of the post.
 
 gather: the post from the signed ``post_created`` body when it carries every fact
 (``worker.reads.parse.post_of_body``), else one ``GET /posts/{id}.json`` (NotFound → the
-post is gone, handled as destroyed); the topic's facts from the cached forum view (one
-``GET /t/{id}.json`` per topic, shared by every job) → then, in order: the camp's record
-of a camper's post (``record_camp_post``), the obligations ledger
+post is gone, handled as destroyed); the topic's facts from the cached forum view (kept
+from the signed ``topic_created`` body by the receiver; else one ``GET /t/{id}.json`` per
+topic, shared by every job; a first post whose topic is not known yet raises
+``TopicPending`` when ``wait_for_topic``: the actor comes back later) → then, in order:
+the camp's record of a camper's post (``record_camp_post``), the obligations ledger
 (``record_ledger_post``: its topic classified once and kept, the week the post is filed
 under, a leave answer through the Applier, the thread's roll call marked), recognition's
 store. Each part is idempotent, so a retried job re-runs all of them safely.
@@ -71,6 +73,15 @@ def read_post(forum: PostForum, post_id: int) -> dict[str, Any] | None:
         return None
 
 
+class TopicPending(Exception):
+    """A first post's topic is not known yet: its ``topic_created`` delivery (Discourse
+    sends it in a job of its own) has not arrived. Come back later rather than read it."""
+
+    def __init__(self, topic_id: int) -> None:
+        super().__init__(f"topic {topic_id}: its topic_created body has not arrived yet")
+        self.topic_id = topic_id
+
+
 def run(
     ctx: Ctx,
     post_id: int,
@@ -78,15 +89,18 @@ def run(
     *,
     body: Mapping[str, Any] | None = None,
     author: str | None = None,
+    wait_for_topic: bool = False,
 ) -> dict[str, Any]:
     """Read the post once (or take the signed body's) and feed every domain; returns each
     domain's outcome.
 
     Until this succeeds the post is a missing fact of its ``author`` (the webhook body's
     ``username``; None: unknown, which holds back every decision): noted when it fails,
-    cleared once every domain has recorded it (``worker.state.membership``)."""
+    cleared once every domain has recorded it (``worker.state.membership``).
+    ``wait_for_topic``: a new topic's first post whose topic facts Redis lacks raises
+    ``TopicPending`` (nothing recorded yet) instead of reading the topic."""
     try:
-        outcomes = _feed(ctx, post_id, event, body)
+        outcomes = _feed(ctx, post_id, event, body, wait_for_topic=wait_for_topic)
     except Exception:
         note_missing_post(ctx.redis, post_id, author)
         raise
@@ -94,10 +108,22 @@ def run(
     return outcomes
 
 
-def _feed(ctx: Ctx, post_id: int, event: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+def _feed(
+    ctx: Ctx,
+    post_id: int,
+    event: str,
+    body: Mapping[str, Any] | None,
+    *,
+    wait_for_topic: bool = False,
+) -> dict[str, Any]:
     post = post_of_body(body) if event == "post_created" else None
     if post is None or post.get("id") != post_id:
         post = read_post(ctx.forum, post_id)
+    if wait_for_topic and event == "post_created" and post is not None:
+        topic_id = int(post["topic_id"])
+        first = int(post.get("post_number") or 0) == 1
+        if first and forum_view.kept_topic_facts(ctx.redis, topic_id) is None:
+            raise TopicPending(topic_id)
     return {
         "membership": record_camp_post(ctx, post),
         "obligations": record_ledger_post(ctx, post_id, event, post),

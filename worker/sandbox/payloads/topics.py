@@ -36,13 +36,17 @@ def _word_count(forum: Forum, topic: Topic) -> int:
 
 
 def webhook_topic(forum: Forum, topic: Topic) -> dict[str, Any]:
-    """WebHookTopicViewSerializer (``topic_*`` events)."""
+    """WebHookTopicViewSerializer (``topic_*`` events), built when the event fires.
+
+    Imitates: app/models/web_hook.rb#enqueue_topic_hooks (the payload serialized as the topic
+    is then), app/serializers/web_hook_topic_view_serializer.rb (a TopicViewSerializer: its
+    TopicTagsMixin tags are objects as in ``topic_view``). Simplified: no plugin keys."""
     creator = forum.users.get(topic.user_id) or forum.users[-1]
     last = forum.users.get(topic.last_post_user_id or topic.user_id) or creator
     visible_posts = [pid for pid in topic.post_ids if forum.posts[pid].deleted_at is None]
     deleted_by = forum.users.get(topic.deleted_by_id) if topic.deleted_by_id else None
     data: dict[str, Any] = {
-        "tags": list(topic.tags),
+        "tags": tag_objects(forum, topic),
         "tags_descriptions": {},
         "fancy_title": topic.title,
         "id": topic.id,

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # The window of that budget: a minute, like Discourse's bucket. Only benchmarks and the
     # demo shorten it, against a sandbox whose window is compressed the same way.
     api_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How long a new topic's first post waits for the topic's signed ``topic_created`` body
+    # before reading the topic: one wait per entry (ms). Discourse's two deliveries usually
+    # come within a second; a lost one is waited for no longer than these in all.
+    topic_waits_ms: tuple[int, ...] = Field(default=(2_000, 8_000), max_length=5)
     mode: Mode = Mode.SHADOW
     # The demo's simulated clock (a time kept in Redis) is honoured only when this is on:
     # the demo, `diamond sandbox` and tests set it; production never does.

@@ -3,7 +3,7 @@
 Discourse fires ``topic_created`` and the first post's ``post_created`` as two Sidekiq jobs
 (config/initializers/012-web_hook_events.rb), so either may arrive first. The receiver keeps
 the topic's facts from its body; the first post's job that finds none yet waits a little
-(``worker.jobs.posts.TOPIC_WAITS_MS``) and reads ``GET /t/{id}.json`` only if they are still
+(``DIAMOND_TOPIC_WAITS_MS``) and reads ``GET /t/{id}.json`` only if they are still
 missing then (the ``topic_created`` delivery was lost).
 """
 
@@ -45,9 +45,8 @@ def pipeline(
 ) -> Iterator[str]:
     """The receiver (every actor module's routes) on a local port and a worker on the posts
     queue, against the sandbox; yields the receiver's webhook URL."""
+    monkeypatch.setenv("DIAMOND_TOPIC_WAITS_MS", "[300, 300]")  # seconds are too long here
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    # Seconds are too long here (raising=False: the old code had no waits to shorten).
-    monkeypatch.setattr(posts, "TOPIC_WAITS_MS", (300, 300), raising=False)
     app = build_receiver(ReceiverConfig(secret=SECRET, api_username="system"), redis_url)
     try:
         with serving(app) as base, queue_worker(dramatiq.get_broker(), posts.QUEUE):
@@ -133,5 +132,5 @@ def test_a_first_post_whose_topic_body_was_lost_reads_the_topic_once_after_waiti
         assert _replay(pipeline, post_created) == 202
         _recorded(redis_client, post["id"])
     waits = [r for r in caplog.records if "not known yet" in r.getMessage()]
-    assert len(waits) == len(posts.TOPIC_WAITS_MS)  # it waited, then read
+    assert len(waits) == len(runtime.settings().topic_waits_ms)  # it waited, then read
     assert _topic_reads() == 1

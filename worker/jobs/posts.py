@@ -12,7 +12,7 @@ article and its title is re-measured too.
 (``worker.reads.forum_view.keep_created_topic``, a keeper in ``worker.pipeline.routes``),
 so the first post's job need not read ``GET /t/{id}.json``. Discourse sends the two as
 separate Sidekiq jobs, so either may come first: a first post whose topic is not known
-yet is sent again after ``TOPIC_WAITS_MS[n]`` (each at most once), and only then reads
+yet is sent again after each of ``DIAMOND_TOPIC_WAITS_MS`` in turn, and only then reads
 the topic (its ``topic_created`` delivery was lost).
 
 Thin: gets its ``StepContext`` from the actor decorator, calls ``worker.steps.record_post``.
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from worker.pipeline import runtime
 from worker.pipeline.jobs import diamond_actor
 from worker.pipeline.routes import BadEvent, add_keeper, add_route, is_id
 from worker.reads import forum_view
@@ -38,10 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 QUEUE = "posts"
 POST_EVENTS = ("post_created", "post_edited", "post_destroyed", "post_recovered")
-# How long a first post's job waits for its topic's ``topic_created`` body before it
-# reads the topic: one wait per entry. Discourse's two deliveries usually come within
-# a second of each other; a lost one is waited for no longer than this in all.
-TOPIC_WAITS_MS = (2_000, 8_000)
 
 
 @diamond_actor(queue=QUEUE, time_limit=60, context=True)
@@ -61,13 +58,14 @@ def on_post(
     ``topic_waits``: how often this first post already waited for its topic's body.
     """
     author = (hints or {}).get("author")
-    wait = topic_waits < len(TOPIC_WAITS_MS)
+    waits = runtime.settings().topic_waits_ms  # DIAMOND_TOPIC_WAITS_MS
+    wait = topic_waits < len(waits)
     try:
         outcomes = record_post.run(
             ctx, post_id, event, body=body, author=author, wait_for_topic=wait
         )
     except record_post.TopicPending as pending:
-        delay = TOPIC_WAITS_MS[topic_waits]
+        delay = waits[topic_waits]
         log.info(
             "post %s: topic %s not known yet; again in %d ms", post_id, pending.topic_id, delay
         )

@@ -127,6 +127,28 @@ def member_fact_of(data: Mapping[str, Any], rules: Rules) -> MemberFact | None:
     )
 
 
+# What a user event's signed body carries of the applicant (WebHookUserSerializer, see
+# /work/shared/discourse/webhooks/user__user_approved__*-body.json): passed on by the
+# route so an approval needs no read. ``user_created`` bodies lack ``user_fields``.
+USER_BODY_FACTS = ("id", "username", "created_at", "user_fields", "groups", "invited_by")
+
+
+def applicant_of_body(
+    body: Mapping[str, Any] | None,
+    ids: Mapping[str, int],
+    event: str | None,
+    rules: Rules | None = None,
+) -> Applicant | None:
+    """The applicant from a ``user_approved`` body (the event says approved, hence active:
+    Discourse approves only confirmed accounts). None for another event (no body says
+    ``approved`` or ``active``) or a body without ``user_fields``."""
+    if event != "user_approved" or not body or "user_fields" not in body:
+        return None
+    if not isinstance(body.get("id"), int) or not body.get("username"):
+        return None
+    return applicant_of({**body, "approved": True, "active": True}, ids, rules)
+
+
 @dataclass(frozen=True)
 class Hints:
     """What a signed user webhook body said about the applicant that the admin user view

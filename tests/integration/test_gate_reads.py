@@ -31,6 +31,8 @@ pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 PROFILE = "GET /u/{username}.json"
 ADMIN_USER = "GET /admin/users/{id}.json"
+LISTING = "GET /groups.json"
+MEMBERS_READ = "GET /groups/{name}/members.json"
 CAPTURES = Path("/work/shared/discourse/webhooks")
 
 
@@ -50,11 +52,11 @@ def _load_roster_state(world: Any) -> None:
         forum_view.cached_group_members(world.client, world.redis, group, now=world.now)
 
 
-def _gate(world: Any, user_id: int, event: str, **kw: Any) -> gate.GatingResult:
+def _gate(world: Any, uid: int, event: str, **kw: Any) -> gate.GatingResult:
     """Gate ``user_id`` on ``event`` with the hints its signed body gives (the inviter)."""
     ctx = step_ctx(world.client, world.redis, world.rules, now=world.now, live=True)
-    hints = Hints.from_route(body_hints(_body(world, event, user_id), USER_HINTS))
-    return gate.run(ctx, user_id, event=event, hints=hints, strikes_of=lambda _u: 0, **kw)
+    hints = Hints.from_route(body_hints(_body(world, event, uid), USER_HINTS))
+    return gate.run(ctx, uid, event=event, hints=hints, strikes_of=lambda _u: 0, **kw)
 
 
 def _calls(world: Any) -> dict[str, int]:
@@ -133,18 +135,27 @@ def test_an_unknown_referrer_name_is_read_and_named_missing(redis_client: redis.
         assert _delta(before, _calls(world), PROFILE) == 1
 
 
-def test_a_referrer_is_read_while_the_roster_state_is_not_loaded(
+def test_the_roster_state_is_loaded_once_for_every_later_sign_up(
     redis_client: redis.Redis,
 ) -> None:
     with membership_world(redis_client, START) as world:
         (mentor,) = seed_referrers(world.people, 1)
-        uid = sign_up(world.people, _persona("newbie04", mentor), field_ids(world.people))
+        ids = field_ids(world.people)
+        first = sign_up(world.people, _persona("newbie04", mentor), ids)
+        second = sign_up(world.people, _persona("newbie06", mentor), ids)
         before = _calls(world)
 
-        result = _gate(world, uid, "user_confirmed_email")
+        one = _gate(world, uid=first, event="user_confirmed_email")
+        loaded = _calls(world)  # the groups the state lacked: read once
+        two = _gate(world, uid=second, event="user_confirmed_email")
 
-        assert result.decision is not None and result.decision.outcome == "approve"
-        assert _delta(before, _calls(world), PROFILE) == 1
+        assert [r.decision.outcome for r in (one, two) if r.decision] == ["approve", "approve"]
+        assert _delta(before, _calls(world), PROFILE) == 0
+        assert _delta(before, loaded, LISTING) == 1 and _delta(before, loaded, MEMBERS_READ) > 0
+        reads = {k: v for k, v in _calls(world).items() if k.startswith("GET ")}
+        assert reads == {k: v for k, v in loaded.items() if k.startswith("GET ")} | {
+            ADMIN_USER: loaded[ADMIN_USER] + 1  # the second sign-up's own read, no other
+        }
 
 
 # --- the applicant -----------------------------------------------------------------------

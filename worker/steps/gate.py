@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 class GateForum(
     calls.AdminGetUser,
     calls.GetUser,
+    calls.ListGroups,
+    calls.IterGroupMembers,
     calls.ListUserFields,
     calls.ListCategories,
     calls.ApproveUser,
@@ -140,17 +142,15 @@ def member_fact(forum: GateForum, username: str, rules: Rules) -> MemberFact | N
         return None
 
 
-def read_referrer(forum: GateForum, rules: Rules, applicant: Applicant) -> MemberFact | None:
-    """The member the application names as referrer (None: none named, or no such user)."""
-    name = referrer_of(rules, applicant)
-    return member_fact(forum, name, rules) if name else None
-
-
 def referrer_from_state(
-    redis_client: redis.Redis, rules: Rules, store: MembershipStore, name: str
+    snap: roster_state.Snapshot,
+    redis_client: redis.Redis,
+    rules: Rules,
+    store: MembershipStore,
+    name: str,
 ) -> MemberFact | None:
     """``name`` as a member, from the roster state, when it can vouch for them: the
-    members, camp and staff groups are all held (none to be read again), ``name`` is in
+    groups of ``referrer_groups`` are all held (none to be read again), ``name`` is in
     the members group, and their user id is known. None: read them (a wrong "not a
     member" would turn a real applicant away, so the state never says that).
 
@@ -158,9 +158,7 @@ def referrer_from_state(
     (``must_be_member``, ``not_on_probation``) and whether they are staff (only for one
     who is no member): all in these groups. ``groups`` are those the state watches
     (squads included), not the trust levels a profile read also lists."""
-    groups = rules.community.groups
-    needed = (groups.members, groups.camp, *rules.community.staff_groups)
-    found = roster_state.member_groups(roster_state.load(redis_client), name, needed)
+    found = roster_state.member_groups(snap, name, referrer_groups(rules))
     if found is None:
         return None
     username, held = found
@@ -172,6 +170,18 @@ def referrer_from_state(
         return None
     staff = bool(held & set(rules.community.staff_groups))
     return MemberFact(user_id=user_id, username=username, groups=held, staff=staff)
+
+
+def referrer_groups(rules: Rules) -> tuple[str, ...]:
+    """The groups that say what gating asks of a referrer (the members group first)."""
+    groups = rules.community.groups
+    return (groups.members, groups.camp, *rules.community.staff_groups)
+
+
+def read_referrer(forum: GateForum, rules: Rules, applicant: Applicant) -> MemberFact | None:
+    """The member the application names as referrer (None: none named, or no such user)."""
+    name = referrer_of(rules, applicant)
+    return member_fact(forum, name, rules) if name else None
 
 
 def known_applicant(
@@ -323,10 +333,16 @@ def _gating_facts(
 ) -> GatingFacts:
     """Everything ``evaluate_application`` needs about ``applicant``: the referrer from
     the roster state or the forum, the rest from Redis."""
+    referrer = None
     name = referrer_of(ctx.rules, applicant)
-    referrer = referrer_from_state(ctx.redis, ctx.rules, store, name) if name else None
-    if referrer is None and name:
-        referrer = member_fact(ctx.forum, name, ctx.rules)
+    if name:
+        # The roster state as events keep it; the groups it lacks are read once, here.
+        groups = forum_view.watched_groups(
+            ctx.forum, ctx.redis, referrer_groups(ctx.rules), now=ctx.now
+        )
+        referrer = referrer_from_state(groups, ctx.redis, ctx.rules, store, name)
+        if referrer is None:
+            referrer = member_fact(ctx.forum, name, ctx.rules)
     strikes: dict[str, int] = {}
     referred: dict[str, int] = {}
     if referrer is not None:

@@ -19,7 +19,8 @@ import redis
 from tests.support.scenario import Persona, confirm_email, seed_referrers, sign_up
 from tests.support.steps import field_ids, step_ctx
 from tests.support.world import membership_world
-from worker.pipeline.routes import body_hints
+from worker.pipeline.jobs import load_actors
+from worker.pipeline.routes import body_hints, routes_for
 from worker.reads import forum_view
 from worker.reads.obligations import user_ids_of
 from worker.reads.parse import USER_HINTS, Hints, applicant_of
@@ -218,6 +219,25 @@ def test_a_reviewers_approval_enters_the_camp_from_the_signed_body(
         assert _delta(before, _calls(world), ADMIN_USER) == 0
 
 
+def test_the_approval_event_of_a_held_invitee_reads_them_no_more(
+    redis_client: redis.Redis,
+) -> None:
+    with membership_world(redis_client, START) as world:
+        (mentor,) = seed_referrers(world.people, 1)
+        _load_roster_state(world)
+        p = _persona("invitee1", mentor, "unpaid", payment="no", invited_by=mentor)
+        uid = sign_up(world.people, p, field_ids(world.people))
+        before = _calls(world)
+        first = _gate(world, uid, "user_created")
+        assert first.decision is not None and first.decision.outcome == "hold"
+        assert first.decision.already_approved  # redeeming the invite approved them
+
+        again = _gate(world, uid, "user_approved", body=_body(world, "user_approved", uid))
+
+        assert again.decision is None and again.report is None  # staff decide
+        assert _delta(before, _calls(world), ADMIN_USER) == 1
+
+
 def test_the_captured_approval_body_carries_the_applicant() -> None:
     raw = (CAPTURES / "user__user_approved__2026.9.0-latest-body.json").read_text()
     body = json.loads(raw)["user"]
@@ -230,6 +250,19 @@ def test_the_captured_approval_body_carries_the_applicant() -> None:
     assert applicant.groups == {"trust_level_0", "trust_level_1"}
     assert applicant.fields == {}  # every field of this old account is null
     assert applicant == applicant_of({**body, "approved": True, "active": True}, ids)
+
+
+def test_the_user_routes_pass_the_captured_bodys_applicant_on_to_the_gate() -> None:
+    from worker.jobs import membership
+
+    load_actors()
+    raw = (CAPTURES / "user__user_approved__2026.9.0-latest-body.json").read_text()
+    (route,) = [r for r in routes_for("user_approved") if r.actor == membership.on_user.actor_name]
+    kwargs = route.extract(json.loads(raw)["user"])
+
+    assert kwargs["user_id"] == 56 and kwargs["event"] == "user_approved"
+    applicant = gate.applicant_of_body(kwargs["body"], {}, kwargs["event"])
+    assert applicant is not None and applicant.username == "liushuai"
 
 
 def test_a_created_body_without_user_fields_is_no_applicant() -> None:

@@ -3,8 +3,9 @@
 Each event's JSON is parsed here once; the steps get facts, never raw JSON paths.
 
 - users (``GET /admin/users/{id}.json``, ``GET /u/{name}.json``, user webhook bodies):
-  ``applicant_of``, ``member_fact_of``, ``fields_by_key``, ``Hints`` (what a signed body
-  says that the admin view does not: the email, the inviter);
+  ``applicant_of``, ``applicant_of_body`` (a ``user_approved`` body's applicant),
+  ``member_fact_of``, ``fields_by_key``, ``Hints`` (what a signed body says that the admin
+  view does not: the email, the inviter);
 - posts (``GET /posts/{id}.json`` or the post webhook body): ``post_of_body`` (the body's
   post when it carries every fact the steps read), ``camp_post``;
 - user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the

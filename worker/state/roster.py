@@ -17,6 +17,11 @@ What changes a group, and how the state hears of it:
 
 Every change bumps ``keys.ROSTER_GENERATION`` in the same transaction, so a forum read that
 began before it never stores what it read (see ``store``). Nothing here calls the forum.
+
+Who is who: member listings note each user id's username (and the reverse), as does the
+gate for each applicant (``know_users``), so events about them apply in place, the gate
+takes a referrer the state holds as a member without a profile read (``member_groups``),
+and the audit's silences need no user read (``user_ids``).
 """
 
 from __future__ import annotations

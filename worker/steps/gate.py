@@ -178,12 +178,6 @@ def referrer_groups(rules: Rules) -> tuple[str, ...]:
     return (groups.members, groups.camp, *rules.community.staff_groups)
 
 
-def read_referrer(forum: GateForum, rules: Rules, applicant: Applicant) -> MemberFact | None:
-    """The member the application names as referrer (None: none named, or no such user)."""
-    name = referrer_of(rules, applicant)
-    return member_fact(forum, name, rules) if name else None
-
-
 def known_applicant(
     store: MembershipStore,
     rules: Rules,

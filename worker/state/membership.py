@@ -114,6 +114,9 @@ class MembershipStore:
     def mark_removed(self, username: str) -> None:
         self.redis.sadd(keys.REMOVED, username.lower())
 
+    def was_removed(self, username: str) -> bool:
+        return bool(self.redis.sismember(keys.REMOVED, username.lower()))
+
     def removed(self) -> frozenset[str]:
         return frozenset(_s(u) for u in self.redis.smembers(keys.REMOVED))
 

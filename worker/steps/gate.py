@@ -269,6 +269,14 @@ def run(
     # Whom the id stands for: the echo of the camp's AddToGroup then changes nothing.
     roster_state.know_users(ctx.redis, {applicant.user_id: applicant.username})
     recorded = store.gating_decision(applicant.user_id)
+    if (
+        recorded is not None
+        and recorded.decision.outcome == "reject"
+        and store.was_removed(applicant.username)
+    ):
+        # Rejected and deleted by an earlier event's job (as the read's 404 would say).
+        log.info("gating %s: rejected and deleted already", applicant.username)
+        return GatingResult(applicant.username, None)
     if not applicant.active:
         # Discourse approves only confirmed accounts (403 before): not a failure, the
         # user_confirmed_email event (or the catch-up scan) brings the applicant back.

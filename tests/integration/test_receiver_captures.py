@@ -22,7 +22,12 @@ from tests.conftest import DISCOURSE_REF
 from worker.pipeline import routes
 from worker.pipeline.receiver import ReceiverConfig, build_receiver, sign, verify
 from worker.reads import forum_view
-from worker.reads.parse import POST_BODY_FACTS, TopicFacts, topic_facts_of_body
+from worker.reads.parse import (
+    POST_BODY_FACTS,
+    USER_BODY_FACTS,
+    TopicFacts,
+    topic_facts_of_body,
+)
 
 CAPTURES = DISCOURSE_REF / "webhooks"
 KOISHI = CAPTURES / "koishi_capture_discourse_2.9.0.beta4.txt"
@@ -139,8 +144,11 @@ def test_a_captured_user_event_feeds_the_gating_actor_with_the_user_id_and_the_b
     # user view does not: the gating job gets them from the signed body.
     hints = {"email": user["email"], "invited_by": None}
     assert user["email"] and "@" in user["email"]
+    # And the user's facts it carries (an approval's fields: the gate reads nothing).
+    facts = {key: user[key] for key in USER_BODY_FACTS if key in user}
+    assert ("user_fields" in facts) == (event == "user_approved")
     assert enqueued(redis_client) == [
-        (on_user, {"user_id": user_id, "hints": hints, "event": event})
+        (on_user, {"user_id": user_id, "hints": hints, "event": event, "body": facts})
     ]
 
 

@@ -55,6 +55,12 @@ class FakeForum:
     def list_categories(self) -> list[dict[str, Any]]:
         return [{"slug": "audit-log", "id": 9}]
 
+    def list_groups(self) -> list[dict[str, Any]]:
+        return []  # no group listed: the roster state cannot vouch, the referrer is read
+
+    def iter_group_members(self, name: str) -> Any:
+        return iter(())
+
     def get_group(self, name: str) -> dict[str, Any]:
         return {"id": len(name)}
 

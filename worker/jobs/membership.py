@@ -3,7 +3,8 @@ squad formation.
 
 Routes: ``user_created``/``user_confirmed_email``/``user_approved``/``user_updated`` →
 ``membership.on_user``, with the email and inviter the signed body carries (the admin
-user view has neither). An email sign-up is gated once ``user_confirmed_email`` says it
+user view has neither), and the user's facts it carries (an approval's are all the gate
+needs). An email sign-up is gated once ``user_confirmed_email`` says it
 is active; an invitee Discourse approved at once is gated after the fact; a held
 application approved by a reviewer enters the camp; the catch-up scan feeds pending
 users the webhooks missed as ``user_created``. ``user_added_to_group``,
@@ -36,7 +37,7 @@ from worker.pipeline.scheduler import (
     cron_fields,
     periodic_job,
 )
-from worker.reads.parse import USER_HINTS, Hints
+from worker.reads.parse import USER_BODY_FACTS, USER_HINTS, Hints
 from worker.rules import Rules, load_rules
 from worker.state import keys
 from worker.state.membership import MembershipStore
@@ -66,9 +67,10 @@ def on_user(
     user_id: int,
     hints: dict[str, Any] | None = None,
     event: str | None = None,
+    body: dict[str, Any] | None = None,
 ) -> None:
     """A sign-up (or a change to a pending one): gate it."""
-    result = gate.run(ctx, user_id, hints=Hints.from_route(hints), event=event)
+    result = gate.run(ctx, user_id, hints=Hints.from_route(hints), event=event, body=body)
     if result.waiting:
         log.info("user %s has not confirmed their email yet: gated once they do", user_id)
     elif result.decision is None:
@@ -134,6 +136,7 @@ for _event in ("user_created", "user_confirmed_email", "user_approved", "user_up
         on_user.actor_name,
         ids={"user_id": "id"},
         hints=USER_HINTS,
+        body=USER_BODY_FACTS,  # an approval's body carries the applicant: no read
         pass_event=True,
     )
 # Members moved by hand (WebHookGroupUserSerializer: group_id, user_id, created_at) and

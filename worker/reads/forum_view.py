@@ -6,6 +6,7 @@
     keep_created_topic(redis, topic_id, facts)       # from the signed topic_created body
     names = cached_group_members(forum, redis, "moderators")
     roster = cached_roster(forum, redis, rules)      # every squad, with members and leader
+    snap = watched_groups(forum, redis, ("members", "camp"), now=now)  # an event's step
     forget_roster(redis)                             # drop the squads: read in full next time
 
 The policy: every fact lives in Redis (shared by the receiver, the workers and the
@@ -140,6 +141,15 @@ def cached_group_members(
     snap = _current(client, redis_client, groups=(group,), now=now)
     found = snap.groups.get(group)
     return found.members if found else frozenset()
+
+
+def watched_groups(
+    client: RosterReads, redis_client: redis.Redis, groups: tuple[str, ...], *, now: datetime
+) -> roster_state.Snapshot:
+    """The roster state holding ``groups``: one it lacks is read once (a listing and its
+    members), one marked to be read again is; no count reconcile (an event's step: the
+    scheduled runs reconcile), as for a post event's ``cached_roster``."""
+    return _current(client, redis_client, groups=groups, reconcile=False, now=now)
 
 
 def forget_roster(redis_client: redis.Redis) -> None:

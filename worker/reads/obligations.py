@@ -36,6 +36,7 @@ from worker.reads.forum_view import RosterReads, cached_group_members
 from worker.reads.parse import leave_weeks_from_field
 from worker.rules.models import Rules
 from worker.state import keys
+from worker.state import roster as roster_state
 from worker.state.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -166,10 +167,16 @@ def rules_of_week(ledger: Ledger, rules: Rules, week: Week) -> Rules:
     return rules.model_copy(update={"obligations": obligations})
 
 
-def user_ids_of(client: UserReads, usernames: Iterable[str]) -> dict[str, int]:
-    """Forum user ids (what a silence needs), one user read each; a missing user is left out."""
-    out = {}
-    for username in sorted(usernames):
+def user_ids_of(
+    client: UserReads, usernames: Iterable[str], redis_client: redis.Redis | None = None
+) -> dict[str, int]:
+    """Forum user ids (what a silence needs): from the roster state (every member listing
+    noted them), else one user read each; a missing user is left out."""
+    names = sorted(usernames)
+    out = roster_state.user_ids(redis_client, names) if redis_client is not None else {}
+    for username in names:
+        if username in out:
+            continue
         try:
             answer = client.get_user(username)
         except NotFound:

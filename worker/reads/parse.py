@@ -3,8 +3,9 @@
 Each event's JSON is parsed here once; the steps get facts, never raw JSON paths.
 
 - users (``GET /admin/users/{id}.json``, ``GET /u/{name}.json``, user webhook bodies):
-  ``applicant_of``, ``member_fact_of``, ``fields_by_key``, ``Hints`` (what a signed body
-  says that the admin view does not: the email, the inviter);
+  ``applicant_of``, ``applicant_of_body`` (a ``user_approved`` body's applicant),
+  ``member_fact_of``, ``fields_by_key``, ``Hints`` (what a signed body says that the admin
+  view does not: the email, the inviter);
 - posts (``GET /posts/{id}.json`` or the post webhook body): ``post_of_body`` (the body's
   post when it carries every fact the steps read), ``camp_post``;
 - user fields (``GET /admin/config/user_fields.json``): ``user_field_ids_of`` (the
@@ -126,6 +127,28 @@ def member_fact_of(data: Mapping[str, Any], rules: Rules) -> MemberFact | None:
         staff=staff,
         approved=bool(data.get("approved", True)),
     )
+
+
+# What a user event's signed body carries of the applicant (WebHookUserSerializer, see
+# /work/shared/discourse/webhooks/user__user_approved__*-body.json): passed on by the
+# route so an approval needs no read. ``user_created`` bodies lack ``user_fields``.
+USER_BODY_FACTS = ("id", "username", "created_at", "user_fields", "groups", "invited_by")
+
+
+def applicant_of_body(
+    body: Mapping[str, Any] | None,
+    ids: Mapping[str, int],
+    event: str | None,
+    rules: Rules | None = None,
+) -> Applicant | None:
+    """The applicant from a ``user_approved`` body (the event says approved, hence active:
+    Discourse approves only confirmed accounts). None for another event (no body says
+    ``approved`` or ``active``) or a body without ``user_fields``."""
+    if event != "user_approved" or not body or "user_fields" not in body:
+        return None
+    if not isinstance(body.get("id"), int) or not body.get("username"):
+        return None
+    return applicant_of({**body, "approved": True, "active": True}, ids, rules)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ ROOT = "diamond:"
 MEMBERSHIP = ROOT + "membership:"
 EMAILS = MEMBERSHIP + "emails"
 APPLICANT_EMAILS = MEMBERSHIP + "applicant-emails"
+APPLICANT_FACTS = MEMBERSHIP + "applicant-facts"
 REMOVED = MEMBERSHIP + "removed"
 DECISIONS = MEMBERSHIP + "decisions"
 GATING = MEMBERSHIP + "gating"
@@ -112,13 +113,15 @@ SQUAD_CHANNELS = CACHE + "squad-channels"  # category id -> its chat channel id 
 
 
 # The roster as state (``worker.state.roster``): squads, watched groups' members, the
-# user id -> username map from member listings, groups to read again, the last reconcile.
+# user id -> username map from member listings (and its reverse, by lower-cased name),
+# groups to read again, the last reconcile.
 ROSTER_STATE = ROOT + "roster:"
 ROSTER_SQUADS = ROSTER_STATE + "squads"
 ROSTER_GROUPS = ROSTER_STATE + "groups"
 ROSTER_DIRTY = ROSTER_STATE + "dirty"
 ROSTER_CHECKED = ROSTER_STATE + "checked"
 ROSTER_USER_NAMES = ROSTER_STATE + "user-names"
+ROSTER_USER_IDS = ROSTER_STATE + "user-ids"
 
 
 # ─────────────────────────────── clock ───────────────────────────────

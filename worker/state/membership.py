@@ -3,6 +3,10 @@
     emails                 hash  normalised email -> username of the first applicant with it
     removed                set   usernames rejected or removed (lower-case)
     referrals:{ref}:{ym}   set   applicants approved on ``ref``'s referral in month ``ym``
+    applicant-emails       hash  user id -> the email a signed body gave (the admin view has none)
+    applicant-facts        hash  user id -> the applicant as the last read (or signed body) gave
+                                 them (JSON: ``dump_applicant``), so the same sign-up's later
+                                 events need not read them again
     decisions              hash  user id -> outcome of the last gating decision
     gating                 hash  user id -> that decision in full (JSON, see ``RecordedDecision``),
                                  written before its actions run so a retried job finishes it
@@ -93,8 +97,25 @@ class MembershipStore:
         value = self.redis.hget(keys.APPLICANT_EMAILS, str(user_id))
         return _s(value) if value else None
 
+    def remember_applicant_facts(self, applicant: Applicant) -> None:
+        """The applicant as a read (or a signed body) gave them, for the same sign-up's
+        later events (its email is kept apart: ``remember_applicant_email``)."""
+        self.redis.hset(keys.APPLICANT_FACTS, str(applicant.user_id), dump_applicant(applicant))
+
+    def applicant_facts(self, user_id: int) -> Applicant | None:
+        raw = self.redis.hget(keys.APPLICANT_FACTS, str(user_id))
+        if not raw:
+            return None
+        try:
+            return parse_applicant(raw)
+        except (ValueError, TypeError, KeyError):  # an entry from another version: read again
+            return None
+
     def mark_removed(self, username: str) -> None:
         self.redis.sadd(keys.REMOVED, username.lower())
+
+    def was_removed(self, username: str) -> bool:
+        return bool(self.redis.sismember(keys.REMOVED, username.lower()))
 
     def removed(self) -> frozenset[str]:
         return frozenset(_s(u) for u in self.redis.smembers(keys.REMOVED))
@@ -356,6 +377,41 @@ class MembershipStore:
         """Drop people from the camp (used when a camper is deleted from the forum)."""
         for name in usernames:
             self.redis.srem(keys.CAMP_ACTIVE, name.lower())
+
+
+def dump_applicant(applicant: Applicant) -> str:
+    """An applicant as JSON, without the email (kept apart, and only while needed)."""
+    return json.dumps(
+        {
+            "user_id": applicant.user_id,
+            "username": applicant.username,
+            "created_at": applicant.created_at.isoformat() if applicant.created_at else None,
+            "fields": dict(applicant.fields),
+            "groups": sorted(applicant.groups),
+            "invited_by": applicant.invited_by,
+            "approved": applicant.approved,
+            "active": applicant.active,
+            "language": applicant.language,
+        },
+        ensure_ascii=False,
+    )
+
+
+def parse_applicant(raw: str | bytes) -> Applicant:
+    data = json.loads(raw)
+    created = data.get("created_at")
+    return Applicant(
+        user_id=int(data["user_id"]),
+        username=str(data["username"]),
+        email="",
+        created_at=datetime.fromisoformat(created) if created else None,
+        fields={str(k): str(v) for k, v in (data.get("fields") or {}).items()},
+        groups=frozenset(data.get("groups") or ()),
+        invited_by=data.get("invited_by"),
+        approved=bool(data.get("approved")),
+        active=bool(data.get("active", True)),
+        language=data.get("language"),
+    )
 
 
 # --- what a gating decision read ------------------------------------------------------

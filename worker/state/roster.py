@@ -18,6 +18,11 @@ What changes a group, and how the state hears of it:
 
 Every change bumps ``keys.ROSTER_GENERATION`` in the same transaction, so a forum read that
 began before it never stores what it read (see ``store``). Nothing here calls the forum.
+
+Who is who: member listings note each user id's username (and the reverse), as does the
+gate for each applicant (``know_users``), so events about them apply in place, the gate
+takes a referrer the state holds as a member without a profile read (``member_groups``),
+and the audit's silences need no user read (``user_ids``).
 """
 
 from __future__ import annotations
@@ -153,9 +158,7 @@ def store(
                     keys.ROSTER_GROUPS, mapping={n: _dump_group(g) for n, g in groups.items()}
                 )
             if user_names:
-                pipe.hset(
-                    keys.ROSTER_USER_NAMES, mapping={str(k): v for k, v in user_names.items()}
-                )
+                _know(pipe, user_names)
             if checked_at is not None:  # a whole reconcile (else: only new groups read)
                 if seen.dirty:
                     pipe.srem(keys.ROSTER_DIRTY, *seen.dirty)
@@ -164,6 +167,54 @@ def store(
             return True
         except redis.WatchError:
             return False
+
+
+# ─────────────────────────────── who is who ───────────────────────────────
+
+
+def _know(pipe: redis.client.Pipeline, user_names: Mapping[int, str]) -> None:
+    pipe.hset(keys.ROSTER_USER_NAMES, mapping={str(k): v for k, v in user_names.items()})
+    pipe.hset(keys.ROSTER_USER_IDS, mapping={v.lower(): str(k) for k, v in user_names.items()})
+
+
+def know_users(redis_client: redis.Redis, user_names: Mapping[int, str]) -> None:
+    """Remember whom user ids stand for (a user's id and name never part: the map only
+    grows), so a ``group_user`` event about them, an echo of Diamond's own change
+    included, is applied in place instead of marking the group to be read again."""
+    if user_names:
+        with redis_client.pipeline(transaction=False) as pipe:
+            _know(pipe, user_names)
+            pipe.execute()
+
+
+def user_ids(redis_client: redis.Redis, usernames: Iterable[str]) -> dict[str, int]:
+    """``{username: user id}`` of those whose id a member listing (or ``know_users``)
+    gave; the others are left out."""
+    names = list(usernames)
+    if not names:
+        return {}
+    found = redis_client.hmget(keys.ROSTER_USER_IDS, [n.lower() for n in names])
+    return {n: int(v) for n, v in zip(names, found, strict=True) if v is not None}
+
+
+def member_groups(
+    snap: Snapshot, username: str, needed: Iterable[str]
+) -> tuple[str, frozenset[str]] | None:
+    """(the forum's spelling of ``username``, the watched groups and squads they are in)
+    when the state can say it: each ``needed`` group is held and not marked to be read
+    again, and the user is in the first of them. None: the state cannot answer (a group
+    not loaded or dirty, or the user not in it): read the forum."""
+    needed = tuple(needed)
+    if not needed or any(g not in snap.groups or g in snap.dirty for g in needed):
+        return None
+    wanted = username.lower()
+    name = next((m for m in snap.groups[needed[0]].members if m.lower() == wanted), None)
+    if name is None:
+        return None
+    groups = {g for g, held in snap.groups.items() if name in held.members}
+    if snap.squads is not None:
+        groups |= {s.slug for s in snap.squads.squads if name in s.members}
+    return name, frozenset(groups)
 
 
 # ─────────────────────────────── changes ───────────────────────────────

@@ -127,7 +127,7 @@ def run(
     wanted = _silence_candidates(plan)  # the ladder's decisions ignore the guard rail
     audit = AuditRun(plan)
     if for_a_person:
-        user_ids = user_ids_of(client, wanted) if wanted else {}
+        user_ids = user_ids_of(client, wanted, redis_client) if wanted else {}
         audit.confirmable = plan_with(user_ids, at=now, sure=True)
         plan = audit.confirmable if confirmed else plan_with(user_ids, at=now, sure=False)
         # Hashed as planned at the week's audit moment: moments counted from the run
@@ -141,7 +141,7 @@ def run(
             if (why := shortfalls(rules.obligations, rules.tz, r, by_squad.get(r.squad)))
         }
     elif wanted and not plan.halted:
-        plan = plan_with(user_ids_of(client, wanted), at=now, sure=confirmed)
+        plan = plan_with(user_ids_of(client, wanted, redis_client), at=now, sure=confirmed)
     audit.plan = plan
     if dry_run:
         return audit

@@ -1,13 +1,20 @@
 """The gating step: a sign-up (or a change to a pending one) is decided and carried out.
 
 gather (the applicant and referrer from the forum, read here: only gating reads them;
-the shared reads from ``worker.reads``; what Redis holds: a remembered email, referrals,
-the ledger's strikes) → engine
+the shared reads from ``worker.reads``; what Redis holds: a remembered email and the
+applicant as an earlier read gave them, the roster state's members, referrals, the
+ledger's strikes) → engine
 (``worker.engine.gating.evaluate_application``, ``gating_actions``; camp entry from
 ``worker.engine.camp``) → Applier → record (``worker.state.membership``).
 
 The decision is recorded before any write, so a job retried after a crash or a rate
 limit carries out the *same* decision (the Applier skips what was done).
+
+Reads: the applicant once per sign-up event that may bring news (``user_created``,
+``user_updated``); a later event of the same sign-up takes them from what the last read
+kept, with what the event itself says (``user_confirmed_email``: active; ``user_approved``:
+approved, and its signed body carries the fields). The referrer is read only when the
+roster state cannot vouch for them as a member (``referrer_from_state``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+import redis
 
 from worker import actions as a
 from worker.apply import ApplyReport
@@ -36,8 +45,9 @@ from worker.engine.weeks import week_of
 from worker.forum import calls
 from worker.forum.errors import NotActiveYet, NotFound
 from worker.reads import forum_view
-from worker.reads.parse import Hints, applicant_of, member_fact_of
+from worker.reads.parse import Hints, applicant_of, applicant_of_body, member_fact_of
 from worker.rules import Rules
+from worker.state import roster as roster_state
 from worker.state.ledger import Ledger
 from worker.state.membership import MembershipStore, RecordedDecision, inputs_record
 from worker.steps import StepContext
@@ -48,6 +58,8 @@ log = logging.getLogger(__name__)
 class GateForum(
     calls.AdminGetUser,
     calls.GetUser,
+    calls.ListGroups,
+    calls.IterGroupMembers,
     calls.ListUserFields,
     calls.ListCategories,
     calls.ApproveUser,
@@ -130,10 +142,72 @@ def member_fact(forum: GateForum, username: str, rules: Rules) -> MemberFact | N
         return None
 
 
-def read_referrer(forum: GateForum, rules: Rules, applicant: Applicant) -> MemberFact | None:
-    """The member the application names as referrer (None: none named, or no such user)."""
-    name = referrer_of(rules, applicant)
-    return member_fact(forum, name, rules) if name else None
+def referrer_from_state(
+    snap: roster_state.Snapshot,
+    redis_client: redis.Redis,
+    rules: Rules,
+    store: MembershipStore,
+    name: str,
+) -> MemberFact | None:
+    """``name`` as a member, from the roster state, when it can vouch for them: the
+    groups of ``referrer_groups`` are all held (none to be read again), ``name`` is in
+    the members group, and their user id is known. None: read them (a wrong "not a
+    member" would turn a real applicant away, so the state never says that).
+
+    What gating reads of a referrer is their membership of the members and camp groups
+    (``must_be_member``, ``not_on_probation``) and whether they are staff (only for one
+    who is no member): all in these groups. ``groups`` are those the state watches
+    (squads included), not the trust levels a profile read also lists."""
+    found = roster_state.member_groups(snap, name, referrer_groups(rules))
+    if found is None:
+        return None
+    username, held = found
+    user_id = roster_state.user_ids(redis_client, [username]).get(username)
+    if user_id is None:  # a member Diamond promoted by name: their camp record has it
+        camper = store.camper(username)
+        user_id = camper.user_id if camper is not None else None
+    if user_id is None:
+        return None
+    staff = bool(held & set(rules.community.staff_groups))
+    return MemberFact(user_id=user_id, username=username, groups=held, staff=staff)
+
+
+def referrer_groups(rules: Rules) -> tuple[str, ...]:
+    """The groups that say what gating asks of a referrer (the members group first)."""
+    groups = rules.community.groups
+    return (groups.members, groups.camp, *rules.community.staff_groups)
+
+
+def known_applicant(
+    store: MembershipStore,
+    rules: Rules,
+    field_ids: Mapping[str, int],
+    user_id: int,
+    event: str | None,
+    body: Mapping[str, Any] | None,
+) -> Applicant | None:
+    """The applicant without a read, where the event's signed body or an earlier read of
+    the same sign-up says all; None: read them.
+
+    ``user_updated`` (the application changed) and a direct call always read. A
+    confirmation changes only ``active``, an approval only ``approved`` (Discourse
+    approves an account at its creation or, confirmed, later: never before a read of
+    ``user_created`` saw it); fields change by ``user_updated``. A ``user_created`` (also
+    the catch-up scan's feed of a pending user) after an earlier job's read takes its
+    facts only if they say active: the catch-up is how a lost confirmation is noticed."""
+    if event not in NEW_ACCOUNT_EVENTS:
+        return None
+    from_body = applicant_of_body(body, field_ids, event, rules)
+    if from_body is not None:
+        return from_body
+    known = store.applicant_facts(user_id)
+    if known is None:
+        return None
+    if event == "user_approved":
+        return replace(known, approved=True, active=True)
+    if event == "user_confirmed_email":
+        return replace(known, active=True)
+    return known if known.active else None
 
 
 def month_of(now: datetime, rules: Rules) -> str:
@@ -163,12 +237,14 @@ def run(
     *,
     hints: Hints | None = None,
     event: str | None = None,
+    body: Mapping[str, Any] | None = None,
     strikes_of: StrikesOf | None = None,
 ) -> GatingResult:
     """Gate one sign-up once its email is confirmed; approved applicants enter the camp.
 
     ``hints`` are what the signed webhook body said (email, inviter); ``event`` the
-    webhook event (None: a direct call, treated as a new account).
+    webhook event (None: a direct call, treated as a new account); ``body`` the signed
+    body's facts of the user (``worker.reads.parse.USER_BODY_FACTS``).
     """
     # One gating job per applicant at a time: the actor holds the gating lease
     # (``worker.jobs.membership``), so the ``user_approved`` event of Diamond's own approval
@@ -182,12 +258,25 @@ def run(
         return GatingResult(entered, None)
     try:
         field_ids = forum_view.user_field_ids(ctx.forum, ctx.redis)
-        applicant = read_applicant(ctx.forum, field_ids, user_id, rules)
+        applicant = known_applicant(store, rules, field_ids, user_id, event, body)
+        if applicant is None:
+            applicant = read_applicant(ctx.forum, field_ids, user_id, rules)
     except NotFound:
         # Gone (rejected by an earlier event's job, or deleted by staff): nothing to decide.
         log.info("gating of user %s: the account no longer exists", user_id)
         return GatingResult(f"#{user_id}", None)
+    store.remember_applicant_facts(applicant)
+    # Whom the id stands for: the echo of the camp's AddToGroup then changes nothing.
+    roster_state.know_users(ctx.redis, {applicant.user_id: applicant.username})
     recorded = store.gating_decision(applicant.user_id)
+    if (
+        recorded is not None
+        and recorded.decision.outcome == "reject"
+        and store.was_removed(applicant.username)
+    ):
+        # Rejected and deleted by an earlier event's job (as the read's 404 would say).
+        log.info("gating %s: rejected and deleted already", applicant.username)
+        return GatingResult(applicant.username, None)
     if not applicant.active:
         # Discourse approves only confirmed accounts (403 before): not a failure, the
         # user_confirmed_email event (or the catch-up scan) brings the applicant back.
@@ -245,8 +334,17 @@ def _gating_facts(
     ctx: Ctx, store: MembershipStore, applicant: Applicant, strikes_of: StrikesOf
 ) -> GatingFacts:
     """Everything ``evaluate_application`` needs about ``applicant``: the referrer from
-    the forum, the rest from Redis."""
-    referrer = read_referrer(ctx.forum, ctx.rules, applicant)
+    the roster state or the forum, the rest from Redis."""
+    referrer = None
+    name = referrer_of(ctx.rules, applicant)
+    if name:
+        # The roster state as events keep it; the groups it lacks are read once, here.
+        groups = forum_view.watched_groups(
+            ctx.forum, ctx.redis, referrer_groups(ctx.rules), now=ctx.now
+        )
+        referrer = referrer_from_state(groups, ctx.redis, ctx.rules, store, name)
+        if referrer is None:
+            referrer = member_fact(ctx.forum, name, ctx.rules)
     strikes: dict[str, int] = {}
     referred: dict[str, int] = {}
     if referrer is not None:

@@ -39,9 +39,8 @@ CAPTURES = Path("/work/shared/discourse/webhooks")
 
 def _persona(name: str, referrer: str, kind: str = "good", **kw: Any) -> Persona:
     kw.setdefault("city", "北京")  # a required field
-    return Persona(
-        name, f"{name}@example.com", kind, referrer=referrer, application="字" * 250, **kw
-    )
+    kw.setdefault("application", "字" * 250)
+    return Persona(name, f"{name}@example.com", kind, referrer=referrer, **kw)
 
 
 def _load_roster_state(world: Any) -> None:
@@ -283,3 +282,54 @@ def test_user_ids_of_listed_members_come_from_the_roster_state(redis_client: red
 
         assert ids == {mentor: int(world.people.get_user(mentor)["id"])}
         assert _delta(before, _calls(world), PROFILE) == 0
+
+
+# --- what is kept of an application once it is decided -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "application", "outcome"),
+    [
+        ("good", "字" * 250, "approve"),
+        ("spam", "字" * 250 + "需要代写请加微信 vx: abcdef123", "reject"),
+    ],
+)
+def test_a_decided_application_keeps_no_answers_of_the_applicant(
+    redis_client: redis.Redis, kind: str, application: str, outcome: str
+) -> None:
+    """The application's answers (its text, the payment proof) serve the same sign-up's
+    later events only until the decision is carried out; what stays is whom the id stands
+    for, which is all a later event of the decided sign-up asks."""
+    with membership_world(redis_client, START) as world:
+        (mentor,) = seed_referrers(world.people, 1)
+        _load_roster_state(world)
+        p = _persona("decided01", mentor, kind, application=application)
+        uid = sign_up(world.people, p, field_ids(world.people))
+
+        result = _gate(world, uid, "user_confirmed_email")
+
+        assert result.decision is not None and result.decision.outcome == outcome
+        kept = MembershipStore(redis_client).applicant_facts(uid)
+        assert kept is not None and kept.username == "decided01"
+        assert dict(kept.fields) == {}
+        if outcome == "approve":  # Diamond's own approval comes back as an event
+            before = _calls(world)
+            again = _gate(world, uid, "user_approved")
+            assert again.decision is None  # nothing to decide again
+            assert _delta(before, _calls(world), ADMIN_USER) == 0
+        else:  # the rejected account is deleted; its name is what a late event is told by
+            assert MembershipStore(redis_client).was_removed(kept.username)
+
+
+def test_a_held_application_keeps_its_answers_for_the_review(redis_client: redis.Redis) -> None:
+    with membership_world(redis_client, START) as world:
+        (mentor,) = seed_referrers(world.people, 1)
+        _load_roster_state(world)
+        p = _persona("held03", mentor, "unpaid", payment="no")
+        uid = sign_up(world.people, p, field_ids(world.people))
+
+        result = _gate(world, uid, "user_created")
+
+        assert result.decision is not None and result.decision.outcome == "hold"
+        kept = MembershipStore(redis_client).applicant_facts(uid)
+        assert kept is not None and kept.fields  # the review's later events still need them

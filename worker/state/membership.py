@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,11 @@ class MembershipStore:
         """The applicant as a read (or a signed body) gave them, for the same sign-up's
         later events (its email is kept apart: ``remember_applicant_email``)."""
         self.redis.hset(keys.APPLICANT_FACTS, str(applicant.user_id), dump_applicant(applicant))
+
+    def forget_application(self, applicant: Applicant) -> None:
+        """The decision is carried out: keep whom the id stands for (all a later event of
+        the sign-up asks), not the application's answers (its text, the payment proof)."""
+        self.remember_applicant_facts(replace(applicant, fields={}))
 
     def applicant_facts(self, user_id: int) -> Applicant | None:
         raw = self.redis.hget(keys.APPLICANT_FACTS, str(user_id))

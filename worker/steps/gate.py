@@ -426,8 +426,10 @@ def _carry_out(ctx: Ctx, facts: GatingFacts, recorded: RecordedDecision) -> Gati
         if decision.referrer:
             month = month_of(decided_at, rules)
             store.record_referral(decision.referrer, applicant.username, month)
+        store.forget_application(applicant)
     elif decision.outcome == "reject" and _applied(report, a.RejectUser):
         store.mark_removed(applicant.username)
+        store.forget_application(applicant)
     return GatingResult(applicant.username, decision, report)
 
 
@@ -442,4 +444,5 @@ def _enter_camp_after_review(ctx: Ctx, applicant: Applicant) -> GatingResult:
         city, volunteer = _camper_extra(ctx, applicant)
         store.start_camp(camper, city=city, volunteer=volunteer)
         store.record_decision(applicant.user_id, "approve")
+        store.forget_application(applicant)
     return GatingResult(applicant.username, None, report)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.config_sync import sandbox_client, shipped_desired
 from worker.config_sync.actual import read_actual
 from worker.config_sync.apply import sync
-from worker.config_sync.desired import Desired, load_desired
+from worker.config_sync.desired import Desired
 from worker.config_sync.diff import diff
 from worker.config_sync.render import render_plan
-from worker.forum.client import ForumClient
 from worker.rules import load_rules
 from worker.sandbox import RunningSandbox, start_sandbox
 
@@ -26,12 +26,7 @@ RULES = load_rules(ROOT / "rules")
 
 @pytest.fixture(scope="module")
 def shipped() -> Desired:
-    return load_desired(
-        ROOT / "plugin_config",
-        receiver_url="http://127.0.0.1:9/webhooks",
-        webhook_secret="sandbox-sync-secret-9d2e",
-        badges=RULES.badges.badges,
-    )
+    return shipped_desired()
 
 
 @pytest.fixture
@@ -49,7 +44,7 @@ def _longest_lookback_days() -> int:
 def test_the_shipped_config_turns_chat_on_for_camp_and_members_and_keeps_it_long_enough(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
-    client = ForumClient(forum.url, forum.api_key, "system", on_limit="raise")
+    client = sandbox_client(forum)
     first = diff(shipped, read_actual(client, shipped))
     shown = render_plan(first)
     assert "chat_allowed_groups" in shown and "chat_channel_retention_days" in shown

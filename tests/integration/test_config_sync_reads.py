@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
+from tests.support.config_sync import no_sleep, sandbox_client, shipped_desired
 from worker.config_sync.actual import read_actual
 from worker.config_sync.apply import sync
-from worker.config_sync.desired import Desired, load_desired
+from worker.config_sync.desired import Desired
 from worker.config_sync.diff import diff
 from worker.config_sync.plan import Kind
 from worker.forum.client import ForumClient
 from worker.forum.errors import NotFound
-from worker.rules import load_rules
 from worker.sandbox import RunningSandbox, start_sandbox
 
 pytestmark = pytest.mark.integration
@@ -39,12 +39,7 @@ LISTS = {
 
 @pytest.fixture(scope="module")
 def shipped() -> Desired:
-    return load_desired(
-        ROOT / "plugin_config",
-        receiver_url=RECEIVER,
-        webhook_secret=SECRET,
-        badges=load_rules(ROOT / "rules").badges.badges,
-    )
+    return shipped_desired(receiver_url=RECEIVER, secret=SECRET)
 
 
 @pytest.fixture
@@ -53,19 +48,11 @@ def forum() -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-def _client(sandbox: RunningSandbox) -> ForumClient:
-    return ForumClient(sandbox.url, sandbox.api_key, "system", on_limit="raise")
-
-
-def _no_sleep(seconds: float) -> None:
-    pass
-
-
 def test_reading_the_forum_reads_each_list_once_and_no_category_alone(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
-    client = _client(forum)
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    client = sandbox_client(forum)
+    assert sync(client, shipped, sleep=no_sleep).converged
     client.call_counts.clear()
 
     state = read_actual(client, shipped)
@@ -80,8 +67,8 @@ def test_reading_the_forum_reads_each_list_once_and_no_category_alone(
 def test_a_permission_changed_by_hand_is_seen_and_put_back(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
-    client = _client(forum)
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    client = sandbox_client(forum)
+    assert sync(client, shipped, sleep=no_sleep).converged
     audit = next(c for c in client.list_categories() if c["slug"] == "audit-log")
     client.update_category(int(audit["id"]), name=audit["name"], permissions={"everyone": 1})
 
@@ -89,7 +76,7 @@ def test_a_permission_changed_by_hand_is_seen_and_put_back(
     assert [(c.kind, c.resource, c.key, set(c.fields)) for c in plan.changes] == [
         (Kind.UPDATE, "category", "audit-log", {"permissions"})
     ]
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    assert sync(client, shipped, sleep=no_sleep).converged
     assert diff(shipped, read_actual(client, shipped)).changes == ()
 
 
@@ -104,7 +91,7 @@ def test_a_forum_without_categories_find_reads_each_category_alone(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
     client = OlderForum(forum.url, forum.api_key, "system", on_limit="raise")
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    assert sync(client, shipped, sleep=no_sleep).converged
     client.call_counts.clear()
 
     state = read_actual(client, shipped)
@@ -119,8 +106,8 @@ def test_a_fresh_apply_puts_new_groups_in_a_group_list_setting_in_the_same_round
 ) -> None:
     """chat_allowed_groups names groups the same apply creates: their ids go in once they
     are made, so the forum is read twice (to plan, to confirm), not three times."""
-    client = _client(forum)
-    report = sync(client, shipped, sleep=_no_sleep)
+    client = sandbox_client(forum)
+    report = sync(client, shipped, sleep=no_sleep)
     assert report.converged and report.rounds == 2
     assert client.call_counts["GET /groups.json"] == 2
     with forum.forum.lock:

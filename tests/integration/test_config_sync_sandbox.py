@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.support.config_sync import (
+    RECEIVER,
+    ROOT,
+    SECRET,
+    no_sleep,
+    sandbox_client,
+    shipped_desired,
+)
 from worker.config_sync.actual import read_actual
 from worker.config_sync.apply import sync
-from worker.config_sync.desired import Desired, load_desired
+from worker.config_sync.desired import Desired
 from worker.config_sync.diff import diff
 from worker.config_sync.plan import Kind
 from worker.forum.client import ForumClient
-from worker.rules import load_rules
 from worker.sandbox import RunningSandbox, start_sandbox
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "sandbox-sync-secret-9d2e"
-RECEIVER = "http://127.0.0.1:9/webhooks"  # nothing listens: deliveries just fail
-
 
 @pytest.fixture(scope="module")
 def shipped() -> Desired:
-    return load_desired(
-        ROOT / "plugin_config",
-        receiver_url=RECEIVER,
-        webhook_secret=SECRET,
-        badges=load_rules(ROOT / "rules").badges.badges,
-    )
+    return shipped_desired()
 
 
 @pytest.fixture
@@ -39,23 +36,15 @@ def forum() -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-def _client(sandbox: RunningSandbox) -> ForumClient:
-    return ForumClient(sandbox.url, sandbox.api_key, "system", on_limit="raise")
-
-
 def _writes(client: ForumClient) -> int:
     return sum(n for label, n in client.call_counts.items() if not label.startswith("GET "))
-
-
-def _no_sleep(seconds: float) -> None:
-    pass
 
 
 def test_fresh_forum_apply_then_plan_shows_no_change(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
-    client = _client(forum)
-    report = sync(client, shipped, sleep=_no_sleep)
+    client = sandbox_client(forum)
+    report = sync(client, shipped, sleep=no_sleep)
     assert report.converged, report.final_plan
     assert report.final_plan.conflicts == ()
     assert _writes(client) == len(report.done)
@@ -63,7 +52,7 @@ def test_fresh_forum_apply_then_plan_shows_no_change(
     plan = diff(shipped, read_actual(client, shipped))
     assert plan.changes == () and plan.conflicts == ()
     before = _writes(client)
-    again = sync(client, shipped, sleep=_no_sleep)
+    again = sync(client, shipped, sleep=no_sleep)
     assert again.done == [] and _writes(client) == before  # zero writes
 
     # the forum really has the shape: a private audit log, moderated check-ins, the hook
@@ -90,8 +79,8 @@ def test_fresh_forum_apply_then_plan_shows_no_change(
 def test_hand_edit_of_a_group_shows_exactly_that_drift(
     forum: RunningSandbox, shipped: Desired
 ) -> None:
-    client = _client(forum)
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    client = sandbox_client(forum)
+    assert sync(client, shipped, sleep=no_sleep).converged
     members = client.get_group("members")
     client.update_group(members["id"], full_name="Everyone!", messageable_level=99)
 
@@ -104,7 +93,7 @@ def test_hand_edit_of_a_group_shows_exactly_that_drift(
             {"full_name": ("Everyone!", "正式成员 Members"), "messageable_level": (99, 2)},
         )
     ]
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    assert sync(client, shipped, sleep=no_sleep).converged
     assert diff(shipped, read_actual(client, shipped)).changes == ()
 
 
@@ -113,13 +102,13 @@ def test_a_badge_flag_turned_on_by_hand_is_turned_off_again(
 ) -> None:
     # Discourse skips a JSON false on badge update: the flag must go as "false" or the
     # plan would show the same change after every apply.
-    client = _client(forum)
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    client = sandbox_client(forum)
+    assert sync(client, shipped, sleep=no_sleep).converged
     with forum.forum.lock:
         badge = next(b for b in forum.forum.badges.values() if not b.allow_title)
         badge.allow_title = True
     assert [c.resource for c in diff(shipped, read_actual(client, shipped)).changes] == ["badge"]
-    assert sync(client, shipped, sleep=_no_sleep).converged
+    assert sync(client, shipped, sleep=no_sleep).converged
     assert diff(shipped, read_actual(client, shipped)).changes == ()
     assert badge.allow_title is False
 
@@ -127,10 +116,10 @@ def test_a_badge_flag_turned_on_by_hand_is_turned_off_again(
 def test_faulty_forum_converges_by_repeated_apply(forum: RunningSandbox, shipped: Desired) -> None:
     forum.add_fault("POST *:500=0.25,429=0.15,wait=1")
     forum.add_fault("PUT *:500=0.25,429=0.15,wait=1")
-    client = _client(forum)
+    client = sandbox_client(forum)
     failures = 0
     for _ in range(10):  # each run is one `diamond apply --yes`
-        report = sync(client, shipped, sleep=_no_sleep, max_rounds=3)
+        report = sync(client, shipped, sleep=no_sleep, max_rounds=3)
         failures += len(report.failures)
         if report.converged:
             break

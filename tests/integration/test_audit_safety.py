@@ -18,7 +18,6 @@ from worker.cli import main
 from worker.commands import audit as audit_command
 from worker.engine.facts import Roster
 from worker.engine.weeks import Week
-from worker.pipeline import runtime
 from worker.state.ledger import Ledger
 
 pytestmark = pytest.mark.integration
@@ -50,7 +49,6 @@ def community(sandbox, redis_url, redis_client, tmp_path, monkeypatch):
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)  # `diamond audit`'s settings
     remember_roster(redis_client, Roster((squad,)))  # no squad marker: the view remembers it
     yield SimpleNamespace(rules=rules, ledger=ledger, thread=thread, cyd=cyd, forum=sandbox.forum)
-    runtime.reset()  # the command configured this process's runtime with its settings
 
 
 def _at(redis_client, day: int, hh: int, mm: int = 0) -> None:

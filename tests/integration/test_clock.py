@@ -99,14 +99,10 @@ def test_in_production_a_jobs_now_costs_no_redis_round_trip(redis_url, monkeypat
     ``now`` is the system clock, not a look for a simulated key in Redis per job."""
     root = Path(__file__).resolve().parents[2]
     settings = Settings(redis_url=redis_url, rules_dir=root / "rules", simulated_clock=False)
-    runtime.reset()
     runtime.configure(redis_url=redis_url, settings_obj=settings)
     runtime.configure(forum_client=ForumClient("http://127.0.0.1:9", "unused"))  # no call here
-    try:
-        runtime.step_context()  # the process's set-up
-        log = CommandLog(runtime.redis_client(), monkeypatch)
-        contexts = [runtime.step_context() for _ in range(3)]
-        assert all(_is_system_time(ctx.now) for ctx in contexts)
-        assert [c for c in log.commands if SIMULATED_NOW_KEY in c] == []
-    finally:
-        runtime.reset()
+    runtime.step_context()  # the process's set-up
+    log = CommandLog(runtime.redis_client(), monkeypatch)
+    contexts = [runtime.step_context() for _ in range(3)]
+    assert all(_is_system_time(ctx.now) for ctx in contexts)
+    assert [c for c in log.commands if SIMULATED_NOW_KEY in c] == []

@@ -66,11 +66,7 @@ def test_the_workers_client_retries_reads_as_the_process_was_configured(
     monkeypatch.setenv("DIAMOND_FORUM_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("DIAMOND_API_KEY", "k" * 20)
     quick = ReadRetry(base_wait=0.01, max_wait=0.05)
-    runtime.reset()
-    try:
-        runtime.configure(redis_url=redis_url)
-        assert runtime.forum().read_retry == ReadRetry()  # production's, unless configured
-        runtime.configure(read_retry=quick)
-        assert runtime.forum().read_retry == quick
-    finally:
-        runtime.reset()
+    runtime.configure(redis_url=redis_url)
+    assert runtime.forum().read_retry == ReadRetry()  # production's, unless configured
+    runtime.configure(read_retry=quick)
+    assert runtime.forum().read_retry == quick

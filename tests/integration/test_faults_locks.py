@@ -64,7 +64,6 @@ def test_the_gating_lock_of_a_killed_worker_is_gone_before_its_job_is_redelivere
         watched = Watched(world.client, redis_client, keys.gating_lock(uid))
         runtime.configure(forum_client=watched)  # type: ignore[arg-type]  # a watching wrapper
         jobs.on_user.fn(user_id=uid, event="user_created")  # the actor, its lease included
-        runtime.reset()
     held = [t for t in watched.ttls if t > 0]
     assert held and len(held) == len(watched.ttls), "the job holds its lock at every call"
     # A killed worker stops renewing: its lock expires before dramatiq redelivers its job.
@@ -91,7 +90,6 @@ def long_job(name: str) -> None:
 def test_a_long_job_keeps_its_declared_lease_and_a_second_one_is_told_to_come_back(
     redis_client: redis.Redis, redis_url: str
 ) -> None:
-    runtime.reset()
     runtime.configure(redis_url=redis_url)
     TTLS.clear()
     long_job.fn("ann")
@@ -104,4 +102,3 @@ def test_a_long_job_keeps_its_declared_lease_and_a_second_one_is_told_to_come_ba
     with pytest.raises(LeaseBusy):
         long_job.fn("ann")
     assert time.monotonic() - started < 2  # not a worker thread blocked for minutes
-    runtime.reset()

@@ -118,7 +118,6 @@ def pipeline(redis_url: str, redis_client: redis.Redis) -> Iterator[PipelineDiam
         if worker is not None:
             worker.stop(timeout=5_000)
         server.shutdown()
-        runtime.reset()
 
 
 def _audit_topics(world: World) -> list[Any]:

@@ -24,6 +24,7 @@ from worker.pipeline import health, notices, runtime
 from worker.pipeline.broker import setup_broker
 from worker.pipeline.jobs import diamond_actor
 from worker.rules import load_rules
+from worker.settings import load_settings
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,12 +107,11 @@ def test_a_broken_rule_edit_is_told_once_with_file_line_col_in_shadow_mode_too(
     sandbox, redis_url, staff_log, monkeypatch
 ):
     monkeypatch.setenv("DIAMOND_MODE", "shadow")
-    runtime.reset()
     runtime.configure(redis_url=redis_url)
     runtime.rules()  # the worker has loaded good rules
     rules_file = Path(runtime.settings().rules_dir) / "obligations.yml"
     rules_file.write_text(rules_file.read_text().replace("max_penalised_share:", "max_penalisd:"))
-    holder = runtime._state["rules"]
+    holder = runtime.rules_holder()
     assert holder.reload() is False  # the moderator's edit does not load
     wait_for(lambda: audit_topics(sandbox, staff_log), "the notice")
     [topic] = audit_topics(sandbox, staff_log)
@@ -129,7 +129,7 @@ def test_a_notice_the_forum_refuses_for_the_key_is_logged_not_retried(
     sandbox, redis_client, staff_log, monkeypatch, caplog
 ):
     monkeypatch.setenv("DIAMOND_API_KEY", "not-the-key")
-    runtime.reset()
+    runtime.configure(settings_obj=load_settings())  # the worker's settings: this key
     caplog.set_level(logging.ERROR)
     notice_jobs.post_notice.fn("jobs_failed", ["x.y(1)"], datetime.now(UTC).isoformat())
     assert "the forum refuses the API key" in caplog.text

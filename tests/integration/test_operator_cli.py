@@ -30,9 +30,6 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     monkeypatch.setenv("DIAMOND_RULES_DIR", str(ROOT / "rules"))
     monkeypatch.chdir(tmp_path)
     yield monkeypatch
-    from worker.pipeline import runtime
-
-    runtime.reset()  # the commands configured it for this test's settings
 
 
 def test_the_cli_reads_dotenv_in_the_current_directory(env, tmp_path, capsys) -> None:
@@ -175,18 +172,13 @@ def test_redis_unreachable_is_one_line_even_where_the_rules_changelog_is_recorde
     import shutil
 
     from worker.cli import main
-    from worker.pipeline import runtime
 
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DIAMOND_FORUM_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("DIAMOND_API_KEY", "k")
     monkeypatch.setenv("DIAMOND_REDIS_URL", "redis://127.0.0.1:9/0")
-    runtime.reset()
-    try:
-        assert main(["report"]) == 1
-    finally:
-        runtime.reset()
+    assert main(["report"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "cannot reach Redis" in err

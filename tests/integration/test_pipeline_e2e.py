@@ -41,7 +41,6 @@ def test_member_post_webhook_reaches_an_actor_whose_reply_lands_on_the_forum_onc
     monkeypatch.setenv("DIAMOND_API_KEY", sandbox.api_key)
     monkeypatch.setenv("DIAMOND_API_USERNAME", "system")
     monkeypatch.setenv("DIAMOND_REDIS_URL", redis_url)
-    runtime.reset()
     runtime.configure(redis_url=redis_url)
     sandbox.add_webhook(receiver_url, secret=SECRET, events=["post_created"])
     sandbox.forum.create_user(
@@ -72,7 +71,6 @@ def test_member_post_webhook_reaches_an_actor_whose_reply_lands_on_the_forum_onc
         time.sleep(0.3)  # and had time to loop, were it going to
     finally:
         worker.stop(timeout=5_000)
-        runtime.reset()
 
     posts = topic_posts()
     assert [p["username"] for p in posts] == ["alice", "system"]

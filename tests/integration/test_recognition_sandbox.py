@@ -284,7 +284,6 @@ def test_weeks_on_the_sandbox_earn_the_right_badges_once_and_the_report_is_poste
     assert parsed.sections == SECTION_IDS
     assert sorted(c["data-member"] for c in parsed.circles) == sorted(everyone)
     assert main(["report", "--week", "47"]) == 1
-    runtime.reset()
 
 
 def test_ingest_reads_category_archetype_likes_and_ad_signals(

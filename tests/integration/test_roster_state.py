@@ -193,7 +193,6 @@ def test_a_hand_change_travels_signed_through_the_receiver_to_the_roster(
     import dramatiq
 
     from tests.support.pipeline import live_worker, serving, wait_for
-    from worker.pipeline import runtime
     from worker.pipeline.receiver import ReceiverConfig, build_receiver
 
     secret = "roster-e2e-secret"
@@ -214,7 +213,6 @@ def test_a_hand_change_travels_signed_through_the_receiver_to_the_roster(
             )
         finally:
             worker.stop(timeout=5_000)
-            runtime.reset()
     assert [d.status for d in sandbox.deliveries("user_removed_from_group")] == [202]
 
 

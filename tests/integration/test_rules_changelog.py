@@ -53,7 +53,7 @@ def test_a_rule_change_is_posted_once_with_old_and_new_per_key_in_shadow_mode_to
     assert changelog_topics(sandbox, staff_log) == []
     rules_dir = Path(runtime.settings().rules_dir)
     edit(rules_dir, "obligations.yml", "min_length: 800", "min_length: 1200")
-    holder = runtime._state["rules"]
+    holder = runtime.rules_holder()
     assert holder.reload() is True
 
     wait_for(lambda: changelog_topics(sandbox, staff_log), "the changelog")
@@ -71,7 +71,6 @@ def test_a_rule_change_is_posted_once_with_old_and_new_per_key_in_shadow_mode_to
     RulesHolder(
         rules_dir, on_loaded=changelog.rules_changelog_announcer(lambda: redis_client, setup_broker)
     )
-    runtime.reset()
     runtime.configure(redis_url=runtime.settings().redis_url)
     runtime.announce_rule_changes()
     runtime.rules()
@@ -191,10 +190,6 @@ def test_a_cli_run_with_a_rehearsal_copy_of_the_rules_records_and_announces_noth
     # e.g. `DIAMOND_RULES_DIR=/tmp/rules-proposed diamond audit --week W --dry-run`
     rules_dir = copy_rules(tmp_path)
     monkeypatch.setenv("DIAMOND_RULES_DIR", str(rules_dir))
-    runtime.reset()
     runtime.configure(redis_url=redis_url)
-    try:
-        runtime.rules()
-    finally:
-        runtime.reset()
+    runtime.rules()
     assert last_loaded(redis_client) is None

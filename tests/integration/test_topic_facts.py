@@ -48,11 +48,8 @@ def pipeline(
     monkeypatch.setenv("DIAMOND_TOPIC_WAITS_MS", "[300, 300]")  # seconds are too long here
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     app = build_receiver(ReceiverConfig(secret=SECRET, api_username="system"), redis_url)
-    try:
-        with serving(app) as base, queue_worker(dramatiq.get_broker(), posts.QUEUE):
-            yield f"{base}/webhook"
-    finally:
-        runtime.reset()
+    with serving(app) as base, queue_worker(dramatiq.get_broker(), posts.QUEUE):
+        yield f"{base}/webhook"
 
 
 def _member_opens_a_topic(sandbox: Any) -> dict[str, Any]:

@@ -19,14 +19,11 @@ def test_boot_sets_up_the_forum_client_rules_and_clock_before_the_first_job(
     sandbox: object, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    try:
-        boot()
-        set_up = runtime._state.get("process")
-        assert set_up is not None, "boot built the process's set-up"
-        ctx = runtime.step_context()  # a job: nothing built again
-        assert runtime.process() is set_up and ctx.forum is set_up.forum and ctx.live
-    finally:
-        runtime.reset()
+    boot()
+    set_up = runtime._state.get("process")
+    assert set_up is not None, "boot built the process's set-up"
+    ctx = runtime.step_context()  # a job: nothing built again
+    assert runtime.process() is set_up and ctx.forum is set_up.forum and ctx.live
 
 
 def test_a_worker_whose_rules_do_not_load_still_boots_and_says_so(
@@ -38,12 +35,9 @@ def test_a_worker_whose_rules_do_not_load_still_boots_and_says_so(
 ) -> None:
     rules_dir = live_worker(monkeypatch, sandbox, redis_url, tmp_path)
     (rules_dir / "camp.yml").write_text("camp: [not, a, mapping\n", encoding="utf-8")
-    try:
-        with caplog.at_level(logging.ERROR, logger="worker.pipeline.boot"):
-            boot()
-        assert "the rules do not load" in caplog.text
-    finally:
-        runtime.reset()
+    with caplog.at_level(logging.ERROR, logger="worker.pipeline.boot"):
+        boot()
+    assert "the rules do not load" in caplog.text
 
 
 def test_a_jobs_claims_outlive_a_dead_run_as_long_as_the_process_was_configured(
@@ -52,9 +46,6 @@ def test_a_jobs_claims_outlive_a_dead_run_as_long_as_the_process_was_configured(
     from worker.apply import CLAIM_LEASE_SECONDS
 
     live_worker(monkeypatch, sandbox, redis_url, tmp_path)
-    try:
-        assert runtime.step_context().applier().claim_lease_seconds == CLAIM_LEASE_SECONDS
-        runtime.configure(claim_lease_seconds=5)  # the crash story's worker processes
-        assert runtime.step_context().applier().claim_lease_seconds == 5
-    finally:
-        runtime.reset()
+    assert runtime.step_context().applier().claim_lease_seconds == CLAIM_LEASE_SECONDS
+    runtime.configure(claim_lease_seconds=5)  # the crash story's worker processes
+    assert runtime.step_context().applier().claim_lease_seconds == 5

@@ -214,7 +214,6 @@ def run_story(
     story.dead_letters = sum(rds.hlen(f"diamond:{q}.XQ.msgs") for q in QUEUES)
     story.effects = _effects(forum, before)
     story.strikes = Ledger(rds).histories(MEMBERS)
-    runtime.reset()
     return story
 
 

@@ -16,6 +16,7 @@ import redis
 from werkzeug.serving import make_server
 
 from worker.pipeline import runtime
+from worker.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,8 +51,8 @@ def live_worker(
         "DIAMOND_API_REQUESTS_PER_MINUTE": "10000",
     }.items():
         monkeypatch.setenv(name, value)
-    runtime.reset()
-    runtime.configure(redis_url=redis_url)
+    # The process takes these settings from now on (a client built before is dropped).
+    runtime.configure(redis_url=redis_url, settings_obj=load_settings())
     return rules_dir
 
 

@@ -138,10 +138,11 @@ def rules() -> Rules:
     Re-read when the files change; a broken edit is reported and the last good
     rules stay in force (``RulesHolder``). Raises only if the first load fails.
     """
-    return _holder().get()
+    return rules_holder().get()
 
 
-def _holder() -> RulesHolder:
+def rules_holder() -> RulesHolder:
+    """The process's one ``RulesHolder`` (built on first use): ``rules()`` asks it."""
     from worker.pipeline.broker import current_broker
     from worker.pipeline.changelog import rules_changelog_announcer
     from worker.pipeline.notices import rules_problems_notifier
@@ -273,7 +274,7 @@ def process() -> Process:
         built = Process(
             forum(),
             client,
-            _holder(),
+            rules_holder(),
             clock.process_clock(client, simulated=cfg.simulated_clock),
             cfg.live,
         )
